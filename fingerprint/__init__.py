@@ -1,0 +1,101 @@
+"""Media -> fingerprints: decode once, then digests, video and audio codes.
+
+Pure functions over numpy arrays, plus ``fingerprint_file`` which performs the
+single decode pass and returns every fingerprint of one file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
+from .decode import DecodedMedia, MediaError, decode_media
+from .digest import FileDigest, file_digest
+from .types import AUDIO, SIGNALS, VIDEO, Fingerprint, hamming_matrix
+from .video import VideoParams, query_video_fingerprint, reference_video_fingerprint
+
+REFERENCE = "reference"
+QUERY = "query"
+
+
+@dataclass(frozen=True)
+class FingerprintParams:
+    """Everything that shapes fingerprints; defaults mirror the TOML config.
+
+    reference_fps / query_fps: video frames sampled per second for registered
+        references (dense) and for screened uploads (sparser).
+    frame_size: side of the square grey frame the decoder produces, pixels.
+    """
+
+    reference_fps: float = 8.0
+    query_fps: float = 4.0
+    frame_size: int = 128
+    video: VideoParams = field(default_factory=VideoParams)
+    audio: AudioParams = field(default_factory=AudioParams)
+
+
+@dataclass(frozen=True)
+class FileFingerprints:
+    """All fingerprints of one file.
+
+    duration: media seconds. video / audio: codes (possibly empty).
+    timings: seconds spent per stage (decode, video, audio).
+    """
+
+    digest: FileDigest
+    duration: float
+    has_video: bool
+    has_audio: bool
+    video: Fingerprint
+    audio: Fingerprint
+    timings: dict[str, float]
+
+    def signal(self, name: str) -> Fingerprint:
+        return self.video if name == VIDEO else self.audio
+
+
+def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParams) -> tuple[Fingerprint, Fingerprint, dict[str, float]]:
+    """Video and audio fingerprints of already decoded media for ``role``."""
+    fps = params.reference_fps if role == REFERENCE else params.query_fps
+    t0 = time.perf_counter()
+    if role == REFERENCE:
+        video = reference_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
+    else:
+        video = query_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
+    t1 = time.perf_counter()
+    if role == REFERENCE:
+        audio = reference_audio_fingerprint(media.audio, params.audio)
+    else:
+        audio = query_audio_fingerprint(media.audio, params.audio)
+    t2 = time.perf_counter()
+    return video, audio, {"video": t1 - t0, "audio": t2 - t1}
+
+
+def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintParams, digest: FileDigest | None = None) -> FileFingerprints:
+    """Digest, decode once and fingerprint ``path`` as a reference or a query.
+
+    Raises MediaError when the file is not usable media.
+    """
+    t0 = time.perf_counter()
+    if digest is None:
+        try:
+            digest = file_digest(path)
+        except OSError as exc:
+            raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+    t1 = time.perf_counter()
+    fps = params.reference_fps if role == REFERENCE else params.query_fps
+    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate)
+    t2 = time.perf_counter()
+    video, audio, stage = fingerprint_decoded(media, role, params)
+    timings = {"digest": t1 - t0, "decode": t2 - t1, **stage}
+    return FileFingerprints(digest, media.duration, media.has_video, media.has_audio, video, audio, timings)
+
+
+__all__ = [
+    "AUDIO", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
+    "AudioParams", "DecodedMedia", "FileDigest", "FileFingerprints", "Fingerprint",
+    "FingerprintParams", "MediaError", "VideoParams",
+    "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "hamming_matrix",
+]

@@ -1,0 +1,212 @@
+"""Audio chroma fingerprints in the manner of Chromaprint.
+
+1. ``chroma_frames``: power spectrogram (librosa STFT) limited to a musical band,
+   folded into 12 pitch classes (librosa chroma filters), ~8 frames per second;
+   frames quieter than the silence level are marked unusable.
+2. ``chroma_words``: one 32-bit word per frame from the 16-frame window that
+   starts there: the chroma summed over the whole window, its halves and its
+   quarters (rectangle filters, as Chromaprint's are) is centred and projected on
+   fixed pitch profiles; each bit is the sign of one projection. A bit flips
+   with probability angle/pi between the clean and the altered profile, so
+   re-encoding and noise flip few bits, unrelated music half of them.
+3. ``pack_codes``: ``words_per_code`` words taken every ``word_stride`` frames
+   are concatenated into one code (8 x 32 = 256 bits) for the binary index.
+
+Query variants (pitch rotated by whole semitones, time axis rescaled) are
+computed from the same chroma, so a pitch-shifted or tempo-changed copy is
+found without decoding again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import librosa
+import numpy as np
+
+from .types import AUDIO, Fingerprint
+
+WINDOW_FRAMES = 16
+# bits drawn from each sub-window of the 16-frame window: (start, stop, bits)
+_SUBWINDOWS = (
+    (0, 16, 8),
+    (0, 8, 6), (8, 16, 6),
+    (0, 4, 3), (4, 8, 3), (8, 12, 3), (12, 16, 3),
+)
+WORD_BITS = sum(b for _, _, b in _SUBWINDOWS)
+assert WORD_BITS == 32
+
+
+@dataclass(frozen=True)
+class AudioParams:
+    """Tunables of the audio fingerprint (defaults documented in the TOML config).
+
+    sample_rate: analysis rate, Hz (the decoder resamples to it).
+    n_fft: STFT window, samples. hop_length: STFT hop, samples (1378 -> 8.0 frames/s).
+    fmin, fmax: band folded into chroma, Hz.
+    silence_db: frames below this level (dB relative to full scale) are silent.
+    words_per_code, word_stride: a code packs this many 32-bit words taken
+        every ``word_stride`` frames (8 x 32 = 256 bits).
+    min_voiced_share: a code needs this share of non-silent frames.
+    query_semitones: pitch rotations tried on uploads (semitones).
+    query_tempos: tempo factors tried on uploads (upload speed / reference speed).
+    """
+
+    sample_rate: int = 11025
+    n_fft: int = 4096
+    hop_length: int = 1378
+    fmin: float = 55.0
+    fmax: float = 3520.0
+    silence_db: float = -50.0
+    words_per_code: int = 8
+    word_stride: int = 2
+    min_voiced_share: float = 0.75
+    query_semitones: tuple[int, ...] = (0, -1, 1)
+    query_tempos: tuple[float, ...] = (1.0, 0.95, 1.05, 0.9, 1.1)
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sample_rate
+
+    @property
+    def code_bytes(self) -> int:
+        return self.words_per_code * WORD_BITS // 8
+
+
+@lru_cache(maxsize=4)
+def _chroma_filters(sample_rate: int, n_fft: int, fmin: float, fmax: float) -> np.ndarray:
+    bank = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    bank[:, (freqs < fmin) | (freqs > fmax)] = 0.0
+    return bank
+
+
+@lru_cache(maxsize=1)
+def _projections() -> list[np.ndarray]:
+    """Fixed pitch profiles per sub-window: centred, unit-norm, seeded once.
+
+    The seed is part of the fingerprint format: changing it invalidates every
+    stored audio code.
+    """
+    rng = np.random.default_rng(20261121)
+    out = []
+    for _, _, bits in _SUBWINDOWS:
+        m = rng.standard_normal((bits, 12))
+        m -= m.mean(axis=1, keepdims=True)
+        out.append(m / np.linalg.norm(m, axis=1, keepdims=True))
+    return out
+
+
+def chroma_frames(signal: np.ndarray, params: AudioParams) -> tuple[np.ndarray, np.ndarray]:
+    """(12, T) L2-normalised chroma and (T,) bool mask of non-silent frames.
+
+    Frame t covers samples starting at t * hop_length (centred STFT).
+    """
+    if signal.size < params.n_fft // 2:
+        return np.zeros((12, 0)), np.zeros(0, bool)
+    spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
+    window_power = (np.hanning(params.n_fft) ** 2).sum()
+    level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
+    chroma = _chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax) @ spec
+    chroma = np.sqrt(chroma)  # magnitude-like: less dominated by the loudest partial
+    norm = np.linalg.norm(chroma, axis=0, keepdims=True)
+    chroma = chroma / np.maximum(norm, 1e-9)
+    return chroma, level_db > params.silence_db
+
+
+def chroma_words(chroma: np.ndarray) -> np.ndarray:
+    """(T - 15,) uint32 words, one per 16-frame window of a (12, T) chroma."""
+    t = chroma.shape[1]
+    if t < WINDOW_FRAMES:
+        return np.zeros(0, np.uint32)
+    csum = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
+    n = t - WINDOW_FRAMES + 1
+    starts = np.arange(n)
+    bits = []
+    for (a, b, _), proj in zip(_SUBWINDOWS, _projections()):
+        block = csum[:, starts + b] - csum[:, starts + a]  # (12, n) chroma summed over the sub-window
+        block = block - block.mean(axis=0, keepdims=True)
+        bits.append(proj @ block > 0)
+    all_bits = np.concatenate(bits, axis=0)  # (32, n)
+    weights = (1 << np.arange(WORD_BITS - 1, -1, -1, dtype=np.uint64))
+    return (weights @ all_bits.astype(np.uint64)).astype(np.uint32)
+
+
+def pack_codes(words: np.ndarray, params: AudioParams) -> np.ndarray:
+    """(n, code_bytes) uint8: row i packs words i, i+s, ..., i+(k-1)s (big-endian)."""
+    span = (params.words_per_code - 1) * params.word_stride
+    n = len(words) - span
+    if n <= 0:
+        return np.zeros((0, params.code_bytes), np.uint8)
+    idx = np.arange(n)[:, None] + params.word_stride * np.arange(params.words_per_code)[None, :]
+    return words[idx].astype(">u4").view(np.uint8).reshape(n, params.code_bytes)
+
+
+def _codes_from_chroma(chroma: np.ndarray, voiced: np.ndarray, params: AudioParams):
+    """Codes, centre frame index (float) of each code, and the voiced mask per code."""
+    words = chroma_words(chroma)
+    codes = pack_codes(words, params)
+    n = len(codes)
+    span_frames = (params.words_per_code - 1) * params.word_stride + WINDOW_FRAMES
+    if n == 0:
+        return codes, np.zeros(0), np.zeros(0, bool)
+    vsum = np.concatenate([[0], np.cumsum(voiced.astype(np.int64))])
+    share = (vsum[np.arange(n) + span_frames] - vsum[np.arange(n)]) / span_frames
+    centres = np.arange(n) + (span_frames - 1) / 2.0
+    return codes, centres, share >= params.min_voiced_share
+
+
+def _stretch(chroma: np.ndarray, voiced: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resample the chroma time axis: output frame j reads input frame j * factor.
+
+    factor > 1 means the upload plays faster than the reference, so its frames
+    are read more sparsely to line up with the reference's frame rate.
+    Returns chroma, voiced mask and the input frame position of each output frame.
+    """
+    t = chroma.shape[1]
+    pos = np.arange(0, t - 1 + 1e-9, factor) if t > 1 else np.zeros(t)
+    if factor == 1.0:
+        return chroma, voiced, np.arange(t, dtype=np.float64)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, t - 1)
+    w = pos - lo
+    out = chroma[:, lo] * (1 - w) + chroma[:, hi] * w
+    out /= np.maximum(np.linalg.norm(out, axis=0, keepdims=True), 1e-9)
+    return out, voiced[lo] & voiced[hi], pos
+
+
+def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
+    """Codes of a registered reference's audio; silence yields no codes."""
+    chroma, voiced = chroma_frames(signal, params)
+    codes, centres, ok = _codes_from_chroma(chroma, voiced, params)
+    fs = params.frame_seconds
+    t = centres[ok] * fs
+    return Fingerprint(AUDIO, codes[ok], t - fs / 2, t + fs / 2, np.zeros(int(ok.sum()), np.uint8))
+
+
+def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
+    """Codes of an upload's audio under every configured pitch and tempo variant.
+
+    Times are in upload seconds for every variant; variant index v encodes
+    (semitone index, tempo index) as v = si * len(query_tempos) + ti.
+    """
+    chroma, voiced = chroma_frames(signal, params)
+    fs = params.frame_seconds
+    parts = []
+    for si, semitones in enumerate(params.query_semitones):
+        # an upload shifted up by k semitones is rolled down by k to line up
+        rolled = np.roll(chroma, -semitones, axis=0) if semitones else chroma
+        for ti, tempo in enumerate(params.query_tempos):
+            stretched, ok_frames, pos = _stretch(rolled, voiced, tempo)
+            codes, centres, ok = _codes_from_chroma(stretched, ok_frames, params)
+            if not len(codes):
+                continue
+            # centre (fractional output frame) -> input frame -> upload seconds
+            t = np.interp(centres[ok], np.arange(len(pos)), pos) * fs
+            v = si * len(params.query_tempos) + ti
+            half = fs / 2
+            parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
+    if not parts:
+        return Fingerprint.empty(AUDIO, params.code_bytes)
+    return Fingerprint.concat(parts)

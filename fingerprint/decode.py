@@ -1,0 +1,208 @@
+"""One decode pass per file: sampled grey video frames and mono audio.
+
+Decoding is the cost floor of the whole pipeline, so a file is demuxed exactly
+once; video frames are decoded in full (inter-frame codecs need that) but only
+the frames at the sampling instants are converted to small grey images, and the
+audio is resampled to one fixed mono rate on the fly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class MediaError(Exception):
+    """A file that cannot be used as media; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class DecodedMedia:
+    """What one decode pass yields.
+
+    frames: (n, size, size) uint8 grey images, sampled at a fixed rate.
+    frame_times: (n,) float64 presentation time of each frame, seconds.
+    audio: (samples,) float32 mono signal in [-1, 1] at ``sample_rate`` Hz
+        (empty when the file has no audio stream).
+    duration: seconds of media (the longer of the decoded streams).
+    """
+
+    frames: np.ndarray
+    frame_times: np.ndarray
+    audio: np.ndarray
+    sample_rate: int
+    duration: float
+    has_video: bool
+    has_audio: bool
+
+    @property
+    def audio_seconds(self) -> float:
+        return len(self.audio) / float(self.sample_rate) if self.sample_rate else 0.0
+
+
+def _open(path: Path):
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+    if path.is_dir():
+        raise MediaError("is a directory, not a media file")
+    if size == 0:
+        raise MediaError("empty file (0 bytes)")
+    try:
+        return av.open(os.fspath(path), mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise MediaError(f"not a readable media file ({exc.strerror or type(exc).__name__})") from exc
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaError(f"not a readable media file ({exc})") from exc
+
+
+def decode_media(
+    path: str | os.PathLike,
+    *,
+    video_fps: float,
+    frame_size: int = 128,
+    sample_rate: int = 11025,
+    max_bad_packet_share: float = 0.05,
+    min_decoded_share: float = 0.9,
+) -> DecodedMedia:
+    """Decode ``path`` once into sampled grey frames and mono audio.
+
+    video_fps: frames sampled per second of video (a frame is kept when its
+        timestamp reaches the next sampling instant).
+    frame_size: side of the square grey image, pixels (aspect is normalised
+        away; perceptual hashes work on a square anyway).
+    sample_rate: mono audio rate, Hz.
+    max_bad_packet_share: share of packets that may fail to decode before the
+        file is called corrupt.
+    min_decoded_share: a file whose decoded duration is below this share of
+        the duration its header declares is called truncated.
+
+    Raises MediaError for empty, non-media, corrupt, truncated or stream-less
+    files.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        return _decode_open(
+            container, video_fps, frame_size, sample_rate, max_bad_packet_share, min_decoded_share
+        )
+    finally:
+        container.close()
+
+
+def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, min_decoded_share):
+    video = next(iter(container.streams.video), None)
+    audio = next(iter(container.streams.audio), None)
+    if video is None and audio is None:
+        raise MediaError("no audio or video stream in the file")
+    streams = [s for s in (video, audio) if s is not None]
+    for stream in streams:
+        stream.thread_type = "AUTO"
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate) if audio else None
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    chunks: list[np.ndarray] = []
+    period = 1.0 / video_fps
+    next_sample = 0.0
+    video_end = 0.0
+    video_frames_seen = 0
+    packets = bad = 0
+    first_error = ""
+
+    def take_video(frame) -> None:
+        nonlocal next_sample, video_end, video_frames_seen
+        t = frame.time
+        if t is None:
+            rate = float(video.average_rate or 25)
+            t = video_frames_seen / rate
+        video_frames_seen += 1
+        rate = float(video.average_rate or video_fps)
+        video_end = max(video_end, t + 1.0 / rate)
+        if t + 1e-6 < next_sample:
+            return
+        grey = frame.reformat(width=frame_size, height=frame_size, format="gray", interpolation="AREA")
+        frames.append(grey.to_ndarray().copy())
+        times.append(float(t))
+        next_sample = (np.floor(t / period + 1e-6) + 1) * period
+
+    def take_audio(frame) -> None:
+        for out in resampler.resample(frame):
+            chunks.append(out.to_ndarray().reshape(-1))
+
+    try:
+        for packet in container.demux(streams):
+            if packet.size == 0 and packet.dts is None:
+                decoded = _safe_decode(packet)  # flush packet at end of stream
+            else:
+                packets += 1
+                try:
+                    decoded = packet.decode()
+                except av.FFmpegError as exc:
+                    bad += 1
+                    first_error = first_error or (exc.strerror or type(exc).__name__)
+                    continue
+            for frame in decoded or ():
+                if packet.stream.type == "video":
+                    take_video(frame)
+                else:
+                    take_audio(frame)
+    except av.FFmpegError as exc:
+        raise MediaError(f"corrupt media: demuxing failed ({exc.strerror or type(exc).__name__})") from exc
+    if resampler is not None:
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+
+    if packets and bad / packets > max_bad_share:
+        raise MediaError(f"corrupt media: {bad} of {packets} packets failed to decode ({first_error})")
+    signal = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    has_video = bool(frames)
+    has_audio = signal.size > 0
+    if not has_video and not has_audio:
+        raise MediaError("no decodable frames or samples (zero-duration or corrupt media)")
+    audio_end = signal.size / float(sample_rate)
+    duration = max(video_end if has_video else 0.0, audio_end)
+    declared = container.duration / av.time_base if container.duration else None
+    if declared and declared > 1.0 and duration < declared * min_decoded_share:
+        raise MediaError(f"truncated media: decoded {duration:.1f} s of the {declared:.1f} s the header declares")
+    grey = np.stack(frames) if frames else np.zeros((0, frame_size, frame_size), np.uint8)
+    return DecodedMedia(
+        frames=grey,
+        frame_times=np.asarray(times, dtype=np.float64),
+        audio=signal,
+        sample_rate=sample_rate,
+        duration=float(duration),
+        has_video=has_video,
+        has_audio=has_audio,
+    )
+
+
+def _safe_decode(packet):
+    try:
+        return packet.decode()
+    except av.FFmpegError:
+        return ()
+
+
+def decode_only(path: str | os.PathLike) -> float:
+    """Decode every frame of ``path`` and discard it; returns media seconds.
+
+    The cost floor the benchmarks compare fingerprinting against.
+    """
+    container = _open(Path(path))
+    try:
+        streams = [s for s in (*container.streams.video[:1], *container.streams.audio[:1])]
+        for stream in streams:
+            stream.thread_type = "AUTO"
+        end = 0.0
+        for frame in container.decode(*streams):
+            if frame.time is not None:
+                end = max(end, frame.time)
+        return end
+    finally:
+        container.close()

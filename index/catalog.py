@@ -1,0 +1,293 @@
+"""The catalog: works, references, their fingerprints, uploads and decisions.
+
+SQLite in WAL mode, the source of truth. Every change that touches stored
+fingerprints bumps the ``generation`` counter in the same transaction, so a
+FAISS index file built at another generation is known to be stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from fingerprint import Fingerprint
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS works (
+    work_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    rules TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS refs (
+    ref_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    work_id TEXT NOT NULL REFERENCES works(work_id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    duration REAL NOT NULL,
+    has_video INTEGER NOT NULL,
+    has_audio INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refs_sha256 ON refs(sha256);
+CREATE INDEX IF NOT EXISTS refs_work ON refs(work_id);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    ref_id INTEGER NOT NULL REFERENCES refs(ref_id) ON DELETE CASCADE,
+    signal TEXT NOT NULL,
+    code_bytes INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    codes BLOB NOT NULL,
+    starts BLOB NOT NULL,
+    ends BLOB NOT NULL,
+    variants BLOB NOT NULL,
+    PRIMARY KEY (ref_id, signal)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL,
+    sha256 TEXT,
+    size INTEGER,
+    screened_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    decision TEXT,
+    result TEXT NOT NULL
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Work:
+    work_id: str
+    title: str
+    owner: str
+    created_at: str
+    rules: dict
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One registered file of a work. duration in seconds."""
+
+    ref_id: int
+    work_id: str
+    path: str
+    sha256: str
+    md5: str
+    size: int
+    duration: float
+    has_video: bool
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class NewReference:
+    """A reference about to be stored, with its fingerprints."""
+
+    path: str
+    sha256: str
+    md5: str
+    size: int
+    duration: float
+    has_video: bool
+    has_audio: bool
+    fingerprints: tuple[Fingerprint, ...]
+
+
+class CatalogError(Exception):
+    """A catalog operation that cannot be done (unknown work, duplicate id...)."""
+
+
+class Catalog:
+    """SQLite catalog at ``path``; one connection, used from one thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- generation -------------------------------------------------------
+    def generation(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    def _bump_generation(self) -> int:
+        gen = self.generation() + 1
+        self.db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(gen),))
+        return gen
+
+    # -- works ------------------------------------------------------------
+    def get_work(self, work_id: str) -> Work | None:
+        row = self.db.execute("SELECT * FROM works WHERE work_id=?", (work_id,)).fetchone()
+        return _work(row) if row else None
+
+    def works(self) -> list[Work]:
+        return [_work(r) for r in self.db.execute("SELECT * FROM works ORDER BY created_at, work_id")]
+
+    def work_summaries(self) -> list[dict]:
+        """Works with their reference count, total seconds and code counts."""
+        rows = self.db.execute(
+            """SELECT w.work_id, w.title, w.owner, w.created_at,
+                      COUNT(DISTINCT r.ref_id) AS refs, COALESCE(SUM(r.duration), 0) AS seconds,
+                      (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
+                        WHERE r2.work_id = w.work_id AND f.signal='video') AS video_codes,
+                      (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
+                        WHERE r2.work_id = w.work_id AND f.signal='audio') AS audio_codes
+               FROM works w LEFT JOIN refs r ON r.work_id = w.work_id
+               GROUP BY w.work_id ORDER BY w.created_at, w.work_id"""
+        )
+        return [dict(r) for r in rows]
+
+    def add_references(self, work_id: str, title: str, owner: str, refs: list[NewReference]) -> tuple[list[int], int]:
+        """Create the work if new and store ``refs`` in one transaction.
+
+        Returns (new ref ids, new generation). Nothing is written if any step fails.
+        """
+        with self.transaction() as db:
+            existing = self.get_work(work_id)
+            if existing is None:
+                db.execute(
+                    "INSERT INTO works(work_id, title, owner, created_at) VALUES (?,?,?,?)",
+                    (work_id, title, owner, utc_now()),
+                )
+            else:
+                if title and title != existing.title or owner and owner != existing.owner:
+                    db.execute(
+                        "UPDATE works SET title=?, owner=? WHERE work_id=?",
+                        (title or existing.title, owner or existing.owner, work_id),
+                    )
+            ids = []
+            for ref in refs:
+                cur = db.execute(
+                    """INSERT INTO refs(work_id, path, sha256, md5, size, duration, has_video, has_audio, created_at)
+                       VALUES (?,?,?,?,?,?,?,?,?)""",
+                    (work_id, ref.path, ref.sha256, ref.md5, ref.size, ref.duration,
+                     int(ref.has_video), int(ref.has_audio), utc_now()),
+                )
+                ref_id = int(cur.lastrowid)
+                ids.append(ref_id)
+                for fp in ref.fingerprints:
+                    db.execute(
+                        "INSERT INTO fingerprints VALUES (?,?,?,?,?,?,?,?)",
+                        (ref_id, fp.signal, fp.codes.shape[1], len(fp),
+                         np.ascontiguousarray(fp.codes, np.uint8).tobytes(),
+                         np.asarray(fp.starts, np.float64).tobytes(),
+                         np.asarray(fp.ends, np.float64).tobytes(),
+                         np.asarray(fp.variants, np.uint8).tobytes()),
+                    )
+            gen = self._bump_generation()
+        return ids, gen
+
+    def remove_work(self, work_id: str) -> tuple[list[int], int]:
+        """Delete a work with its references and fingerprints; returns (ref ids, generation)."""
+        with self.transaction() as db:
+            if self.get_work(work_id) is None:
+                raise CatalogError(f"no work with id {work_id!r}")
+            ref_ids = [r[0] for r in db.execute("SELECT ref_id FROM refs WHERE work_id=?", (work_id,))]
+            db.execute("DELETE FROM works WHERE work_id=?", (work_id,))
+            gen = self._bump_generation()
+        return ref_ids, gen
+
+    # -- references -------------------------------------------------------
+    def references(self, work_id: str | None = None) -> list[Reference]:
+        if work_id is None:
+            rows = self.db.execute("SELECT * FROM refs ORDER BY ref_id")
+        else:
+            rows = self.db.execute("SELECT * FROM refs WHERE work_id=? ORDER BY ref_id", (work_id,))
+        return [_ref(r) for r in rows]
+
+    def references_by_sha256(self, sha256: str) -> list[Reference]:
+        return [_ref(r) for r in self.db.execute("SELECT * FROM refs WHERE sha256=?", (sha256,))]
+
+    def fingerprints(self, signal: str, ref_ids: list[int] | None = None) -> Iterator[tuple[int, Fingerprint]]:
+        """(ref_id, fingerprint) of every stored reference for ``signal``, by ref id."""
+        sql = "SELECT * FROM fingerprints WHERE signal=?"
+        args: list = [signal]
+        if ref_ids is not None:
+            sql += f" AND ref_id IN ({','.join('?' * len(ref_ids))})"
+            args += list(ref_ids)
+        for row in self.db.execute(sql + " ORDER BY ref_id", args):
+            n, width = row["n"], row["code_bytes"]
+            yield row["ref_id"], Fingerprint(
+                signal,
+                np.frombuffer(row["codes"], np.uint8).reshape(n, width),
+                np.frombuffer(row["starts"], np.float64),
+                np.frombuffer(row["ends"], np.float64),
+                np.frombuffer(row["variants"], np.uint8),
+            )
+
+    # -- uploads ----------------------------------------------------------
+    def record_upload(self, path: str, sha256: str | None, size: int | None, status: str,
+                      error: str | None, decision: str | None, result: dict) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                """INSERT INTO uploads(path, sha256, size, screened_at, status, error, decision, result)
+                   VALUES (?,?,?,?,?,?,?,?)""",
+                (path, sha256, size, utc_now(), status, error, decision, json.dumps(result)),
+            )
+        return int(cur.lastrowid)
+
+    def upload_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0])
+
+    def integrity_problems(self) -> list[str]:
+        """Consistency checks: SQLite's own, orphans, fingerprints of every reference."""
+        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"foreign key violation in {r[0]}" for r in self.db.execute("PRAGMA foreign_key_check")]
+        for row in self.db.execute(
+            "SELECT w.work_id FROM works w LEFT JOIN refs r USING(work_id) WHERE r.ref_id IS NULL"
+        ):
+            problems.append(f"work {row[0]!r} has no reference file")
+        return problems
+
+
+def _work(row: sqlite3.Row) -> Work:
+    return Work(row["work_id"], row["title"], row["owner"], row["created_at"], json.loads(row["rules"] or "{}"))
+
+
+def _ref(row: sqlite3.Row) -> Reference:
+    return Reference(
+        row["ref_id"], row["work_id"], row["path"], row["sha256"], row["md5"], row["size"],
+        row["duration"], bool(row["has_video"]), bool(row["has_audio"]),
+    )

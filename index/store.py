@@ -1,0 +1,296 @@
+"""FAISS binary indexes, one per signal, derived from the catalog.
+
+Index construction (``build_index``) is separate from search
+(``SignalIndex.range_search``). Ids pack the reference and the code's row:
+``id = ref_id << 32 | row``, so removing a reference is one id range and every
+hit maps back to (reference, seconds) through the ``times`` table saved next
+to the index. Files are written to a temporary name, fsynced and renamed, the
+manifest last; an index whose manifest generation differs from the catalog's
+is stale and is rebuilt from the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from fingerprint import SIGNALS, Fingerprint, hamming_matrix
+
+from .catalog import Catalog
+
+ROW_BITS = 32
+ROW_MASK = (1 << ROW_BITS) - 1
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """Index type and its knobs (TOML ``[index]``).
+
+    kind: "flat" (exact, IndexBinaryFlat behind an IDMap) or "ivf"
+        (IndexBinaryIVF: inverted lists over ``nlist`` centroids, ``nprobe``
+        lists searched; approximate, for large catalogs).
+    ivf_min_train_per_list: below this many codes per list the IVF cannot be
+        trained well and the exact index is used instead.
+    """
+
+    kind: str = "flat"
+    nlist: int = 1024
+    nprobe: int = 16
+    ivf_min_train_per_list: int = 39
+
+
+def make_ids(ref_id: int, n: int) -> np.ndarray:
+    return (np.int64(ref_id) << ROW_BITS) + np.arange(n, dtype=np.int64)
+
+
+def split_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ref_id, row) arrays of packed ids."""
+    ids = np.asarray(ids, np.int64)
+    return ids >> ROW_BITS, ids & ROW_MASK
+
+
+@dataclass
+class Hits:
+    """Range-search results flattened: hit k is query row ``query[k]`` near stored code ``ids[k]``.
+
+    distance: Hamming distance, bits.
+    """
+
+    query: np.ndarray
+    ids: np.ndarray
+    distance: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Hits":
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
+
+    def sorted(self) -> "Hits":
+        order = np.lexsort((self.ids, self.query))
+        return Hits(self.query[order], self.ids[order], self.distance[order])
+
+
+def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: IndexParams):
+    """A FAISS binary index over ``codes`` (n, code_bytes) with the given int64 ids."""
+    d = code_bytes * 8
+    n = len(codes)
+    if params.kind == "ivf" and n >= params.nlist * params.ivf_min_train_per_list:
+        quantizer = faiss.IndexBinaryFlat(d)
+        index = faiss.IndexBinaryIVF(quantizer, d, params.nlist)
+        index.own_fields = True
+        quantizer.this.disown()
+        index.train(np.ascontiguousarray(codes))
+        index.nprobe = params.nprobe
+    elif params.kind in ("flat", "ivf"):
+        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(d))
+    else:
+        raise ValueError(f"unknown index kind {params.kind!r} (use 'flat' or 'ivf')")
+    if n:
+        index.add_with_ids(np.ascontiguousarray(codes), np.ascontiguousarray(ids, np.int64))
+    return index
+
+
+def range_search(index, codes: np.ndarray, radius: int) -> Hits:
+    """Every stored code within ``radius`` bits (inclusive) of each query row."""
+    if len(codes) == 0 or index.ntotal == 0:
+        return Hits.empty()
+    # FAISS binary range_search keeps distances strictly below its radius.
+    lims, dist, ids = index.range_search(np.ascontiguousarray(codes), int(radius) + 1)
+    query = np.repeat(np.arange(len(codes), dtype=np.int64), np.diff(lims).astype(np.int64))
+    return Hits(query, np.asarray(ids, np.int64), np.asarray(dist, np.int32))
+
+
+def naive_range_search(stored_ids: np.ndarray, stored_codes: np.ndarray, codes: np.ndarray, radius: int) -> Hits:
+    """Brute-force oracle for ``range_search``: exhaustive Hamming distances in numpy."""
+    if len(codes) == 0 or len(stored_codes) == 0:
+        return Hits.empty()
+    dist = hamming_matrix(codes, stored_codes)
+    q, s = np.nonzero(dist <= radius)
+    return Hits(q.astype(np.int64), np.asarray(stored_ids, np.int64)[s], dist[q, s].astype(np.int32))
+
+
+@dataclass
+class TimeTable:
+    """Seconds each stored code stands for, looked up by packed id (sorted)."""
+
+    ids: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ref_id, start, end) for each id; ids must exist in the table."""
+        pos = np.searchsorted(self.ids, ids)
+        ref_ids, _ = split_ids(ids)
+        return ref_ids, self.starts[pos], self.ends[pos]
+
+
+class SignalIndex:
+    """One signal's FAISS index plus its time table."""
+
+    def __init__(self, signal: str, index, times: TimeTable):
+        self.signal = signal
+        self.index = index
+        self.times = times
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, codes: np.ndarray, radius: int) -> Hits:
+        return range_search(self.index, codes, radius)
+
+    def add(self, ref_id: int, fp: Fingerprint) -> None:
+        if len(fp) == 0:
+            return
+        ids = make_ids(ref_id, len(fp))
+        self.index.add_with_ids(np.ascontiguousarray(fp.codes), ids)
+        self.times = _merge_times(self.times, ids, fp.starts, fp.ends)
+
+    def remove(self, ref_ids: list[int]) -> None:
+        for ref_id in ref_ids:
+            lo = int(ref_id) << ROW_BITS
+            self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
+        keep = ~np.isin(split_ids(self.times.ids)[0], np.asarray(ref_ids, np.int64))
+        self.times = TimeTable(self.times.ids[keep], self.times.starts[keep], self.times.ends[keep])
+
+
+def _merge_times(table: TimeTable, ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> TimeTable:
+    all_ids = np.concatenate([table.ids, ids])
+    order = np.argsort(all_ids, kind="stable")
+    return TimeTable(
+        all_ids[order],
+        np.concatenate([table.starts, starts])[order],
+        np.concatenate([table.ends, ends])[order],
+    )
+
+
+def _save_times(path: str, table: TimeTable) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, ids=table.ids, starts=table.starts, ends=table.ends)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then fsync and rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class IndexStore:
+    """The index folder: ``<signal>.faissb``, ``<signal>.times.npz``, ``manifest.json``."""
+
+    def __init__(self, folder: str | Path, params: IndexParams, code_bytes: dict[str, int]):
+        self.folder = Path(folder)
+        self.params = params
+        self.code_bytes = code_bytes
+        self.signals: dict[str, SignalIndex] = {}
+        self.generation = -1
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / "manifest.json"
+
+    def read_manifest(self) -> dict | None:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def load(self, catalog: Catalog) -> bool:
+        """Load the files if they match the catalog's generation, else rebuild.
+
+        Returns True when a rebuild was needed.
+        """
+        manifest = self.read_manifest()
+        gen = catalog.generation()
+        fresh = (
+            manifest is not None
+            and manifest.get("generation") == gen
+            and manifest.get("kind") == self.params.kind
+            and manifest.get("code_bytes") == self.code_bytes
+        )
+        if fresh:
+            try:
+                for signal in SIGNALS:
+                    index = faiss.read_index_binary(str(self.folder / f"{signal}.faissb"))
+                    if hasattr(index, "nprobe"):
+                        index.nprobe = self.params.nprobe
+                    with np.load(self.folder / f"{signal}.times.npz") as data:
+                        times = TimeTable(data["ids"], data["starts"], data["ends"])
+                    if index.ntotal != len(times.ids):
+                        raise ValueError("index and time table disagree")
+                    self.signals[signal] = SignalIndex(signal, index, times)
+                self.generation = gen
+                return False
+            except (RuntimeError, OSError, ValueError, KeyError):
+                pass  # unreadable or inconsistent files: rebuild below
+        self.rebuild(catalog)
+        return True
+
+    def rebuild(self, catalog: Catalog) -> None:
+        """Build every signal's index from the catalog and save it."""
+        gen = catalog.generation()
+        for signal in SIGNALS:
+            ids, codes, starts, ends = [], [], [], []
+            for ref_id, fp in catalog.fingerprints(signal):
+                if len(fp) == 0:
+                    continue
+                ids.append(make_ids(ref_id, len(fp)))
+                codes.append(fp.codes)
+                starts.append(fp.starts)
+                ends.append(fp.ends)
+            width = self.code_bytes[signal]
+            all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+            all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
+            index = build_index(width, all_ids, all_codes, self.params)
+            times = TimeTable(
+                all_ids,
+                np.concatenate(starts) if starts else np.zeros(0),
+                np.concatenate(ends) if ends else np.zeros(0),
+            )
+            self.signals[signal] = SignalIndex(signal, index, times)
+        self.save(gen)
+
+    def save(self, generation: int) -> None:
+        """Write every signal's files atomically, then the manifest naming ``generation``."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.manifest_path.unlink(missing_ok=True)  # a crash mid-save leaves no stale claim
+        for signal, sig in self.signals.items():
+            _atomic_write(self.folder / f"{signal}.faissb", lambda p, i=sig.index: faiss.write_index_binary(i, p))
+            _atomic_write(
+                self.folder / f"{signal}.times.npz",
+                lambda p, t=sig.times: _save_times(p, t),
+            )
+        manifest = {
+            "generation": generation,
+            "kind": self.params.kind,
+            "code_bytes": self.code_bytes,
+            "counts": {s: sig.ntotal for s, sig in self.signals.items()},
+        }
+        _atomic_write(self.manifest_path, lambda p: Path(p).write_text(json.dumps(manifest, indent=2)))
+        self.generation = generation
+
+    def stats(self) -> dict:
+        out = {"kind": self.params.kind, "generation": self.generation, "signals": {}}
+        for signal, sig in self.signals.items():
+            path = self.folder / f"{signal}.faissb"
+            out["signals"][signal] = {
+                "codes": sig.ntotal,
+                "code_bits": self.code_bytes[signal] * 8,
+                "index_type": type(sig.index).__name__,
+                "bytes": path.stat().st_size if path.exists() else 0,
+            }
+        return out

@@ -1,0 +1,195 @@
+"""Temporal alignment: index hits -> segments along a diagonal.
+
+A copy played at speed ``s`` puts its matching codes on a line
+``ref_time = s * upload_time + offset``. For every hit and every candidate speed
+on a grid, the hit votes for the offset bins its reference interval allows
+(``np.unique`` over (speed, bin, upload instant), so one instant votes once).
+The best-voted line is refined (median offset of its inliers), its inliers are
+cut into segments where the upload gap exceeds ``max_gap_seconds``, and the
+upload instants it explains are removed before the next line is sought; this
+repeats until no line has ``min_hits`` votes. Several segments per reference,
+several references per upload.
+
+Degenerate content never forms a segment: a segment needs ``min_changes``
+points where the upload's own codes change (static pictures, test patterns,
+constant tones and title cards do not change), besides ``min_hits`` instants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .types import Candidates, Segment
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    """Tunables of the alignment (TOML ``[match.video]`` / ``[match.audio]``).
+
+    min_speed, max_speed, speed_step: the grid of playback speeds tried
+        (reference seconds per upload second).
+    offset_bin_seconds: width of an offset vote bin, seconds.
+    inlier_seconds: a hit lies on a line when its reference interval is within
+        this many seconds of the line.
+    max_gap_seconds: a segment is cut where consecutive matched upload instants
+        are further apart than this.
+    min_hits: distinct upload instants a segment needs.
+    min_segment_seconds: shortest segment reported, upload seconds.
+    min_changes: a segment needs this many changes of the upload's own codes
+        (see ``count_changes``), read every ``change_seconds``.
+    change_bits: Hamming distance (bits) that counts as the content changing.
+    max_segments_per_ref: stop looking for further lines on a reference after this.
+    """
+
+    min_speed: float = 0.88
+    max_speed: float = 1.12
+    speed_step: float = 0.01
+    offset_bin_seconds: float = 0.5
+    inlier_seconds: float = 0.6
+    max_gap_seconds: float = 4.0
+    min_hits: int = 4
+    min_segment_seconds: float = 1.5
+    min_changes: int = 2
+    change_seconds: float = 1.0
+    change_bits: int = 24
+    max_segments_per_ref: int = 20
+
+    def speeds(self) -> np.ndarray:
+        n = int(round((self.max_speed - self.min_speed) / self.speed_step)) + 1
+        grid = self.min_speed + self.speed_step * np.arange(n)
+        return np.unique(np.round(np.concatenate([grid, [1.0]]), 6))
+
+
+def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float) -> tuple[float, float, int]:
+    """(speed, offset seconds, votes) of the most voted line among candidates ``c``."""
+    s = speeds[None, :]
+    q = c.q_start[:, None]
+    lo = np.floor((c.r_start[:, None] - s * q) / bin_s).astype(np.int64)
+    hi = np.maximum(np.floor((c.r_end[:, None] - 1e-6 - s * q) / bin_s).astype(np.int64), lo)
+    count = (hi - lo + 1).ravel()
+    hit_idx = np.repeat(np.repeat(np.arange(len(c)), len(speeds)), count)
+    speed_idx = np.repeat(np.tile(np.arange(len(speeds)), len(c)), count)
+    first = np.repeat(lo.ravel(), count)
+    step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    bins = first + step
+    rows = np.stack([speed_idx.astype(np.int64), bins, c.q_group[hit_idx]], axis=1)
+    rows = np.unique(rows, axis=0)  # one vote per (speed, bin, upload instant)
+    keys, votes = np.unique(rows[:, :2], axis=0, return_counts=True)
+    # a line whose offset straddles two bins splits its votes: pool neighbours
+    same_speed_next = np.concatenate([keys[1:, 0] == keys[:-1, 0], [False]]) & (
+        np.concatenate([keys[1:, 1] - keys[:-1, 1], [0]]) == 1
+    )
+    pooled = votes.copy()
+    pooled[:-1] += np.where(same_speed_next[:-1], votes[1:], 0)
+    best = int(np.argmax(pooled))
+    speed = float(speeds[keys[best, 0]])
+    offset = (keys[best, 1] + (1.0 if same_speed_next[best] else 0.5)) * bin_s
+    return speed, offset, int(pooled[best])
+
+
+def _on_line(c: Candidates, speed: float, offset: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mask of hits within ``tol`` seconds of the line and their reference time on it."""
+    pred = speed * c.q_start + offset
+    on = np.clip(pred, c.r_start, c.r_end)
+    return np.abs(pred - on) <= tol, on
+
+
+def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, change_bits: int) -> int:
+    """How many times the content changes along a run of codes (sorted by time).
+
+    The run is read every ``step_seconds`` (the code nearest each step) and a
+    change is a Hamming distance above ``change_bits`` between consecutive
+    readings. Static pictures and constant tones score 0; moving content scores
+    about one per step.
+    """
+    if len(codes) < 2:
+        return 0
+    grid = np.arange(times[0], times[-1] + 1e-9, step_seconds)
+    pos = np.clip(np.searchsorted(times, grid), 0, len(times) - 1)
+    pos = np.unique(pos)
+    if len(pos) < 2:
+        return 0
+    return int((np.bitwise_count(codes[pos[1:]] ^ codes[pos[:-1]]).sum(axis=1) > change_bits).sum())
+
+
+def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float,
+                           modality: str, code_bits: int, params: AlignParams) -> list[Segment]:
+    # one row per upload instant: the closest hit
+    order = np.lexsort((c.distance, c.q_group))
+    first = np.concatenate([[True], c.q_group[order][1:] != c.q_group[order][:-1]])
+    pick = order[first]
+    pick = pick[np.argsort(c.q_start[pick], kind="stable")]
+    q, q_end, d = c.q_start[pick], c.q_end[pick], c.distance[pick]
+    codes = c.query_codes[pick]
+    cuts = np.flatnonzero(np.diff(q) > params.max_gap_seconds) + 1
+    out = []
+    for part in np.split(np.arange(len(q)), cuts):
+        if len(part) < params.min_hits:
+            continue
+        start, end = float(q[part[0]]), float(q_end[part[-1]])
+        if end - start < params.min_segment_seconds:
+            continue
+        changes = count_changes(q[part], codes[part], params.change_seconds, params.change_bits)
+        if changes < params.min_changes:
+            continue
+        period = float(np.median(q_end[part] - q[part]))
+        mean_d = float(d[part].mean())
+        out.append(Segment(
+            ref_id=ref_id,
+            modality=modality,
+            upload_start=start,
+            upload_end=end,
+            ref_start=max(0.0, speed * start + offset),
+            ref_end=max(0.0, speed * end + offset),
+            speed=speed,
+            similarity=max(0.0, 1.0 - mean_d / (code_bits / 2)),
+            mean_distance=mean_d,
+            hits=len(part),
+            density=min(1.0, len(part) * period / max(end - start, period)),
+            changes=changes,
+        ))
+    return out
+
+
+def align(c: Candidates, modality: str, code_bits: int, params: AlignParams) -> list[Segment]:
+    """Segments found among the hits of one signal of one upload, best first per reference."""
+    if len(c) == 0:
+        return []
+    speeds = params.speeds()
+    segments: list[Segment] = []
+    # references with too few distinct upload instants cannot hold a segment
+    pairs = np.unique(np.stack([c.ref_id, c.q_group], axis=1), axis=0)
+    refs, counts = np.unique(pairs[:, 0], return_counts=True)
+    for ref_id in refs[counts >= params.min_hits]:
+        pool = c.subset(c.ref_id == ref_id)
+        for _ in range(params.max_segments_per_ref):
+            if len(np.unique(pool.q_group)) < params.min_hits:
+                break
+            speed, offset, votes = _best_line(pool, speeds, params.offset_bin_seconds)
+            if votes < params.min_hits:
+                break
+            inl, _ = _on_line(pool, speed, offset, 2 * params.inlier_seconds)
+            if inl.sum() >= 2:  # refine the offset on the loose inliers
+                mid = 0.5 * (pool.r_start[inl] + pool.r_end[inl])
+                offset = float(np.median(mid - speed * pool.q_start[inl]))
+            inl, _ = _on_line(pool, speed, offset, params.inlier_seconds)
+            found = _segments_from_inliers(
+                pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params
+            )
+            segments.extend(found)
+            # the upload instants explained by this line leave the pool
+            if found:
+                covered = np.zeros(len(pool), bool)
+                for seg in found:
+                    covered |= (pool.q_start >= seg.upload_start) & (pool.q_start < seg.upload_end)
+                drop = covered | inl
+            else:
+                drop = inl
+            if not drop.any():
+                break
+            pool = pool.subset(~drop)
+            if len(pool) == 0:
+                break
+    return segments

@@ -1,0 +1,30 @@
+"""Index hits + query fingerprint -> ``Candidates`` for alignment."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fingerprint import Fingerprint
+
+from .types import Candidates
+
+
+def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndarray, r_start: np.ndarray,
+                     r_end: np.ndarray, distance: np.ndarray, instant_seconds: float) -> Candidates:
+    """Join hits (one per query row / stored code pair) with the query's times.
+
+    instant_seconds: query codes whose start times round to the same multiple of
+    this (seconds) stand for one upload instant and vote once.
+    """
+    rows = np.asarray(query_rows, np.int64)
+    starts = query.starts[rows]
+    return Candidates(
+        q_start=starts,
+        q_end=query.ends[rows],
+        q_group=np.round(starts / instant_seconds).astype(np.int64),
+        ref_id=np.asarray(ref_id, np.int64),
+        r_start=np.asarray(r_start, np.float64),
+        r_end=np.asarray(r_end, np.float64),
+        distance=np.asarray(distance, np.int32),
+        query_codes=query.codes[rows],
+    )

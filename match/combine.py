@@ -1,0 +1,118 @@
+"""Segments of both signals -> one match per (upload, work)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+
+from .types import Segment, WorkMatch
+
+BOTH = "both"
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Total length (seconds) of the union of [start, end] intervals."""
+    if not intervals:
+        return 0.0
+    arr = np.asarray(sorted(intervals), dtype=np.float64)
+    total, cur_s, cur_e = 0.0, arr[0, 0], arr[0, 1]
+    for s, e in arr[1:]:
+        if s > cur_e:
+            total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    return float(total + cur_e - cur_s)
+
+
+def _merge(a: Segment, b: Segment) -> Segment:
+    wa, wb = a.upload_seconds, b.upload_seconds
+    w = max(wa + wb, 1e-9)
+    modality = a.modality if a.modality == b.modality else BOTH
+    return Segment(
+        ref_id=a.ref_id,
+        modality=modality,
+        upload_start=min(a.upload_start, b.upload_start),
+        upload_end=max(a.upload_end, b.upload_end),
+        ref_start=min(a.ref_start, b.ref_start),
+        ref_end=max(a.ref_end, b.ref_end),
+        speed=(a.speed * wa + b.speed * wb) / w,
+        similarity=(a.similarity * wa + b.similarity * wb) / w,
+        mean_distance=(a.mean_distance * wa + b.mean_distance * wb) / w,
+        hits=a.hits + b.hits,
+        density=(a.density * wa + b.density * wb) / w,
+        changes=a.changes + b.changes,
+    )
+
+
+def merge_segments(segments: list[Segment], offset_tolerance: float, gap_seconds: float) -> list[Segment]:
+    """Merge segments of one reference that overlap (or nearly touch) on the upload
+    axis and lie on the same diagonal (offsets within ``offset_tolerance`` s)."""
+    out: list[Segment] = []
+    for seg in sorted(segments, key=lambda s: (s.ref_id, s.upload_start)):
+        if out:
+            last = out[-1]
+            same_line = abs((seg.ref_start - seg.speed * seg.upload_start)
+                            - (last.ref_start - last.speed * last.upload_start)) <= offset_tolerance
+            if seg.ref_id == last.ref_id and seg.upload_start <= last.upload_end + gap_seconds and same_line:
+                out[-1] = _merge(last, seg)
+                continue
+        out.append(seg)
+    return out
+
+
+def _clip(seg: Segment, upload_duration: float, ref_duration: float) -> Segment:
+    return replace(
+        seg,
+        upload_start=max(0.0, seg.upload_start),
+        upload_end=min(upload_duration, seg.upload_end),
+        ref_start=min(max(0.0, seg.ref_start), ref_duration),
+        ref_end=min(max(0.0, seg.ref_end), ref_duration),
+    )
+
+
+def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dict[int, float],
+            upload_duration: float, offset_tolerance: float = 2.0, gap_seconds: float = 1.0) -> list[WorkMatch]:
+    """Group segments by work and compute the per-work figures (see ``WorkMatch``).
+
+    ref_work: reference id -> work id. ref_duration: reference id -> seconds.
+    Matches are sorted by matched seconds, longest first.
+    """
+    by_work: dict[str, list[Segment]] = defaultdict(list)
+    for seg in segments:
+        if seg.ref_id in ref_work:
+            by_work[ref_work[seg.ref_id]].append(_clip(seg, upload_duration, ref_duration[seg.ref_id]))
+    matches = []
+    for work_id, segs in by_work.items():
+        merged = merge_segments(segs, offset_tolerance, gap_seconds)
+        merged = [s for s in merged if s.upload_end > s.upload_start]
+        if not merged:
+            continue
+        matched = union_seconds([(s.upload_start, s.upload_end) for s in merged])
+        per_modality = {
+            m: union_seconds([(s.upload_start, s.upload_end) for s in segs if s.modality == m])
+            for m in sorted({s.modality for s in segs})
+        }
+        modalities = set(per_modality)
+        modality = next(iter(modalities)) if len(modalities) == 1 else BOTH
+        ref_cov = 0.0
+        for ref_id in {s.ref_id for s in merged}:
+            dur = ref_duration[ref_id]
+            if dur > 0:
+                spans = [(s.ref_start, s.ref_end) for s in merged if s.ref_id == ref_id]
+                ref_cov = max(ref_cov, union_seconds(spans) / dur)
+        weights = np.array([s.upload_seconds for s in merged])
+        score = float(np.average([s.similarity for s in merged], weights=np.maximum(weights, 1e-9)))
+        matches.append(WorkMatch(
+            work_id=work_id,
+            modality=modality,
+            segments=tuple(sorted(merged, key=lambda s: s.upload_start)),
+            matched_seconds=matched,
+            upload_coverage=min(1.0, matched / upload_duration) if upload_duration > 0 else 0.0,
+            reference_coverage=min(1.0, ref_cov),
+            score=score,
+            modality_seconds=per_modality,
+        ))
+    return sorted(matches, key=lambda m: -m.matched_seconds)

@@ -1,0 +1,113 @@
+"""Records of the matching core: candidate hits in, segments and work matches out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Candidates:
+    """Index hits of one signal of one upload, one row per (query code, stored code) pair.
+
+    q_start, q_end: upload seconds the query code stands for.
+    q_group: an id shared by query codes that stand for the same upload instant
+        (plain and mirrored hash of one frame; pitch/tempo variants of one window),
+        so one instant votes once.
+    ref_id: reference the stored code belongs to.
+    r_start, r_end: reference seconds the stored code stands for (a collapsed run
+        of near-identical frames spans more than one sampling period).
+    distance: Hamming distance, bits. change: for each query group, a
+        fingerprint of the instant used to tell moving content from static
+        content (see ``match.align``).
+    """
+
+    q_start: np.ndarray
+    q_end: np.ndarray
+    q_group: np.ndarray
+    ref_id: np.ndarray
+    r_start: np.ndarray
+    r_end: np.ndarray
+    distance: np.ndarray
+    query_codes: np.ndarray  # (n, bytes) uint8 code of the query row of each hit
+
+    def __len__(self) -> int:
+        return len(self.q_start)
+
+    def subset(self, keep: np.ndarray) -> "Candidates":
+        return Candidates(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of an upload matching one stretch of a reference.
+
+    Times in seconds; ``speed`` = reference seconds per upload second;
+    ``similarity`` in [0, 1] (1 identical codes, 0 unrelated: 1 - mean distance
+    / half the code bits); ``hits`` distinct upload instants that matched.
+    """
+
+    ref_id: int
+    modality: str
+    upload_start: float
+    upload_end: float
+    ref_start: float
+    ref_end: float
+    speed: float
+    similarity: float
+    mean_distance: float
+    hits: int
+    density: float
+    changes: int
+
+    @property
+    def upload_seconds(self) -> float:
+        return self.upload_end - self.upload_start
+
+    @property
+    def ref_seconds(self) -> float:
+        return self.ref_end - self.ref_start
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        for key in ("upload_start", "upload_end", "ref_start", "ref_end"):
+            d[key] = round(d[key], 2)
+        for key in ("speed", "similarity", "mean_distance", "density"):
+            d[key] = round(d[key], 3)
+        return d
+
+
+@dataclass(frozen=True)
+class WorkMatch:
+    """Everything one upload shares with one registered work.
+
+    matched_seconds: union of matched stretches on the upload axis, seconds.
+    upload_coverage: matched_seconds / upload duration, 0..1.
+    reference_coverage: matched reference seconds / reference duration, 0..1
+        (for a work with several reference files: the best-covered file).
+    score: similarity weighted by matched seconds, 0..1.
+    """
+
+    work_id: str
+    modality: str
+    segments: tuple[Segment, ...]
+    matched_seconds: float
+    upload_coverage: float
+    reference_coverage: float
+    score: float
+    modality_seconds: dict = field(default_factory=dict)
+    method: str = "fingerprint"
+
+    def as_dict(self) -> dict:
+        return {
+            "work_id": self.work_id,
+            "modality": self.modality,
+            "method": self.method,
+            "segments": [s.as_dict() for s in self.segments],
+            "matched_seconds": round(self.matched_seconds, 2),
+            "upload_coverage": round(self.upload_coverage, 4),
+            "reference_coverage": round(self.reference_coverage, 4),
+            "score": round(self.score, 4),
+            "modality_seconds": {k: round(v, 2) for k, v in self.modality_seconds.items()},
+        }

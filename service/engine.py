@@ -1,0 +1,324 @@
+"""The screening service: register works, screen uploads, keep catalog and index in step.
+
+This is the I/O edge that joins the pure packages: files are read and
+fingerprinted (fingerprint), codes are stored and searched (index), hits are
+aligned into per-work matches (match) and turned into decisions (policy).
+
+Consistency: a registration fingerprints every file first and writes nothing
+until all succeeded; the catalog write is one transaction that also bumps the
+catalog generation; the FAISS files are then updated and stamped with that
+generation. A crash between the two leaves a stale index that the next open
+detects and rebuilds from the catalog.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from fingerprint import (
+    AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, FileFingerprints, MediaError, file_digest, fingerprint_file,
+)
+from index import Catalog, CatalogError, IndexStore, NewReference
+from match import AlignParams, Segment, WorkMatch, align, build_candidates, combine
+from policy import Decision, decide
+
+from .config import Config, load_config
+
+MEDIA_SUFFIXES = frozenset(
+    ".mp4 .m4v .mkv .mov .avi .webm .wmv .flv .mpg .mpeg .ts .m2ts .3gp .ogv "
+    ".m4a .mp3 .wav .flac .ogg .oga .opus .aac .wma .aif .aiff".split()
+)
+DEFAULT_HOME = "prescreen-data"
+
+
+class RegisterError(Exception):
+    """A registration that wrote nothing; ``failures`` maps path -> reason."""
+
+    def __init__(self, message: str, failures: dict[str, str] | None = None):
+        super().__init__(message)
+        self.failures = failures or {}
+
+
+def resolve_home(home: str | os.PathLike | None) -> Path:
+    """``home`` if given, else $PRESCREEN_HOME, else ./prescreen-data."""
+    return Path(home or os.environ.get("PRESCREEN_HOME") or DEFAULT_HOME)
+
+
+def expand_paths(paths: Iterable[str | os.PathLike], media_only: bool) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Files named and files inside folders (sorted, recursive), plus skipped ones.
+
+    Returns ([(path as given, Path)], [skipped paths]). media_only: inside
+    folders keep only files with a media suffix (registration) and list the
+    others as skipped; screening keeps every file so junk in a batch is
+    reported, not skipped. A path that does not exist is kept so it can be
+    reported.
+    """
+    out: list[tuple[str, Path]] = []
+    skipped: list[str] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            for child in sorted(c for c in p.rglob("*") if c.is_file() and not c.name.startswith(".")):
+                if not media_only or child.suffix.lower() in MEDIA_SUFFIXES:
+                    out.append((str(child), child))
+                else:
+                    skipped.append(str(child))
+        else:
+            out.append((str(given), p))
+    return out, skipped
+
+
+@dataclass
+class RegisterResult:
+    work_id: str
+    ref_ids: list[int]
+    files: list[dict]
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"work_id": self.work_id, "ref_ids": self.ref_ids, "files": self.files, "skipped": self.skipped}
+
+
+@dataclass
+class ScreenResult:
+    """The outcome of screening one upload (``status`` ok or error)."""
+
+    upload: str
+    status: str
+    error: str | None = None
+    decision: Decision | None = None
+    matches: list[WorkMatch] = field(default_factory=list)
+    duration: float | None = None
+    sha256: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    upload_pk: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "upload": self.upload,
+            "status": self.status,
+            "error": self.error,
+            "decision": self.decision.outcome if self.decision else None,
+            "rule": self.decision.rule if self.decision else None,
+            "reasons": list(self.decision.reasons) if self.decision else [],
+            "matches": [m.as_dict() for m in self.matches],
+            "duration": round(self.duration, 3) if self.duration is not None else None,
+            "sha256": self.sha256,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+class Prescreen:
+    """Library entry point: ``Prescreen(home).register(...)``, ``.screen(...)``.
+
+    home: the data folder (SQLite catalog + FAISS index files).
+    config: the effective configuration (defaults, or ``<home>/config.toml``).
+    """
+
+    def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None):
+        self.home = resolve_home(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        if config is None:
+            user = self.home / "config.toml"
+            config = load_config(user if user.exists() else None)
+        self.config = config
+        self.catalog = Catalog(self.home / "catalog.sqlite")
+        code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes}
+        self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
+        self._loaded = False
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> "Prescreen":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- locking and index freshness -------------------------------------
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with open(self.home / ".write.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _ensure_index(self) -> None:
+        if not self._loaded or self.indexes.generation != self.catalog.generation():
+            self.indexes.load(self.catalog)
+            self._loaded = True
+
+    # -- registration ----------------------------------------------------
+    def register(self, paths: Iterable[str | os.PathLike], work_id: str, title: str = "", owner: str = "",
+                 progress: Callable[[str], None] | None = None) -> RegisterResult:
+        """Fingerprint every media file in ``paths`` and store them as references of ``work_id``.
+
+        All or nothing: if any file fails, RegisterError lists the failures and
+        nothing is written.
+        """
+        if not work_id or not work_id.strip():
+            raise RegisterError("a work id is required")
+        items, skipped = expand_paths(paths, media_only=True)
+        if not items:
+            raise RegisterError("no media files to register")
+        failures: dict[str, str] = {}
+        new_refs: list[NewReference] = []
+        files: list[dict] = []
+        seen: set[str] = set()
+        for given, path in items:
+            try:
+                fps = fingerprint_file(path, REFERENCE, self.config.fingerprint)
+            except MediaError as exc:
+                failures[given] = str(exc)
+                continue
+            finally:
+                if progress:
+                    progress(given)
+            if len(fps.video) == 0 and len(fps.audio) == 0:
+                failures[given] = ("no usable fingerprints: the content is degenerate "
+                                   "(black or flat picture, silence) and could only cause false matches")
+                continue
+            clash = self.catalog.references_by_sha256(fps.digest.sha256)
+            if clash or fps.digest.sha256 in seen:
+                owner_work = clash[0].work_id if clash else work_id
+                failures[given] = f"this exact file is already registered (work {owner_work!r})"
+                continue
+            seen.add(fps.digest.sha256)
+            new_refs.append(NewReference(
+                path=str(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
+                duration=fps.duration, has_video=fps.has_video, has_audio=fps.has_audio,
+                fingerprints=(fps.video, fps.audio),
+            ))
+            files.append({"path": given, "duration": round(fps.duration, 3),
+                          "video_codes": len(fps.video), "audio_codes": len(fps.audio)})
+        if failures:
+            raise RegisterError(f"{len(failures)} of {len(items)} files could not be registered; nothing was written",
+                                failures)
+        with self._write_lock():
+            self._ensure_index()
+            ref_ids, generation = self.catalog.add_references(work_id.strip(), title, owner, new_refs)
+            for ref_id, ref in zip(ref_ids, new_refs):
+                for fp in ref.fingerprints:
+                    self.indexes.signals[fp.signal].add(ref_id, fp)
+            self.indexes.save(generation)
+        return RegisterResult(work_id.strip(), ref_ids, files, skipped)
+
+    def remove_work(self, work_id: str) -> list[int]:
+        """Delete a work; its fingerprints leave the index. Returns the removed ref ids."""
+        with self._write_lock():
+            self._ensure_index()
+            ref_ids, generation = self.catalog.remove_work(work_id)
+            for sig in self.indexes.signals.values():
+                sig.remove(ref_ids)
+            self.indexes.save(generation)
+        return ref_ids
+
+    def rebuild_index(self) -> dict:
+        with self._write_lock():
+            self.indexes.rebuild(self.catalog)
+            self._loaded = True
+        return self.indexes.stats()
+
+    def index_stats(self) -> dict:
+        self._ensure_index()
+        stats = self.indexes.stats()
+        stats["works"] = len(self.catalog.works())
+        stats["references"] = len(self.catalog.references())
+        stats["uploads_screened"] = self.catalog.upload_count()
+        stats["home"] = str(self.home)
+        return stats
+
+    # -- screening -------------------------------------------------------
+    def screen(self, paths: Iterable[str | os.PathLike]) -> Iterator[ScreenResult]:
+        """Screen every file (folders expanded); one result per file, errors included."""
+        self._ensure_index()
+        for given, path in expand_paths(paths, media_only=False)[0]:
+            yield self.screen_one(given, path)
+
+    def screen_one(self, given: str, path: Path | None = None) -> ScreenResult:
+        """Screen one file; never raises for bad media (the result says status=error)."""
+        path = Path(given) if path is None else path
+        self._ensure_index()
+        t0 = time.perf_counter()
+        result = ScreenResult(upload=given, status="ok")
+        try:
+            if path.is_dir():
+                raise MediaError("is a directory, not a media file")
+            try:
+                digest = file_digest(path)
+            except OSError as exc:
+                raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+            result.sha256 = digest.sha256
+            exact = self.catalog.references_by_sha256(digest.sha256)
+            if exact:
+                result.duration = exact[0].duration
+                result.matches = [_exact_match(ref) for ref in exact]
+                result.timings = {"digest": time.perf_counter() - t0}
+            else:
+                fps = fingerprint_file(path, QUERY, self.config.fingerprint, digest=digest)
+                result.duration = fps.duration
+                result.timings = dict(fps.timings)
+                t1 = time.perf_counter()
+                segments = self._segments(fps, result.timings)
+                refs = {r.ref_id: r for r in self.catalog.references()} if segments else {}
+                result.matches = combine(
+                    segments,
+                    {i: r.work_id for i, r in refs.items()},
+                    {i: r.duration for i, r in refs.items()},
+                    fps.duration,
+                    offset_tolerance=self.config.match.offset_tolerance,
+                )
+                result.timings["match"] = time.perf_counter() - t1 - result.timings.get("search", 0.0)
+            titles = {w.work_id: w.title for w in self.catalog.works()} if result.matches else {}
+            result.decision = decide(result.matches, self.config.policy, titles)
+        except MediaError as exc:
+            result.status, result.error = "error", str(exc)
+        result.timings["total"] = time.perf_counter() - t0
+        result.upload_pk = self.catalog.record_upload(
+            given, result.sha256, None, result.status, result.error,
+            result.decision.outcome if result.decision else None, result.as_dict(),
+        )
+        return result
+
+    def _segments(self, fps: FileFingerprints, timings: dict[str, float]) -> list[Segment]:
+        m = self.config.match
+        plan: dict[str, tuple[int, AlignParams, float]] = {
+            VIDEO: (m.video_radius, m.video, 1.0 / self.config.fingerprint.query_fps),
+            AUDIO: (m.audio_radius, m.audio, self.config.fingerprint.audio.frame_seconds),
+        }
+        segments: list[Segment] = []
+        for signal in SIGNALS:
+            query = fps.signal(signal)
+            index = self.indexes.signals.get(signal)
+            if index is None or len(query) == 0 or index.ntotal == 0:
+                continue
+            radius, params, instant = plan[signal]
+            ts = time.perf_counter()
+            hits = index.search(query.codes, radius)
+            timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
+            if len(hits.ids) == 0:
+                continue
+            ref_id, r_start, r_end = index.times.lookup(hits.ids)
+            cands = build_candidates(query, hits.query, ref_id, r_start, r_end, hits.distance, instant)
+            segments += align(cands, signal, query.code_bits, params)
+        return segments
+
+
+def _exact_match(ref) -> WorkMatch:
+    modality = "both" if ref.has_video and ref.has_audio else ("video" if ref.has_video else "audio")
+    seg = Segment(ref.ref_id, modality, 0.0, ref.duration, 0.0, ref.duration, 1.0, 1.0, 0.0, 0, 1.0, 0)
+    return WorkMatch(ref.work_id, modality, (seg,), ref.duration, 1.0, 1.0, 1.0,
+                     {modality: ref.duration}, method="digest")
+
+
+__all__ = ["CatalogError", "Prescreen", "RegisterError", "RegisterResult", "ScreenResult",
+           "expand_paths", "resolve_home", "MEDIA_SUFFIXES"]
