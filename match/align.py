@@ -36,6 +36,8 @@ class AlignParams:
     max_gap_seconds: a segment is cut where consecutive matched upload instants
         are further apart than this.
     min_hits: distinct upload instants a segment needs.
+    min_density: share of the upload instants inside a segment that must have
+        matched (scattered chance hits on one line are sparse).
     min_segment_seconds: shortest segment reported, upload seconds.
     min_changes: a segment needs this many changes of the upload's own codes
         (see ``count_changes``), read every ``change_seconds``.
@@ -50,6 +52,7 @@ class AlignParams:
     inlier_seconds: float = 0.6
     max_gap_seconds: float = 4.0
     min_hits: int = 4
+    min_density: float = 0.3
     min_segment_seconds: float = 1.5
     min_changes: int = 2
     change_seconds: float = 1.0
@@ -83,10 +86,27 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float) -> tuple[float, 
     )
     pooled = votes.copy()
     pooled[:-1] += np.where(same_speed_next[:-1], votes[1:], 0)
-    best = int(np.argmax(pooled))
+    # equal votes: prefer the speed closest to 1 (most copies are not retimed)
+    best = int(np.argmax(pooled - 1e-3 * np.abs(speeds[keys[:, 0]] - 1.0)))
     speed = float(speeds[keys[best, 0]])
     offset = (keys[best, 1] + (1.0 if same_speed_next[best] else 0.5)) * bin_s
     return speed, offset, int(pooled[best])
+
+
+def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> tuple[float, float]:
+    """Least-squares speed and median offset over the hits near a voted line.
+
+    The vote grid is coarse (a speed step of 0.01 drifts 0.2 s over 20 s), so
+    the line is re-fitted on its loose inliers, speed kept within the grid's range.
+    """
+    inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds)
+    if inl.sum() < 2:
+        return speed, offset
+    q = c.q_start[inl]
+    mid = 0.5 * (c.r_start[inl] + c.r_end[inl])
+    if q.max() - q.min() >= 2.0:
+        speed = float(np.clip(np.polyfit(q, mid, 1)[0], params.min_speed, params.max_speed))
+    return speed, float(np.median(mid - speed * q))
 
 
 def _on_line(c: Candidates, speed: float, offset: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +134,21 @@ def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, cha
     return int((np.bitwise_count(codes[pos[1:]] ^ codes[pos[:-1]]).sum(axis=1) > change_bits).sum())
 
 
+def _trim_stray_ends(q: np.ndarray, part: np.ndarray, reach: int = 3) -> np.ndarray:
+    """Drop lone instants at either end of a run: an end instant needs a
+    neighbour within ``reach`` sampling periods, else it is a chance hit that
+    happens to lie on the line and would stretch the segment."""
+    if len(q) < 3:
+        return part
+    period = float(np.median(np.diff(q))) or 1e-3
+    lo, hi = 0, len(q) - 1
+    while hi - lo >= 2 and q[lo + 1] - q[lo] > reach * period:
+        lo += 1
+    while hi - lo >= 2 and q[hi] - q[hi - 1] > reach * period:
+        hi -= 1
+    return part[lo : hi + 1]
+
+
 def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float,
                            modality: str, code_bits: int, params: AlignParams) -> list[Segment]:
     # one row per upload instant: the closest hit
@@ -126,6 +161,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
     cuts = np.flatnonzero(np.diff(q) > params.max_gap_seconds) + 1
     out = []
     for part in np.split(np.arange(len(q)), cuts):
+        part = _trim_stray_ends(q[part], part)
         if len(part) < params.min_hits:
             continue
         start, end = float(q[part[0]]), float(q_end[part[-1]])
@@ -135,6 +171,9 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         if changes < params.min_changes:
             continue
         period = float(np.median(q_end[part] - q[part]))
+        density = min(1.0, len(part) * period / max(end - start, period))
+        if density < params.min_density:
+            continue
         mean_d = float(d[part].mean())
         out.append(Segment(
             ref_id=ref_id,
@@ -147,7 +186,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             similarity=max(0.0, 1.0 - mean_d / (code_bits / 2)),
             mean_distance=mean_d,
             hits=len(part),
-            density=min(1.0, len(part) * period / max(end - start, period)),
+            density=density,
             changes=changes,
         ))
     return out
@@ -170,10 +209,7 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams) -> 
             speed, offset, votes = _best_line(pool, speeds, params.offset_bin_seconds)
             if votes < params.min_hits:
                 break
-            inl, _ = _on_line(pool, speed, offset, 2 * params.inlier_seconds)
-            if inl.sum() >= 2:  # refine the offset on the loose inliers
-                mid = 0.5 * (pool.r_start[inl] + pool.r_end[inl])
-                offset = float(np.median(mid - speed * pool.q_start[inl]))
+            speed, offset = _refine(pool, speed, offset, params)
             inl, _ = _on_line(pool, speed, offset, params.inlier_seconds)
             found = _segments_from_inliers(
                 pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params

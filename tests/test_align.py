@@ -1,0 +1,64 @@
+"""Matching core on synthetic hits: diagonals, speed changes, static content, combine."""
+
+import numpy as np
+
+from match import AlignParams, Candidates, Segment, align, combine, union_seconds
+
+
+def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None):
+    q = np.asarray(q, float)
+    r = np.asarray(r, float)
+    n = len(q)
+    if codes is None:
+        codes = np.random.default_rng(seed).integers(0, 256, (n, 32), dtype=np.uint8)
+    return Candidates(q, q + period, np.round(q / period).astype(np.int64), np.full(n, ref_id),
+                      r, r + 0.125, np.full(n, 10, np.int32), codes)
+
+
+def _concat(*cs):
+    return Candidates(*(np.concatenate([getattr(c, f) for c in cs]) for f in Candidates.__dataclass_fields__))
+
+
+def test_diagonal_becomes_segment_with_right_seconds_despite_noise():
+    q = np.arange(20.0, 40.0, 0.25)
+    true = _cands(q, q - 16.0)
+    rng = np.random.default_rng(1)
+    noise = _cands(rng.uniform(0, 60, 200), rng.uniform(0, 30, 200), seed=2)
+    segs = align(_concat(true, noise), "video", 256, AlignParams())
+    assert len(segs) == 1
+    s = segs[0]
+    assert abs(s.upload_start - 20) < 0.5 and abs(s.upload_end - 40) < 0.5
+    assert abs(s.ref_start - 4) < 0.5 and abs(s.ref_end - 24) < 0.5
+
+
+def test_speed_change_is_followed():
+    q = np.arange(0.0, 27.0, 0.25)
+    segs = align(_cands(q, 1.1 * q), "video", 256, AlignParams())
+    assert len(segs) == 1 and abs(segs[0].speed - 1.1) < 0.011
+    assert abs(segs[0].ref_end - 29.7) < 0.6
+
+
+def test_two_uses_of_one_reference_are_two_segments():
+    a = np.arange(0.0, 10.0, 0.25)
+    b = np.arange(30.0, 40.0, 0.25)
+    segs = align(_concat(_cands(a, a + 5), _cands(b, b - 30, seed=3)), "video", 256, AlignParams())
+    spans = sorted((round(s.upload_start), round(s.ref_start)) for s in segs)
+    assert spans == [(0, 5), (30, 0)]
+
+
+def test_static_content_never_forms_a_segment():
+    q = np.arange(0.0, 20.0, 0.25)
+    same = np.tile(np.random.default_rng(0).integers(0, 256, (1, 32), dtype=np.uint8), (len(q), 1))
+    assert align(_cands(q, q, codes=same), "video", 256, AlignParams()) == []
+
+
+def test_combine_reports_coverage_and_modality():
+    video = Segment(1, "video", 20.0, 40.0, 4.0, 24.0, 1.0, 0.9, 10.0, 80, 1.0, 19)
+    audio = Segment(1, "audio", 20.5, 39.5, 4.5, 23.5, 1.0, 0.8, 20.0, 150, 1.0, 18)
+    other = Segment(2, "audio", 50.0, 55.0, 0.0, 5.0, 1.0, 0.7, 30.0, 40, 1.0, 4)
+    matches = combine([video, audio, other], {1: "film", 2: "song"}, {1: 30.0, 2: 60.0}, 60.0)
+    film = next(m for m in matches if m.work_id == "film")
+    assert film.modality == "both" and len(film.segments) == 1
+    assert abs(film.upload_coverage - 20 / 60) < 1e-6 and abs(film.reference_coverage - 20 / 30) < 1e-6
+    assert {m.work_id for m in matches} == {"film", "song"}
+    assert union_seconds([(0, 2), (1, 3), (5, 6)]) == 4

@@ -1,0 +1,112 @@
+"""Fingerprint layer: bits identical to imagehash, border crop, quality, audio codes."""
+
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from fingerprint import AudioParams, VideoParams, file_digest, hamming_matrix
+from fingerprint.audio import chroma_words, pack_codes, query_audio_fingerprint, reference_audio_fingerprint
+from fingerprint.video import (
+    border_box, collapse_runs, frame_quality, phash_bits, phash_bits_with_mirror,
+    query_video_fingerprint, reference_video_fingerprint,
+)
+
+
+def _textures(n, h=96, w=128, seed=0):
+    rng = np.random.default_rng(seed)
+    noise = rng.random((n, h, w)) * 255
+    return np.clip(gaussian_filter(noise, (0, 2.5, 2.5)) * 3 - 255, 0, 255).astype(np.uint8)
+
+
+def test_batched_phash_gives_imagehash_bits():
+    frames = _textures(24)
+    ours = phash_bits(frames, hash_size=16)
+    theirs = np.stack([
+        np.packbits(imagehash.phash(Image.fromarray(f), hash_size=16).hash.reshape(-1)) for f in frames
+    ])
+    assert ours.shape == (24, 32)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_mirrored_hash_from_dct_sign_flip_equals_hash_of_mirrored_frame():
+    frames = _textures(10, seed=3)
+    _, mirrored = phash_bits_with_mirror(frames)
+    direct = phash_bits(np.ascontiguousarray(frames[:, :, ::-1]))
+    assert hamming_matrix(mirrored, direct).diagonal().max() <= 2
+
+
+def test_border_box_finds_letterbox_and_pillarbox():
+    frames = np.zeros((5, 120, 160), np.uint8)
+    frames[:, 20:100, 10:150] = _textures(5, 80, 140)
+    frames[:, 20:100, 10:150] |= 40  # picture never black
+    assert border_box(frames, black_level=24, max_share=0.3) == (20, 100, 10, 150)
+
+
+def test_flat_frames_have_low_quality_and_yield_no_codes():
+    black = np.zeros((16, 64, 64), np.uint8)
+    grey = np.full((16, 64, 64), 128, np.uint8)
+    assert frame_quality(black).max() == 0 and frame_quality(grey).max() == 0
+    t = np.arange(16) / 8.0
+    assert len(reference_video_fingerprint(black, t, 0.125, VideoParams())) == 0
+    assert len(query_video_fingerprint(grey, t, 0.25, VideoParams())) == 0
+
+
+def test_static_runs_collapse_to_one_code_per_run():
+    frames = np.repeat(_textures(3, seed=5), 8, axis=0)  # three 1-second shots at 8 fps
+    t = np.arange(len(frames)) / 8.0
+    bits = phash_bits(frames)
+    keep, run_end = collapse_runs(bits, t, t + 0.125, max_distance=12, max_run_seconds=10.0)
+    np.testing.assert_array_equal(keep, [0, 8, 16])
+    np.testing.assert_allclose(run_end, [1.0, 2.0, 3.0])
+
+
+def _tone_music(seconds, sr=11025, seed=0, semitone_shift=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(int(seconds * 4)):
+        note = rng.integers(48, 72) + semitone_shift
+        f = 440 * 2 ** ((note - 69) / 12)
+        t = np.arange(sr // 4) / sr
+        out.append(np.sin(2 * np.pi * f * t) * np.exp(-3 * t) + 0.5 * np.sin(4 * np.pi * f * t) * np.exp(-5 * t))
+    return (0.5 * np.concatenate(out)).astype(np.float32)
+
+
+def test_silence_yields_no_audio_codes():
+    params = AudioParams()
+    assert len(reference_audio_fingerprint(np.zeros(11025 * 10, np.float32), params)) == 0
+    assert len(query_audio_fingerprint(np.zeros(11025 * 10, np.float32), params)) == 0
+
+
+def test_audio_codes_are_fixed_width_and_about_eight_per_second():
+    params = AudioParams()
+    fp = reference_audio_fingerprint(_tone_music(20), params)
+    assert fp.codes.shape[1] == 32  # 8 words x 32 bits
+    rate = len(fp) / (fp.starts[-1] - fp.starts[0])
+    assert 7.5 < rate < 8.5
+
+
+def test_pitch_variant_recovers_a_semitone_shift():
+    params = AudioParams(query_tempos=(1.0,))
+    ref = reference_audio_fingerprint(_tone_music(20, seed=4), params)
+    shifted = query_audio_fingerprint(_tone_music(20, seed=4, semitone_shift=1), params)
+    d = hamming_matrix(shifted.codes, ref.codes).min(axis=1)
+    by_variant = {int(v): np.median(d[shifted.variants == v]) for v in np.unique(shifted.variants)}
+    up_one = list(params.query_semitones).index(1)
+    assert by_variant[up_one] < 20 < by_variant[list(params.query_semitones).index(0)]
+
+
+def test_words_pack_big_endian_in_time_order():
+    words = np.arange(1, 40, dtype=np.uint32)
+    codes = pack_codes(words, AudioParams(words_per_code=2, word_stride=3))
+    assert codes.shape == (36, 8)
+    assert codes[0].view(">u4").tolist() == [1, 4]
+    assert chroma_words(np.ones((12, 15))).size == 0
+
+
+def test_file_digest(tmp_path):
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"abc")
+    d = file_digest(p)
+    assert d.sha256.startswith("ba7816bf") and d.md5 == "900150983cd24fb0d6963f7d28e17f72" and d.size == 3

@@ -1,0 +1,86 @@
+"""Index layer: FAISS range search equals the naive oracle; remove, persist, rebuild."""
+
+import numpy as np
+import pytest
+
+from fingerprint import Fingerprint
+from index import Catalog, IndexParams, IndexStore, NewReference, build_index, make_ids, naive_range_search, range_search
+
+
+def _codes(n, seed, width=32):
+    return np.random.default_rng(seed).integers(0, 256, (n, width), dtype=np.uint8)
+
+
+def _near(codes, flips, seed):
+    rng = np.random.default_rng(seed)
+    bits = np.unpackbits(codes, axis=1)
+    for row in bits:
+        row[rng.choice(bits.shape[1], flips, replace=False)] ^= 1
+    return np.packbits(bits, axis=1)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_range_search_matches_naive_oracle(kind):
+    stored = _codes(3000, 1)
+    ids = np.concatenate([make_ids(5, 1000), make_ids(9, 2000)])
+    queries = np.concatenate([_near(stored[:200:10], 20, 2), _codes(20, 3)])
+    params = IndexParams(kind=kind, nlist=8, nprobe=8, ivf_min_train_per_list=10)
+    index = build_index(32, ids, stored, params)
+    fast = range_search(index, queries, 60).sorted()
+    slow = naive_range_search(ids, stored, queries, 60).sorted()
+    np.testing.assert_array_equal(fast.query, slow.query)
+    np.testing.assert_array_equal(fast.ids, slow.ids)
+    np.testing.assert_array_equal(fast.distance, slow.distance)
+    # the radius is inclusive: a code exactly 20 bits away is found at radius 20
+    assert len(range_search(index, queries[:1], 20).ids) >= 1
+
+
+def _fp(signal, n, seed):
+    t = np.arange(n) * 0.125
+    return Fingerprint(signal, _codes(n, seed), t, t + 0.125)
+
+
+def _ref(path, seed):
+    return NewReference(path, f"sha{seed}", f"md5{seed}", 10, 5.0, True, True,
+                        (_fp("video", 40, seed), _fp("audio", 30, seed + 100)))
+
+
+def test_store_remove_persist_and_rebuild(tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    store = IndexStore(tmp_path / "index", IndexParams(), {"video": 32, "audio": 32})
+    store.load(catalog)
+    (a,), gen = catalog.add_references("w1", "one", "o", [_ref("a", 1)])
+    for fp in _ref("a", 1).fingerprints:
+        store.signals[fp.signal].add(a, fp)
+    (b,), gen = catalog.add_references("w2", "two", "o", [_ref("b", 2)])
+    for fp in _ref("b", 2).fingerprints:
+        store.signals[fp.signal].add(b, fp)
+    store.save(gen)
+    assert store.signals["video"].ntotal == 80
+
+    removed, gen = catalog.remove_work("w1")
+    for sig in store.signals.values():
+        sig.remove(removed)
+    store.save(gen)
+    video = store.signals["video"]
+    hits = video.search(_fp("video", 40, 2).codes, 0)
+    ref_ids, starts, _ = video.times.lookup(hits.ids)
+    assert set(ref_ids) == {b} and video.ntotal == 40
+    np.testing.assert_allclose(np.sort(starts), np.arange(40) * 0.125)
+
+    # a fresh store reads the files; a stale manifest triggers a rebuild from the catalog
+    fresh = IndexStore(tmp_path / "index", IndexParams(), {"video": 32, "audio": 32})
+    assert fresh.load(catalog) is False and fresh.signals["audio"].ntotal == 30
+    catalog.add_references("w3", "three", "o", [_ref("c", 3)])  # catalog moved on, index not saved
+    stale = IndexStore(tmp_path / "index", IndexParams(), {"video": 32, "audio": 32})
+    assert stale.load(catalog) is True and stale.signals["video"].ntotal == 80
+
+
+def test_corrupt_index_file_is_rebuilt(tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    catalog.add_references("w1", "one", "o", [_ref("a", 1)])
+    store = IndexStore(tmp_path / "index", IndexParams(), {"video": 32, "audio": 32})
+    store.load(catalog)
+    (tmp_path / "index" / "video.faissb").write_bytes(b"garbage")
+    again = IndexStore(tmp_path / "index", IndexParams(), {"video": 32, "audio": 32})
+    assert again.load(catalog) is True and again.signals["video"].ntotal == 40
