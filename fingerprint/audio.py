@@ -4,11 +4,12 @@
    folded into 12 pitch classes (librosa chroma filters), ~8 frames per second;
    frames quieter than the silence level are marked unusable.
 2. ``chroma_words``: one 32-bit word per frame from the 16-frame window that
-   starts there: the chroma summed over the whole window, its halves and its
-   quarters (rectangle filters, as Chromaprint's are) is centred and projected on
-   fixed pitch profiles; each bit is the sign of one projection. A bit flips
-   with probability angle/pi between the clean and the altered profile, so
-   re-encoding and noise flip few bits, unrelated music half of them.
+   starts there: rectangle filters (as Chromaprint's are) take the mean chroma
+   of parts of the window (levels) and differences between consecutive parts
+   (changes); each is centred and projected on fixed pitch profiles and each
+   bit is the sign of one projection. A bit flips with probability angle/pi
+   between the clean and the altered profile, so re-encoding and noise flip
+   few bits, unrelated music half of them.
 3. ``pack_codes``: ``words_per_code`` words taken every ``word_stride`` frames
    are concatenated into one code (8 x 32 = 256 bits) for the binary index.
 
@@ -28,13 +29,20 @@ import numpy as np
 from .types import AUDIO, Fingerprint
 
 WINDOW_FRAMES = 16
-# bits drawn from each sub-window of the 16-frame window: (start, stop, bits)
-_SUBWINDOWS = (
-    (0, 16, 8),
-    (0, 8, 6), (8, 16, 6),
-    (0, 4, 3), (4, 8, 3), (8, 12, 3), (12, 16, 3),
+# The 32 bits of a word, as rectangle filters over the 12 x 16 chroma window.
+# ("level", a, b, _, bits): the mean chroma of frames [a, b) projected on
+#     ``bits`` pitch profiles: which pitch classes sound.
+# ("change", a, b, c, bits): mean of [b, c) minus mean of [a, b), projected:
+#     how the harmony moves. Change bits tell apart songs that share a key and
+#     chords far better than level bits (measured on same-style music: chance
+#     collisions at the 1st percentile moved from 54 to 69 bits of 256).
+_FILTERS = (
+    ("level", 0, 16, 0, 6),
+    ("change", 0, 8, 16, 6),
+    ("change", 0, 4, 8, 4), ("change", 4, 8, 12, 4), ("change", 8, 12, 16, 4),
+    ("level", 0, 4, 0, 2), ("level", 4, 8, 0, 2), ("level", 8, 12, 0, 2), ("level", 12, 16, 0, 2),
 )
-WORD_BITS = sum(b for _, _, b in _SUBWINDOWS)
+WORD_BITS = sum(f[-1] for f in _FILTERS)
 assert WORD_BITS == 32
 
 
@@ -60,7 +68,7 @@ class AudioParams:
     fmax: float = 3520.0
     silence_db: float = -50.0
     words_per_code: int = 8
-    word_stride: int = 2
+    word_stride: int = 4
     min_voiced_share: float = 0.75
     query_semitones: tuple[int, ...] = (0, -1, 1)
     query_tempos: tuple[float, ...] = (1.0, 0.95, 1.05, 0.9, 1.1)
@@ -91,7 +99,7 @@ def _projections() -> list[np.ndarray]:
     """
     rng = np.random.default_rng(20261121)
     out = []
-    for _, _, bits in _SUBWINDOWS:
+    for *_, bits in _FILTERS:
         m = rng.standard_normal((bits, 12))
         m -= m.mean(axis=1, keepdims=True)
         out.append(m / np.linalg.norm(m, axis=1, keepdims=True))
@@ -121,13 +129,16 @@ def chroma_words(chroma: np.ndarray) -> np.ndarray:
     if t < WINDOW_FRAMES:
         return np.zeros(0, np.uint32)
     csum = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
-    n = t - WINDOW_FRAMES + 1
-    starts = np.arange(n)
+    starts = np.arange(t - WINDOW_FRAMES + 1)
+
+    def mean_block(a: int, b: int) -> np.ndarray:  # (12, n) mean chroma of frames [a, b), centred
+        block = (csum[:, starts + b] - csum[:, starts + a]) / (b - a)
+        return block - block.mean(axis=0, keepdims=True)
+
     bits = []
-    for (a, b, _), proj in zip(_SUBWINDOWS, _projections()):
-        block = csum[:, starts + b] - csum[:, starts + a]  # (12, n) chroma summed over the sub-window
-        block = block - block.mean(axis=0, keepdims=True)
-        bits.append(proj @ block > 0)
+    for (kind, a, b, c, _), proj in zip(_FILTERS, _projections()):
+        response = mean_block(a, b) if kind == "level" else mean_block(b, c) - mean_block(a, b)
+        bits.append(proj @ response > 0)
     all_bits = np.concatenate(bits, axis=0)  # (32, n)
     weights = (1 << np.arange(WORD_BITS - 1, -1, -1, dtype=np.uint64))
     return (weights @ all_bits.astype(np.uint64)).astype(np.uint32)
@@ -174,6 +185,11 @@ def _stretch(chroma: np.ndarray, voiced: np.ndarray, factor: float) -> tuple[np.
     out = chroma[:, lo] * (1 - w) + chroma[:, hi] * w
     out /= np.maximum(np.linalg.norm(out, axis=0, keepdims=True), 1e-9)
     return out, voiced[lo] & voiced[hi], pos
+
+
+def variant_tempo(variants: np.ndarray, params: AudioParams) -> np.ndarray:
+    """Tempo factor each query variant assumed (upload speed / reference speed)."""
+    return np.asarray(params.query_tempos, np.float64)[np.asarray(variants, np.int64) % len(params.query_tempos)]
 
 
 def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:

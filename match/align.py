@@ -28,6 +28,14 @@ from .types import Candidates, Segment
 class AlignParams:
     """Tunables of the alignment (TOML ``[match.video]`` / ``[match.audio]``).
 
+    radius: Hamming radius (bits) within which a stored code is a hit.
+    min_evidence: a segment needs sum over its instants of (1 - distance /
+        radius) at least this large: many close hits, not a few near the radius.
+    edge_seconds: codes are timed at the centre of their window; a segment
+        that reaches (within a quarter of this) the first or last code of the
+        upload is extended by this much, since nothing earlier (later) could
+        have been observed.
+
     min_speed, max_speed, speed_step: the grid of playback speeds tried
         (reference seconds per upload second).
     offset_bin_seconds: width of an offset vote bin, seconds.
@@ -43,8 +51,13 @@ class AlignParams:
         (see ``count_changes``), read every ``change_seconds``.
     change_bits: Hamming distance (bits) that counts as the content changing.
     max_segments_per_ref: stop looking for further lines on a reference after this.
+    hint_tolerance: a hit whose query variant assumed speed ``h`` only supports
+        lines with a speed within this of ``h``.
     """
 
+    radius: int = 64
+    min_evidence: float = 3.0
+    edge_seconds: float = 0.0
     min_speed: float = 0.88
     max_speed: float = 1.12
     speed_step: float = 0.01
@@ -58,6 +71,7 @@ class AlignParams:
     change_seconds: float = 1.0
     change_bits: int = 24
     max_segments_per_ref: int = 20
+    hint_tolerance: float = 0.03
 
     def speeds(self) -> np.ndarray:
         n = int(round((self.max_speed - self.min_speed) / self.speed_step)) + 1
@@ -65,13 +79,21 @@ class AlignParams:
         return np.unique(np.round(np.concatenate([grid, [1.0]]), 6))
 
 
-def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float) -> tuple[float, float, int]:
+def _allowed(hint: np.ndarray, speed, tol: float) -> np.ndarray:
+    """Hits whose variant's assumed speed is compatible with ``speed``."""
+    return np.isnan(hint) | (np.abs(hint - speed) <= tol)
+
+
+def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float) -> tuple[float, float, int]:
     """(speed, offset seconds, votes) of the most voted line among candidates ``c``."""
     s = speeds[None, :]
     q = c.q_start[:, None]
     lo = np.floor((c.r_start[:, None] - s * q) / bin_s).astype(np.int64)
     hi = np.maximum(np.floor((c.r_end[:, None] - 1e-6 - s * q) / bin_s).astype(np.int64), lo)
-    count = (hi - lo + 1).ravel()
+    ok = _allowed(c.speed_hint[:, None], s, tol)
+    count = np.where(ok, hi - lo + 1, 0).ravel()
+    if count.sum() == 0:
+        return 1.0, 0.0, 0
     hit_idx = np.repeat(np.repeat(np.arange(len(c)), len(speeds)), count)
     speed_idx = np.repeat(np.tile(np.arange(len(speeds)), len(c)), count)
     first = np.repeat(lo.ravel(), count)
@@ -99,7 +121,7 @@ def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> 
     The vote grid is coarse (a speed step of 0.01 drifts 0.2 s over 20 s), so
     the line is re-fitted on its loose inliers, speed kept within the grid's range.
     """
-    inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds)
+    inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds, params.hint_tolerance)
     if inl.sum() < 2:
         return speed, offset
     q = c.q_start[inl]
@@ -109,11 +131,13 @@ def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> 
     return speed, float(np.median(mid - speed * q))
 
 
-def _on_line(c: Candidates, speed: float, offset: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mask of hits within ``tol`` seconds of the line and their reference time on it."""
+def _on_line(c: Candidates, speed: float, offset: float, tol: float,
+             hint_tol: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Mask of hits within ``tol`` seconds of the line (and compatible with its
+    speed) and their reference time on it."""
     pred = speed * c.q_start + offset
     on = np.clip(pred, c.r_start, c.r_end)
-    return np.abs(pred - on) <= tol, on
+    return (np.abs(pred - on) <= tol) & _allowed(c.speed_hint, speed, hint_tol), on
 
 
 def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, change_bits: int) -> int:
@@ -149,8 +173,10 @@ def _trim_stray_ends(q: np.ndarray, part: np.ndarray, reach: int = 3) -> np.ndar
     return part[lo : hi + 1]
 
 
-def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float,
-                           modality: str, code_bits: int, params: AlignParams) -> list[Segment]:
+def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float, modality: str,
+                           code_bits: int, params: AlignParams, query_span: tuple[float, float]) -> list[Segment]:
+    if len(c) == 0:
+        return []
     # one row per upload instant: the closest hit
     order = np.lexsort((c.distance, c.q_group))
     first = np.concatenate([[True], c.q_group[order][1:] != c.q_group[order][:-1]])
@@ -174,6 +200,14 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         density = min(1.0, len(part) * period / max(end - start, period))
         if density < params.min_density:
             continue
+        evidence = float(np.clip(1.0 - d[part] / max(params.radius, 1), 0, None).sum())
+        if evidence < params.min_evidence:
+            continue
+        if params.edge_seconds:  # (query variants start a little apart: allow a quarter window)
+            if start - query_span[0] <= params.edge_seconds / 4:
+                start = max(0.0, start - params.edge_seconds)
+            if query_span[1] - end <= params.edge_seconds / 4:
+                end += params.edge_seconds
         mean_d = float(d[part].mean())
         out.append(Segment(
             ref_id=ref_id,
@@ -192,8 +226,13 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
     return out
 
 
-def align(c: Candidates, modality: str, code_bits: int, params: AlignParams) -> list[Segment]:
-    """Segments found among the hits of one signal of one upload, best first per reference."""
+def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
+          query_span: tuple[float, float] = (-np.inf, np.inf)) -> list[Segment]:
+    """Segments found among the hits of one signal of one upload, best first per reference.
+
+    query_span: (first code start, last code end) of the upload, seconds; used
+    to extend segments that reach the upload's edges (``edge_seconds``).
+    """
     if len(c) == 0:
         return []
     speeds = params.speeds()
@@ -206,13 +245,13 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams) -> 
         for _ in range(params.max_segments_per_ref):
             if len(np.unique(pool.q_group)) < params.min_hits:
                 break
-            speed, offset, votes = _best_line(pool, speeds, params.offset_bin_seconds)
+            speed, offset, votes = _best_line(pool, speeds, params.offset_bin_seconds, params.hint_tolerance)
             if votes < params.min_hits:
                 break
             speed, offset = _refine(pool, speed, offset, params)
-            inl, _ = _on_line(pool, speed, offset, params.inlier_seconds)
+            inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
             found = _segments_from_inliers(
-                pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params
+                pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params, query_span
             )
             segments.extend(found)
             # the upload instants explained by this line leave the pool

@@ -18,9 +18,10 @@ class Candidates:
     ref_id: reference the stored code belongs to.
     r_start, r_end: reference seconds the stored code stands for (a collapsed run
         of near-identical frames spans more than one sampling period).
-    distance: Hamming distance, bits. change: for each query group, a
-        fingerprint of the instant used to tell moving content from static
-        content (see ``match.align``).
+    distance: Hamming distance, bits.
+    query_codes: the query code of each hit (tells moving from static content).
+    speed_hint: playback speed the query variant assumed (a tempo-rescaled audio
+        variant only lines up at that speed); NaN where any speed is allowed.
     """
 
     q_start: np.ndarray
@@ -31,6 +32,7 @@ class Candidates:
     r_end: np.ndarray
     distance: np.ndarray
     query_codes: np.ndarray  # (n, bytes) uint8 code of the query row of each hit
+    speed_hint: np.ndarray  # (n,) float, NaN = any speed
 
     def __len__(self) -> int:
         return len(self.q_start)

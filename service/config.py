@@ -29,10 +29,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Search radii (Hamming bits) and per-signal alignment."""
+    """Per-signal search radius and alignment, and how segments merge."""
 
-    video_radius: int
-    audio_radius: int
     offset_tolerance: float
     video: AlignParams
     audio: AlignParams

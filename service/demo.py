@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import mediagen as mg
+from mediagen import bad
 from mediagen import transforms as tf
 
 from .engine import Prescreen, ScreenResult
@@ -41,7 +42,7 @@ def _make_media(folder: Path) -> dict[str, str]:
         ups / "harbor_mirrored_cropped.mp4": lambda: tf.crop(tf.hflip(harbor), 0.1),
         ups / "vlog_quoting_aurora_12s.mp4": lambda: tf.embed(tf.excerpt(aurora, 8.0, 20.0), original, at=30.0),
         ups / "podcast_over_tidal.mp4": lambda: tf.mix_audio(
-            tf.replace_audio(tf.excerpt(original, 0.0, 40.0), speech), tidal.audio, snr_db=-6.0),
+            tf.replace_audio(tf.excerpt(original, 0.0, 40.0), speech), tidal.audio, snr_db=0.0),
         ups / "unrelated_holiday_clip.mp4": lambda: mg.synth_work(seed=99, duration=20.0),
         ups / "black_screen.mp4": lambda: mg.black_video(10.0, audio=True),
     }
@@ -51,7 +52,7 @@ def _make_media(folder: Path) -> dict[str, str]:
             mg.write_media(make(), path, video_bitrate=bitrate)
     corrupt = ups / "broken_upload.mp4"
     if not corrupt.exists():
-        mg.bad.write_truncated(refs / "harbor.mp4", corrupt, fraction=0.3)
+        bad.write_truncated(refs / "harbor.mp4", corrupt, fraction=0.3)
     return {
         "aurora_reupload_lowbitrate.mp4": "block",
         "harbor_mirrored_cropped.mp4": "block",

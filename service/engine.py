@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 from fingerprint import (
     AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, FileFingerprints, MediaError, file_digest, fingerprint_file,
 )
+from fingerprint.audio import variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
 from match import AlignParams, Segment, WorkMatch, align, build_candidates, combine
 from policy import Decision, decide
@@ -291,9 +292,9 @@ class Prescreen:
 
     def _segments(self, fps: FileFingerprints, timings: dict[str, float]) -> list[Segment]:
         m = self.config.match
-        plan: dict[str, tuple[int, AlignParams, float]] = {
-            VIDEO: (m.video_radius, m.video, 1.0 / self.config.fingerprint.query_fps),
-            AUDIO: (m.audio_radius, m.audio, self.config.fingerprint.audio.frame_seconds),
+        plan: dict[str, tuple[AlignParams, float]] = {
+            VIDEO: (m.video, 1.0 / self.config.fingerprint.query_fps),
+            AUDIO: (m.audio, self.config.fingerprint.audio.frame_seconds),
         }
         segments: list[Segment] = []
         for signal in SIGNALS:
@@ -301,15 +302,17 @@ class Prescreen:
             index = self.indexes.signals.get(signal)
             if index is None or len(query) == 0 or index.ntotal == 0:
                 continue
-            radius, params, instant = plan[signal]
+            params, instant = plan[signal]
             ts = time.perf_counter()
-            hits = index.search(query.codes, radius)
+            hits = index.search(query.codes, params.radius)
             timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
             if len(hits.ids) == 0:
                 continue
             ref_id, r_start, r_end = index.times.lookup(hits.ids)
-            cands = build_candidates(query, hits.query, ref_id, r_start, r_end, hits.distance, instant)
-            segments += align(cands, signal, query.code_bits, params)
+            hint = variant_tempo(query.variants, self.config.fingerprint.audio) if signal == AUDIO else None
+            cands = build_candidates(query, hits.query, ref_id, r_start, r_end, hits.distance, instant, hint)
+            span = (float(query.starts.min()), float(query.ends.max()))
+            segments += align(cands, signal, query.code_bits, params, query_span=span)
         return segments
 
 

@@ -12,7 +12,7 @@ def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None):
     if codes is None:
         codes = np.random.default_rng(seed).integers(0, 256, (n, 32), dtype=np.uint8)
     return Candidates(q, q + period, np.round(q / period).astype(np.int64), np.full(n, ref_id),
-                      r, r + 0.125, np.full(n, 10, np.int32), codes)
+                      r, r + 0.125, np.full(n, 10, np.int32), codes, np.full(n, np.nan))
 
 
 def _concat(*cs):

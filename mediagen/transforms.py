@@ -1,0 +1,567 @@
+"""Edits an uploader might apply to a work, as pure functions ``Media -> Media``.
+
+Inputs are never modified. Units: times in seconds, sizes ``(width, height)``
+in pixels, sample rates in Hz, levels in dB, pixel values in 8-bit levels.
+Video transforms raise ``ValueError`` on audio-only media and audio
+transforms on video-only media. Output video dimensions are kept even
+(H.264 needs that) where a transform chooses them.
+
+Picture: :func:`scale`, :func:`resize`, :func:`crop`, :func:`letterbox`,
+:func:`pillarbox`, :func:`hflip`, :func:`rotate`, :func:`color_shift`,
+:func:`greyscale`, :func:`add_noise`, :func:`caption`, :func:`logo`,
+:func:`picture_in_picture`.
+Time: :func:`change_fps`, :func:`speed`, :func:`excerpt`, :func:`concat`,
+:func:`embed`.
+Sound: :func:`mix_audio`, :func:`add_audio_noise`, :func:`pitch_shift`,
+:func:`tempo`, :func:`gain`, :func:`replace_audio`, :func:`drop_audio`,
+:func:`drop_video`.
+Codec: :func:`reencode` (write to a file and decode again).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import librosa
+import numpy as np
+
+from .media import Media, count, read_media, write_media
+
+__all__ = [
+    "scale", "resize", "crop", "letterbox", "pillarbox", "hflip", "rotate", "color_shift",
+    "greyscale", "add_noise", "caption", "logo", "picture_in_picture", "change_fps", "speed",
+    "excerpt", "concat", "embed", "mix_audio", "add_audio_noise", "pitch_shift", "tempo", "gain",
+    "replace_audio", "drop_audio", "drop_video", "reencode",
+]
+
+Size = tuple[int, int]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
+
+
+def _video(media: Media, name: str) -> np.ndarray:
+    if media.frames is None:
+        raise ValueError(f"{name} needs video; this media is audio-only")
+    return media.frames
+
+
+def _audio(media: Media, name: str) -> np.ndarray:
+    if media.audio is None:
+        raise ValueError(f"{name} needs audio; this media is video-only")
+    return media.audio
+
+
+def _map_frames(media: Media, fn: Callable[[np.ndarray, int], np.ndarray], name: str) -> Media:
+    """Apply ``fn(frame, index) -> frame`` to every frame (all outputs the same shape)."""
+    frames = _video(media, name)
+    probe = fn(np.zeros_like(frames[0]) if len(frames) else np.zeros(frames.shape[1:], np.uint8), 0)
+    out = np.empty((len(frames), *probe.shape), np.uint8)
+    for i, frame in enumerate(frames):
+        out[i] = fn(frame, i)
+    return dataclasses.replace(media, frames=out)
+
+
+def _resize_frames(frames: np.ndarray, size: Size) -> np.ndarray:
+    w, h = size
+    if frames.shape[2] == w and frames.shape[1] == h:
+        return frames
+    shrink = w * h < frames.shape[1] * frames.shape[2]
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = np.empty((len(frames), h, w, 3), np.uint8)
+    for i, frame in enumerate(frames):
+        out[i] = cv2.resize(frame, (w, h), interpolation=interp)
+    return out
+
+
+def _retime(frames: np.ndarray, src_fps: float, dst_fps: float, rate: float = 1.0,
+            n_out: int | None = None) -> np.ndarray:
+    """Nearest-earlier-frame resampling: output frame k shows source time k*rate/dst_fps."""
+    if n_out is None:
+        n_out = count(len(frames) / src_fps / rate, dst_fps)
+    idx = np.floor(np.arange(n_out) * rate * src_fps / dst_fps + 1e-6).astype(int)
+    return frames[np.clip(idx, 0, len(frames) - 1)] if len(frames) else frames[:0]
+
+
+def _fit_length(audio: np.ndarray, n: int, loop: bool = False) -> np.ndarray:
+    """Trim or extend to ``n`` samples, extending with silence or by looping."""
+    if len(audio) >= n:
+        return audio[:n].copy()
+    if loop and len(audio):
+        return np.tile(audio, -(-n // len(audio)))[:n].copy()
+    return np.concatenate([audio, np.zeros(n - len(audio), np.float32)])
+
+
+def _resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+    if src == dst:
+        return audio
+    return librosa.resample(audio, orig_sr=src, target_sr=dst).astype(np.float32)
+
+
+def _power(x: np.ndarray) -> float:
+    return float(np.mean(np.square(x, dtype=np.float64))) if len(x) else 0.0
+
+
+def _limit(audio: np.ndarray) -> np.ndarray:
+    """Scale down (never up) so the peak is at most 0.99."""
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
+    return (audio * (0.99 / peak) if peak > 0.99 else audio).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- picture
+
+
+def resize(media: Media, size: Size) -> Media:
+    """Resize every frame to ``size`` (width, height) pixels, ignoring aspect ratio."""
+    return dataclasses.replace(media, frames=_resize_frames(_video(media, "resize"), size))
+
+
+def scale(media: Media, factor: float) -> Media:
+    """Scale both dimensions by ``factor`` (0.5 halves them), rounded to even pixels."""
+    w, h = media.size or (0, 0)
+    return resize(media, (_even(w * factor), _even(h * factor)))
+
+
+def crop(media: Media, fraction: float, anchor: str = "center") -> Media:
+    """Cut ``fraction`` of the width and of the height in total (0.1 keeps 90 % x 90 %).
+
+    ``anchor``: "center" (equal margins), "topleft" (keep the top-left part)
+    or "bottomright". The output is smaller (even dimensions), not rescaled.
+    """
+    frames = _video(media, "crop")
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    h, w = frames.shape[1:3]
+    kw, kh = min(w, _even(w * (1 - fraction))), min(h, _even(h * (1 - fraction)))
+    if anchor == "center":
+        x0, y0 = (w - kw) // 2, (h - kh) // 2
+    elif anchor == "topleft":
+        x0, y0 = 0, 0
+    elif anchor == "bottomright":
+        x0, y0 = w - kw, h - kh
+    else:
+        raise ValueError(f"unknown anchor {anchor!r}")
+    return dataclasses.replace(media, frames=frames[:, y0 : y0 + kh, x0 : x0 + kw].copy())
+
+
+def _fit_inside(media: Media, out_size: Size, name: str) -> Media:
+    frames = _video(media, name)
+    h, w = frames.shape[1:3]
+    ow, oh = out_size
+    k = min(ow / w, oh / h)
+    nw, nh = min(ow, _even(w * k)), min(oh, _even(h * k))
+    out = np.zeros((len(frames), oh, ow, 3), np.uint8)
+    x0, y0 = (ow - nw) // 2, (oh - nh) // 2
+    out[:, y0 : y0 + nh, x0 : x0 + nw] = _resize_frames(frames, (nw, nh))
+    return dataclasses.replace(media, frames=out)
+
+
+def letterbox(media: Media, out_size: Size | None = None) -> Media:
+    """Fit the picture inside ``out_size`` keeping its aspect, with black bars.
+
+    Default ``out_size``: same width, height x 4/3, so the picture keeps its
+    size and gets bars top and bottom (16:9 shown in a 4:3 frame).
+    """
+    w, h = media.size or (0, 0)
+    return _fit_inside(media, out_size or (w, _even(h * 4 / 3)), "letterbox")
+
+
+def pillarbox(media: Media, out_size: Size | None = None) -> Media:
+    """Like :func:`letterbox`; default ``out_size`` is width x 4/3, same height (side bars)."""
+    w, h = media.size or (0, 0)
+    return _fit_inside(media, out_size or (_even(w * 4 / 3), h), "pillarbox")
+
+
+def hflip(media: Media) -> Media:
+    """Mirror left-right."""
+    return dataclasses.replace(media, frames=_video(media, "hflip")[:, :, ::-1].copy())
+
+
+def rotate(media: Media, degrees: float, zoom: bool = True) -> Media:
+    """Rotate about the centre by ``degrees`` (counter-clockwise positive).
+
+    With ``zoom`` True the picture is enlarged just enough that no corner is
+    empty (a 5-degree turn of 16:9 zooms about 1.25x); with False the corners
+    are black and nothing is enlarged.
+    """
+    frames = _video(media, "rotate")
+    h, w = frames.shape[1:3]
+    rad = np.deg2rad(abs(degrees))
+    c, s = np.cos(rad), np.sin(rad)
+    k = max((w * c + h * s) / w, (w * s + h * c) / h) if zoom else 1.0
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, k)
+    return _map_frames(media, lambda f, _: cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR),
+                       "rotate")
+
+
+def color_shift(media: Media, brightness: float = 0.0, contrast: float = 1.0,
+                saturation: float = 1.0, hue_degrees: float = 0.0) -> Media:
+    """Colour grading, applied in this order:
+
+    - ``hue_degrees``: rotate hue (HSV) by this many degrees;
+    - ``saturation``: multiply HSV saturation (0 = grey, 1 = unchanged);
+    - ``contrast``: scale about mid-grey (128) by this factor;
+    - ``brightness``: add this fraction of full scale (0.1 = +25.5 levels).
+    """
+    def grade(frame: np.ndarray, _: int) -> np.ndarray:
+        x = frame.astype(np.float32) / 255.0
+        if hue_degrees or saturation != 1.0:
+            hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)  # float: H in [0, 360), S, V in [0, 1]
+            hsv[..., 0] = (hsv[..., 0] + hue_degrees) % 360.0
+            hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 1)
+            x = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        x = (x - 0.5) * contrast + 0.5 + brightness
+        return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    return _map_frames(media, grade, "color_shift")
+
+
+def greyscale(media: Media) -> Media:
+    """Replace colour by luma (BT.601), kept as three equal RGB channels."""
+    return _map_frames(
+        media, lambda f, _: cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB),
+        "greyscale")
+
+
+def add_noise(media: Media, sigma: float, seed: int = 0) -> Media:
+    """Add Gaussian pixel noise of standard deviation ``sigma`` 8-bit levels (clipped)."""
+    rng = np.random.default_rng(seed)
+    return _map_frames(
+        media,
+        lambda f, _: np.clip(f + rng.normal(0, sigma, f.shape).astype(np.float32), 0, 255)
+        .astype(np.uint8),
+        "add_noise")
+
+
+def _caption_chunks(text: str | Sequence[str], words_per_caption: int = 5) -> list[str]:
+    if not isinstance(text, str):
+        return list(text) or [""]
+    words = text.split()
+    return [" ".join(words[i : i + words_per_caption])
+            for i in range(0, len(words), words_per_caption)] or [""]
+
+
+def caption(media: Media, text: str | Sequence[str], band: bool = True,
+            every: float = 3.0) -> Media:
+    """Burn subtitles into the bottom of the picture.
+
+    ``text`` is either a list of captions or a string cut into 5-word captions;
+    captions change every ``every`` seconds, cycling. With ``band`` True a
+    dark translucent band (bottom 22 % of the height) sits behind the text.
+    """
+    frames = _video(media, "caption")
+    h, w = frames.shape[1:3]
+    chunks = _caption_chunks(text)
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, h // 200)
+    band_top = int(h * 0.78)
+    base_scale = h / 320
+
+    def draw(frame: np.ndarray, i: int) -> np.ndarray:
+        out = frame.copy()
+        if band:
+            out[band_top:] = (out[band_top:] * 0.35).astype(np.uint8)
+        line = chunks[int(i / media.fps / every) % len(chunks)]
+        tw = cv2.getTextSize(line, font, base_scale, thick)[0][0]
+        sc = base_scale * min(1.0, 0.94 * w / max(tw, 1))
+        tw, th = cv2.getTextSize(line, font, sc, thick)[0]
+        y = band_top + (h - band_top + th) // 2
+        cv2.putText(out, line, ((w - tw) // 2, y), font, sc, (255, 255, 255), thick, cv2.LINE_AA)
+        return out
+
+    return _map_frames(media, draw, "caption")
+
+
+def _logo_sprite(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """A channel-style logo: gold ring with a letter, as (rgb float32, alpha float32)."""
+    big = side * 4  # draw large, then shrink, for clean edges
+    rgb = np.zeros((big, big, 3), np.uint8)
+    alpha = np.zeros((big, big), np.uint8)
+    c, r = big // 2, big // 2 - 2
+    cv2.circle(alpha, (c, c), r, 255, -1, cv2.LINE_AA)
+    cv2.circle(rgb, (c, c), r, (235, 190, 40), -1, cv2.LINE_AA)
+    cv2.circle(rgb, (c, c), int(r * 0.78), (30, 40, 120), -1, cv2.LINE_AA)
+    scale = big / 60
+    (tw, th), _ = cv2.getTextSize("P", cv2.FONT_HERSHEY_DUPLEX, scale, max(1, big // 20))
+    cv2.putText(rgb, "P", (c - tw // 2, c + th // 2), cv2.FONT_HERSHEY_DUPLEX, scale,
+                (255, 255, 255), max(1, big // 20), cv2.LINE_AA)
+    rgb = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.resize(alpha, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    return rgb, alpha[..., None]
+
+
+def logo(media: Media, corner: str = "tr", size_fraction: float = 0.15,
+         opacity: float = 0.85) -> Media:
+    """Overlay a round channel logo in a corner ("tl", "tr", "bl", "br").
+
+    The logo is ``size_fraction`` of the frame width across, inset by 3 % of
+    the width, blended at ``opacity`` (0-1).
+    """
+    frames = _video(media, "logo")
+    h, w = frames.shape[1:3]
+    side = max(4, min(h, int(w * size_fraction)))
+    rgb, alpha = _logo_sprite(side)
+    alpha = alpha * opacity
+    margin = int(w * 0.03)
+    if corner not in ("tl", "tr", "bl", "br"):
+        raise ValueError(f"unknown corner {corner!r}")
+    x0 = margin if corner[1] == "l" else w - margin - side
+    y0 = margin if corner[0] == "t" else h - margin - side
+    x0, y0 = max(0, x0), max(0, y0)
+    out = frames.copy()
+    region = out[:, y0 : y0 + side, x0 : x0 + side].astype(np.float32)
+    out[:, y0 : y0 + side, x0 : x0 + side] = (region * (1 - alpha) + rgb * alpha + 0.5).astype(
+        np.uint8)
+    return dataclasses.replace(media, frames=out)
+
+
+def picture_in_picture(media: Media, background: Media, scale: float = 0.5,
+                       position: tuple[float, float] = (0.9, 0.1), audio: str = "inset") -> Media:
+    """Show ``media`` as an inset over ``background``.
+
+    The inset is ``scale`` x the background width wide (aspect kept).
+    ``position`` (x, y) in [0, 1] places it within the free space: (0, 0) is
+    flush top-left, (1, 1) flush bottom-right. The output has the
+    background's frame size, ``media``'s fps and duration (the background is
+    retimed, looped or cut to fit) and ``audio`` "inset" (media's soundtrack)
+    or "background".
+    """
+    inset = _video(media, "picture_in_picture")
+    bg = _video(background, "picture_in_picture")
+    bh, bw = bg.shape[1:3]
+    ih, iw = inset.shape[1:3]
+    nw = min(bw, _even(bw * scale))
+    nh = min(bh, _even(nw * ih / iw))
+    x0 = int(round(position[0] * (bw - nw)))
+    y0 = int(round(position[1] * (bh - nh)))
+    n = len(inset)
+    bg_frames = _retime(bg, background.fps, media.fps)
+    if len(bg_frames) == 0:
+        raise ValueError("background has no frames")
+    out = bg_frames[np.arange(n) % len(bg_frames)].copy()
+    out[:, y0 : y0 + nh, x0 : x0 + nw] = _resize_frames(inset, (nw, nh))
+    if audio == "inset":
+        sound, sr = media.audio, media.sample_rate
+    elif audio == "background":
+        sound, sr = background.audio, background.sample_rate
+        if sound is not None:
+            sound = _fit_length(sound, count(n / media.fps, sr), loop=True)
+    else:
+        raise ValueError(f"audio must be 'inset' or 'background', got {audio!r}")
+    return Media(frames=out, fps=media.fps, audio=sound, sample_rate=sr)
+
+
+# --------------------------------------------------------------------------- time
+
+
+def change_fps(media: Media, fps: float) -> Media:
+    """Resample the video to ``fps`` frames per second (frames dropped or repeated).
+
+    Duration and audio are unchanged.
+    """
+    frames = _video(media, "change_fps")
+    return dataclasses.replace(media, frames=_retime(frames, media.fps, fps), fps=float(fps))
+
+
+def speed(media: Media, factor: float) -> Media:
+    """Play ``factor`` times faster (1.1 = 10 % faster): duration becomes duration / factor.
+
+    Video keeps its fps and drops (or repeats) frames; audio is time-stretched
+    with a phase vocoder (librosa), so its pitch is unchanged.
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    frames = audio = None
+    if media.frames is not None:
+        frames = _retime(media.frames, media.fps, media.fps, rate=factor)
+    if media.audio is not None:
+        audio = _stretch(media.audio, factor)
+    return dataclasses.replace(media, frames=frames, audio=audio)
+
+
+def _stretch(audio: np.ndarray, factor: float) -> np.ndarray:
+    n = count(len(audio) / factor, 1)
+    if factor == 1.0 or len(audio) < 2048:
+        idx = np.minimum((np.arange(n) * factor).astype(int), max(0, len(audio) - 1))
+        return audio[idx] if len(audio) else audio
+    stretched = librosa.effects.time_stretch(audio, rate=factor)
+    return _limit(_fit_length(stretched.astype(np.float32), n))
+
+
+def tempo(media: Media, factor: float) -> Media:
+    """Time-stretch the audio only by ``factor`` (>1 faster, pitch kept); video untouched."""
+    return dataclasses.replace(media, audio=_stretch(_audio(media, "tempo"), factor))
+
+
+def excerpt(media: Media, start: float, end: float) -> Media:
+    """The part from ``start`` to ``end`` seconds (clamped to the media)."""
+    if end <= start or start < 0:
+        raise ValueError(f"need 0 <= start < end, got {start}, {end}")
+    frames = audio = None
+    if media.frames is not None:
+        first = count(start, media.fps)
+        frames = media.frames[first : first + count(end - start, media.fps)].copy()
+    if media.audio is not None:
+        first = count(start, media.sample_rate)
+        audio = media.audio[first : first + count(end - start, media.sample_rate)].copy()
+    return dataclasses.replace(media, frames=frames, audio=audio)
+
+
+def _conform(media: Media, size: Size | None, fps: float, sample_rate: int,
+             video: bool, audio: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Frames at ``size``/``fps`` and audio at ``sample_rate``, both exactly as long as
+    ``media.duration`` (black frames or silence fill gaps or missing streams)."""
+    duration = media.duration
+    frames = sound = None
+    if video and size is not None:
+        n = count(duration, fps)
+        if media.frames is None or len(media.frames) == 0:
+            frames = np.zeros((n, size[1], size[0], 3), np.uint8)
+        else:
+            frames = _retime(_resize_frames(media.frames, size), media.fps, fps, n_out=n)
+            last = count(media.video_duration, fps)
+            frames[last:] = 0  # media with a longer soundtrack: black after the picture ends
+    if audio:
+        n = count(duration, sample_rate)
+        src = media.audio if media.audio is not None else np.zeros(0, np.float32)
+        sound = _fit_length(_resample(src, media.sample_rate, sample_rate), n)
+    return frames, sound
+
+
+def concat(*medias: Media) -> Media:
+    """Play ``medias`` one after another.
+
+    Frame size and fps come from the first part with video, the sample rate
+    from the first part with audio; other parts are resized, retimed and
+    resampled to match. A part lacking a stream the others have gets black
+    frames or silence for its duration, so picture and sound stay in sync.
+    """
+    if not medias:
+        raise ValueError("concat needs at least one media")
+    with_video = [m for m in medias if m.frames is not None]
+    with_audio = [m for m in medias if m.audio is not None]
+    size = with_video[0].size if with_video else None
+    fps = with_video[0].fps if with_video else medias[0].fps
+    sr = with_audio[0].sample_rate if with_audio else medias[0].sample_rate
+    parts = [_conform(m, size, fps, sr, bool(with_video), bool(with_audio)) for m in medias]
+    frames = np.concatenate([p[0] for p in parts]) if with_video else None
+    audio = np.concatenate([p[1] for p in parts]) if with_audio else None
+    return Media(frames=frames, fps=fps, audio=audio, sample_rate=sr)
+
+
+def embed(excerpt: Media, background: Media, at: float) -> Media:
+    """Put ``excerpt`` into ``background`` from ``at`` seconds on, replacing it there.
+
+    The excerpt is resized/retimed/resampled to the background's format. The
+    result lasts as long as the background, or until the excerpt ends if that
+    is later (the gap, if ``at`` is past the end, is black/silent). Where the
+    excerpt lacks a stream, the background's stream plays on.
+    """
+    if at < 0:
+        raise ValueError(f"at must be >= 0, got {at}")
+    size = background.size or excerpt.size
+    fps = background.fps if background.frames is not None else excerpt.fps
+    sr = background.sample_rate if background.audio is not None else excerpt.sample_rate
+    has_video = background.frames is not None or excerpt.frames is not None
+    has_audio = background.audio is not None or excerpt.audio is not None
+    bg_v, bg_a = _conform(background, size, fps, sr, has_video, has_audio)
+    ex_v, ex_a = _conform(excerpt, size, fps, sr, has_video, has_audio)
+    frames = audio = None
+    if has_video:
+        start = count(at, fps)
+        frames = np.zeros((max(len(bg_v), start + len(ex_v)), *bg_v.shape[1:]), np.uint8)
+        frames[: len(bg_v)] = bg_v
+        if excerpt.frames is not None:
+            frames[start : start + len(ex_v)] = ex_v
+    if has_audio:
+        start = count(at, sr)
+        audio = np.zeros(max(len(bg_a), start + len(ex_a)), np.float32)
+        audio[: len(bg_a)] = bg_a
+        if excerpt.audio is not None:
+            audio[start : start + len(ex_a)] = ex_a
+    return Media(frames=frames, fps=fps, audio=audio, sample_rate=sr)
+
+
+# --------------------------------------------------------------------------- sound
+
+
+def mix_audio(media: Media, other_audio: np.ndarray, snr_db: float) -> Media:
+    """Mix ``other_audio`` (same sample rate; looped or cut to length) under/over the soundtrack.
+
+    ``other_audio`` is scaled so that soundtrack power / other power = ``snr_db``
+    dB: 20 leaves the soundtrack dominant, 0 is equal power, -6 puts the other
+    sound (e.g. a voice-over) on top of the music. The mix is scaled down if
+    it would clip.
+    """
+    audio = _audio(media, "mix_audio")
+    other = _fit_length(np.asarray(other_audio, np.float32), len(audio), loop=True)
+    p_other = _power(other)
+    k = np.sqrt(_power(audio) / (p_other * 10 ** (snr_db / 10))) if p_other > 0 else 0.0
+    return dataclasses.replace(media, audio=_limit(audio + k * other))
+
+
+def add_audio_noise(media: Media, snr_db: float, seed: int = 0) -> Media:
+    """Add white Gaussian noise at ``snr_db`` dB below the soundtrack's power."""
+    audio = _audio(media, "add_audio_noise")
+    noise = np.random.default_rng(seed).normal(0, 1, len(audio)).astype(np.float32)
+    return mix_audio(media, noise, snr_db)
+
+
+def pitch_shift(media: Media, semitones: float) -> Media:
+    """Shift the soundtrack's pitch by ``semitones`` (duration kept; librosa)."""
+    audio = _audio(media, "pitch_shift")
+    shifted = librosa.effects.pitch_shift(audio, sr=media.sample_rate, n_steps=semitones)
+    return dataclasses.replace(media, audio=_limit(shifted.astype(np.float32)))
+
+
+def gain(media: Media, db: float) -> Media:
+    """Change the soundtrack level by ``db`` decibels (clipped to [-1, 1])."""
+    audio = _audio(media, "gain")
+    return dataclasses.replace(media, audio=np.clip(audio * 10 ** (db / 20), -1, 1))
+
+
+def replace_audio(media: Media, audio: np.ndarray | Media) -> Media:
+    """Keep the picture, swap the soundtrack (an evasion trick).
+
+    ``audio`` is samples at ``media.sample_rate``, or a :class:`Media` whose
+    audio is resampled; it is looped or cut to the video's duration (or to
+    ``media.duration`` for audio-only media).
+    """
+    if isinstance(audio, Media):
+        src = _resample(_audio(audio, "replace_audio"), audio.sample_rate, media.sample_rate)
+    else:
+        src = np.asarray(audio, np.float32)
+    seconds = media.video_duration if media.frames is not None else media.duration
+    n = count(seconds, media.sample_rate)
+    return dataclasses.replace(media, audio=_fit_length(src, n, loop=True))
+
+
+def drop_audio(media: Media) -> Media:
+    """Remove the soundtrack (video only)."""
+    _video(media, "drop_audio")
+    return dataclasses.replace(media, audio=None)
+
+
+def drop_video(media: Media) -> Media:
+    """Remove the picture (audio only)."""
+    _audio(media, "drop_video")
+    return dataclasses.replace(media, frames=None)
+
+
+# --------------------------------------------------------------------------- codec
+
+
+def reencode(media: Media, suffix: str = ".mp4", video_bitrate: int | None = None,
+             audio_bitrate: int | None = None) -> Media:
+    """Round-trip through a file of type ``suffix`` (see :func:`write_media`) at the
+    given bitrates (bits per second), decoding back at ``media.sample_rate``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_media(media, Path(tmp) / f"reencode{suffix}", video_bitrate, audio_bitrate)
+        return read_media(path, sample_rate=media.sample_rate)
