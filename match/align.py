@@ -222,6 +222,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             hits=len(part),
             density=density,
             changes=changes,
+            clean_share=float((d[part] <= params.radius / 2).mean()),
         ))
     return out
 

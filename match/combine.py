@@ -44,6 +44,7 @@ def _merge(a: Segment, b: Segment) -> Segment:
         hits=a.hits + b.hits,
         density=(a.density * wa + b.density * wb) / w,
         changes=a.changes + b.changes,
+        clean_share=(a.clean_share * wa + b.clean_share * wb) / w,
     )
 
 

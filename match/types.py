@@ -47,7 +47,9 @@ class Segment:
 
     Times in seconds; ``speed`` = reference seconds per upload second;
     ``similarity`` in [0, 1] (1 identical codes, 0 unrelated: 1 - mean distance
-    / half the code bits); ``hits`` distinct upload instants that matched.
+    / half the code bits); ``hits`` distinct upload instants that matched;
+    ``clean_share`` the share of those instants matched within half the search
+    radius (near 1 for a copy, near 0 when other sound is mixed over it).
     """
 
     ref_id: int
@@ -62,6 +64,7 @@ class Segment:
     hits: int
     density: float
     changes: int
+    clean_share: float = 1.0
 
     @property
     def upload_seconds(self) -> float:
@@ -75,7 +78,7 @@ class Segment:
         d = asdict(self)
         for key in ("upload_start", "upload_end", "ref_start", "ref_end"):
             d[key] = round(d[key], 2)
-        for key in ("speed", "similarity", "mean_distance", "density"):
+        for key in ("speed", "similarity", "mean_distance", "density", "clean_share"):
             d[key] = round(d[key], 3)
         return d
 

@@ -35,7 +35,7 @@ class PolicyParams:
     block_upload_share: float = 0.5
     block_long_seconds: float = 30.0
     block_reference_share: float = 0.8
-    audio_mixed_similarity: float = 0.65
+    audio_mixed_similarity: float = 0.68
 
 
 @dataclass(frozen=True)

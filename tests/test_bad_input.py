@@ -1,0 +1,118 @@
+"""Bad input fails per file with a clear message; the batch goes on; nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import mediagen as mg
+from mediagen import bad
+from service import Prescreen, RegisterError
+
+BAD_FILES = {
+    "empty.mp4": (lambda p, c: bad.write_empty(p), "empty"),
+    "random_bytes.mp4": (lambda p, c: bad.write_random_bytes(p, 20000), "not a readable media file"),
+    "notes.mp4": (lambda p, c: bad.write_text_as_media(p), "not a readable media file"),
+    "truncated.mp4": (lambda p, c: bad.write_truncated(c.film_path, p, 0.4), ""),
+    "truncated.mkv": (lambda p, c: bad.write_truncated(mg.write_media(mg.synth_work(5, 12.0), p.with_suffix(".src.mkv")),
+                                                        p, 0.5), "truncated"),
+    "zero_duration.mp4": (lambda p, c: bad.write_zero_duration(p), "no decodable"),
+}
+
+
+@pytest.fixture(scope="module")
+def junk_dir(tmp_path_factory, corpus):
+    folder = tmp_path_factory.mktemp("junk")
+    for name, (make, _) in BAD_FILES.items():
+        make(folder / name, corpus)
+    (folder / "truncated.src.mkv").unlink()
+    (folder / "subdir").mkdir()
+    mg.write_media(mg.synth_work(7, 8.0), folder / "subdir" / "fine.mp4")
+    return folder
+
+
+def test_each_bad_file_gets_a_clear_error_and_the_batch_goes_on(engine, junk_dir):
+    works_before = engine.catalog.work_summaries()
+    results = {Path(r.upload).name: r for r in engine.screen([junk_dir])}
+    assert set(results) == set(BAD_FILES) | {"fine.mp4"}
+    for name, (_, words) in BAD_FILES.items():
+        r = results[name]
+        assert r.status == "error" and r.decision is None, name
+        assert r.error and words in r.error, (name, r.error)
+    assert results["fine.mp4"].status == "ok" and results["fine.mp4"].decision.outcome == "allow"
+    assert engine.catalog.work_summaries() == works_before
+    assert engine.catalog.integrity_problems() == []
+
+
+def test_missing_file_and_directory_are_errors(engine, tmp_path):
+    r = engine.screen_one(str(tmp_path / "nope.mp4"))
+    assert r.status == "error" and "cannot read" in r.error
+    r = engine.screen_one(str(tmp_path))
+    assert r.status == "error" and "directory" in r.error
+
+
+def test_failed_register_writes_nothing(tmp_path, corpus, junk_dir):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    bad.copy_file(corpus.film2_path, folder / "good.mp4")
+    bad.write_truncated(corpus.film_path, folder / "broken.mp4", 0.5)
+    with Prescreen(tmp_path / "home") as engine:
+        with pytest.raises(RegisterError) as info:
+            engine.register([folder], "w")
+        assert list(info.value.failures) == [str(folder / "broken.mp4")]
+        assert engine.catalog.works() == [] and engine.catalog.references() == []
+        assert engine.index_stats()["signals"]["video"]["codes"] == 0
+
+
+def test_crash_between_catalog_and_index_is_repaired(tmp_path, corpus, monkeypatch):
+    home = tmp_path / "home"
+    with Prescreen(home) as engine:
+        engine.register([corpus.film2_path], "film2")
+
+        def crash(self, generation):
+            raise KeyboardInterrupt("killed while writing the index")
+
+        from index import IndexStore
+        monkeypatch.setattr(IndexStore, "save", crash)
+        with pytest.raises(KeyboardInterrupt):
+            engine.register([corpus.film_path], "film")
+        monkeypatch.undo()
+    with Prescreen(home) as engine:
+        assert {w.work_id for w in engine.catalog.works()} == {"film", "film2"}
+        stats = engine.index_stats()  # stale index detected and rebuilt from the catalog
+        codes = sum(s["codes"] for s in stats["signals"].values())
+        assert codes == sum(w["video_codes"] + w["audio_codes"] for w in engine.catalog.work_summaries())
+        result = engine.screen_one(str(corpus.write("film_again.mkv", corpus.film)))
+        assert result.decision.outcome == "block" and result.matches[0].work_id == "film"
+
+
+def test_killed_register_leaves_catalog_consistent(tmp_path, corpus):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(6):
+        mg.write_media(mg.synth_work(1000 + i, 10.0), folder / f"part{i}.mp4")
+    home = tmp_path / "home"
+    with Prescreen(home) as engine:
+        engine.register([corpus.song_path], "song")
+    env = {**os.environ, "PRESCREEN_HOME": str(home)}
+    for delay in (1.0, 3.0, 6.0):
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "register", str(folder), "--work-id", f"w{delay}"],
+                                cwd=Path(__file__).resolve().parents[1], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with Prescreen(home) as engine:
+            assert engine.catalog.integrity_problems() == []
+            work = engine.catalog.get_work(f"w{delay}")
+            refs = engine.catalog.references(f"w{delay}")
+            assert (work is None and refs == []) or len(refs) == 6  # all or nothing
+            stats = engine.index_stats()
+            codes = sum(s["codes"] for s in stats["signals"].values())
+            assert codes == sum(w["video_codes"] + w["audio_codes"] for w in engine.catalog.work_summaries())

@@ -1,0 +1,91 @@
+"""The command line as an operator uses it: JSON Lines, exit codes, works and index commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import mediagen as mg
+from cli import app
+from mediagen import bad
+from mediagen import transforms as tf
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def home(tmp_path, corpus):
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["register", str(corpus.film_path), "--work-id", "film", "--title", "The Film",
+                                 "--owner", "Studio A", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    return home
+
+
+def test_screen_writes_json_lines_and_exit_code_says_failure(home, corpus, tmp_path):
+    copy = corpus.write("cli_mirror.mp4", tf.hflip(corpus.film))
+    broken = bad.write_random_bytes(tmp_path / "broken.mp4")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["screen", str(copy), str(broken), "--json", str(out), "--home", str(home)])
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["upload"] for line in lines] == [str(copy), str(broken)]
+    assert lines[0]["status"] == "ok" and lines[0]["decision"] == "block"
+    assert lines[0]["matches"][0]["work_id"] == "film" and lines[0]["matches"][0]["segments"]
+    assert lines[1]["status"] == "error" and lines[1]["error"]
+    assert "block" in result.output  # the table
+
+
+def test_all_good_batch_exits_zero(home, corpus):
+    clip = corpus.write("cli_unrelated.mp4", mg.synth_work(seed=4242, duration=8.0))
+    result = runner.invoke(app, ["screen", str(clip), "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "allow" in result.output
+
+
+def test_usage_errors_exit_two(home):
+    assert runner.invoke(app, ["screen"]).exit_code == 2
+    assert runner.invoke(app, ["screen", "x.mp4", "--bogus"]).exit_code == 2
+    assert runner.invoke(app, ["register", "x.mp4"]).exit_code == 2  # --work-id missing
+
+
+def test_home_from_environment(home, corpus):
+    result = runner.invoke(app, ["works", "list", "--json"], env={"PRESCREEN_HOME": str(home)})
+    assert result.exit_code == 0
+    assert [w["work_id"] for w in json.loads(result.output)] == ["film"]
+
+
+def test_remove_work_takes_its_fingerprints_out_of_the_index(home, corpus):
+    copy = corpus.write("cli_copy.mp4", tf.scale(corpus.film, 0.5))
+    stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home)]).output)
+    assert stats["signals"]["video"]["codes"] > 0
+    assert runner.invoke(app, ["works", "remove", "film", "--home", str(home)]).exit_code == 0
+    stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home)]).output)
+    assert stats["signals"]["video"]["codes"] == 0 and stats["works"] == 0
+    line = json.loads(runner.invoke(app, ["screen", str(copy), "--json", "-", "--home", str(home)]).output)
+    assert line["decision"] == "allow" and line["matches"] == []
+    assert runner.invoke(app, ["works", "remove", "film", "--home", str(home)]).exit_code == 1
+
+
+def test_index_rebuild_reproduces_the_index(home):
+    before = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home)]).output)
+    (home / "index" / "video.faissb").unlink()
+    rebuilt = json.loads(runner.invoke(app, ["index", "rebuild", "--json", "--home", str(home)]).output)
+    assert {s: v["codes"] for s, v in rebuilt["signals"].items()} == \
+        {s: v["codes"] for s, v in before["signals"].items()}
+
+
+def test_config_errors_are_usage_errors(home, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[policy]\nblock_upload_shar = 0.4\n")
+    result = runner.invoke(app, ["works", "list", "--home", str(home), "--config", str(cfg)])
+    assert result.exit_code == 2 and "block_upload_shar" in result.output
+
+
+def test_help_explains_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("register", "screen", "works", "index", "demo"):
+        assert command in result.output

@@ -1,0 +1,135 @@
+"""The main job end to end: registered works are found in edited copies, with the
+right seconds on both timelines; unrelated and degenerate content is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+import mediagen as mg
+from mediagen import transforms as tf
+from service import RegisterError
+
+TOLERANCE = 1.0  # seconds: segment bounds must be within this of the truth
+
+
+def _match(result, work_id):
+    assert result.status == "ok", result.error
+    found = [m for m in result.matches if m.work_id == work_id]
+    assert found, f"{work_id} not found; matches: {[m.as_dict() for m in result.matches]}"
+    return found[0]
+
+
+def _check_span(match, upload, ref):
+    """The matched segments, taken together, span the true upload and reference seconds."""
+    segs = match.segments
+    got_upload = (min(s.upload_start for s in segs), max(s.upload_end for s in segs))
+    got_ref = (min(s.ref_start for s in segs), max(s.ref_end for s in segs))
+    assert abs(got_upload[0] - upload[0]) <= TOLERANCE and abs(got_upload[1] - upload[1]) <= TOLERANCE, got_upload
+    assert abs(got_ref[0] - ref[0]) <= TOLERANCE and abs(got_ref[1] - ref[1]) <= TOLERANCE, got_ref
+
+
+FULL = ((0.0, 30.0), (0.0, 30.0))
+
+VIDEO_EDITS = {
+    # name: (make upload from the film, write kwargs, (upload span, reference span), expected decision)
+    "reencoded_low_bitrate": (lambda c: c.film, {"video_bitrate": 120_000, "audio_bitrate": 32_000}, FULL, "block"),
+    "downscaled": (lambda c: tf.scale(c.film, 0.5), {}, FULL, "block"),
+    "cropped_10pct": (lambda c: tf.crop(c.film, 0.1), {}, FULL, "block"),
+    "letterboxed": (lambda c: tf.letterbox(c.film), {}, FULL, "block"),
+    "mirrored": (lambda c: tf.hflip(c.film), {}, FULL, "block"),
+    "colour_shifted": (lambda c: tf.color_shift(c.film, brightness=0.08, contrast=1.2, saturation=1.5,
+                                                hue_degrees=20), {}, FULL, "block"),
+    "captioned": (lambda c: tf.caption(c.film, "this is what they said about it all along, really"), {}, FULL,
+                  "block"),
+    "sped_up_10pct": (lambda c: tf.speed(c.film, 1.1), {}, ((0.0, 30.0 / 1.1), (0.0, 30.0)), "block"),
+    "excerpt_20s_in_60s": (lambda c: tf.embed(tf.excerpt(c.film, 5.0, 25.0), c.other, at=20.0), {},
+                           ((20.0, 40.0), (5.0, 25.0)), "review"),
+}
+
+
+@pytest.mark.parametrize("name", list(VIDEO_EDITS))
+def test_registered_film_is_found_in_edited_copy(corpus, engine, name):
+    make, kwargs, (upload_span, ref_span), decision = VIDEO_EDITS[name]
+    path = corpus.write(f"{name}.mp4", make(corpus), **kwargs)
+    result = engine.screen_one(str(path))
+    match = _match(result, "film")
+    assert match.modality in ("video", "both")
+    _check_span(match, upload_span, ref_span)
+    assert result.decision.outcome == decision, result.decision.reasons
+    assert all(m.work_id == "film" for m in result.matches), [m.work_id for m in result.matches]
+
+
+def test_song_is_found_under_a_voice_over(corpus, engine):
+    speech = mg.synth_speech(seed=9, duration=40.0, sample_rate=corpus.song.sample_rate, use_espeak=False)
+    talk = tf.replace_audio(tf.excerpt(corpus.other, 0.0, 40.0), speech)
+    path = corpus.write("talk_over_song.mp4", tf.mix_audio(talk, corpus.song.audio, snr_db=0.0))
+    result = engine.screen_one(str(path))
+    match = _match(result, "song")
+    assert match.modality == "audio"
+    # chroma under speech is found in stretches; they must lie on the true diagonal
+    # (upload second t is song second t) and cover most of the upload
+    assert match.upload_coverage >= 0.75
+    for seg in match.segments:
+        assert abs(seg.ref_start - seg.upload_start) <= TOLERANCE and abs(seg.ref_end - seg.upload_end) <= TOLERANCE
+    assert result.decision.outcome == "review"  # music under speech: a person judges the use
+    assert result.decision.rule == "audio-under-other-sound"
+
+
+@pytest.mark.parametrize("semitones", [1, -1])
+def test_song_is_found_after_pitch_shift(corpus, engine, semitones):
+    path = corpus.write(f"song_pitch_{semitones}.m4a", tf.pitch_shift(corpus.song, semitones))
+    result = engine.screen_one(str(path))
+    match = _match(result, "song")
+    _check_span(match, (0.0, 40.0), (0.0, 40.0))
+    assert result.decision.outcome == "block"
+
+
+def test_several_works_in_one_upload_are_all_reported(corpus, engine):
+    mix = tf.concat(tf.excerpt(corpus.film, 0.0, 12.0), tf.excerpt(corpus.film2, 5.0, 17.0))
+    result = engine.screen_one(str(corpus.write("two_films.mp4", mix)))
+    _check_span(_match(result, "film"), (0.0, 12.0), (0.0, 12.0))
+    _check_span(_match(result, "film2"), (12.0, 24.0), (5.0, 17.0))
+
+
+NEGATIVES = {
+    "unrelated_video.mp4": lambda c: mg.synth_work(seed=777, duration=30.0),
+    "same_style_music.m4a": lambda c: mg.Media(None, 25.0, mg.synth_music(seed=778, duration=40.0), 22050),
+    "black_video.mp4": lambda c: mg.black_video(15.0, audio=True),
+    "silence.wav": lambda c: mg.silence(15.0),
+    "test_pattern.mp4": lambda c: mg.test_pattern(15.0, tone=True),
+    "title_card.mp4": lambda c: mg.title_card("A FILM BY SOMEONE", 10.0),
+}
+
+
+@pytest.mark.parametrize("name", list(NEGATIVES))
+def test_unrelated_and_degenerate_uploads_are_allowed(corpus, engine, name):
+    result = engine.screen_one(str(corpus.write(name, NEGATIVES[name](corpus))))
+    assert result.status == "ok", result.error
+    assert result.decision.outcome == "allow", result.decision.reasons
+    assert result.matches == []
+
+
+def test_degenerate_reference_is_refused(corpus, engine, tmp_path):
+    path = mg.write_media(mg.black_video(10.0), tmp_path / "black.mp4")
+    with pytest.raises(RegisterError) as info:
+        engine.register([path], "black-work")
+    assert "degenerate" in info.value.failures[str(path)]
+    assert engine.catalog.get_work("black-work") is None
+
+
+def test_exact_reupload_is_matched_by_digest(corpus, engine):
+    result = engine.screen_one(str(corpus.film_path))
+    match = _match(result, "film")
+    assert match.method == "digest" and result.decision.outcome == "block"
+    assert result.timings.get("decode") is None  # no decoding needed
+
+
+def test_result_json_has_the_documented_fields(corpus, engine):
+    result = engine.screen_one(str(corpus.write("mirrored.mp4", tf.hflip(corpus.film))))
+    d = result.as_dict()
+    assert {"upload", "status", "error", "decision", "reasons", "matches", "timings"} <= d.keys()
+    m = d["matches"][0]
+    assert {"work_id", "modality", "segments", "matched_seconds", "upload_coverage",
+            "reference_coverage", "score"} <= m.keys()
+    assert {"upload_start", "upload_end", "ref_start", "ref_end"} <= m["segments"][0].keys()
+    assert d["reasons"] and "film" in d["reasons"][0]
