@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service import ConfigError, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home
+from service import (
+    ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
+)
 from service.engine import expand_paths
 
 app = typer.Typer(
@@ -50,13 +52,21 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "allow": "green"}
 
 
-def _engine(home: Optional[Path], config: Optional[Path]) -> Prescreen:
+def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True) -> Prescreen:
     try:
         cfg = load_config(config) if config else None
-        return Prescreen(home, cfg)
+        engine = Prescreen(home, cfg)
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    if check_format:
+        try:
+            engine.check_format()
+        except FormatMismatch as exc:
+            engine.close()
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    return engine
 
 
 @app.command()
@@ -248,10 +258,25 @@ def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
 
 
 @index_app.command("rebuild")
-def index_rebuild(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+def index_rebuild(
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonFlag = False,
+    refingerprint: Annotated[bool, typer.Option(
+        "--refingerprint", help="First recompute every reference's codes from its file (after changing "
+        "fingerprint settings or upgrading prescreen).")] = False,
+) -> None:
     """Rebuild every index from the catalog (the source of truth)."""
-    with _engine(home, config) as engine:
-        stats = engine.rebuild_index()
+    with _engine(home, config, check_format=not refingerprint) as engine:
+        try:
+            with _progress(len(engine.catalog.references()), "fingerprinting",
+                           quiet=as_json or not refingerprint) as advance:
+                stats = engine.rebuild_index(refingerprint, progress=advance)
+        except RegisterError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            for path, why in exc.failures.items():
+                err.print(f"  {path}: {why}")
+            raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(stats))
     else:

@@ -18,6 +18,9 @@ from .video import VideoParams, query_video_fingerprint, reference_video_fingerp
 
 REFERENCE = "reference"
 QUERY = "query"
+# Bump when the code layout changes in a way the parameters do not show
+# (filters, projections, bit order): stored reference codes become unusable.
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,22 @@ class FingerprintParams:
     frame_size: int = 128
     video: VideoParams = field(default_factory=VideoParams)
     audio: AudioParams = field(default_factory=AudioParams)
+
+
+def format_id(params: "FingerprintParams") -> str:
+    """Short id of everything that shapes stored reference codes.
+
+    Two catalogs can share codes only if their ids match; query-only settings
+    (upload sampling rate, pitch and tempo variants) are left out.
+    """
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    audio = {k: v for k, v in asdict(params.audio).items() if not k.startswith("query_")}
+    shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
+             "video": asdict(params.video), "audio": audio}
+    return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
@@ -97,5 +116,6 @@ __all__ = [
     "AUDIO", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
     "AudioParams", "DecodedMedia", "FileDigest", "FileFingerprints", "Fingerprint",
     "FingerprintParams", "MediaError", "VideoParams",
-    "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "hamming_matrix",
+    "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "format_id",
+    "hamming_matrix",
 ]

@@ -148,6 +148,37 @@ class Catalog:
             raise
         self.db.execute("COMMIT")
 
+    # -- meta ---------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def replace_fingerprints(self, fingerprints: dict[int, tuple[Fingerprint, ...]], meta: dict[str, str]) -> int:
+        """Swap the stored fingerprints of the given references in one transaction."""
+        with self.transaction() as db:
+            for ref_id, fps in fingerprints.items():
+                db.execute("DELETE FROM fingerprints WHERE ref_id=?", (ref_id,))
+                for fp in fps:
+                    self._insert_fingerprint(db, ref_id, fp)
+            for key, value in meta.items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            return self._bump_generation()
+
+    @staticmethod
+    def _insert_fingerprint(db: sqlite3.Connection, ref_id: int, fp: Fingerprint) -> None:
+        db.execute(
+            "INSERT INTO fingerprints VALUES (?,?,?,?,?,?,?,?)",
+            (ref_id, fp.signal, fp.codes.shape[1], len(fp),
+             np.ascontiguousarray(fp.codes, np.uint8).tobytes(),
+             np.asarray(fp.starts, np.float64).tobytes(),
+             np.asarray(fp.ends, np.float64).tobytes(),
+             np.asarray(fp.variants, np.uint8).tobytes()),
+        )
+
     # -- generation -------------------------------------------------------
     def generation(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
@@ -179,7 +210,8 @@ class Catalog:
         )
         return [dict(r) for r in rows]
 
-    def add_references(self, work_id: str, title: str, owner: str, refs: list[NewReference]) -> tuple[list[int], int]:
+    def add_references(self, work_id: str, title: str, owner: str, refs: list[NewReference],
+                       meta: dict[str, str] | None = None) -> tuple[list[int], int]:
         """Create the work if new and store ``refs`` in one transaction.
 
         Returns (new ref ids, new generation). Nothing is written if any step fails.
@@ -207,15 +239,11 @@ class Catalog:
                 )
                 ref_id = int(cur.lastrowid)
                 ids.append(ref_id)
+            for key, value in (meta or {}).items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            for ref_id, ref in zip(ids, refs):
                 for fp in ref.fingerprints:
-                    db.execute(
-                        "INSERT INTO fingerprints VALUES (?,?,?,?,?,?,?,?)",
-                        (ref_id, fp.signal, fp.codes.shape[1], len(fp),
-                         np.ascontiguousarray(fp.codes, np.uint8).tobytes(),
-                         np.asarray(fp.starts, np.float64).tobytes(),
-                         np.asarray(fp.ends, np.float64).tobytes(),
-                         np.asarray(fp.variants, np.uint8).tobytes()),
-                    )
+                    self._insert_fingerprint(db, ref_id, fp)
             gen = self._bump_generation()
         return ids, gen
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from fingerprint import (
-    AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, FileFingerprints, MediaError, file_digest, fingerprint_file,
+    AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, FileFingerprints, MediaError, file_digest, fingerprint_file, format_id,
 )
 from fingerprint.audio import variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
@@ -36,6 +36,10 @@ MEDIA_SUFFIXES = frozenset(
     ".m4a .mp3 .wav .flac .ogg .oga .opus .aac .wma .aif .aiff".split()
 )
 DEFAULT_HOME = "prescreen-data"
+
+
+class FormatMismatch(Exception):
+    """The catalog's reference codes were made with other fingerprint settings."""
 
 
 class RegisterError(Exception):
@@ -132,6 +136,7 @@ class Prescreen:
         self.catalog = Catalog(self.home / "catalog.sqlite")
         code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes}
         self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
+        self.format = format_id(config.fingerprint)
         self._loaded = False
 
     def close(self) -> None:
@@ -153,7 +158,18 @@ class Prescreen:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def check_format(self) -> None:
+        """Raise FormatMismatch if stored reference codes were made with other settings."""
+        stored = self.catalog.get_meta("fingerprint_format")
+        if stored and stored != self.format and self.catalog.references():
+            raise FormatMismatch(
+                f"the catalog's reference fingerprints have format {stored}, but the current settings "
+                f"make {self.format} (the fingerprint settings or prescreen's version changed); run "
+                "`prescreen index rebuild --refingerprint` to recompute them from the reference files"
+            )
+
     def _ensure_index(self) -> None:
+        self.check_format()
         if not self._loaded or self.indexes.generation != self.catalog.generation():
             self.indexes.load(self.catalog)
             self._loaded = True
@@ -206,7 +222,8 @@ class Prescreen:
                                 failures)
         with self._write_lock():
             self._ensure_index()
-            ref_ids, generation = self.catalog.add_references(work_id.strip(), title, owner, new_refs)
+            ref_ids, generation = self.catalog.add_references(
+                work_id.strip(), title, owner, new_refs, meta={"fingerprint_format": self.format})
             for ref_id, ref in zip(ref_ids, new_refs):
                 for fp in ref.fingerprints:
                     self.indexes.signals[fp.signal].add(ref_id, fp)
@@ -223,8 +240,27 @@ class Prescreen:
             self.indexes.save(generation)
         return ref_ids
 
-    def rebuild_index(self) -> dict:
+    def rebuild_index(self, refingerprint: bool = False,
+                      progress: Callable[[str], None] | None = None) -> dict:
+        """Rebuild the FAISS files from the catalog; with ``refingerprint``, first
+        recompute every reference's codes from its file (all or nothing)."""
         with self._write_lock():
+            if refingerprint:
+                new, failures = {}, {}
+                for ref in self.catalog.references():
+                    try:
+                        fps = fingerprint_file(ref.path, REFERENCE, self.config.fingerprint)
+                        new[ref.ref_id] = (fps.video, fps.audio)
+                    except MediaError as exc:
+                        failures[ref.path] = str(exc)
+                    if progress:
+                        progress(ref.path)
+                if failures:
+                    raise RegisterError(f"{len(failures)} reference files could not be fingerprinted; "
+                                        "nothing was changed", failures)
+                self.catalog.replace_fingerprints(new, {"fingerprint_format": self.format})
+            else:
+                self.check_format()
             self.indexes.rebuild(self.catalog)
             self._loaded = True
         return self.indexes.stats()
@@ -323,5 +359,5 @@ def _exact_match(ref) -> WorkMatch:
                      {modality: ref.duration}, method="digest")
 
 
-__all__ = ["CatalogError", "Prescreen", "RegisterError", "RegisterResult", "ScreenResult",
+__all__ = ["CatalogError", "FormatMismatch", "Prescreen", "RegisterError", "RegisterResult", "ScreenResult",
            "expand_paths", "resolve_home", "MEDIA_SUFFIXES"]

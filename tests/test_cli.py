@@ -89,3 +89,16 @@ def test_help_explains_the_commands():
     assert result.exit_code == 0
     for command in ("register", "screen", "works", "index", "demo"):
         assert command in result.output
+
+
+def test_changed_fingerprint_settings_are_caught_and_refingerprinted(home, corpus, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[fingerprint.video]\ncrop_scales = [0.9]\n")
+    copy = corpus.write("cli_copy_small.mp4", tf.scale(corpus.film, 0.5))
+    result = runner.invoke(app, ["screen", str(copy), "--home", str(home), "--config", str(cfg)])
+    assert result.exit_code == 1 and "--refingerprint" in result.output
+    result = runner.invoke(app, ["index", "rebuild", "--refingerprint", "--home", str(home), "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    line = json.loads(runner.invoke(app, ["screen", str(copy), "--json", "-", "--home", str(home),
+                                          "--config", str(cfg)]).output)
+    assert line["decision"] == "block"
