@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
 from .decode import DecodedMedia, MediaError, decode_media
@@ -92,11 +92,29 @@ def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParam
     return video, audio, {"video": t1 - t0, "audio": t2 - t1}
 
 
-def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintParams, digest: FileDigest | None = None) -> FileFingerprints:
+def fingerprint_for_registration(path: str | os.PathLike,
+                                 params: FingerprintParams) -> tuple[FileFingerprints, Fingerprint, Fingerprint]:
+    """Reference fingerprints plus query-role codes (video, audio) from one decode.
+
+    The query codes (mirrored video, pitch/tempo audio variants) let a new
+    reference be screened against the catalog for ownership conflicts.
+    """
+    ref, media = _fingerprint(path, REFERENCE, params, None)
+    as_query = replace(params, query_fps=params.reference_fps)  # frames were sampled at the reference rate
+    qv, qa, _ = fingerprint_decoded(media, QUERY, as_query)
+    return ref, qv, qa
+
+
+def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintParams,
+                     digest: FileDigest | None = None) -> FileFingerprints:
     """Digest, decode once and fingerprint ``path`` as a reference or a query.
 
     Raises MediaError when the file is not usable media.
     """
+    return _fingerprint(path, role, params, digest)[0]
+
+
+def _fingerprint(path, role, params, digest) -> tuple[FileFingerprints, DecodedMedia]:
     t0 = time.perf_counter()
     if digest is None:
         try:
@@ -109,13 +127,13 @@ def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintPara
     t2 = time.perf_counter()
     video, audio, stage = fingerprint_decoded(media, role, params)
     timings = {"digest": t1 - t0, "decode": t2 - t1, **stage}
-    return FileFingerprints(digest, media.duration, media.has_video, media.has_audio, video, audio, timings)
+    return FileFingerprints(digest, media.duration, media.has_video, media.has_audio, video, audio, timings), media
 
 
 __all__ = [
     "AUDIO", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
     "AudioParams", "DecodedMedia", "FileDigest", "FileFingerprints", "Fingerprint",
     "FingerprintParams", "MediaError", "VideoParams",
-    "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "format_id",
+    "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "fingerprint_for_registration", "format_id",
     "hamming_matrix",
 ]

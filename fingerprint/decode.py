@@ -206,3 +206,36 @@ def decode_only(path: str | os.PathLike) -> float:
         return end
     finally:
         container.close()
+
+
+def frames_at(path: str | os.PathLike, times: list[float], width: int = 320) -> list[np.ndarray | None]:
+    """RGB frames (h, width, 3) uint8 shown at each of ``times`` (seconds), for evidence.
+
+    One sequential decode; a time past the end gives the last frame, a file
+    without video gives None for every time.
+    """
+    container = _open(Path(path))
+    try:
+        if not container.streams.video:
+            return [None] * len(times)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        order = np.argsort(times)
+        out: list[np.ndarray | None] = [None] * len(times)
+        k, last = 0, None
+        for frame in container.decode(stream):
+            t = frame.time or 0.0
+            while k < len(order) and t + 1e-3 >= times[order[k]]:
+                h = max(2, int(round(width * frame.height / max(frame.width, 1) / 2)) * 2)
+                out[order[k]] = frame.reformat(width=width, height=h, format="rgb24").to_ndarray()
+                k += 1
+            if k == len(order):
+                break
+            last = frame
+        while k < len(order) and last is not None:
+            h = max(2, int(round(width * last.height / max(last.width, 1) / 2)) * 2)
+            out[order[k]] = last.reformat(width=width, height=h, format="rgb24").to_ndarray()
+            k += 1
+        return out
+    finally:
+        container.close()

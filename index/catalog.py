@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS works (
     title TEXT NOT NULL DEFAULT '',
     owner TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,
-    rules TEXT NOT NULL DEFAULT '{}'
+    rules TEXT NOT NULL DEFAULT '[]',
+    priority INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS refs (
     ref_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS refs (
     duration REAL NOT NULL,
     has_video INTEGER NOT NULL,
     has_audio INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'original'
 );
 CREATE INDEX IF NOT EXISTS refs_sha256 ON refs(sha256);
 CREATE INDEX IF NOT EXISTS refs_work ON refs(work_id);
@@ -57,6 +59,9 @@ CREATE TABLE IF NOT EXISTS fingerprints (
 );
 CREATE TABLE IF NOT EXISTS uploads (
     upload_pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_id TEXT UNIQUE,
+    uploader_id TEXT,
+    declared_use TEXT,
     path TEXT NOT NULL,
     sha256 TEXT,
     size INTEGER,
@@ -64,8 +69,11 @@ CREATE TABLE IF NOT EXISTS uploads (
     status TEXT NOT NULL,
     error TEXT,
     decision TEXT,
+    outcome TEXT,
+    config_version TEXT,
     result TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS uploads_uploader ON uploads(uploader_id);
 """
 
 
@@ -79,7 +87,8 @@ class Work:
     title: str
     owner: str
     created_at: str
-    rules: dict
+    rules: list
+    priority: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class Reference:
     duration: float
     has_video: bool
     has_audio: bool
+    kind: str = "original"
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,7 @@ class NewReference:
     has_video: bool
     has_audio: bool
     fingerprints: tuple[Fingerprint, ...]
+    kind: str = "original"  # "original" (registered by the owner) or "notice" (a noticed upload variant)
 
 
 class CatalogError(Exception):
@@ -232,10 +243,10 @@ class Catalog:
             ids = []
             for ref in refs:
                 cur = db.execute(
-                    """INSERT INTO refs(work_id, path, sha256, md5, size, duration, has_video, has_audio, created_at)
-                       VALUES (?,?,?,?,?,?,?,?,?)""",
+                    """INSERT INTO refs(work_id, path, sha256, md5, size, duration, has_video, has_audio,
+                                        created_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?)""",
                     (work_id, ref.path, ref.sha256, ref.md5, ref.size, ref.duration,
-                     int(ref.has_video), int(ref.has_audio), utc_now()),
+                     int(ref.has_video), int(ref.has_audio), utc_now(), ref.kind),
                 )
                 ref_id = int(cur.lastrowid)
                 ids.append(ref_id)
@@ -287,14 +298,44 @@ class Catalog:
 
     # -- uploads ----------------------------------------------------------
     def record_upload(self, path: str, sha256: str | None, size: int | None, status: str,
-                      error: str | None, decision: str | None, result: dict) -> int:
+                      error: str | None, decision: str | None, result: dict, *, upload_id: str | None = None,
+                      uploader_id: str | None = None, declared_use: str | None = None,
+                      config_version: str | None = None, at: str | None = None) -> tuple[int, str]:
+        """Store one screened upload; returns (row id, upload id). An upload id
+        given again (a re-screen) gets a suffix so every screening is kept."""
         with self.transaction() as db:
+            if upload_id and db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
+                n = db.execute("SELECT COUNT(*) FROM uploads WHERE upload_id LIKE ?", (upload_id + "#%",)).fetchone()[0]
+                upload_id = f"{upload_id}#{n + 2}"
             cur = db.execute(
-                """INSERT INTO uploads(path, sha256, size, screened_at, status, error, decision, result)
-                   VALUES (?,?,?,?,?,?,?,?)""",
-                (path, sha256, size, utc_now(), status, error, decision, json.dumps(result)),
+                """INSERT INTO uploads(upload_id, uploader_id, declared_use, path, sha256, size, screened_at, status,
+                                       error, decision, outcome, config_version, result)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (upload_id, uploader_id, declared_use, path, sha256, size, at or utc_now(), status, error,
+                 decision, decision, config_version, json.dumps(result)),
             )
-        return int(cur.lastrowid)
+            pk = int(cur.lastrowid)
+            if not upload_id:
+                upload_id = f"u{pk}"
+                db.execute("UPDATE uploads SET upload_id=? WHERE upload_pk=?", (upload_id, pk))
+        return pk, upload_id
+
+    def upload(self, upload_id: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["result"] = json.loads(d["result"])
+        return d
+
+    def set_work_settings(self, work_id: str, *, rules: list | None = None, priority: bool | None = None) -> None:
+        with self.transaction() as db:
+            if self.get_work(work_id) is None:
+                raise CatalogError(f"no work with id {work_id!r}")
+            if rules is not None:
+                db.execute("UPDATE works SET rules=? WHERE work_id=?", (json.dumps(rules), work_id))
+            if priority is not None:
+                db.execute("UPDATE works SET priority=? WHERE work_id=?", (int(priority), work_id))
 
     def upload_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0])
@@ -311,11 +352,12 @@ class Catalog:
 
 
 def _work(row: sqlite3.Row) -> Work:
-    return Work(row["work_id"], row["title"], row["owner"], row["created_at"], json.loads(row["rules"] or "{}"))
+    return Work(row["work_id"], row["title"], row["owner"], row["created_at"], json.loads(row["rules"] or "[]"),
+                bool(row["priority"]))
 
 
 def _ref(row: sqlite3.Row) -> Reference:
     return Reference(
         row["ref_id"], row["work_id"], row["path"], row["sha256"], row["md5"], row["size"],
-        row["duration"], bool(row["has_video"]), bool(row["has_audio"]),
+        row["duration"], bool(row["has_video"]), bool(row["has_audio"]), row["kind"],
     )

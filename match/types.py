@@ -74,6 +74,10 @@ class Segment:
     def ref_seconds(self) -> float:
         return self.ref_end - self.ref_start
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Segment":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
     def as_dict(self) -> dict:
         d = asdict(self)
         for key in ("upload_start", "upload_end", "ref_start", "ref_end"):

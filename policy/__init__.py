@@ -1,5 +1,14 @@
-"""Segments -> decision: thresholds, the review band, reasons. No I/O."""
+"""Segments -> decision: thresholds, per-work rules, the review band, reasons. No I/O."""
 
-from .decide import ALLOW, BLOCK, REVIEW, SEVERITY, Decision, PolicyParams, WorkDecision, decide, decide_work
+from .decide import (
+    ACTIONS, ALLOW, BLOCK, DECLARED_USES, DEFAULT_RULES, MUTE_AUDIO, NONE, PARTIAL, REVIEW, SEVERITY, SUBSTANTIAL,
+    TRACK, Decision, FairUse, PolicyParams, Rule, Thresholds, UploadContext, WorkDecision, WorkPolicy, classify,
+    combine_decisions, decide, decide_work, describe_match, with_thresholds,
+)
 
-__all__ = ["ALLOW", "BLOCK", "REVIEW", "SEVERITY", "Decision", "PolicyParams", "WorkDecision", "decide", "decide_work"]
+__all__ = [
+    "ACTIONS", "ALLOW", "BLOCK", "DECLARED_USES", "DEFAULT_RULES", "MUTE_AUDIO", "NONE", "PARTIAL", "REVIEW",
+    "SEVERITY", "SUBSTANTIAL", "TRACK", "Decision", "FairUse", "PolicyParams", "Rule", "Thresholds",
+    "UploadContext", "WorkDecision", "WorkPolicy", "classify", "combine_decisions", "decide", "decide_work",
+    "describe_match", "with_thresholds",
+]

@@ -1,33 +1,46 @@
-"""Matches -> decision: allow, review or block, with the rule that fired and reasons.
+"""Matches -> decision, with the rule that fired and reasons. Pure functions.
 
-Per work:
-- *ignored* when the similarity is below ``min_score`` or the matched stretch
-  is shorter than ``review_min_seconds`` (chance resemblance, not a use);
-- *block* for a substantial copy: at least ``block_min_seconds`` matched and
-  either most of the upload is the work (``block_upload_share``), or a long
-  stretch of it (``block_long_seconds``), or most of the work
-  (``block_reference_share``);
-- *review* otherwise, the human-review band for likely fair use: a short
-  excerpt, a small part of a longer upload that is otherwise original, or an
-  audio-only match whose similarity is below ``audio_mixed_similarity`` (music
-  under speech or other sound).
-The upload's decision is the most restrictive over its works; every work's
-outcome is kept with its reasons.
+Per matched work, in this order:
+1. **Band** from the thresholds (``classify``): *none* (chance resemblance or
+   shorter than ``review_min_seconds``), *substantial* (at least
+   ``block_min_seconds`` and most of the upload, or a stretch of
+   ``block_long_seconds``, or most of the work) or *partial* (everything in
+   between: a short excerpt, a small part of an otherwise original upload, or
+   music mixed under other sound). A priority work uses the stricter
+   ``[policy.priority]`` thresholds and sends borderline matches (below its
+   review threshold but not chance) to review.
+2. **Licence**: an uploader on the work's allow-list is allowed.
+3. **Fair-use band** (preset, ``[policy.fair_use]``): a substantial match is
+   treated as partial when the upload uses less than half of the work, mixes it
+   with other material, and either uses at most ``max_seconds`` or the uploader
+   declared a quotation, parody, criticism or review.
+4. **Rules**: the work's own rules, then the global ``[[policy.rules]]``; the
+   first whose conditions hold gives the action (block, mute-audio, review,
+   track, allow). The defaults block substantial and review partial matches.
+
+The upload's decision is the most restrictive action over its works; every
+work's outcome is kept with its reasons. Degenerate content never reaches
+this point (the matcher does not form segments on static content).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from match import WorkMatch
 
-ALLOW, REVIEW, BLOCK = "allow", "review", "block"
-SEVERITY = {ALLOW: 0, REVIEW: 1, BLOCK: 2}
+ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK = "allow", "track", "mute-audio", "review", "block"
+ACTIONS = (ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK)
+# Most restrictive wins: held for a person (review) ranks above publishing without sound.
+SEVERITY = {ALLOW: 0, TRACK: 1, MUTE_AUDIO: 2, REVIEW: 3, BLOCK: 4}
+NONE, PARTIAL, SUBSTANTIAL = "none", "partial", "substantial"
+MODALITIES = ("any", "audio", "video", "both")
+DECLARED_USES = ("quotation", "parody", "criticism", "review", "commentary", "news", "education")
 
 
 @dataclass(frozen=True)
-class PolicyParams:
-    """Decision thresholds (TOML ``[policy]``); seconds are upload seconds, shares 0..1."""
+class Thresholds:
+    """Band thresholds; seconds are upload seconds, shares 0..1."""
 
     min_score: float = 0.25
     review_min_seconds: float = 3.0
@@ -39,12 +52,114 @@ class PolicyParams:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A condition on a match and the action it triggers (Content ID-style policy rule).
+
+    band: "any", "partial" or "substantial" (see ``classify``).
+    modality: "any", "audio", "video" or "both" (a video rule also holds for "both").
+    min_seconds, min_upload_share, min_reference_share: lower bounds on the match.
+    """
+
+    action: str
+    band: str = "any"
+    modality: str = "any"
+    min_seconds: float = 0.0
+    min_upload_share: float = 0.0
+    min_reference_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown action {self.action!r} (one of {', '.join(ACTIONS)})")
+        if self.band not in ("any", PARTIAL, SUBSTANTIAL):
+            raise ValueError(f"unknown band {self.band!r} (any, partial, substantial)")
+        if self.modality not in MODALITIES:
+            raise ValueError(f"unknown modality {self.modality!r} ({', '.join(MODALITIES)})")
+
+    def holds(self, m: WorkMatch, band: str) -> bool:
+        if self.band != "any" and band != self.band:
+            return False
+        if self.modality != "any" and not (m.modality == self.modality or
+                                           (m.modality == "both" and self.modality in ("audio", "video"))):
+            return False
+        return (m.matched_seconds >= self.min_seconds and m.upload_coverage >= self.min_upload_share
+                and m.reference_coverage >= self.min_reference_share)
+
+    def describe(self) -> str:
+        cond = []
+        if self.band != "any":
+            cond.append(f"{self.band} match")
+        if self.modality != "any":
+            cond.append(f"{self.modality} match")
+        if self.min_seconds:
+            cond.append(f">= {self.min_seconds:g} s")
+        if self.min_upload_share:
+            cond.append(f">= {100 * self.min_upload_share:.0f}% of the upload")
+        if self.min_reference_share:
+            cond.append(f">= {100 * self.min_reference_share:.0f}% of the work")
+        return f"{self.action} when " + (" and ".join(cond) if cond else "any match")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Rule":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown rule field(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class FairUse:
+    """The fair-use band preset (TOML ``[policy.fair_use]``)."""
+
+    enabled: bool = True
+    max_reference_share: float = 0.5
+    max_upload_share: float = 0.9
+    max_seconds: float = 15.0
+    declared_uses: tuple[str, ...] = ("quotation", "parody", "criticism", "review")
+
+
+DEFAULT_RULES = (Rule(BLOCK, band=SUBSTANTIAL), Rule(REVIEW, band=PARTIAL))
+
+
+@dataclass(frozen=True)
+class PolicyParams:
+    """Everything the decision uses (TOML ``[policy]`` and its sub-tables)."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    priority: Thresholds = field(default_factory=lambda: Thresholds(
+        min_score=0.2, review_min_seconds=1.5, block_min_seconds=4.0, block_upload_share=0.3,
+        block_long_seconds=15.0, block_reference_share=0.5))
+    fair_use: FairUse = field(default_factory=FairUse)
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+
+
+@dataclass(frozen=True)
+class WorkPolicy:
+    """A work's own settings: rules evaluated before the global ones, priority, licences."""
+
+    work_id: str
+    title: str = ""
+    rules: tuple[Rule, ...] = ()
+    priority: bool = False
+    licensed_uploaders: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class UploadContext:
+    """What the platform knows about an upload (from a batch manifest)."""
+
+    upload_id: str | None = None
+    uploader_id: str | None = None
+    declared_use: str | None = None
+
+
+@dataclass(frozen=True)
 class WorkDecision:
     """The outcome for one matched work: ``rule`` names the condition that fired."""
 
     work_id: str
     outcome: str
     rule: str
+    band: str
     reasons: tuple[str, ...]
 
 
@@ -65,7 +180,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _describe(m: WorkMatch, title: str) -> str:
+def describe_match(m: WorkMatch, title: str = "") -> str:
     name = f"'{title}' ({m.work_id})" if title and title != m.work_id else m.work_id
     spans = ", ".join(
         f"{s.upload_start:.1f}-{s.upload_end:.1f}s -> {s.ref_start:.1f}-{s.ref_end:.1f}s" for s in m.segments[:3]
@@ -78,49 +193,94 @@ def _describe(m: WorkMatch, title: str) -> str:
     )
 
 
-def decide_work(m: WorkMatch, p: PolicyParams, title: str = "") -> WorkDecision:
-    """Outcome for one work match under thresholds ``p``."""
-    what = _describe(m, title)
+def classify(m: WorkMatch, t: Thresholds, priority: bool = False) -> tuple[str, str, str]:
+    """(band, rule name, reason) of one match under thresholds ``t``."""
     if m.method == "digest":
-        return WorkDecision(m.work_id, BLOCK, "exact-file",
-                            (f"the file is byte-identical (SHA-256) to a registered reference of {m.work_id}",))
-    if m.score < p.min_score:
-        return WorkDecision(m.work_id, ALLOW, "below-similarity",
-                            (f"{what}: similarity below {p.min_score:.2f}, treated as chance resemblance",))
-    if m.matched_seconds < p.review_min_seconds:
-        return WorkDecision(m.work_id, ALLOW, "below-duration",
-                            (f"{what}: shorter than the {p.review_min_seconds:g} s review threshold",))
-    if m.modality == "audio" and m.score < p.audio_mixed_similarity:
-        return WorkDecision(m.work_id, REVIEW, "audio-under-other-sound",
-                            (f"{what}: audio only, mixed under other sound "
-                             f"(similarity below {p.audio_mixed_similarity:.2f}); a person should judge the use",))
-    long_enough = m.matched_seconds >= p.block_min_seconds
-    if long_enough and m.upload_coverage >= p.block_upload_share:
-        return WorkDecision(m.work_id, BLOCK, "most-of-upload",
-                            (f"{what}: at least {_pct(p.block_upload_share)} of the upload is the work",))
-    if long_enough and m.matched_seconds >= p.block_long_seconds:
-        return WorkDecision(m.work_id, BLOCK, "long-stretch",
-                            (f"{what}: a stretch of at least {p.block_long_seconds:g} s",))
-    if long_enough and m.reference_coverage >= p.block_reference_share:
-        return WorkDecision(m.work_id, BLOCK, "most-of-work",
-                            (f"{what}: at least {_pct(p.block_reference_share)} of the work is used",))
-    if m.upload_coverage < p.block_upload_share:
-        why = "a short excerpt within an otherwise original upload; possibly quotation or commentary"
-    else:
-        why = "a short excerpt; possibly quotation or commentary"
-    return WorkDecision(m.work_id, REVIEW, "fair-use-band", (f"{what}: {why}",))
+        return SUBSTANTIAL, "exact-file", "the file is byte-identical (SHA-256) to a registered reference"
+    if m.score < t.min_score:
+        return NONE, "below-similarity", f"similarity below {t.min_score:.2f}, treated as chance resemblance"
+    if m.matched_seconds < t.review_min_seconds:
+        if priority:
+            return PARTIAL, "priority-borderline", "a borderline match of a priority work, held for review"
+        return NONE, "below-duration", f"shorter than the {t.review_min_seconds:g} s review threshold"
+    if m.modality == "audio" and m.score < t.audio_mixed_similarity:
+        return PARTIAL, "audio-under-other-sound", (
+            f"audio only, mixed under other sound (similarity below {t.audio_mixed_similarity:.2f})")
+    long_enough = m.matched_seconds >= t.block_min_seconds
+    if long_enough and m.upload_coverage >= t.block_upload_share:
+        return SUBSTANTIAL, "most-of-upload", f"at least {_pct(t.block_upload_share)} of the upload is the work"
+    if long_enough and m.matched_seconds >= t.block_long_seconds:
+        return SUBSTANTIAL, "long-stretch", f"a stretch of at least {t.block_long_seconds:g} s"
+    if long_enough and m.reference_coverage >= t.block_reference_share:
+        return SUBSTANTIAL, "most-of-work", f"at least {_pct(t.block_reference_share)} of the work is used"
+    if priority:
+        return PARTIAL, "priority-borderline", "a partial match of a priority work, held for review"
+    if m.upload_coverage < t.block_upload_share:
+        return PARTIAL, "fair-use-band", "a short excerpt within an otherwise original upload; possibly quotation"
+    return PARTIAL, "fair-use-band", "a short excerpt; possibly quotation or commentary"
 
 
-def decide(matches: list[WorkMatch], p: PolicyParams, titles: dict[str, str] | None = None) -> Decision:
-    """The upload's decision over every work match (most restrictive wins)."""
-    titles = titles or {}
-    works = tuple(decide_work(m, p, titles.get(m.work_id, "")) for m in matches)
+def _fair_use(m: WorkMatch, f: FairUse, ctx: UploadContext) -> str | None:
+    """Why the fair-use preset turns a substantial match into review, or None."""
+    if not f.enabled or m.method == "digest":
+        return None
+    if m.reference_coverage >= f.max_reference_share or m.upload_coverage >= f.max_upload_share:
+        return None
+    if m.matched_seconds <= f.max_seconds:
+        return f"fair-use band: uses {m.matched_seconds:.0f} s (at most {f.max_seconds:g} s), less than half of " \
+               "the work, alongside other material"
+    if ctx.declared_use and ctx.declared_use.lower() in f.declared_uses:
+        return f"fair-use band: declared {ctx.declared_use.lower()}, uses less than half of the work, " \
+               "alongside other material"
+    return None
+
+
+def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
+                ctx: UploadContext | None = None) -> WorkDecision:
+    """Outcome for one work match (see the module docstring for the order)."""
+    work = work or WorkPolicy(m.work_id)
+    ctx = ctx or UploadContext()
+    what = describe_match(m, work.title)
+    band, rule_name, why = classify(m, p.priority if work.priority else p.thresholds, work.priority)
+    reasons = [f"{what}: {why}"]
+    if work.priority:
+        reasons.append(f"{m.work_id} is a priority work: stricter thresholds apply")
+    if ctx.uploader_id and ctx.uploader_id in work.licensed_uploaders:
+        return WorkDecision(m.work_id, ALLOW, "licensed-uploader", band,
+                            (*reasons, f"uploader {ctx.uploader_id} is licensed for {m.work_id}"))
+    if band == NONE:
+        return WorkDecision(m.work_id, ALLOW, rule_name, band, tuple(reasons))
+    if band == SUBSTANTIAL:
+        fair = _fair_use(m, p.fair_use, ctx)
+        if fair:
+            band, rule_name = PARTIAL, "fair-use-preset"
+            reasons.append(fair)
+    for source, rules in (("work", work.rules), ("default", p.rules)):
+        for rule in rules:
+            if rule.holds(m, band):
+                name = rule_name if source == "default" else f"work-rule:{rule.action}"
+                if source == "work":
+                    reasons.append(f"the rights holder's rule for {m.work_id}: {rule.describe()}")
+                return WorkDecision(m.work_id, rule.action, name, band, tuple(reasons))
+    return WorkDecision(m.work_id, ALLOW, "no-rule", band, (*reasons, "no rule applies to this match"))
+
+
+def combine_decisions(works: tuple[WorkDecision, ...]) -> Decision:
+    """The most restrictive work outcome wins; reasons most restrictive first."""
     if not works:
         return Decision(ALLOW, "no-match", ("no registered work matched",), ())
-    top = max(works, key=lambda w: SEVERITY[w.outcome])
-    if top.outcome == ALLOW:
-        reasons = tuple(r for w in works for r in w.reasons)
-        return Decision(ALLOW, top.rule, reasons, works)
     ordered = sorted(works, key=lambda w: -SEVERITY[w.outcome])
-    reasons = tuple(r for w in ordered for r in w.reasons)
-    return Decision(top.outcome, top.rule, reasons, works)
+    top = ordered[0]
+    return Decision(top.outcome, top.rule, tuple(r for w in ordered for r in w.reasons), works)
+
+
+def decide(matches: list[WorkMatch], p: PolicyParams, works: dict[str, WorkPolicy] | None = None,
+           ctx: UploadContext | None = None) -> Decision:
+    """The upload's decision over every work match (most restrictive wins)."""
+    works = works or {}
+    return combine_decisions(tuple(decide_work(m, p, works.get(m.work_id), ctx) for m in matches))
+
+
+def with_thresholds(p: PolicyParams, **changes) -> PolicyParams:
+    """A copy of ``p`` with some base thresholds changed (tests, tuning)."""
+    return replace(p, thresholds=replace(p.thresholds, **changes))

@@ -20,7 +20,7 @@ from typing import Any
 from fingerprint import AudioParams, FingerprintParams, VideoParams
 from index import IndexParams
 from match import AlignParams
-from policy import PolicyParams
+from policy import FairUse, PolicyParams, Rule, Thresholds
 
 
 class ConfigError(Exception):
@@ -37,11 +37,25 @@ class MatchParams:
 
 
 @dataclass(frozen=True)
+class WorkflowParams:
+    """Deadlines and strike counting (TOML ``[workflow]``)."""
+
+    review_expiry_hours: float = 72.0
+    review_expiry_outcome: str = "allow"
+    dispute_window_days: float = 30.0
+    dispute_review_hours: float = 168.0
+    dispute_expiry_outcome: str = "released"
+    strike_expiry_days: float = 90.0
+    repeat_uploader_strikes: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
     match: MatchParams
     policy: PolicyParams
+    workflow: WorkflowParams
     raw: dict
 
     @property
@@ -98,10 +112,26 @@ def load_config(path: str | Path | None = None) -> Config:
         audio=_build(AudioParams, fp["audio"]),
     )
     match = _build(MatchParams, m, video=_build(AlignParams, m["video"]), audio=_build(AlignParams, m["audio"]))
+    pol = raw["policy"]
+    try:
+        policy = PolicyParams(
+            thresholds=_build(Thresholds, pol),
+            priority=_build(Thresholds, pol["priority"]),
+            fair_use=_build(FairUse, pol["fair_use"]),
+            rules=tuple(Rule.from_dict(r) for r in pol["rules"]),
+        )
+        workflow = _build(WorkflowParams, raw["workflow"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid policy or workflow settings: {exc}") from exc
+    if workflow.review_expiry_outcome not in ("allow", "block", "mute-audio", "track"):
+        raise ConfigError("workflow.review_expiry_outcome must be allow, block, mute-audio or track")
+    if workflow.dispute_expiry_outcome not in ("released", "upheld"):
+        raise ConfigError("workflow.dispute_expiry_outcome must be released or upheld")
     return Config(
         fingerprint=fingerprint,
         index=_build(IndexParams, raw["index"]),
         match=match,
-        policy=_build(PolicyParams, raw["policy"]),
+        policy=policy,
+        workflow=workflow,
         raw=raw,
     )

@@ -14,20 +14,24 @@ detects and rebuilds from the catalog.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from fingerprint import (
-    AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, FileFingerprints, MediaError, file_digest, fingerprint_file, format_id,
+    AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest, fingerprint_file,
+    fingerprint_for_registration, format_id,
 )
 from fingerprint.audio import variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
-from match import AlignParams, Segment, WorkMatch, align, build_candidates, combine
-from policy import Decision, decide
+from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
+from policy import SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, classify, decide
+from workflow import Deadlines, Workflow, WorkflowError
 
 from .config import Config, load_config
 
@@ -103,10 +107,17 @@ class ScreenResult:
     sha256: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     upload_pk: int | None = None
+    upload_id: str | None = None
+    uploader_id: str | None = None
+    declared_use: str | None = None
+    review_id: int | None = None
 
     def as_dict(self) -> dict:
         return {
             "upload": self.upload,
+            "upload_id": self.upload_id,
+            "uploader_id": self.uploader_id,
+            "declared_use": self.declared_use,
             "status": self.status,
             "error": self.error,
             "decision": self.decision.outcome if self.decision else None,
@@ -115,6 +126,9 @@ class ScreenResult:
             "matches": [m.as_dict() for m in self.matches],
             "duration": round(self.duration, 3) if self.duration is not None else None,
             "sha256": self.sha256,
+            "review_id": self.review_id,
+            "works": [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band}
+                      for w in (self.decision.works if self.decision else ())],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -137,7 +151,20 @@ class Prescreen:
         code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes}
         self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
         self.format = format_id(config.fingerprint)
+        w = config.workflow
+        self.workflow = Workflow(self.catalog, Deadlines(
+            w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
+            w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
         self._loaded = False
+
+    @staticmethod
+    def now() -> datetime:
+        """Current time (UTC); $PRESCREEN_NOW (ISO 8601) overrides it for replays and tests."""
+        fixed = os.environ.get("PRESCREEN_NOW")
+        if fixed:
+            t = datetime.fromisoformat(fixed)
+            return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc)
 
     def close(self) -> None:
         self.catalog.close()
@@ -176,24 +203,33 @@ class Prescreen:
 
     # -- registration ----------------------------------------------------
     def register(self, paths: Iterable[str | os.PathLike], work_id: str, title: str = "", owner: str = "",
-                 progress: Callable[[str], None] | None = None) -> RegisterResult:
+                 progress: Callable[[str], None] | None = None, *, rules: list[dict] | None = None,
+                 priority: bool | None = None, actor: str = "operator", kind: str = "original",
+                 check_conflicts: bool = True) -> RegisterResult:
         """Fingerprint every media file in ``paths`` and store them as references of ``work_id``.
 
-        All or nothing: if any file fails, RegisterError lists the failures and
-        nothing is written.
+        All or nothing: if any file fails, or matches a work of another owner
+        (an ownership conflict, recorded for the operators), RegisterError
+        lists the failures and nothing is written.
         """
         if not work_id or not work_id.strip():
             raise RegisterError("a work id is required")
+        work_id = work_id.strip()
+        parsed_rules = [Rule.from_dict(r) for r in rules] if rules else None
         items, skipped = expand_paths(paths, media_only=True)
         if not items:
             raise RegisterError("no media files to register")
+        existing = self.catalog.get_work(work_id)
+        owner = owner or (existing.owner if existing else "")
+        self._ensure_index()
         failures: dict[str, str] = {}
         new_refs: list[NewReference] = []
         files: list[dict] = []
         seen: set[str] = set()
+        now = self.now()
         for given, path in items:
             try:
-                fps = fingerprint_file(path, REFERENCE, self.config.fingerprint)
+                fps, query_video, query_audio = fingerprint_for_registration(path, self.config.fingerprint)
             except MediaError as exc:
                 failures[given] = str(exc)
                 continue
@@ -209,11 +245,17 @@ class Prescreen:
                 owner_work = clash[0].work_id if clash else work_id
                 failures[given] = f"this exact file is already registered (work {owner_work!r})"
                 continue
+            if check_conflicts:
+                conflict = self._ownership_conflict(work_id, owner, given, fps.duration, query_video,
+                                                    query_audio, now, actor)
+                if conflict:
+                    failures[given] = conflict
+                    continue
             seen.add(fps.digest.sha256)
             new_refs.append(NewReference(
                 path=str(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
                 duration=fps.duration, has_video=fps.has_video, has_audio=fps.has_audio,
-                fingerprints=(fps.video, fps.audio),
+                fingerprints=(fps.video, fps.audio), kind=kind,
             ))
             files.append({"path": given, "duration": round(fps.duration, 3),
                           "video_codes": len(fps.video), "audio_codes": len(fps.audio)})
@@ -223,14 +265,67 @@ class Prescreen:
         with self._write_lock():
             self._ensure_index()
             ref_ids, generation = self.catalog.add_references(
-                work_id.strip(), title, owner, new_refs, meta={"fingerprint_format": self.format})
+                work_id, title, owner, new_refs, meta={"fingerprint_format": self.format})
             for ref_id, ref in zip(ref_ids, new_refs):
                 for fp in ref.fingerprints:
                     self.indexes.signals[fp.signal].add(ref_id, fp)
             self.indexes.save(generation)
-        return RegisterResult(work_id.strip(), ref_ids, files, skipped)
+        self.workflow.audit(now, actor, "register", {"title": title, "owner": owner, "kind": kind,
+                                                     "files": files}, work_id=work_id)
+        if parsed_rules is not None:
+            self.workflow.set_rules(now, actor, work_id, [r.__dict__ for r in parsed_rules])
+        if priority is not None:
+            self.workflow.set_priority(now, actor, work_id, priority)
+        return RegisterResult(work_id, ref_ids, files, skipped)
 
-    def remove_work(self, work_id: str) -> list[int]:
+    def _ownership_conflict(self, work_id: str, owner: str, given: str, duration: float, video: Fingerprint,
+                            audio: Fingerprint, now: datetime, actor: str) -> str | None:
+        """A substantial match with another owner's work is a conflicting claim: record it, return why."""
+        timings: dict[str, float] = {}
+        segments = self._segments_for(video, audio, timings)
+        if not segments:
+            return None
+        refs = {r.ref_id: r for r in self.catalog.references()}
+        matches = combine(segments, {i: r.work_id for i, r in refs.items()}, {i: r.duration for i, r in refs.items()},
+                          duration, offset_tolerance=self.config.match.offset_tolerance)
+        for m in matches:
+            other = self.catalog.get_work(m.work_id)
+            if other is None or m.work_id == work_id or (owner and other.owner == owner):
+                continue
+            band, _, why = classify(m, self.config.policy.thresholds)
+            if band != SUBSTANTIAL:
+                continue
+            evidence = {"matched_seconds": round(m.matched_seconds, 2), "reference_coverage":
+                        round(m.reference_coverage, 3), "why": why,
+                        "segments": [s.as_dict() for s in m.segments[:5]]}
+            cid = self.workflow.record_conflict(now, actor, work_id, owner or "(unknown)", given, m.work_id,
+                                                other.owner, evidence)
+            return (f"ownership conflict #{cid}: this content matches work {m.work_id!r} of "
+                    f"{other.owner or 'another owner'} for {m.matched_seconds:.1f} s ({why}); "
+                    "not registered as a second claim")
+        return None
+
+    def notice(self, work_id: str, upload: str, actor: str = "operator") -> dict:
+        """A takedown notice for a published upload: stay-down by adding it as a reference.
+
+        upload: an upload id from the catalog, or a path to the published file.
+        """
+        if self.catalog.get_work(work_id) is None:
+            raise WorkflowError(f"no work with id {work_id!r}")
+        stored = self.catalog.upload(upload)
+        path = Path(stored["path"]) if stored else Path(upload)
+        upload_id = stored["upload_id"] if stored else None
+        clash = [r for r in self.catalog.references_by_sha256(file_digest(path).sha256)] if path.is_file() else []
+        if clash:
+            ref_id = clash[0].ref_id
+        else:
+            result = self.register([path], work_id, actor=actor, kind="notice", check_conflicts=False)
+            ref_id = result.ref_ids[0]
+        notice_id = self.workflow.record_notice(self.now(), actor, work_id, str(path), ref_id, upload_id)
+        return {"notice_id": notice_id, "work_id": work_id, "upload_id": upload_id, "ref_id": ref_id,
+                "path": str(path)}
+
+    def remove_work(self, work_id: str, actor: str = "operator") -> list[int]:
         """Delete a work; its fingerprints leave the index. Returns the removed ref ids."""
         with self._write_lock():
             self._ensure_index()
@@ -238,7 +333,49 @@ class Prescreen:
             for sig in self.indexes.signals.values():
                 sig.remove(ref_ids)
             self.indexes.save(generation)
+        self.workflow.audit(self.now(), actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
         return ref_ids
+
+    def add_exclusion(self, work_id: str, start: float, end: float, reason: str, actor: str = "operator",
+                      ref_id: int | None = None) -> dict:
+        """Exclude reference seconds from matching and release decisions that relied only on them."""
+        now = self.now()
+        exclusion_id = self.workflow.add_exclusion(now, actor, work_id, start, end, reason, ref_id)
+        released = self.redecide_work(work_id, actor, why=f"exclusion #{exclusion_id} ({reason})")
+        return {"exclusion_id": exclusion_id, "released": released}
+
+    def redecide_work(self, work_id: str, actor: str, why: str) -> list[dict]:
+        """Re-decide stored uploads that matched ``work_id`` under the current exclusions and
+        rules; an upload whose outcome becomes less restrictive is released (audited)."""
+        now = self.now()
+        refs = {r.ref_id: r for r in self.catalog.references()}
+        excluded = self.workflow.excluded_by_ref()
+        policies = self.workflow.work_policies()
+        released = []
+        rows = self.catalog.db.execute(
+            "SELECT upload_id, uploader_id, declared_use, outcome, result FROM uploads "
+            "WHERE status='ok' AND result LIKE ?", (f'%"work_id": "{work_id}"%',)).fetchall()
+        for row in rows:
+            result = json.loads(row["result"])
+            segments = [Segment.from_dict(s) for m in result["matches"] for s in m["segments"]
+                        if s["ref_id"] in refs]
+            segments = apply_exclusions(segments, excluded)
+            matches = combine(segments, {i: r.work_id for i, r in refs.items()},
+                              {i: r.duration for i, r in refs.items()}, result["duration"] or 0.0,
+                              offset_tolerance=self.config.match.offset_tolerance)
+            ctx = UploadContext(row["upload_id"], row["uploader_id"], row["declared_use"])
+            decision = decide(matches, self.config.policy, policies, ctx)
+            if SEVERITY[decision.outcome] < SEVERITY.get(row["outcome"] or "allow", 0):
+                with self.catalog.transaction():
+                    self.workflow._set_outcome(now, actor, row["upload_id"], decision.outcome,
+                                               f"released: {why}", {"reasons": list(decision.reasons)})
+                    self.catalog.db.execute(
+                        "UPDATE reviews SET status='decided', outcome=?, note=?, decided_at=? "
+                        "WHERE upload_id=? AND status='pending' AND kind='screening'",
+                        (decision.outcome, f"released: {why}", now.isoformat(timespec="seconds"),
+                         row["upload_id"]))
+                released.append({"upload_id": row["upload_id"], "from": row["outcome"], "to": decision.outcome})
+        return released
 
     def rebuild_index(self, refingerprint: bool = False,
                       progress: Callable[[str], None] | None = None) -> dict:
@@ -275,18 +412,27 @@ class Prescreen:
         return stats
 
     # -- screening -------------------------------------------------------
-    def screen(self, paths: Iterable[str | os.PathLike]) -> Iterator[ScreenResult]:
-        """Screen every file (folders expanded); one result per file, errors included."""
+    def screen(self, paths: Iterable[str | os.PathLike],
+               contexts: dict[str, UploadContext] | None = None) -> Iterator[ScreenResult]:
+        """Screen every file (folders expanded); one result per file, errors included.
+
+        contexts: optional upload context (ids, declared use) per path as given.
+        """
         self._ensure_index()
         for given, path in expand_paths(paths, media_only=False)[0]:
-            yield self.screen_one(given, path)
+            yield self.screen_one(given, path, (contexts or {}).get(given))
 
-    def screen_one(self, given: str, path: Path | None = None) -> ScreenResult:
-        """Screen one file; never raises for bad media (the result says status=error)."""
+    def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None) -> ScreenResult:
+        """Screen one file; never raises for bad media (the result says status=error).
+
+        The decision is recorded (with its audit record, and a review item when
+        it says review) before this returns: a crash later loses nothing.
+        """
         path = Path(given) if path is None else path
+        ctx = ctx or UploadContext()
         self._ensure_index()
         t0 = time.perf_counter()
-        result = ScreenResult(upload=given, status="ok")
+        result = ScreenResult(upload=given, status="ok", uploader_id=ctx.uploader_id, declared_use=ctx.declared_use)
         try:
             if path.is_dir():
                 raise MediaError("is a directory, not a media file")
@@ -305,7 +451,9 @@ class Prescreen:
                 result.duration = fps.duration
                 result.timings = dict(fps.timings)
                 t1 = time.perf_counter()
-                segments = self._segments(fps, result.timings)
+                segments = self._segments_for(fps.video, fps.audio, result.timings)
+                if segments:
+                    segments = apply_exclusions(segments, self.workflow.excluded_by_ref())
                 refs = {r.ref_id: r for r in self.catalog.references()} if segments else {}
                 result.matches = combine(
                     segments,
@@ -315,26 +463,29 @@ class Prescreen:
                     offset_tolerance=self.config.match.offset_tolerance,
                 )
                 result.timings["match"] = time.perf_counter() - t1 - result.timings.get("search", 0.0)
-            titles = {w.work_id: w.title for w in self.catalog.works()} if result.matches else {}
-            result.decision = decide(result.matches, self.config.policy, titles)
+            policies = self.workflow.work_policies() if result.matches else {}
+            result.decision = decide(result.matches, self.config.policy, policies, ctx)
         except MediaError as exc:
             result.status, result.error = "error", str(exc)
         result.timings["total"] = time.perf_counter() - t0
-        result.upload_pk = self.catalog.record_upload(
+        now = self.now()
+        result.upload_pk, result.upload_id = self.catalog.record_upload(
             given, result.sha256, None, result.status, result.error,
             result.decision.outcome if result.decision else None, result.as_dict(),
+            upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+            config_version=self.config.version, at=now.isoformat(timespec="seconds"),
         )
+        result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
         return result
 
-    def _segments(self, fps: FileFingerprints, timings: dict[str, float]) -> list[Segment]:
+    def _segments_for(self, video: Fingerprint, audio: Fingerprint, timings: dict[str, float]) -> list[Segment]:
         m = self.config.match
         plan: dict[str, tuple[AlignParams, float]] = {
             VIDEO: (m.video, 1.0 / self.config.fingerprint.query_fps),
             AUDIO: (m.audio, self.config.fingerprint.audio.frame_seconds),
         }
         segments: list[Segment] = []
-        for signal in SIGNALS:
-            query = fps.signal(signal)
+        for signal, query in zip(SIGNALS, (video, audio)):
             index = self.indexes.signals.get(signal)
             if index is None or len(query) == 0 or index.ntotal == 0:
                 continue
@@ -359,5 +510,5 @@ def _exact_match(ref) -> WorkMatch:
                      {modality: ref.duration}, method="digest")
 
 
-__all__ = ["CatalogError", "FormatMismatch", "Prescreen", "RegisterError", "RegisterResult", "ScreenResult",
+__all__ = ["CatalogError", "FormatMismatch", "Prescreen", "WorkflowError", "RegisterError", "RegisterResult", "ScreenResult",
            "expand_paths", "resolve_home", "MEDIA_SUFFIXES"]

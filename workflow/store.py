@@ -1,0 +1,466 @@
+"""Rights-workflow records in the catalog: reviews, disputes, strikes, exclusions,
+licences, notices, conflicts and the append-only audit log.
+
+Every state change goes through one transaction that also appends its audit
+record, so the log and the state never disagree. The audit table refuses
+UPDATE and DELETE (SQLite triggers).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from index import Catalog, CatalogError
+from policy import SEVERITY, Rule, WorkPolicy
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    upload_id TEXT,
+    work_id TEXT,
+    config_version TEXT,
+    evidence TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_id TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- screening | dispute
+    status TEXT NOT NULL,               -- pending | decided | expired
+    created_at TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    reviewer TEXT,
+    outcome TEXT,
+    note TEXT,
+    decided_at TEXT,
+    dispute_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS reviews_status ON reviews(status);
+CREATE TABLE IF NOT EXISTS disputes (
+    dispute_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_id TEXT NOT NULL,
+    uploader_id TEXT,
+    reason TEXT NOT NULL,
+    disputed_outcome TEXT NOT NULL,
+    filed_at TEXT NOT NULL,
+    status TEXT NOT NULL,               -- open | upheld | released
+    resolved_at TEXT
+);
+CREATE TABLE IF NOT EXISTS strikes (
+    strike_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uploader_id TEXT NOT NULL,
+    upload_id TEXT NOT NULL,
+    work_ids TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS strikes_uploader ON strikes(uploader_id);
+CREATE TABLE IF NOT EXISTS exclusions (
+    exclusion_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    work_id TEXT NOT NULL REFERENCES works(work_id) ON DELETE CASCADE,
+    ref_id INTEGER,                     -- NULL: every reference file of the work
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS licenses (
+    work_id TEXT NOT NULL REFERENCES works(work_id) ON DELETE CASCADE,
+    uploader_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (work_id, uploader_id)
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    conflict_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    work_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    path TEXT NOT NULL,
+    existing_work_id TEXT NOT NULL,
+    existing_owner TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notices (
+    notice_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    work_id TEXT NOT NULL,
+    upload_id TEXT,
+    path TEXT NOT NULL,
+    ref_id INTEGER,
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+RESTRICTIVE = ("block", "mute-audio")
+
+
+class WorkflowError(Exception):
+    """A workflow request that cannot be carried out (unknown id, wrong state, deadline passed)."""
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse(t: str) -> datetime:
+    return datetime.fromisoformat(t)
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    review_hours: float
+    review_outcome: str
+    dispute_window_days: float
+    dispute_hours: float
+    dispute_outcome: str
+    strike_days: float
+    repeat_strikes: int
+
+
+class Workflow:
+    """Workflow operations over the catalog's connection; ``now`` is passed in (testable)."""
+
+    def __init__(self, catalog: Catalog, deadlines: Deadlines, config_version: str):
+        self.catalog = catalog
+        self.db = catalog.db
+        self.deadlines = deadlines
+        self.config_version = config_version
+        self.db.executescript(_SCHEMA)
+
+    # -- audit ------------------------------------------------------------
+    def _audit(self, now: datetime, actor: str, action: str, evidence: dict,
+               upload_id: str | None = None, work_id: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO audit(at, actor, action, upload_id, work_id, config_version, evidence) VALUES (?,?,?,?,?,?,?)",
+            (iso(now), actor, action, upload_id, work_id, self.config_version, json.dumps(evidence, default=str)),
+        )
+
+    def audit(self, now: datetime, actor: str, action: str, evidence: dict,
+              upload_id: str | None = None, work_id: str | None = None) -> None:
+        """Append one audit record in its own transaction."""
+        with self.catalog.transaction():
+            self._audit(now, actor, action, evidence, upload_id, work_id)
+
+    def audit_records(self, upload_id: str | None = None, work_id: str | None = None,
+                      action: str | None = None, limit: int | None = None) -> list[dict]:
+        sql, args = "SELECT * FROM audit WHERE 1=1", []
+        for col, val in (("upload_id", upload_id), ("work_id", work_id), ("action", action)):
+            if val:
+                sql += f" AND {col}=?"
+                args.append(val)
+        sql += " ORDER BY audit_id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for row in self.db.execute(sql, args):
+            d = dict(row)
+            d["evidence"] = json.loads(d["evidence"])
+            out.append(d)
+        return out
+
+    # -- work settings ----------------------------------------------------
+    def set_rules(self, now: datetime, actor: str, work_id: str, rules: list[dict]) -> None:
+        parsed = [Rule.from_dict(r) for r in rules]  # validates
+        with self.catalog.transaction():
+            self.catalog.set_work_settings(work_id, rules=[r.__dict__ for r in parsed])
+            self._audit(now, actor, "rule-change", {"rules": [r.describe() for r in parsed]}, work_id=work_id)
+
+    def set_priority(self, now: datetime, actor: str, work_id: str, priority: bool) -> None:
+        with self.catalog.transaction():
+            self.catalog.set_work_settings(work_id, priority=priority)
+            self._audit(now, actor, "priority-change", {"priority": priority}, work_id=work_id)
+
+    def license(self, now: datetime, actor: str, work_id: str, uploader_id: str, granted: bool = True) -> None:
+        with self.catalog.transaction() as db:
+            if self.catalog.get_work(work_id) is None:
+                raise WorkflowError(f"no work with id {work_id!r}")
+            if granted:
+                db.execute("INSERT OR IGNORE INTO licenses VALUES (?,?,?)", (work_id, uploader_id, iso(now)))
+            else:
+                db.execute("DELETE FROM licenses WHERE work_id=? AND uploader_id=?", (work_id, uploader_id))
+            self._audit(now, actor, "license-grant" if granted else "license-revoke",
+                        {"uploader_id": uploader_id}, work_id=work_id)
+
+    def add_exclusion(self, now: datetime, actor: str, work_id: str, start: float, end: float, reason: str,
+                      ref_id: int | None = None) -> int:
+        if not end > start >= 0:
+            raise WorkflowError("an exclusion needs 0 <= start < end (reference seconds)")
+        with self.catalog.transaction() as db:
+            if self.catalog.get_work(work_id) is None:
+                raise WorkflowError(f"no work with id {work_id!r}")
+            cur = db.execute(
+                "INSERT INTO exclusions(work_id, ref_id, start, end, reason, created_at) VALUES (?,?,?,?,?,?)",
+                (work_id, ref_id, start, end, reason, iso(now)),
+            )
+            self._audit(now, actor, "exclusion-add", {"start": start, "end": end, "reason": reason,
+                                                      "ref_id": ref_id}, work_id=work_id)
+        return int(cur.lastrowid)
+
+    def exclusions(self, work_id: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM exclusions" + (" WHERE work_id=?" if work_id else "") + " ORDER BY exclusion_id"
+        return [dict(r) for r in self.db.execute(sql, (work_id,) if work_id else ())]
+
+    def excluded_by_ref(self) -> dict[int, list[tuple[float, float]]]:
+        """Reference id -> excluded (start, end) reference seconds."""
+        out: dict[int, list[tuple[float, float]]] = {}
+        refs = self.catalog.references()
+        for ex in self.exclusions():
+            for ref in refs:
+                if ref.work_id == ex["work_id"] and ex["ref_id"] in (None, ref.ref_id):
+                    out.setdefault(ref.ref_id, []).append((ex["start"], ex["end"]))
+        return out
+
+    def work_policies(self) -> dict[str, WorkPolicy]:
+        licensed: dict[str, set[str]] = {}
+        for row in self.db.execute("SELECT work_id, uploader_id FROM licenses"):
+            licensed.setdefault(row[0], set()).add(row[1])
+        return {
+            w.work_id: WorkPolicy(w.work_id, w.title, tuple(Rule.from_dict(r) for r in w.rules), w.priority,
+                                  frozenset(licensed.get(w.work_id, ())))
+            for w in self.catalog.works()
+        }
+
+    # -- uploads and their outcomes ----------------------------------------
+    def _upload(self, upload_id: str) -> dict:
+        up = self.catalog.upload(upload_id)
+        if up is None:
+            raise WorkflowError(f"no upload with id {upload_id!r}")
+        return up
+
+    def _set_outcome(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str,
+                     evidence: dict | None = None) -> None:
+        old = self.db.execute("SELECT outcome FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()[0]
+        self.db.execute("UPDATE uploads SET outcome=? WHERE upload_id=?", (outcome, upload_id))
+        self._audit(now, actor, "outcome-change", {"from": old, "to": outcome, "why": why, **(evidence or {})},
+                    upload_id=upload_id)
+
+    def record_screening(self, now: datetime, upload_id: str, result: dict) -> int | None:
+        """Audit a screening decision and open a review when it says review."""
+        with self.catalog.transaction() as db:
+            works = [m["work_id"] for m in result.get("matches", [])]
+            self._audit(now, "system", "decision", {
+                "status": result["status"], "decision": result.get("decision"), "rule": result.get("rule"),
+                "reasons": result.get("reasons"), "error": result.get("error"),
+                "segments": {m["work_id"]: m["segments"] for m in result.get("matches", [])},
+            }, upload_id=upload_id, work_id=works[0] if len(works) == 1 else None)
+            if result.get("decision") == "review":
+                due = now + timedelta(hours=self.deadlines.review_hours)
+                cur = db.execute(
+                    "INSERT INTO reviews(upload_id, kind, status, created_at, due_at) VALUES (?,?,?,?,?)",
+                    (upload_id, "screening", "pending", iso(now), iso(due)),
+                )
+                return int(cur.lastrowid)
+        return None
+
+    # -- reviews ----------------------------------------------------------
+    def reviews(self, status: str | None = "pending") -> list[dict]:
+        sql = "SELECT r.*, u.path, u.uploader_id, u.decision, u.outcome FROM reviews r JOIN uploads u USING(upload_id)"
+        args: tuple = ()
+        if status:
+            sql += " WHERE r.status=?"
+            args = (status,)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY r.due_at, r.review_id", args)]
+
+    def review(self, review_id: int) -> dict:
+        row = self.db.execute("SELECT * FROM reviews WHERE review_id=?", (review_id,)).fetchone()
+        if row is None:
+            raise WorkflowError(f"no review with id {review_id}")
+        return dict(row)
+
+    def decide_review(self, now: datetime, review_id: int, reviewer: str, outcome: str, note: str = "") -> dict:
+        """Record a reviewer's outcome; applies it to the upload (and the dispute, strikes)."""
+        self.expire_due(now)
+        rv = self.review(review_id)
+        if rv["status"] != "pending":
+            raise WorkflowError(f"review {review_id} is already {rv['status']}")
+        allowed = ("upheld", "released") if rv["kind"] == "dispute" else ("allow", "block", "mute-audio", "track")
+        if outcome not in allowed:
+            raise WorkflowError(f"a {rv['kind']} review is decided as one of: {', '.join(allowed)}")
+        with self.catalog.transaction() as db:
+            db.execute("UPDATE reviews SET status='decided', reviewer=?, outcome=?, note=?, decided_at=? "
+                       "WHERE review_id=?", (reviewer, outcome, note, iso(now), review_id))
+            self._audit(now, reviewer, "review-decision", {"review_id": review_id, "kind": rv["kind"],
+                                                           "outcome": outcome, "note": note},
+                        upload_id=rv["upload_id"])
+            self._apply_review(now, reviewer, rv, outcome, note)
+        return self.review(review_id)
+
+    def _apply_review(self, now: datetime, actor: str, rv: dict, outcome: str, note: str) -> None:
+        up = self._upload(rv["upload_id"])
+        if rv["kind"] == "screening":
+            self._set_outcome(now, actor, up["upload_id"], outcome, f"review {rv['review_id']}: {note}".strip(": "))
+            if outcome == "block":
+                self._strike(now, up, f"blocked after review {rv['review_id']}")
+            return
+        dispute = self.db.execute("SELECT * FROM disputes WHERE dispute_id=?", (rv["dispute_id"],)).fetchone()
+        self.db.execute("UPDATE disputes SET status=?, resolved_at=? WHERE dispute_id=?",
+                        (outcome, iso(now), rv["dispute_id"]))
+        self._audit(now, actor, f"dispute-{outcome}", {"dispute_id": rv["dispute_id"], "note": note},
+                    upload_id=up["upload_id"])
+        if outcome == "released":
+            self._set_outcome(now, actor, up["upload_id"], "allow", f"dispute {rv['dispute_id']} released")
+        elif dispute["disputed_outcome"] == "block":
+            self._strike(now, up, f"block upheld after dispute {rv['dispute_id']}")
+
+    def _strike(self, now: datetime, up: dict, reason: str) -> None:
+        if not up.get("uploader_id"):
+            return
+        works = sorted({m["work_id"] for m in up["result"].get("matches", [])})
+        expires = now + timedelta(days=self.deadlines.strike_days)
+        self.db.execute(
+            "INSERT INTO strikes(uploader_id, upload_id, work_ids, reason, created_at, expires_at) VALUES (?,?,?,?,?,?)",
+            (up["uploader_id"], up["upload_id"], json.dumps(works), reason, iso(now), iso(expires)),
+        )
+        self._audit(now, "system", "strike", {"uploader_id": up["uploader_id"], "reason": reason,
+                                              "expires_at": iso(expires)}, upload_id=up["upload_id"])
+
+    # -- disputes ---------------------------------------------------------
+    def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None = None) -> dict:
+        """The uploader's counter-notice: opens a dispute review with its own deadline."""
+        self.expire_due(now)
+        up = self._upload(upload_id)
+        if not reason.strip():
+            raise WorkflowError("a dispute needs a reason")
+        if up["status"] != "ok" or up["outcome"] in (None, "allow"):
+            raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute")
+        if self.db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'", (upload_id,)).fetchone():
+            raise WorkflowError(f"upload {upload_id} is already waiting for review")
+        if uploader_id and up["uploader_id"] and uploader_id != up["uploader_id"]:
+            raise WorkflowError(f"only the uploader ({up['uploader_id']}) can dispute upload {upload_id}")
+        if now > parse(up["screened_at"]) + timedelta(days=self.deadlines.dispute_window_days):
+            raise WorkflowError(f"the {self.deadlines.dispute_window_days:g}-day dispute window has closed")
+        with self.catalog.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO disputes(upload_id, uploader_id, reason, disputed_outcome, filed_at, status) "
+                "VALUES (?,?,?,?,?,?)",
+                (upload_id, uploader_id or up["uploader_id"], reason, up["outcome"], iso(now), "open"),
+            )
+            dispute_id = int(cur.lastrowid)
+            due = now + timedelta(hours=self.deadlines.dispute_hours)
+            cur = db.execute(
+                "INSERT INTO reviews(upload_id, kind, status, created_at, due_at, dispute_id) VALUES (?,?,?,?,?,?)",
+                (upload_id, "dispute", "pending", iso(now), iso(due), dispute_id),
+            )
+            self._audit(now, uploader_id or up["uploader_id"] or "uploader", "dispute-filed",
+                        {"dispute_id": dispute_id, "reason": reason, "disputed_outcome": up["outcome"],
+                         "review_id": int(cur.lastrowid)}, upload_id=upload_id)
+        return {"dispute_id": dispute_id, "review_id": int(cur.lastrowid), "due_at": iso(due)}
+
+    # -- deadlines --------------------------------------------------------
+    def expire_due(self, now: datetime) -> list[dict]:
+        """Resolve pending reviews past their deadline with the configured default."""
+        due = [dict(r) for r in self.db.execute(
+            "SELECT * FROM reviews WHERE status='pending' AND due_at < ?", (iso(now),))]
+        for rv in due:
+            outcome = self.deadlines.dispute_outcome if rv["kind"] == "dispute" else self.deadlines.review_outcome
+            with self.catalog.transaction() as db:
+                db.execute("UPDATE reviews SET status='expired', outcome=?, decided_at=? WHERE review_id=?",
+                           (outcome, iso(now), rv["review_id"]))
+                self._audit(now, "system", "review-expired", {"review_id": rv["review_id"], "kind": rv["kind"],
+                                                              "outcome": outcome, "due_at": rv["due_at"]},
+                            upload_id=rv["upload_id"])
+                self._apply_review(now, "system", rv, outcome, "deadline passed")
+        return due
+
+    # -- uploaders --------------------------------------------------------
+    def uploader(self, now: datetime, uploader_id: str) -> dict:
+        strikes = [dict(r) for r in self.db.execute(
+            "SELECT * FROM strikes WHERE uploader_id=? ORDER BY created_at", (uploader_id,))]
+        for s in strikes:
+            s["active"] = parse(s["expires_at"]) > now
+            s["work_ids"] = json.loads(s["work_ids"])
+        uploads = [dict(r) for r in self.db.execute(
+            "SELECT upload_id, path, screened_at, decision, outcome FROM uploads WHERE uploader_id=? "
+            "ORDER BY upload_pk", (uploader_id,))]
+        active = sum(s["active"] for s in strikes)
+        return {"uploader_id": uploader_id, "uploads": uploads, "strikes": strikes, "active_strikes": active,
+                "repeat_infringer": active >= self.deadlines.repeat_strikes}
+
+    # -- conflicts and notices -------------------------------------------
+    def record_conflict(self, now: datetime, actor: str, work_id: str, owner: str, path: str,
+                        existing_work_id: str, existing_owner: str, evidence: dict) -> int:
+        with self.catalog.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO conflicts(work_id, owner, path, existing_work_id, existing_owner, evidence, created_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (work_id, owner, path, existing_work_id, existing_owner, json.dumps(evidence), iso(now)),
+            )
+            self._audit(now, actor, "ownership-conflict", {"claimant": owner, "path": path,
+                                                           "existing_work_id": existing_work_id,
+                                                           "existing_owner": existing_owner, **evidence},
+                        work_id=work_id)
+        return int(cur.lastrowid)
+
+    def conflicts(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM conflicts ORDER BY conflict_id")]
+
+    def record_notice(self, now: datetime, actor: str, work_id: str, path: str, ref_id: int,
+                      upload_id: str | None) -> int:
+        with self.catalog.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO notices(work_id, upload_id, path, ref_id, actor, created_at) VALUES (?,?,?,?,?,?)",
+                (work_id, upload_id, path, ref_id, actor, iso(now)),
+            )
+            self._audit(now, actor, "takedown-notice", {"path": path, "ref_id": ref_id, "stay_down": True},
+                        upload_id=upload_id, work_id=work_id)
+            if upload_id:
+                self._set_outcome(now, actor, upload_id, "block", "taken down after a notice")
+        return int(cur.lastrowid)
+
+    # -- transparency -----------------------------------------------------
+    def report(self, now: datetime) -> dict:
+        """Counts for the transparency report (see ``prescreen report``)."""
+        q = lambda sql, *a: self.db.execute(sql, a).fetchall()  # noqa: E731
+        total = q("SELECT COUNT(*) FROM uploads")[0][0]
+        errors = q("SELECT COUNT(*) FROM uploads WHERE status='error'")[0][0]
+        by_decision = {r[0]: r[1] for r in q("SELECT decision, COUNT(*) FROM uploads WHERE status='ok' GROUP BY 1")}
+        by_outcome = {r[0]: r[1] for r in q("SELECT outcome, COUNT(*) FROM uploads WHERE status='ok' GROUP BY 1")}
+        reviews = {f"{r[0]}:{r[1]}": r[2] for r in q("SELECT kind, status, COUNT(*) FROM reviews GROUP BY 1, 2")}
+        review_outcomes = {r[0]: r[1] for r in q(
+            "SELECT outcome, COUNT(*) FROM reviews WHERE kind='screening' AND status!='pending' GROUP BY 1")}
+        disputes = {r[0]: r[1] for r in q("SELECT status, COUNT(*) FROM disputes GROUP BY 1")}
+        restrictive = q("SELECT COUNT(*) FROM uploads WHERE decision IN ('block', 'mute-audio')")[0][0]
+        overturned = q("SELECT COUNT(*) FROM uploads WHERE decision IN ('block', 'mute-audio') "
+                       "AND outcome NOT IN ('block', 'mute-audio')")[0][0]
+        per_work: dict[str, dict] = {}
+        for row in q("SELECT decision, outcome, result FROM uploads WHERE status='ok'"):
+            for m in json.loads(row[2]).get("matches", []):
+                w = per_work.setdefault(m["work_id"], {"matched_uploads": 0, "decisions": {}, "outcomes": {},
+                                                       "overturned": 0})
+                w["matched_uploads"] += 1
+                w["decisions"][row[0]] = w["decisions"].get(row[0], 0) + 1
+                w["outcomes"][row[1]] = w["outcomes"].get(row[1], 0) + 1
+                if row[0] in RESTRICTIVE and row[1] not in RESTRICTIVE:
+                    w["overturned"] += 1
+        return {
+            "generated_at": iso(now),
+            "config_version": self.config_version,
+            "uploads_screened": total,
+            "errors": errors,
+            "decisions": by_decision,
+            "outcomes": by_outcome,
+            "reviews": reviews,
+            "review_outcomes": review_outcomes,
+            "disputes": disputes,
+            "restrictive_decisions": restrictive,
+            "overturned": overturned,
+            "overturned_share": overturned / restrictive if restrictive else 0.0,
+            "per_work": per_work,
+            "strikes_active": q("SELECT COUNT(*) FROM strikes WHERE expires_at > ?", iso(now))[0][0],
+        }
+
+
+def severity(outcome: str | None) -> int:
+    return SEVERITY.get(outcome or "allow", 0)
+
+
+__all__ = ["Deadlines", "Workflow", "WorkflowError", "iso", "parse", "severity", "CatalogError"]
