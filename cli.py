@@ -48,8 +48,25 @@ ConfigOpt = Annotated[
     typer.Option("--config", help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
+                                       help="Who is acting (recorded in the audit log).")]
 
 DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "allow": "green"}
+
+
+def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
+    if not texts:
+        return None
+    from policy import Rule
+
+    rules = []
+    for text in texts:
+        try:
+            rules.append(Rule.from_dict(json.loads(text)).__dict__)
+        except (ValueError, TypeError) as exc:
+            err.print(f"[red]error:[/red] bad --rule {text!r}: {exc}")
+            raise typer.Exit(2) from exc
+    return rules
 
 
 def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True) -> Prescreen:
@@ -75,16 +92,25 @@ def register(
     work_id: Annotated[str, typer.Option("--work-id", help="Identifier of the work (new or existing).")],
     title: Annotated[str, typer.Option("--title", help="Human title of the work.")] = "",
     owner: Annotated[str, typer.Option("--owner", help="Rights holder.")] = "",
+    rule: Annotated[Optional[list[str]], typer.Option(
+        "--rule", help='A rule of this work, as JSON, e.g. \'{"action": "mute-audio", "modality": "audio"}\' '
+        "(repeatable; evaluated in order before the global rules).")] = None,
+    priority: Annotated[Optional[bool], typer.Option(
+        "--priority/--no-priority", help="Priority work: stricter thresholds, borderline matches to review.")] = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
+    actor: ActorOpt = "operator",
     as_json: JsonFlag = False,
 ) -> None:
-    """Register reference files of a work. All or nothing: if any file fails, nothing is written."""
+    """Register reference files of a work. All or nothing: if any file fails, or the content
+    already belongs to another owner's work (an ownership conflict), nothing is written."""
+    rules = _parse_rules(rule)
     with _engine(home, config) as engine:
         items, _ = expand_paths(paths, media_only=True)
         try:
             with _progress(len(items), "fingerprinting", quiet=as_json or len(items) < 2) as advance:
-                result = engine.register(paths, work_id, title, owner, progress=advance)
+                result = engine.register(paths, work_id, title, owner, progress=advance, rules=rules,
+                                         priority=priority, actor=actor)
         except RegisterError as exc:
             if as_json:
                 print(json.dumps({"status": "error", "error": str(exc), "failures": exc.failures}))
@@ -166,7 +192,11 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
 
 @app.command()
 def screen(
-    paths: Annotated[list[Path], typer.Argument(help="Upload files or folders (every file inside is screened).")],
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        help="Upload files or folders (every file inside is screened).")] = None,
+    manifest: Annotated[Optional[Path], typer.Option(
+        "--manifest", help="CSV or JSON Lines: path, upload_id, uploader_id, declared_use (quotation, parody, "
+        "criticism, review, ...). Its files are screened with that context.")] = None,
     json_file: Annotated[
         Optional[Path], typer.Option("--json", help="Write JSON Lines (one object per upload) to FILE ('-' = stdout).")
     ] = None,
@@ -175,6 +205,16 @@ def screen(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
 ) -> None:
     """Screen uploads against the registered works; exit code 1 if any file could not be screened."""
+    contexts = {}
+    if manifest:
+        from service.manifest import ManifestError, read_manifest
+
+        try:
+            contexts = read_manifest(manifest)
+        except ManifestError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    paths = list(paths or []) + [Path(p) for p in contexts if Path(p) not in (paths or [])]
     with _engine(home, config) as engine:
         items, _ = expand_paths(paths, media_only=False)
         if not items:
@@ -186,7 +226,7 @@ def screen(
         try:
             with _progress(len(items), "screening", quiet=quiet or to_stdout) as advance:
                 for given, path in items:
-                    r = engine.screen_one(given, path)
+                    r = engine.screen_one(given, path, contexts.get(given))
                     results.append(r)
                     if sink:
                         sink.write(json.dumps(r.as_dict()) + "\n")
@@ -197,6 +237,9 @@ def screen(
                 sink.close()
     if not quiet and not to_stdout:
         out.print(screen_table(results))
+        pending = [r for r in results if r.review_id]
+        if pending:
+            out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
         counts = {k: sum(1 for r in results if (r.decision and r.decision.outcome == k)) for k in DECISION_STYLE}
         failed = sum(1 for r in results if r.status == "error")
         out.print(f"{len(results)} uploads: {counts['block']} block, {counts['review']} review, "
@@ -223,13 +266,14 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
 
 
 @works_app.command("remove")
-def works_remove(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+def works_remove(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
+                 as_json: JsonFlag = False) -> None:
     """Remove a work; its fingerprints leave the index."""
     from index import CatalogError
 
     with _engine(home, config) as engine:
         try:
-            refs = engine.remove_work(work_id)
+            refs = engine.remove_work(work_id, actor=actor)
         except CatalogError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc
@@ -331,6 +375,346 @@ def demo(
     out.print(f"{right} of {len(results)} uploads got the expected outcome "
               f"(the corrupt file is expected to fail: that is bad input handled per file).")
     out.print("Next: `prescreen screen FILE --json out.jsonl`, `prescreen works list`, `prescreen --help`.")
+
+
+# -- rights workflow ---------------------------------------------------------
+review_app = typer.Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
+uploaders_app = typer.Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+app.add_typer(uploaders_app, name="uploaders")
+
+
+def _fail(exc: Exception, code: int = 1):
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code) from exc
+
+
+def _print(obj, as_json: bool, human) -> None:
+    if as_json:
+        print(json.dumps(obj, default=str))
+    else:
+        human(obj)
+
+
+@works_app.command("set-rule")
+def works_set_rule(
+    work_id: str,
+    rule: Annotated[Optional[list[str]], typer.Option("--rule", help="Rule as JSON (repeatable); replaces the "
+                                                      "work's rules. Fields: action, band, modality, min_seconds, "
+                                                      "min_upload_share, min_reference_share.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the work's own rules.")] = False,
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
+) -> None:
+    """Set what happens when this work matches (block, mute-audio, review, track, allow)."""
+    from workflow import WorkflowError
+    from index import CatalogError
+
+    if not rule and not clear:
+        err.print("[red]error:[/red] give --rule JSON (repeatable) or --clear")
+        raise typer.Exit(2)
+    rules = [] if clear else _parse_rules(rule)
+    with _engine(home, config) as engine:
+        try:
+            engine.workflow.set_rules(engine.now(), actor, work_id, rules)
+            released = engine.redecide_work(work_id, actor, why="rule change")
+        except (WorkflowError, CatalogError) as exc:
+            _fail(exc)
+    _print({"work_id": work_id, "rules": rules, "released": released}, as_json,
+           lambda o: out.print(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released"))
+
+
+@works_app.command("priority")
+def works_priority(
+    work_id: str,
+    on: Annotated[bool, typer.Option("--on/--off", help="Mark or unmark the work as priority.")] = True,
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
+) -> None:
+    """Priority works (new releases, protection warning lists) use stricter thresholds."""
+    from index import CatalogError
+
+    with _engine(home, config) as engine:
+        try:
+            engine.workflow.set_priority(engine.now(), actor, work_id, on)
+        except CatalogError as exc:
+            _fail(exc)
+    out.print(f"{work_id}: priority {'on' if on else 'off'}")
+
+
+@works_app.command("license")
+def works_license(
+    work_id: str, uploader_id: str,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the licence back.")] = False,
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
+) -> None:
+    """Allow-list an uploader licensed for a work: their uploads are allowed on it."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            engine.workflow.license(engine.now(), actor, work_id, uploader_id, granted=not revoke)
+        except WorkflowError as exc:
+            _fail(exc)
+    out.print(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}")
+
+
+@works_app.command("exclude")
+def works_exclude(
+    work_id: str,
+    start: Annotated[float, typer.Argument(help="Reference seconds, start.")],
+    end: Annotated[float, typer.Argument(help="Reference seconds, end.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (public domain, licensed clip...).")],
+    ref_id: Annotated[Optional[int], typer.Option("--ref", help="Only this reference file (default: all).")] = None,
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
+) -> None:
+    """Exclude a time range of the work from matching; earlier decisions that relied only on it are released."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            res = engine.add_exclusion(work_id, start, end, reason, actor=actor, ref_id=ref_id)
+        except WorkflowError as exc:
+            _fail(exc)
+    _print(res, as_json, lambda o: out.print(
+        f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
+        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
+
+
+@works_app.command("show")
+def works_show(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """A work's files, rules, priority, licences and exclusions."""
+    with _engine(home, config) as engine:
+        work = engine.catalog.get_work(work_id)
+        if work is None:
+            _fail(ValueError(f"no work with id {work_id!r}"))
+        policy = engine.workflow.work_policies()[work_id]
+        info = {"work_id": work.work_id, "title": work.title, "owner": work.owner, "priority": work.priority,
+                "rules": work.rules, "licensed_uploaders": sorted(policy.licensed_uploaders),
+                "exclusions": engine.workflow.exclusions(work_id),
+                "references": [{"ref_id": r.ref_id, "path": r.path, "seconds": r.duration, "kind": r.kind}
+                               for r in engine.catalog.references(work_id)]}
+    _print(info, as_json, lambda o: out.print_json(json.dumps(o, default=str)))
+
+
+@review_app.command("list")
+def review_list(
+    all_: Annotated[bool, typer.Option("--all", help="Decided and expired reviews too.")] = False,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """Pending reviews, most urgent first (expired ones are resolved first)."""
+    with _engine(home, config) as engine:
+        engine.workflow.expire_due(engine.now())
+        rows = engine.workflow.reviews(None if all_ else "pending")
+
+    def human(rows):
+        table = Table(title="review queue" + (" (all)" if all_ else " (pending)"))
+        for col in ("id", "kind", "upload", "uploader", "automatic", "status", "due", "outcome"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(str(r["review_id"]), r["kind"], r["upload_id"], r["uploader_id"] or "",
+                          r["decision"] or "", r["status"], r["due_at"], r["outcome"] or "")
+        out.print(table)
+    _print(rows, as_json, human)
+
+
+@review_app.command("show")
+def review_show(
+    review_id: int,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where to write thumbnails "
+                                                    "(default <home>/evidence/review-ID).")] = None,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """Evidence for a review: matched segments on both timelines and side-by-side key frames (PNG files)."""
+    from service.evidence import write_thumbnails
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            rv = engine.workflow.review(review_id)
+        except WorkflowError as exc:
+            _fail(exc)
+        up = engine.catalog.upload(rv["upload_id"])
+        refs = {r.ref_id: r for r in engine.catalog.references()}
+        folder = out_dir or engine.home / "evidence" / f"review-{review_id}"
+        evidence = []
+        for m in up["result"]["matches"]:
+            for ref_id in sorted({s["ref_id"] for s in m["segments"]}):
+                segs = [s for s in m["segments"] if s["ref_id"] == ref_id]
+                ref = refs.get(ref_id)
+                pngs = write_thumbnails(up["path"], ref.path, segs[:3], folder,
+                                        f"{m['work_id']}-ref{ref_id}") if ref else []
+                evidence.append({"work_id": m["work_id"], "ref_id": ref_id, "reference": ref.path if ref else None,
+                                 "modality": m["modality"], "segments": segs,
+                                 "thumbnails": [str(p) for p in pngs]})
+        dispute = None
+        if rv["dispute_id"]:
+            row = engine.catalog.db.execute("SELECT * FROM disputes WHERE dispute_id=?", (rv["dispute_id"],)).fetchone()
+            dispute = dict(row)
+        info = {"review": rv, "upload": {k: up[k] for k in ("upload_id", "path", "uploader_id", "declared_use",
+                                                            "decision", "outcome", "screened_at")},
+                "reasons": up["result"]["reasons"], "dispute": dispute, "evidence": evidence}
+
+    def human(o):
+        r = o["review"]
+        out.print(f"[bold]review {r['review_id']}[/bold] ({r['kind']}, {r['status']}, due {r['due_at']}) — "
+                  f"upload {o['upload']['upload_id']} {o['upload']['path']}")
+        out.print(f"uploader {o['upload']['uploader_id'] or 'unknown'}, declared use "
+                  f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}")
+        if o["dispute"]:
+            out.print(f"dispute: {o['dispute']['reason']}")
+        for reason in o["reasons"]:
+            out.print(f"• {reason}")
+        table = Table(title="matched segments")
+        for col in ("work", "modality", "upload seconds", "work seconds", "similarity", "thumbnails"):
+            table.add_column(col, overflow="fold")
+        for e in o["evidence"]:
+            for k, s in enumerate(e["segments"]):
+                table.add_row(e["work_id"], s["modality"], f"{s['upload_start']:.1f}–{s['upload_end']:.1f}",
+                              f"{s['ref_start']:.1f}–{s['ref_end']:.1f}", f"{s['similarity']:.2f}",
+                              e["thumbnails"][k] if k < len(e["thumbnails"]) else "")
+        out.print(table)
+    _print(info, as_json, human)
+
+
+@review_app.command("decide")
+def review_decide(
+    review_id: int,
+    outcome: Annotated[str, typer.Option("--outcome", help="Screening review: allow, block, mute-audio or "
+                                         "track. Dispute review: upheld or released.")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decided (recorded in the audit log).")],
+    note: Annotated[str, typer.Option("--note", help="Why.")] = "",
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """Record a reviewer's decision; it applies to the upload at once."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            rv = engine.workflow.decide_review(engine.now(), review_id, reviewer, outcome, note)
+        except WorkflowError as exc:
+            _fail(exc)
+    _print(rv, as_json, lambda r: out.print(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}"))
+
+
+@app.command()
+def dispute(
+    upload_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="The uploader's counter-notice: why the use is lawful.")],
+    uploader: Annotated[Optional[str], typer.Option("--uploader", help="The disputing uploader's id.")] = None,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """An uploader disputes a decision; it goes to review with a deadline."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            res = engine.workflow.file_dispute(engine.now(), upload_id, reason, uploader)
+        except WorkflowError as exc:
+            _fail(exc)
+    _print(res, as_json, lambda r: out.print(
+        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}"))
+
+
+@app.command()
+def notice(
+    upload: Annotated[str, typer.Argument(help="Upload id from the catalog, or the published file.")],
+    work: Annotated[str, typer.Option("--work", help="The work the notice is for.")],
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
+) -> None:
+    """Takedown notice for a published upload: record it, and keep that variant down on re-upload."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            res = engine.notice(work, upload, actor=actor)
+        except (WorkflowError, RegisterError) as exc:
+            _fail(exc)
+    _print(res, as_json, lambda r: out.print(
+        f"notice #{r['notice_id']}: {r['path']} taken down for {work}; its fingerprints joined the work "
+        f"(reference {r['ref_id']}), so re-uploads stay down"))
+
+
+@uploaders_app.command("show")
+def uploaders_show(uploader_id: str, home: HomeOpt = None, config: ConfigOpt = None,
+                   as_json: JsonFlag = False) -> None:
+    """An uploader's uploads and strikes (active and expired)."""
+    with _engine(home, config) as engine:
+        engine.workflow.expire_due(engine.now())
+        info = engine.workflow.uploader(engine.now(), uploader_id)
+
+    def human(o):
+        flag = " [bold red]repeat infringer[/bold red]" if o["repeat_infringer"] else ""
+        out.print(f"uploader {o['uploader_id']}: {len(o['uploads'])} uploads, "
+                  f"{o['active_strikes']} active strikes{flag}")
+        table = Table(title="strikes")
+        for col in ("upload", "works", "reason", "given", "expires", "active"):
+            table.add_column(col)
+        for s in o["strikes"]:
+            table.add_row(s["upload_id"], ", ".join(s["work_ids"]), s["reason"], s["created_at"], s["expires_at"],
+                          "yes" if s["active"] else "expired")
+        out.print(table)
+    _print(info, as_json, human)
+
+
+@app.command()
+def audit(
+    upload: Annotated[Optional[str], typer.Option("--upload", help="Only this upload id.")] = None,
+    work: Annotated[Optional[str], typer.Option("--work", help="Only this work id.")] = None,
+    action: Annotated[Optional[str], typer.Option("--action", help="Only this action.")] = None,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """The append-only audit log: every decision, review, dispute and rule change."""
+    with _engine(home, config) as engine:
+        rows = engine.workflow.audit_records(upload, work, action)
+    if as_json:
+        for r in rows:
+            print(json.dumps(r, default=str))
+        return
+    table = Table(title="audit log")
+    for col in ("#", "time", "actor", "action", "upload", "work", "config", "evidence"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        ev = json.dumps(r["evidence"], default=str)
+        table.add_row(str(r["audit_id"]), r["at"], r["actor"], r["action"], r["upload_id"] or "",
+                      r["work_id"] or "", r["config_version"] or "", ev[:160] + ("…" if len(ev) > 160 else ""))
+    out.print(table)
+
+
+@app.command()
+def report(
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write the chart here "
+                                                "(default <home>/report.png).")] = None,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """Transparency report: uploads screened, decisions, reviews, disputes, overturned share, per work."""
+    from service.report import write_chart
+
+    with _engine(home, config) as engine:
+        engine.workflow.expire_due(engine.now())
+        rep = engine.workflow.report(engine.now())
+        chart = write_chart(rep, png or engine.home / "report.png")
+    rep["chart"] = str(chart)
+    if as_json:
+        print(json.dumps(rep, default=str))
+        return
+    out.print(f"[bold]transparency report[/bold] ({rep['generated_at']}, config {rep['config_version']})")
+    out.print(f"{rep['uploads_screened']} uploads screened, {rep['errors']} could not be read")
+    table = Table(title="decisions")
+    for col in ("outcome", "automatic decisions", "current outcomes"):
+        table.add_column(col)
+    for k in ("allow", "track", "mute-audio", "review", "block"):
+        table.add_row(k, str(rep["decisions"].get(k, 0)), str(rep["outcomes"].get(k, 0)))
+    out.print(table)
+    out.print(f"reviews: {rep['reviews']}; reviewer outcomes: {rep['review_outcomes']}")
+    out.print(f"disputes: {rep['disputes']}; restrictive decisions overturned: {rep['overturned']} of "
+              f"{rep['restrictive_decisions']} ({100 * rep['overturned_share']:.0f}%)")
+    table = Table(title="per work")
+    for col in ("work", "matched uploads", "decisions", "outcomes", "overturned"):
+        table.add_column(col)
+    for w, d in sorted(rep["per_work"].items()):
+        table.add_row(w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
+                      str(d["overturned"]))
+    out.print(table)
+    out.print(f"chart: {chart}")
 
 
 def _outcome(r: ScreenResult) -> str:

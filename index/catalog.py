@@ -19,7 +19,7 @@ import numpy as np
 
 from fingerprint import Fingerprint
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -137,10 +137,23 @@ class Catalog:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._check_schema_version()
         self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
         with self.transaction():
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    def _check_schema_version(self) -> None:
+        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not has_meta:
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            self.db.close()
+            raise CatalogError(
+                f"{self.path} has catalog schema {version}, this prescreen uses {SCHEMA_VERSION}; "
+                "register the works again into a new data folder (--home)")
 
     def close(self) -> None:
         self.db.close()

@@ -1,0 +1,254 @@
+"""The rights workflow through the CLI: rules, exclusions, licences, priority,
+fair use, reviews, disputes, stay-down, strikes, conflicts, audit, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import mediagen as mg
+from cli import app
+from mediagen import transforms as tf
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, corpus):
+    """A home with three works registered by three owners (copied fresh for each test)."""
+    home = tmp_path_factory.mktemp("wf-template")
+    for path, work, owner in ((corpus.film_path, "film", "Studio A"), (corpus.film2_path, "film2", "Studio B"),
+                              (corpus.song_path, "song", "Label C")):
+        r = runner.invoke(app, ["register", str(path), "--work-id", work, "--title", work, "--owner", owner,
+                                "--home", str(home)])
+        assert r.exit_code == 0, r.output
+    return home
+
+
+@pytest.fixture()
+def home(template, tmp_path):
+    dst = tmp_path / "home"
+    shutil.copytree(template, dst)
+    return dst
+
+
+def cli(home, *args, env=None, code=0):
+    r = runner.invoke(app, [*map(str, args), "--home", str(home)], env=env)
+    assert r.exit_code == code, r.output
+    return r
+
+
+def screen(home, path, uploader=None, use=None, upload_id=None, config=None, env=None) -> dict:
+    """Screen one upload through a manifest; returns its JSON line."""
+    manifest = Path(home) / f"manifest-{Path(path).stem}-{uploader}-{use}.jsonl"
+    manifest.write_text(json.dumps({"path": str(path), "uploader_id": uploader, "declared_use": use,
+                                    "upload_id": upload_id}) + "\n")
+    args = ["screen", "--manifest", manifest, "--json", "-"]
+    if config:
+        args += ["--config", config]
+    return json.loads(cli(home, *args, env=env).output.splitlines()[-1])
+
+
+def test_mute_audio_rule(home, corpus):
+    cli(home, "works", "set-rule", "song", "--rule", '{"action": "mute-audio", "modality": "audio"}')
+    upload = corpus.write("vlog_with_song.mp4", tf.replace_audio(tf.excerpt(corpus.other, 0, 40), corpus.song.audio))
+    line = screen(home, upload)
+    assert line["decision"] == "mute-audio" and line["rule"] == "work-rule:mute-audio"
+    assert any("rights holder's rule" in r for r in line["reasons"])
+
+
+def test_track_rule_and_most_restrictive_wins(home, corpus):
+    cli(home, "works", "set-rule", "film2", "--rule", '{"action": "track"}')
+    both = corpus.write("film_then_film2.mp4", tf.concat(tf.excerpt(corpus.film, 0, 15), corpus.film2))
+    line = screen(home, both)
+    outcomes = {w["work_id"]: w["outcome"] for w in line["works"]}
+    assert outcomes["film2"] == "track" and line["decision"] == outcomes["film"] != "track"
+    assert {m["work_id"] for m in line["matches"]} == {"film", "film2"}
+
+
+def test_exclusion_releases_a_decision(home, corpus):
+    upload = corpus.write("film_10_25.mp4", tf.excerpt(corpus.film, 10.0, 25.0))
+    line = screen(home, upload)
+    assert line["decision"] == "block"
+    out = json.loads(cli(home, "works", "exclude", "film", "9", "26", "--reason", "public-domain footage",
+                         "--json").output)
+    assert out["released"] == [{"upload_id": line["upload_id"], "from": "block", "to": "allow"}]
+    again = screen(home, upload)
+    assert again["decision"] == "allow"
+    actions = [r["action"] for r in map(json.loads, cli(home, "audit", "--upload", line["upload_id"],
+                                                        "--json").output.splitlines())]
+    assert actions == ["decision", "outcome-change"]
+
+
+def test_licensed_uploader_passes(home, corpus):
+    cli(home, "works", "license", "film", "alice")
+    copy = corpus.write("film_copy.mp4", tf.scale(corpus.film, 0.5))
+    assert screen(home, copy, uploader="alice")["decision"] == "allow"
+    assert screen(home, copy, uploader="bob")["decision"] == "block"
+
+
+def test_priority_work_is_stricter_and_borderline_goes_to_review(home, corpus):
+    short = corpus.write("film_2_5s.mp4", tf.embed(tf.excerpt(corpus.film, 10, 12.5), tf.excerpt(corpus.other, 0, 30),
+                                                   at=10))
+    # 20 s of the 30 s film in a 45 s upload: partial under the normal thresholds
+    twenty = corpus.write("film_20s_of_45.mp4", tf.embed(tf.excerpt(corpus.film, 5, 25),
+                                                         tf.excerpt(corpus.other, 0, 45), at=10))
+    assert screen(home, short)["decision"] == "allow"
+    assert screen(home, twenty)["decision"] == "review"
+    cli(home, "works", "priority", "film", "--on")
+    line = screen(home, short)
+    assert line["decision"] == "review" and line["rule"] == "priority-borderline"
+    assert screen(home, twenty)["decision"] == "block"
+
+
+def test_flagged_quotation_of_ten_seconds_is_review_not_block(home, corpus, tmp_path):
+    quote = corpus.write("quote_10s.mp4", tf.concat(tf.excerpt(corpus.film, 5, 15), tf.excerpt(corpus.other, 0, 8)))
+    line = screen(home, quote, uploader="critic", use="quotation")
+    assert line["decision"] == "review" and line["rule"] == "fair-use-preset"
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[policy.fair_use]\nenabled = false\n")
+    assert screen(home, quote, uploader="critic", use="quotation", config=strict)["decision"] == "block"
+
+
+def test_declared_use_widens_the_band_beyond_fifteen_seconds(home, corpus):
+    # 18 s of the 40 s song make 60 % of a 30 s upload: substantial, and over the 15 s of the preset ...
+    long_quote = corpus.write("quote_18s_of_song.mp4", tf.replace_audio(
+        tf.excerpt(corpus.other, 0, 30), tf.concat(tf.excerpt(corpus.song, 10, 28), mg.silence(12.0)).audio))
+    assert screen(home, long_quote)["decision"] == "block"
+    # ... unless the uploader declares criticism: under half of the song, with other material
+    line = screen(home, long_quote, use="criticism")
+    assert line["decision"] == "review" and line["rule"] == "fair-use-preset"
+
+
+def test_review_queue_shows_evidence_and_records_the_decision(home, corpus, tmp_path):
+    upload = corpus.write("film_6s_in_20.mp4", tf.embed(tf.excerpt(corpus.film, 10, 16),
+                                                         tf.excerpt(corpus.other, 0, 20), at=5))
+    line = screen(home, upload, uploader="dave")
+    assert line["decision"] == "review" and line["review_id"]
+    rows = json.loads(cli(home, "review", "list", "--json").output)
+    assert [r["review_id"] for r in rows] == [line["review_id"]]
+    shown = json.loads(cli(home, "review", "show", line["review_id"], "--out", tmp_path / "ev", "--json").output)
+    ev = shown["evidence"][0]
+    assert ev["work_id"] == "film" and ev["thumbnails"]
+    seg = ev["segments"][0]
+    assert abs(seg["upload_start"] - 5) < 1 and abs(seg["ref_start"] - 10) < 1
+    for png in ev["thumbnails"]:
+        assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cli(home, "review", "decide", line["review_id"], "--outcome", "allow", "--reviewer", "rita",
+        "--note", "commentary on the scene")
+    assert json.loads(cli(home, "review", "list", "--json").output) == []
+    cli(home, "review", "decide", line["review_id"], "--outcome", "block", "--reviewer", "rita", code=1)
+
+
+def test_dispute_overturns_a_block_and_the_audit_shows_every_step(home, corpus):
+    upload = corpus.write("film_full_copy.mp4", corpus.film, video_bitrate=300_000)
+    line = screen(home, upload, uploader="erin", upload_id="up-42")
+    assert line["decision"] == "block" and line["upload_id"] == "up-42"
+    filed = json.loads(cli(home, "dispute", "up-42", "--reason", "I own a licence", "--uploader", "erin",
+                           "--json").output)
+    cli(home, "dispute", "up-42", "--reason", "again", code=1)  # already waiting for review
+    cli(home, "review", "decide", filed["review_id"], "--outcome", "released", "--reviewer", "rita",
+        "--note", "licence checked")
+    records = [json.loads(x) for x in cli(home, "audit", "--upload", "up-42", "--json").output.splitlines()]
+    assert [r["action"] for r in records] == ["decision", "dispute-filed", "review-decision", "dispute-released",
+                                              "outcome-change"]
+    assert records[-1]["evidence"]["to"] == "allow" and records[2]["actor"] == "rita"
+    assert all(r["config_version"] for r in records)
+    assert json.loads(cli(home, "uploaders", "show", "erin", "--json").output)["active_strikes"] == 0
+    rep = json.loads(cli(home, "report", "--json").output)
+    assert rep["overturned"] == 1 and rep["disputes"] == {"released": 1}
+    assert Path(rep["chart"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_noticed_variant_is_blocked_when_uploaded_again(home, corpus):
+    variant = tf.picture_in_picture(corpus.film, tf.excerpt(corpus.other, 0, 30), scale=0.5, audio="background")
+    first = corpus.write("film_pip.mp4", variant)
+    line = screen(home, first)
+    assert line["decision"] != "block"  # this edit slips through the fingerprints
+    cli(home, "notice", line["upload_id"], "--work", "film")
+    again = corpus.write("film_pip_reupload.mp4", variant, video_bitrate=250_000)
+    relined = screen(home, again)
+    assert relined["decision"] == "block"
+    assert relined["matches"][0]["work_id"] == "film"
+    audit = [json.loads(x)["action"] for x in cli(home, "audit", "--work", "film", "--json").output.splitlines()]
+    assert "takedown-notice" in audit
+
+
+def test_strikes_count_and_expire(home, corpus):
+    copy = corpus.write("film_copy_for_strikes.mp4", tf.hflip(corpus.film))
+    quote = corpus.write("film_6s_for_strikes.mp4", tf.embed(tf.excerpt(corpus.film, 3, 9),
+                                                              tf.excerpt(corpus.other, 20, 40), at=2))
+    first = screen(home, copy, uploader="mallory")
+    filed = json.loads(cli(home, "dispute", first["upload_id"], "--reason", "fair use", "--json").output)
+    cli(home, "review", "decide", filed["review_id"], "--outcome", "upheld", "--reviewer", "rita")
+    second = screen(home, quote, uploader="mallory")
+    cli(home, "review", "decide", second["review_id"], "--outcome", "block", "--reviewer", "rita")
+    shown = json.loads(cli(home, "uploaders", "show", "mallory", "--json").output)
+    assert shown["active_strikes"] == 2 and len(shown["uploads"]) == 2
+    later = {"PRESCREEN_NOW": "2099-01-01T00:00:00+00:00"}
+    shown = json.loads(cli(home, "uploaders", "show", "mallory", "--json", env=later).output)
+    assert shown["active_strikes"] == 0 and len(shown["strikes"]) == 2
+
+
+def test_pending_review_expires_to_the_configured_outcome(home, corpus):
+    upload = corpus.write("film_6s_expire.mp4", tf.embed(tf.excerpt(corpus.film, 12, 18),
+                                                          tf.excerpt(corpus.other, 0, 20), at=4))
+    line = screen(home, upload)
+    later = {"PRESCREEN_NOW": "2099-01-01T00:00:00+00:00"}
+    rows = json.loads(cli(home, "review", "list", "--all", "--json", env=later).output)
+    assert [(r["review_id"], r["status"], r["outcome"]) for r in rows] == [(line["review_id"], "expired", "allow")]
+
+
+def test_conflicting_registration_is_reported(home, corpus):
+    copy = corpus.write("film_claimed_by_other.mp4", tf.scale(corpus.film, 0.5))
+    r = cli(home, "register", copy, "--work-id", "my-film", "--owner", "Someone Else", code=1)
+    assert "ownership conflict" in r.output and "film" in r.output
+    works = [w["work_id"] for w in json.loads(cli(home, "works", "list", "--json").output)]
+    assert "my-film" not in works
+    audit = [json.loads(x) for x in cli(home, "audit", "--action", "ownership-conflict", "--json").output.splitlines()]
+    assert audit and audit[0]["evidence"]["existing_work_id"] == "film"
+    # the rights holder adding a new cut of their own work is not a conflict
+    cli(home, "register", copy, "--work-id", "film")
+
+
+def test_audit_log_is_append_only(home, corpus):
+    screen(home, corpus.write("any_upload.mp4", mg.synth_work(seed=55, duration=6.0)))
+    db = sqlite3.connect(home / "catalog.sqlite")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE audit SET actor='someone else'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM audit")
+
+
+def test_killed_batch_keeps_every_finished_decision(home, corpus, tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for i in range(8):
+        mg.write_media(tf.excerpt(corpus.other, 5 * i, 5 * i + 6), batch / f"clip{i}.mp4")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "screen", str(batch), "--json", str(out), "--quiet",
+                             "--home", str(home)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = [json.loads(x) for x in out.read_text().splitlines() if x.endswith("}")]
+    assert len(written) >= 3
+    db = sqlite3.connect(home / "catalog.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = {row[0] for row in db.execute("SELECT upload_id FROM uploads")}
+    assert {w["upload_id"] for w in written} <= stored
+    decided = {row[0] for row in db.execute("SELECT upload_id FROM audit WHERE action='decision'")}
+    assert stored <= decided  # every recorded upload has its audit record
