@@ -49,9 +49,10 @@ def format_id(params: "FingerprintParams") -> str:
     import json
     from dataclasses import asdict
 
+    video = {k: v for k, v in asdict(params.video).items() if not k.startswith("query_")}
     audio = {k: v for k, v in asdict(params.audio).items() if not k.startswith("query_")}
     shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
-             "video": asdict(params.video), "audio": audio}
+             "video": video, "audio": audio}
     return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
 
 

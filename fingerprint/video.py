@@ -13,7 +13,8 @@ Pipeline per clip, all on (n, size, size) uint8 grey frames:
 4. References: extra hashes of centre crops (robust to cropped copies) and
    runs of near-identical hashes collapsed to one code standing for the run.
    Queries: the plain hash and the hash of the mirrored frame, which for a DCT
-   is a sign flip of the odd horizontal frequencies (no second resize).
+   is a sign flip of the odd horizontal frequencies (no second resize), plus
+   hashes of the frames rotated back by a few degrees (``rotated_stack``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fftpack
+import scipy.ndimage
 from PIL import Image
 
 from .types import VIDEO, Fingerprint
@@ -46,6 +48,8 @@ class VideoParams:
     collapse_distance: consecutive reference hashes within this Hamming distance
         (bits) belong to one run and are stored once.
     max_run_seconds: a collapsed run never stands for more than this many seconds.
+    query_rotations: uploads are also hashed rotated by these angles (degrees)
+        and centre-cropped to the inscribed square, undoing a tilted copy.
     """
 
     hash_size: int = 16
@@ -55,6 +59,7 @@ class VideoParams:
     crop_scales: tuple[float, ...] = (0.9, 0.8)
     collapse_distance: int = 12
     max_run_seconds: float = 1.0
+    query_rotations: tuple[float, ...] = (-5.0, 5.0)
 
 
 def border_box(frames: np.ndarray, black_level: float, max_share: float) -> tuple[int, int, int, int]:
@@ -145,6 +150,15 @@ def phash_bits_with_mirror(frames: np.ndarray, hash_size: int = 16) -> tuple[np.
     return _bits_from_low(low), _bits_from_low(low * sign[None, None, :])
 
 
+def rotated_stack(frames: np.ndarray, degrees: float) -> np.ndarray:
+    """Every frame rotated by ``degrees`` (counter-clockwise) in one scipy call,
+    cropped to the central square that holds no rotated-in corners."""
+    turned = scipy.ndimage.rotate(frames.astype(np.float32), degrees, axes=(2, 1), reshape=False, order=1)
+    rad = np.radians(abs(degrees))
+    keep = 1.0 / (np.cos(rad) + np.sin(rad))
+    return centre_crop(np.clip(turned, 0, 255).astype(np.uint8), keep)
+
+
 def _usable(frames: np.ndarray, params: VideoParams) -> tuple[np.ndarray, np.ndarray]:
     """Border-cropped frames and the mask of frames that are not degenerate."""
     top, bottom, left, right = border_box(frames, params.black_level, params.max_border_share)
@@ -204,11 +218,13 @@ def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float
     if len(t) == 0:
         return Fingerprint.empty(VIDEO, code_bytes)
     plain, mirrored = phash_bits_with_mirror(cropped, params.hash_size)
-    n = len(t)
+    codes = [plain, mirrored] + [phash_bits(rotated_stack(cropped, a), params.hash_size)
+                                 for a in params.query_rotations]
+    n, k = len(t), len(codes)
     return Fingerprint(
         VIDEO,
-        np.concatenate([plain, mirrored]),
-        np.concatenate([t, t]),
-        np.concatenate([t + period, t + period]),
-        np.repeat(np.array([QUERY_PLAIN, QUERY_MIRRORED], np.uint8), n),
+        np.concatenate(codes),
+        np.tile(t, k),
+        np.tile(t + period, k),
+        np.repeat(np.arange(k, dtype=np.uint8), n),  # 0 plain, 1 mirrored, 2.. rotations in config order
     )
