@@ -50,6 +50,12 @@ class VideoParams:
     max_run_seconds: a collapsed run never stands for more than this many seconds.
     query_rotations: uploads are also hashed rotated by these angles (degrees)
         and centre-cropped to the inscribed square, undoing a tilted copy.
+    query_insets: look for a picture-in-picture inset (``inset_box``) in
+        uploads and hash it (plain and mirrored) as well.
+    inset_edge_ratio: an inset edge is a row/column boundary whose persistent
+        gradient is this many times the frame's typical one.
+    inset_min_share, inset_max_share: an inset spans this share of the
+        frame's width and height.
     """
 
     hash_size: int = 16
@@ -60,6 +66,10 @@ class VideoParams:
     collapse_distance: int = 12
     max_run_seconds: float = 1.0
     query_rotations: tuple[float, ...] = (-5.0, 5.0)
+    query_insets: bool = True
+    inset_edge_ratio: float = 4.0
+    inset_min_share: float = 0.2
+    inset_max_share: float = 0.85
 
 
 def border_box(frames: np.ndarray, black_level: float, max_share: float) -> tuple[int, int, int, int]:
@@ -159,6 +169,53 @@ def rotated_stack(frames: np.ndarray, degrees: float) -> np.ndarray:
     return centre_crop(np.clip(turned, 0, 255).astype(np.uint8), keep)
 
 
+def _edge_peaks(profile: np.ndarray, ratio: float) -> list[tuple[int, float]]:
+    """(boundary, strength) of runs of boundaries far above the typical gradient."""
+    floor = max(3.0, ratio * float(np.median(profile)))
+    hot = np.flatnonzero(profile > floor)
+    peaks = []
+    for run in np.split(hot, np.flatnonzero(np.diff(hot) > 2) + 1) if hot.size else []:
+        k = run[np.argmax(profile[run])]
+        peaks.append((int(k) + 1, float(profile[k])))  # boundary between pixel k and k + 1
+    return peaks
+
+
+def inset_box(frames: np.ndarray, params: VideoParams) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of a picture-in-picture inset, or None.
+
+    An inset's border is an edge that stays put while both pictures move: the
+    per-pixel gradient's median over time is high along it and low elsewhere.
+    The inset is the rectangle between the strongest such boundaries (the
+    frame's own edges stand in for a side flush with the border).
+    """
+    n, h, w = frames.shape
+    if n < 8:
+        return None
+    f = frames.astype(np.float32)
+    cols = np.median(np.abs(np.diff(f, axis=2)), axis=0).mean(axis=0)  # (w - 1,) vertical edges
+    rows = np.median(np.abs(np.diff(f, axis=1)), axis=0).mean(axis=1)  # (h - 1,) horizontal edges
+    vpeaks = _edge_peaks(cols, params.inset_edge_ratio)
+    hpeaks = _edge_peaks(rows, params.inset_edge_ratio)
+    if not vpeaks and not hpeaks:
+        return None
+
+    def best_pair(peaks: list[tuple[int, float]], length: int) -> tuple[int, int] | None:
+        cands = [(0, 0.0), *peaks, (length, 0.0)]
+        best, best_score = None, 0.0
+        for i, (a, sa) in enumerate(cands):
+            for b, sb in cands[i + 1:]:
+                share = (b - a) / length
+                if params.inset_min_share <= share <= params.inset_max_share and sa + sb > best_score:
+                    best, best_score = (a, b), sa + sb
+        return best
+
+    horiz = best_pair(hpeaks, h)
+    vert = best_pair(vpeaks, w)
+    if horiz is None or vert is None:
+        return None
+    return horiz[0], horiz[1], vert[0], vert[1]
+
+
 def _usable(frames: np.ndarray, params: VideoParams) -> tuple[np.ndarray, np.ndarray]:
     """Border-cropped frames and the mask of frames that are not degenerate."""
     top, bottom, left, right = border_box(frames, params.black_level, params.max_border_share)
@@ -220,11 +277,16 @@ def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float
     plain, mirrored = phash_bits_with_mirror(cropped, params.hash_size)
     codes = [plain, mirrored] + [phash_bits(rotated_stack(cropped, a), params.hash_size)
                                  for a in params.query_rotations]
+    box = inset_box(cropped, params) if params.query_insets else None
+    if box is not None:
+        top, bottom, left, right = box
+        codes += list(phash_bits_with_mirror(np.ascontiguousarray(cropped[:, top:bottom, left:right]),
+                                             params.hash_size))
     n, k = len(t), len(codes)
     return Fingerprint(
         VIDEO,
         np.concatenate(codes),
         np.tile(t, k),
         np.tile(t + period, k),
-        np.repeat(np.arange(k, dtype=np.uint8), n),  # 0 plain, 1 mirrored, 2.. rotations in config order
+        np.repeat(np.arange(k, dtype=np.uint8), n),  # 0 plain, 1 mirrored, 2.. rotations, then inset (+mirror)
     )

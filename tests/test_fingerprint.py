@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter
 from fingerprint import AudioParams, VideoParams, file_digest, hamming_matrix
 from fingerprint.audio import chroma_words, pack_codes, query_audio_fingerprint, reference_audio_fingerprint
 from fingerprint.video import (
-    border_box, collapse_runs, frame_quality, phash_bits, phash_bits_with_mirror,
+    border_box, collapse_runs, frame_quality, inset_box, phash_bits, phash_bits_with_mirror,
     query_video_fingerprint, reference_video_fingerprint,
 )
 
@@ -110,3 +110,13 @@ def test_file_digest(tmp_path):
     p.write_bytes(b"abc")
     d = file_digest(p)
     assert d.sha256.startswith("ba7816bf") and d.md5 == "900150983cd24fb0d6963f7d28e17f72" and d.size == 3
+
+
+def test_inset_box_finds_a_picture_in_picture_and_nothing_in_plain_video():
+    n = 24
+    background = _textures(n, 128, 128, seed=11)
+    inset = _textures(n, 64, 64, seed=12)
+    frames = background.copy()
+    frames[:, 8:72, 56:120] = np.clip(inset.astype(int) + 60, 0, 255)  # brighter inset, moving independently
+    assert inset_box(frames, VideoParams()) == (8, 72, 56, 120)
+    assert inset_box(background, VideoParams()) is None

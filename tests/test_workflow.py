@@ -172,12 +172,13 @@ def test_dispute_overturns_a_block_and_the_audit_shows_every_step(home, corpus):
 
 
 def test_noticed_variant_is_blocked_when_uploaded_again(home, corpus):
-    variant = tf.picture_in_picture(corpus.film, tf.excerpt(corpus.other, 0, 30), scale=0.5, audio="background")
-    first = corpus.write("film_pip.mp4", variant)
+    # tilted 12 degrees with another soundtrack: beyond what the fingerprints undo
+    variant = tf.replace_audio(tf.rotate(corpus.film, 12.0), tf.excerpt(corpus.other, 0, 30))
+    first = corpus.write("film_tilted.mp4", variant)
     line = screen(home, first)
     assert line["decision"] != "block"  # this edit slips through the fingerprints
     cli(home, "notice", line["upload_id"], "--work", "film")
-    again = corpus.write("film_pip_reupload.mp4", variant, video_bitrate=250_000)
+    again = corpus.write("film_tilted_reupload.mp4", variant, video_bitrate=250_000)
     relined = screen(home, again)
     assert relined["decision"] == "block"
     assert relined["matches"][0]["work_id"] == "film"
