@@ -13,7 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
+
+# pixel formats whose first plane is the 8-bit luma image (the grey picture)
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21",
+                         "yuv411p", "yuv410p", "gray"})
+
+
+def grey_square(frame: av.VideoFrame, size: int) -> np.ndarray:
+    """The frame as a (size, size) uint8 grey image.
+
+    For YUV frames the luma plane is used as it is (no colour conversion) and
+    shrunk with OpenCV's area filter: the conversion through swscale cost
+    several times the decoding itself.
+    """
+    if frame.format.name in _LUMA_FIRST:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    else:
+        luma = frame.to_ndarray(format="gray")
+    return cv2.resize(luma, (size, size), interpolation=cv2.INTER_AREA)
 
 
 class MediaError(Exception):
@@ -126,8 +146,7 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
         video_end = max(video_end, t + 1.0 / rate)
         if t + 1e-6 < next_sample:
             return
-        grey = frame.reformat(width=frame_size, height=frame_size, format="gray", interpolation="AREA")
-        frames.append(grey.to_ndarray().copy())
+        frames.append(grey_square(frame, frame_size))
         times.append(float(t))
         next_sample = (np.floor(t / period + 1e-6) + 1) * period
 
