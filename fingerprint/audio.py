@@ -192,6 +192,12 @@ def variant_tempo(variants: np.ndarray, params: AudioParams) -> np.ndarray:
     return np.asarray(params.query_tempos, np.float64)[np.asarray(variants, np.int64) % len(params.query_tempos)]
 
 
+def variant_semitones(variants: np.ndarray, params: AudioParams) -> np.ndarray:
+    """Pitch rotation (semitones) each query variant assumed."""
+    index = np.asarray(variants, np.int64) // len(params.query_tempos)
+    return np.asarray(params.query_semitones, np.int64)[index]
+
+
 def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
     """Codes of a registered reference's audio; silence yields no codes."""
     chroma, voiced = chroma_frames(signal, params)

@@ -53,6 +53,10 @@ class AlignParams:
     max_segments_per_ref: stop looking for further lines on a reference after this.
     hint_tolerance: a hit whose query variant assumed speed ``h`` only supports
         lines with a speed within this of ``h``.
+    altered_min_similarity: a segment found mostly through variants that undo
+        an alteration (pitch-shifted audio) needs at least this similarity: a
+        song in the same key progression a semitone away otherwise passes for
+        a shifted copy.
     """
 
     radius: int = 64
@@ -72,6 +76,7 @@ class AlignParams:
     change_bits: int = 24
     max_segments_per_ref: int = 20
     hint_tolerance: float = 0.03
+    altered_min_similarity: float = 0.0
 
     def speeds(self) -> np.ndarray:
         n = int(round((self.max_speed - self.min_speed) / self.speed_step)) + 1
@@ -184,6 +189,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
     pick = pick[np.argsort(c.q_start[pick], kind="stable")]
     q, q_end, d = c.q_start[pick], c.q_end[pick], c.distance[pick]
     codes = c.query_codes[pick]
+    altered = c.altered[pick]
     cuts = np.flatnonzero(np.diff(q) > params.max_gap_seconds) + 1
     out = []
     for part in np.split(np.arange(len(q)), cuts):
@@ -209,6 +215,9 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             if query_span[1] - end <= params.edge_seconds / 4:
                 end += params.edge_seconds
         mean_d = float(d[part].mean())
+        altered_share = float(altered[part].mean())
+        if altered_share > 0.5 and 1.0 - mean_d / (code_bits / 2) < params.altered_min_similarity:
+            continue
         out.append(Segment(
             ref_id=ref_id,
             modality=modality,
@@ -223,6 +232,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             density=density,
             changes=changes,
             clean_share=float((d[part] <= params.radius / 2).mean()),
+            altered_share=altered_share,
         ))
     return out
 

@@ -11,13 +11,14 @@ from .types import Candidates
 
 def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndarray, r_start: np.ndarray,
                      r_end: np.ndarray, distance: np.ndarray, instant_seconds: float,
-                     row_speed_hint: np.ndarray | None = None) -> Candidates:
+                     row_speed_hint: np.ndarray | None = None, row_altered: np.ndarray | None = None) -> Candidates:
     """Join hits (one per query row / stored code pair) with the query's times.
 
     instant_seconds: query codes whose start times round to the same multiple of
     this (seconds) stand for one upload instant and vote once.
     row_speed_hint: per query row, the playback speed its variant assumed
         (NaN or None: any speed).
+    row_altered: per query row, whether its variant undoes a pitch shift.
     """
     rows = np.asarray(query_rows, np.int64)
     starts = query.starts[rows]
@@ -32,4 +33,5 @@ def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndar
         query_codes=query.codes[rows],
         speed_hint=(np.full(len(rows), np.nan) if row_speed_hint is None
                     else np.asarray(row_speed_hint, np.float64)[rows]),
+        altered=None if row_altered is None else np.asarray(row_altered, bool)[rows],
     )

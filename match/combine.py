@@ -45,6 +45,7 @@ def _merge(a: Segment, b: Segment) -> Segment:
         density=(a.density * wa + b.density * wb) / w,
         changes=a.changes + b.changes,
         clean_share=(a.clean_share * wa + b.clean_share * wb) / w,
+        altered_share=(a.altered_share * wa + b.altered_share * wb) / w,
     )
 
 

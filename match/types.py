@@ -22,6 +22,8 @@ class Candidates:
     query_codes: the query code of each hit (tells moving from static content).
     speed_hint: playback speed the query variant assumed (a tempo-rescaled audio
         variant only lines up at that speed); NaN where any speed is allowed.
+    altered: the hit came from a variant that undoes an alteration of the
+        content itself (a pitch shift); such matches need more similarity.
     """
 
     q_start: np.ndarray
@@ -33,6 +35,11 @@ class Candidates:
     distance: np.ndarray
     query_codes: np.ndarray  # (n, bytes) uint8 code of the query row of each hit
     speed_hint: np.ndarray  # (n,) float, NaN = any speed
+    altered: np.ndarray | None = None  # (n,) bool: the query variant assumed an alteration (pitch shift)
+
+    def __post_init__(self) -> None:
+        if self.altered is None:
+            self.altered = np.zeros(len(self.q_start), bool)
 
     def __len__(self) -> int:
         return len(self.q_start)
@@ -65,6 +72,7 @@ class Segment:
     density: float
     changes: int
     clean_share: float = 1.0
+    altered_share: float = 0.0
 
     @property
     def upload_seconds(self) -> float:
@@ -82,7 +90,7 @@ class Segment:
         d = asdict(self)
         for key in ("upload_start", "upload_end", "ref_start", "ref_end"):
             d[key] = round(d[key], 2)
-        for key in ("speed", "similarity", "mean_distance", "density", "clean_share"):
+        for key in ("speed", "similarity", "mean_distance", "density", "clean_share", "altered_share"):
             d[key] = round(d[key], 3)
         return d
 

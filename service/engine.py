@@ -27,7 +27,7 @@ from fingerprint import (
     AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest, fingerprint_file,
     fingerprint_for_registration, format_id,
 )
-from fingerprint.audio import variant_tempo
+from fingerprint.audio import variant_semitones, variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
 from policy import SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, classify, decide
@@ -496,8 +496,12 @@ class Prescreen:
             if len(hits.ids) == 0:
                 continue
             ref_id, r_start, r_end = index.times.lookup(hits.ids)
-            hint = variant_tempo(query.variants, self.config.fingerprint.audio) if signal == AUDIO else None
-            cands = build_candidates(query, hits.query, ref_id, r_start, r_end, hits.distance, instant, hint)
+            hint = altered = None
+            if signal == AUDIO:
+                hint = variant_tempo(query.variants, self.config.fingerprint.audio)
+                altered = variant_semitones(query.variants, self.config.fingerprint.audio) != 0
+            cands = build_candidates(query, hits.query, ref_id, r_start, r_end, hits.distance, instant, hint,
+                                     altered)
             span = (float(query.starts.min()), float(query.ends.max()))
             segments += align(cands, signal, query.code_bits, params, query_span=span)
         return segments
