@@ -337,12 +337,18 @@ def _long_excerpt(src: Source, rng: np.random.Generator, seed: int) -> Made:
                 note=f"4 s intro + {length:.1f} s of the work + 3 s outro")
 
 
+def _draw_quote(src: Source, rng: np.random.Generator, length: tuple[float, float],
+                place: tuple[float, float], total: float) -> tuple[float, float, float]:
+    """(quote seconds, start in the work, start in the upload) drawn in that order."""
+    q = round(float(rng.uniform(*length)), 2)
+    s = round(float(rng.uniform(src.ref.content_start, src.ref.content_end - q)), 2)
+    at = round(float(rng.uniform(*place)) * total, 2)
+    return q, s, at
+
+
 def _short_quote(long_seconds: float):
     def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
-        q = round(float(rng.uniform(5.0, 10.0)), 2)
-        lo, hi = src.ref.content_start, src.ref.content_end
-        s = round(float(rng.uniform(lo, hi - q)), 2)
-        at = round(float(rng.uniform(0.2, 0.7)) * long_seconds, 2)
+        q, s, at = _draw_quote(src, rng, (5.0, 10.0), (0.2, 0.7), long_seconds)
         clip = T.embed(T.excerpt(src.media, s, s + q), _vlog(seed, long_seconds), at)
         return Made(clip, [_seg(at, at + q, s, s + q)], "quote",
                     note=f"{q:.1f} s quote (picture and sound) at {at:.1f} s of a {long_seconds:.0f} s vlog")
@@ -351,10 +357,7 @@ def _short_quote(long_seconds: float):
 
 def _commentary_quote(seconds: float):
     def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
-        q = round(float(rng.uniform(6.0, 10.0)), 2)
-        lo, hi = src.ref.content_start, src.ref.content_end
-        s = round(float(rng.uniform(lo, hi - q)), 2)
-        at = round(float(rng.uniform(0.3, 0.6)) * seconds, 2)
+        q, s, at = _draw_quote(src, rng, (6.0, 10.0), (0.3, 0.6), seconds)
         vlog = _vlog(seed, seconds)
         voice = vlog.audio[mg.count(at, SR): mg.count(at, SR) + mg.count(q, SR)]
         quote = T.mix_audio(T.excerpt(src.media, s, s + q), voice, snr_db=-12.0)

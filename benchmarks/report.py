@@ -395,6 +395,16 @@ def render_markdown(data: dict, plots: dict) -> str:
 # --------------------------------------------------------------------------- plots
 
 
+def _save(fig, path: Path) -> str:
+    """Lay out, write and close a matplotlib figure; returns the file name."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path.name
+
+
 def _plots(data: dict, out: Path, name: str) -> dict:
     try:
         import matplotlib
@@ -438,11 +448,7 @@ def _plots(data: dict, out: Path, name: str) -> dict:
             ax.axhline(i - 0.5, color="black", linewidth=0.8)
     ax.set_title("right work found (k/n); negatives: ok = no false match; grey: cannot read the file",
                  fontsize=8, pad=36)
-    fig.tight_layout()
-    path = out / f"{name}-recall.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    plots["recall"] = path.name
+    plots["recall"] = _save(fig, out / f"{name}-recall.png")
 
     sp = data["speed"]
     if "search" in sp:
@@ -469,11 +475,7 @@ def _plots(data: dict, out: Path, name: str) -> dict:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
         ax.set_title("Search time per upload as the catalog grows", fontsize=9)
-        fig.tight_layout()
-        path = out / f"{name}-search.png"
-        fig.savefig(path, dpi=130)
-        plt.close(fig)
-        plots["search"] = path.name
+        plots["search"] = _save(fig, out / f"{name}-search.png")
     if "fingerprint" in sp:
         fp = {k: v for k, v in sp["fingerprint"].items() if k != "decode"}
         fig, ax = plt.subplots(figsize=(7, 0.6 * len(fp) + 1.4))
@@ -491,11 +493,7 @@ def _plots(data: dict, out: Path, name: str) -> dict:
         ax.set_xlabel("seconds of media per CPU second (higher is faster)")
         ax.legend(fontsize=7, loc="upper right")
         ax.set_title("Fingerprinting speed against the decoding floor", fontsize=9)
-        fig.tight_layout()
-        path = out / f"{name}-speed.png"
-        fig.savefig(path, dpi=130)
-        plt.close(fig)
-        plots["speed"] = path.name
+        plots["speed"] = _save(fig, out / f"{name}-speed.png")
     return plots
 
 
