@@ -469,13 +469,16 @@ class Prescreen:
             result.status, result.error = "error", str(exc)
         result.timings["total"] = time.perf_counter() - t0
         now = self.now()
-        result.upload_pk, result.upload_id = self.catalog.record_upload(
-            given, result.sha256, None, result.status, result.error,
-            result.decision.outcome if result.decision else None, result.as_dict(),
-            upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
-            config_version=self.config.version, at=now.isoformat(timespec="seconds"),
-        )
-        result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
+        with self.catalog.transaction():  # the upload, its audit record and its review item land together
+            result.upload_pk, result.upload_id = self.catalog.record_upload(
+                given, result.sha256, None, result.status, result.error,
+                result.decision.outcome if result.decision else None, result.as_dict(),
+                upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+                config_version=self.config.version, at=now.isoformat(timespec="seconds"),
+            )
+            result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
+            self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
+                                    (json.dumps(result.as_dict()), result.upload_pk))
         return result
 
     def _segments_for(self, video: Fingerprint, audio: Fingerprint, timings: dict[str, float]) -> list[Segment]:
