@@ -17,6 +17,12 @@ Per matched work, in this order:
 4. **Rules**: the work's own rules, then the global ``[[policy.rules]]``; the
    first whose conditions hold gives the action (block, mute-audio, review,
    track, allow). The defaults block substantial and review partial matches.
+   Where the fair-use band applied, no rule can block: the upload goes to
+   review (a rights holder's rule may still mute or track it).
+
+"Other material" means material that is no registered work: an upload made of
+excerpts of several works (a compilation) is judged by the share of the upload
+that registered material covers, not one work at a time.
 
 The upload's decision is the most restrictive action over its works; every
 work's outcome is kept with its reasons. Degenerate content never reaches
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from match import WorkMatch
+from match import WorkMatch, union_seconds
 
 ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK = "allow", "track", "mute-audio", "review", "block"
 ACTIONS = (ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK)
@@ -112,7 +118,7 @@ class FairUse:
 
     enabled: bool = True
     max_reference_share: float = 0.5
-    max_upload_share: float = 0.9
+    max_upload_share: float = 0.75
     max_seconds: float = 15.0
     declared_uses: tuple[str, ...] = ("quotation", "parody", "criticism", "review")
 
@@ -180,6 +186,17 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+_MODALITY_WORDS = {"both": "video and audio match", "video": "video matches", "audio": "audio matches"}
+
+
+def registered_share(matches: list[WorkMatch], upload_seconds: float) -> float:
+    """Share (0..1) of the upload's seconds covered by any registered work's segments."""
+    if upload_seconds <= 0:
+        return 0.0
+    spans = [(s.upload_start, s.upload_end) for m in matches for s in m.segments]
+    return min(1.0, union_seconds(spans) / upload_seconds)
+
+
 def describe_match(m: WorkMatch, title: str = "") -> str:
     name = f"'{title}' ({m.work_id})" if title and title != m.work_id else m.work_id
     spans = ", ".join(
@@ -187,14 +204,20 @@ def describe_match(m: WorkMatch, title: str = "") -> str:
     )
     more = f" (+{len(m.segments) - 3} more)" if len(m.segments) > 3 else ""
     return (
-        f"{m.modality} matches {name} for {m.matched_seconds:.1f} s "
+        f"{_MODALITY_WORDS.get(m.modality, m.modality + ' matches')} {name} for {m.matched_seconds:.1f} s "
         f"({_pct(m.upload_coverage)} of the upload, {_pct(m.reference_coverage)} of the work, "
         f"similarity {m.score:.2f}; upload->work {spans}{more})"
     )
 
 
-def classify(m: WorkMatch, t: Thresholds, priority: bool = False) -> tuple[str, str, str]:
-    """(band, rule name, reason) of one match under thresholds ``t``."""
+def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
+             registered: float = 0.0) -> tuple[str, str, str]:
+    """(band, rule name, reason) of one match under thresholds ``t``.
+
+    registered: share of the upload covered by any registered work (see
+    ``registered_share``); a match inside a compilation of works is not an
+    excerpt within otherwise original material.
+    """
     if m.method == "digest":
         return SUBSTANTIAL, "exact-file", "the file is byte-identical (SHA-256) to a registered reference"
     if m.score < t.min_score:
@@ -213,18 +236,21 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False) -> tuple[str, 
         return SUBSTANTIAL, "long-stretch", f"a stretch of at least {t.block_long_seconds:g} s"
     if long_enough and m.reference_coverage >= t.block_reference_share:
         return SUBSTANTIAL, "most-of-work", f"at least {_pct(t.block_reference_share)} of the work is used"
+    if long_enough and registered >= t.block_upload_share:
+        return SUBSTANTIAL, "compilation", (f"a compilation: {_pct(registered)} of the upload is registered "
+                                            "material (this work and others), not original content")
     if priority:
         return PARTIAL, "priority-borderline", "a partial match of a priority work, held for review"
-    if m.upload_coverage < t.block_upload_share:
+    if max(m.upload_coverage, registered) < t.block_upload_share:
         return PARTIAL, "fair-use-band", "a short excerpt within an otherwise original upload; possibly quotation"
     return PARTIAL, "fair-use-band", "a short excerpt; possibly quotation or commentary"
 
 
-def _fair_use(m: WorkMatch, f: FairUse, ctx: UploadContext) -> str | None:
+def _fair_use(m: WorkMatch, f: FairUse, ctx: UploadContext, registered: float = 0.0) -> str | None:
     """Why the fair-use preset turns a substantial match into review, or None."""
     if not f.enabled or m.method == "digest":
         return None
-    if m.reference_coverage >= f.max_reference_share or m.upload_coverage >= f.max_upload_share:
+    if m.reference_coverage >= f.max_reference_share or max(m.upload_coverage, registered) >= f.max_upload_share:
         return None
     if m.matched_seconds <= f.max_seconds:
         return f"fair-use band: uses {m.matched_seconds:.0f} s (at most {f.max_seconds:g} s), less than half of " \
@@ -236,12 +262,15 @@ def _fair_use(m: WorkMatch, f: FairUse, ctx: UploadContext) -> str | None:
 
 
 def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
-                ctx: UploadContext | None = None) -> WorkDecision:
-    """Outcome for one work match (see the module docstring for the order)."""
+                ctx: UploadContext | None = None, registered: float = 0.0) -> WorkDecision:
+    """Outcome for one work match (see the module docstring for the order).
+
+    registered: share of the upload covered by registered works (``registered_share``).
+    """
     work = work or WorkPolicy(m.work_id)
     ctx = ctx or UploadContext()
     what = describe_match(m, work.title)
-    band, rule_name, why = classify(m, p.priority if work.priority else p.thresholds, work.priority)
+    band, rule_name, why = classify(m, p.priority if work.priority else p.thresholds, work.priority, registered)
     reasons = [f"{what}: {why}"]
     if work.priority:
         reasons.append(f"{m.work_id} is a priority work: stricter thresholds apply")
@@ -250,18 +279,20 @@ def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
                             (*reasons, f"uploader {ctx.uploader_id} is licensed for {m.work_id}"))
     if band == NONE:
         return WorkDecision(m.work_id, ALLOW, rule_name, band, tuple(reasons))
-    if band == SUBSTANTIAL:
-        fair = _fair_use(m, p.fair_use, ctx)
-        if fair:
-            band, rule_name = PARTIAL, "fair-use-preset"
-            reasons.append(fair)
+    fair = _fair_use(m, p.fair_use, ctx, registered) if band == SUBSTANTIAL else None
+    if fair:
+        band, rule_name = PARTIAL, "fair-use-preset"
+        reasons.append(fair)
     for source, rules in (("work", work.rules), ("default", p.rules)):
         for rule in rules:
             if rule.holds(m, band):
-                name = rule_name if source == "default" else f"work-rule:{rule.action}"
+                action, name = rule.action, (rule_name if source == "default" else f"work-rule:{rule.action}")
                 if source == "work":
                     reasons.append(f"the rights holder's rule for {m.work_id}: {rule.describe()}")
-                return WorkDecision(m.work_id, rule.action, name, band, tuple(reasons))
+                if fair and SEVERITY[action] > SEVERITY[REVIEW]:
+                    action, name = REVIEW, "fair-use-preset"
+                    reasons.append(f"the fair-use band caps the rule's {rule.action} at review: a person decides")
+                return WorkDecision(m.work_id, action, name, band, tuple(reasons))
     return WorkDecision(m.work_id, ALLOW, "no-rule", band, (*reasons, "no rule applies to this match"))
 
 
@@ -275,10 +306,15 @@ def combine_decisions(works: tuple[WorkDecision, ...]) -> Decision:
 
 
 def decide(matches: list[WorkMatch], p: PolicyParams, works: dict[str, WorkPolicy] | None = None,
-           ctx: UploadContext | None = None) -> Decision:
-    """The upload's decision over every work match (most restrictive wins)."""
+           ctx: UploadContext | None = None, upload_seconds: float | None = None) -> Decision:
+    """The upload's decision over every work match (most restrictive wins).
+
+    upload_seconds: the upload's duration; with it, excerpts of several works
+    that together make most of the upload are judged as a compilation.
+    """
     works = works or {}
-    return combine_decisions(tuple(decide_work(m, p, works.get(m.work_id), ctx) for m in matches))
+    registered = registered_share(matches, upload_seconds) if upload_seconds else 0.0
+    return combine_decisions(tuple(decide_work(m, p, works.get(m.work_id), ctx, registered) for m in matches))
 
 
 def with_thresholds(p: PolicyParams, **changes) -> PolicyParams:

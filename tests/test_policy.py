@@ -1,0 +1,56 @@
+"""The decision rules on hand-made matches: compilations, the fair-use cap on rules, reasons."""
+
+from __future__ import annotations
+
+from match import Segment, WorkMatch
+from policy import PolicyParams, Rule, UploadContext, WorkPolicy, decide
+
+
+def _match(work_id: str, start: float, end: float, upload_seconds: float, ref_seconds: float,
+           modality: str = "both") -> WorkMatch:
+    seg = Segment(ref_id=hash(work_id) % 1000, modality=modality, upload_start=start, upload_end=end,
+                  ref_start=0.0, ref_end=end - start, speed=1.0, similarity=0.9, mean_distance=10.0, hits=40,
+                  density=1.0, changes=10)
+    seconds = end - start
+    return WorkMatch(work_id, modality, (seg,), seconds, seconds / upload_seconds, seconds / ref_seconds, 0.9,
+                     {modality: seconds})
+
+
+def test_excerpts_of_several_works_filling_the_upload_are_a_compilation():
+    # three 12 s excerpts of three 60 s works make a 36 s upload: nothing in it is original
+    matches = [_match(w, 12.0 * i, 12.0 * (i + 1), 36.0, 60.0) for i, w in enumerate(("a", "b", "c"))]
+    alone = decide(matches, PolicyParams())
+    assert alone.outcome == "review"  # without the upload's length each excerpt looks like a quote
+    decision = decide(matches, PolicyParams(), upload_seconds=36.0)
+    assert decision.outcome == "block"
+    assert {w.rule for w in decision.works} == {"compilation"}
+    assert "compilation" in decision.reasons[0] and "not original content" in decision.reasons[0]
+
+
+def test_one_excerpt_inside_original_material_is_still_a_quote():
+    decision = decide([_match("a", 10.0, 22.0, 36.0, 60.0)], PolicyParams(), upload_seconds=36.0)
+    assert decision.outcome == "review" and decision.works[0].rule == "fair-use-band"
+
+
+def test_fair_use_band_caps_a_rights_holders_block_rule_at_review():
+    # 10 s of a 60 s film in a 16 s upload: most of the upload, so substantial; the preset makes it review
+    quote = _match("film", 0.0, 10.0, 16.0, 60.0)
+    strict = {"film": WorkPolicy("film", rules=(Rule("block", min_seconds=5.0),))}
+    decision = decide([quote], PolicyParams(), strict, UploadContext(declared_use="quotation"), upload_seconds=16.0)
+    assert decision.outcome == "review" and decision.rule == "fair-use-preset"
+    assert any("caps the rule's block at review" in r for r in decision.reasons)
+    # a rule that only mutes is below review and stays
+    mute = {"film": WorkPolicy("film", rules=(Rule("mute-audio"),))}
+    assert decide([quote], PolicyParams(), mute, upload_seconds=16.0).outcome == "mute-audio"
+
+
+def test_an_upload_that_is_mostly_the_work_gets_no_fair_use_band():
+    # 13 s of a 16 s upload (81 %) is not "combined with other material"
+    decision = decide([_match("film", 0.0, 13.0, 16.0, 60.0)], PolicyParams(),
+                      ctx=UploadContext(declared_use="quotation"), upload_seconds=16.0)
+    assert decision.outcome == "block" and decision.rule == "most-of-upload"
+
+
+def test_reasons_name_the_modality_in_words():
+    decision = decide([_match("film", 0.0, 30.0, 30.0, 30.0)], PolicyParams(), upload_seconds=30.0)
+    assert decision.reasons[0].startswith("video and audio match film for 30.0 s")
