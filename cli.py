@@ -126,10 +126,12 @@ def register(
     for col in ("file", "seconds", "video codes", "audio codes"):
         table.add_column(col)
     for f in result.files:
-        table.add_row(f["path"], f"{f['duration']:.1f}", str(f["video_codes"]), str(f["audio_codes"]))
+        table.add_row(f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)))
     out.print(table)
     for path in result.skipped:
         out.print(f"[dim]skipped (not a media file name): {path}[/dim]")
+    for path in result.already_registered:
+        out.print(f"[dim]skipped (already registered for {result.work_id}): {path}[/dim]")
 
 
 class _progress:
@@ -203,20 +205,23 @@ def screen(
     home: HomeOpt = None,
     config: ConfigOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
+    rescreen: Annotated[bool, typer.Option("--rescreen", help="Screen manifest upload ids again even when they "
+                                           "were screened before with the same file (default: resume, reusing "
+                                           "the stored decision).")] = False,
 ) -> None:
     """Screen uploads against the registered works; exit code 1 if any file could not be screened."""
-    contexts = {}
+    rows = []
     if manifest:
         from service.manifest import ManifestError, read_manifest
 
         try:
-            contexts = read_manifest(manifest)
+            rows = read_manifest(manifest)
         except ManifestError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc
-    paths = list(paths or []) + [Path(p) for p in contexts if Path(p) not in (paths or [])]
     with _engine(home, config) as engine:
-        items, _ = expand_paths(paths, media_only=False)
+        items = [(given, path, None) for given, path in expand_paths(paths or [], media_only=False)[0]]
+        items += [(given, Path(given), ctx) for given, ctx in rows]
         if not items:
             err.print("[red]error:[/red] no files to screen")
             raise typer.Exit(2)
@@ -225,8 +230,8 @@ def screen(
         results: list[ScreenResult] = []
         try:
             with _progress(len(items), "screening", quiet=quiet or to_stdout) as advance:
-                for given, path in items:
-                    r = engine.screen_one(given, path, contexts.get(given))
+                for r in engine.screen_items(items, rescreen=rescreen):
+                    given = r.upload
                     results.append(r)
                     if sink:
                         sink.write(json.dumps(r.as_dict()) + "\n")
@@ -415,8 +420,7 @@ def works_set_rule(
     rules = [] if clear else _parse_rules(rule)
     with _engine(home, config) as engine:
         try:
-            engine.workflow.set_rules(engine.now(), actor, work_id, rules)
-            released = engine.redecide_work(work_id, actor, why="rule change")
+            released = engine.set_rules(work_id, rules, actor=actor)
         except (WorkflowError, CatalogError) as exc:
             _fail(exc)
     _print({"work_id": work_id, "rules": rules, "released": released}, as_json,
@@ -618,15 +622,33 @@ def dispute(
 def notice(
     upload: Annotated[str, typer.Argument(help="Upload id from the catalog, or the published file.")],
     work: Annotated[str, typer.Option("--work", help="The work the notice is for.")],
+    start: Annotated[Optional[float], typer.Option("--start", help="Only from this upload second.")] = None,
+    end: Annotated[Optional[float], typer.Option("--end", help="Only up to this upload second.")] = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Only this signal: video or audio (say, the "
+                                                "picture of a copy whose soundtrack is not the work's).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
 ) -> None:
     """Takedown notice for a published upload: record it, and keep that variant down on re-upload."""
     from workflow import WorkflowError
 
+    if only not in (None, "video", "audio"):
+        err.print("[red]error:[/red] --only takes video or audio")
+        raise typer.Exit(2)
+    span = None
+    if start is not None or end is not None:
+        span = (start or 0.0, end if end is not None else float("inf"))
+        if not span[1] > span[0] >= 0:
+            err.print("[red]error:[/red] give 0 <= --start < --end (upload seconds)")
+            raise typer.Exit(2)
     with _engine(home, config) as engine:
         try:
-            res = engine.notice(work, upload, actor=actor)
-        except (WorkflowError, RegisterError) as exc:
+            res = engine.notice(work, upload, actor=actor, span=span,
+                                signals=(only,) if only else ("video", "audio"))
+        except RegisterError as exc:
+            for path, why in exc.failures.items():
+                err.print(f"{path}: {why}")
+            _fail(exc)
+        except WorkflowError as exc:
             _fail(exc)
     _print(res, as_json, lambda r: out.print(
         f"notice #{r['notice_id']}: {r['path']} taken down for {work}; its fingerprints joined the work "
@@ -660,10 +682,23 @@ def audit(
     upload: Annotated[Optional[str], typer.Option("--upload", help="Only this upload id.")] = None,
     work: Annotated[Optional[str], typer.Option("--work", help="Only this work id.")] = None,
     action: Annotated[Optional[str], typer.Option("--action", help="Only this action.")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Check the log's hash chain instead: exit 1 if any "
+                                         "record was edited, removed or inserted behind its back.")] = False,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """The append-only audit log: every decision, review, dispute and rule change."""
+    if verify:
+        with _engine(home, config) as engine:
+            check = engine.workflow.verify_audit()
+        _print(check, as_json, lambda c: out.print(
+            f"{c['records']} audit records; chain head {c['head'] or '(none)'}; "
+            + ("[green]intact[/green]" if not c["problems"] else
+               f"[red]{len(c['problems'])} problems[/red]:\n" + "\n".join(c["problems"]))))
+        if check["problems"]:
+            raise typer.Exit(1)
+        return
     with _engine(home, config) as engine:
+        engine.workflow.expire_due(engine.now())
         rows = engine.workflow.audit_records(upload, work, action)
     if as_json:
         for r in rows:
@@ -705,14 +740,15 @@ def report(
         table.add_row(k, str(rep["decisions"].get(k, 0)), str(rep["outcomes"].get(k, 0)))
     out.print(table)
     out.print(f"reviews: {rep['reviews']}; reviewer outcomes: {rep['review_outcomes']}")
-    out.print(f"disputes: {rep['disputes']}; restrictive decisions overturned: {rep['overturned']} of "
-              f"{rep['restrictive_decisions']} ({100 * rep['overturned_share']:.0f}%)")
+    out.print(f"disputes: {rep['disputes']}; of {rep['restrictive_decisions']} uploads ever blocked or muted, "
+              f"{rep['overturned']} were released on dispute ({100 * rep['overturned_share']:.0f}% overturned); "
+              f"{rep['released_by_rights_holders']} decisions released by rights holders' exclusions or rules")
     table = Table(title="per work")
-    for col in ("work", "matched uploads", "decisions", "outcomes", "overturned"):
+    for col in ("work", "matched uploads", "decisions", "outcomes", "restricted", "overturned"):
         table.add_column(col)
     for w, d in sorted(rep["per_work"].items()):
         table.add_row(w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
-                      str(d["overturned"]))
+                      str(d["restricted"]), str(d["overturned"]))
     out.print(table)
     out.print(f"chart: {chart}")
 

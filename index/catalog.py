@@ -19,7 +19,14 @@ import numpy as np
 
 from fingerprint import Fingerprint
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Additive changes since earlier schema versions: (table, column, declaration).
+# A catalog of an older version gets the missing columns on open.
+_ADDED_COLUMNS = (
+    ("uploads", "outcome_by", "TEXT"),   # who set the current outcome: system, review, dispute, notice, expiry, release
+    ("uploads", "outcome_at", "TEXT"),   # when the current outcome was set (dispute windows run from it)
+)
+_MIGRATABLE_FROM = (2,)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,10 +78,26 @@ CREATE TABLE IF NOT EXISTS uploads (
     decision TEXT,
     outcome TEXT,
     config_version TEXT,
-    result TEXT NOT NULL
+    result TEXT NOT NULL,
+    outcome_by TEXT,
+    outcome_at TEXT
 );
 CREATE INDEX IF NOT EXISTS uploads_uploader ON uploads(uploader_id);
 """
+
+
+def ensure_columns(db: sqlite3.Connection, columns) -> list[str]:
+    """Add each (table, column, declaration) that the table lacks; returns what was added.
+
+    Used to migrate older catalogs in place: only additive, nullable columns.
+    """
+    added = []
+    for table, column, decl in columns:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if have and column not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            added.append(f"{table}.{column}")
+    return added
 
 
 def utc_now() -> str:
@@ -140,7 +163,8 @@ class Catalog:
         self._check_schema_version()
         self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
         with self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            ensure_columns(self.db, _ADDED_COLUMNS)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     def _check_schema_version(self) -> None:
@@ -149,7 +173,7 @@ class Catalog:
             return
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else 0
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and version not in _MIGRATABLE_FROM:
             self.db.close()
             raise CatalogError(
                 f"{self.path} has catalog schema {version}, this prescreen uses {SCHEMA_VERSION}; "
@@ -248,7 +272,9 @@ class Catalog:
                     (work_id, title, owner, utc_now()),
                 )
             else:
-                if title and title != existing.title or owner and owner != existing.owner:
+                if owner and existing.owner and owner != existing.owner:
+                    raise CatalogError(f"work {work_id!r} belongs to {existing.owner!r}, not {owner!r}")
+                if title and title != existing.title or owner and not existing.owner:
                     db.execute(
                         "UPDATE works SET title=?, owner=? WHERE work_id=?",
                         (title or existing.title, owner or existing.owner, work_id),
@@ -280,6 +306,13 @@ class Catalog:
             db.execute("DELETE FROM works WHERE work_id=?", (work_id,))
             gen = self._bump_generation()
         return ref_ids, gen
+
+    def remove_reference(self, ref_id: int) -> int:
+        """Delete one reference file and its fingerprints; returns the new generation."""
+        with self.transaction() as db:
+            if db.execute("DELETE FROM refs WHERE ref_id=?", (ref_id,)).rowcount == 0:
+                raise CatalogError(f"no reference with id {ref_id}")
+            return self._bump_generation()
 
     # -- references -------------------------------------------------------
     def references(self, work_id: str | None = None) -> list[Reference]:
@@ -315,23 +348,34 @@ class Catalog:
                       uploader_id: str | None = None, declared_use: str | None = None,
                       config_version: str | None = None, at: str | None = None) -> tuple[int, str]:
         """Store one screened upload; returns (row id, upload id). An upload id
-        given again (a re-screen) gets a suffix so every screening is kept."""
+        given again (a re-screen) gets a suffix so every screening is kept.
+
+        path: the file's absolute path (evidence and notices read it later).
+        """
+        at = at or utc_now()
         with self.transaction() as db:
             if upload_id and db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
                 n = db.execute("SELECT COUNT(*) FROM uploads WHERE upload_id LIKE ?", (upload_id + "#%",)).fetchone()[0]
                 upload_id = f"{upload_id}#{n + 2}"
             cur = db.execute(
                 """INSERT INTO uploads(upload_id, uploader_id, declared_use, path, sha256, size, screened_at, status,
-                                       error, decision, outcome, config_version, result)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (upload_id, uploader_id, declared_use, path, sha256, size, at or utc_now(), status, error,
-                 decision, decision, config_version, json.dumps(result)),
+                                       error, decision, outcome, config_version, result, outcome_by, outcome_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (upload_id, uploader_id, declared_use, path, sha256, size, at, status, error,
+                 decision, decision, config_version, json.dumps(result), "system", at),
             )
             pk = int(cur.lastrowid)
             if not upload_id:
                 upload_id = f"u{pk}"
                 db.execute("UPDATE uploads SET upload_id=? WHERE upload_pk=?", (upload_id, pk))
         return pk, upload_id
+
+    def latest_upload(self, upload_id: str) -> dict | None:
+        """The most recent screening stored under ``upload_id`` or its re-screens (``id#2``...)."""
+        row = self.db.execute(
+            "SELECT upload_id FROM uploads WHERE upload_id=? OR substr(upload_id, 1, ?)=? "
+            "ORDER BY upload_pk DESC LIMIT 1", (upload_id, len(upload_id) + 1, upload_id + "#")).fetchone()
+        return self.upload(row[0]) if row else None
 
     def upload(self, upload_id: str) -> dict | None:
         row = self.db.execute("SELECT * FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()

@@ -116,6 +116,13 @@ class WorkMatch:
     modality_seconds: dict = field(default_factory=dict)
     method: str = "fingerprint"
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "WorkMatch":
+        """The inverse of ``as_dict`` (figures as rounded there)."""
+        return cls(d["work_id"], d["modality"], tuple(Segment.from_dict(s) for s in d["segments"]),
+                   d["matched_seconds"], d["upload_coverage"], d["reference_coverage"], d["score"],
+                   dict(d.get("modality_seconds", {})), d.get("method", "fingerprint"))
+
     def as_dict(self) -> dict:
         return {
             "work_id": self.work_id,

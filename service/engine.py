@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from fingerprint import (
     AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest, fingerprint_file,
     fingerprint_for_registration, format_id,
@@ -30,7 +32,8 @@ from fingerprint import (
 from fingerprint.audio import variant_semitones, variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
-from policy import SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, classify, decide
+from match.align import count_changes
+from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
 from .config import Config, load_config
@@ -88,10 +91,12 @@ class RegisterResult:
     work_id: str
     ref_ids: list[int]
     files: list[dict]
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files in folders without a media suffix
+    already_registered: list[str] = field(default_factory=list)  # files this work already has
 
     def as_dict(self) -> dict:
-        return {"work_id": self.work_id, "ref_ids": self.ref_ids, "files": self.files, "skipped": self.skipped}
+        return {"work_id": self.work_id, "ref_ids": self.ref_ids, "files": self.files, "skipped": self.skipped,
+                "already_registered": self.already_registered}
 
 
 @dataclass
@@ -111,6 +116,7 @@ class ScreenResult:
     uploader_id: str | None = None
     declared_use: str | None = None
     review_id: int | None = None
+    already_screened_at: str | None = None  # a manifest upload id screened before with these bytes
 
     def as_dict(self) -> dict:
         return {
@@ -127,8 +133,8 @@ class ScreenResult:
             "duration": round(self.duration, 3) if self.duration is not None else None,
             "sha256": self.sha256,
             "review_id": self.review_id,
-            "works": [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band}
-                      for w in (self.decision.works if self.decision else ())],
+            "works": _works_dicts(self.decision) if self.decision else [],
+            "already_screened_at": self.already_screened_at,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -205,27 +211,43 @@ class Prescreen:
     def register(self, paths: Iterable[str | os.PathLike], work_id: str, title: str = "", owner: str = "",
                  progress: Callable[[str], None] | None = None, *, rules: list[dict] | None = None,
                  priority: bool | None = None, actor: str = "operator", kind: str = "original",
-                 check_conflicts: bool = True) -> RegisterResult:
+                 check_conflicts: bool = True, span: tuple[float, float] | None = None,
+                 signals: Iterable[str] = SIGNALS) -> RegisterResult:
         """Fingerprint every media file in ``paths`` and store them as references of ``work_id``.
 
-        All or nothing: if any file fails, or matches a work of another owner
-        (an ownership conflict, recorded for the operators), RegisterError
-        lists the failures and nothing is written.
+        All or nothing: if any file fails, is degenerate, or is substantially
+        another owner's work (an ownership conflict, recorded for the
+        operators), RegisterError lists the failures and nothing is written.
+        Files already registered for this work are skipped, so a folder can be
+        registered again after files were added to it. Seconds that partly
+        overlap another owner's work are recorded as a conflict and excluded
+        from the new reference, so the newcomer never claims them.
+
+        span: keep only codes inside these reference seconds (a takedown of part
+            of a file). signals: keep only these signals' codes ("video", "audio").
+        The work, its references, rules, priority, exclusions and audit record
+        are written in one transaction.
         """
         if not work_id or not work_id.strip():
             raise RegisterError("a work id is required")
         work_id = work_id.strip()
+        signals = tuple(signals)
         parsed_rules = [Rule.from_dict(r) for r in rules] if rules else None
         items, skipped = expand_paths(paths, media_only=True)
         if not items:
             raise RegisterError("no media files to register")
         existing = self.catalog.get_work(work_id)
+        if existing and owner and existing.owner and owner != existing.owner:
+            raise RegisterError(f"work {work_id!r} belongs to {existing.owner!r}: a file of another owner cannot "
+                                "join it (register it under its own work id)")
         owner = owner or (existing.owner if existing else "")
         self._ensure_index()
         failures: dict[str, str] = {}
         new_refs: list[NewReference] = []
+        overlaps: list[list[tuple[WorkMatch, str]]] = []
         files: list[dict] = []
         seen: set[str] = set()
+        already: list[str] = []
         now = self.now()
         for given, path in items:
             try:
@@ -236,18 +258,24 @@ class Prescreen:
             finally:
                 if progress:
                     progress(given)
-            if len(fps.video) == 0 and len(fps.audio) == 0:
-                failures[given] = ("no usable fingerprints: the content is degenerate "
-                                   "(black or flat picture, silence) and could only cause false matches")
-                continue
             clash = self.catalog.references_by_sha256(fps.digest.sha256)
-            if clash or fps.digest.sha256 in seen:
-                owner_work = clash[0].work_id if clash else work_id
-                failures[given] = f"this exact file is already registered (work {owner_work!r})"
+            if any(r.work_id == work_id for r in clash) or fps.digest.sha256 in seen:
+                already.append(given)
                 continue
+            if clash:
+                failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
+                continue
+            kept = [self._keep(fp, span) for fp in (fps.video, fps.audio) if fp.signal in signals]
+            if not any(self._changes(fp) for fp in kept):
+                failures[given] = ("no usable fingerprints: the content is degenerate (black, flat or static "
+                                   "picture, silence or a constant tone"
+                                   + (", or nothing in the chosen seconds/signals" if span or len(signals) < 2
+                                      else "") + ") and could only cause false matches")
+                continue
+            found: list[tuple[WorkMatch, str]] = []
             if check_conflicts:
-                conflict = self._ownership_conflict(work_id, owner, given, fps.duration, query_video,
-                                                    query_audio, now, actor)
+                conflict, found = self._ownership_conflict(work_id, owner, given, fps.duration, query_video,
+                                                           query_audio, now, actor)
                 if conflict:
                     failures[given] = conflict
                     continue
@@ -255,75 +283,132 @@ class Prescreen:
             new_refs.append(NewReference(
                 path=str(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
                 duration=fps.duration, has_video=fps.has_video, has_audio=fps.has_audio,
-                fingerprints=(fps.video, fps.audio), kind=kind,
+                fingerprints=tuple(kept), kind=kind,
             ))
+            overlaps.append(found)
             files.append({"path": given, "duration": round(fps.duration, 3),
-                          "video_codes": len(fps.video), "audio_codes": len(fps.audio)})
+                          **{f"{fp.signal}_codes": len(fp) for fp in kept}})
         if failures:
             raise RegisterError(f"{len(failures)} of {len(items)} files could not be registered; nothing was written",
                                 failures)
+        if not new_refs:
+            return RegisterResult(work_id, [], [], skipped, already)
         with self._write_lock():
             self._ensure_index()
-            ref_ids, generation = self.catalog.add_references(
-                work_id, title, owner, new_refs, meta={"fingerprint_format": self.format})
+            with self.catalog.transaction():
+                ref_ids, _ = self.catalog.add_references(work_id, title, owner, new_refs,
+                                                         meta={"fingerprint_format": self.format})
+                self.workflow.audit(now, actor, "register", {"title": title, "owner": owner, "kind": kind,
+                                                             "files": files, "ref_ids": ref_ids}, work_id=work_id)
+                if parsed_rules is not None:
+                    self.workflow.set_rules(now, actor, work_id, [r.__dict__ for r in parsed_rules])
+                if priority is not None:
+                    self.workflow.set_priority(now, actor, work_id, priority)
+                for ref_id, ref, found in zip(ref_ids, new_refs, overlaps):
+                    for match, why in found:
+                        self._record_overlap(now, actor, work_id, owner, ref_id, ref.path, match, why)
+            generation = self.catalog.generation()
             for ref_id, ref in zip(ref_ids, new_refs):
                 for fp in ref.fingerprints:
                     self.indexes.signals[fp.signal].add(ref_id, fp)
             self.indexes.save(generation)
-        self.workflow.audit(now, actor, "register", {"title": title, "owner": owner, "kind": kind,
-                                                     "files": files}, work_id=work_id)
-        if parsed_rules is not None:
-            self.workflow.set_rules(now, actor, work_id, [r.__dict__ for r in parsed_rules])
-        if priority is not None:
-            self.workflow.set_priority(now, actor, work_id, priority)
-        return RegisterResult(work_id, ref_ids, files, skipped)
+        return RegisterResult(work_id, ref_ids, files, skipped, already)
+
+    @staticmethod
+    def _keep(fp: Fingerprint, span: tuple[float, float] | None) -> Fingerprint:
+        if span is None:
+            return fp
+        return fp.subset((fp.ends > span[0]) & (fp.starts < span[1]))
+
+    def _changes(self, fp: Fingerprint) -> bool:
+        """Whether a reference's codes ever change the way a matched segment must (static content never does)."""
+        if len(fp) == 0:
+            return False
+        plain = fp.subset(fp.variants == 0)
+        order = np.argsort(plain.starts, kind="stable")
+        params = self.config.match.video if fp.signal == VIDEO else self.config.match.audio
+        return count_changes(plain.starts[order], plain.codes[order], params.change_seconds,
+                             params.change_bits) >= params.min_changes
+
+    def _record_overlap(self, now: datetime, actor: str, work_id: str, owner: str, ref_id: int, path: str,
+                        m: WorkMatch, why: str) -> None:
+        """A new reference that partly matches another owner's work: record the conflict and
+        exclude the shared seconds from the new reference (the earlier claim keeps them)."""
+        other = self.catalog.get_work(m.work_id)
+        evidence = {"matched_seconds": round(m.matched_seconds, 2), "why": why, "kind": "partial-overlap",
+                    "excluded_from_new_reference": [[round(s.upload_start, 2), round(s.upload_end, 2)]
+                                                    for s in m.segments],
+                    "segments": [s.as_dict() for s in m.segments[:5]]}
+        cid = self.workflow.record_conflict(now, actor, work_id, owner or "(unknown)", path, m.work_id,
+                                            other.owner if other else "", evidence)
+        for seg in m.segments:
+            self.workflow.add_exclusion(now, actor, work_id, max(0.0, seg.upload_start), seg.upload_end,
+                                        f"overlaps work {m.work_id!r} (conflict #{cid})", ref_id=ref_id)
 
     def _ownership_conflict(self, work_id: str, owner: str, given: str, duration: float, video: Fingerprint,
-                            audio: Fingerprint, now: datetime, actor: str) -> str | None:
-        """A substantial match with another owner's work is a conflicting claim: record it, return why."""
+                            audio: Fingerprint, now: datetime,
+                            actor: str) -> tuple[str | None, list[tuple[WorkMatch, str]]]:
+        """Screen a new reference against other owners' works.
+
+        Returns (refusal, overlaps): a substantial match is a conflicting claim,
+        recorded here and returned as the refusal; partial matches (a quoted
+        stretch) come back as overlaps for the caller to record and exclude.
+        """
         timings: dict[str, float] = {}
         segments = self._segments_for(video, audio, timings)
         if not segments:
-            return None
+            return None, []
         refs = {r.ref_id: r for r in self.catalog.references()}
         matches = combine(segments, {i: r.work_id for i, r in refs.items()}, {i: r.duration for i, r in refs.items()},
                           duration, offset_tolerance=self.config.match.offset_tolerance)
+        overlaps = []
         for m in matches:
             other = self.catalog.get_work(m.work_id)
             if other is None or m.work_id == work_id or (owner and other.owner == owner):
                 continue
             band, _, why = classify(m, self.config.policy.thresholds)
+            if band == NONE:
+                continue
             if band != SUBSTANTIAL:
+                overlaps.append((m, why))
                 continue
             evidence = {"matched_seconds": round(m.matched_seconds, 2), "reference_coverage":
-                        round(m.reference_coverage, 3), "why": why,
+                        round(m.reference_coverage, 3), "why": why, "kind": "substantial",
                         "segments": [s.as_dict() for s in m.segments[:5]]}
             cid = self.workflow.record_conflict(now, actor, work_id, owner or "(unknown)", given, m.work_id,
                                                 other.owner, evidence)
             return (f"ownership conflict #{cid}: this content matches work {m.work_id!r} of "
                     f"{other.owner or 'another owner'} for {m.matched_seconds:.1f} s ({why}); "
-                    "not registered as a second claim")
-        return None
+                    "not registered as a second claim"), []
+        return None, overlaps
 
-    def notice(self, work_id: str, upload: str, actor: str = "operator") -> dict:
+    def notice(self, work_id: str, upload: str, actor: str = "operator", span: tuple[float, float] | None = None,
+               signals: Iterable[str] = SIGNALS) -> dict:
         """A takedown notice for a published upload: stay-down by adding it as a reference.
 
         upload: an upload id from the catalog, or a path to the published file.
+        span, signals: only these upload seconds / signals become the reference
+            (say, the picture of a copy whose soundtrack is someone else's).
+        A dispute of the takedown that is released removes that reference again.
         """
         if self.catalog.get_work(work_id) is None:
             raise WorkflowError(f"no work with id {work_id!r}")
         stored = self.catalog.upload(upload)
         path = Path(stored["path"]) if stored else Path(upload)
+        if not path.is_file():
+            raise WorkflowError(f"the noticed file {path} is not readable here" +
+                                (f" (upload {upload} was stored with that path)" if stored else ""))
         upload_id = stored["upload_id"] if stored else None
-        clash = [r for r in self.catalog.references_by_sha256(file_digest(path).sha256)] if path.is_file() else []
+        clash = [r for r in self.catalog.references_by_sha256(file_digest(path).sha256) if r.work_id == work_id]
         if clash:
             ref_id = clash[0].ref_id
         else:
-            result = self.register([path], work_id, actor=actor, kind="notice", check_conflicts=False)
+            result = self.register([path], work_id, actor=actor, kind="notice", check_conflicts=False, span=span,
+                                   signals=signals)
             ref_id = result.ref_ids[0]
         notice_id = self.workflow.record_notice(self.now(), actor, work_id, str(path), ref_id, upload_id)
         return {"notice_id": notice_id, "work_id": work_id, "upload_id": upload_id, "ref_id": ref_id,
-                "path": str(path)}
+                "path": str(path), "span": list(span) if span else None, "signals": list(signals)}
 
     def remove_work(self, work_id: str, actor: str = "operator") -> list[int]:
         """Delete a work; its fingerprints leave the index. Returns the removed ref ids."""
@@ -338,25 +423,43 @@ class Prescreen:
 
     def add_exclusion(self, work_id: str, start: float, end: float, reason: str, actor: str = "operator",
                       ref_id: int | None = None) -> dict:
-        """Exclude reference seconds from matching and release decisions that relied only on them."""
+        """Exclude reference seconds from matching and release decisions that relied on them.
+
+        The exclusion and the releases are one transaction.
+        """
         now = self.now()
-        exclusion_id = self.workflow.add_exclusion(now, actor, work_id, start, end, reason, ref_id)
-        released = self.redecide_work(work_id, actor, why=f"exclusion #{exclusion_id} ({reason})")
+        with self.catalog.transaction():
+            exclusion_id = self.workflow.add_exclusion(now, actor, work_id, start, end, reason, ref_id)
+            released = self.redecide_work(work_id, actor, why=f"exclusion #{exclusion_id} ({reason})")
         return {"exclusion_id": exclusion_id, "released": released}
+
+    def set_rules(self, work_id: str, rules: list[dict], actor: str = "operator") -> list[dict]:
+        """Replace a work's own rules and release earlier automatic decisions they lighten (one transaction)."""
+        with self.catalog.transaction():
+            self.workflow.set_rules(self.now(), actor, work_id, rules)
+            return self.redecide_work(work_id, actor, why="rule change")
 
     def redecide_work(self, work_id: str, actor: str, why: str) -> list[dict]:
         """Re-decide stored uploads that matched ``work_id`` under the current exclusions and
-        rules; an upload whose outcome becomes less restrictive is released (audited)."""
+        rules; an upload whose automatic outcome becomes less restrictive is released (audited).
+
+        Outcomes a person set (a reviewer, a dispute, a takedown) are left alone;
+        a release to ``review`` queues the upload for a person.
+        """
         now = self.now()
         refs = {r.ref_id: r for r in self.catalog.references()}
         excluded = self.workflow.excluded_by_ref()
         policies = self.workflow.work_policies()
         released = []
         rows = self.catalog.db.execute(
-            "SELECT upload_id, uploader_id, declared_use, outcome, result FROM uploads "
-            "WHERE status='ok' AND result LIKE ?", (f'%"work_id": "{work_id}"%',)).fetchall()
+            "SELECT upload_id, uploader_id, declared_use, outcome, result FROM uploads u "
+            "WHERE status='ok' AND COALESCE(outcome_by, 'system') IN ('system', 'release') AND EXISTS "
+            "(SELECT 1 FROM json_each(u.result, '$.matches') m WHERE json_extract(m.value, '$.work_id') = ?)",
+            (work_id,)).fetchall()
         for row in rows:
             result = json.loads(row["result"])
+            if any(m.get("method") == "digest" for m in result["matches"]):
+                continue  # a byte-identical copy: exclusions of seconds do not apply
             segments = [Segment.from_dict(s) for m in result["matches"] for s in m["segments"]
                         if s["ref_id"] in refs]
             segments = apply_exclusions(segments, excluded)
@@ -364,16 +467,14 @@ class Prescreen:
                               {i: r.duration for i, r in refs.items()}, result["duration"] or 0.0,
                               offset_tolerance=self.config.match.offset_tolerance)
             ctx = UploadContext(row["upload_id"], row["uploader_id"], row["declared_use"])
-            decision = decide(matches, self.config.policy, policies, ctx)
+            decision = decide(matches, self.config.policy, policies, ctx, upload_seconds=result["duration"])
             if SEVERITY[decision.outcome] < SEVERITY.get(row["outcome"] or "allow", 0):
-                with self.catalog.transaction():
-                    self.workflow._set_outcome(now, actor, row["upload_id"], decision.outcome,
-                                               f"released: {why}", {"reasons": list(decision.reasons)})
-                    self.catalog.db.execute(
-                        "UPDATE reviews SET status='decided', outcome=?, note=?, decided_at=? "
-                        "WHERE upload_id=? AND status='pending' AND kind='screening'",
-                        (decision.outcome, f"released: {why}", now.isoformat(timespec="seconds"),
-                         row["upload_id"]))
+                with self.catalog.transaction() as db:
+                    self.workflow.release(now, actor, row["upload_id"], decision.outcome, why,
+                                          {"reasons": list(decision.reasons)})
+                    # later steps (a review of the released upload) read each work's current action here
+                    db.execute("UPDATE uploads SET result=json_set(result, '$.works', json(?)) WHERE upload_id=?",
+                               (json.dumps(_works_dicts(decision)), row["upload_id"]))
                 released.append({"upload_id": row["upload_id"], "from": row["outcome"], "to": decision.outcome})
         return released
 
@@ -418,15 +519,29 @@ class Prescreen:
 
         contexts: optional upload context (ids, declared use) per path as given.
         """
-        self._ensure_index()
-        for given, path in expand_paths(paths, media_only=False)[0]:
-            yield self.screen_one(given, path, (contexts or {}).get(given))
+        items = [(given, path, (contexts or {}).get(given)) for given, path in expand_paths(paths, False)[0]]
+        yield from self.screen_items(items)
 
-    def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None) -> ScreenResult:
+    def screen_items(self, items: Iterable[tuple[str, Path, UploadContext | None]],
+                     rescreen: bool = False) -> Iterator[ScreenResult]:
+        """Screen (path as given, path, context) items in order, e.g. the rows of a manifest.
+
+        Reviews past their deadline are resolved first. rescreen: see ``screen_one``.
+        """
+        self._ensure_index()
+        self.workflow.expire_due(self.now())
+        for given, path, ctx in items:
+            yield self.screen_one(given, path, ctx, rescreen=rescreen)
+
+    def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None,
+                   rescreen: bool = False) -> ScreenResult:
         """Screen one file; never raises for bad media (the result says status=error).
 
         The decision is recorded (with its audit record, and a review item when
-        it says review) before this returns: a crash later loses nothing.
+        it says review) before this returns: a crash later loses nothing. An
+        upload id (from a manifest) already screened with the same bytes is not
+        screened again — a batch re-run after a crash resumes — unless
+        ``rescreen``; its stored result comes back with ``already_screened_at``.
         """
         path = Path(given) if path is None else path
         ctx = ctx or UploadContext()
@@ -440,6 +555,10 @@ class Prescreen:
                 digest = file_digest(path)
             except OSError as exc:
                 raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+            if ctx.upload_id and not rescreen:
+                before = self.catalog.latest_upload(ctx.upload_id)
+                if before and before["sha256"] == digest.sha256 and before["status"] == "ok":
+                    return _stored_result(given, before)
             result.sha256 = digest.sha256
             exact = self.catalog.references_by_sha256(digest.sha256)
             if exact:
@@ -464,14 +583,14 @@ class Prescreen:
                 )
                 result.timings["match"] = time.perf_counter() - t1 - result.timings.get("search", 0.0)
             policies = self.workflow.work_policies() if result.matches else {}
-            result.decision = decide(result.matches, self.config.policy, policies, ctx)
+            result.decision = decide(result.matches, self.config.policy, policies, ctx, upload_seconds=result.duration)
         except MediaError as exc:
             result.status, result.error = "error", str(exc)
         result.timings["total"] = time.perf_counter() - t0
         now = self.now()
         with self.catalog.transaction():  # the upload, its audit record and its review item land together
             result.upload_pk, result.upload_id = self.catalog.record_upload(
-                given, result.sha256, None, result.status, result.error,
+                str(path.absolute()), result.sha256, None, result.status, result.error,
                 result.decision.outcome if result.decision else None, result.as_dict(),
                 upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
                 config_version=self.config.version, at=now.isoformat(timespec="seconds"),
@@ -508,6 +627,23 @@ class Prescreen:
             span = (float(query.starts.min()), float(query.ends.max()))
             segments += align(cands, signal, query.code_bits, params, query_span=span)
         return segments
+
+
+def _works_dicts(decision: Decision) -> list[dict]:
+    return [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band} for w in decision.works]
+
+
+def _stored_result(given: str, up: dict) -> ScreenResult:
+    """A ScreenResult for an upload screened before (its stored decision and matches)."""
+    r = up["result"]
+    works = tuple(WorkDecision(w["work_id"], w["outcome"], w["rule"], w["band"], ()) for w in r.get("works", []))
+    decision = Decision(r["decision"], r["rule"], tuple(r["reasons"]), works) if r.get("decision") else None
+    return ScreenResult(
+        upload=given, status=r["status"], error=r.get("error"), decision=decision,
+        matches=[WorkMatch.from_dict(m) for m in r.get("matches", [])], duration=r.get("duration"),
+        sha256=r.get("sha256"), timings={}, upload_pk=up["upload_pk"], upload_id=up["upload_id"],
+        uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
+        already_screened_at=up["screened_at"])
 
 
 def _exact_match(ref) -> WorkMatch:

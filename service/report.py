@@ -27,11 +27,12 @@ def write_chart(report: dict, path: str | Path) -> Path:
     left.set_xticks(list(x), OUTCOMES)
     left.set_title(f"{report['uploads_screened']} uploads screened")
     left.legend()
-    labels = ["reviews", "disputes upheld", "disputes released", "overturned"]
+    labels = ["reviews", "disputes\nupheld", "disputes\nreleased", "released by\nrights holders"]
     values = [sum(report["reviews"].values()), report["disputes"].get("upheld", 0),
-              report["disputes"].get("released", 0), report["overturned"]]
-    right.bar(labels, values, color=["#fdd835", "#e53935", "#4caf50", "#8e24aa"])
-    right.set_title(f"overturned: {100 * report['overturned_share']:.0f}% of restrictive decisions")
+              report["disputes"].get("released", 0), report.get("released_by_rights_holders", 0)]
+    right.bar(labels, values, color=["#fdd835", "#e53935", "#4caf50", "#90caf9"])
+    right.set_title(f"overturned on dispute: {100 * report['overturned_share']:.0f}% of "
+                    f"{report['restrictive_decisions']} restricted uploads")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -232,24 +232,201 @@ def test_audit_log_is_append_only(home, corpus):
         db.execute("DELETE FROM audit")
 
 
-def test_killed_batch_keeps_every_finished_decision(home, corpus, tmp_path):
+def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, corpus, tmp_path):
+    # eight uploads with upload ids, each quoting 6 s of the film inside other video: every one
+    # is a review, so each finished upload has a decision, an audit record and a review item
     batch = tmp_path / "batch"
     batch.mkdir()
+    rows = []
     for i in range(8):
-        mg.write_media(tf.excerpt(corpus.other, 5 * i, 5 * i + 6), batch / f"clip{i}.mp4")
+        clip = tf.embed(tf.excerpt(corpus.film, 2 * i, 2 * i + 6), tf.excerpt(corpus.other, 5 * i, 5 * i + 20), at=7)
+        mg.write_media(clip, batch / f"clip{i}.mp4")
+        rows.append(json.dumps({"path": f"clip{i}.mp4", "upload_id": f"b{i}", "uploader_id": "kim"}))
+    manifest = batch / "batch.jsonl"
+    manifest.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "screen", str(batch), "--json", str(out), "--quiet",
-                             "--home", str(home)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "screen", "--manifest", str(manifest), "--json", str(out),
+                             "--quiet", "--home", str(home)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
     while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
-        time.sleep(0.2)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     written = [json.loads(x) for x in out.read_text().splitlines() if x.endswith("}")]
-    assert len(written) >= 3
     db = sqlite3.connect(home / "catalog.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored = {row[0] for row in db.execute("SELECT upload_id FROM uploads")}
+    assert 3 <= len(written) and len(stored) < 8, "the kill came after the batch finished: nothing was tested"
     assert {w["upload_id"] for w in written} <= stored
-    decided = {row[0] for row in db.execute("SELECT upload_id FROM audit WHERE action='decision'")}
-    assert stored <= decided  # every recorded upload has its audit record
+    # every recorded upload has its audit record and its review item: they land in one transaction
+    assert stored == {row[0] for row in db.execute("SELECT upload_id FROM audit WHERE action='decision'")}
+    assert stored == {row[0] for row in db.execute("SELECT upload_id FROM reviews")}
+    assert cli(home, "audit", "--verify").exit_code == 0
+    # the same manifest again screens only what is missing
+    lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-").output.splitlines()]
+    assert sorted(x["upload_id"] for x in lines) == [f"b{i}" for i in range(8)]
+    assert {x["upload_id"] for x in lines if x["already_screened_at"]} == stored
+    assert all(x["decision"] == "review" for x in lines)
+    assert db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0] == 8
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 8
+
+
+def test_exclusions_and_rule_changes_release_only_automatic_decisions(home, corpus):
+    copy = screen(home, corpus.write("film_10_25.mp4", tf.excerpt(corpus.film, 10.0, 25.0)), uploader="ann")
+    quote = screen(home, corpus.write("film_6s_in_20.mp4", tf.embed(tf.excerpt(corpus.film, 10, 16),
+                                                                     tf.excerpt(corpus.other, 0, 20), at=5)),
+                   uploader="dave")
+    assert copy["decision"] == "block" and quote["decision"] == "review"
+    cli(home, "review", "decide", quote["review_id"], "--outcome", "block", "--reviewer", "rita")
+    # the copy still holds 13-25 s of the film (80 % of the upload) without the excluded seconds:
+    # it did not rely only on them; the quote's block was a person's and stays
+    out = json.loads(cli(home, "works", "exclude", "film", "10", "13", "--reason", "licensed stock footage",
+                         "--json").output)
+    assert out["released"] == []
+    assert json.loads(cli(home, "uploaders", "show", "dave", "--json").output)["active_strikes"] == 1
+    # a rule change that sends the film's substantial matches to review releases the copy to review:
+    # it is queued for a person instead of left waiting for nobody
+    cli(home, "works", "set-rule", "film", "--rule", '{"action": "review", "band": "substantial"}')
+    reviews = json.loads(cli(home, "review", "list", "--json").output)
+    assert [r["upload_id"] for r in reviews] == [copy["upload_id"]]
+    # then excluding the rest releases it fully, and its open review is closed on the record
+    out = json.loads(cli(home, "works", "exclude", "film", "12", "26", "--reason", "public domain",
+                         "--json").output)
+    assert out["released"] == [{"upload_id": copy["upload_id"], "from": "review", "to": "allow"}]
+    assert json.loads(cli(home, "review", "list", "--json").output) == []
+    actions = [json.loads(x)["action"] for x in cli(home, "audit", "--upload", copy["upload_id"],
+                                                     "--json").output.splitlines()]
+    assert actions == ["decision", "outcome-change", "review-opened", "outcome-change", "review-closed"]
+    rep = json.loads(cli(home, "report", "--json").output)
+    assert rep["released_by_rights_holders"] == 1 and rep["overturned"] == 0
+
+
+def test_a_review_keeps_the_other_works_own_actions(home, corpus):
+    cli(home, "works", "set-rule", "song", "--rule", '{"action": "mute-audio", "modality": "audio"}')
+    vlog = tf.replace_audio(tf.excerpt(corpus.other, 0, 40), corpus.song.audio)
+    upload = corpus.write("quote_over_song.mp4", tf.embed(tf.excerpt(corpus.film, 10, 16), vlog, at=30))
+    line = screen(home, upload, uploader="lee")
+    assert {w["work_id"]: w["outcome"] for w in line["works"]} == {"film": "review", "song": "mute-audio"}
+    assert line["decision"] == "review"
+    cli(home, "review", "decide", line["review_id"], "--outcome", "allow", "--reviewer", "rita")
+    audit = [json.loads(x) for x in cli(home, "audit", "--upload", line["upload_id"], "--json").output.splitlines()]
+    change = audit[-1]
+    assert change["action"] == "outcome-change" and change["evidence"]["to"] == "mute-audio"
+    assert "song (mute-audio) still applies" in change["evidence"]["why"]
+    # the decision concerned both works: the audit finds it under each
+    for work in ("film", "song"):
+        rows = [json.loads(x) for x in cli(home, "audit", "--work", work, "--json").output.splitlines()]
+        assert any(r["upload_id"] == line["upload_id"] and r["action"] == "decision" for r in rows)
+
+
+def test_a_block_counts_one_strike_and_a_released_dispute_takes_it_back(home, corpus, tmp_path):
+    quote = corpus.write("film_6s_strike.mp4", tf.embed(tf.excerpt(corpus.film, 3, 9),
+                                                         tf.excerpt(corpus.other, 20, 40), at=2))
+    first = screen(home, quote, uploader="nan")
+    cli(home, "review", "decide", first["review_id"], "--outcome", "block", "--reviewer", "rita")
+    filed = json.loads(cli(home, "dispute", first["upload_id"], "--reason", "parody", "--json").output)
+    cli(home, "review", "decide", filed["review_id"], "--outcome", "upheld", "--reviewer", "sam")
+    shown = json.loads(cli(home, "uploaders", "show", "nan", "--json").output)
+    assert shown["active_strikes"] == 1  # blocked by a reviewer and upheld on dispute: one upload, one strike
+    second = screen(home, quote, uploader="nan")
+    cli(home, "review", "decide", second["review_id"], "--outcome", "block", "--reviewer", "rita")
+    filed = json.loads(cli(home, "dispute", second["upload_id"], "--reason", "licensed", "--json").output)
+    cli(home, "review", "decide", filed["review_id"], "--outcome", "released", "--reviewer", "sam")
+    shown = json.loads(cli(home, "uploaders", "show", "nan", "--json").output)
+    assert shown["active_strikes"] == 1 and len(shown["strikes"]) == 2
+    assert [s["revoked_at"] is not None for s in shown["strikes"]] == [False, True]
+    # a review that runs out of time is nobody's judgement: no strike, even when it expires to block
+    harsh = tmp_path / "harsh.toml"
+    harsh.write_text('[workflow]\nreview_expiry_outcome = "block"\n')
+    third = screen(home, quote, uploader="pat", config=harsh)
+    later = {"PRESCREEN_NOW": "2099-01-01T00:00:00+00:00"}
+    shown = json.loads(cli(home, "uploaders", "show", "pat", "--json", "--config", harsh, env=later).output)
+    assert shown["uploads"][0]["outcome"] == "block" and shown["strikes"] == []
+    assert third["upload_id"] == shown["uploads"][0]["upload_id"]
+
+
+def test_a_takedown_can_be_disputed_from_its_own_date_and_release_lifts_the_stay_down(home, corpus):
+    variant = tf.replace_audio(tf.rotate(corpus.film, 12.0), tf.excerpt(corpus.other, 0, 30))
+    day = lambda d: {"PRESCREEN_NOW": f"2026-{d}T12:00:00+00:00"}  # noqa: E731
+    line = screen(home, corpus.write("film_tilted_n.mp4", variant), uploader="oli", env=day("01-01"))
+    assert line["decision"] != "block"
+    # the picture is the work; the soundtrack is someone else's, so only the video is noticed
+    res = json.loads(cli(home, "notice", line["upload_id"], "--work", "film", "--only", "video", "--json",
+                         env=day("02-20")).output)
+    assert res["signals"] == ["video"]
+    refs = json.loads(cli(home, "works", "show", "film", "--json").output)["references"]
+    assert [r["kind"] for r in refs] == ["original", "notice"]
+    other_sound = corpus.write("other_music_only.m4a", mg.Media(None, 25.0, tf.excerpt(corpus.other, 0, 30).audio,
+                                                                 corpus.other.sample_rate))
+    assert screen(home, other_sound, env=day("02-21"))["decision"] == "allow"  # its soundtrack was not taken
+    again = corpus.write("film_tilted_n2.mp4", variant, video_bitrate=250_000)
+    assert screen(home, again, env=day("02-21"))["decision"] == "block"
+    # 51 days after the screening but 1 after the takedown: within the 30-day window
+    filed = json.loads(cli(home, "dispute", line["upload_id"], "--reason", "my own footage", "--json",
+                           env=day("02-21")).output)
+    cli(home, "review", "decide", filed["review_id"], "--outcome", "released", "--reviewer", "rita",
+        env=day("02-22"))
+    refs = json.loads(cli(home, "works", "show", "film", "--json").output)["references"]
+    assert [r["kind"] for r in refs] == ["original"]
+    again3 = corpus.write("film_tilted_n3.mp4", variant, video_bitrate=200_000)
+    assert screen(home, again3, env=day("02-23"))["decision"] != "block"
+    actions = [json.loads(x)["action"] for x in cli(home, "audit", "--upload", line["upload_id"],
+                                                     "--json").output.splitlines()]
+    assert "stay-down-lifted" in actions
+
+
+def test_a_manifest_may_name_one_file_for_two_uploaders(home, corpus, tmp_path):
+    copy = corpus.write("film_copy_two.mp4", tf.scale(corpus.film, 0.5))
+    cli(home, "works", "license", "film", "alice")
+    manifest = tmp_path / "m.csv"
+    # written by a spreadsheet: a UTF-8 byte-order mark before the header
+    manifest.write_bytes("\ufeffpath,upload_id,uploader_id,declared_use\n".encode() +
+                         f"{copy},a-1,alice,\n{copy},b-1,bob,\n".encode())
+    lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-").output.splitlines()]
+    assert [(x["upload_id"], x["uploader_id"], x["decision"]) for x in lines] == [
+        ("a-1", "alice", "allow"), ("b-1", "bob", "block")]
+    manifest.write_text(f"path,upload_id\n{copy},x-1\n{copy},x-1\n")
+    r = cli(home, "screen", "--manifest", manifest, code=2)
+    assert "already on line 2" in r.output
+
+
+def test_audit_chain_shows_tampering(home, corpus):
+    screen(home, corpus.write("any_upload.mp4", mg.synth_work(seed=55, duration=6.0)))
+    assert "intact" in cli(home, "audit", "--verify").output
+    db = sqlite3.connect(home / "catalog.sqlite")
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET actor='someone else' WHERE audit_id=1")
+    db.commit()
+    r = cli(home, "audit", "--verify", "--json", code=1)
+    assert any("record 1: content does not match its hash" in p for p in json.loads(r.output)["problems"])
+
+
+def test_registration_guards_owners_and_overlaps(home, corpus, tmp_path):
+    # a file of another owner cannot join an existing work
+    r = cli(home, "register", corpus.write("mallory.mp4", mg.synth_work(seed=66, duration=8.0)), "--work-id",
+            "film", "--owner", "Mallory", code=1)
+    assert "belongs to 'Studio A'" in r.output
+    assert json.loads(cli(home, "works", "show", "film", "--json").output)["owner"] == "Studio A"
+    # registering a folder again after adding a file registers only the new file
+    masters = tmp_path / "masters"
+    masters.mkdir()
+    mg.write_media(mg.synth_work(seed=71, duration=8.0), masters / "cut1.mp4")
+    cli(home, "register", masters, "--work-id", "doc", "--owner", "Studio D")
+    mg.write_media(mg.synth_work(seed=72, duration=8.0), masters / "cut2.mp4")
+    out = json.loads(cli(home, "register", masters, "--work-id", "doc", "--json").output)
+    assert [f["path"] for f in out["files"]] == [str(masters / "cut2.mp4")]
+    assert out["already_registered"] == [str(masters / "cut1.mp4")]
+    # a static picture is refused like black video: it could only ever match other static pictures
+    card = mg.write_media(mg.test_pattern(10.0, tone=False), tmp_path / "card.mp4")
+    assert "degenerate" in cli(home, "register", card, "--work-id", "card", code=1).output
+    # a documentary quoting 12 s of the film: registered, the overlap recorded and excluded from the newcomer
+    doc = tf.embed(tf.excerpt(corpus.film, 5, 17), mg.synth_work(seed=73, duration=45.0), at=20)
+    out = json.loads(cli(home, "register", corpus.write("documentary.mp4", doc), "--work-id", "docu",
+                         "--owner", "Studio E", "--json").output)
+    shown = json.loads(cli(home, "works", "show", "docu", "--json").output)
+    (excl,) = shown["exclusions"]
+    assert excl["ref_id"] == out["ref_ids"][0] and "overlaps work 'film'" in excl["reason"]
+    assert abs(excl["start"] - 20) <= 1.0 and abs(excl["end"] - 32) <= 1.0
+    quote = screen(home, corpus.write("film_5_17.mp4", tf.excerpt(corpus.film, 5, 17)))
+    assert [m["work_id"] for m in quote["matches"]] == ["film"]

@@ -3,17 +3,26 @@ licences, notices, conflicts and the append-only audit log.
 
 Every state change goes through one transaction that also appends its audit
 record, so the log and the state never disagree. The audit table refuses
-UPDATE and DELETE (SQLite triggers).
+UPDATE and DELETE (SQLite triggers), and each record carries the SHA-256 of
+its content chained to the previous record's hash: an edit made behind the
+triggers' back (dropping them, editing the file) breaks the chain, which
+``verify_audit`` (``prescreen audit --verify``) finds.
+
+Who set an upload's current outcome is kept with it (``uploads.outcome_by``:
+system, review, dispute, notice, expiry, release): automatic re-decisions
+(a new exclusion or rule) never overturn what a person decided.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from index import Catalog, CatalogError
-from policy import SEVERITY, Rule, WorkPolicy
+from index.catalog import ensure_columns
+from policy import REVIEW, SEVERITY, Rule, WorkPolicy
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -24,7 +33,10 @@ CREATE TABLE IF NOT EXISTS audit (
     upload_id TEXT,
     work_id TEXT,
     config_version TEXT,
-    evidence TEXT NOT NULL
+    evidence TEXT NOT NULL,
+    work_ids TEXT,                      -- JSON list of every work the record concerns
+    prev_hash TEXT,
+    hash TEXT
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -52,7 +64,8 @@ CREATE TABLE IF NOT EXISTS disputes (
     disputed_outcome TEXT NOT NULL,
     filed_at TEXT NOT NULL,
     status TEXT NOT NULL,               -- open | upheld | released
-    resolved_at TEXT
+    resolved_at TEXT,
+    disputed_by TEXT                    -- who had set the disputed outcome (system, review, notice...)
 );
 CREATE TABLE IF NOT EXISTS strikes (
     strike_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -61,7 +74,9 @@ CREATE TABLE IF NOT EXISTS strikes (
     work_ids TEXT NOT NULL,
     reason TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,                    -- the block it counted was released (dispute, reviewer)
+    revoke_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS strikes_uploader ON strikes(uploader_id);
 CREATE TABLE IF NOT EXISTS exclusions (
@@ -96,15 +111,28 @@ CREATE TABLE IF NOT EXISTS notices (
     path TEXT NOT NULL,
     ref_id INTEGER,
     actor TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    lifted_at TEXT                      -- a released dispute lifted the stay-down (reference removed)
 );
 """
+_ADDED_COLUMNS = (
+    ("audit", "work_ids", "TEXT"), ("audit", "prev_hash", "TEXT"), ("audit", "hash", "TEXT"),
+    ("strikes", "revoked_at", "TEXT"), ("strikes", "revoke_reason", "TEXT"),
+    ("disputes", "disputed_by", "TEXT"), ("notices", "lifted_at", "TEXT"),
+)
+_AUDIT_FIELDS = ("at", "actor", "action", "upload_id", "work_id", "work_ids", "config_version", "evidence")
 
 RESTRICTIVE = ("block", "mute-audio")
 
 
 class WorkflowError(Exception):
     """A workflow request that cannot be carried out (unknown id, wrong state, deadline passed)."""
+
+
+def _record_hash(prev_hash: str, row: dict) -> str:
+    """SHA-256 (hex) of an audit record's fields, chained to the previous record's hash."""
+    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def iso(t: datetime) -> str:
@@ -135,14 +163,69 @@ class Workflow:
         self.deadlines = deadlines
         self.config_version = config_version
         self.db.executescript(_SCHEMA)
+        with catalog.transaction():
+            ensure_columns(self.db, _ADDED_COLUMNS)
 
     # -- audit ------------------------------------------------------------
     def _audit(self, now: datetime, actor: str, action: str, evidence: dict,
-               upload_id: str | None = None, work_id: str | None = None) -> None:
+               upload_id: str | None = None, work_id: str | None = None,
+               work_ids: list[str] | None = None) -> None:
+        """Append one record (inside the caller's transaction), chained to the previous one.
+
+        work_ids: every work the record concerns; by default ``work_id``, or for
+        an upload the works it matched.
+        """
+        if work_ids is None:
+            if work_id:
+                work_ids = [work_id]
+            elif upload_id:
+                work_ids = self._upload_works(upload_id)
+            else:
+                work_ids = []
+        if work_id is None and len(work_ids) == 1:
+            work_id = work_ids[0]
+        row = {"at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
+               "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
+               "evidence": json.dumps(evidence, default=str)}
+        last = self.db.execute("SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
+        prev = last[0] if last and last[0] else ""
         self.db.execute(
-            "INSERT INTO audit(at, actor, action, upload_id, work_id, config_version, evidence) VALUES (?,?,?,?,?,?,?)",
-            (iso(now), actor, action, upload_id, work_id, self.config_version, json.dumps(evidence, default=str)),
+            f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash) "
+            f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 2))})",
+            (*(row[k] for k in _AUDIT_FIELDS), prev, _record_hash(prev, row)),
         )
+
+    def _upload_works(self, upload_id: str) -> list[str]:
+        row = self.db.execute("SELECT result FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        if row is None:
+            return []
+        return sorted({m["work_id"] for m in json.loads(row[0]).get("matches", [])})
+
+    def verify_audit(self) -> dict:
+        """Recompute the audit hash chain; returns {records, head, problems}.
+
+        Records written before the chain existed (no hash) may only precede the
+        first chained record. ``head`` is the last record's hash: kept outside
+        the catalog, it also shows records removed from the end.
+        """
+        problems: list[str] = []
+        prev, chained, n = "", False, 0
+        for rec in self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash FROM audit "
+                                   "ORDER BY audit_id"):
+            n += 1
+            if rec["hash"] is None:
+                if chained:
+                    problems.append(f"record {rec['audit_id']}: no hash after the chain started (inserted behind "
+                                    "the log's back)")
+                continue
+            chained = True
+            if rec["prev_hash"] != prev:
+                problems.append(f"record {rec['audit_id']}: does not follow the record before it (one was removed "
+                                "or reordered)")
+            if _record_hash(rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS}) != rec["hash"]:
+                problems.append(f"record {rec['audit_id']}: content does not match its hash (edited)")
+            prev = rec["hash"]
+        return {"records": n, "head": prev, "problems": problems}
 
     def audit(self, now: datetime, actor: str, action: str, evidence: dict,
               upload_id: str | None = None, work_id: str | None = None) -> None:
@@ -153,10 +236,13 @@ class Workflow:
     def audit_records(self, upload_id: str | None = None, work_id: str | None = None,
                       action: str | None = None, limit: int | None = None) -> list[dict]:
         sql, args = "SELECT * FROM audit WHERE 1=1", []
-        for col, val in (("upload_id", upload_id), ("work_id", work_id), ("action", action)):
+        for col, val in (("upload_id", upload_id), ("action", action)):
             if val:
                 sql += f" AND {col}=?"
                 args.append(val)
+        if work_id:
+            sql += " AND (work_id=? OR EXISTS (SELECT 1 FROM json_each(audit.work_ids) WHERE value=?))"
+            args += [work_id, work_id]
         sql += " ORDER BY audit_id"
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -164,6 +250,7 @@ class Workflow:
         for row in self.db.execute(sql, args):
             d = dict(row)
             d["evidence"] = json.loads(d["evidence"])
+            d["work_ids"] = json.loads(d["work_ids"]) if d.get("work_ids") else ([d["work_id"]] if d["work_id"] else [])
             out.append(d)
         return out
 
@@ -215,7 +302,11 @@ class Workflow:
         refs = self.catalog.references()
         for ex in self.exclusions():
             for ref in refs:
-                if ref.work_id == ex["work_id"] and ex["ref_id"] in (None, ref.ref_id):
+                if ref.work_id != ex["work_id"]:
+                    continue
+                # an exclusion for the whole work is on the work's own timeline: a noticed
+                # upload variant has a timeline of its own and is only excluded by its ref id
+                if ex["ref_id"] == ref.ref_id or (ex["ref_id"] is None and ref.kind == "original"):
                     out.setdefault(ref.ref_id, []).append((ex["start"], ex["end"]))
         return out
 
@@ -236,30 +327,59 @@ class Workflow:
             raise WorkflowError(f"no upload with id {upload_id!r}")
         return up
 
-    def _set_outcome(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str,
+    def _set_outcome(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str, source: str,
                      evidence: dict | None = None) -> None:
+        """Change an upload's current outcome; ``source`` says who set it (see the module docstring)."""
         old = self.db.execute("SELECT outcome FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()[0]
-        self.db.execute("UPDATE uploads SET outcome=? WHERE upload_id=?", (outcome, upload_id))
-        self._audit(now, actor, "outcome-change", {"from": old, "to": outcome, "why": why, **(evidence or {})},
-                    upload_id=upload_id)
+        self.db.execute("UPDATE uploads SET outcome=?, outcome_by=?, outcome_at=? WHERE upload_id=?",
+                        (outcome, source, iso(now), upload_id))
+        self._audit(now, actor, "outcome-change", {"from": old, "to": outcome, "why": why, "by": source,
+                                                   **(evidence or {})}, upload_id=upload_id)
 
     def record_screening(self, now: datetime, upload_id: str, result: dict) -> int | None:
         """Audit a screening decision and open a review when it says review."""
-        with self.catalog.transaction() as db:
-            works = [m["work_id"] for m in result.get("matches", [])]
+        with self.catalog.transaction():
             self._audit(now, "system", "decision", {
                 "status": result["status"], "decision": result.get("decision"), "rule": result.get("rule"),
                 "reasons": result.get("reasons"), "error": result.get("error"),
                 "segments": {m["work_id"]: m["segments"] for m in result.get("matches", [])},
-            }, upload_id=upload_id, work_id=works[0] if len(works) == 1 else None)
-            if result.get("decision") == "review":
-                due = now + timedelta(hours=self.deadlines.review_hours)
-                cur = db.execute(
-                    "INSERT INTO reviews(upload_id, kind, status, created_at, due_at) VALUES (?,?,?,?,?)",
-                    (upload_id, "screening", "pending", iso(now), iso(due)),
-                )
-                return int(cur.lastrowid)
+            }, upload_id=upload_id, work_ids=[m["work_id"] for m in result.get("matches", [])])
+            if result.get("decision") == REVIEW:
+                return self.open_review(now, upload_id)
         return None
+
+    def open_review(self, now: datetime, upload_id: str) -> int:
+        """Queue an upload for a person (kind screening) with the configured deadline."""
+        due = now + timedelta(hours=self.deadlines.review_hours)
+        with self.catalog.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO reviews(upload_id, kind, status, created_at, due_at) VALUES (?,?,?,?,?)",
+                (upload_id, "screening", "pending", iso(now), iso(due)),
+            )
+            return int(cur.lastrowid)
+
+    def release(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str, evidence: dict) -> None:
+        """An automatic re-decision (exclusion, rule change) that lightens an upload's outcome.
+
+        A pending screening review of the upload is closed (audited); a release
+        to ``review`` opens one, so the upload is not left waiting for nobody.
+        """
+        with self.catalog.transaction() as db:
+            self._set_outcome(now, actor, upload_id, outcome, f"released: {why}", "release", evidence)
+            for (review_id,) in db.execute("SELECT review_id FROM reviews WHERE upload_id=? AND status='pending' "
+                                           "AND kind='screening'", (upload_id,)).fetchall():
+                if outcome == REVIEW:
+                    continue
+                db.execute("UPDATE reviews SET status='closed', outcome=?, note=?, decided_at=? WHERE review_id=?",
+                           (outcome, f"released: {why}", iso(now), review_id))
+                self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome,
+                                                          "why": f"released: {why}"}, upload_id=upload_id)
+            pending = db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'",
+                                 (upload_id,)).fetchone()
+            if outcome == REVIEW and not pending:
+                review_id = self.open_review(now, upload_id)
+                self._audit(now, actor, "review-opened", {"review_id": review_id, "why": f"released: {why}"},
+                            upload_id=upload_id)
 
     # -- reviews ----------------------------------------------------------
     def reviews(self, status: str | None = "pending") -> list[dict]:
@@ -291,28 +411,50 @@ class Workflow:
             self._audit(now, reviewer, "review-decision", {"review_id": review_id, "kind": rv["kind"],
                                                            "outcome": outcome, "note": note},
                         upload_id=rv["upload_id"])
-            self._apply_review(now, reviewer, rv, outcome, note)
+            self._apply_review(now, reviewer, rv, outcome, note, human=True)
         return self.review(review_id)
 
-    def _apply_review(self, now: datetime, actor: str, rv: dict, outcome: str, note: str) -> None:
+    def _apply_review(self, now: datetime, actor: str, rv: dict, outcome: str, note: str, human: bool) -> None:
+        """Apply a review's outcome to its upload (a person's, or the deadline's when ``human`` is False).
+
+        A screening review decides the works that were held for review; another
+        work's own automatic action (say mute-audio) still applies, so the
+        upload gets the more restrictive of the two. Strikes come only from a
+        person upholding a block.
+        """
         up = self._upload(rv["upload_id"])
         if rv["kind"] == "screening":
-            self._set_outcome(now, actor, up["upload_id"], outcome, f"review {rv['review_id']}: {note}".strip(": "))
-            if outcome == "block":
+            others = [w for w in up["result"].get("works", []) if w["outcome"] != REVIEW]
+            final = max([outcome, *(w["outcome"] for w in others)], key=severity)
+            why = f"review {rv['review_id']}: {note}".strip(": ")
+            if final != outcome:
+                kept = ", ".join(f"{w['work_id']} ({w['outcome']})" for w in others if w["outcome"] == final)
+                why += f"; the rights holder's action for {kept} still applies"
+            self._set_outcome(now, actor, up["upload_id"], final, why, "review" if human else "expiry",
+                              {"review_outcome": outcome})
+            if human and outcome == "block":
                 self._strike(now, up, f"blocked after review {rv['review_id']}")
             return
         dispute = self.db.execute("SELECT * FROM disputes WHERE dispute_id=?", (rv["dispute_id"],)).fetchone()
         self.db.execute("UPDATE disputes SET status=?, resolved_at=? WHERE dispute_id=?",
                         (outcome, iso(now), rv["dispute_id"]))
-        self._audit(now, actor, f"dispute-{outcome}", {"dispute_id": rv["dispute_id"], "note": note},
-                    upload_id=up["upload_id"])
+        self._audit(now, actor, f"dispute-{outcome}", {"dispute_id": rv["dispute_id"], "note": note,
+                                                       "by_deadline": not human}, upload_id=up["upload_id"])
         if outcome == "released":
-            self._set_outcome(now, actor, up["upload_id"], "allow", f"dispute {rv['dispute_id']} released")
-        elif dispute["disputed_outcome"] == "block":
+            self._set_outcome(now, actor, up["upload_id"], "allow", f"dispute {rv['dispute_id']} released",
+                              "dispute" if human else "expiry")
+            self._revoke_strikes(now, actor, up["upload_id"], f"dispute {rv['dispute_id']} released")
+            if dispute["disputed_by"] == "notice":
+                self._lift_notices(now, actor, up["upload_id"], f"dispute {rv['dispute_id']} released")
+        elif human and dispute["disputed_outcome"] == "block":
             self._strike(now, up, f"block upheld after dispute {rv['dispute_id']}")
 
     def _strike(self, now: datetime, up: dict, reason: str) -> None:
+        """One strike per upload: a block upheld twice (review, then dispute) counts once."""
         if not up.get("uploader_id"):
+            return
+        if self.db.execute("SELECT 1 FROM strikes WHERE upload_id=? AND revoked_at IS NULL",
+                           (up["upload_id"],)).fetchone():
             return
         works = sorted({m["work_id"] for m in up["result"].get("matches", [])})
         expires = now + timedelta(days=self.deadlines.strike_days)
@@ -322,6 +464,31 @@ class Workflow:
         )
         self._audit(now, "system", "strike", {"uploader_id": up["uploader_id"], "reason": reason,
                                               "expires_at": iso(expires)}, upload_id=up["upload_id"])
+
+    def _revoke_strikes(self, now: datetime, actor: str, upload_id: str, reason: str) -> None:
+        for (strike_id, uploader_id) in self.db.execute(
+                "SELECT strike_id, uploader_id FROM strikes WHERE upload_id=? AND revoked_at IS NULL",
+                (upload_id,)).fetchall():
+            self.db.execute("UPDATE strikes SET revoked_at=?, revoke_reason=? WHERE strike_id=?",
+                            (iso(now), reason, strike_id))
+            self._audit(now, actor, "strike-revoked", {"strike_id": strike_id, "uploader_id": uploader_id,
+                                                       "reason": reason}, upload_id=upload_id)
+
+    def _lift_notices(self, now: datetime, actor: str, upload_id: str, reason: str) -> None:
+        """A takedown overturned: the noticed variant stops being a reference (stay-down lifted)."""
+        for notice in self.db.execute("SELECT * FROM notices WHERE upload_id=? AND lifted_at IS NULL",
+                                      (upload_id,)).fetchall():
+            self.db.execute("UPDATE notices SET lifted_at=? WHERE notice_id=?", (iso(now), notice["notice_id"]))
+            removed = False
+            ref = self.db.execute("SELECT kind FROM refs WHERE ref_id=?", (notice["ref_id"],)).fetchone()
+            others = self.db.execute("SELECT 1 FROM notices WHERE ref_id=? AND lifted_at IS NULL",
+                                     (notice["ref_id"],)).fetchone()
+            if ref is not None and ref["kind"] == "notice" and not others:
+                self.catalog.remove_reference(notice["ref_id"])  # bumps the generation: the index follows
+                removed = True
+            self._audit(now, actor, "stay-down-lifted", {"notice_id": notice["notice_id"], "reason": reason,
+                                                         "ref_id": notice["ref_id"], "reference_removed": removed},
+                        upload_id=upload_id, work_id=notice["work_id"])
 
     # -- disputes ---------------------------------------------------------
     def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None = None) -> dict:
@@ -336,13 +503,16 @@ class Workflow:
             raise WorkflowError(f"upload {upload_id} is already waiting for review")
         if uploader_id and up["uploader_id"] and uploader_id != up["uploader_id"]:
             raise WorkflowError(f"only the uploader ({up['uploader_id']}) can dispute upload {upload_id}")
-        if now > parse(up["screened_at"]) + timedelta(days=self.deadlines.dispute_window_days):
-            raise WorkflowError(f"the {self.deadlines.dispute_window_days:g}-day dispute window has closed")
+        restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
+        if now > restricted_at + timedelta(days=self.deadlines.dispute_window_days):
+            raise WorkflowError(f"the {self.deadlines.dispute_window_days:g}-day dispute window has closed "
+                                f"(the outcome {up['outcome']} was set {iso(restricted_at)})")
         with self.catalog.transaction() as db:
             cur = db.execute(
-                "INSERT INTO disputes(upload_id, uploader_id, reason, disputed_outcome, filed_at, status) "
-                "VALUES (?,?,?,?,?,?)",
-                (upload_id, uploader_id or up["uploader_id"], reason, up["outcome"], iso(now), "open"),
+                "INSERT INTO disputes(upload_id, uploader_id, reason, disputed_outcome, filed_at, status, disputed_by) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (upload_id, uploader_id or up["uploader_id"], reason, up["outcome"], iso(now), "open",
+                 up.get("outcome_by") or "system"),
             )
             dispute_id = int(cur.lastrowid)
             due = now + timedelta(hours=self.deadlines.dispute_hours)
@@ -368,7 +538,7 @@ class Workflow:
                 self._audit(now, "system", "review-expired", {"review_id": rv["review_id"], "kind": rv["kind"],
                                                               "outcome": outcome, "due_at": rv["due_at"]},
                             upload_id=rv["upload_id"])
-                self._apply_review(now, "system", rv, outcome, "deadline passed")
+                self._apply_review(now, "system", rv, outcome, "deadline passed", human=False)
         return due
 
     # -- uploaders --------------------------------------------------------
@@ -376,7 +546,7 @@ class Workflow:
         strikes = [dict(r) for r in self.db.execute(
             "SELECT * FROM strikes WHERE uploader_id=? ORDER BY created_at", (uploader_id,))]
         for s in strikes:
-            s["active"] = parse(s["expires_at"]) > now
+            s["active"] = parse(s["expires_at"]) > now and not s["revoked_at"]
             s["work_ids"] = json.loads(s["work_ids"])
         uploads = [dict(r) for r in self.db.execute(
             "SELECT upload_id, path, screened_at, decision, outcome FROM uploads WHERE uploader_id=? "
@@ -413,34 +583,49 @@ class Workflow:
             self._audit(now, actor, "takedown-notice", {"path": path, "ref_id": ref_id, "stay_down": True},
                         upload_id=upload_id, work_id=work_id)
             if upload_id:
-                self._set_outcome(now, actor, upload_id, "block", "taken down after a notice")
+                self._set_outcome(now, actor, upload_id, "block", f"taken down after notice #{cur.lastrowid}",
+                                  "notice")
         return int(cur.lastrowid)
 
     # -- transparency -----------------------------------------------------
     def report(self, now: datetime) -> dict:
-        """Counts for the transparency report (see ``prescreen report``)."""
+        """Counts for the transparency report (see ``prescreen report``).
+
+        restricted: uploads that were ever blocked or muted (automatically, by
+        a reviewer or after a takedown notice). overturned: those whose
+        restriction an uploader's dispute released. released_by_rights_holders:
+        automatic decisions lightened by an exclusion or a rule change (not a
+        correction of the filter, so not counted as overturned).
+        """
         q = lambda sql, *a: self.db.execute(sql, a).fetchall()  # noqa: E731
+        marks = ",".join("?" * len(RESTRICTIVE))
         total = q("SELECT COUNT(*) FROM uploads")[0][0]
         errors = q("SELECT COUNT(*) FROM uploads WHERE status='error'")[0][0]
         by_decision = {r[0]: r[1] for r in q("SELECT decision, COUNT(*) FROM uploads WHERE status='ok' GROUP BY 1")}
         by_outcome = {r[0]: r[1] for r in q("SELECT outcome, COUNT(*) FROM uploads WHERE status='ok' GROUP BY 1")}
         reviews = {f"{r[0]}:{r[1]}": r[2] for r in q("SELECT kind, status, COUNT(*) FROM reviews GROUP BY 1, 2")}
         review_outcomes = {r[0]: r[1] for r in q(
-            "SELECT outcome, COUNT(*) FROM reviews WHERE kind='screening' AND status!='pending' GROUP BY 1")}
+            "SELECT outcome, COUNT(*) FROM reviews WHERE kind='screening' AND status IN ('decided', 'expired') "
+            "GROUP BY 1")}
         disputes = {r[0]: r[1] for r in q("SELECT status, COUNT(*) FROM disputes GROUP BY 1")}
-        restrictive = q("SELECT COUNT(*) FROM uploads WHERE decision IN ('block', 'mute-audio')")[0][0]
-        overturned = q("SELECT COUNT(*) FROM uploads WHERE decision IN ('block', 'mute-audio') "
-                       "AND outcome NOT IN ('block', 'mute-audio')")[0][0]
+        restricted = {r[0] for r in q(f"SELECT upload_id FROM uploads WHERE decision IN ({marks})", *RESTRICTIVE)}
+        restricted |= {r[0] for r in q(
+            f"SELECT upload_id FROM audit WHERE action='outcome-change' AND json_extract(evidence, '$.to') "
+            f"IN ({marks})", *RESTRICTIVE)}
+        overturned = {r[0] for r in q(f"SELECT upload_id FROM disputes WHERE status='released' "
+                                      f"AND disputed_outcome IN ({marks})", *RESTRICTIVE)}
+        released = {r[0] for r in q("SELECT upload_id FROM audit WHERE action='outcome-change' "
+                                    "AND json_extract(evidence, '$.by')='release'")}
         per_work: dict[str, dict] = {}
-        for row in q("SELECT decision, outcome, result FROM uploads WHERE status='ok'"):
-            for m in json.loads(row[2]).get("matches", []):
+        for row in q("SELECT upload_id, decision, outcome, result FROM uploads WHERE status='ok'"):
+            for m in json.loads(row[3]).get("matches", []):
                 w = per_work.setdefault(m["work_id"], {"matched_uploads": 0, "decisions": {}, "outcomes": {},
-                                                       "overturned": 0})
+                                                       "restricted": 0, "overturned": 0})
                 w["matched_uploads"] += 1
-                w["decisions"][row[0]] = w["decisions"].get(row[0], 0) + 1
-                w["outcomes"][row[1]] = w["outcomes"].get(row[1], 0) + 1
-                if row[0] in RESTRICTIVE and row[1] not in RESTRICTIVE:
-                    w["overturned"] += 1
+                w["decisions"][row[1]] = w["decisions"].get(row[1], 0) + 1
+                w["outcomes"][row[2]] = w["outcomes"].get(row[2], 0) + 1
+                w["restricted"] += row[0] in restricted
+                w["overturned"] += row[0] in overturned
         return {
             "generated_at": iso(now),
             "config_version": self.config_version,
@@ -451,11 +636,13 @@ class Workflow:
             "reviews": reviews,
             "review_outcomes": review_outcomes,
             "disputes": disputes,
-            "restrictive_decisions": restrictive,
-            "overturned": overturned,
-            "overturned_share": overturned / restrictive if restrictive else 0.0,
+            "restrictive_decisions": len(restricted),
+            "overturned": len(overturned),
+            "overturned_share": len(overturned) / len(restricted) if restricted else 0.0,
+            "released_by_rights_holders": len(released),
             "per_work": per_work,
-            "strikes_active": q("SELECT COUNT(*) FROM strikes WHERE expires_at > ?", iso(now))[0][0],
+            "strikes_active": q("SELECT COUNT(*) FROM strikes WHERE expires_at > ? AND revoked_at IS NULL",
+                                iso(now))[0][0],
         }
 
 
