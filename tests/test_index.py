@@ -84,3 +84,26 @@ def test_corrupt_index_file_is_rebuilt(tmp_path):
     (tmp_path / "index" / "video.faissb").write_bytes(b"garbage")
     again = IndexStore(tmp_path / "index", IndexParams(), {"video": 32, "audio": 32})
     assert again.load(catalog) is True and again.signals["video"].ntotal == 40
+
+
+def test_a_schema_2_catalog_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    from index.catalog import SCHEMA_VERSION
+
+    path = tmp_path / "catalog.sqlite"
+    Catalog(path).close()
+    db = sqlite3.connect(path)  # make it look like a catalog written by the previous release
+    db.execute("ALTER TABLE uploads DROP COLUMN outcome_by")
+    db.execute("ALTER TABLE uploads DROP COLUMN outcome_at")
+    db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    catalog = Catalog(path)
+    columns = {row[1] for row in catalog.db.execute("PRAGMA table_info(uploads)")}
+    assert {"outcome_by", "outcome_at"} <= columns
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)
+    catalog.db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    catalog.close()
+    with pytest.raises(Exception, match="schema 99"):
+        Catalog(path)
