@@ -1,0 +1,147 @@
+"""Audio landmarks: pairs of spectral peaks, hashed (Shazam / audfprint style).
+
+Chroma words (``audio.py``) describe harmony and fail when music is ducked
+under speech: the voice dominates every chroma frame. Spectral peaks are
+local: where the music's partials stand out of the voice (between syllables,
+in bands the voice leaves free) they survive, and a pair of peaks hashed by
+(anchor frequency, frequency step, time step) is reproduced exactly by any
+copy. A copy is then many exact hash hits on one time offset.
+
+1. ``spectral_peaks``: log-magnitude STFT, whitened across frequency and
+   high-passed along time (a stationary tone or hum leaves nothing), local
+   maxima in a (frequency x time) neighbourhood that stand ``min_peak_db`` over
+   their surroundings, the strongest ``peaks_per_second`` per second kept.
+   Frames quieter than ``silence_db`` yield no peaks.
+2. ``landmark_hashes``: each peak paired with up to ``fan_out`` later peaks
+   within ``max_dt_frames`` and ``max_df_bins``; hash = anchor bin (9 bits) |
+   frequency step (7 bits) | time step (6 bits), a 32-bit big-endian code.
+
+Landmarks are exact-match codes: they are searched at Hamming radius 0.
+Pure functions over numpy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.ndimage as ndi
+
+from .types import Fingerprint
+
+LANDMARK = "landmark"
+CODE_BYTES = 4
+_DT_BITS, _DF_BITS, _F_BITS = 6, 7, 9
+
+
+@dataclass(frozen=True)
+class LandmarkParams:
+    """Tunables of the landmark fingerprint (defaults documented in the TOML config).
+
+    sample_rate: analysis rate, Hz (the decoder's mono rate).
+    n_fft, hop_length: STFT window and hop, samples (512 / 256 at 11 025 Hz:
+        46 ms windows, 43 frames per second).
+    min_bin, max_bin: FFT bins searched for peaks (2..255: 43 Hz to 5.5 kHz).
+    neighbourhood_bins, neighbourhood_frames: a peak is the maximum of this
+        (frequency x time) window.
+    whiten_bins: width (bins) of the running mean subtracted across frequency.
+    highpass_seconds: width of the running mean subtracted along time: a tone
+        or hum that lasts much longer than this stands out of nothing.
+    min_peak_db: a peak stands at least this far (dB) above that local level.
+    silence_db: frames below this level (dB relative to full scale) have no peaks.
+    peaks_per_second: the strongest peaks kept per second.
+    fan_out: pairs formed per anchor peak.
+    max_dt_frames, max_df_bins: how far (frames, bins) a paired peak may be.
+    """
+
+    sample_rate: int = 11025
+    n_fft: int = 512
+    hop_length: int = 256
+    min_bin: int = 2
+    max_bin: int = 255
+    neighbourhood_bins: int = 17
+    neighbourhood_frames: int = 9
+    whiten_bins: int = 31
+    highpass_seconds: float = 10.0
+    min_peak_db: float = 10.0
+    silence_db: float = -50.0
+    peaks_per_second: int = 32
+    fan_out: int = 6
+    max_dt_frames: int = 40
+    max_df_bins: int = 48
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop_length / self.sample_rate
+
+
+def spectral_peaks(signal: np.ndarray, params: LandmarkParams) -> tuple[np.ndarray, np.ndarray]:
+    """(bins, frames) of the kept spectral peaks of a mono signal, sorted by frame then bin."""
+    if signal.size < params.n_fft:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length))
+    window_power = (np.hanning(params.n_fft) ** 2).sum()
+    level_db = 10 * np.log10((spec ** 2).sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
+    band = spec[params.min_bin: params.max_bin + 1]
+    log = 20 * np.log10(band + 1e-9)
+    log -= ndi.uniform_filter1d(log, params.whiten_bins, axis=0, mode="nearest")
+    hp_frames = max(3, int(round(params.highpass_seconds / params.frame_seconds)) | 1)
+    log -= ndi.uniform_filter1d(log, hp_frames, axis=1, mode="nearest")
+    local_max = ndi.maximum_filter(log, size=(params.neighbourhood_bins, params.neighbourhood_frames),
+                                   mode="nearest")
+    peak = (log == local_max) & (log >= params.min_peak_db) & (level_db > params.silence_db)[None, :]
+    bins, frames = np.nonzero(peak)
+    if bins.size == 0:
+        return bins.astype(np.int64), frames.astype(np.int64)
+    strength = log[bins, frames]
+    second = (frames * params.frame_seconds).astype(np.int64)
+    order = np.lexsort((-strength, second))  # by second, strongest first
+    bins, frames, second = bins[order], frames[order], second[order]
+    rank = np.arange(len(second)) - np.searchsorted(second, second, side="left")
+    keep = rank < params.peaks_per_second
+    bins, frames = bins[keep] + params.min_bin, frames[keep]
+    order = np.lexsort((bins, frames))
+    return bins[order].astype(np.int64), frames[order].astype(np.int64)
+
+
+def landmark_hashes(bins: np.ndarray, frames: np.ndarray, params: LandmarkParams) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes uint32, anchor frames) of peak pairs; peaks sorted by frame.
+
+    Each anchor pairs with the next peaks (in time order) up to ``fan_out``
+    pairs, within ``max_dt_frames`` (> 0) and ``max_df_bins``.
+    """
+    n = len(frames)
+    hashes, anchors = [], []
+    used = np.zeros(n, np.int64)
+    dt_cap, df_cap = (1 << _DT_BITS) - 1, (1 << (_DF_BITS - 1)) - 1
+    max_dt, max_df = min(params.max_dt_frames, dt_cap), min(params.max_df_bins, df_cap)
+    for k in range(1, n):
+        a = np.flatnonzero(used[: n - k] < params.fan_out)
+        if a.size == 0:
+            break
+        b = a + k
+        dt = frames[b] - frames[a]
+        if dt.min() > max_dt:
+            break  # later neighbours are only further away
+        df = bins[b] - bins[a]
+        ok = (dt > 0) & (dt <= max_dt) & (np.abs(df) <= max_df)
+        a, dt, df = a[ok], dt[ok], df[ok]
+        used[a] += 1
+        code = ((bins[a] & ((1 << _F_BITS) - 1)) << (_DF_BITS + _DT_BITS)) | ((df + df_cap + 1) << _DT_BITS) | dt
+        hashes.append(code.astype(np.uint32))
+        anchors.append(frames[a])
+    if not hashes:
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+    h, t = np.concatenate(hashes), np.concatenate(anchors)
+    order = np.argsort(t, kind="stable")
+    return h[order], t[order]
+
+
+def landmark_fingerprint(signal: np.ndarray, params: LandmarkParams) -> Fingerprint:
+    """Landmark codes (4 bytes each) of a mono signal, timed at their anchor peak (seconds)."""
+    bins, frames = spectral_peaks(signal, params)
+    hashes, anchors = landmark_hashes(bins, frames, params)
+    t = anchors * params.frame_seconds
+    codes = hashes.astype(">u4").view(np.uint8).reshape(-1, CODE_BYTES)
+    return Fingerprint(LANDMARK, codes, t, t + params.frame_seconds)

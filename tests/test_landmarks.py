@@ -1,0 +1,68 @@
+"""Spectral-peak landmarks: reproduced by a noisy or voiced-over copy at the right offset,
+not by unrelated music, and absent from silence and steady tones."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+import mediagen as mg
+from fingerprint.landmarks import LandmarkParams, landmark_fingerprint, landmark_hashes
+from mediagen import transforms as tf
+
+P = LandmarkParams()
+SR = P.sample_rate
+
+
+def _music(seed: int, seconds: float) -> np.ndarray:
+    return librosa.resample(mg.synth_music(seed=seed, duration=seconds), orig_sr=22050, target_sr=SR)
+
+
+def _offset_votes(query, ref) -> tuple[float, int, int]:
+    """(best offset seconds, hits on it, hits on the next best offset) by exact hash lookup."""
+    qh, rh = query.codes.view(">u4").ravel(), ref.codes.view(">u4").ravel()
+    order = np.argsort(rh)
+    lo, hi = np.searchsorted(rh[order], qh, "left"), np.searchsorted(rh[order], qh, "right")
+    pairs = [(i, j) for i in range(len(qh)) for j in order[lo[i]:hi[i]]]
+    if not pairs:
+        return 0.0, 0, 0
+    q, r = np.array(pairs).T
+    offsets = np.round((ref.starts[r] - query.starts[q]) / P.frame_seconds).astype(int)
+    values, counts = np.unique(offsets, return_counts=True)
+    ranked = np.argsort(counts)[::-1]
+    return float(values[ranked[0]] * P.frame_seconds), int(counts[ranked[0]]), int(counts[ranked[1]]) \
+        if len(ranked) > 1 else 0
+
+
+def test_a_copy_under_a_louder_voice_shares_landmarks_at_the_true_offset():
+    song = _music(21, 30.0)
+    ref = landmark_fingerprint(song, P)
+    assert len(ref) > 100 * 30  # about 180 landmarks per second of music
+    excerpt = song[int(8 * SR): int(28 * SR)]  # upload second 0 is song second 8
+    voice = librosa.resample(mg.synth_speech(seed=4, duration=20.0, use_espeak=False), orig_sr=22050,
+                             target_sr=SR)[: len(excerpt)]
+    mixed = tf.mix_audio(mg.Media(None, 25.0, excerpt, SR), voice, snr_db=-6.0).audio  # music 6 dB under the voice
+    offset, hits, runner_up = _offset_votes(landmark_fingerprint(mixed, P), ref)
+    assert abs(offset - 8.0) < 0.05
+    # the synthetic songs repeat bars, so a repeat a few bars away also collects (true) hits
+    assert hits >= 25 and hits >= 2 * runner_up, (hits, runner_up)
+
+
+def test_unrelated_music_has_no_offset_that_stands_out():
+    ref = landmark_fingerprint(_music(21, 30.0), P)
+    _, hits, runner_up = _offset_votes(landmark_fingerprint(_music(22, 20.0), P), ref)
+    assert hits < 15 and hits <= 3 * max(runner_up, 1)
+
+
+def test_silence_and_a_steady_tone_give_almost_nothing():
+    assert len(landmark_fingerprint(np.zeros(10 * SR, np.float32), P)) == 0
+    t = np.arange(30 * SR) / SR
+    tone = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    assert len(landmark_fingerprint(tone, P)) < 2 * 30  # only where it starts and stops, not 180 a second
+
+
+def test_hash_layout_packs_anchor_bin_frequency_step_and_time_step():
+    hashes, anchors = landmark_hashes(np.array([100, 90]), np.array([50, 53]), P)
+    assert anchors.tolist() == [50]
+    h = int(hashes[0])
+    assert (h >> 13, (h >> 6) & 127, h & 63) == (100, 90 - 100 + 64, 3)
