@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from service import (
     ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
@@ -51,7 +52,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
                                        help="Who is acting (recorded in the audit log).")]
 
-DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "allow": "green"}
+# every outcome policy can give, most restrictive first (the summary line follows this order)
+DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "mute-audio": "bold dark_orange", "track": "cyan",
+                  "allow": "green"}
 
 
 def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
@@ -181,13 +184,26 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
         top = r.matches[0] if r.matches else None
         table.add_row(
             Path(r.upload).name,
-            f"[{DECISION_STYLE[d.outcome]}]{d.outcome}[/]",
+            Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold")),
             f"{top.matched_seconds:.1f}s" if top else "",
             f"{100 * top.upload_coverage:.0f}%" if top else "",
             _segments_text(r),
             d.reasons[0] if d.reasons else "",
         )
     return table
+
+
+def screen_summary(results: list[ScreenResult]) -> str:
+    """'7 uploads: 2 block, 1 review, 1 mute-audio, 0 track, 2 allow, 1 error' (every outcome, even if 0)."""
+    counts = {k: 0 for k in DECISION_STYLE}
+    failed = 0
+    for r in results:
+        if r.decision is None:
+            failed += 1
+        else:
+            counts[r.decision.outcome] = counts.get(r.decision.outcome, 0) + 1
+    parts = [f"{n} {k}" for k, n in counts.items()]
+    return f"{len(results)} uploads: " + ", ".join(parts + [f"{failed} error"])
 
 
 @app.command()
@@ -240,10 +256,7 @@ def screen(
         pending = [r for r in results if r.review_id]
         if pending:
             out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
-        counts = {k: sum(1 for r in results if (r.decision and r.decision.outcome == k)) for k in DECISION_STYLE}
-        failed = sum(1 for r in results if r.status == "error")
-        out.print(f"{len(results)} uploads: {counts['block']} block, {counts['review']} review, "
-                  f"{counts['allow']} allow, {failed} error")
+        out.print(screen_summary(results))
     if any(r.status == "error" for r in results):
         raise typer.Exit(1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -102,3 +103,45 @@ def test_changed_fingerprint_settings_are_caught_and_refingerprinted(home, corpu
     line = json.loads(runner.invoke(app, ["screen", str(copy), "--json", "-", "--home", str(home),
                                           "--config", str(cfg)]).output)
     assert line["decision"] == "block"
+
+
+def _render(renderable, width: int = 120) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_every_outcome_renders_in_the_table_and_the_summary():
+    from cli import screen_summary, screen_table
+    from policy import ACTIONS, Decision
+    from service import ScreenResult
+
+    results = [ScreenResult(f"{a}.mp4", "ok", decision=Decision(a, "no-match", ("no registered work matched",)))
+               for a in ACTIONS]
+    results.append(ScreenResult("broken.mp4", "error", error="empty file (0 bytes)"))
+    text = _render(screen_table(results))
+    for action in ACTIONS:
+        assert f"{action}.mp4" in text and action in text.replace(f"{action}.mp4", "")
+    summary = screen_summary(results)
+    assert summary == "6 uploads: 1 block, 1 review, 1 mute-audio, 1 track, 1 allow, 1 error"
+
+
+@pytest.fixture()
+def mute_home(tmp_path, corpus):
+    home = tmp_path / "mute-home"
+    result = runner.invoke(app, ["register", str(corpus.song_path), "--work-id", "song", "--title", "The Song",
+                                 "--owner", "Label C", "--rule", '{"action": "mute-audio", "modality": "audio"}',
+                                 "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    return home
+
+
+def test_mute_audio_decision_in_the_human_table(mute_home, corpus):
+    upload = corpus.write("vlog_with_song.mp4", tf.replace_audio(tf.excerpt(corpus.other, 0, 40), corpus.song.audio))
+    result = runner.invoke(app, ["screen", str(upload), "--home", str(mute_home)], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    table, summary = result.output.split("1 uploads: ")
+    assert "vlog_with" in table and "mute-audio" in table
+    assert summary.startswith("0 block, 0 review, 1 mute-audio, 0 track, 0 allow, 0 error")
