@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -57,6 +58,16 @@ DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "mute-audio": "b
                   "allow": "green"}
 
 
+def _say_error(message: object) -> None:
+    """'error: MESSAGE' on stderr. Messages carry user data (paths, titles, reasons): never read as markup."""
+    err.print(Text.assemble(("error:", "red"), " ", str(message)))
+
+
+def _row(table: Table, *cells) -> None:
+    """Add a row; str cells are shown literally (a title like 'x [/]' or 'clip [bold]' is not markup)."""
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
 def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
     if not texts:
         return None
@@ -67,7 +78,7 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
         try:
             rules.append(Rule.from_dict(json.loads(text)).__dict__)
         except (ValueError, TypeError) as exc:
-            err.print(f"[red]error:[/red] bad --rule {text!r}: {exc}")
+            _say_error(f"bad --rule {text!r}: {exc}")
             raise typer.Exit(2) from exc
     return rules
 
@@ -77,14 +88,14 @@ def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = T
         cfg = load_config(config) if config else None
         engine = Prescreen(home, cfg)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _say_error(exc)
         raise typer.Exit(2) from exc
     if check_format:
         try:
             engine.check_format()
         except FormatMismatch as exc:
             engine.close()
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             raise typer.Exit(1) from exc
     return engine
 
@@ -118,21 +129,21 @@ def register(
             if as_json:
                 print(json.dumps({"status": "error", "error": str(exc), "failures": exc.failures}))
             else:
-                err.print(f"[red]error:[/red] {exc}")
+                _say_error(exc)
                 for path, why in exc.failures.items():
-                    err.print(f"  {path}: {why}")
+                    err.print(f"  {path}: {why}", markup=False)
             raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps({"status": "ok", **result.as_dict()}))
         return
-    table = Table(title=f"registered work {result.work_id}")
+    table = Table(title=f"registered work {escape(result.work_id)}")
     for col in ("file", "seconds", "video codes", "audio codes"):
         table.add_column(col)
     for f in result.files:
-        table.add_row(f["path"], f"{f['duration']:.1f}", str(f["video_codes"]), str(f["audio_codes"]))
+        _row(table, f["path"], f"{f['duration']:.1f}", str(f["video_codes"]), str(f["audio_codes"]))
     out.print(table)
     for path in result.skipped:
-        out.print(f"[dim]skipped (not a media file name): {path}[/dim]")
+        out.print(f"[dim]skipped (not a media file name): {escape(path)}[/dim]")
 
 
 class _progress:
@@ -150,7 +161,7 @@ class _progress:
         )
         self.bar.start()
         task = self.bar.add_task("", total=self.total)
-        return lambda label="": self.bar.update(task, advance=1, description=Path(label).name)
+        return lambda label="": self.bar.update(task, advance=1, description=escape(Path(label).name))
 
     def __exit__(self, *exc):
         if not self.quiet:
@@ -164,7 +175,7 @@ def _segments_text(result: ScreenResult, limit: int = 2) -> str:
             f"{s.upload_start:.1f}-{s.upload_end:.1f}s→{s.ref_start:.1f}-{s.ref_end:.1f}s" for s in m.segments[:limit]
         )
         more = f" +{len(m.segments) - limit}" if len(m.segments) > limit else ""
-        parts.append(f"{m.work_id} [{m.modality}] {spans}{more}")
+        parts.append(f"{m.work_id} [{m.modality}] {spans}{more}")  # shown as Text: the brackets stay
     return "\n".join(parts)
 
 
@@ -178,11 +189,12 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
     table.add_column("why", overflow="fold", max_width=60)
     for r in results:
         if r.status == "error":
-            table.add_row(Path(r.upload).name, "[bold magenta]error[/bold magenta]", "", "", "", r.error or "")
+            _row(table, Path(r.upload).name, Text("error", style="bold magenta"), "", "", "", r.error or "")
             continue
         d = r.decision
         top = r.matches[0] if r.matches else None
-        table.add_row(
+        _row(
+            table,
             Path(r.upload).name,
             Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold")),
             f"{top.matched_seconds:.1f}s" if top else "",
@@ -228,13 +240,13 @@ def screen(
         try:
             contexts = read_manifest(manifest)
         except ManifestError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             raise typer.Exit(2) from exc
     paths = list(paths or []) + [Path(p) for p in contexts if Path(p) not in (paths or [])]
     with _engine(home, config) as engine:
         items, _ = expand_paths(paths, media_only=False)
         if not items:
-            err.print("[red]error:[/red] no files to screen")
+            _say_error("no files to screen")
             raise typer.Exit(2)
         to_stdout = json_file is not None and str(json_file) == "-"
         sink = sys.stdout if to_stdout else (open(json_file, "w") if json_file else None)
@@ -273,7 +285,7 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
     for col in ("work id", "title", "owner", "files", "seconds", "video codes", "audio codes", "registered"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
+        _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
                       str(r["video_codes"]), str(r["audio_codes"]), r["created_at"])
     out.print(table)
 
@@ -288,12 +300,12 @@ def works_remove(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, a
         try:
             refs = engine.remove_work(work_id, actor=actor)
         except CatalogError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps({"status": "ok", "work_id": work_id, "removed_refs": refs}))
     else:
-        out.print(f"removed work {work_id} ({len(refs)} reference files)")
+        out.print(f"removed work {work_id} ({len(refs)} reference files)", markup=False)
 
 
 @index_app.command("stats")
@@ -304,7 +316,7 @@ def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
     if as_json:
         print(json.dumps(stats))
         return
-    out.print(f"home {stats['home']}: {stats['works']} works, {stats['references']} reference files, "
+    out.print(f"home {escape(stats['home'])}: {stats['works']} works, {stats['references']} reference files, "
               f"{stats['uploads_screened']} uploads screened; index kind {stats['kind']}, generation {stats['generation']}")
     table = Table()
     for col in ("signal", "codes", "bits/code", "FAISS type", "bytes"):
@@ -330,9 +342,9 @@ def index_rebuild(
                            quiet=as_json or not refingerprint) as advance:
                 stats = engine.rebuild_index(refingerprint, progress=advance)
         except RegisterError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             for path, why in exc.failures.items():
-                err.print(f"  {path}: {why}")
+                err.print(f"  {path}: {why}", markup=False)
             raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(stats))
@@ -350,12 +362,12 @@ def config_show(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
             config = user if user.exists() else None
         cfg = load_config(config)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _say_error(exc)
         raise typer.Exit(2) from exc
     if as_json:
         print(json.dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.raw}))
     else:
-        out.print(f"# config version {cfg.version} from {config or 'built-in defaults'}")
+        out.print(f"# config version {cfg.version} from {config or 'built-in defaults'}", markup=False)
         out.print_json(json.dumps(cfg.raw))
 
 
@@ -377,8 +389,9 @@ def demo(
     home_dir = resolve_home(home)
     media = media_dir or home_dir / "demo-media"
     if not as_json:
-        out.print(f"[bold]prescreen demo[/bold]: data in {home_dir}, media in {media}")
-    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else out.print)
+        out.print(f"[bold]prescreen demo[/bold]: data in {escape(str(home_dir))}, media in {escape(str(media))}")
+    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else
+                                 (lambda m: out.print(m, markup=False)))
     if as_json:
         for r in results:
             print(json.dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
@@ -398,7 +411,7 @@ app.add_typer(uploaders_app, name="uploaders")
 
 
 def _fail(exc: Exception, code: int = 1):
-    err.print(f"[red]error:[/red] {exc}")
+    _say_error(exc)
     raise typer.Exit(code) from exc
 
 
@@ -423,7 +436,7 @@ def works_set_rule(
     from index import CatalogError
 
     if not rule and not clear:
-        err.print("[red]error:[/red] give --rule JSON (repeatable) or --clear")
+        _say_error("give --rule JSON (repeatable) or --clear")
         raise typer.Exit(2)
     rules = [] if clear else _parse_rules(rule)
     with _engine(home, config) as engine:
@@ -433,7 +446,8 @@ def works_set_rule(
         except (WorkflowError, CatalogError) as exc:
             _fail(exc)
     _print({"work_id": work_id, "rules": rules, "released": released}, as_json,
-           lambda o: out.print(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released"))
+           lambda o: out.print(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released",
+                               markup=False))
 
 
 @works_app.command("priority")
@@ -450,7 +464,7 @@ def works_priority(
             engine.workflow.set_priority(engine.now(), actor, work_id, on)
         except CatalogError as exc:
             _fail(exc)
-    out.print(f"{work_id}: priority {'on' if on else 'off'}")
+    out.print(f"{work_id}: priority {'on' if on else 'off'}", markup=False)
 
 
 @works_app.command("license")
@@ -467,7 +481,7 @@ def works_license(
             engine.workflow.license(engine.now(), actor, work_id, uploader_id, granted=not revoke)
         except WorkflowError as exc:
             _fail(exc)
-    out.print(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}")
+    out.print(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}", markup=False)
 
 
 @works_app.command("exclude")
@@ -489,7 +503,7 @@ def works_exclude(
             _fail(exc)
     _print(res, as_json, lambda o: out.print(
         f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
-        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
+        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none"), markup=False))
 
 
 @works_app.command("show")
@@ -523,7 +537,7 @@ def review_list(
         for col in ("id", "kind", "upload", "uploader", "automatic", "status", "due", "outcome"):
             table.add_column(col)
         for r in rows:
-            table.add_row(str(r["review_id"]), r["kind"], r["upload_id"], r["uploader_id"] or "",
+            _row(table, str(r["review_id"]), r["kind"], r["upload_id"], r["uploader_id"] or "",
                           r["decision"] or "", r["status"], r["due_at"], r["outcome"] or "")
         out.print(table)
     _print(rows, as_json, human)
@@ -569,19 +583,20 @@ def review_show(
     def human(o):
         r = o["review"]
         out.print(f"[bold]review {r['review_id']}[/bold] ({r['kind']}, {r['status']}, due {r['due_at']}) — "
-                  f"upload {o['upload']['upload_id']} {o['upload']['path']}")
+                  f"upload {escape(o['upload']['upload_id'])} {escape(o['upload']['path'])}")
         out.print(f"uploader {o['upload']['uploader_id'] or 'unknown'}, declared use "
-                  f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}")
+                  f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}",
+                  markup=False)
         if o["dispute"]:
-            out.print(f"dispute: {o['dispute']['reason']}")
+            out.print(f"dispute: {o['dispute']['reason']}", markup=False)
         for reason in o["reasons"]:
-            out.print(f"• {reason}")
+            out.print(f"• {reason}", markup=False)
         table = Table(title="matched segments")
         for col in ("work", "modality", "upload seconds", "work seconds", "similarity", "thumbnails"):
             table.add_column(col, overflow="fold")
         for e in o["evidence"]:
             for k, s in enumerate(e["segments"]):
-                table.add_row(e["work_id"], s["modality"], f"{s['upload_start']:.1f}–{s['upload_end']:.1f}",
+                _row(table, e["work_id"], s["modality"], f"{s['upload_start']:.1f}–{s['upload_end']:.1f}",
                               f"{s['ref_start']:.1f}–{s['ref_end']:.1f}", f"{s['similarity']:.2f}",
                               e["thumbnails"][k] if k < len(e["thumbnails"]) else "")
         out.print(table)
@@ -605,7 +620,8 @@ def review_decide(
             rv = engine.workflow.decide_review(engine.now(), review_id, reviewer, outcome, note)
         except WorkflowError as exc:
             _fail(exc)
-    _print(rv, as_json, lambda r: out.print(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}"))
+    _print(rv, as_json, lambda r: out.print(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}",
+                                            markup=False))
 
 
 @app.command()
@@ -624,7 +640,7 @@ def dispute(
         except WorkflowError as exc:
             _fail(exc)
     _print(res, as_json, lambda r: out.print(
-        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}"))
+        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}", markup=False))
 
 
 @app.command()
@@ -643,7 +659,7 @@ def notice(
             _fail(exc)
     _print(res, as_json, lambda r: out.print(
         f"notice #{r['notice_id']}: {r['path']} taken down for {work}; its fingerprints joined the work "
-        f"(reference {r['ref_id']}), so re-uploads stay down"))
+        f"(reference {r['ref_id']}), so re-uploads stay down", markup=False))
 
 
 @uploaders_app.command("show")
@@ -656,13 +672,13 @@ def uploaders_show(uploader_id: str, home: HomeOpt = None, config: ConfigOpt = N
 
     def human(o):
         flag = " [bold red]repeat infringer[/bold red]" if o["repeat_infringer"] else ""
-        out.print(f"uploader {o['uploader_id']}: {len(o['uploads'])} uploads, "
+        out.print(f"uploader {escape(o['uploader_id'])}: {len(o['uploads'])} uploads, "
                   f"{o['active_strikes']} active strikes{flag}")
         table = Table(title="strikes")
         for col in ("upload", "works", "reason", "given", "expires", "active"):
             table.add_column(col)
         for s in o["strikes"]:
-            table.add_row(s["upload_id"], ", ".join(s["work_ids"]), s["reason"], s["created_at"], s["expires_at"],
+            _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], s["created_at"], s["expires_at"],
                           "yes" if s["active"] else "expired")
         out.print(table)
     _print(info, as_json, human)
@@ -687,7 +703,7 @@ def audit(
         table.add_column(col, overflow="fold")
     for r in rows:
         ev = json.dumps(r["evidence"], default=str)
-        table.add_row(str(r["audit_id"]), r["at"], r["actor"], r["action"], r["upload_id"] or "",
+        _row(table, str(r["audit_id"]), r["at"], r["actor"], r["action"], r["upload_id"] or "",
                       r["work_id"] or "", r["config_version"] or "", ev[:160] + ("…" if len(ev) > 160 else ""))
     out.print(table)
 
@@ -724,10 +740,10 @@ def report(
     for col in ("work", "matched uploads", "decisions", "outcomes", "overturned"):
         table.add_column(col)
     for w, d in sorted(rep["per_work"].items()):
-        table.add_row(w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
+        _row(table, w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
                       str(d["overturned"]))
     out.print(table)
-    out.print(f"chart: {chart}")
+    out.print(f"chart: {chart}", markup=False)
 
 
 def _outcome(r: ScreenResult) -> str:

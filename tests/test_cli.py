@@ -145,3 +145,27 @@ def test_mute_audio_decision_in_the_human_table(mute_home, corpus):
     table, summary = result.output.split("1 uploads: ")
     assert "vlog_with" in table and "mute-audio" in table
     assert summary.startswith("0 block, 0 review, 1 mute-audio, 0 track, 0 allow, 0 error")
+
+
+HOSTILE_TITLE = "Evil [/] Title [bold]x[/bold] [link=http://x]"
+
+
+def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatch):
+    import cli
+
+    monkeypatch.setattr(cli.out, "width", 250)  # no folding: the strings below stay on one line
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["register", str(corpus.film2_path), "--work-id", "w[red]1", "--title", HOSTILE_TITLE,
+                                 "--owner", "[b]Owner[/]", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "registered work w[red]1" in result.output
+    listing = runner.invoke(app, ["works", "list", "--home", str(home)])
+    assert listing.exit_code == 0, listing.output
+    assert HOSTILE_TITLE in listing.output and "[b]Owner[/]" in listing.output and "w[red]1" in listing.output
+    upload = tmp_path / "clip [bold]x.mp4"
+    bad.copy_file(corpus.film2_path, upload)
+    broken = bad.write_empty(tmp_path / "broken [red].mp4")
+    result = runner.invoke(app, ["screen", str(upload), str(broken), "--home", str(home)])
+    assert result.exit_code == 1, result.output
+    assert "clip [bold]x.mp4" in result.output and "broken [red].mp4" in result.output
+    assert "w[red]1 [both]" in result.output
