@@ -58,9 +58,9 @@ DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "mute-audio": "b
                   "allow": "green"}
 
 
-def _say_error(message: object) -> None:
+def _say_error(message: object, what: str = "error") -> None:
     """'error: MESSAGE' on stderr. Messages carry user data (paths, titles, reasons): never read as markup."""
-    err.print(Text.assemble(("error:", "red"), " ", str(message)))
+    err.print(Text.assemble((f"{what}:", "red"), " ", str(message)), soft_wrap=True)
 
 
 def _row(table: Table, *cells) -> None:
@@ -88,7 +88,7 @@ def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = T
         cfg = load_config(config) if config else None
         engine = Prescreen(home, cfg)
     except ConfigError as exc:
-        _say_error(exc)
+        _say_error(exc, "config error")
         raise typer.Exit(2) from exc
     if check_format:
         try:
@@ -362,7 +362,7 @@ def config_show(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
             config = user if user.exists() else None
         cfg = load_config(config)
     except ConfigError as exc:
-        _say_error(exc)
+        _say_error(exc, "config error")
         raise typer.Exit(2) from exc
     if as_json:
         print(json.dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.raw}))

@@ -169,3 +169,15 @@ def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatc
     assert result.exit_code == 1, result.output
     assert "clip [bold]x.mp4" in result.output and "broken [red].mp4" in result.output
     assert "w[red]1 [both]" in result.output
+
+
+def test_bad_config_values_are_usage_errors_with_file_and_key(home, tmp_path, corpus):
+    cfg = tmp_path / "c.toml"
+    for text, key in (('[policy]\nblock_min_seconds = "x"\n', "policy.block_min_seconds"),
+                      ("[fingerprint]\nquery_fps = 0\n", "fingerprint.query_fps"),
+                      ('[index]\nkind = "hnsw"\n', "index.kind")):
+        cfg.write_text(text)
+        result = runner.invoke(app, ["screen", str(corpus.film2_path), "--home", str(home), "--config", str(cfg)])
+        assert result.exit_code == 2, result.output
+        assert f"config error: {cfg}: {key}: " in result.output
+        assert "Traceback" not in result.output
