@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 something failed (a file, a registration), 2 usage.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -205,6 +206,28 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
     return table
 
 
+def _check_output_file(path: Path, option: str) -> None:
+    """Usage error (exit 2) unless ``path`` can be written: checked before any work starts."""
+    why = None
+    if path.is_dir():
+        why = "is a folder; give a file name"
+    elif not path.parent.is_dir():
+        why = f"the folder {path.parent} does not exist"
+    elif not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        why = "permission denied"
+    if why:
+        _say_error(f"{option} {path}: cannot write the file: {why}")
+        raise typer.Exit(2)
+
+
+def _open_output(path: Path, option: str):
+    try:
+        return open(path, "w")
+    except OSError as exc:
+        _say_error(f"{option} {path}: cannot write the file: {exc.strerror or exc}")
+        raise typer.Exit(2) from exc
+
+
 def screen_summary(results: list[ScreenResult]) -> str:
     """'7 uploads: 2 block, 1 review, 1 mute-audio, 0 track, 2 allow, 1 error' (every outcome, even if 0)."""
     counts = {k: 0 for k in DECISION_STYLE}
@@ -243,13 +266,15 @@ def screen(
             _say_error(exc)
             raise typer.Exit(2) from exc
     paths = list(paths or []) + [Path(p) for p in contexts if Path(p) not in (paths or [])]
+    to_stdout = json_file is not None and str(json_file) == "-"
+    if json_file is not None and not to_stdout:
+        _check_output_file(json_file, "--json")
     with _engine(home, config) as engine:
         items, _ = expand_paths(paths, media_only=False)
         if not items:
             _say_error("no files to screen")
             raise typer.Exit(2)
-        to_stdout = json_file is not None and str(json_file) == "-"
-        sink = sys.stdout if to_stdout else (open(json_file, "w") if json_file else None)
+        sink = sys.stdout if to_stdout else (_open_output(json_file, "--json") if json_file else None)
         results: list[ScreenResult] = []
         try:
             with _progress(len(items), "screening", quiet=quiet or to_stdout) as advance:

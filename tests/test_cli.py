@@ -181,3 +181,12 @@ def test_bad_config_values_are_usage_errors_with_file_and_key(home, tmp_path, co
         assert result.exit_code == 2, result.output
         assert f"config error: {cfg}: {key}: " in result.output
         assert "Traceback" not in result.output
+
+
+def test_unwritable_json_output_is_a_usage_error_before_screening(home, corpus, tmp_path):
+    for target, why in ((tmp_path / "no" / "such" / "out.jsonl", "does not exist"), (tmp_path, "is a folder")):
+        result = runner.invoke(app, ["screen", str(corpus.film2_path), "--json", str(target), "--home", str(home)])
+        assert result.exit_code == 2, result.output
+        assert f"--json {target}: cannot write the file" in result.output and why in result.output
+    stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home)]).output)
+    assert stats["uploads_screened"] == 0  # nothing was screened
