@@ -84,7 +84,19 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
     return rules
 
 
-def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True) -> Prescreen:
+CATALOG_FILE = "catalog.sqlite"  # what makes a folder a prescreen data folder (service.engine names it so)
+
+
+def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True,
+            create: bool = False) -> Prescreen:
+    """Open the data folder. Only commands that add data (create=True) may start a new one:
+    a mistyped --home must not turn into an empty catalog and empty tables."""
+    folder = resolve_home(home)
+    if not create and not (folder / CATALOG_FILE).is_file():
+        state = "does not exist" if not folder.exists() else "has no prescreen catalog"
+        _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
+                   "(`prescreen register` or `prescreen demo` creates one)")
+        raise typer.Exit(2)
     try:
         cfg = load_config(config) if config else None
         engine = Prescreen(home, cfg)
@@ -120,7 +132,7 @@ def register(
     """Register reference files of a work. All or nothing: if any file fails, or the content
     already belongs to another owner's work (an ownership conflict), nothing is written."""
     rules = _parse_rules(rule)
-    with _engine(home, config) as engine:
+    with _engine(home, config, create=True) as engine:
         items, _ = expand_paths(paths, media_only=True)
         try:
             with _progress(len(items), "fingerprinting", quiet=as_json or len(items) < 2) as advance:
@@ -269,7 +281,7 @@ def screen(
     to_stdout = json_file is not None and str(json_file) == "-"
     if json_file is not None and not to_stdout:
         _check_output_file(json_file, "--json")
-    with _engine(home, config) as engine:
+    with _engine(home, config, create=True) as engine:
         items, _ = expand_paths(paths, media_only=False)
         if not items:
             _say_error("no files to screen")
@@ -383,8 +395,12 @@ def config_show(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
     """Print the configuration in force (defaults merged with the user file)."""
     try:
         if config is None:
-            user = resolve_home(home) / "config.toml"
+            folder = resolve_home(home)
+            user = folder / "config.toml"
             config = user if user.exists() else None
+            if not folder.is_dir():
+                err.print(f"note: there is no data folder {folder}; showing the built-in defaults", markup=False,
+                          soft_wrap=True)
         cfg = load_config(config)
     except ConfigError as exc:
         _say_error(exc, "config error")

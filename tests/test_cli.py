@@ -190,3 +190,21 @@ def test_unwritable_json_output_is_a_usage_error_before_screening(home, corpus, 
         assert f"--json {target}: cannot write the file" in result.output and why in result.output
     stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home)]).output)
     assert stats["uploads_screened"] == 0  # nothing was screened
+
+
+READ_ONLY = [["works", "list"], ["works", "show", "film"], ["index", "stats"], ["index", "rebuild"],
+             ["review", "list"], ["review", "show", "1"], ["audit"], ["report"], ["uploaders", "show", "u1"],
+             ["works", "remove", "film"], ["works", "priority", "film"]]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=[" ".join(a) for a in READ_ONLY])
+def test_commands_refuse_a_data_folder_that_does_not_exist(tmp_path, args):
+    typo = tmp_path / "prescreen-dta"
+    result = runner.invoke(app, [*args, "--home", str(typo)])
+    assert result.exit_code == 2, result.output
+    assert f"the data folder {typo} does not exist" in result.output
+    assert not typo.exists()  # no empty catalog was created
+    typo.mkdir()
+    result = runner.invoke(app, [*args, "--home", str(typo)])
+    assert result.exit_code == 2 and "has no prescreen catalog" in result.output
+    assert list(typo.iterdir()) == []
