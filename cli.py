@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,17 +25,78 @@ from service import (
 )
 from service.engine import expand_paths
 
-app = typer.Typer(
+# -- help that reads normally ------------------------------------------------
+# typer 0.29's rich help prints each parameter's Python type: "--json <bool>" and "--help <bool>" after
+# flags, "paths... <list[Path]>" for arguments, and "{paths}..." in the usage line. The command classes
+# below give the parameters the usual forms instead: nothing after a flag, an upper-case placeholder after
+# an option that takes a value (PATH, TEXT, NUMBER), and "PATHS..." / "[PATHS]..." for arguments. With
+# typer versions that already print these forms the overrides are unused.
+_PLACEHOLDERS = {"path": "PATH", "str": "TEXT", "int": "INTEGER", "float": "NUMBER"}
+
+
+def _plain_param(param) -> None:
+    if getattr(param, "_prescreen_plain", False):
+        return
+    param._prescreen_plain = True
+    if isinstance(param, TyperOption):
+        if param.is_flag or param.count:
+            param.metavar = ""
+        elif param.metavar is None:
+            try:
+                kind = param.display_type(None).strip("<>")
+            except Exception:  # noqa: BLE001 - a type typer cannot name: keep its own display
+                return
+            kind = kind[5:-1] if kind.startswith("list[") else kind
+            param.metavar = _PLACEHOLDERS.get(kind.lower(), kind.upper())
+    elif isinstance(param, TyperArgument):
+        name = (param.metavar or param.name or "").upper()
+        many = param.nargs != 1
+        shown = f"{name}..." if many else name
+        param.metavar = shown
+        param.display_type_rich = lambda ctx: None
+        param._usage_display_name = lambda: shown if param.required else (f"[{name}]..." if many else f"[{name}]")
+
+
+class _PlainHelpCommand(TyperCommand):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            _plain_param(param)
+        return params
+
+
+class _PlainHelpGroup(TyperGroup):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            _plain_param(param)
+        return params
+
+
+class _Typer(typer.Typer):
+    """typer.Typer whose groups and commands print plain help (see above)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(cls=_PlainHelpGroup, **kwargs)
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _PlainHelpCommand)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(
     name="prescreen",
     help="Content-fingerprint pre-upload filter: rights holders register works; uploads are screened "
-    "against them and get an explained decision (allow / review / block) with the matched seconds.",
+    "against them and get an explained decision (allow, review, block, or the work's own mute-audio or "
+    "track) with the matched seconds.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-works_app = typer.Typer(help="List and remove registered works.", no_args_is_help=True)
-index_app = typer.Typer(help="Inspect or rebuild the FAISS indexes (derived from the catalog).", no_args_is_help=True)
-config_app = typer.Typer(help="Show the configuration in force or the documented defaults.", no_args_is_help=True)
+works_app = _Typer(help="Registered works: list, show, remove; their rules, priority, licences and excluded "
+                   "time ranges.", no_args_is_help=True)
+index_app = _Typer(help="Inspect or rebuild the FAISS indexes (derived from the catalog).", no_args_is_help=True)
+config_app = _Typer(help="Show the configuration in force or the documented defaults.", no_args_is_help=True)
 app.add_typer(works_app, name="works")
 app.add_typer(index_app, name="index")
 app.add_typer(config_app, name="config")
@@ -44,13 +106,17 @@ err = Console(stderr=True)
 
 HomeOpt = Annotated[
     Optional[Path],
-    typer.Option("--home", envvar="PRESCREEN_HOME", help="Data folder (catalog + indexes). Default ./prescreen-data."),
+    typer.Option("--home", envvar="PRESCREEN_HOME", metavar="DIR",
+                 help="Data folder (catalog + indexes). Default ./prescreen-data."),
 ]
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
+    typer.Option("--config", metavar="FILE",
+                 help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
+ReviewIdArg = Annotated[int, typer.Argument(help="The review's number (see `prescreen review list`).")]
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
                                        help="Who is acting (recorded in the audit log).")]
 
@@ -120,7 +186,7 @@ def register(
     title: Annotated[str, typer.Option("--title", help="Human title of the work.")] = "",
     owner: Annotated[str, typer.Option("--owner", help="Rights holder.")] = "",
     rule: Annotated[Optional[list[str]], typer.Option(
-        "--rule", help='A rule of this work, as JSON, e.g. \'{"action": "mute-audio", "modality": "audio"}\' '
+        "--rule", metavar="JSON", help='A rule of this work, as JSON, e.g. \'{"action": "mute-audio", "modality": "audio"}\' '
         "(repeatable; evaluated in order before the global rules).")] = None,
     priority: Annotated[Optional[bool], typer.Option(
         "--priority/--no-priority", help="Priority work: stricter thresholds, borderline matches to review.")] = None,
@@ -129,8 +195,10 @@ def register(
     actor: ActorOpt = "operator",
     as_json: JsonFlag = False,
 ) -> None:
-    """Register reference files of a work. All or nothing: if any file fails, or the content
-    already belongs to another owner's work (an ownership conflict), nothing is written."""
+    """Register the reference files of a work (new or existing).
+
+    All or nothing: if any file fails, or the content already belongs to another owner's work (an ownership
+    conflict), nothing is written."""
     rules = _parse_rules(rule)
     with _engine(home, config, create=True) as engine:
         items, _ = expand_paths(paths, media_only=True)
@@ -258,16 +326,19 @@ def screen(
     paths: Annotated[Optional[list[Path]], typer.Argument(
         help="Upload files or folders (every file inside is screened).")] = None,
     manifest: Annotated[Optional[Path], typer.Option(
-        "--manifest", help="CSV or JSON Lines: path, upload_id, uploader_id, declared_use (quotation, parody, "
+        "--manifest", metavar="FILE", help="CSV or JSON Lines: path, upload_id, uploader_id, declared_use (quotation, parody, "
         "criticism, review, ...). Its files are screened with that context.")] = None,
     json_file: Annotated[
-        Optional[Path], typer.Option("--json", help="Write JSON Lines (one object per upload) to FILE ('-' = stdout).")
+        Optional[Path], typer.Option("--json", metavar="FILE",
+                                     help="Write JSON Lines (one object per upload) to FILE ('-' = stdout).")
     ] = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
 ) -> None:
-    """Screen uploads against the registered works; exit code 1 if any file could not be screened."""
+    """Screen uploads against the registered works and print each decision.
+
+    Exit code 1 if any file could not be screened (it is reported, and the batch goes on)."""
     contexts = {}
     if manifest:
         from service.manifest import ManifestError, read_manifest
@@ -284,7 +355,7 @@ def screen(
     with _engine(home, config, create=True) as engine:
         items, _ = expand_paths(paths, media_only=False)
         if not items:
-            _say_error("no files to screen")
+            _say_error("no files to screen: give upload files or folders, or --manifest FILE")
             raise typer.Exit(2)
         sink = sys.stdout if to_stdout else (_open_output(json_file, "--json") if json_file else None)
         results: list[ScreenResult] = []
@@ -328,7 +399,7 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
 
 
 @works_app.command("remove")
-def works_remove(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
+def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
                  as_json: JsonFlag = False) -> None:
     """Remove a work; its fingerprints leave the index."""
     from index import CatalogError
@@ -421,7 +492,7 @@ def config_defaults() -> None:
 @app.command()
 def demo(
     home: HomeOpt = None,
-    media_dir: Annotated[Optional[Path], typer.Option("--media", help="Where to write the demo media (default <home>/demo-media).")] = None,
+    media_dir: Annotated[Optional[Path], typer.Option("--media", metavar="DIR", help="Where to write the demo media (default <home>/demo-media).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Generate a few reference works and an upload batch, register, screen and print the decisions."""
@@ -445,8 +516,8 @@ def demo(
 
 
 # -- rights workflow ---------------------------------------------------------
-review_app = typer.Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
-uploaders_app = typer.Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
+review_app = _Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
+uploaders_app = _Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(uploaders_app, name="uploaders")
 
@@ -465,7 +536,7 @@ def _print(obj, as_json: bool, human) -> None:
 
 @works_app.command("set-rule")
 def works_set_rule(
-    work_id: str,
+    work_id: WorkIdArg,
     rule: Annotated[Optional[list[str]], typer.Option("--rule", help="Rule as JSON (repeatable); replaces the "
                                                       "work's rules. Fields: action, band, modality, min_seconds, "
                                                       "min_upload_share, min_reference_share.")] = None,
@@ -493,7 +564,7 @@ def works_set_rule(
 
 @works_app.command("priority")
 def works_priority(
-    work_id: str,
+    work_id: WorkIdArg,
     on: Annotated[bool, typer.Option("--on/--off", help="Mark or unmark the work as priority.")] = True,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
 ) -> None:
@@ -510,7 +581,8 @@ def works_priority(
 
 @works_app.command("license")
 def works_license(
-    work_id: str, uploader_id: str,
+    work_id: WorkIdArg,
+    uploader_id: Annotated[str, typer.Argument(help="The uploader's id (from the batch manifest).")],
     revoke: Annotated[bool, typer.Option("--revoke", help="Take the licence back.")] = False,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
 ) -> None:
@@ -527,7 +599,7 @@ def works_license(
 
 @works_app.command("exclude")
 def works_exclude(
-    work_id: str,
+    work_id: WorkIdArg,
     start: Annotated[float, typer.Argument(help="Reference seconds, start.")],
     end: Annotated[float, typer.Argument(help="Reference seconds, end.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (public domain, licensed clip...).")],
@@ -548,7 +620,7 @@ def works_exclude(
 
 
 @works_app.command("show")
-def works_show(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+def works_show(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """A work's files, rules, priority, licences and exclusions."""
     with _engine(home, config) as engine:
         work = engine.catalog.get_work(work_id)
@@ -586,8 +658,8 @@ def review_list(
 
 @review_app.command("show")
 def review_show(
-    review_id: int,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where to write thumbnails "
+    review_id: ReviewIdArg,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Where to write thumbnails "
                                                     "(default <home>/evidence/review-ID).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
@@ -646,7 +718,7 @@ def review_show(
 
 @review_app.command("decide")
 def review_decide(
-    review_id: int,
+    review_id: ReviewIdArg,
     outcome: Annotated[str, typer.Option("--outcome", help="Screening review: allow, block, mute-audio or "
                                          "track. Dispute review: upheld or released.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decided (recorded in the audit log).")],
@@ -667,7 +739,7 @@ def review_decide(
 
 @app.command()
 def dispute(
-    upload_id: str,
+    upload_id: Annotated[str, typer.Argument(help="The upload's id (from the manifest or the JSON output).")],
     reason: Annotated[str, typer.Option("--reason", help="The uploader's counter-notice: why the use is lawful.")],
     uploader: Annotated[Optional[str], typer.Option("--uploader", help="The disputing uploader's id.")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
@@ -704,7 +776,7 @@ def notice(
 
 
 @uploaders_app.command("show")
-def uploaders_show(uploader_id: str, home: HomeOpt = None, config: ConfigOpt = None,
+def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader's id.")], home: HomeOpt = None, config: ConfigOpt = None,
                    as_json: JsonFlag = False) -> None:
     """An uploader's uploads and strikes (active and expired)."""
     with _engine(home, config) as engine:
@@ -751,7 +823,7 @@ def audit(
 
 @app.command()
 def report(
-    png: Annotated[Optional[Path], typer.Option("--png", help="Write the chart here "
+    png: Annotated[Optional[Path], typer.Option("--png", metavar="FILE", help="Write the chart here "
                                                 "(default <home>/report.png).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
@@ -792,7 +864,7 @@ def _outcome(r: ScreenResult) -> str:
 
 
 def main() -> None:
-    app()
+    app(prog_name="prescreen")
 
 
 if __name__ == "__main__":

@@ -208,3 +208,32 @@ def test_commands_refuse_a_data_folder_that_does_not_exist(tmp_path, args):
     result = runner.invoke(app, [*args, "--home", str(typo)])
     assert result.exit_code == 2 and "has no prescreen catalog" in result.output
     assert list(typo.iterdir()) == []
+
+
+def _all_command_paths():
+    import typer.main
+
+    def walk(command, path):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_help_reads_normally_for_every_command():
+    for path in _all_command_paths():
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output
+        for junk in ("<bool>", "<list[", "<str>", "<path>", "{paths}", "<int>", "<float>"):
+            assert junk not in text, (path, junk, text)
+        assert "Usage: prescreen" in text or "Usage: " in text
+    register = runner.invoke(app, ["register", "--help"]).output
+    assert "PATHS..." in register and "--work-id" in register and "TEXT" in register
+    works = runner.invoke(app, ["works", "--help"]).output
+    for sub in ("list", "show", "remove", "set-rule", "priority", "license", "exclude"):
+        assert sub in works
+    top = runner.invoke(app, ["--help"]).output
+    summary_line = next(line for line in top.splitlines() if line.startswith("│ register "))
+    assert summary_line.rstrip(" │").endswith("(new or existing).")  # one summary, not a sentence cut in two
