@@ -14,8 +14,10 @@ from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -115,6 +117,8 @@ ConfigOpt = Annotated[
                  help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="After the table, every decision's full "
+                                           "reasons (works, seconds, shares, similarity, the rule that fired).")]
 WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
 ReviewIdArg = Annotated[int, typer.Argument(help="The review's number (see `prescreen review list`).")]
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
@@ -249,41 +253,91 @@ class _progress:
             self.bar.stop()
 
 
-def _segments_text(result: ScreenResult, limit: int = 2) -> str:
-    parts = []
-    for m in result.matches[:3]:
-        spans = "; ".join(
-            f"{s.upload_start:.1f}-{s.upload_end:.1f}s→{s.ref_start:.1f}-{s.ref_end:.1f}s" for s in m.segments[:limit]
-        )
-        more = f" +{len(m.segments) - limit}" if len(m.segments) > limit else ""
-        parts.append(f"{m.work_id} [{m.modality}] {spans}{more}")  # shown as Text: the brackets stay
-    return "\n".join(parts)
+# Short "why" per rule name (policy.decide); the full reasons are in --verbose and --json.
+RULE_WORDS = {
+    "exact-file": "identical file (same SHA-256)",
+    "most-of-upload": "most of the upload is the work",
+    "long-stretch": "a long stretch of the work",
+    "most-of-work": "most of the work is used",
+    "fair-use-band": "short excerpt: maybe quotation",
+    "fair-use-preset": "fair-use band: maybe quotation",
+    "audio-under-other-sound": "music under other sound",
+    "priority-borderline": "borderline, priority work",
+    "below-similarity": "too weak to count",
+    "below-duration": "too short to count",
+    "licensed-uploader": "uploader is licensed",
+    "no-rule": "no rule applies",
+    "no-match": "no registered work matched",
+}
+MODALITY_WORDS = {"both": "audio+video", "video": "video", "audio": "audio"}
 
 
-def screen_table(results: list[ScreenResult], title: str = "screening decisions") -> Table:
-    table = Table(title=title, show_lines=True)
+def _rule_words(rule: str) -> str:
+    if rule.startswith("work-rule:"):
+        return "the rights holder's rule"
+    return RULE_WORDS.get(rule, rule)
+
+
+def _segments_text(m, limit: int = 2) -> str:
+    """'0.0-30.0 → 0.1-30.0' per matched stretch (upload seconds → work seconds), at most ``limit``."""
+    lines = [f"{s.upload_start:.1f}-{s.upload_end:.1f}→{s.ref_start:.1f}-{s.ref_end:.1f}" for s in m.segments[:limit]]
+    if len(m.segments) > limit:
+        lines.append(f"+{len(m.segments) - limit} more")
+    return "\n".join(lines)
+
+
+def screen_table(results: list[ScreenResult], title: str = "screening decisions", max_works: int = 3,
+                 width: Optional[int] = None) -> Table:
+    """One compact row per upload; per matched work (at most ``max_works``): seconds, share of the upload,
+    the matched stretches and a short why (the full reasons: ``print_reasons``, --verbose, --json)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=True, caption_justify="left",
+                  caption="matched: seconds of the upload found in the work, and their share of the upload; "
+                  "upload s→work s: where they are on both timelines. Full reasons: --verbose or --json.")
     table.add_column("upload", overflow="fold")
-    table.add_column("decision")
-    table.add_column("matched", justify="right")
-    table.add_column("share of upload", justify="right")
-    table.add_column("segments (upload→work)", overflow="fold")
-    table.add_column("why", overflow="fold", max_width=60)
+    table.add_column("decision", no_wrap=True)
+    table.add_column("matched", justify="right", no_wrap=True)
+    # keep '12.0-30.0→0.1-18.0' on one line where there is room (a min_width too wide for the console
+    # makes Rich clip the table instead of wrapping it)
+    table.add_column("work\nupload s→work s", overflow="fold",
+                     min_width=18 if (width or out.width) >= 76 else None)
+    table.add_column("why", overflow="fold")
     for r in results:
-        if r.status == "error":
-            _row(table, Path(r.upload).name, Text("error", style="bold magenta"), "", "", "", r.error or "")
+        name = Path(r.upload).name
+        if r.decision is None:
+            _row(table, name, Text("error", style="bold magenta"), "", "", r.error or "")
             continue
         d = r.decision
-        top = r.matches[0] if r.matches else None
-        _row(
-            table,
-            Path(r.upload).name,
-            Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold")),
-            f"{top.matched_seconds:.1f}s" if top else "",
-            f"{100 * top.upload_coverage:.0f}%" if top else "",
-            _segments_text(r),
-            d.reasons[0] if d.reasons else "",
-        )
+        outcome = Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold"))
+        if not r.matches:
+            _row(table, name, outcome, "", "", _rule_words(d.rule))
+            continue
+        per_work = {w.work_id: w for w in d.works}
+        matched, spans, whys = [], [], []
+        for m in r.matches[:max_works]:
+            spans.append(f"{m.work_id} ({MODALITY_WORDS.get(m.modality, m.modality)})\n{_segments_text(m)}")
+            matched.append(f"{m.matched_seconds:.1f} s\n{100 * m.upload_coverage:.0f}%"
+                           + "\n" * _segments_text(m).count("\n"))
+            w = per_work.get(m.work_id)
+            why = _rule_words(w.rule) if w else ""
+            if w and (len(r.matches) > 1 or w.outcome != d.outcome):
+                why = f"{m.work_id}: {w.outcome}, {why}"
+            whys.append(why)
+        if len(r.matches) > max_works:
+            spans.append(f"+{len(r.matches) - max_works} more works (--json lists them)")
+        _row(table, name, outcome, "\n".join(matched), "\n".join(spans), "\n".join(whys))
     return table
+
+
+def print_reasons(results: list[ScreenResult]) -> None:
+    """The full reasons of every decision, one block per upload (screen --verbose)."""
+    out.print("\n[bold]reasons[/bold]")
+    for r in results:
+        head = Text.assemble((Path(r.upload).name, "bold"), " — ",
+                             (r.decision.outcome, DECISION_STYLE.get(r.decision.outcome, "bold"))
+                             if r.decision else ("error", "bold magenta"))
+        out.print(head)
+        for line in (r.decision.reasons if r.decision else [r.error or ""]):
+            out.print(Padding(Text("• " + line), (0, 0, 0, 2)))
 
 
 def _check_output_file(path: Path, option: str) -> None:
@@ -335,6 +389,7 @@ def screen(
     home: HomeOpt = None,
     config: ConfigOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
+    verbose: VerboseFlag = False,
 ) -> None:
     """Screen uploads against the registered works and print each decision.
 
@@ -373,6 +428,8 @@ def screen(
                 sink.close()
     if not quiet and not to_stdout:
         out.print(screen_table(results))
+        if verbose:
+            print_reasons(results)
         pending = [r for r in results if r.review_id]
         if pending:
             out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
@@ -492,8 +549,10 @@ def config_defaults() -> None:
 @app.command()
 def demo(
     home: HomeOpt = None,
-    media_dir: Annotated[Optional[Path], typer.Option("--media", metavar="DIR", help="Where to write the demo media (default <home>/demo-media).")] = None,
+    media_dir: Annotated[Optional[Path], typer.Option(
+        "--media", metavar="DIR", help="Where to write the demo media (default <home>/demo-media).")] = None,
     as_json: JsonFlag = False,
+    verbose: VerboseFlag = False,
 ) -> None:
     """Generate a few reference works and an upload batch, register, screen and print the decisions."""
     from service.demo import run_demo
@@ -509,6 +568,8 @@ def demo(
             print(json.dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
         return
     out.print(screen_table(results, title="demo: screening decisions"))
+    if verbose:
+        print_reasons(results)
     right = sum(1 for r in results if _outcome(r) == expected.get(Path(r.upload).name))
     out.print(f"{right} of {len(results)} uploads got the expected outcome "
               f"(the corrupt file is expected to fail: that is bad input handled per file).")

@@ -144,6 +144,8 @@ def test_mute_audio_decision_in_the_human_table(mute_home, corpus):
     assert result.exit_code == 0, result.output
     table, summary = result.output.split("1 uploads: ")
     assert "vlog_with" in table and "mute-audio" in table
+    assert "the rights holder's rule" in table  # the short why
+    assert len(table.splitlines()) <= 12  # compact at 80 columns: the row is two or three lines
     assert summary.startswith("0 block, 0 review, 1 mute-audio, 0 track, 0 allow, 0 error")
 
 
@@ -165,10 +167,11 @@ def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatc
     upload = tmp_path / "clip [bold]x.mp4"
     bad.copy_file(corpus.film2_path, upload)
     broken = bad.write_empty(tmp_path / "broken [red].mp4")
-    result = runner.invoke(app, ["screen", str(upload), str(broken), "--home", str(home)])
+    result = runner.invoke(app, ["screen", str(upload), str(broken), "--home", str(home), "--verbose"])
     assert result.exit_code == 1, result.output
     assert "clip [bold]x.mp4" in result.output and "broken [red].mp4" in result.output
-    assert "w[red]1 [both]" in result.output
+    assert "w[red]1 (audio+video)" in result.output
+    assert HOSTILE_TITLE in result.output  # in the full reasons (--verbose)
 
 
 def test_bad_config_values_are_usage_errors_with_file_and_key(home, tmp_path, corpus):
