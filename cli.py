@@ -207,7 +207,8 @@ def register(
     with _engine(home, config, create=True) as engine:
         items, _ = expand_paths(paths, media_only=True)
         try:
-            with _progress(len(items), "fingerprinting", quiet=as_json or len(items) < 2) as advance:
+            with _progress([given for given, _ in items], "fingerprinting",
+                           quiet=as_json or len(items) < 2) as advance:
                 result = engine.register(paths, work_id, title, owner, progress=advance, rules=rules,
                                          priority=priority, actor=actor)
         except RegisterError as exc:
@@ -232,21 +233,33 @@ def register(
 
 
 class _progress:
-    """A rich progress bar on stderr (no-op when quiet); yields an advance(label) callable."""
+    """A rich progress bar on stderr (no-op when quiet) over ``labels``, the files in processing order.
 
-    def __init__(self, total: int, what: str, quiet: bool):
-        self.total, self.what, self.quiet = total, what, quiet or not err.is_terminal and total < 2
+    Yields an ``advance(finished="")`` callable to call after each file; the label shown is the file in
+    progress (the next one), not the one just finished.
+    """
+
+    def __init__(self, labels: list[str], what: str, quiet: bool):
+        self.labels, self.what = [escape(Path(label).name) for label in labels], what
+        self.quiet = quiet or not err.is_terminal and len(labels) < 2
 
     def __enter__(self):
         if self.quiet:
-            return lambda label="": None
+            return lambda finished="": None
         self.bar = Progress(
             TextColumn(f"{self.what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}"), console=err, transient=True,
         )
         self.bar.start()
-        task = self.bar.add_task("", total=self.total)
-        return lambda label="": self.bar.update(task, advance=1, description=escape(Path(label).name))
+        task = self.bar.add_task(self.labels[0] if self.labels else "", total=len(self.labels))
+        done = 0
+
+        def advance(finished: str = "") -> None:
+            nonlocal done
+            done += 1
+            self.bar.update(task, advance=1, description=self.labels[done] if done < len(self.labels) else "")
+
+        return advance
 
     def __exit__(self, *exc):
         if not self.quiet:
@@ -415,7 +428,7 @@ def screen(
         sink = sys.stdout if to_stdout else (_open_output(json_file, "--json") if json_file else None)
         results: list[ScreenResult] = []
         try:
-            with _progress(len(items), "screening", quiet=quiet or to_stdout) as advance:
+            with _progress([given for given, _ in items], "screening", quiet=quiet or to_stdout) as advance:
                 for given, path in items:
                     r = engine.screen_one(given, path, contexts.get(given))
                     results.append(r)
@@ -503,7 +516,7 @@ def index_rebuild(
     """Rebuild every index from the catalog (the source of truth)."""
     with _engine(home, config, check_format=not refingerprint) as engine:
         try:
-            with _progress(len(engine.catalog.references()), "fingerprinting",
+            with _progress([r.path for r in engine.catalog.references()], "fingerprinting",
                            quiet=as_json or not refingerprint) as advance:
                 stats = engine.rebuild_index(refingerprint, progress=advance)
         except RegisterError as exc:

@@ -240,3 +240,19 @@ def test_help_reads_normally_for_every_command():
     top = runner.invoke(app, ["--help"]).output
     summary_line = next(line for line in top.splitlines() if line.startswith("│ register "))
     assert summary_line.rstrip(" │").endswith("(new or existing).")  # one summary, not a sentence cut in two
+
+
+def test_progress_label_names_the_file_in_progress(monkeypatch):
+    import io
+
+    import cli
+    from rich.console import Console
+
+    monkeypatch.setattr(cli, "err", Console(file=io.StringIO(), force_terminal=True, width=100))
+    bar = cli._progress(["in/one.mp4", "in/two [x].mp4", "in/three.mp4"], "screening", quiet=False)
+    with bar as advance:
+        shown = [bar.bar.tasks[0].description]
+        for _ in range(3):
+            advance()
+            shown.append(bar.bar.tasks[0].description)
+    assert shown == ["one.mp4", "two \\[x].mp4", "three.mp4", ""]  # escaped: Rich renders the brackets
