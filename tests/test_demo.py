@@ -18,3 +18,4 @@ def test_demo_gets_every_expected_outcome(tmp_path):
     # a second run reuses media and catalog
     again = CliRunner().invoke(app, ["demo", "--home", str(tmp_path / "data")])
     assert again.exit_code == 0 and "7 of 7 uploads got the expected outcome" in again.output
+    assert "generating" not in again.output  # nothing left to generate
