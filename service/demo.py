@@ -16,6 +16,9 @@ from mediagen import transforms as tf
 
 from .engine import Prescreen, ScreenResult
 
+LOW_VIDEO_BITRATE = 20_000  # bit/s: the low-bitrate re-upload, well below the reference's ~60 kbit/s video
+LOW_AUDIO_BITRATE = 24_000  # bit/s: ... and its ~73 kbit/s audio
+
 # (work id, title, owner, file name)
 WORKS = (
     ("aurora", "Aurora (short film)", "Northlight Pictures", "aurora.mp4"),
@@ -52,8 +55,11 @@ def _make_media(folder: Path, say: Callable[[str], None] = print) -> dict[str, s
         say(f"generating {len(missing)} demo media files in {folder} (first run only) ...")
     for path, make in plan.items():
         if not path.exists():
-            bitrate = 200_000 if "lowbitrate" in path.name else None
-            mg.write_media(make(), path, video_bitrate=bitrate)
+            # the references are encoded at x264's default quality: ~60 kbit/s video + ~73 kbit/s AAC at this
+            # size; the low-bitrate re-upload gets about a third of each
+            low = "lowbitrate" in path.name
+            mg.write_media(make(), path, video_bitrate=LOW_VIDEO_BITRATE if low else None,
+                           audio_bitrate=LOW_AUDIO_BITRATE if low else None)
     if not corrupt.exists():
         bad.write_truncated(refs / "harbor.mp4", corrupt, fraction=0.3)
     return {
