@@ -490,18 +490,40 @@ def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = N
 def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Codes, index type and file size per signal."""
     with _engine(home, config) as engine:
-        stats = engine.index_stats()
+        stats = _with_search_kind(engine.index_stats(), engine.config.index)
     if as_json:
         print(json.dumps(stats))
         return
     out.print(f"home {escape(stats['home'])}: {stats['works']} works, {stats['references']} reference files, "
-              f"{stats['uploads_screened']} uploads screened; index kind {stats['kind']}, generation {stats['generation']}")
+              f"{stats['uploads_screened']} uploads screened (index generation {stats['generation']})")
+    out.print(_kind_text(stats), markup=False)
     table = Table()
-    for col in ("signal", "codes", "bits/code", "FAISS type", "bytes"):
+    for col in ("signal", "codes", "bits/code", "search", "FAISS type", "bytes"):
         table.add_column(col)
     for signal, s in stats["signals"].items():
-        table.add_row(signal, str(s["codes"]), str(s["code_bits"]), s["index_type"], str(s["bytes"]))
+        table.add_row(signal, str(s["codes"]), str(s["code_bits"]), s["search"], s["index_type"], str(s["bytes"]))
     out.print(table)
+
+
+def _with_search_kind(stats: dict, params) -> dict:
+    """Each signal's actual search ("exact" or "ivf"): with kind "ivf" a signal with fewer codes than
+    nlist x ivf_min_train_per_list is built as the exact index (an IVF cannot be trained on so few)."""
+    for s in stats["signals"].values():
+        s["search"] = "ivf" if "IVF" in s["index_type"] else "exact"
+    if stats["kind"] == "ivf":
+        stats["ivf_min_codes"] = params.nlist * params.ivf_min_train_per_list
+    return stats
+
+
+def _kind_text(stats: dict) -> str:
+    if stats["kind"] != "ivf":
+        return f"index kind {stats['kind']}: exact search"
+    fallback = [k for k, s in stats["signals"].items() if s["search"] == "exact"]
+    if not fallback:
+        return "index kind ivf: approximate search over inverted lists"
+    return (f"index kind ivf, but exact search for {' and '.join(fallback)}: an IVF index needs at least "
+            f"{stats['ivf_min_codes']} codes to train (nlist x ivf_min_train_per_list); the exact index is "
+            "used until the catalog grows")
 
 
 @index_app.command("rebuild")
@@ -518,7 +540,8 @@ def index_rebuild(
         try:
             with _progress([r.path for r in engine.catalog.references()], "fingerprinting",
                            quiet=as_json or not refingerprint) as advance:
-                stats = engine.rebuild_index(refingerprint, progress=advance)
+                stats = _with_search_kind(engine.rebuild_index(refingerprint, progress=advance),
+                                          engine.config.index)
         except RegisterError as exc:
             _say_error(exc)
             for path, why in exc.failures.items():
@@ -528,7 +551,8 @@ def index_rebuild(
         print(json.dumps(stats))
     else:
         counts = ", ".join(f"{k}: {v['codes']} codes" for k, v in stats["signals"].items())
-        out.print(f"rebuilt ({stats['kind']}): {counts}")
+        out.print(f"rebuilt: {counts}", markup=False)
+        out.print(_kind_text(stats), markup=False)
 
 
 @config_app.command("show")

@@ -256,3 +256,15 @@ def test_progress_label_names_the_file_in_progress(monkeypatch):
             advance()
             shown.append(bar.bar.tasks[0].description)
     assert shown == ["one.mp4", "two \\[x].mp4", "three.mp4", ""]  # escaped: Rich renders the brackets
+
+
+def test_index_stats_says_when_ivf_falls_back_to_exact_search(home, tmp_path):
+    cfg = tmp_path / "ivf.toml"
+    cfg.write_text('[index]\nkind = "ivf"\n')
+    result = runner.invoke(app, ["index", "stats", "--home", str(home), "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert "index kind ivf, but exact search for video and audio" in " ".join(result.output.split())
+    stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home),
+                                           "--config", str(cfg)]).output)
+    assert stats["kind"] == "ivf" and {s["search"] for s in stats["signals"].values()} == {"exact"}
+    assert stats["ivf_min_codes"] == 1024 * 39
