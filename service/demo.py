@@ -78,9 +78,11 @@ def run_demo(home: Path, media: Path, say: Callable[[str], None] = print) -> tup
     expected = _make_media(media, say)
     with Prescreen(home) as engine:
         known = {w.work_id for w in engine.catalog.works()}
+        already = [work_id for work_id, *_ in WORKS if work_id in known]
+        if already:
+            say(f"already registered: {', '.join(already)}")
         for work_id, title, owner, name in WORKS:
             if work_id in known:
-                say(f"work {work_id} already registered")
                 continue
             result = engine.register([media / "references" / name], work_id, title, owner)
             f = result.files[0]
