@@ -134,6 +134,19 @@ def _say_error(message: object, what: str = "error") -> None:
     err.print(Text.assemble((f"{what}:", "red"), " ", str(message)), soft_wrap=True)
 
 
+def _when(iso: Optional[str]) -> str:
+    """'2026-11-24T20:01:18+00:00' -> '2026-11-24 20:01' (tables; --json keeps the full timestamp)."""
+    return iso[:16].replace("T", " ") if iso else ""
+
+
+def _table(*columns: str, title: Optional[str] = None) -> Table:
+    """A listing table whose cells wrap instead of being cut off with '…' in narrow terminals."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
 def _row(table: Table, *cells) -> None:
     """Add a row; str cells are shown literally (a title like 'x [/]' or 'clip [bold]' is not markup)."""
     table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
@@ -459,12 +472,11 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table(title="registered works")
-    for col in ("work id", "title", "owner", "files", "seconds", "video codes", "audio codes", "registered"):
-        table.add_column(col)
+    table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio", "registered",
+                   title="registered works")
     for r in rows:
         _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
-                      str(r["video_codes"]), str(r["audio_codes"]), r["created_at"])
+                      f"{r['video_codes']} / {r['audio_codes']}", r["created_at"][:10])
     out.print(table)
 
 
@@ -607,10 +619,13 @@ def demo(
     out.print(screen_table(results, title="demo: screening decisions"))
     if verbose:
         print_reasons(results)
+    out.print(screen_summary(results))
     right = sum(1 for r in results if _outcome(r) == expected.get(Path(r.upload).name))
     out.print(f"{right} of {len(results)} uploads got the expected outcome "
               f"(the corrupt file is expected to fail: that is bad input handled per file).")
-    out.print("Next: `prescreen screen FILE --json out.jsonl`, `prescreen works list`, `prescreen --help`.")
+    where = "" if home is None else f" --home {home_dir}"
+    out.print(f"Next: `prescreen works list{where}`, `prescreen screen FILE{where} --json out.jsonl`, "
+              f"`prescreen review list{where}`, `prescreen --help`.", markup=False)
 
 
 # -- rights workflow ---------------------------------------------------------
@@ -744,13 +759,15 @@ def review_list(
         rows = engine.workflow.reviews(None if all_ else "pending")
 
     def human(rows):
-        table = Table(title="review queue" + (" (all)" if all_ else " (pending)"))
-        for col in ("id", "kind", "upload", "uploader", "automatic", "status", "due", "outcome"):
-            table.add_column(col)
+        columns = ["id", "kind", "upload", "uploader", "automatic", "status", "due (UTC)"]
+        table = _table(*columns, *(["outcome"] if all_ else []),  # pending reviews have no outcome yet
+                       title="review queue" + (" (all)" if all_ else " (pending)"))
         for r in rows:
             _row(table, str(r["review_id"]), r["kind"], r["upload_id"], r["uploader_id"] or "",
-                          r["decision"] or "", r["status"], r["due_at"], r["outcome"] or "")
+                 r["decision"] or "", r["status"], _when(r["due_at"]), *([r["outcome"] or ""] if all_ else []))
         out.print(table)
+        if not rows:
+            out.print("no reviews" + ("" if all_ else " pending (`--all` lists decided ones too)"))
     _print(rows, as_json, human)
 
 
@@ -885,11 +902,9 @@ def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader
         flag = " [bold red]repeat infringer[/bold red]" if o["repeat_infringer"] else ""
         out.print(f"uploader {escape(o['uploader_id'])}: {len(o['uploads'])} uploads, "
                   f"{o['active_strikes']} active strikes{flag}")
-        table = Table(title="strikes")
-        for col in ("upload", "works", "reason", "given", "expires", "active"):
-            table.add_column(col)
+        table = _table("upload", "works", "reason", "given", "expires", "active", title="strikes")
         for s in o["strikes"]:
-            _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], s["created_at"], s["expires_at"],
+            _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], _when(s["created_at"]), _when(s["expires_at"]),
                           "yes" if s["active"] else "expired")
         out.print(table)
     _print(info, as_json, human)
@@ -909,13 +924,14 @@ def audit(
         for r in rows:
             print(json.dumps(r, default=str))
         return
-    table = Table(title="audit log")
-    for col in ("#", "time", "actor", "action", "upload", "work", "config", "evidence"):
-        table.add_column(col, overflow="fold")
+    table = _table("#", "time (UTC)", "actor", "action", "upload", "work", "config", "evidence",
+                   title="audit log")
+    table.caption = "evidence shortened; `prescreen audit --json` has it in full"
+    limit = 160 if out.width >= 140 else 60
     for r in rows:
         ev = json.dumps(r["evidence"], default=str)
-        _row(table, str(r["audit_id"]), r["at"], r["actor"], r["action"], r["upload_id"] or "",
-                      r["work_id"] or "", r["config_version"] or "", ev[:160] + ("…" if len(ev) > 160 else ""))
+        _row(table, str(r["audit_id"]), _when(r["at"]), r["actor"], r["action"], r["upload_id"] or "",
+             r["work_id"] or "", r["config_version"] or "", ev[:limit] + ("…" if len(ev) > limit else ""))
     out.print(table)
 
 
