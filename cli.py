@@ -7,31 +7,98 @@ Exit codes: 0 success, 1 something failed (a file, a registration), 2 usage.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from rich import box
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from service import (
     ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
 )
 from service.engine import expand_paths
 
-app = typer.Typer(
+# -- help that reads normally ------------------------------------------------
+# typer 0.29's rich help prints each parameter's Python type: "--json <bool>" and "--help <bool>" after
+# flags, "paths... <list[Path]>" for arguments, and "{paths}..." in the usage line. The command classes
+# below give the parameters the usual forms instead: nothing after a flag, an upper-case placeholder after
+# an option that takes a value (PATH, TEXT, NUMBER), and "PATHS..." / "[PATHS]..." for arguments. With
+# typer versions that already print these forms the overrides are unused.
+_PLACEHOLDERS = {"path": "PATH", "str": "TEXT", "int": "INTEGER", "float": "NUMBER"}
+
+
+def _plain_param(param) -> None:
+    if getattr(param, "_prescreen_plain", False):
+        return
+    param._prescreen_plain = True
+    if isinstance(param, TyperOption):
+        if param.is_flag or param.count:
+            param.metavar = ""
+        elif param.metavar is None:
+            try:
+                kind = param.display_type(None).strip("<>")
+            except Exception:  # noqa: BLE001 - a type typer cannot name: keep its own display
+                return
+            kind = kind[5:-1] if kind.startswith("list[") else kind
+            param.metavar = _PLACEHOLDERS.get(kind.lower(), kind.upper())
+    elif isinstance(param, TyperArgument):
+        name = (param.metavar or param.name or "").upper()
+        many = param.nargs != 1
+        shown = f"{name}..." if many else name
+        param.metavar = shown
+        param.display_type_rich = lambda ctx: None
+        param._usage_display_name = lambda: shown if param.required else (f"[{name}]..." if many else f"[{name}]")
+
+
+class _PlainHelpCommand(TyperCommand):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            _plain_param(param)
+        return params
+
+
+class _PlainHelpGroup(TyperGroup):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            _plain_param(param)
+        return params
+
+
+class _Typer(typer.Typer):
+    """typer.Typer whose groups and commands print plain help (see above)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(cls=_PlainHelpGroup, **kwargs)
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _PlainHelpCommand)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(
     name="prescreen",
     help="Content-fingerprint pre-upload filter: rights holders register works; uploads are screened "
-    "against them and get an explained decision (allow / review / block) with the matched seconds.",
+    "against them and get an explained decision (allow, review, block, or the work's own mute-audio or "
+    "track) with the matched seconds.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-works_app = typer.Typer(help="List and remove registered works.", no_args_is_help=True)
-index_app = typer.Typer(help="Inspect or rebuild the FAISS indexes (derived from the catalog).", no_args_is_help=True)
-config_app = typer.Typer(help="Show the configuration in force or the documented defaults.", no_args_is_help=True)
+works_app = _Typer(help="Registered works: list, show, remove; their rules, priority, licences and excluded "
+                   "time ranges.", no_args_is_help=True)
+index_app = _Typer(help="Inspect or rebuild the FAISS indexes (derived from the catalog).", no_args_is_help=True)
+config_app = _Typer(help="Show the configuration in force or the documented defaults.", no_args_is_help=True)
 app.add_typer(works_app, name="works")
 app.add_typer(index_app, name="index")
 app.add_typer(config_app, name="config")
@@ -41,17 +108,48 @@ err = Console(stderr=True)
 
 HomeOpt = Annotated[
     Optional[Path],
-    typer.Option("--home", envvar="PRESCREEN_HOME", help="Data folder (catalog + indexes). Default ./prescreen-data."),
+    typer.Option("--home", envvar="PRESCREEN_HOME", metavar="DIR",
+                 help="Data folder (catalog + indexes). Default ./prescreen-data."),
 ]
 ConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
+    typer.Option("--config", metavar="FILE",
+                 help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="After the table, every decision's full "
+                                           "reasons (works, seconds, shares, similarity, the rule that fired).")]
+WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
+ReviewIdArg = Annotated[int, typer.Argument(help="The review's number (see `prescreen review list`).")]
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
                                        help="Who is acting (recorded in the audit log).")]
 
-DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "allow": "green"}
+# every outcome policy can give, most restrictive first (the summary line follows this order)
+DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "mute-audio": "bold dark_orange", "track": "cyan",
+                  "allow": "green"}
+
+
+def _say_error(message: object, what: str = "error") -> None:
+    """'error: MESSAGE' on stderr. Messages carry user data (paths, titles, reasons): never read as markup."""
+    err.print(Text.assemble((f"{what}:", "red"), " ", str(message)), soft_wrap=True)
+
+
+def _when(iso: Optional[str]) -> str:
+    """'2026-11-24T20:01:18+00:00' -> '2026-11-24 20:01' (tables; --json keeps the full timestamp)."""
+    return iso[:16].replace("T", " ") if iso else ""
+
+
+def _table(*columns: str, title: Optional[str] = None) -> Table:
+    """A listing table whose cells wrap instead of being cut off with '…' in narrow terminals."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def _row(table: Table, *cells) -> None:
+    """Add a row; str cells are shown literally (a title like 'x [/]' or 'clip [bold]' is not markup)."""
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
 
 
 def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
@@ -64,24 +162,36 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
         try:
             rules.append(Rule.from_dict(json.loads(text)).__dict__)
         except (ValueError, TypeError) as exc:
-            err.print(f"[red]error:[/red] bad --rule {text!r}: {exc}")
+            _say_error(f"bad --rule {text!r}: {exc}")
             raise typer.Exit(2) from exc
     return rules
 
 
-def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True) -> Prescreen:
+CATALOG_FILE = "catalog.sqlite"  # what makes a folder a prescreen data folder (service.engine names it so)
+
+
+def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True,
+            create: bool = False) -> Prescreen:
+    """Open the data folder. Only commands that add data (create=True) may start a new one:
+    a mistyped --home must not turn into an empty catalog and empty tables."""
+    folder = resolve_home(home)
+    if not create and not (folder / CATALOG_FILE).is_file():
+        state = "does not exist" if not folder.exists() else "has no prescreen catalog"
+        _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
+                   "(`prescreen register` or `prescreen demo` creates one)")
+        raise typer.Exit(2)
     try:
         cfg = load_config(config) if config else None
         engine = Prescreen(home, cfg)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _say_error(exc, "config error")
         raise typer.Exit(2) from exc
     if check_format:
         try:
             engine.check_format()
         except FormatMismatch as exc:
             engine.close()
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             raise typer.Exit(1) from exc
     return engine
 
@@ -93,7 +203,7 @@ def register(
     title: Annotated[str, typer.Option("--title", help="Human title of the work.")] = "",
     owner: Annotated[str, typer.Option("--owner", help="Rights holder.")] = "",
     rule: Annotated[Optional[list[str]], typer.Option(
-        "--rule", help='A rule of this work, as JSON, e.g. \'{"action": "mute-audio", "modality": "audio"}\' '
+        "--rule", metavar="JSON", help='A rule of this work, as JSON, e.g. \'{"action": "mute-audio", "modality": "audio"}\' '
         "(repeatable; evaluated in order before the global rules).")] = None,
     priority: Annotated[Optional[bool], typer.Option(
         "--priority/--no-priority", help="Priority work: stricter thresholds, borderline matches to review.")] = None,
@@ -102,94 +212,195 @@ def register(
     actor: ActorOpt = "operator",
     as_json: JsonFlag = False,
 ) -> None:
-    """Register reference files of a work. All or nothing: if any file fails, or the content
-    already belongs to another owner's work (an ownership conflict), nothing is written."""
+    """Register the reference files of a work (new or existing).
+
+    All or nothing: if any file fails, or the content already belongs to another owner's work (an ownership
+    conflict), nothing is written."""
     rules = _parse_rules(rule)
-    with _engine(home, config) as engine:
+    with _engine(home, config, create=True) as engine:
         items, _ = expand_paths(paths, media_only=True)
         try:
-            with _progress(len(items), "fingerprinting", quiet=as_json or len(items) < 2) as advance:
+            with _progress([given for given, _ in items], "fingerprinting",
+                           quiet=as_json or len(items) < 2) as advance:
                 result = engine.register(paths, work_id, title, owner, progress=advance, rules=rules,
                                          priority=priority, actor=actor)
         except RegisterError as exc:
             if as_json:
                 print(json.dumps({"status": "error", "error": str(exc), "failures": exc.failures}))
             else:
-                err.print(f"[red]error:[/red] {exc}")
+                _say_error(exc)
                 for path, why in exc.failures.items():
-                    err.print(f"  {path}: {why}")
+                    err.print(f"  {path}: {why}", markup=False)
             raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps({"status": "ok", **result.as_dict()}))
         return
-    table = Table(title=f"registered work {result.work_id}")
+    table = Table(title=f"registered work {escape(result.work_id)}")
     for col in ("file", "seconds", "video codes", "audio codes"):
         table.add_column(col)
     for f in result.files:
-        table.add_row(f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)))
+        _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)))
     out.print(table)
     for path in result.skipped:
-        out.print(f"[dim]skipped (not a media file name): {path}[/dim]")
+        out.print(f"[dim]skipped (not a media file name): {escape(path)}[/dim]")
     for path in result.already_registered:
-        out.print(f"[dim]skipped (already registered for {result.work_id}): {path}[/dim]")
+        out.print(f"[dim]skipped (already registered for {escape(result.work_id)}): {escape(path)}[/dim]")
 
 
 class _progress:
-    """A rich progress bar on stderr (no-op when quiet); yields an advance(label) callable."""
+    """A rich progress bar on stderr (no-op when quiet) over ``labels``, the files in processing order.
 
-    def __init__(self, total: int, what: str, quiet: bool):
-        self.total, self.what, self.quiet = total, what, quiet or not err.is_terminal and total < 2
+    Yields an ``advance(finished="")`` callable to call after each file; the label shown is the file in
+    progress (the next one), not the one just finished.
+    """
+
+    def __init__(self, labels: list[str], what: str, quiet: bool):
+        self.labels, self.what = [escape(Path(label).name) for label in labels], what
+        self.quiet = quiet or not err.is_terminal and len(labels) < 2
 
     def __enter__(self):
         if self.quiet:
-            return lambda label="": None
+            return lambda finished="": None
         self.bar = Progress(
             TextColumn(f"{self.what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}"), console=err, transient=True,
         )
         self.bar.start()
-        task = self.bar.add_task("", total=self.total)
-        return lambda label="": self.bar.update(task, advance=1, description=Path(label).name)
+        task = self.bar.add_task(self.labels[0] if self.labels else "", total=len(self.labels))
+        done = 0
+
+        def advance(finished: str = "") -> None:
+            nonlocal done
+            done += 1
+            self.bar.update(task, advance=1, description=self.labels[done] if done < len(self.labels) else "")
+
+        return advance
 
     def __exit__(self, *exc):
         if not self.quiet:
             self.bar.stop()
 
 
-def _segments_text(result: ScreenResult, limit: int = 2) -> str:
-    parts = []
-    for m in result.matches[:3]:
-        spans = "; ".join(
-            f"{s.upload_start:.1f}-{s.upload_end:.1f}s→{s.ref_start:.1f}-{s.ref_end:.1f}s" for s in m.segments[:limit]
-        )
-        more = f" +{len(m.segments) - limit}" if len(m.segments) > limit else ""
-        parts.append(f"{m.work_id} [{m.modality}] {spans}{more}")
-    return "\n".join(parts)
+# Short "why" per rule name (policy.decide); the full reasons are in --verbose and --json.
+RULE_WORDS = {
+    "exact-file": "identical file (same SHA-256)",
+    "most-of-upload": "most of the upload is the work",
+    "long-stretch": "a long stretch of the work",
+    "most-of-work": "most of the work is used",
+    "fair-use-band": "short excerpt: maybe quotation",
+    "fair-use-preset": "fair-use band: maybe quotation",
+    "audio-under-other-sound": "music under other sound",
+    "priority-borderline": "borderline, priority work",
+    "below-similarity": "too weak to count",
+    "below-duration": "too short to count",
+    "licensed-uploader": "uploader is licensed",
+    "no-rule": "no rule applies",
+    "no-match": "no registered work matched",
+}
+MODALITY_WORDS = {"both": "audio+video", "video": "video", "audio": "audio"}
 
 
-def screen_table(results: list[ScreenResult], title: str = "screening decisions") -> Table:
-    table = Table(title=title, show_lines=True)
+def _rule_words(rule: str) -> str:
+    if rule.startswith("work-rule:"):
+        return "the rights holder's rule"
+    return RULE_WORDS.get(rule, rule)
+
+
+def _segments_text(m, limit: int = 2) -> str:
+    """'0.0-30.0 → 0.1-30.0' per matched stretch (upload seconds → work seconds), at most ``limit``."""
+    lines = [f"{s.upload_start:.1f}-{s.upload_end:.1f}→{s.ref_start:.1f}-{s.ref_end:.1f}" for s in m.segments[:limit]]
+    if len(m.segments) > limit:
+        lines.append(f"+{len(m.segments) - limit} more")
+    return "\n".join(lines)
+
+
+def screen_table(results: list[ScreenResult], title: str = "screening decisions", max_works: int = 3,
+                 width: Optional[int] = None) -> Table:
+    """One compact row per upload; per matched work (at most ``max_works``): seconds, share of the upload,
+    the matched stretches and a short why (the full reasons: ``print_reasons``, --verbose, --json)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=True, caption_justify="left",
+                  caption="matched: seconds of the upload found in the work, and their share of the upload; "
+                  "upload s→work s: where they are on both timelines. Full reasons: --verbose or --json.")
     table.add_column("upload", overflow="fold")
-    table.add_column("decision")
-    table.add_column("matched", justify="right")
-    table.add_column("share of upload", justify="right")
-    table.add_column("segments (upload→work)", overflow="fold")
-    table.add_column("why", overflow="fold", max_width=60)
+    table.add_column("decision", no_wrap=True)
+    table.add_column("matched", justify="right", no_wrap=True)
+    # keep '12.0-30.0→0.1-18.0' on one line where there is room (a min_width too wide for the console
+    # makes Rich clip the table instead of wrapping it)
+    table.add_column("work\nupload s→work s", overflow="fold",
+                     min_width=18 if (width or out.width) >= 76 else None)
+    table.add_column("why", overflow="fold")
     for r in results:
-        if r.status == "error":
-            table.add_row(Path(r.upload).name, "[bold magenta]error[/bold magenta]", "", "", "", r.error or "")
+        name = Path(r.upload).name
+        if r.decision is None:
+            _row(table, name, Text("error", style="bold magenta"), "", "", r.error or "")
             continue
         d = r.decision
-        top = r.matches[0] if r.matches else None
-        table.add_row(
-            Path(r.upload).name,
-            f"[{DECISION_STYLE[d.outcome]}]{d.outcome}[/]",
-            f"{top.matched_seconds:.1f}s" if top else "",
-            f"{100 * top.upload_coverage:.0f}%" if top else "",
-            _segments_text(r),
-            d.reasons[0] if d.reasons else "",
-        )
+        outcome = Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold"))
+        if not r.matches:
+            _row(table, name, outcome, "", "", _rule_words(d.rule))
+            continue
+        per_work = {w.work_id: w for w in d.works}
+        matched, spans, whys = [], [], []
+        for m in r.matches[:max_works]:
+            spans.append(f"{m.work_id} ({MODALITY_WORDS.get(m.modality, m.modality)})\n{_segments_text(m)}")
+            matched.append(f"{m.matched_seconds:.1f} s\n{100 * m.upload_coverage:.0f}%"
+                           + "\n" * _segments_text(m).count("\n"))
+            w = per_work.get(m.work_id)
+            why = _rule_words(w.rule) if w else ""
+            if w and (len(r.matches) > 1 or w.outcome != d.outcome):
+                why = f"{m.work_id}: {w.outcome}, {why}"
+            whys.append(why)
+        if len(r.matches) > max_works:
+            spans.append(f"+{len(r.matches) - max_works} more works (--json lists them)")
+        _row(table, name, outcome, "\n".join(matched), "\n".join(spans), "\n".join(whys))
     return table
+
+
+def print_reasons(results: list[ScreenResult]) -> None:
+    """The full reasons of every decision, one block per upload (screen --verbose)."""
+    out.print("\n[bold]reasons[/bold]")
+    for r in results:
+        head = Text.assemble((Path(r.upload).name, "bold"), " — ",
+                             (r.decision.outcome, DECISION_STYLE.get(r.decision.outcome, "bold"))
+                             if r.decision else ("error", "bold magenta"))
+        out.print(head)
+        for line in (r.decision.reasons if r.decision else [r.error or ""]):
+            out.print(Padding(Text("• " + line), (0, 0, 0, 2)))
+
+
+def _check_output_file(path: Path, option: str) -> None:
+    """Usage error (exit 2) unless ``path`` can be written: checked before any work starts."""
+    why = None
+    if path.is_dir():
+        why = "is a folder; give a file name"
+    elif not path.parent.is_dir():
+        why = f"the folder {path.parent} does not exist"
+    elif not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        why = "permission denied"
+    if why:
+        _say_error(f"{option} {path}: cannot write the file: {why}")
+        raise typer.Exit(2)
+
+
+def _open_output(path: Path, option: str):
+    try:
+        return open(path, "w")
+    except OSError as exc:
+        _say_error(f"{option} {path}: cannot write the file: {exc.strerror or exc}")
+        raise typer.Exit(2) from exc
+
+
+def screen_summary(results: list[ScreenResult]) -> str:
+    """'7 uploads: 2 block, 1 review, 1 mute-audio, 0 track, 2 allow, 1 error' (every outcome, even if 0)."""
+    counts = {k: 0 for k in DECISION_STYLE}
+    failed = 0
+    for r in results:
+        if r.decision is None:
+            failed += 1
+        else:
+            counts[r.decision.outcome] = counts.get(r.decision.outcome, 0) + 1
+    parts = [f"{n} {k}" for k, n in counts.items()]
+    return f"{len(results)} uploads: " + ", ".join(parts + [f"{failed} error"])
 
 
 @app.command()
@@ -197,10 +408,11 @@ def screen(
     paths: Annotated[Optional[list[Path]], typer.Argument(
         help="Upload files or folders (every file inside is screened).")] = None,
     manifest: Annotated[Optional[Path], typer.Option(
-        "--manifest", help="CSV or JSON Lines: path, upload_id, uploader_id, declared_use (quotation, parody, "
+        "--manifest", metavar="FILE", help="CSV or JSON Lines: path, upload_id, uploader_id, declared_use (quotation, parody, "
         "criticism, review, ...). Its files are screened with that context.")] = None,
     json_file: Annotated[
-        Optional[Path], typer.Option("--json", help="Write JSON Lines (one object per upload) to FILE ('-' = stdout).")
+        Optional[Path], typer.Option("--json", metavar="FILE",
+                                     help="Write JSON Lines (one object per upload) to FILE ('-' = stdout).")
     ] = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
@@ -208,8 +420,11 @@ def screen(
     rescreen: Annotated[bool, typer.Option("--rescreen", help="Screen manifest upload ids again even when they "
                                            "were screened before with the same file (default: resume, reusing "
                                            "the stored decision).")] = False,
+    verbose: VerboseFlag = False,
 ) -> None:
-    """Screen uploads against the registered works; exit code 1 if any file could not be screened."""
+    """Screen uploads against the registered works and print each decision.
+
+    Exit code 1 if any file could not be screened (it is reported, and the batch goes on)."""
     rows = []
     if manifest:
         from service.manifest import ManifestError, read_manifest
@@ -217,19 +432,21 @@ def screen(
         try:
             rows = read_manifest(manifest)
         except ManifestError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             raise typer.Exit(2) from exc
-    with _engine(home, config) as engine:
+    to_stdout = json_file is not None and str(json_file) == "-"
+    if json_file is not None and not to_stdout:
+        _check_output_file(json_file, "--json")
+    with _engine(home, config, create=True) as engine:
         items = [(given, path, None) for given, path in expand_paths(paths or [], media_only=False)[0]]
         items += [(given, Path(given), ctx) for given, ctx in rows]
         if not items:
-            err.print("[red]error:[/red] no files to screen")
+            _say_error("no files to screen: give upload files or folders, or --manifest FILE")
             raise typer.Exit(2)
-        to_stdout = json_file is not None and str(json_file) == "-"
-        sink = sys.stdout if to_stdout else (open(json_file, "w") if json_file else None)
+        sink = sys.stdout if to_stdout else (_open_output(json_file, "--json") if json_file else None)
         results: list[ScreenResult] = []
         try:
-            with _progress(len(items), "screening", quiet=quiet or to_stdout) as advance:
+            with _progress([given for given, _, _ in items], "screening", quiet=quiet or to_stdout) as advance:
                 for r in engine.screen_items(items, rescreen=rescreen):
                     given = r.upload
                     results.append(r)
@@ -242,13 +459,12 @@ def screen(
                 sink.close()
     if not quiet and not to_stdout:
         out.print(screen_table(results))
+        if verbose:
+            print_reasons(results)
         pending = [r for r in results if r.review_id]
         if pending:
             out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
-        counts = {k: sum(1 for r in results if (r.decision and r.decision.outcome == k)) for k in DECISION_STYLE}
-        failed = sum(1 for r in results if r.status == "error")
-        out.print(f"{len(results)} uploads: {counts['block']} block, {counts['review']} review, "
-                  f"{counts['allow']} allow, {failed} error")
+        out.print(screen_summary(results))
     if any(r.status == "error" for r in results):
         raise typer.Exit(1)
 
@@ -261,17 +477,16 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table(title="registered works")
-    for col in ("work id", "title", "owner", "files", "seconds", "video codes", "audio codes", "registered"):
-        table.add_column(col)
+    table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio", "registered",
+                   title="registered works")
     for r in rows:
-        table.add_row(r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
-                      str(r["video_codes"]), str(r["audio_codes"]), r["created_at"])
+        _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
+                      f"{r['video_codes']} / {r['audio_codes']}", r["created_at"][:10])
     out.print(table)
 
 
 @works_app.command("remove")
-def works_remove(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
+def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
                  as_json: JsonFlag = False) -> None:
     """Remove a work; its fingerprints leave the index."""
     from index import CatalogError
@@ -280,30 +495,52 @@ def works_remove(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, a
         try:
             refs = engine.remove_work(work_id, actor=actor)
         except CatalogError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps({"status": "ok", "work_id": work_id, "removed_refs": refs}))
     else:
-        out.print(f"removed work {work_id} ({len(refs)} reference files)")
+        out.print(f"removed work {work_id} ({len(refs)} reference files)", markup=False)
 
 
 @index_app.command("stats")
 def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Codes, index type and file size per signal."""
     with _engine(home, config) as engine:
-        stats = engine.index_stats()
+        stats = _with_search_kind(engine.index_stats(), engine.config.index)
     if as_json:
         print(json.dumps(stats))
         return
-    out.print(f"home {stats['home']}: {stats['works']} works, {stats['references']} reference files, "
-              f"{stats['uploads_screened']} uploads screened; index kind {stats['kind']}, generation {stats['generation']}")
+    out.print(f"home {escape(stats['home'])}: {stats['works']} works, {stats['references']} reference files, "
+              f"{stats['uploads_screened']} uploads screened (index generation {stats['generation']})")
+    out.print(_kind_text(stats), markup=False)
     table = Table()
-    for col in ("signal", "codes", "bits/code", "FAISS type", "bytes"):
+    for col in ("signal", "codes", "bits/code", "search", "FAISS type", "bytes"):
         table.add_column(col)
     for signal, s in stats["signals"].items():
-        table.add_row(signal, str(s["codes"]), str(s["code_bits"]), s["index_type"], str(s["bytes"]))
+        table.add_row(signal, str(s["codes"]), str(s["code_bits"]), s["search"], s["index_type"], str(s["bytes"]))
     out.print(table)
+
+
+def _with_search_kind(stats: dict, params) -> dict:
+    """Each signal's actual search ("exact" or "ivf"): with kind "ivf" a signal with fewer codes than
+    nlist x ivf_min_train_per_list is built as the exact index (an IVF cannot be trained on so few)."""
+    for s in stats["signals"].values():
+        s["search"] = "ivf" if "IVF" in s["index_type"] else "exact"
+    if stats["kind"] == "ivf":
+        stats["ivf_min_codes"] = params.nlist * params.ivf_min_train_per_list
+    return stats
+
+
+def _kind_text(stats: dict) -> str:
+    if stats["kind"] != "ivf":
+        return f"index kind {stats['kind']}: exact search"
+    fallback = [k for k, s in stats["signals"].items() if s["search"] == "exact"]
+    if not fallback:
+        return "index kind ivf: approximate search over inverted lists"
+    return (f"index kind ivf, but exact search for {' and '.join(fallback)}: an IVF index needs at least "
+            f"{stats['ivf_min_codes']} codes to train (nlist x ivf_min_train_per_list); the exact index is "
+            "used until the catalog grows")
 
 
 @index_app.command("rebuild")
@@ -318,19 +555,21 @@ def index_rebuild(
     """Rebuild every index from the catalog (the source of truth)."""
     with _engine(home, config, check_format=not refingerprint) as engine:
         try:
-            with _progress(len(engine.catalog.references()), "fingerprinting",
+            with _progress([r.path for r in engine.catalog.references()], "fingerprinting",
                            quiet=as_json or not refingerprint) as advance:
-                stats = engine.rebuild_index(refingerprint, progress=advance)
+                stats = _with_search_kind(engine.rebuild_index(refingerprint, progress=advance),
+                                          engine.config.index)
         except RegisterError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            _say_error(exc)
             for path, why in exc.failures.items():
-                err.print(f"  {path}: {why}")
+                err.print(f"  {path}: {why}", markup=False)
             raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(stats))
     else:
         counts = ", ".join(f"{k}: {v['codes']} codes" for k, v in stats["signals"].items())
-        out.print(f"rebuilt ({stats['kind']}): {counts}")
+        out.print(f"rebuilt: {counts}", markup=False)
+        out.print(_kind_text(stats), markup=False)
 
 
 @config_app.command("show")
@@ -338,16 +577,20 @@ def config_show(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
     """Print the configuration in force (defaults merged with the user file)."""
     try:
         if config is None:
-            user = resolve_home(home) / "config.toml"
+            folder = resolve_home(home)
+            user = folder / "config.toml"
             config = user if user.exists() else None
+            if not folder.is_dir():
+                err.print(f"note: there is no data folder {folder}; showing the built-in defaults", markup=False,
+                          soft_wrap=True)
         cfg = load_config(config)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _say_error(exc, "config error")
         raise typer.Exit(2) from exc
     if as_json:
         print(json.dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.raw}))
     else:
-        out.print(f"# config version {cfg.version} from {config or 'built-in defaults'}")
+        out.print(f"# config version {cfg.version} from {config or 'built-in defaults'}", markup=False)
         out.print_json(json.dumps(cfg.raw))
 
 
@@ -360,8 +603,10 @@ def config_defaults() -> None:
 @app.command()
 def demo(
     home: HomeOpt = None,
-    media_dir: Annotated[Optional[Path], typer.Option("--media", help="Where to write the demo media (default <home>/demo-media).")] = None,
+    media_dir: Annotated[Optional[Path], typer.Option(
+        "--media", metavar="DIR", help="Where to write the demo media (default <home>/demo-media).")] = None,
     as_json: JsonFlag = False,
+    verbose: VerboseFlag = False,
 ) -> None:
     """Generate a few reference works and an upload batch, register, screen and print the decisions."""
     from service.demo import run_demo
@@ -369,28 +614,34 @@ def demo(
     home_dir = resolve_home(home)
     media = media_dir or home_dir / "demo-media"
     if not as_json:
-        out.print(f"[bold]prescreen demo[/bold]: data in {home_dir}, media in {media}")
-    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else out.print)
+        out.print(f"[bold]prescreen demo[/bold]: data in {escape(str(home_dir))}, media in {escape(str(media))}")
+    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else
+                                 (lambda m: out.print(m, markup=False)))
     if as_json:
         for r in results:
             print(json.dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
         return
     out.print(screen_table(results, title="demo: screening decisions"))
+    if verbose:
+        print_reasons(results)
+    out.print(screen_summary(results))
     right = sum(1 for r in results if _outcome(r) == expected.get(Path(r.upload).name))
     out.print(f"{right} of {len(results)} uploads got the expected outcome "
               f"(the corrupt file is expected to fail: that is bad input handled per file).")
-    out.print("Next: `prescreen screen FILE --json out.jsonl`, `prescreen works list`, `prescreen --help`.")
+    where = "" if home is None else f" --home {home_dir}"
+    out.print(f"Next: `prescreen works list{where}`, `prescreen screen FILE{where} --json out.jsonl`, "
+              f"`prescreen review list{where}`, `prescreen --help`.", markup=False)
 
 
 # -- rights workflow ---------------------------------------------------------
-review_app = typer.Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
-uploaders_app = typer.Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
+review_app = _Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
+uploaders_app = _Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(uploaders_app, name="uploaders")
 
 
 def _fail(exc: Exception, code: int = 1):
-    err.print(f"[red]error:[/red] {exc}")
+    _say_error(exc)
     raise typer.Exit(code) from exc
 
 
@@ -403,7 +654,7 @@ def _print(obj, as_json: bool, human) -> None:
 
 @works_app.command("set-rule")
 def works_set_rule(
-    work_id: str,
+    work_id: WorkIdArg,
     rule: Annotated[Optional[list[str]], typer.Option("--rule", help="Rule as JSON (repeatable); replaces the "
                                                       "work's rules. Fields: action, band, modality, min_seconds, "
                                                       "min_upload_share, min_reference_share.")] = None,
@@ -415,7 +666,7 @@ def works_set_rule(
     from index import CatalogError
 
     if not rule and not clear:
-        err.print("[red]error:[/red] give --rule JSON (repeatable) or --clear")
+        _say_error("give --rule JSON (repeatable) or --clear")
         raise typer.Exit(2)
     rules = [] if clear else _parse_rules(rule)
     with _engine(home, config) as engine:
@@ -424,12 +675,13 @@ def works_set_rule(
         except (WorkflowError, CatalogError) as exc:
             _fail(exc)
     _print({"work_id": work_id, "rules": rules, "released": released}, as_json,
-           lambda o: out.print(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released"))
+           lambda o: out.print(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released",
+                               markup=False))
 
 
 @works_app.command("priority")
 def works_priority(
-    work_id: str,
+    work_id: WorkIdArg,
     on: Annotated[bool, typer.Option("--on/--off", help="Mark or unmark the work as priority.")] = True,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
 ) -> None:
@@ -441,12 +693,13 @@ def works_priority(
             engine.workflow.set_priority(engine.now(), actor, work_id, on)
         except CatalogError as exc:
             _fail(exc)
-    out.print(f"{work_id}: priority {'on' if on else 'off'}")
+    out.print(f"{work_id}: priority {'on' if on else 'off'}", markup=False)
 
 
 @works_app.command("license")
 def works_license(
-    work_id: str, uploader_id: str,
+    work_id: WorkIdArg,
+    uploader_id: Annotated[str, typer.Argument(help="The uploader's id (from the batch manifest).")],
     revoke: Annotated[bool, typer.Option("--revoke", help="Take the licence back.")] = False,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
 ) -> None:
@@ -458,12 +711,12 @@ def works_license(
             engine.workflow.license(engine.now(), actor, work_id, uploader_id, granted=not revoke)
         except WorkflowError as exc:
             _fail(exc)
-    out.print(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}")
+    out.print(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}", markup=False)
 
 
 @works_app.command("exclude")
 def works_exclude(
-    work_id: str,
+    work_id: WorkIdArg,
     start: Annotated[float, typer.Argument(help="Reference seconds, start.")],
     end: Annotated[float, typer.Argument(help="Reference seconds, end.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (public domain, licensed clip...).")],
@@ -480,11 +733,11 @@ def works_exclude(
             _fail(exc)
     _print(res, as_json, lambda o: out.print(
         f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
-        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
+        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none"), markup=False))
 
 
 @works_app.command("show")
-def works_show(work_id: str, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+def works_show(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """A work's files, rules, priority, licences and exclusions."""
     with _engine(home, config) as engine:
         work = engine.catalog.get_work(work_id)
@@ -510,20 +763,22 @@ def review_list(
         rows = engine.workflow.reviews(None if all_ else "pending")
 
     def human(rows):
-        table = Table(title="review queue" + (" (all)" if all_ else " (pending)"))
-        for col in ("id", "kind", "upload", "uploader", "automatic", "status", "due", "outcome"):
-            table.add_column(col)
+        columns = ["id", "kind", "upload", "uploader", "automatic", "status", "due (UTC)"]
+        table = _table(*columns, *(["outcome"] if all_ else []),  # pending reviews have no outcome yet
+                       title="review queue" + (" (all)" if all_ else " (pending)"))
         for r in rows:
-            table.add_row(str(r["review_id"]), r["kind"], r["upload_id"], r["uploader_id"] or "",
-                          r["decision"] or "", r["status"], r["due_at"], r["outcome"] or "")
+            _row(table, str(r["review_id"]), r["kind"], r["upload_id"], r["uploader_id"] or "",
+                 r["decision"] or "", r["status"], _when(r["due_at"]), *([r["outcome"] or ""] if all_ else []))
         out.print(table)
+        if not rows:
+            out.print("no reviews" + ("" if all_ else " pending (`--all` lists decided ones too)"))
     _print(rows, as_json, human)
 
 
 @review_app.command("show")
 def review_show(
-    review_id: int,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where to write thumbnails "
+    review_id: ReviewIdArg,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Where to write thumbnails "
                                                     "(default <home>/evidence/review-ID).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
@@ -560,19 +815,20 @@ def review_show(
     def human(o):
         r = o["review"]
         out.print(f"[bold]review {r['review_id']}[/bold] ({r['kind']}, {r['status']}, due {r['due_at']}) — "
-                  f"upload {o['upload']['upload_id']} {o['upload']['path']}")
+                  f"upload {escape(o['upload']['upload_id'])} {escape(o['upload']['path'])}")
         out.print(f"uploader {o['upload']['uploader_id'] or 'unknown'}, declared use "
-                  f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}")
+                  f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}",
+                  markup=False)
         if o["dispute"]:
-            out.print(f"dispute: {o['dispute']['reason']}")
+            out.print(f"dispute: {o['dispute']['reason']}", markup=False)
         for reason in o["reasons"]:
-            out.print(f"• {reason}")
+            out.print(f"• {reason}", markup=False)
         table = Table(title="matched segments")
         for col in ("work", "modality", "upload seconds", "work seconds", "similarity", "thumbnails"):
             table.add_column(col, overflow="fold")
         for e in o["evidence"]:
             for k, s in enumerate(e["segments"]):
-                table.add_row(e["work_id"], s["modality"], f"{s['upload_start']:.1f}–{s['upload_end']:.1f}",
+                _row(table, e["work_id"], s["modality"], f"{s['upload_start']:.1f}–{s['upload_end']:.1f}",
                               f"{s['ref_start']:.1f}–{s['ref_end']:.1f}", f"{s['similarity']:.2f}",
                               e["thumbnails"][k] if k < len(e["thumbnails"]) else "")
         out.print(table)
@@ -581,7 +837,7 @@ def review_show(
 
 @review_app.command("decide")
 def review_decide(
-    review_id: int,
+    review_id: ReviewIdArg,
     outcome: Annotated[str, typer.Option("--outcome", help="Screening review: allow, block, mute-audio or "
                                          "track. Dispute review: upheld or released.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decided (recorded in the audit log).")],
@@ -596,12 +852,13 @@ def review_decide(
             rv = engine.workflow.decide_review(engine.now(), review_id, reviewer, outcome, note)
         except WorkflowError as exc:
             _fail(exc)
-    _print(rv, as_json, lambda r: out.print(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}"))
+    _print(rv, as_json, lambda r: out.print(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}",
+                                            markup=False))
 
 
 @app.command()
 def dispute(
-    upload_id: str,
+    upload_id: Annotated[str, typer.Argument(help="The upload's id (from the manifest or the JSON output).")],
     reason: Annotated[str, typer.Option("--reason", help="The uploader's counter-notice: why the use is lawful.")],
     uploader: Annotated[Optional[str], typer.Option("--uploader", help="The disputing uploader's id.")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
@@ -615,7 +872,7 @@ def dispute(
         except WorkflowError as exc:
             _fail(exc)
     _print(res, as_json, lambda r: out.print(
-        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}"))
+        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}", markup=False))
 
 
 @app.command()
@@ -632,13 +889,13 @@ def notice(
     from workflow import WorkflowError
 
     if only not in (None, "video", "audio"):
-        err.print("[red]error:[/red] --only takes video or audio")
+        _say_error("--only takes video or audio")
         raise typer.Exit(2)
     span = None
     if start is not None or end is not None:
         span = (start or 0.0, end if end is not None else float("inf"))
         if not span[1] > span[0] >= 0:
-            err.print("[red]error:[/red] give 0 <= --start < --end (upload seconds)")
+            _say_error("give 0 <= --start < --end (upload seconds)")
             raise typer.Exit(2)
     with _engine(home, config) as engine:
         try:
@@ -646,17 +903,17 @@ def notice(
                                 signals=(only,) if only else ("video", "audio"))
         except RegisterError as exc:
             for path, why in exc.failures.items():
-                err.print(f"{path}: {why}")
+                err.print(f"  {path}: {why}", markup=False)
             _fail(exc)
         except WorkflowError as exc:
             _fail(exc)
     _print(res, as_json, lambda r: out.print(
         f"notice #{r['notice_id']}: {r['path']} taken down for {work}; its fingerprints joined the work "
-        f"(reference {r['ref_id']}), so re-uploads stay down"))
+        f"(reference {r['ref_id']}), so re-uploads stay down", markup=False))
 
 
 @uploaders_app.command("show")
-def uploaders_show(uploader_id: str, home: HomeOpt = None, config: ConfigOpt = None,
+def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader's id.")], home: HomeOpt = None, config: ConfigOpt = None,
                    as_json: JsonFlag = False) -> None:
     """An uploader's uploads and strikes (active and expired)."""
     with _engine(home, config) as engine:
@@ -665,13 +922,11 @@ def uploaders_show(uploader_id: str, home: HomeOpt = None, config: ConfigOpt = N
 
     def human(o):
         flag = " [bold red]repeat infringer[/bold red]" if o["repeat_infringer"] else ""
-        out.print(f"uploader {o['uploader_id']}: {len(o['uploads'])} uploads, "
+        out.print(f"uploader {escape(o['uploader_id'])}: {len(o['uploads'])} uploads, "
                   f"{o['active_strikes']} active strikes{flag}")
-        table = Table(title="strikes")
-        for col in ("upload", "works", "reason", "given", "expires", "active"):
-            table.add_column(col)
+        table = _table("upload", "works", "reason", "given", "expires", "active", title="strikes")
         for s in o["strikes"]:
-            table.add_row(s["upload_id"], ", ".join(s["work_ids"]), s["reason"], s["created_at"], s["expires_at"],
+            _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], _when(s["created_at"]), _when(s["expires_at"]),
                           "yes" if s["active"] else "expired")
         out.print(table)
     _print(info, as_json, human)
@@ -704,19 +959,20 @@ def audit(
         for r in rows:
             print(json.dumps(r, default=str))
         return
-    table = Table(title="audit log")
-    for col in ("#", "time", "actor", "action", "upload", "work", "config", "evidence"):
-        table.add_column(col, overflow="fold")
+    table = _table("#", "time (UTC)", "actor", "action", "upload", "work", "config", "evidence",
+                   title="audit log")
+    table.caption = "evidence shortened; `prescreen audit --json` has it in full"
+    limit = 160 if out.width >= 140 else 60
     for r in rows:
         ev = json.dumps(r["evidence"], default=str)
-        table.add_row(str(r["audit_id"]), r["at"], r["actor"], r["action"], r["upload_id"] or "",
-                      r["work_id"] or "", r["config_version"] or "", ev[:160] + ("…" if len(ev) > 160 else ""))
+        _row(table, str(r["audit_id"]), _when(r["at"]), r["actor"], r["action"], r["upload_id"] or "",
+             r["work_id"] or "", r["config_version"] or "", ev[:limit] + ("…" if len(ev) > limit else ""))
     out.print(table)
 
 
 @app.command()
 def report(
-    png: Annotated[Optional[Path], typer.Option("--png", help="Write the chart here "
+    png: Annotated[Optional[Path], typer.Option("--png", metavar="FILE", help="Write the chart here "
                                                 "(default <home>/report.png).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
@@ -747,10 +1003,10 @@ def report(
     for col in ("work", "matched uploads", "decisions", "outcomes", "restricted", "overturned"):
         table.add_column(col)
     for w, d in sorted(rep["per_work"].items()):
-        table.add_row(w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
-                      str(d["restricted"]), str(d["overturned"]))
+        _row(table, w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
+             str(d["restricted"]), str(d["overturned"]))
     out.print(table)
-    out.print(f"chart: {chart}")
+    out.print(f"chart: {chart}", markup=False)
 
 
 def _outcome(r: ScreenResult) -> str:
@@ -758,7 +1014,7 @@ def _outcome(r: ScreenResult) -> str:
 
 
 def main() -> None:
-    app()
+    app(prog_name="prescreen")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ audio is resampled to one fixed mono rate on the fly.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,82 @@ def grey_square(frame: av.VideoFrame, size: int) -> np.ndarray:
 
 class MediaError(Exception):
     """A file that cannot be used as media; the message says why, in words."""
+
+
+# FFmpeg demuxers that read single pictures: image2 (by file name) and the *_pipe probes (by content)
+_IMAGE_DEMUXERS = frozenset({"image2", "image2pipe"})
+STILL_IMAGE = "a still image, not audio or video"
+MISSING_MOOV = ("the MP4/MOV container index (moov box) is missing: the file is likely truncated or "
+                "still being written")
+_BMFF_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"pnot", b"meta",
+                         b"moof", b"mfra", b"sidx", b"styp", b"pdin"})
+
+
+def _is_still_image(container) -> bool:
+    name = container.format.name
+    return name in _IMAGE_DEMUXERS or name.endswith("_pipe")
+
+
+def _bmff_without_moov(path: Path) -> str | None:
+    """For an MP4/MOV-family file (ISO base media boxes) with no moov box: why, else None.
+
+    Walks the top-level boxes by their declared sizes (reading only the headers).
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            offset, seen = 0, []
+            while offset + 8 <= size:
+                handle.seek(offset)
+                head = handle.read(16)
+                box_size, kind = struct.unpack(">I4s", head[:8])
+                if not seen and kind not in _BMFF_BOXES:
+                    return None  # not an ISO base media file
+                seen.append(kind)
+                if kind == b"moov":
+                    return None
+                if box_size == 1 and len(head) == 16:
+                    box_size = struct.unpack(">Q", head[8:16])[0]
+                elif box_size == 0:
+                    box_size = size - offset
+                if box_size < 8:
+                    break
+                offset += box_size
+    except OSError:
+        return None
+    return MISSING_MOOV if seen else None
+
+
+def _wav_declared_seconds(path: Path) -> float | None:
+    """Seconds of audio a RIFF/WAVE header declares (data chunk size / byte rate), or None.
+
+    FFmpeg estimates a WAV's duration from the file size, so a WAV cut in half
+    looks like a valid shorter file; its header still says how long it was.
+    Streamed WAVs (data size 0 or 0xFFFFFFFF: unknown) give None.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = None
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, length = struct.unpack("<4sI", chunk)
+                if kind == b"fmt ":
+                    body = handle.read(length + (length & 1))
+                    if len(body) >= 12:
+                        byte_rate = struct.unpack("<I", body[8:12])[0]
+                elif kind == b"data":
+                    if not byte_rate or length in (0, 0xFFFFFFFF):
+                        return None
+                    return length / byte_rate
+                else:
+                    handle.seek(length + (length & 1), os.SEEK_CUR)
+    except (OSError, struct.error):
+        return None
 
 
 @dataclass(frozen=True)
@@ -76,6 +153,9 @@ def _open(path: Path):
     try:
         return av.open(os.fspath(path), mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
+        why = _bmff_without_moov(path)
+        if why:
+            raise MediaError(why) from exc
         raise MediaError(f"not a readable media file ({exc.strerror or type(exc).__name__})") from exc
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise MediaError(f"not a readable media file ({exc})") from exc
@@ -108,14 +188,23 @@ def decode_media(
     path = Path(path)
     container = _open(path)
     try:
+        if _is_still_image(container):
+            raise MediaError(STILL_IMAGE)
+        declared = container.duration / av.time_base if container.duration else None
+        if container.format.name == "wav":
+            header = _wav_declared_seconds(path)
+            if header and (declared is None or header > declared):
+                declared = header
         return _decode_open(
-            container, video_fps, frame_size, sample_rate, max_bad_packet_share, min_decoded_share
+            container, video_fps, frame_size, sample_rate, max_bad_packet_share, min_decoded_share,
+            declared, path.stat().st_size,
         )
     finally:
         container.close()
 
 
-def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, min_decoded_share):
+def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, min_decoded_share, declared,
+                 file_size):
     video = next(iter(container.streams.video), None)
     audio = next(iter(container.streams.audio), None)
     if video is None and audio is None:
@@ -133,6 +222,8 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
     video_end = 0.0
     video_frames_seen = 0
     packets = bad = 0
+    good_bytes = 0  # bytes of the packets that decoded
+    stream_end = 0.0  # the latest frame end by timestamps (what the stream claims to reach)
     first_error = ""
 
     def take_video(frame) -> None:
@@ -151,6 +242,9 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
         next_sample = (np.floor(t / period + 1e-6) + 1) * period
 
     def take_audio(frame) -> None:
+        nonlocal stream_end
+        if frame.time is not None and frame.sample_rate:
+            stream_end = max(stream_end, frame.time + frame.samples / frame.sample_rate)
         for out in resampler.resample(frame):
             chunks.append(out.to_ndarray().reshape(-1))
 
@@ -166,6 +260,7 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
                     bad += 1
                     first_error = first_error or (exc.strerror or type(exc).__name__)
                     continue
+                good_bytes += packet.size
             for frame in decoded or ():
                 if packet.stream.type == "video":
                     take_video(frame)
@@ -184,11 +279,13 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
     has_audio = signal.size > 0
     if not has_video and not has_audio:
         raise MediaError("no decodable frames or samples (zero-duration or corrupt media)")
+    if has_video and not has_audio and video_frames_seen == 1:
+        raise MediaError(STILL_IMAGE)  # e.g. a single-frame GIF
     audio_end = signal.size / float(sample_rate)
     duration = max(video_end if has_video else 0.0, audio_end)
-    declared = container.duration / av.time_base if container.duration else None
     if declared and declared > 1.0 and duration < declared * min_decoded_share:
-        raise MediaError(f"truncated media: decoded {duration:.1f} s of the {declared:.1f} s the header declares")
+        raise MediaError(_short_decode(duration, declared, max(stream_end, video_end), good_bytes, file_size,
+                                       min_decoded_share))
     grey = np.stack(frames) if frames else np.zeros((0, frame_size, frame_size), np.uint8)
     return DecodedMedia(
         frames=grey,
@@ -199,6 +296,22 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
         has_video=has_video,
         has_audio=has_audio,
     )
+
+
+def _short_decode(duration: float, declared: float, stream_end: float, good_bytes: int, file_size: int,
+                  min_share: float) -> str:
+    """Why a file decoded to less than its header declares: cut short, or damaged inside.
+
+    Truncated: the data simply stops; the bytes that decoded are (nearly) the
+    whole file. Damaged: the timestamps run on to the declared end but content
+    is missing, or the file holds enough bytes for the declared duration (at
+    the rate of the part that decoded) yet part of them could not be read.
+    """
+    said = f"decoded {duration:.1f} s of the {declared:.1f} s its header declares"
+    held = duration * file_size / good_bytes if good_bytes else 0.0  # seconds the file's bytes would hold
+    if stream_end >= declared * min_share or held >= (duration + declared) / 2:
+        return f"damaged mid-stream: {said}; the file is full length but parts of it could not be decoded"
+    return f"truncated: the file ends early ({said}); it was cut short or is still being written"
 
 
 def _safe_decode(packet):

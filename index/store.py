@@ -219,8 +219,8 @@ class IndexStore:
         fresh = (
             manifest is not None
             and manifest.get("generation") == gen
-            and manifest.get("kind") == self.params.kind
             and manifest.get("code_bytes") == self.code_bytes
+            and {k: manifest.get(k) for k in self._build_settings()} == self._build_settings()
         )
         if fresh:
             try:
@@ -264,6 +264,17 @@ class IndexStore:
             self.signals[signal] = SignalIndex(signal, index, times)
         self.save(gen)
 
+    def _build_settings(self) -> dict:
+        """The settings the saved files were built with; a change means a rebuild.
+
+        IVF files depend on the number of lists and on the training threshold
+        (below it the exact index is built instead); nprobe is set at load time.
+        """
+        if self.params.kind == "ivf":
+            return {"kind": "ivf", "nlist": self.params.nlist,
+                    "ivf_min_train_per_list": self.params.ivf_min_train_per_list}
+        return {"kind": self.params.kind}
+
     def save(self, generation: int) -> None:
         """Write every signal's files atomically, then the manifest naming ``generation``."""
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -276,7 +287,7 @@ class IndexStore:
             )
         manifest = {
             "generation": generation,
-            "kind": self.params.kind,
+            **self._build_settings(),
             "code_bytes": self.code_bytes,
             "counts": {s: sig.ntotal for s, sig in self.signals.items()},
         }

@@ -1,6 +1,10 @@
 """The TOML configuration: defaults in ``default.toml``, overridden by a user file.
 
-Unknown keys are errors (a misspelt threshold must not be silently ignored).
+Unknown keys are errors (a misspelt threshold must not be silently ignored),
+and so are values of the wrong type or out of range: every value must have
+its default's type (an integer is accepted for a decimal) and pass the checks
+in ``_CHECKS``, so a bad file fails at load time with the file, the key and
+the reason, not later with a traceback in the middle of a batch.
 The config version is a short hash of the effective settings, recorded with
 every decision so an audit can tell which thresholds produced it.
 """
@@ -24,7 +28,10 @@ from policy import FairUse, PolicyParams, Rule, Thresholds
 
 
 class ConfigError(Exception):
-    """The configuration file is unreadable or names unknown keys."""
+    """The configuration file is unreadable, names unknown keys or has a bad value.
+
+    The message reads ``<file>: <key>: <why>`` (or ``<file>: <why>``).
+    """
 
 
 @dataclass(frozen=True)
@@ -68,19 +75,183 @@ def default_toml() -> str:
     return resources.files("service").joinpath("default.toml").read_text()
 
 
+class _Bad(Exception):
+    """A bad value: ``key`` (dotted) and why."""
+
+    def __init__(self, key: str, why: str):
+        super().__init__(f"{key}: {why}")
+        self.key, self.why = key, why
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _coerce(default: Any, value: Any, key: str) -> Any:
+    """``value`` with ``default``'s type (int -> float where a decimal is expected), or _Bad."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise _Bad(key, f"must be true or false, got {_type_name(value)} ({value!r})")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Bad(key, f"must be a whole number, got {_type_name(value)} ({value!r})")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _Bad(key, f"must be a number, got {_type_name(value)} ({value!r})")
+    if isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        raise _Bad(key, f"must be a string, got {_type_name(value)} ({value!r})")
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise _Bad(key, f"must be a list, got {_type_name(value)} ({value!r})")
+        if default and not isinstance(default[0], dict):
+            return [_coerce(default[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return value
+    return value
+
+
 def _merge(base: dict, override: dict, where: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
         path = f"{where}{key}"
         if key not in base:
-            raise ConfigError(f"unknown configuration key '{path}'")
+            raise _Bad(path, "unknown configuration key (misspelt? `prescreen config defaults` lists them all)")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
-                raise ConfigError(f"'{path}' must be a table")
+                raise _Bad(path, f"must be a table ([{path}]), got {_type_name(value)}")
             out[key] = _merge(base[key], value, path + ".")
         else:
-            out[key] = value
+            out[key] = _coerce(base[key], value, path)
     return out
+
+
+# Range checks per dotted key: (test, what it must be). Types are checked against the defaults first.
+def _positive(v): return v > 0
+def _non_negative(v): return v >= 0
+def _share(v): return 0 <= v <= 1
+def _open_share(v): return 0 < v <= 1
+
+
+_POSITIVE, _NON_NEGATIVE = (_positive, "must be greater than 0"), (_non_negative, "must not be negative")
+_SHARE = (_share, "must be between 0 and 1")
+_ALIGN = {
+    "radius": _NON_NEGATIVE, "min_evidence": _NON_NEGATIVE, "edge_seconds": _NON_NEGATIVE,
+    "min_speed": _POSITIVE, "max_speed": _POSITIVE, "speed_step": _POSITIVE, "offset_bin_seconds": _POSITIVE,
+    "inlier_seconds": _POSITIVE, "max_gap_seconds": _POSITIVE, "min_hits": (lambda v: v >= 1, "must be at least 1"),
+    "min_density": _SHARE, "min_segment_seconds": _NON_NEGATIVE, "min_changes": _NON_NEGATIVE,
+    "change_seconds": _POSITIVE, "change_bits": _NON_NEGATIVE,
+    "max_segments_per_ref": (lambda v: v >= 1, "must be at least 1"), "hint_tolerance": _NON_NEGATIVE,
+    "altered_min_similarity": _SHARE,
+}
+_THRESHOLDS = {
+    "min_score": _SHARE, "review_min_seconds": _NON_NEGATIVE, "block_min_seconds": _NON_NEGATIVE,
+    "block_upload_share": _SHARE, "block_long_seconds": _NON_NEGATIVE, "block_reference_share": _SHARE,
+    "audio_mixed_similarity": _SHARE,
+}
+_CHECKS: dict[str, tuple] = {
+    "fingerprint.reference_fps": _POSITIVE,
+    "fingerprint.query_fps": _POSITIVE,
+    "fingerprint.frame_size": (lambda v: v >= 16, "must be at least 16 (pixels)"),
+    "fingerprint.video.hash_size": (lambda v: v >= 4 and v % 4 == 0,
+                                    "must be a positive multiple of 4 (codes are whole bytes: hash_size**2 bits)"),
+    "fingerprint.video.black_level": ((lambda v: 0 <= v <= 255), "must be a grey level between 0 and 255"),
+    "fingerprint.video.max_border_share": ((lambda v: 0 <= v < 0.5), "must be at least 0 and below 0.5"),
+    "fingerprint.video.min_frame_std": _NON_NEGATIVE,
+    "fingerprint.video.crop_scales": ((lambda v: all(0 < x <= 1 for x in v)), "every scale must be in (0, 1]"),
+    "fingerprint.video.collapse_distance": _NON_NEGATIVE,
+    "fingerprint.video.max_run_seconds": _POSITIVE,
+    "fingerprint.video.inset_edge_ratio": _POSITIVE,
+    "fingerprint.video.inset_min_share": (_open_share, "must be in (0, 1]"),
+    "fingerprint.video.inset_max_share": (_open_share, "must be in (0, 1]"),
+    "fingerprint.audio.sample_rate": ((lambda v: v >= 1000), "must be at least 1000 (Hz)"),
+    "fingerprint.audio.n_fft": (lambda v: v >= 16, "must be at least 16 (samples)"),
+    "fingerprint.audio.hop_length": _POSITIVE,
+    "fingerprint.audio.fmin": _POSITIVE,
+    "fingerprint.audio.fmax": _POSITIVE,
+    "fingerprint.audio.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
+    "fingerprint.audio.words_per_code": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.audio.word_stride": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.audio.min_voiced_share": _SHARE,
+    "fingerprint.audio.query_semitones": ((lambda v: len(v) >= 1 and all(-11 <= x <= 11 for x in v)),
+                                          "must list at least one shift, each between -11 and 11 semitones"),
+    "fingerprint.audio.query_tempos": ((lambda v: len(v) >= 1 and all(0.5 <= x <= 2 for x in v)),
+                                       "must list at least one factor, each between 0.5 and 2"),
+    "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),
+    "index.nlist": (lambda v: v >= 1, "must be at least 1"),
+    "index.nprobe": (lambda v: v >= 1, "must be at least 1"),
+    "index.ivf_min_train_per_list": (lambda v: v >= 1, "must be at least 1"),
+    "match.offset_tolerance": _NON_NEGATIVE,
+    **{f"match.{signal}.{k}": check for signal in ("video", "audio") for k, check in _ALIGN.items()},
+    **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
+    **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
+    "policy.fair_use.max_reference_share": _SHARE,
+    "policy.fair_use.max_upload_share": _SHARE,
+    "policy.fair_use.max_seconds": _NON_NEGATIVE,
+    "workflow.review_expiry_hours": _POSITIVE,
+    "workflow.review_expiry_outcome": ((lambda v: v in ("allow", "block", "mute-audio", "track")),
+                                       "must be allow, block, mute-audio or track"),
+    "workflow.dispute_window_days": _NON_NEGATIVE,
+    "workflow.dispute_review_hours": _POSITIVE,
+    "workflow.dispute_expiry_outcome": ((lambda v: v in ("released", "upheld")), "must be released or upheld"),
+    "workflow.strike_expiry_days": _POSITIVE,
+    "workflow.repeat_uploader_strikes": (lambda v: v >= 1, "must be at least 1"),
+}
+# Checks across keys: (key reported, test over the whole raw config, why).
+_CROSS_CHECKS = (
+    ("fingerprint.audio.fmax", lambda r: r["fingerprint"]["audio"]["fmax"] > r["fingerprint"]["audio"]["fmin"],
+     "must be above fmin"),
+    ("fingerprint.audio.fmax",
+     lambda r: r["fingerprint"]["audio"]["fmax"] <= r["fingerprint"]["audio"]["sample_rate"] / 2,
+     "must be at most half the sample_rate (the highest frequency it can hold)"),
+    ("fingerprint.audio.hop_length",
+     lambda r: r["fingerprint"]["audio"]["hop_length"] <= r["fingerprint"]["audio"]["n_fft"], "must be at most n_fft"),
+    ("fingerprint.video.inset_max_share", lambda r: r["fingerprint"]["video"]["inset_max_share"]
+     >= r["fingerprint"]["video"]["inset_min_share"], "must be at least inset_min_share"),
+    ("match.video.radius", lambda r: r["match"]["video"]["radius"] <= r["fingerprint"]["video"]["hash_size"] ** 2,
+     "must be at most the video code's bits (hash_size**2)"),
+    ("match.audio.radius", lambda r: r["match"]["audio"]["radius"] <= 32 * r["fingerprint"]["audio"]["words_per_code"],
+     "must be at most the audio code's bits (32 x words_per_code)"),
+    *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
+       "must be at least min_speed") for sig in ("video", "audio")),
+)
+_RULE_NUMBERS = {"min_seconds": _NON_NEGATIVE, "min_upload_share": _SHARE, "min_reference_share": _SHARE}
+
+
+def _check_values(raw: dict) -> None:
+    """Range checks over the merged settings; raises _Bad naming the first bad key."""
+    for key, (test, why) in _CHECKS.items():
+        value: Any = raw
+        for part in key.split("."):
+            value = value[part]
+        if not test(value):
+            raise _Bad(key, f"{why}, got {value!r}")
+    for key, test, why in _CROSS_CHECKS:
+        if not test(raw):
+            raise _Bad(key, why)
+    for i, rule in enumerate(raw["policy"]["rules"]):
+        where = f"policy.rules[{i}]"
+        if not isinstance(rule, dict):
+            raise _Bad(where, f"must be a table ([[policy.rules]]), got {_type_name(rule)}")
+        for field_name in ("action", "band", "modality"):
+            if field_name in rule and not isinstance(rule[field_name], str):
+                raise _Bad(f"{where}.{field_name}", f"must be a string, got {_type_name(rule[field_name])}")
+        for field_name, (test, why) in _RULE_NUMBERS.items():
+            if field_name in rule:
+                value = rule[field_name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise _Bad(f"{where}.{field_name}", f"must be a number, got {_type_name(value)} ({value!r})")
+                if not test(value):
+                    raise _Bad(f"{where}.{field_name}", f"{why}, got {value!r}")
+                rule[field_name] = float(value)
+        try:
+            Rule.from_dict(rule)
+        except (TypeError, ValueError) as exc:
+            raise _Bad(where, str(exc)) from exc
 
 
 def _build(cls, table: dict, **nested):
@@ -101,10 +272,16 @@ def load_config(path: str | Path | None = None) -> Config:
         try:
             user = tomllib.loads(Path(path).read_text())
         except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+            raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
-        raw = _merge(raw, user)
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            raw = _merge(raw, user)
+            _check_values(raw)
+        except _Bad as exc:
+            raise ConfigError(f"{path}: {exc.key}: {exc.why}") from exc
     fp, m = raw["fingerprint"], raw["match"]
     fingerprint = _build(
         FingerprintParams, fp,
@@ -121,12 +298,8 @@ def load_config(path: str | Path | None = None) -> Config:
             rules=tuple(Rule.from_dict(r) for r in pol["rules"]),
         )
         workflow = _build(WorkflowParams, raw["workflow"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid policy or workflow settings: {exc}") from exc
-    if workflow.review_expiry_outcome not in ("allow", "block", "mute-audio", "track"):
-        raise ConfigError("workflow.review_expiry_outcome must be allow, block, mute-audio or track")
-    if workflow.dispute_expiry_outcome not in ("released", "upheld"):
-        raise ConfigError("workflow.dispute_expiry_outcome must be released or upheld")
+    except (TypeError, ValueError) as exc:  # not reached for checked values; kept as a last guard
+        raise ConfigError(f"{path or 'defaults'}: invalid policy or workflow settings: {exc}") from exc
     return Config(
         fingerprint=fingerprint,
         index=_build(IndexParams, raw["index"]),

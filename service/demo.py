@@ -16,6 +16,9 @@ from mediagen import transforms as tf
 
 from .engine import Prescreen, ScreenResult
 
+LOW_VIDEO_BITRATE = 20_000  # bit/s: the low-bitrate re-upload, well below the reference's ~60 kbit/s video
+LOW_AUDIO_BITRATE = 24_000  # bit/s: ... and its ~73 kbit/s audio
+
 # (work id, title, owner, file name)
 WORKS = (
     ("aurora", "Aurora (short film)", "Northlight Pictures", "aurora.mp4"),
@@ -24,7 +27,7 @@ WORKS = (
 )
 
 
-def _make_media(folder: Path) -> dict[str, str]:
+def _make_media(folder: Path, say: Callable[[str], None] = print) -> dict[str, str]:
     """Write the references and uploads (if missing); returns upload name -> expected outcome."""
     refs, ups = folder / "references", folder / "uploads"
     refs.mkdir(parents=True, exist_ok=True)
@@ -46,11 +49,17 @@ def _make_media(folder: Path) -> dict[str, str]:
         ups / "unrelated_holiday_clip.mp4": lambda: mg.synth_work(seed=99, duration=20.0),
         ups / "black_screen.mp4": lambda: mg.black_video(10.0, audio=True),
     }
+    corrupt = ups / "broken_upload.mp4"
+    missing = [path for path in (*plan, corrupt) if not path.exists()]
+    if missing:
+        say(f"generating {len(missing)} demo media files in {folder} (first run only) ...")
     for path, make in plan.items():
         if not path.exists():
-            bitrate = 200_000 if "lowbitrate" in path.name else None
-            mg.write_media(make(), path, video_bitrate=bitrate)
-    corrupt = ups / "broken_upload.mp4"
+            # the references are encoded at x264's default quality: ~60 kbit/s video + ~73 kbit/s AAC at this
+            # size; the low-bitrate re-upload gets about a third of each
+            low = "lowbitrate" in path.name
+            mg.write_media(make(), path, video_bitrate=LOW_VIDEO_BITRATE if low else None,
+                           audio_bitrate=LOW_AUDIO_BITRATE if low else None)
     if not corrupt.exists():
         bad.write_truncated(refs / "harbor.mp4", corrupt, fraction=0.3)
     return {
@@ -66,13 +75,14 @@ def _make_media(folder: Path) -> dict[str, str]:
 
 def run_demo(home: Path, media: Path, say: Callable[[str], None] = print) -> tuple[list[ScreenResult], dict[str, str]]:
     """Generate media under ``media``, register the works in ``home``, screen the uploads."""
-    say("generating reference works and uploads (first run only) ...")
-    expected = _make_media(media)
+    expected = _make_media(media, say)
     with Prescreen(home) as engine:
         known = {w.work_id for w in engine.catalog.works()}
+        already = [work_id for work_id, *_ in WORKS if work_id in known]
+        if already:
+            say(f"already registered: {', '.join(already)}")
         for work_id, title, owner, name in WORKS:
             if work_id in known:
-                say(f"work {work_id} already registered")
                 continue
             result = engine.register([media / "references" / name], work_id, title, owner)
             f = result.files[0]

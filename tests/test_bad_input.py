@@ -9,20 +9,51 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mediagen as mg
 from mediagen import bad
 from service import Prescreen, RegisterError
 
+def _still(path: Path) -> Path:
+    from PIL import Image
+
+    picture = np.random.default_rng(3).integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    Image.fromarray(picture).save(path)
+    return path
+
+
+def _audio_file(path: Path) -> Path:
+    """A 12 s audio-only file (the suffix picks the format)."""
+    work = mg.synth_work(5, 12.0)
+    return mg.write_media(mg.Media(None, 25.0, work.audio, work.sample_rate), path)
+
+
+def _damaged(src: Path, dst: Path, at: float = 0.5, share: float = 0.2) -> Path:
+    """``src`` with ``share`` of its bytes, from ``at`` on, overwritten by noise: full length, broken inside."""
+    data = bytearray(src.read_bytes())
+    start, n = int(len(data) * at), int(len(data) * share)
+    data[start:start + n] = np.random.default_rng(7).integers(0, 256, n, dtype=np.uint8).tobytes()
+    dst.write_bytes(bytes(data))
+    return dst
+
+
 BAD_FILES = {
     "empty.mp4": (lambda p, c: bad.write_empty(p), "empty"),
     "random_bytes.mp4": (lambda p, c: bad.write_random_bytes(p, 20000), "not a readable media file"),
     "notes.mp4": (lambda p, c: bad.write_text_as_media(p), "not a readable media file"),
-    "truncated.mp4": (lambda p, c: bad.write_truncated(c.film_path, p, 0.4), ""),
+    "truncated.mp4": (lambda p, c: bad.write_truncated(c.film_path, p, 0.4),
+                      "container index (moov box) is missing: the file is likely truncated or still being written"),
     "truncated.mkv": (lambda p, c: bad.write_truncated(mg.write_media(mg.synth_work(5, 12.0), p.with_suffix(".src.mkv")),
-                                                        p, 0.5), "truncated"),
+                                                        p, 0.5), "truncated: the file ends early"),
+    "truncated.wav": (lambda p, c: bad.write_truncated(_audio_file(p.with_suffix(".src.wav")), p, 0.5),
+                      "truncated: the file ends early (decoded 6.0 s of the 12.0 s its header declares)"),
+    "damaged.mp3": (lambda p, c: _damaged(_audio_file(p.with_suffix(".src.mp3")), p), "damaged mid-stream"),
     "zero_duration.mp4": (lambda p, c: bad.write_zero_duration(p), "no decodable"),
+    "poster.jpg": (lambda p, c: _still(p), "a still image, not audio or video"),
+    "thumbnail.png": (lambda p, c: _still(p), "a still image, not audio or video"),
+    "png_named.mp4": (lambda p, c: _still(p.with_suffix(".png")).rename(p), "a still image, not audio or video"),
 }
 
 
@@ -31,7 +62,8 @@ def junk_dir(tmp_path_factory, corpus):
     folder = tmp_path_factory.mktemp("junk")
     for name, (make, _) in BAD_FILES.items():
         make(folder / name, corpus)
-    (folder / "truncated.src.mkv").unlink()
+    for source in folder.glob("*.src.*"):
+        source.unlink()
     (folder / "subdir").mkdir()
     mg.write_media(mg.synth_work(7, 8.0), folder / "subdir" / "fine.mp4")
     return folder
@@ -116,3 +148,18 @@ def test_killed_register_leaves_catalog_consistent(tmp_path, corpus):
             stats = engine.index_stats()
             codes = sum(s["codes"] for s in stats["signals"].values())
             assert codes == sum(w["video_codes"] + w["audio_codes"] for w in engine.catalog.work_summaries())
+
+
+def test_bad_files_in_a_cli_batch_are_reported_per_file_and_exit_one(registered_home, junk_dir):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["screen", str(junk_dir), "--json", "-", "--home", str(registered_home)])
+    assert result.exit_code == 1, result.output
+    lines = {Path(r["upload"]).name: r for r in map(json.loads, result.output.splitlines())}
+    assert set(lines) == set(BAD_FILES) | {"fine.mp4"}
+    assert all(lines[name]["status"] == "error" for name in BAD_FILES)
+    assert lines["fine.mp4"]["decision"] == "allow"

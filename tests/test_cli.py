@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -102,3 +103,168 @@ def test_changed_fingerprint_settings_are_caught_and_refingerprinted(home, corpu
     line = json.loads(runner.invoke(app, ["screen", str(copy), "--json", "-", "--home", str(home),
                                           "--config", str(cfg)]).output)
     assert line["decision"] == "block"
+
+
+def _render(renderable, width: int = 120) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_every_outcome_renders_in_the_table_and_the_summary():
+    from cli import screen_summary, screen_table
+    from policy import ACTIONS, Decision
+    from service import ScreenResult
+
+    results = [ScreenResult(f"{a}.mp4", "ok", decision=Decision(a, "no-match", ("no registered work matched",)))
+               for a in ACTIONS]
+    results.append(ScreenResult("broken.mp4", "error", error="empty file (0 bytes)"))
+    text = _render(screen_table(results))
+    for action in ACTIONS:
+        assert f"{action}.mp4" in text and action in text.replace(f"{action}.mp4", "")
+    summary = screen_summary(results)
+    assert summary == "6 uploads: 1 block, 1 review, 1 mute-audio, 1 track, 1 allow, 1 error"
+
+
+@pytest.fixture()
+def mute_home(tmp_path, corpus):
+    home = tmp_path / "mute-home"
+    result = runner.invoke(app, ["register", str(corpus.song_path), "--work-id", "song", "--title", "The Song",
+                                 "--owner", "Label C", "--rule", '{"action": "mute-audio", "modality": "audio"}',
+                                 "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    return home
+
+
+def test_mute_audio_decision_in_the_human_table(mute_home, corpus):
+    upload = corpus.write("vlog_with_song.mp4", tf.replace_audio(tf.excerpt(corpus.other, 0, 40), corpus.song.audio))
+    result = runner.invoke(app, ["screen", str(upload), "--home", str(mute_home)], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    table, summary = result.output.split("1 uploads: ")
+    assert "vlog_with" in table and "mute-audio" in table
+    assert "the rights holder's rule" in table  # the short why
+    assert len(table.splitlines()) <= 12  # compact at 80 columns: the row is two or three lines
+    assert summary.startswith("0 block, 0 review, 1 mute-audio, 0 track, 0 allow, 0 error")
+
+
+HOSTILE_TITLE = "Evil [/] Title [bold]x[/bold] [link=http://x]"
+
+
+def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatch):
+    import cli
+
+    monkeypatch.setattr(cli.out, "width", 250)  # no folding: the strings below stay on one line
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["register", str(corpus.film2_path), "--work-id", "w[red]1", "--title", HOSTILE_TITLE,
+                                 "--owner", "[b]Owner[/]", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "registered work w[red]1" in result.output
+    listing = runner.invoke(app, ["works", "list", "--home", str(home)])
+    assert listing.exit_code == 0, listing.output
+    assert HOSTILE_TITLE in listing.output and "[b]Owner[/]" in listing.output and "w[red]1" in listing.output
+    upload = tmp_path / "clip [bold]x.mp4"
+    bad.copy_file(corpus.film2_path, upload)
+    broken = bad.write_empty(tmp_path / "broken [red].mp4")
+    result = runner.invoke(app, ["screen", str(upload), str(broken), "--home", str(home), "--verbose"])
+    assert result.exit_code == 1, result.output
+    assert "clip [bold]x.mp4" in result.output and "broken [red].mp4" in result.output
+    assert "w[red]1 (audio+video)" in result.output
+    assert HOSTILE_TITLE in result.output  # in the full reasons (--verbose)
+
+
+def test_bad_config_values_are_usage_errors_with_file_and_key(home, tmp_path, corpus):
+    cfg = tmp_path / "c.toml"
+    for text, key in (('[policy]\nblock_min_seconds = "x"\n', "policy.block_min_seconds"),
+                      ("[fingerprint]\nquery_fps = 0\n", "fingerprint.query_fps"),
+                      ('[index]\nkind = "hnsw"\n', "index.kind")):
+        cfg.write_text(text)
+        result = runner.invoke(app, ["screen", str(corpus.film2_path), "--home", str(home), "--config", str(cfg)])
+        assert result.exit_code == 2, result.output
+        assert f"config error: {cfg}: {key}: " in result.output
+        assert "Traceback" not in result.output
+
+
+def test_unwritable_json_output_is_a_usage_error_before_screening(home, corpus, tmp_path):
+    for target, why in ((tmp_path / "no" / "such" / "out.jsonl", "does not exist"), (tmp_path, "is a folder")):
+        result = runner.invoke(app, ["screen", str(corpus.film2_path), "--json", str(target), "--home", str(home)])
+        assert result.exit_code == 2, result.output
+        assert f"--json {target}: cannot write the file" in result.output and why in result.output
+    stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home)]).output)
+    assert stats["uploads_screened"] == 0  # nothing was screened
+
+
+READ_ONLY = [["works", "list"], ["works", "show", "film"], ["index", "stats"], ["index", "rebuild"],
+             ["review", "list"], ["review", "show", "1"], ["audit"], ["report"], ["uploaders", "show", "u1"],
+             ["works", "remove", "film"], ["works", "priority", "film"]]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=[" ".join(a) for a in READ_ONLY])
+def test_commands_refuse_a_data_folder_that_does_not_exist(tmp_path, args):
+    typo = tmp_path / "prescreen-dta"
+    result = runner.invoke(app, [*args, "--home", str(typo)])
+    assert result.exit_code == 2, result.output
+    assert f"the data folder {typo} does not exist" in result.output
+    assert not typo.exists()  # no empty catalog was created
+    typo.mkdir()
+    result = runner.invoke(app, [*args, "--home", str(typo)])
+    assert result.exit_code == 2 and "has no prescreen catalog" in result.output
+    assert list(typo.iterdir()) == []
+
+
+def _all_command_paths():
+    import typer.main
+
+    def walk(command, path):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_help_reads_normally_for_every_command():
+    for path in _all_command_paths():
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output
+        for junk in ("<bool>", "<list[", "<str>", "<path>", "{paths}", "<int>", "<float>"):
+            assert junk not in text, (path, junk, text)
+        assert "Usage: prescreen" in text or "Usage: " in text
+    register = runner.invoke(app, ["register", "--help"]).output
+    assert "PATHS..." in register and "--work-id" in register and "TEXT" in register
+    works = runner.invoke(app, ["works", "--help"]).output
+    for sub in ("list", "show", "remove", "set-rule", "priority", "license", "exclude"):
+        assert sub in works
+    top = runner.invoke(app, ["--help"]).output
+    summary_line = next(line for line in top.splitlines() if line.startswith("│ register "))
+    assert summary_line.rstrip(" │").endswith("(new or existing).")  # one summary, not a sentence cut in two
+
+
+def test_progress_label_names_the_file_in_progress(monkeypatch):
+    import io
+
+    import cli
+    from rich.console import Console
+
+    monkeypatch.setattr(cli, "err", Console(file=io.StringIO(), force_terminal=True, width=100))
+    bar = cli._progress(["in/one.mp4", "in/two [x].mp4", "in/three.mp4"], "screening", quiet=False)
+    with bar as advance:
+        shown = [bar.bar.tasks[0].description]
+        for _ in range(3):
+            advance()
+            shown.append(bar.bar.tasks[0].description)
+    assert shown == ["one.mp4", "two \\[x].mp4", "three.mp4", ""]  # escaped: Rich renders the brackets
+
+
+def test_index_stats_says_when_ivf_falls_back_to_exact_search(home, tmp_path):
+    cfg = tmp_path / "ivf.toml"
+    cfg.write_text('[index]\nkind = "ivf"\n')
+    result = runner.invoke(app, ["index", "stats", "--home", str(home), "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert "index kind ivf, but exact search for video and audio" in " ".join(result.output.split())
+    stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home),
+                                           "--config", str(cfg)]).output)
+    assert stats["kind"] == "ivf" and {s["search"] for s in stats["signals"].values()} == {"exact"}
+    assert stats["ivf_min_codes"] == 1024 * 39
