@@ -109,9 +109,11 @@ def _projections() -> list[np.ndarray]:
 def chroma_frames(signal: np.ndarray, params: AudioParams) -> tuple[np.ndarray, np.ndarray]:
     """(12, T) L2-normalised chroma and (T,) bool mask of non-silent frames.
 
-    Frame t covers samples starting at t * hop_length (centred STFT).
+    Frame t covers samples starting at t * hop_length (centred STFT). A signal
+    shorter than one STFT window has no frames (librosa would warn; a code
+    needs 5.5 s anyway).
     """
-    if signal.size < params.n_fft // 2:
+    if signal.size < params.n_fft:
         return np.zeros((12, 0)), np.zeros(0, bool)
     spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
     window_power = (np.hanning(params.n_fft) ** 2).sum()
