@@ -3,6 +3,8 @@ right seconds on both timelines; unrelated and degenerate content is allowed."""
 
 from __future__ import annotations
 
+import librosa
+import numpy as np
 import pytest
 
 import mediagen as mg
@@ -85,6 +87,30 @@ def test_song_is_found_after_pitch_shift(corpus, engine, semitones):
     match = _match(result, "song")
     _check_span(match, (0.0, 40.0), (0.0, 40.0))
     assert result.decision.outcome == "block"
+
+
+def _resampled(media: mg.Media, factor: float) -> mg.Media:
+    """Played ``factor`` times faster with the pitch following (resampled, as a tape would)."""
+    audio = librosa.resample(media.audio, orig_sr=media.sample_rate * factor, target_sr=media.sample_rate)
+    return mg.Media(None, media.fps, audio.astype(np.float32), media.sample_rate)
+
+
+SPEED_CHANGES = {
+    # name: (make the upload from the song, speed = song seconds per upload second)
+    "tempo_0.9": (lambda song: tf.tempo(song, 0.9), 0.9),  # phase vocoder: duration changed, pitch kept
+    "tempo_1.1": (lambda song: tf.tempo(song, 1.1), 1.1),
+    "resampled_0.9": (lambda song: _resampled(song, 0.9), 0.9),  # pitch follows: -1.8 semitones
+    "resampled_1.1": (lambda song: _resampled(song, 1.1), 1.1),
+}
+
+
+@pytest.mark.parametrize("name", list(SPEED_CHANGES))
+def test_whole_song_ten_percent_faster_or_slower_is_blocked(corpus, engine, name):
+    make, speed = SPEED_CHANGES[name]
+    result = engine.screen_one(str(corpus.write(f"song_{name}.m4a", make(corpus.song))))
+    match = _match(result, "song")
+    assert match.reference_coverage >= 0.9
+    assert result.decision.outcome == "block", result.decision.reasons  # not "mixed under other sound"
 
 
 def test_several_works_in_one_upload_are_all_reported(corpus, engine):
