@@ -5,14 +5,14 @@ import numpy as np
 from match import AlignParams, Candidates, Segment, align, combine, union_seconds
 
 
-def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None):
+def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None, distance=10):
     q = np.asarray(q, float)
     r = np.asarray(r, float)
     n = len(q)
     if codes is None:
         codes = np.random.default_rng(seed).integers(0, 256, (n, 32), dtype=np.uint8)
     return Candidates(q, q + period, np.round(q / period).astype(np.int64), np.full(n, ref_id),
-                      r, r + 0.125, np.full(n, 10, np.int32), codes, np.full(n, np.nan))
+                      r, r + 0.125, np.full(n, distance, np.int32), codes, np.full(n, np.nan))
 
 
 def _concat(*cs):
@@ -44,6 +44,38 @@ def test_two_uses_of_one_reference_are_two_segments():
     segs = align(_concat(_cands(a, a + 5), _cands(b, b - 30, seed=3)), "video", 256, AlignParams())
     spans = sorted((round(s.upload_start), round(s.ref_start)) for s in segs)
     assert spans == [(0, 5), (30, 0)]
+
+
+def test_close_hits_outvote_a_longer_run_of_weak_ones():
+    # the work's last 12 s at the end of the upload (hits 20 bits away) and a
+    # 16 s run of chance resemblance near the radius on another diagonal that
+    # shares the copy's instants (a song's own repeats look like this)
+    true_q = np.arange(24.0, 36.0, 0.25)
+    weak_q = np.arange(20.0, 36.0, 0.25)
+    true = _cands(true_q, true_q - 24.0, distance=20)
+    weak = _cands(weak_q, weak_q - 16.0, seed=4, distance=54)
+    segs = align(_concat(true, weak), "audio", 256, AlignParams())
+    assert len(segs) >= 1
+    best = segs[0]
+    assert abs(best.upload_start - 24) < 0.5 and abs(best.upload_end - 36) < 0.5
+    assert abs(best.ref_start - 0) < 0.5 and abs(best.ref_end - 12) < 0.5
+    # no segment maps the copy's seconds anywhere else
+    assert all(s.upload_end <= 24.5 for s in segs[1:])
+
+
+def test_a_weak_line_found_first_cannot_swallow_a_better_one():
+    # a long weak line over the whole upload outvotes a short close one, but the
+    # close one's instants must survive its removal and win the overlap
+    weak_q = np.arange(0.0, 36.0, 0.25)
+    true_q = np.arange(24.0, 36.0, 0.25)
+    weak = _cands(weak_q, weak_q + 6.0, seed=5, distance=50)
+    true = _cands(true_q, true_q - 24.0, distance=31)
+    segs = align(_concat(weak, true), "audio", 256, AlignParams())
+    on_true = [s for s in segs if abs((s.ref_start - s.upload_start) + 24.0) < 0.5]
+    assert len(on_true) == 1
+    assert abs(on_true[0].upload_start - 24) < 0.5 and abs(on_true[0].upload_end - 36) < 0.5
+    others = [s for s in segs if s is not on_true[0]]
+    assert all(s.upload_end <= 24.5 for s in others), [(s.upload_start, s.upload_end) for s in others]
 
 
 def test_static_content_never_forms_a_segment():

@@ -9,7 +9,7 @@ import pytest
 
 import mediagen as mg
 from mediagen import transforms as tf
-from service import RegisterError
+from service import Prescreen, RegisterError
 
 TOLERANCE = 1.0  # seconds: segment bounds must be within this of the truth
 
@@ -87,6 +87,48 @@ def test_song_is_found_after_pitch_shift(corpus, engine, semitones):
     match = _match(result, "song")
     _check_span(match, (0.0, 40.0), (0.0, 40.0))
     assert result.decision.outcome == "block"
+
+
+def _soundtrack(*parts: np.ndarray) -> mg.Media:
+    """An audio-only upload playing ``parts`` (22.05 kHz samples) one after another."""
+    return mg.Media(None, 25.0, np.concatenate(parts).astype(np.float32), 22050)
+
+
+@pytest.mark.parametrize("lead", ["other_music", "silence"])
+def test_song_at_the_end_of_an_upload_is_found_on_its_own_diagonal(corpus, engine, lead):
+    # the song's first 12 s after 24 s of other music (or silence): a chance line
+    # through more instants (the song resembling its own later bars) used to win
+    # the vote and then remove the true line's instants as "covered"
+    sr = corpus.song.sample_rate
+    before = corpus.other.audio[: 24 * sr] if lead == "other_music" else np.zeros(24 * sr, np.float32)
+    upload = _soundtrack(before, corpus.song.audio[: 12 * sr])
+    result = engine.screen_one(str(corpus.write(f"song_end_after_{lead}.m4a", upload)))
+    match = _match(result, "song")
+    for seg in match.segments:  # upload second t is song second t - 24
+        assert abs(seg.ref_start - (seg.upload_start - 24.0)) <= TOLERANCE, seg
+        assert abs(seg.ref_end - (seg.upload_end - 24.0)) <= TOLERANCE, seg
+    assert match.score >= 0.9
+    assert result.decision.rule != "audio-under-other-sound", result.decision.reasons
+
+
+def test_compilation_of_two_songs_finds_each_on_its_diagonal(corpus, tmp_path):
+    # a second song from the same generator (shared keys and rhythm): the first
+    # song's line used to come out at speed 1.045, pulled by chance hits of the
+    # second song that lie along it
+    second = mg.Media(None, 25.0, mg.synth_music(seed=505, duration=30.0), 22050)
+    with Prescreen(tmp_path / "home") as engine:
+        engine.register([corpus.song_path], "song")
+        engine.register([mg.write_media(second, tmp_path / "second.m4a")], "second")
+        sr = corpus.song.sample_rate
+        upload = _soundtrack(corpus.song.audio[: 15 * sr], second.audio[5 * sr : 20 * sr])
+        result = engine.screen_one(str(corpus.write("song_then_second_song.m4a", upload)))
+    for work, shift in (("song", 0.0), ("second", -10.0)):
+        match = _match(result, work)
+        for seg in match.segments:
+            assert abs(seg.speed - 1.0) <= 0.02, seg
+            assert abs(seg.ref_start - (seg.upload_start + shift)) <= TOLERANCE, seg
+            assert abs(seg.ref_end - (seg.upload_end + shift)) <= TOLERANCE, seg
+        assert match.score >= 0.9, match.as_dict()
 
 
 def _resampled(media: mg.Media, factor: float) -> mg.Media:
