@@ -244,12 +244,28 @@ def variant_semitones(variants: np.ndarray, params: AudioParams) -> np.ndarray:
 
 
 def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
-    """Codes of a registered reference's audio; silence yields no codes."""
+    """Codes of a registered reference's audio; silence yields no codes.
+
+    Each code stands for one frame period about its centre, except the last
+    (see ``_last_code_to_end``).
+    """
     chroma, voiced = chroma_frames(signal, params)
     codes, centres, ok = _codes_from_chroma(chroma, voiced, params)
     fs = params.frame_seconds
     t = centres[ok] * fs
-    return Fingerprint(AUDIO, codes[ok], t - fs / 2, t + fs / 2, np.zeros(int(ok.sum()), np.uint8))
+    fp = Fingerprint(AUDIO, codes[ok], t - fs / 2, t + fs / 2, np.zeros(int(ok.sum()), np.uint8))
+    return _last_code_to_end(fp, signal, params)
+
+
+def _last_code_to_end(fp: Fingerprint, signal: np.ndarray, params: AudioParams) -> Fingerprint:
+    """The last code stands for the rest of the audio: nothing after it can be
+    matched, so a copy matched up to it may run on to the end (its window
+    reaches half a window further, or silence follows). This tells the
+    aligner where a work or an upload ends; the start needs no mark (0)."""
+    if len(fp):
+        last = int(np.argmax(fp.starts))
+        fp.ends[last] = max(fp.ends[last], len(signal) / params.sample_rate)
+    return fp
 
 
 def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
@@ -285,4 +301,4 @@ def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerpr
         parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
     if not parts:
         return Fingerprint.empty(AUDIO, params.code_bytes)
-    return Fingerprint.concat(parts)
+    return _last_code_to_end(Fingerprint.concat(parts), signal, params)

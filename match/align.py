@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .combine import clip_segment
 from .types import Candidates, Segment
 
 
@@ -36,10 +37,18 @@ class AlignParams:
     radius: Hamming radius (bits) within which a stored code is a hit.
     min_evidence: a segment needs sum over its instants of (1 - distance /
         radius) at least this large: many close hits, not a few near the radius.
-    edge_seconds: codes are timed at the centre of their window; a segment
-        that reaches (within a quarter of this) the first or last code of the
-        upload is extended by this much, since nothing earlier (later) could
-        have been observed.
+    edge_seconds: how far a code's window reaches either side of the time it
+        is given (half the window: audio codes are timed at its centre). Where
+        codes exist beyond a segment's end on both timelines, windows that
+        straddle the copy's edge still hit and the matched codes end about at
+        the copy's edge; where nothing beyond could be observed, the copy may
+        run on for up to this much, so the segment is widened there: at the
+        upload's first or last code (within a quarter of this), at the
+        reference's start (its first code lies this far in) and at its end
+        (its last code stands for the rest, see ``reference_audio_fingerprint``).
+    gap_edge_seconds: the same where the upload's codes stop at a gap inside
+        it (silence: a code needs most of its window voiced, so the first code
+        after a gap already reaches into it).
 
     min_speed, max_speed, speed_step: the grid of playback speeds tried
         (reference seconds per upload second).
@@ -67,6 +76,7 @@ class AlignParams:
     radius: int = 64
     min_evidence: float = 3.0
     edge_seconds: float = 0.0
+    gap_edge_seconds: float = 0.0
     min_speed: float = 0.88
     max_speed: float = 1.12
     speed_step: float = 0.01
@@ -159,6 +169,7 @@ def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> 
     song in the same key after the copy) hardly pull it.
     """
     inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds, params.hint_tolerance)
+    inl &= c.r_end - c.r_start <= 2 * params.inlier_seconds  # (a work's last code stands for its end: no position)
     w = _weights(c, params.radius)[inl] ** 2
     if np.count_nonzero(w) < 2:
         return speed, offset
@@ -263,7 +274,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             modality=modality,
             upload_start=start,
             upload_end=end,
-            ref_start=speed * start + offset,  # (clipped at 0 by _extend)
+            ref_start=speed * start + offset,  # (clipped at 0 when extended)
             ref_end=speed * end + offset,
             speed=speed,
             similarity=max(0.0, 1.0 - mean_d / (code_bits / 2)),
@@ -325,28 +336,45 @@ def _resolve_overlaps(found: list[tuple[Segment, Candidates]], code_bits: int,
             found += _segments_from_inliers(part, seg.ref_id, seg.speed, offset, seg.modality, code_bits, params)
 
 
-def _extend(seg: Segment, params: AlignParams, query_span: tuple[float, float]) -> Segment:
-    """Widen a segment that reaches the first or last code of the upload by
-    ``edge_seconds`` (codes are timed at the centre of their window); reference
-    times clipped at 0."""
-    start, end = seg.upload_start, seg.upload_end
-    if params.edge_seconds:
-        # (query variants start a little apart: allow a quarter window)
-        if start - query_span[0] <= params.edge_seconds / 4:
-            start = max(0.0, start - params.edge_seconds)
-        if query_span[1] - end <= params.edge_seconds / 4:
-            end += params.edge_seconds
-    offset = seg.ref_start - seg.speed * seg.upload_start
-    return replace(seg, upload_start=start, upload_end=end,
-                   ref_start=max(0.0, seg.speed * start + offset), ref_end=max(0.0, seg.speed * end + offset))
+def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tuple[float, float]) -> Segment:
+    """Widen a segment where nothing beyond its first (last) matched code could
+    have been observed (see ``edge_seconds``); ``hits`` are its inliers and
+    ``query_span`` runs from the upload's first code to its end."""
+    if params.edge_seconds and len(hits):
+        edge, tol = params.edge_seconds, params.edge_seconds / 4  # (query variants start a little apart)
+        first, last = int(np.argmin(hits.q_start)), int(np.argmax(hits.q_start))
+        grow = [0.0, 0.0]
+        # the upload: the segment starts (ends) with the run of codes it lies in:
+        # at the upload's start (end), or next to a gap of silence
+        run0 = hits.q_run_start[first] if np.isfinite(hits.q_run_start[first]) else query_span[0]
+        if hits.q_start[first] - run0 <= tol:
+            grow[0] = edge if run0 <= edge + tol else params.gap_edge_seconds
+        run1 = hits.q_run_end[last] if np.isfinite(hits.q_run_end[last]) else query_span[1] - edge
+        if run1 - hits.q_start[last] <= tol:
+            grow[1] = edge if query_span[1] - run1 <= edge + tol else params.gap_edge_seconds
+        # the reference: its first code lies half a window in; its last code
+        # stands for the rest of it (a long reference interval)
+        if seg.ref_start <= edge:
+            grow[0] = max(grow[0], seg.ref_start / seg.speed)
+        wide = hits.r_end - hits.r_start > edge / 2
+        if wide.any():
+            beyond = float(hits.r_end[wide].max()) - seg.ref_end
+            grow[1] = max(grow[1], min(beyond, edge) / seg.speed)
+        offset = seg.ref_start - seg.speed * seg.upload_start
+        start, end = seg.upload_start - grow[0], seg.upload_end + grow[1]
+        seg = replace(seg, upload_start=start, upload_end=end,
+                      ref_start=seg.speed * start + offset, ref_end=seg.speed * end + offset)
+    return clip_segment(seg, query_span[1], np.inf)
 
 
 def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
           query_span: tuple[float, float] = (-np.inf, np.inf)) -> list[Segment]:
     """Segments found among the hits of one signal of one upload, best first per reference.
 
-    query_span: (first code start, last code end) of the upload, seconds; used
-    to extend segments that reach the upload's edges (``edge_seconds``).
+    query_span: (first code start, last code end) of the upload, seconds; the
+    upload's last audio code stands for the rest of it, so this ends where
+    the upload does. Used to widen segments at the upload's edges
+    (``edge_seconds``); segments are clipped to it and to time 0.
     """
     if len(c) == 0:
         return []
@@ -375,5 +403,6 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
             pool = pool.subset(~drop)
             if len(pool) == 0:
                 break
-        segments += [_extend(seg, params, query_span) for seg, _ in _resolve_overlaps(found, code_bits, params)]
+        segments += [_extend(seg, hits, params, query_span)
+                     for seg, hits in _resolve_overlaps(found, code_bits, params)]
     return segments

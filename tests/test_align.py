@@ -2,7 +2,10 @@
 
 import numpy as np
 
+from dataclasses import replace
+
 from match import AlignParams, Candidates, Segment, align, combine, union_seconds
+from match.combine import clip_segment
 
 
 def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None, distance=10):
@@ -76,6 +79,47 @@ def test_a_weak_line_found_first_cannot_swallow_a_better_one():
     assert abs(on_true[0].upload_start - 24) < 0.5 and abs(on_true[0].upload_end - 36) < 0.5
     others = [s for s in segs if s is not on_true[0]]
     assert all(s.upload_end <= 24.5 for s in others), [(s.upload_start, s.upload_end) for s in others]
+
+
+AUDIO_EDGES = AlignParams(edge_seconds=2.75, gap_edge_seconds=1.2)
+
+
+def _with_runs(c, run_start, run_end):
+    return replace(c, q_run_start=np.full(len(c), run_start), q_run_end=np.full(len(c), run_end))
+
+
+def test_segment_widens_where_nothing_beyond_could_be_matched():
+    # matched codes 12.6-27.4 after a silent gap (the upload's codes resume at
+    # 12.6); the reference side starts 2.6 s in, where its first code lies
+    q = np.arange(12.625, 27.5, 0.125)
+    c = _with_runs(_cands(q, q - 10.0, period=0.125), 12.625, 40.0)
+    seg, = align(c, "audio", 256, AUDIO_EDGES, query_span=(2.6, 45.0))
+    assert abs(seg.upload_start - 10.0) < 0.2 and abs(seg.ref_start) < 1e-9  # the work's start reached
+    assert abs(seg.upload_end - 27.5) < 0.2  # codes went on after the copy: no widening
+    # the same line away from the work's start, after the gap: widened by gap_edge_seconds
+    c = _with_runs(_cands(q, q + 5.0, period=0.125), 12.625, 40.0)
+    seg, = align(c, "audio", 256, AUDIO_EDGES, query_span=(2.6, 45.0))
+    assert abs(seg.upload_start - (12.625 - 1.2)) < 0.1 and abs(seg.ref_start - (17.625 - 1.2)) < 0.1
+    # at the upload's first code: the full half window (clipped to the upload)
+    q = np.arange(2.625, 20.0, 0.125)
+    c = _with_runs(_cands(q, q + 5.0, period=0.125), 2.625, 40.0)
+    seg, = align(c, "audio", 256, AUDIO_EDGES, query_span=(2.6, 45.0))
+    assert seg.upload_start == 0.0 and abs(seg.ref_start - 5.0) < 0.1
+
+
+def test_reference_last_code_standing_for_its_end_widens_the_segment():
+    q = np.arange(10.0, 30.0, 0.125)
+    c = _cands(q, q - 5.0, period=0.125)
+    c.r_end[-1] = 27.8  # the work's last code (at 24.875) stands for the rest of it
+    seg, = align(c, "audio", 256, AUDIO_EDGES)
+    assert abs(seg.ref_end - 27.8) < 0.1 and abs(seg.upload_end - 32.8) < 0.1
+
+
+def test_clipping_to_the_media_moves_both_timelines_along_the_line():
+    seg = Segment(1, "audio", 1.0, 25.0, -1.0, 45.0, 2.0, 0.9, 10.0, 80, 1.0, 10)
+    clipped = clip_segment(seg, upload_duration=24.0, ref_duration=40.0)
+    assert (clipped.upload_start, clipped.ref_start) == (1.5, 0.0)
+    assert (clipped.upload_end, clipped.ref_end) == (21.5, 40.0)
 
 
 def test_static_content_never_forms_a_segment():
