@@ -6,8 +6,10 @@ on a grid, the hit votes for the offset bins its reference interval allows.
 One upload instant votes once per (speed, bin), with the weight of its best hit
 there, ``1 - distance / radius``: many close hits outvote a longer run of hits
 near the radius (a chance resemblance, or the work's own repeats). The
-best-voted line is refined (least squares weighted by evidence), its inliers are
-cut into segments where the upload gap exceeds ``max_gap_seconds``, and the
+best-voted line is refined (least squares over its loose inliers, then again
+over those inside the segments it yields: chance hits along the line
+elsewhere no longer pull it), its inliers are cut into segments where the
+upload gap exceeds ``max_gap_seconds``, and the
 hits it explains leave the pool before the next line is sought: its inliers,
 and other hits inside its segments that are no closer than the line's own at
 that instant (a closer line there is kept for later); this repeats until no
@@ -42,10 +44,11 @@ class AlignParams:
         codes exist beyond a segment's end on both timelines, windows that
         straddle the copy's edge still hit and the matched codes end about at
         the copy's edge; where nothing beyond could be observed, the copy may
-        run on for up to this much, so the segment is widened there: at the
-        upload's first or last code (within a quarter of this), at the
-        reference's start (its first code lies this far in) and at its end
-        (its last code stands for the rest, see ``reference_audio_fingerprint``).
+        run on for up to this much, so the segment is widened there: to the
+        upload's start (end) when it reaches, within a quarter of this, a run
+        of codes beginning (ending) this close to it, to the reference's start
+        (its first code lies this far in) and towards its end (its last code
+        stands for the rest, see ``fingerprint.audio._last_code_to_end``).
     gap_edge_seconds: the same where the upload's codes stop at a gap inside
         it (silence: a code needs most of its window voiced, so the first code
         after a gap already reaches into it).
@@ -159,31 +162,20 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
 
 
 def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> tuple[float, float]:
-    """Weighted least-squares speed and weighted median offset over the hits near a voted line.
+    """Least-squares speed and median offset over the hits near a voted line.
 
     The vote grid is coarse (a speed step of 0.01 drifts 0.2 s over 20 s), so
-    the line is re-fitted on its loose inliers, speed kept within the grid's
-    range. Residuals are weighted by the hit's evidence squared (``polyfit``'s
-    ``w``), the offset is their median weighted alike: chance hits near the
-    radius that happen to lie along the line elsewhere in the upload (another
-    song in the same key after the copy) hardly pull it.
+    the line is re-fitted on its loose inliers, speed kept within the grid's range.
     """
     inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds, params.hint_tolerance)
     inl &= c.r_end - c.r_start <= 2 * params.inlier_seconds  # (a work's last code stands for its end: no position)
-    w = _weights(c, params.radius)[inl] ** 2
-    if np.count_nonzero(w) < 2:
+    if inl.sum() < 2:
         return speed, offset
     q = c.q_start[inl]
     mid = 0.5 * (c.r_start[inl] + c.r_end[inl])
     if q.max() - q.min() >= 2.0:
-        speed = float(np.clip(np.polyfit(q, mid, 1, w=w)[0], params.min_speed, params.max_speed))
-    return speed, _weighted_median(mid - speed * q, w)
-
-
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
-    order = np.argsort(x)
-    cum = np.cumsum(w[order])
-    return float(x[order][np.searchsorted(cum, 0.5 * cum[-1])])
+        speed = float(np.clip(np.polyfit(q, mid, 1)[0], params.min_speed, params.max_speed))
+    return speed, float(np.median(mid - speed * q))
 
 
 def _on_line(c: Candidates, speed: float, offset: float, tol: float,
@@ -346,12 +338,14 @@ def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tup
         grow = [0.0, 0.0]
         # the upload: the segment starts (ends) with the run of codes it lies in:
         # at the upload's start (end), or next to a gap of silence
+        # (at the upload's own start and end, all the way to it)
         run0 = hits.q_run_start[first] if np.isfinite(hits.q_run_start[first]) else query_span[0]
         if hits.q_start[first] - run0 <= tol:
-            grow[0] = edge if run0 <= edge + tol else params.gap_edge_seconds
+            grow[0] = seg.upload_start if run0 <= edge + tol else params.gap_edge_seconds
         run1 = hits.q_run_end[last] if np.isfinite(hits.q_run_end[last]) else query_span[1] - edge
         if run1 - hits.q_start[last] <= tol:
-            grow[1] = edge if query_span[1] - run1 <= edge + tol else params.gap_edge_seconds
+            at_end = query_span[1] - run1 <= edge + tol and np.isfinite(query_span[1])
+            grow[1] = query_span[1] - seg.upload_end if at_end else params.gap_edge_seconds
         # the reference: its first code lies half a window in; its last code
         # stands for the rest of it (a long reference interval)
         if seg.ref_start <= edge:
@@ -396,6 +390,14 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
             speed, offset = _refine(pool, speed, offset, params)
             inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
             new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params)
+            if new:  # fit again where the copy is: chance hits along the line elsewhere no longer pull it
+                within = np.zeros(len(pool), bool)
+                for seg, _ in new:
+                    within |= (pool.q_start >= seg.upload_start) & (pool.q_start <= seg.upload_end)
+                speed, offset = _refine(pool.subset(within), speed, offset, params)
+                inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
+                new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits,
+                                             params)
             found += new
             drop = _explained(pool, inl, new)
             if not drop.any():
