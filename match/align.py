@@ -172,10 +172,13 @@ def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> 
     if inl.sum() < 2:
         return speed, offset
     q = c.q_start[inl]
-    mid = 0.5 * (c.r_start[inl] + c.r_end[inl])
+    # an upload code's time is its start; so is a stored code's, or, for a run
+    # of near-identical stored codes, the middle of the run's possible starts
+    width = c.r_end[inl] - c.r_start[inl]
+    pos = c.r_start[inl] + 0.5 * (width - width.min())
     if q.max() - q.min() >= 2.0:
-        speed = float(np.clip(np.polyfit(q, mid, 1)[0], params.min_speed, params.max_speed))
-    return speed, float(np.median(mid - speed * q))
+        speed = float(np.clip(np.polyfit(q, pos, 1)[0], params.min_speed, params.max_speed))
+    return speed, float(np.median(pos - speed * q))
 
 
 def _on_line(c: Candidates, speed: float, offset: float, tol: float,
