@@ -165,7 +165,8 @@ def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> 
     """Least-squares speed and median offset over the hits near a voted line.
 
     The vote grid is coarse (a speed step of 0.01 drifts 0.2 s over 20 s), so
-    the line is re-fitted on its loose inliers, speed kept within the grid's range.
+    the line is re-fitted on its loose inliers, speed kept within the grid's
+    range. Codes are placed at their start on both timelines.
     """
     inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds, params.hint_tolerance)
     inl &= c.r_end - c.r_start <= 2 * params.inlier_seconds  # (a work's last code stands for its end: no position)
@@ -269,7 +270,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             modality=modality,
             upload_start=start,
             upload_end=end,
-            ref_start=speed * start + offset,  # (clipped at 0 when extended)
+            ref_start=speed * start + offset,  # (clipped to the media by _extend and combine)
             ref_end=speed * end + offset,
             speed=speed,
             similarity=max(0.0, 1.0 - mean_d / (code_bits / 2)),
@@ -339,9 +340,9 @@ def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tup
         edge, tol = params.edge_seconds, params.edge_seconds / 4  # (query variants start a little apart)
         first, last = int(np.argmin(hits.q_start)), int(np.argmax(hits.q_start))
         grow = [0.0, 0.0]
-        # the upload: the segment starts (ends) with the run of codes it lies in:
-        # at the upload's start (end), or next to a gap of silence
-        # (at the upload's own start and end, all the way to it)
+        # the upload: the segment starts (ends) with the run of codes it lies in,
+        # either at the upload's start (end): widen all the way to it, or next
+        # to a gap of silence
         run0 = hits.q_run_start[first] if np.isfinite(hits.q_run_start[first]) else query_span[0]
         if hits.q_start[first] - run0 <= tol:
             grow[0] = seg.upload_start if run0 <= edge + tol else params.gap_edge_seconds
