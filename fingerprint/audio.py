@@ -33,6 +33,7 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
+from scipy.fft import next_fast_len
 
 from .types import AUDIO, Fingerprint
 
@@ -125,7 +126,7 @@ def _speed_geometry(params: AudioParams, speed: float) -> tuple[int, int, float]
     is built for rate / speed, so upload frequency f is folded as f / speed."""
     if speed == 1.0:
         return params.n_fft, params.hop_length, float(params.sample_rate)
-    n_fft = 2 * int(round(params.n_fft / (2 * speed)))
+    n_fft = 2 * next_fast_len(int(round(params.n_fft / (2 * speed))), real=True)  # (a size the FFT is quick at)
     return n_fft, int(round(params.hop_length / speed)), params.sample_rate / speed
 
 
