@@ -13,9 +13,17 @@
 3. ``pack_codes``: ``words_per_code`` words taken every ``word_stride`` frames
    are concatenated into one code (8 x 32 = 256 bits) for the binary index.
 
-Query variants (pitch rotated by whole semitones, time axis rescaled) are
-computed from the same chroma, so a pitch-shifted or tempo-changed copy is
-found without decoding again.
+Query variants are computed from the decoded signal, so a pitch-shifted,
+tempo-changed or sped-up copy is found without decoding again:
+
+- *pitch*: the chroma rotated by whole semitones;
+- *tempo* (duration changed, pitch kept, as a phase vocoder does): the chroma
+  time axis rescaled to the reference's frame rate;
+- *speed* (played faster or slower as a whole, pitch following, as resampling
+  or a tape does): the spectrogram re-read with a hop, window and chroma
+  filter bank scaled by the speed, which undoes the time and frequency scaling
+  together (a 10 % speed change is a 1.65 semitone shift: no whole-semitone
+  rotation lines it up).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
+from scipy.fft import next_fast_len
 
 from .types import AUDIO, Fingerprint
 
@@ -58,7 +67,10 @@ class AudioParams:
         every ``word_stride`` frames (8 x 32 = 256 bits).
     min_voiced_share: a code needs this share of non-silent frames.
     query_semitones: pitch rotations tried on uploads (semitones).
-    query_tempos: tempo factors tried on uploads (upload speed / reference speed).
+    query_tempos: tempo factors tried on uploads (upload speed / reference speed,
+        pitch kept), each combined with every pitch rotation.
+    query_speeds: speed factors tried on uploads (upload speed / reference
+        speed, pitch scaled by the same factor as when resampled).
     """
 
     sample_rate: int = 11025
@@ -72,6 +84,7 @@ class AudioParams:
     min_voiced_share: float = 0.75
     query_semitones: tuple[int, ...] = (0, -1, 1)
     query_tempos: tuple[float, ...] = (1.0, 0.95, 1.05, 0.9, 1.1)
+    query_speeds: tuple[float, ...] = (0.9, 0.925, 0.975, 1.025, 1.1)
 
     @property
     def frame_seconds(self) -> float:
@@ -82,8 +95,8 @@ class AudioParams:
         return self.words_per_code * WORD_BITS // 8
 
 
-@lru_cache(maxsize=4)
-def _chroma_filters(sample_rate: int, n_fft: int, fmin: float, fmax: float) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _chroma_filters(sample_rate: float, n_fft: int, fmin: float, fmax: float) -> np.ndarray:
     bank = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
     freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
     bank[:, (freqs < fmin) | (freqs > fmax)] = 0.0
@@ -106,17 +119,31 @@ def _projections() -> list[np.ndarray]:
     return out
 
 
-def chroma_frames(signal: np.ndarray, params: AudioParams) -> tuple[np.ndarray, np.ndarray]:
+def _speed_geometry(params: AudioParams, speed: float) -> tuple[int, int, float]:
+    """(n_fft, hop, filter-bank rate) that read audio played ``speed`` times
+    faster as the reference's analysis reads the original: window and hop
+    shrink by the speed (same reference seconds per frame) and the chroma bank
+    is built for rate / speed, so upload frequency f is folded as f / speed."""
+    if speed == 1.0:
+        return params.n_fft, params.hop_length, float(params.sample_rate)
+    n_fft = 2 * next_fast_len(int(round(params.n_fft / (2 * speed))), real=True)  # (a size the FFT is quick at)
+    return n_fft, int(round(params.hop_length / speed)), params.sample_rate / speed
+
+
+def chroma_frames(signal: np.ndarray, params: AudioParams, speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(12, T) L2-normalised chroma and (T,) bool mask of non-silent frames.
 
-    Frame t covers samples starting at t * hop_length (centred STFT).
+    Frame t covers samples starting at t * hop (centred STFT), hop the
+    ``hop_length`` (divided by ``speed``, see ``_speed_geometry``). A signal
+    shorter than one STFT window has no frames.
     """
-    if signal.size < params.n_fft // 2:
+    n_fft, hop, bank_rate = _speed_geometry(params, speed)
+    if signal.size < n_fft:  # (librosa warns; no code needs fewer samples than a window anyway)
         return np.zeros((12, 0)), np.zeros(0, bool)
-    spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
-    window_power = (np.hanning(params.n_fft) ** 2).sum()
-    level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
-    chroma = _chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax) @ spec
+    spec = np.abs(librosa.stft(signal, n_fft=n_fft, hop_length=hop)) ** 2
+    window_power = (np.hanning(n_fft) ** 2).sum()
+    level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * n_fft) + 1e-12)
+    chroma = _chroma_filters(bank_rate, n_fft, params.fmin, params.fmax) @ spec
     chroma = np.sqrt(chroma)  # magnitude-like: less dominated by the loudest partial
     norm = np.linalg.norm(chroma, axis=0, keepdims=True)
     chroma = chroma / np.maximum(norm, 1e-9)
@@ -168,17 +195,19 @@ def _codes_from_chroma(chroma: np.ndarray, voiced: np.ndarray, params: AudioPara
     return codes, centres, share >= params.min_voiced_share
 
 
-def _stretch(chroma: np.ndarray, voiced: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Resample the chroma time axis: output frame j reads input frame j * factor.
+def _stretch(chroma: np.ndarray, voiced: np.ndarray, tempo: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resample the chroma time axis of an upload played at ``tempo`` (upload
+    speed / reference speed) to the reference's frame rate.
 
-    factor > 1 means the upload plays faster than the reference, so its frames
-    are read more sparsely to line up with the reference's frame rate.
+    Reference second T sits at upload second T / tempo, so output frame j
+    reads input frame j / tempo: a faster upload (tempo > 1) is read more
+    densely, a slower one more sparsely (linear interpolation between frames).
     Returns chroma, voiced mask and the input frame position of each output frame.
     """
     t = chroma.shape[1]
-    pos = np.arange(0, t - 1 + 1e-9, factor) if t > 1 else np.zeros(t)
-    if factor == 1.0:
+    if tempo == 1.0:
         return chroma, voiced, np.arange(t, dtype=np.float64)
+    pos = np.arange(0, t - 1 + 1e-9, 1.0 / tempo) if t > 1 else np.zeros(t)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, t - 1)
     w = pos - lo
@@ -187,34 +216,69 @@ def _stretch(chroma: np.ndarray, voiced: np.ndarray, factor: float) -> tuple[np.
     return out, voiced[lo] & voiced[hi], pos
 
 
+def _n_pitch_tempo(params: AudioParams) -> int:
+    return len(params.query_semitones) * len(params.query_tempos)
+
+
 def variant_tempo(variants: np.ndarray, params: AudioParams) -> np.ndarray:
-    """Tempo factor each query variant assumed (upload speed / reference speed)."""
-    return np.asarray(params.query_tempos, np.float64)[np.asarray(variants, np.int64) % len(params.query_tempos)]
+    """Playback speed each query variant assumed (upload speed / reference speed):
+    its tempo factor, or for a speed variant its speed."""
+    v = np.asarray(variants, np.int64)
+    n = _n_pitch_tempo(params)
+    tempos = np.asarray(params.query_tempos, np.float64)[v % len(params.query_tempos)]
+    if not params.query_speeds:
+        return tempos
+    speeds = np.asarray(params.query_speeds, np.float64)[np.clip(v - n, 0, len(params.query_speeds) - 1)]
+    return np.where(v < n, tempos, speeds)
 
 
 def variant_semitones(variants: np.ndarray, params: AudioParams) -> np.ndarray:
-    """Pitch rotation (semitones) each query variant assumed."""
-    index = np.asarray(variants, np.int64) // len(params.query_tempos)
-    return np.asarray(params.query_semitones, np.int64)[index]
+    """Pitch change (semitones, float) each query variant undid: its rotation,
+    or for a speed variant the shift its speed implies (12 log2 speed)."""
+    v = np.asarray(variants, np.int64)
+    n = _n_pitch_tempo(params)
+    rot = np.asarray(params.query_semitones, np.float64)[np.minimum(v, n - 1) // len(params.query_tempos)]
+    if not params.query_speeds:
+        return rot
+    speeds = np.asarray(params.query_speeds, np.float64)[np.clip(v - n, 0, len(params.query_speeds) - 1)]
+    return np.where(v < n, rot, 12.0 * np.log2(speeds))
 
 
 def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
-    """Codes of a registered reference's audio; silence yields no codes."""
+    """Codes of a registered reference's audio; silence yields no codes.
+
+    Each code stands for one frame period about its centre, except the last
+    (see ``_last_code_to_end``).
+    """
     chroma, voiced = chroma_frames(signal, params)
     codes, centres, ok = _codes_from_chroma(chroma, voiced, params)
     fs = params.frame_seconds
     t = centres[ok] * fs
-    return Fingerprint(AUDIO, codes[ok], t - fs / 2, t + fs / 2, np.zeros(int(ok.sum()), np.uint8))
+    fp = Fingerprint(AUDIO, codes[ok], t - fs / 2, t + fs / 2, np.zeros(int(ok.sum()), np.uint8))
+    return _last_code_to_end(fp, signal, params)
+
+
+def _last_code_to_end(fp: Fingerprint, signal: np.ndarray, params: AudioParams) -> Fingerprint:
+    """The last code stands for the rest of the audio: nothing after it can be
+    matched, so a copy matched up to it may run on to the end (its window
+    reaches half a window further, or silence follows). This tells the
+    aligner where a work or an upload ends; the start needs no mark (0)."""
+    if len(fp):
+        last = int(np.argmax(fp.starts))
+        fp.ends[last] = max(fp.ends[last], len(signal) / params.sample_rate)
+    return fp
 
 
 def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
-    """Codes of an upload's audio under every configured pitch and tempo variant.
+    """Codes of an upload's audio under every configured pitch, tempo and speed variant.
 
     Times are in upload seconds for every variant; variant index v encodes
-    (semitone index, tempo index) as v = si * len(query_tempos) + ti.
+    (semitone index, tempo index) as v = si * len(query_tempos) + ti, and speed
+    variant k as v = len(query_semitones) * len(query_tempos) + k.
     """
     chroma, voiced = chroma_frames(signal, params)
     fs = params.frame_seconds
+    half = fs / 2
     parts = []
     for si, semitones in enumerate(params.query_semitones):
         # an upload shifted up by k semitones is rolled down by k to line up
@@ -227,8 +291,15 @@ def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerpr
             # centre (fractional output frame) -> input frame -> upload seconds
             t = np.interp(centres[ok], np.arange(len(pos)), pos) * fs
             v = si * len(params.query_tempos) + ti
-            half = fs / 2
             parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
+    for k, speed in enumerate(params.query_speeds):
+        sped, sped_voiced = chroma_frames(signal, params, speed)
+        codes, centres, ok = _codes_from_chroma(sped, sped_voiced, params)
+        if not len(codes):
+            continue
+        t = centres[ok] * _speed_geometry(params, speed)[1] / params.sample_rate
+        v = _n_pitch_tempo(params) + k
+        parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
     if not parts:
         return Fingerprint.empty(AUDIO, params.code_bytes)
-    return Fingerprint.concat(parts)
+    return _last_code_to_end(Fingerprint.concat(parts), signal, params)

@@ -2,13 +2,20 @@
 
 A copy played at speed ``s`` puts its matching codes on a line
 ``ref_time = s * upload_time + offset``. For every hit and every candidate speed
-on a grid, the hit votes for the offset bins its reference interval allows
-(``np.unique`` over (speed, bin, upload instant), so one instant votes once).
-The best-voted line is refined (median offset of its inliers), its inliers are
-cut into segments where the upload gap exceeds ``max_gap_seconds``, and the
-upload instants it explains are removed before the next line is sought; this
-repeats until no line has ``min_hits`` votes. Several segments per reference,
-several references per upload.
+on a grid, the hit votes for the offset bins its reference interval allows.
+One upload instant votes once per (speed, bin), with the weight of its best hit
+there, ``1 - distance / radius``: many close hits outvote a longer run of hits
+near the radius (a chance resemblance, or the work's own repeats). The
+best-voted line is refined (least squares over its loose inliers, then again
+over those inside the segments it yields: chance hits along the line
+elsewhere no longer pull it), its inliers are cut into segments where the
+upload gap exceeds ``max_gap_seconds``, and the
+hits it explains leave the pool before the next line is sought: its inliers,
+and other hits inside its segments that are no closer than the line's own at
+that instant (a closer line there is kept for later); this repeats until no
+line has ``min_hits`` instants. Segments of one reference that then overlap on
+the upload axis are resolved: the one with more evidence inside the overlap
+keeps it. Several segments per reference, several references per upload.
 
 Degenerate content never forms a segment: a segment needs ``min_changes``
 points where the upload's own codes change (static pictures, test patterns,
@@ -17,10 +24,11 @@ constant tones and title cards do not change), besides ``min_hits`` instants.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .combine import clip_segment
 from .types import Candidates, Segment
 
 
@@ -31,10 +39,19 @@ class AlignParams:
     radius: Hamming radius (bits) within which a stored code is a hit.
     min_evidence: a segment needs sum over its instants of (1 - distance /
         radius) at least this large: many close hits, not a few near the radius.
-    edge_seconds: codes are timed at the centre of their window; a segment
-        that reaches (within a quarter of this) the first or last code of the
-        upload is extended by this much, since nothing earlier (later) could
-        have been observed.
+    edge_seconds: how far a code's window reaches either side of the time it
+        is given (half the window: audio codes are timed at its centre). Where
+        codes exist beyond a segment's end on both timelines, windows that
+        straddle the copy's edge still hit and the matched codes end about at
+        the copy's edge; where nothing beyond could be observed, the copy may
+        run on for up to this much, so the segment is widened there: to the
+        upload's start (end) when it reaches, within a quarter of this, a run
+        of codes beginning (ending) this close to it, to the reference's start
+        (its first code lies this far in) and towards its end (its last code
+        stands for the rest, see ``fingerprint.audio._last_code_to_end``).
+    gap_edge_seconds: the same where the upload's codes stop at a gap inside
+        it (silence: a code needs most of its window voiced, so the first code
+        after a gap already reaches into it).
 
     min_speed, max_speed, speed_step: the grid of playback speeds tried
         (reference seconds per upload second).
@@ -62,6 +79,7 @@ class AlignParams:
     radius: int = 64
     min_evidence: float = 3.0
     edge_seconds: float = 0.0
+    gap_edge_seconds: float = 0.0
     min_speed: float = 0.88
     max_speed: float = 1.12
     speed_step: float = 0.01
@@ -89,8 +107,19 @@ def _allowed(hint: np.ndarray, speed, tol: float) -> np.ndarray:
     return np.isnan(hint) | (np.abs(hint - speed) <= tol)
 
 
-def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float) -> tuple[float, float, int]:
-    """(speed, offset seconds, votes) of the most voted line among candidates ``c``."""
+def _weights(c: Candidates, radius: int) -> np.ndarray:
+    """Evidence of each hit: 1 at distance 0, 0 at the search radius."""
+    return np.clip(1.0 - c.distance / max(radius, 1), 0.0, None)
+
+
+def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radius: int,
+               min_hits: int) -> tuple[float, float, int]:
+    """(speed, offset seconds, voting instants) of the line with the most
+    evidence among candidates ``c`` and at least ``min_hits`` voting instants.
+
+    Each (speed, offset bin, upload instant) votes once, with the weight of its
+    best hit (see ``_weights``); a line's score is the sum of its votes.
+    """
     s = speeds[None, :]
     q = c.q_start[:, None]
     lo = np.floor((c.r_start[:, None] - s * q) / bin_s).astype(np.int64)
@@ -104,36 +133,53 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float) -> t
     first = np.repeat(lo.ravel(), count)
     step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     bins = first + step
-    rows = np.stack([speed_idx.astype(np.int64), bins, c.q_group[hit_idx]], axis=1)
-    rows = np.unique(rows, axis=0)  # one vote per (speed, bin, upload instant)
-    keys, votes = np.unique(rows[:, :2], axis=0, return_counts=True)
+    # integer keys: line = (speed, bin); vote = (line, upload instant)
+    b0, n_bins = bins.min(), int(bins.max() - bins.min()) + 1
+    line = speed_idx.astype(np.int64) * n_bins + (bins - b0)
+    _, instant = np.unique(c.q_group, return_inverse=True)
+    vote = line * (int(instant.max()) + 1) + instant[hit_idx]
+    weight = _weights(c, radius)[hit_idx]
+    order = np.lexsort((-weight, vote))  # per vote, its best hit first
+    keep = order[np.concatenate([[True], vote[order][1:] != vote[order][:-1]])]
+    keys, inverse = np.unique(line[keep], return_inverse=True)
+    score = np.bincount(inverse, weights=weight[keep])
+    votes = np.bincount(inverse)
+    key_speed, key_bin = keys // n_bins, keys % n_bins
     # a line whose offset straddles two bins splits its votes: pool neighbours
-    same_speed_next = np.concatenate([keys[1:, 0] == keys[:-1, 0], [False]]) & (
-        np.concatenate([keys[1:, 1] - keys[:-1, 1], [0]]) == 1
-    )
-    pooled = votes.copy()
-    pooled[:-1] += np.where(same_speed_next[:-1], votes[1:], 0)
-    # equal votes: prefer the speed closest to 1 (most copies are not retimed)
-    best = int(np.argmax(pooled - 1e-3 * np.abs(speeds[keys[:, 0]] - 1.0)))
-    speed = float(speeds[keys[best, 0]])
-    offset = (keys[best, 1] + (1.0 if same_speed_next[best] else 0.5)) * bin_s
-    return speed, offset, int(pooled[best])
+    same_speed_next = np.concatenate([(key_speed[1:] == key_speed[:-1]) & (key_bin[1:] - key_bin[:-1] == 1), [False]])
+    pooled = score.copy()
+    pooled[:-1] += np.where(same_speed_next[:-1], score[1:], 0)
+    pooled_votes = votes.copy()
+    pooled_votes[:-1] += np.where(same_speed_next[:-1], votes[1:], 0)
+    if pooled_votes.max() < min_hits:
+        return 1.0, 0.0, int(pooled_votes.max())
+    # equal evidence: prefer the speed closest to 1 (most copies are not retimed)
+    rank = np.where(pooled_votes >= min_hits, pooled - 1e-6 * np.abs(speeds[key_speed] - 1.0), -np.inf)
+    best = int(np.argmax(rank))
+    speed = float(speeds[key_speed[best]])
+    offset = (key_bin[best] + b0 + (1.0 if same_speed_next[best] else 0.5)) * bin_s
+    return speed, offset, int(pooled_votes[best])
 
 
 def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> tuple[float, float]:
     """Least-squares speed and median offset over the hits near a voted line.
 
     The vote grid is coarse (a speed step of 0.01 drifts 0.2 s over 20 s), so
-    the line is re-fitted on its loose inliers, speed kept within the grid's range.
+    the line is re-fitted on its loose inliers, speed kept within the grid's
+    range. Codes are placed at their start on both timelines.
     """
     inl, _ = _on_line(c, speed, offset, 2 * params.inlier_seconds, params.hint_tolerance)
+    inl &= c.r_end - c.r_start <= 2 * params.inlier_seconds  # (a work's last code stands for its end: no position)
     if inl.sum() < 2:
         return speed, offset
     q = c.q_start[inl]
-    mid = 0.5 * (c.r_start[inl] + c.r_end[inl])
+    # an upload code's time is its start; so is a stored code's, or, for a run
+    # of near-identical stored codes, the middle of the run's possible starts
+    width = c.r_end[inl] - c.r_start[inl]
+    pos = c.r_start[inl] + 0.5 * (width - width.min())
     if q.max() - q.min() >= 2.0:
-        speed = float(np.clip(np.polyfit(q, mid, 1)[0], params.min_speed, params.max_speed))
-    return speed, float(np.median(mid - speed * q))
+        speed = float(np.clip(np.polyfit(q, pos, 1)[0], params.min_speed, params.max_speed))
+    return speed, float(np.median(pos - speed * q))
 
 
 def _on_line(c: Candidates, speed: float, offset: float, tol: float,
@@ -178,15 +224,21 @@ def _trim_stray_ends(q: np.ndarray, part: np.ndarray, reach: int = 3) -> np.ndar
     return part[lo : hi + 1]
 
 
-def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float, modality: str,
-                           code_bits: int, params: AlignParams, query_span: tuple[float, float]) -> list[Segment]:
-    if len(c) == 0:
-        return []
-    # one row per upload instant: the closest hit
+def _instants(c: Candidates) -> np.ndarray:
+    """Indices of one hit per upload instant (the closest), in time order."""
     order = np.lexsort((c.distance, c.q_group))
     first = np.concatenate([[True], c.q_group[order][1:] != c.q_group[order][:-1]])
     pick = order[first]
-    pick = pick[np.argsort(c.q_start[pick], kind="stable")]
+    return pick[np.argsort(c.q_start[pick], kind="stable")]
+
+
+def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float, modality: str,
+                           code_bits: int, params: AlignParams) -> list[tuple[Segment, Candidates]]:
+    """Segments along one line from its inliers ``c``, each with the inliers it
+    was built from. Bounds are those of the matched codes (see ``_extend``)."""
+    if len(c) == 0:
+        return []
+    pick = _instants(c)
     q, q_end, d = c.q_start[pick], c.q_end[pick], c.distance[pick]
     codes = c.query_codes[pick]
     altered = c.altered[pick]
@@ -209,22 +261,17 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         evidence = float(np.clip(1.0 - d[part] / max(params.radius, 1), 0, None).sum())
         if evidence < params.min_evidence:
             continue
-        if params.edge_seconds:  # (query variants start a little apart: allow a quarter window)
-            if start - query_span[0] <= params.edge_seconds / 4:
-                start = max(0.0, start - params.edge_seconds)
-            if query_span[1] - end <= params.edge_seconds / 4:
-                end += params.edge_seconds
         mean_d = float(d[part].mean())
         altered_share = float(altered[part].mean())
         if altered_share > 0.5 and 1.0 - mean_d / (code_bits / 2) < params.altered_min_similarity:
             continue
-        out.append(Segment(
+        seg = Segment(
             ref_id=ref_id,
             modality=modality,
             upload_start=start,
             upload_end=end,
-            ref_start=max(0.0, speed * start + offset),
-            ref_end=max(0.0, speed * end + offset),
+            ref_start=speed * start + offset,  # (clipped to the media by _extend and combine)
+            ref_end=speed * end + offset,
             speed=speed,
             similarity=max(0.0, 1.0 - mean_d / (code_bits / 2)),
             mean_distance=mean_d,
@@ -233,16 +280,99 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             changes=changes,
             clean_share=float((d[part] <= params.radius / 2).mean()),
             altered_share=altered_share,
-        ))
+        )
+        out.append((seg, c.subset((c.q_start >= start) & (c.q_start <= q[part[-1]]))))
     return out
+
+
+def _explained(pool: Candidates, inl: np.ndarray, found: list[tuple[Segment, Candidates]]) -> np.ndarray:
+    """Hits of ``pool`` a new line explains: its inliers, and the other hits inside
+    its segments that are no closer than the line's own hit at that instant
+    (or, where the line has none, than its segment's mean distance). A hit
+    closer than the line may belong to a better line, found later."""
+    drop = inl.copy()
+    for seg, hits in found:
+        inside = (pool.q_start >= seg.upload_start) & (pool.q_start < seg.upload_end)
+        best = hits.subset(_instants(hits))
+        groups = np.argsort(best.q_group)
+        pos = np.clip(np.searchsorted(best.q_group[groups], pool.q_group), 0, len(groups) - 1)
+        at_instant = best.q_group[groups][pos] == pool.q_group
+        line_d = np.where(at_instant, best.distance[groups][pos], seg.mean_distance)
+        drop |= inside & (pool.distance >= line_d)
+    return drop
+
+
+def _evidence_within(hits: Candidates, lo: float, hi: float, radius: int) -> float:
+    """Sum over upload instants in [lo, hi] of the best hit's evidence."""
+    best = hits.subset(_instants(hits))
+    inside = (best.q_start >= lo) & (best.q_start <= hi)
+    return float(_weights(best, radius)[inside].sum())
+
+
+def _resolve_overlaps(found: list[tuple[Segment, Candidates]], code_bits: int,
+                      params: AlignParams) -> list[tuple[Segment, Candidates]]:
+    """Segments of one reference on different lines that overlap on the upload
+    axis: the one with more evidence inside the overlap keeps it, the other is
+    rebuilt from its hits outside (an upload instant shows one place of a work)."""
+    found = list(found)
+    while True:
+        found.sort(key=lambda f: f[0].upload_start)
+        clash = next(((i, j) for i in range(len(found)) for j in range(i + 1, len(found))
+                      if found[j][0].upload_start < found[i][0].upload_end), None)
+        if clash is None:
+            return found
+        (a, ha), (b, hb) = found[clash[0]], found[clash[1]]
+        lo, hi = b.upload_start, min(a.upload_end, b.upload_end)
+        loser = clash[1] if _evidence_within(ha, lo, hi, params.radius) >= _evidence_within(hb, lo, hi, params.radius) \
+            else clash[0]
+        seg, hits = found.pop(loser)
+        rest = hits.subset((hits.q_start < lo) | (hits.q_start > hi))
+        offset = seg.ref_start - seg.speed * seg.upload_start
+        for part in (rest.subset(rest.q_start < lo), rest.subset(rest.q_start > hi)):
+            found += _segments_from_inliers(part, seg.ref_id, seg.speed, offset, seg.modality, code_bits, params)
+
+
+def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tuple[float, float]) -> Segment:
+    """Widen a segment where nothing beyond its first (last) matched code could
+    have been observed (see ``edge_seconds``); ``hits`` are its inliers and
+    ``query_span`` runs from the upload's first code to its end."""
+    if params.edge_seconds and len(hits):
+        edge, tol = params.edge_seconds, params.edge_seconds / 4  # (query variants start a little apart)
+        first, last = int(np.argmin(hits.q_start)), int(np.argmax(hits.q_start))
+        grow = [0.0, 0.0]
+        # the upload: the segment starts (ends) with the run of codes it lies in,
+        # either at the upload's start (end): widen all the way to it, or next
+        # to a gap of silence
+        run0 = hits.q_run_start[first] if np.isfinite(hits.q_run_start[first]) else query_span[0]
+        if hits.q_start[first] - run0 <= tol:
+            grow[0] = seg.upload_start if run0 <= edge + tol else params.gap_edge_seconds
+        run1 = hits.q_run_end[last] if np.isfinite(hits.q_run_end[last]) else query_span[1] - edge
+        if run1 - hits.q_start[last] <= tol:
+            at_end = query_span[1] - run1 <= edge + tol and np.isfinite(query_span[1])
+            grow[1] = query_span[1] - seg.upload_end if at_end else params.gap_edge_seconds
+        # the reference: its first code lies half a window in; its last code
+        # stands for the rest of it (a long reference interval)
+        if seg.ref_start <= edge:
+            grow[0] = max(grow[0], seg.ref_start / seg.speed)
+        wide = hits.r_end - hits.r_start > edge / 2
+        if wide.any():
+            beyond = float(hits.r_end[wide].max()) - seg.ref_end
+            grow[1] = max(grow[1], min(beyond, edge) / seg.speed)
+        offset = seg.ref_start - seg.speed * seg.upload_start
+        start, end = seg.upload_start - grow[0], seg.upload_end + grow[1]
+        seg = replace(seg, upload_start=start, upload_end=end,
+                      ref_start=seg.speed * start + offset, ref_end=seg.speed * end + offset)
+    return clip_segment(seg, query_span[1], np.inf)
 
 
 def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
           query_span: tuple[float, float] = (-np.inf, np.inf)) -> list[Segment]:
     """Segments found among the hits of one signal of one upload, best first per reference.
 
-    query_span: (first code start, last code end) of the upload, seconds; used
-    to extend segments that reach the upload's edges (``edge_seconds``).
+    query_span: (first code start, last code end) of the upload, seconds; the
+    upload's last audio code stands for the rest of it, so this ends where
+    the upload does. Used to widen segments at the upload's edges
+    (``edge_seconds``); segments are clipped to it and to time 0.
     """
     if len(c) == 0:
         return []
@@ -253,29 +383,32 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
     refs, counts = np.unique(pairs[:, 0], return_counts=True)
     for ref_id in refs[counts >= params.min_hits]:
         pool = c.subset(c.ref_id == ref_id)
+        found: list[tuple[Segment, Candidates]] = []
         for _ in range(params.max_segments_per_ref):
             if len(np.unique(pool.q_group)) < params.min_hits:
                 break
-            speed, offset, votes = _best_line(pool, speeds, params.offset_bin_seconds, params.hint_tolerance)
+            speed, offset, votes = _best_line(pool, speeds, params.offset_bin_seconds, params.hint_tolerance,
+                                              params.radius, params.min_hits)
             if votes < params.min_hits:
                 break
             speed, offset = _refine(pool, speed, offset, params)
             inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
-            found = _segments_from_inliers(
-                pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params, query_span
-            )
-            segments.extend(found)
-            # the upload instants explained by this line leave the pool
-            if found:
-                covered = np.zeros(len(pool), bool)
-                for seg in found:
-                    covered |= (pool.q_start >= seg.upload_start) & (pool.q_start < seg.upload_end)
-                drop = covered | inl
-            else:
-                drop = inl
+            new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params)
+            if new:  # fit again where the copy is: chance hits along the line elsewhere no longer pull it
+                within = np.zeros(len(pool), bool)
+                for seg, _ in new:
+                    within |= (pool.q_start >= seg.upload_start) & (pool.q_start <= seg.upload_end)
+                speed, offset = _refine(pool.subset(within), speed, offset, params)
+                inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
+                new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits,
+                                             params)
+            found += new
+            drop = _explained(pool, inl, new)
             if not drop.any():
                 break
             pool = pool.subset(~drop)
             if len(pool) == 0:
                 break
+        segments += [_extend(seg, hits, params, query_span)
+                     for seg, hits in _resolve_overlaps(found, code_bits, params)]
     return segments

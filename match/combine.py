@@ -65,14 +65,14 @@ def merge_segments(segments: list[Segment], offset_tolerance: float, gap_seconds
     return out
 
 
-def _clip(seg: Segment, upload_duration: float, ref_duration: float) -> Segment:
-    return replace(
-        seg,
-        upload_start=max(0.0, seg.upload_start),
-        upload_end=min(upload_duration, seg.upload_end),
-        ref_start=min(max(0.0, seg.ref_start), ref_duration),
-        ref_end=min(max(0.0, seg.ref_end), ref_duration),
-    )
+def clip_segment(seg: Segment, upload_duration: float, ref_duration: float) -> Segment:
+    """The part of a segment inside both media, cut along its line: where one
+    timeline is clipped, the other moves with it (speed ``seg.speed``)."""
+    s = seg.speed if seg.speed > 0 else 1.0
+    offset = seg.ref_start - s * seg.upload_start
+    start = max(seg.upload_start, 0.0, -offset / s)
+    end = min(seg.upload_end, upload_duration, (ref_duration - offset) / s)
+    return replace(seg, upload_start=start, upload_end=end, ref_start=s * start + offset, ref_end=s * end + offset)
 
 
 def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dict[int, float],
@@ -85,7 +85,9 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
     by_work: dict[str, list[Segment]] = defaultdict(list)
     for seg in segments:
         if seg.ref_id in ref_work:
-            by_work[ref_work[seg.ref_id]].append(_clip(seg, upload_duration, ref_duration[seg.ref_id]))
+            seg = clip_segment(seg, upload_duration, ref_duration[seg.ref_id])
+            if seg.upload_end > seg.upload_start:
+                by_work[ref_work[seg.ref_id]].append(seg)
     matches = []
     for work_id, segs in by_work.items():
         merged = merge_segments(segs, offset_tolerance, gap_seconds)

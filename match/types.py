@@ -24,6 +24,10 @@ class Candidates:
         variant only lines up at that speed); NaN where any speed is allowed.
     altered: the hit came from a variant that undoes an alteration of the
         content itself (a pitch shift); such matches need more similarity.
+    q_run_start, q_run_end: first and last code time (upload seconds) of the
+        unbroken run of the upload's codes the hit's query code lies in: the
+        upload could not be observed before (after) them, at its edges or
+        where silence or flat pictures left no codes. -inf / inf: not known.
     """
 
     q_start: np.ndarray
@@ -36,10 +40,16 @@ class Candidates:
     query_codes: np.ndarray  # (n, bytes) uint8 code of the query row of each hit
     speed_hint: np.ndarray  # (n,) float, NaN = any speed
     altered: np.ndarray | None = None  # (n,) bool: the query variant assumed an alteration (pitch shift)
+    q_run_start: np.ndarray | None = None  # (n,) float, -inf = not known
+    q_run_end: np.ndarray | None = None  # (n,) float, inf = not known
 
     def __post_init__(self) -> None:
         if self.altered is None:
             self.altered = np.zeros(len(self.q_start), bool)
+        if self.q_run_start is None:
+            self.q_run_start = np.full(len(self.q_start), -np.inf)
+        if self.q_run_end is None:
+            self.q_run_end = np.full(len(self.q_start), np.inf)
 
     def __len__(self) -> int:
         return len(self.q_start)

@@ -2,17 +2,20 @@
 
 import numpy as np
 
+from dataclasses import replace
+
 from match import AlignParams, Candidates, Segment, align, combine, union_seconds
+from match.combine import clip_segment
 
 
-def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None):
+def _cands(q, r, ref_id=1, period=0.25, seed=0, codes=None, distance=10):
     q = np.asarray(q, float)
     r = np.asarray(r, float)
     n = len(q)
     if codes is None:
         codes = np.random.default_rng(seed).integers(0, 256, (n, 32), dtype=np.uint8)
     return Candidates(q, q + period, np.round(q / period).astype(np.int64), np.full(n, ref_id),
-                      r, r + 0.125, np.full(n, 10, np.int32), codes, np.full(n, np.nan))
+                      r, r + 0.125, np.full(n, distance, np.int32), codes, np.full(n, np.nan))
 
 
 def _concat(*cs):
@@ -44,6 +47,79 @@ def test_two_uses_of_one_reference_are_two_segments():
     segs = align(_concat(_cands(a, a + 5), _cands(b, b - 30, seed=3)), "video", 256, AlignParams())
     spans = sorted((round(s.upload_start), round(s.ref_start)) for s in segs)
     assert spans == [(0, 5), (30, 0)]
+
+
+def test_close_hits_outvote_a_longer_run_of_weak_ones():
+    # the work's last 12 s at the end of the upload (hits 20 bits away) and a
+    # 16 s run of chance resemblance near the radius on another diagonal that
+    # shares the copy's instants (a song's own repeats look like this)
+    true_q = np.arange(24.0, 36.0, 0.25)
+    weak_q = np.arange(20.0, 36.0, 0.25)
+    true = _cands(true_q, true_q - 24.0, distance=20)
+    weak = _cands(weak_q, weak_q - 16.0, seed=4, distance=54)
+    segs = align(_concat(true, weak), "audio", 256, AlignParams())
+    assert len(segs) >= 1
+    best = segs[0]
+    assert abs(best.upload_start - 24) < 0.5 and abs(best.upload_end - 36) < 0.5
+    assert abs(best.ref_start - 0) < 0.5 and abs(best.ref_end - 12) < 0.5
+    # no segment maps the copy's seconds anywhere else
+    assert all(s.upload_end <= 24.5 for s in segs[1:])
+
+
+def test_a_weak_line_found_first_cannot_swallow_a_better_one():
+    # a long weak line over the whole upload outvotes a short close one, but the
+    # close one's instants must survive its removal and win the overlap
+    weak_q = np.arange(0.0, 36.0, 0.25)
+    true_q = np.arange(24.0, 36.0, 0.25)
+    weak = _cands(weak_q, weak_q + 6.0, seed=5, distance=50)
+    true = _cands(true_q, true_q - 24.0, distance=31)
+    segs = align(_concat(weak, true), "audio", 256, AlignParams())
+    on_true = [s for s in segs if abs((s.ref_start - s.upload_start) + 24.0) < 0.5]
+    assert len(on_true) == 1
+    assert abs(on_true[0].upload_start - 24) < 0.5 and abs(on_true[0].upload_end - 36) < 0.5
+    others = [s for s in segs if s is not on_true[0]]
+    assert all(s.upload_end <= 24.5 for s in others), [(s.upload_start, s.upload_end) for s in others]
+
+
+AUDIO_EDGES = AlignParams(edge_seconds=2.75, gap_edge_seconds=1.2)
+
+
+def _with_runs(c, run_start, run_end):
+    return replace(c, q_run_start=np.full(len(c), run_start), q_run_end=np.full(len(c), run_end))
+
+
+def test_segment_widens_where_nothing_beyond_could_be_matched():
+    # matched codes 12.6-27.4 after a silent gap (the upload's codes resume at
+    # 12.6); the reference side starts 2.6 s in, where its first code lies
+    q = np.arange(12.625, 27.5, 0.125)
+    c = _with_runs(_cands(q, q - 10.0, period=0.125), 12.625, 40.0)
+    seg, = align(c, "audio", 256, AUDIO_EDGES, query_span=(2.6, 45.0))
+    assert abs(seg.upload_start - 10.0) < 0.2 and abs(seg.ref_start) < 1e-9  # the work's start reached
+    assert abs(seg.upload_end - 27.5) < 0.2  # codes went on after the copy: no widening
+    # the same line away from the work's start, after the gap: widened by gap_edge_seconds
+    c = _with_runs(_cands(q, q + 5.0, period=0.125), 12.625, 40.0)
+    seg, = align(c, "audio", 256, AUDIO_EDGES, query_span=(2.6, 45.0))
+    assert abs(seg.upload_start - (12.625 - 1.2)) < 0.1 and abs(seg.ref_start - (17.625 - 1.2)) < 0.1
+    # at the upload's first code: the full half window (clipped to the upload)
+    q = np.arange(2.625, 20.0, 0.125)
+    c = _with_runs(_cands(q, q + 5.0, period=0.125), 2.625, 40.0)
+    seg, = align(c, "audio", 256, AUDIO_EDGES, query_span=(2.6, 45.0))
+    assert seg.upload_start == 0.0 and abs(seg.ref_start - 5.0) < 0.1
+
+
+def test_reference_last_code_standing_for_its_end_widens_the_segment():
+    q = np.arange(10.0, 30.0, 0.125)
+    c = _cands(q, q - 5.0, period=0.125)
+    c.r_end[-1] = 27.8  # the work's last code (at 24.875) stands for the rest of it
+    seg, = align(c, "audio", 256, AUDIO_EDGES)
+    assert abs(seg.ref_end - 27.8) < 0.1 and abs(seg.upload_end - 32.8) < 0.1
+
+
+def test_clipping_to_the_media_moves_both_timelines_along_the_line():
+    seg = Segment(1, "audio", 1.0, 25.0, -1.0, 45.0, 2.0, 0.9, 10.0, 80, 1.0, 10)
+    clipped = clip_segment(seg, upload_duration=24.0, ref_duration=40.0)
+    assert (clipped.upload_start, clipped.ref_start) == (1.5, 0.0)
+    assert (clipped.upload_end, clipped.ref_end) == (21.5, 40.0)
 
 
 def test_static_content_never_forms_a_segment():
