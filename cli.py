@@ -236,10 +236,11 @@ def register(
         print(json.dumps({"status": "ok", **result.as_dict()}))
         return
     table = Table(title=f"registered work {escape(result.work_id)}")
-    for col in ("file", "seconds", "video codes", "audio codes"):
+    for col in ("file", "seconds", "video codes", "audio codes", "landmarks"):
         table.add_column(col)
     for f in result.files:
-        _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)))
+        _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)),
+             str(f.get("landmark_codes", 0)))
     out.print(table)
     for path in result.skipped:
         out.print(f"[dim]skipped (not a media file name): {escape(path)}[/dim]")
@@ -477,11 +478,11 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
     if as_json:
         print(json.dumps(rows))
         return
-    table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio", "registered",
+    table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
                    title="registered works")
     for r in rows:
         _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
-                      f"{r['video_codes']} / {r['audio_codes']}", r["created_at"][:10])
+                      f"{r['video_codes']} / {r['audio_codes']} / {r['landmark_codes']}", r["created_at"][:10])
     out.print(table)
 
 
@@ -526,21 +527,23 @@ def _with_search_kind(stats: dict, params) -> dict:
     """Each signal's actual search ("exact" or "ivf"): with kind "ivf" a signal with fewer codes than
     nlist x ivf_min_train_per_list is built as the exact index (an IVF cannot be trained on so few)."""
     for s in stats["signals"].values():
-        s["search"] = "ivf" if "IVF" in s["index_type"] else "exact"
+        s["search"] = "ivf" if "IVF" in s["index_type"] else ("hash" if s.get("exact_match") else "exact")
     if stats["kind"] == "ivf":
         stats["ivf_min_codes"] = params.nlist * params.ivf_min_train_per_list
     return stats
 
 
 def _kind_text(stats: dict) -> str:
+    hashed = [k for k, s in stats["signals"].items() if s["search"] == "hash"]
+    note = f" ({' and '.join(hashed)}: exact hashes, found by table lookup)" if hashed else ""
     if stats["kind"] != "ivf":
-        return f"index kind {stats['kind']}: exact search"
+        return f"index kind {stats['kind']}: exact search{note}"
     fallback = [k for k, s in stats["signals"].items() if s["search"] == "exact"]
     if not fallback:
-        return "index kind ivf: approximate search over inverted lists"
+        return f"index kind ivf: approximate search over inverted lists{note}"
     return (f"index kind ivf, but exact search for {' and '.join(fallback)}: an IVF index needs at least "
             f"{stats['ivf_min_codes']} codes to train (nlist x ivf_min_train_per_list); the exact index is "
-            "used until the catalog grows")
+            f"used until the catalog grows{note}")
 
 
 @index_app.command("rebuild")
@@ -900,7 +903,7 @@ def notice(
     with _engine(home, config) as engine:
         try:
             res = engine.notice(work, upload, actor=actor, span=span,
-                                signals=(only,) if only else ("video", "audio"))
+                                modalities=(only,) if only else ("video", "audio"))
         except RegisterError as exc:
             for path, why in exc.failures.items():
                 err.print(f"  {path}: {why}", markup=False)

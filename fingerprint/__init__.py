@@ -13,14 +13,15 @@ from dataclasses import dataclass, field, replace
 from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
 from .decode import DecodedMedia, MediaError, decode_media
 from .digest import FileDigest, file_digest
-from .types import AUDIO, SIGNALS, VIDEO, Fingerprint, hamming_matrix
+from .landmarks import LandmarkParams, landmark_fingerprint
+from .types import AUDIO, EXACT_MATCH, LANDMARK, MODALITY, SIGNALS, VIDEO, Fingerprint, hamming_matrix
 from .video import VideoParams, query_video_fingerprint, reference_video_fingerprint
 
 REFERENCE = "reference"
 QUERY = "query"
 # Bump when the code layout changes in a way the parameters do not show
 # (filters, projections, bit order): stored reference codes become unusable.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: references also store spectral-peak landmarks
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class FingerprintParams:
     frame_size: int = 128
     video: VideoParams = field(default_factory=VideoParams)
     audio: AudioParams = field(default_factory=AudioParams)
+    landmark: LandmarkParams = field(default_factory=LandmarkParams)
 
 
 def format_id(params: "FingerprintParams") -> str:
@@ -52,7 +54,7 @@ def format_id(params: "FingerprintParams") -> str:
     video = {k: v for k, v in asdict(params.video).items() if not k.startswith("query_")}
     audio = {k: v for k, v in asdict(params.audio).items() if not k.startswith("query_")}
     shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
-             "video": video, "audio": audio}
+             "video": video, "audio": audio, "landmark": asdict(params.landmark)}
     return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -60,50 +62,60 @@ def format_id(params: "FingerprintParams") -> str:
 class FileFingerprints:
     """All fingerprints of one file.
 
-    duration: media seconds. video / audio: codes (possibly empty).
-    timings: seconds spent per stage (decode, video, audio).
+    duration: media seconds. signals: signal name (``SIGNALS``) -> codes,
+        possibly empty. timings: seconds spent per stage (decode, video, audio, landmark).
     """
 
     digest: FileDigest
     duration: float
     has_video: bool
     has_audio: bool
-    video: Fingerprint
-    audio: Fingerprint
+    signals: dict[str, Fingerprint]
     timings: dict[str, float]
 
-    def signal(self, name: str) -> Fingerprint:
-        return self.video if name == VIDEO else self.audio
+    @property
+    def video(self) -> Fingerprint:
+        return self.signals[VIDEO]
+
+    @property
+    def audio(self) -> Fingerprint:
+        return self.signals[AUDIO]
 
 
-def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParams) -> tuple[Fingerprint, Fingerprint, dict[str, float]]:
-    """Video and audio fingerprints of already decoded media for ``role``."""
+def fingerprint_decoded(media: DecodedMedia, role: str,
+                        params: FingerprintParams) -> tuple[dict[str, Fingerprint], dict[str, float]]:
+    """Every signal's fingerprint of already decoded media for ``role``, and seconds per signal."""
     fps = params.reference_fps if role == REFERENCE else params.query_fps
+    out: dict[str, Fingerprint] = {}
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if role == REFERENCE:
-        video = reference_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
+        out[VIDEO] = reference_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
     else:
-        video = query_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
+        out[VIDEO] = query_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
     t1 = time.perf_counter()
     if role == REFERENCE:
-        audio = reference_audio_fingerprint(media.audio, params.audio)
+        out[AUDIO] = reference_audio_fingerprint(media.audio, params.audio)
     else:
-        audio = query_audio_fingerprint(media.audio, params.audio)
+        out[AUDIO] = query_audio_fingerprint(media.audio, params.audio)
     t2 = time.perf_counter()
-    return video, audio, {"video": t1 - t0, "audio": t2 - t1}
+    out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark)
+    t3 = time.perf_counter()
+    timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2)
+    return out, timings
 
 
 def fingerprint_for_registration(path: str | os.PathLike,
-                                 params: FingerprintParams) -> tuple[FileFingerprints, Fingerprint, Fingerprint]:
-    """Reference fingerprints plus query-role codes (video, audio) from one decode.
+                                 params: FingerprintParams) -> tuple[FileFingerprints, dict[str, Fingerprint]]:
+    """Reference fingerprints plus query-role codes of every signal from one decode.
 
     The query codes (mirrored video, pitch/tempo audio variants) let a new
     reference be screened against the catalog for ownership conflicts.
     """
     ref, media = _fingerprint(path, REFERENCE, params, None)
     as_query = replace(params, query_fps=params.reference_fps)  # frames were sampled at the reference rate
-    qv, qa, _ = fingerprint_decoded(media, QUERY, as_query)
-    return ref, qv, qa
+    query, _ = fingerprint_decoded(media, QUERY, as_query)
+    return ref, query
 
 
 def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintParams,
@@ -126,15 +138,15 @@ def _fingerprint(path, role, params, digest) -> tuple[FileFingerprints, DecodedM
     fps = params.reference_fps if role == REFERENCE else params.query_fps
     media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate)
     t2 = time.perf_counter()
-    video, audio, stage = fingerprint_decoded(media, role, params)
+    signals, stage = fingerprint_decoded(media, role, params)
     timings = {"digest": t1 - t0, "decode": t2 - t1, **stage}
-    return FileFingerprints(digest, media.duration, media.has_video, media.has_audio, video, audio, timings), media
+    return FileFingerprints(digest, media.duration, media.has_video, media.has_audio, signals, timings), media
 
 
 __all__ = [
-    "AUDIO", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
+    "AUDIO", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
     "AudioParams", "DecodedMedia", "FileDigest", "FileFingerprints", "Fingerprint",
-    "FingerprintParams", "MediaError", "VideoParams",
+    "FingerprintParams", "LandmarkParams", "MediaError", "VideoParams",
     "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "fingerprint_for_registration", "format_id",
     "hamming_matrix",
 ]

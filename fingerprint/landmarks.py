@@ -28,9 +28,8 @@ import librosa
 import numpy as np
 import scipy.ndimage as ndi
 
-from .types import Fingerprint
+from .types import LANDMARK, Fingerprint
 
-LANDMARK = "landmark"
 CODE_BYTES = 4
 _DT_BITS, _DF_BITS, _F_BITS = 6, 7, 9
 
@@ -39,9 +38,8 @@ _DT_BITS, _DF_BITS, _F_BITS = 6, 7, 9
 class LandmarkParams:
     """Tunables of the landmark fingerprint (defaults documented in the TOML config).
 
-    sample_rate: analysis rate, Hz (the decoder's mono rate).
-    n_fft, hop_length: STFT window and hop, samples (512 / 256 at 11 025 Hz:
-        46 ms windows, 43 frames per second).
+    n_fft, hop_length: STFT window and hop, samples of the decoder's mono
+        signal (512 / 256 at 11 025 Hz: 46 ms windows, 43 frames per second).
     min_bin, max_bin: FFT bins searched for peaks (2..255: 43 Hz to 5.5 kHz).
     neighbourhood_bins, neighbourhood_frames: a peak is the maximum of this
         (frequency x time) window.
@@ -55,7 +53,6 @@ class LandmarkParams:
     max_dt_frames, max_df_bins: how far (frames, bins) a paired peak may be.
     """
 
-    sample_rate: int = 11025
     n_fft: int = 512
     hop_length: int = 256
     min_bin: int = 2
@@ -71,13 +68,12 @@ class LandmarkParams:
     max_dt_frames: int = 40
     max_df_bins: int = 48
 
-    @property
-    def frame_seconds(self) -> float:
-        return self.hop_length / self.sample_rate
+    def frame_seconds(self, sample_rate: int) -> float:
+        return self.hop_length / sample_rate
 
 
-def spectral_peaks(signal: np.ndarray, params: LandmarkParams) -> tuple[np.ndarray, np.ndarray]:
-    """(bins, frames) of the kept spectral peaks of a mono signal, sorted by frame then bin."""
+def spectral_peaks(signal: np.ndarray, sample_rate: int, params: LandmarkParams) -> tuple[np.ndarray, np.ndarray]:
+    """(bins, frames) of the kept spectral peaks of a mono signal at ``sample_rate`` Hz, sorted by frame then bin."""
     if signal.size < params.n_fft:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length))
@@ -86,7 +82,8 @@ def spectral_peaks(signal: np.ndarray, params: LandmarkParams) -> tuple[np.ndarr
     band = spec[params.min_bin: params.max_bin + 1]
     log = 20 * np.log10(band + 1e-9)
     log -= ndi.uniform_filter1d(log, params.whiten_bins, axis=0, mode="nearest")
-    hp_frames = max(3, int(round(params.highpass_seconds / params.frame_seconds)) | 1)
+    frame_seconds = params.frame_seconds(sample_rate)
+    hp_frames = max(3, int(round(params.highpass_seconds / frame_seconds)) | 1)
     log -= ndi.uniform_filter1d(log, hp_frames, axis=1, mode="nearest")
     local_max = ndi.maximum_filter(log, size=(params.neighbourhood_bins, params.neighbourhood_frames),
                                    mode="nearest")
@@ -95,7 +92,7 @@ def spectral_peaks(signal: np.ndarray, params: LandmarkParams) -> tuple[np.ndarr
     if bins.size == 0:
         return bins.astype(np.int64), frames.astype(np.int64)
     strength = log[bins, frames]
-    second = (frames * params.frame_seconds).astype(np.int64)
+    second = (frames * frame_seconds).astype(np.int64)
     order = np.lexsort((-strength, second))  # by second, strongest first
     bins, frames, second = bins[order], frames[order], second[order]
     rank = np.arange(len(second)) - np.searchsorted(second, second, side="left")
@@ -138,10 +135,11 @@ def landmark_hashes(bins: np.ndarray, frames: np.ndarray, params: LandmarkParams
     return h[order], t[order]
 
 
-def landmark_fingerprint(signal: np.ndarray, params: LandmarkParams) -> Fingerprint:
-    """Landmark codes (4 bytes each) of a mono signal, timed at their anchor peak (seconds)."""
-    bins, frames = spectral_peaks(signal, params)
+def landmark_fingerprint(signal: np.ndarray, sample_rate: int, params: LandmarkParams) -> Fingerprint:
+    """Landmark codes (4 bytes each) of a mono signal at ``sample_rate`` Hz, timed at their anchor peak (seconds)."""
+    bins, frames = spectral_peaks(signal, sample_rate, params)
     hashes, anchors = landmark_hashes(bins, frames, params)
-    t = anchors * params.frame_seconds
+    step = params.frame_seconds(sample_rate)
+    t = anchors * step
     codes = hashes.astype(">u4").view(np.uint8).reshape(-1, CODE_BYTES)
-    return Fingerprint(LANDMARK, codes, t, t + params.frame_seconds)
+    return Fingerprint(LANDMARK, codes, t, t + step)

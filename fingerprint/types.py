@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 VIDEO = "video"
-AUDIO = "audio"
-SIGNALS = (VIDEO, AUDIO)
+AUDIO = "audio"        # chroma words: harmony, robust to re-encoding, noise, pitch and tempo variants
+LANDMARK = "landmark"  # spectral-peak pairs: exact hashes that survive music under other sound
+SIGNALS = (VIDEO, AUDIO, LANDMARK)
+# what each signal watches, as reported to users (a match's modality: video, audio or both)
+MODALITY = {VIDEO: "video", AUDIO: "audio", LANDMARK: "audio"}
+# signals whose codes match only when equal: searched at radius 0 through a hash table
+EXACT_MATCH = frozenset({LANDMARK})
 
 
 @dataclass(frozen=True)

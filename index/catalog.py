@@ -245,14 +245,16 @@ class Catalog:
         return [_work(r) for r in self.db.execute("SELECT * FROM works ORDER BY created_at, work_id")]
 
     def work_summaries(self) -> list[dict]:
-        """Works with their reference count, total seconds and code counts."""
+        """Works with their reference count, total seconds and code counts per signal."""
         rows = self.db.execute(
             """SELECT w.work_id, w.title, w.owner, w.created_at,
                       COUNT(DISTINCT r.ref_id) AS refs, COALESCE(SUM(r.duration), 0) AS seconds,
                       (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
                         WHERE r2.work_id = w.work_id AND f.signal='video') AS video_codes,
                       (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
-                        WHERE r2.work_id = w.work_id AND f.signal='audio') AS audio_codes
+                        WHERE r2.work_id = w.work_id AND f.signal='audio') AS audio_codes,
+                      (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
+                        WHERE r2.work_id = w.work_id AND f.signal='landmark') AS landmark_codes
                FROM works w LEFT JOIN refs r ON r.work_id = w.work_id
                GROUP BY w.work_id ORDER BY w.created_at, w.work_id"""
         )

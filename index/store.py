@@ -20,7 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from fingerprint import SIGNALS, Fingerprint, hamming_matrix
+from fingerprint import EXACT_MATCH, Fingerprint, hamming_matrix
 
 from .catalog import Catalog
 
@@ -75,11 +75,18 @@ class Hits:
         return Hits(self.query[order], self.ids[order], self.distance[order])
 
 
-def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: IndexParams):
-    """A FAISS binary index over ``codes`` (n, code_bytes) with the given int64 ids."""
+def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: IndexParams, exact: bool = False):
+    """A FAISS binary index over ``codes`` (n, code_bytes) with the given int64 ids.
+
+    exact: the codes are exact-match hashes (landmarks), searched at radius 0:
+    an IndexBinaryHash keyed on every bit finds them by table lookup, whatever
+    the catalog's size ("flat" and "ivf" do not apply).
+    """
     d = code_bytes * 8
     n = len(codes)
-    if params.kind == "ivf" and n >= params.nlist * params.ivf_min_train_per_list:
+    if exact:
+        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryHash(d, min(d, 64)))
+    elif params.kind == "ivf" and n >= params.nlist * params.ivf_min_train_per_list:
         quantizer = faiss.IndexBinaryFlat(d)
         index = faiss.IndexBinaryIVF(quantizer, d, params.nlist)
         index.own_fields = True
@@ -151,12 +158,27 @@ class SignalIndex:
         self.index.add_with_ids(np.ascontiguousarray(fp.codes), ids)
         self.times = _merge_times(self.times, ids, fp.starts, fp.ends)
 
-    def remove(self, ref_ids: list[int]) -> None:
-        for ref_id in ref_ids:
-            lo = int(ref_id) << ROW_BITS
-            self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
+    def remove(self, ref_ids: list[int]) -> bool:
+        """Drop every code of these references; False when the index type cannot remove
+        (a hash index): the caller rebuilds this signal from the catalog."""
+        try:
+            for ref_id in ref_ids:
+                lo = int(ref_id) << ROW_BITS
+                self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
+        except RuntimeError:
+            return False
         keep = ~np.isin(split_ids(self.times.ids)[0], np.asarray(ref_ids, np.int64))
         self.times = TimeTable(self.times.ids[keep], self.times.starts[keep], self.times.ends[keep])
+        return True
+
+
+def _type_name(index) -> str:
+    """FAISS type of an index, with the index an IDMap wraps: 'IndexBinaryIDMap(IndexBinaryHash)'."""
+    name = type(index).__name__
+    inner = getattr(index, "index", None)
+    if inner is not None and name.endswith("IDMap"):
+        return f"{name}({type(faiss.downcast_IndexBinary(inner)).__name__})"
+    return name
 
 
 def _merge_times(table: TimeTable, ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> TimeTable:
@@ -190,7 +212,10 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class IndexStore:
-    """The index folder: ``<signal>.faissb``, ``<signal>.times.npz``, ``manifest.json``."""
+    """The index folder: ``<signal>.faissb``, ``<signal>.times.npz``, ``manifest.json``.
+
+    code_bytes: the signals indexed and the width of their codes.
+    """
 
     def __init__(self, folder: str | Path, params: IndexParams, code_bytes: dict[str, int]):
         self.folder = Path(folder)
@@ -224,7 +249,7 @@ class IndexStore:
         )
         if fresh:
             try:
-                for signal in SIGNALS:
+                for signal in self.code_bytes:
                     index = faiss.read_index_binary(str(self.folder / f"{signal}.faissb"))
                     if hasattr(index, "nprobe"):
                         index.nprobe = self.params.nprobe
@@ -243,26 +268,36 @@ class IndexStore:
     def rebuild(self, catalog: Catalog) -> None:
         """Build every signal's index from the catalog and save it."""
         gen = catalog.generation()
-        for signal in SIGNALS:
-            ids, codes, starts, ends = [], [], [], []
-            for ref_id, fp in catalog.fingerprints(signal):
-                if len(fp) == 0:
-                    continue
-                ids.append(make_ids(ref_id, len(fp)))
-                codes.append(fp.codes)
-                starts.append(fp.starts)
-                ends.append(fp.ends)
-            width = self.code_bytes[signal]
-            all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-            all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
-            index = build_index(width, all_ids, all_codes, self.params)
-            times = TimeTable(
-                all_ids,
-                np.concatenate(starts) if starts else np.zeros(0),
-                np.concatenate(ends) if ends else np.zeros(0),
-            )
-            self.signals[signal] = SignalIndex(signal, index, times)
+        for signal in self.code_bytes:
+            self.signals[signal] = self._build_signal(catalog, signal)
         self.save(gen)
+
+    def remove_references(self, ref_ids: list[int], catalog: Catalog) -> None:
+        """Take references out of every signal's index (the catalog has already dropped them);
+        a signal whose index cannot remove codes is rebuilt from the catalog."""
+        for signal, sig in self.signals.items():
+            if not sig.remove(ref_ids):
+                self.signals[signal] = self._build_signal(catalog, signal)
+
+    def _build_signal(self, catalog: Catalog, signal: str) -> SignalIndex:
+        ids, codes, starts, ends = [], [], [], []
+        for ref_id, fp in catalog.fingerprints(signal):
+            if len(fp) == 0:
+                continue
+            ids.append(make_ids(ref_id, len(fp)))
+            codes.append(fp.codes)
+            starts.append(fp.starts)
+            ends.append(fp.ends)
+        width = self.code_bytes[signal]
+        all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
+        index = build_index(width, all_ids, all_codes, self.params, exact=signal in EXACT_MATCH)
+        times = TimeTable(
+            all_ids,
+            np.concatenate(starts) if starts else np.zeros(0),
+            np.concatenate(ends) if ends else np.zeros(0),
+        )
+        return SignalIndex(signal, index, times)
 
     def _build_settings(self) -> dict:
         """The settings the saved files were built with; a change means a rebuild.
@@ -301,7 +336,8 @@ class IndexStore:
             out["signals"][signal] = {
                 "codes": sig.ntotal,
                 "code_bits": self.code_bytes[signal] * 8,
-                "index_type": type(sig.index).__name__,
+                "index_type": _type_name(sig.index),
+                "exact_match": signal in EXACT_MATCH,
                 "bytes": path.stat().st_size if path.exists() else 0,
             }
         return out

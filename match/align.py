@@ -74,6 +74,13 @@ class AlignParams:
         an alteration (pitch-shifted audio) needs at least this similarity: a
         song in the same key progression a semitone away otherwise passes for
         a shifted copy.
+    instant_seconds: upload codes whose times round to the same multiple of
+        this stand for one instant and vote once (0: the signal's sampling
+        period). Landmarks, ~180 a second, are counted in quarter seconds.
+
+    A radius of 0 means exact-match codes (landmarks): their distance says
+    nothing, so a segment's similarity is its density (the share of its
+    upload instants that matched).
     """
 
     radius: int = 64
@@ -95,6 +102,7 @@ class AlignParams:
     max_segments_per_ref: int = 20
     hint_tolerance: float = 0.03
     altered_min_similarity: float = 0.0
+    instant_seconds: float = 0.0
 
     def speeds(self) -> np.ndarray:
         n = int(round((self.max_speed - self.min_speed) / self.speed_step)) + 1
@@ -233,7 +241,7 @@ def _instants(c: Candidates) -> np.ndarray:
 
 
 def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: float, modality: str,
-                           code_bits: int, params: AlignParams) -> list[tuple[Segment, Candidates]]:
+                           code_bits: int, params: AlignParams, signal: str = "") -> list[tuple[Segment, Candidates]]:
     """Segments along one line from its inliers ``c``, each with the inliers it
     was built from. Bounds are those of the matched codes (see ``_extend``)."""
     if len(c) == 0:
@@ -254,7 +262,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         changes = count_changes(q[part], codes[part], params.change_seconds, params.change_bits)
         if changes < params.min_changes:
             continue
-        period = float(np.median(q_end[part] - q[part]))
+        period = max(float(np.median(q_end[part] - q[part])), params.instant_seconds)
         density = min(1.0, len(part) * period / max(end - start, period))
         if density < params.min_density:
             continue
@@ -273,13 +281,14 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
             ref_start=speed * start + offset,  # (clipped to the media by _extend and combine)
             ref_end=speed * end + offset,
             speed=speed,
-            similarity=max(0.0, 1.0 - mean_d / (code_bits / 2)),
+            similarity=density if params.radius == 0 else max(0.0, 1.0 - mean_d / (code_bits / 2)),
             mean_distance=mean_d,
             hits=len(part),
             density=density,
             changes=changes,
             clean_share=float((d[part] <= params.radius / 2).mean()),
             altered_share=altered_share,
+            signal=signal or modality,
         )
         out.append((seg, c.subset((c.q_start >= start) & (c.q_start <= q[part[-1]]))))
     return out
@@ -329,7 +338,8 @@ def _resolve_overlaps(found: list[tuple[Segment, Candidates]], code_bits: int,
         rest = hits.subset((hits.q_start < lo) | (hits.q_start > hi))
         offset = seg.ref_start - seg.speed * seg.upload_start
         for part in (rest.subset(rest.q_start < lo), rest.subset(rest.q_start > hi)):
-            found += _segments_from_inliers(part, seg.ref_id, seg.speed, offset, seg.modality, code_bits, params)
+            found += _segments_from_inliers(part, seg.ref_id, seg.speed, offset, seg.modality, code_bits, params,
+                                            seg.signal)
 
 
 def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tuple[float, float]) -> Segment:
@@ -366,8 +376,11 @@ def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tup
 
 
 def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
-          query_span: tuple[float, float] = (-np.inf, np.inf)) -> list[Segment]:
+          query_span: tuple[float, float] = (-np.inf, np.inf), signal: str = "") -> list[Segment]:
     """Segments found among the hits of one signal of one upload, best first per reference.
+
+    modality: what the signal watches ("video" or "audio"); signal: its name
+    when it differs ("landmark"), recorded on each segment.
 
     query_span: (first code start, last code end) of the upload, seconds; the
     upload's last audio code stands for the rest of it, so this ends where
@@ -393,7 +406,8 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
                 break
             speed, offset = _refine(pool, speed, offset, params)
             inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
-            new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params)
+            new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits, params,
+                                         signal)
             if new:  # fit again where the copy is: chance hits along the line elsewhere no longer pull it
                 within = np.zeros(len(pool), bool)
                 for seg, _ in new:
@@ -401,7 +415,7 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
                 speed, offset = _refine(pool.subset(within), speed, offset, params)
                 inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
                 new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits,
-                                             params)
+                                             params, signal)
             found += new
             drop = _explained(pool, inl, new)
             if not drop.any():

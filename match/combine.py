@@ -1,4 +1,11 @@
-"""Segments of both signals -> one match per (upload, work)."""
+"""Segments of every signal -> one match per (upload, work).
+
+Video and chroma-audio segments of one work on one diagonal merge (a copy with
+picture and sound becomes one "both" segment). Landmark segments (exact hashes
+of spectral peaks) stay apart: they only add what the others did not find
+(music under other sound), and their similarity is on another scale, so a
+match's score comes from the other signals where there are any.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ from collections import defaultdict
 from dataclasses import replace
 
 import numpy as np
+
+from fingerprint import EXACT_MATCH
 
 from .types import Segment, WorkMatch
 
@@ -46,7 +55,19 @@ def _merge(a: Segment, b: Segment) -> Segment:
         changes=a.changes + b.changes,
         clean_share=(a.clean_share * wa + b.clean_share * wb) / w,
         altered_share=(a.altered_share * wa + b.altered_share * wb) / w,
+        signal="+".join(sorted(set(a.signal.split("+")) | set(b.signal.split("+")))),
     )
+
+
+def _exact(seg: Segment) -> bool:
+    return seg.signal in EXACT_MATCH
+
+
+def _covered_share(seg: Segment, others: list[Segment]) -> float:
+    """Share of ``seg``'s upload span that ``others`` cover."""
+    inside = [(max(o.upload_start, seg.upload_start), min(o.upload_end, seg.upload_end)) for o in others
+              if o.upload_end > seg.upload_start and o.upload_start < seg.upload_end]
+    return union_seconds(inside) / seg.upload_seconds if seg.upload_seconds > 0 else 1.0
 
 
 def merge_segments(segments: list[Segment], offset_tolerance: float, gap_seconds: float) -> list[Segment]:
@@ -90,7 +111,12 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
                 by_work[ref_work[seg.ref_id]].append(seg)
     matches = []
     for work_id, segs in by_work.items():
-        merged = merge_segments(segs, offset_tolerance, gap_seconds)
+        plain = [s for s in segs if not _exact(s)]
+        # a landmark segment that other signals already explain adds nothing but clutter
+        exact = [s for s in segs if _exact(s) and _covered_share(s, plain) < 0.8]
+        segs = plain + exact
+        merged = merge_segments(plain, offset_tolerance, gap_seconds) + merge_segments(exact, offset_tolerance,
+                                                                                       gap_seconds)
         merged = [s for s in merged if s.upload_end > s.upload_start]
         if not merged:
             continue
@@ -107,8 +133,9 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
             if dur > 0:
                 spans = [(s.ref_start, s.ref_end) for s in merged if s.ref_id == ref_id]
                 ref_cov = max(ref_cov, union_seconds(spans) / dur)
-        weights = np.array([s.upload_seconds for s in merged])
-        score = float(np.average([s.similarity for s in merged], weights=np.maximum(weights, 1e-9)))
+        scored = [s for s in merged if not _exact(s)] or merged
+        weights = np.array([s.upload_seconds for s in scored])
+        score = float(np.average([s.similarity for s in scored], weights=np.maximum(weights, 1e-9)))
         matches.append(WorkMatch(
             work_id=work_id,
             modality=modality,
@@ -118,5 +145,6 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
             reference_coverage=min(1.0, ref_cov),
             score=score,
             modality_seconds=per_modality,
+            signals=tuple(sorted({part for s in merged for part in s.signal.split("+") if part})),
         ))
     return sorted(matches, key=lambda m: -m.matched_seconds)

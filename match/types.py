@@ -66,7 +66,9 @@ class Segment:
     ``similarity`` in [0, 1] (1 identical codes, 0 unrelated: 1 - mean distance
     / half the code bits); ``hits`` distinct upload instants that matched;
     ``clean_share`` the share of those instants matched within half the search
-    radius (near 1 for a copy, near 0 when other sound is mixed over it).
+    radius (near 1 for a copy, near 0 when other sound is mixed over it);
+    ``signal`` the fingerprint that found it (video, audio chroma, or landmark:
+    spectral peaks, whose ``similarity`` is the share of instants that matched).
     """
 
     ref_id: int
@@ -83,6 +85,7 @@ class Segment:
     changes: int
     clean_share: float = 1.0
     altered_share: float = 0.0
+    signal: str = ""
 
     @property
     def upload_seconds(self) -> float:
@@ -113,7 +116,9 @@ class WorkMatch:
     upload_coverage: matched_seconds / upload duration, 0..1.
     reference_coverage: matched reference seconds / reference duration, 0..1
         (for a work with several reference files: the best-covered file).
-    score: similarity weighted by matched seconds, 0..1.
+    score: similarity weighted by matched seconds, 0..1 (landmark segments
+        count only where no other signal found the work).
+    signals: the fingerprints that found it ("video", "audio", "landmark").
     """
 
     work_id: str
@@ -125,19 +130,21 @@ class WorkMatch:
     score: float
     modality_seconds: dict = field(default_factory=dict)
     method: str = "fingerprint"
+    signals: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict) -> "WorkMatch":
         """The inverse of ``as_dict`` (figures as rounded there)."""
         return cls(d["work_id"], d["modality"], tuple(Segment.from_dict(s) for s in d["segments"]),
                    d["matched_seconds"], d["upload_coverage"], d["reference_coverage"], d["score"],
-                   dict(d.get("modality_seconds", {})), d.get("method", "fingerprint"))
+                   dict(d.get("modality_seconds", {})), d.get("method", "fingerprint"), tuple(d.get("signals", ())))
 
     def as_dict(self) -> dict:
         return {
             "work_id": self.work_id,
             "modality": self.modality,
             "method": self.method,
+            "signals": list(self.signals),
             "segments": [s.as_dict() for s in self.segments],
             "matched_seconds": round(self.matched_seconds, 2),
             "upload_coverage": round(self.upload_coverage, 4),

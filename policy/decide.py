@@ -6,7 +6,9 @@ Per matched work, in this order:
    ``block_min_seconds`` and most of the upload, or a stretch of
    ``block_long_seconds``, or most of the work) or *partial* (everything in
    between: a short excerpt, a small part of an otherwise original upload, or
-   music mixed under other sound). A priority work uses the stricter
+   music mixed under other sound: chroma similarity below
+   ``audio_mixed_similarity``, or only the spectral-peak landmarks found it). A
+   priority work uses the stricter
    ``[policy.priority]`` thresholds and sends borderline matches (below its
    review threshold but not chance) to review.
 2. **Licence**: an uploader on the work's allow-list is allowed.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from fingerprint import LANDMARK
 from match import WorkMatch, union_seconds
 
 ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK = "allow", "track", "mute-audio", "review", "block"
@@ -226,6 +229,9 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
         if priority:
             return PARTIAL, "priority-borderline", "a borderline match of a priority work, held for review"
         return NONE, "below-duration", f"shorter than the {t.review_min_seconds:g} s review threshold"
+    if m.modality == "audio" and m.signals == (LANDMARK,):
+        return PARTIAL, "audio-under-other-sound", (
+            "audio only, found by its spectral peaks while its harmony is masked: music under other sound")
     if m.modality == "audio" and m.score < t.audio_mixed_similarity:
         return PARTIAL, "audio-under-other-sound", (
             f"audio only, mixed under other sound (similarity below {t.audio_mixed_similarity:.2f})")

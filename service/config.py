@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fingerprint import AudioParams, FingerprintParams, VideoParams
+from fingerprint import AudioParams, FingerprintParams, LandmarkParams, VideoParams
 from index import IndexParams
 from match import AlignParams
 from policy import FairUse, PolicyParams, Rule, Thresholds
@@ -41,6 +41,11 @@ class MatchParams:
     offset_tolerance: float
     video: AlignParams
     audio: AlignParams
+    landmark: AlignParams
+
+    def for_signal(self, signal: str) -> AlignParams:
+        """The alignment settings of one signal (``fingerprint.SIGNALS``)."""
+        return getattr(self, signal)
 
 
 @dataclass(frozen=True)
@@ -181,12 +186,26 @@ _CHECKS: dict[str, tuple] = {
                                           "must list at least one shift, each between -11 and 11 semitones"),
     "fingerprint.audio.query_tempos": ((lambda v: len(v) >= 1 and all(0.5 <= x <= 2 for x in v)),
                                        "must list at least one factor, each between 0.5 and 2"),
+    "fingerprint.landmark.n_fft": (lambda v: v >= 64, "must be at least 64 (samples)"),
+    "fingerprint.landmark.hop_length": _POSITIVE,
+    "fingerprint.landmark.min_bin": _NON_NEGATIVE,
+    "fingerprint.landmark.max_bin": ((lambda v: 1 <= v <= 511), "must be between 1 and 511 (9-bit anchor bins)"),
+    "fingerprint.landmark.neighbourhood_bins": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.neighbourhood_frames": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.whiten_bins": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.highpass_seconds": _POSITIVE,
+    "fingerprint.landmark.min_peak_db": _NON_NEGATIVE,
+    "fingerprint.landmark.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
+    "fingerprint.landmark.peaks_per_second": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.fan_out": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.max_dt_frames": ((lambda v: 1 <= v <= 63), "must be between 1 and 63 (6-bit time steps)"),
+    "fingerprint.landmark.max_df_bins": ((lambda v: 0 <= v <= 63), "must be between 0 and 63 (7-bit steps)"),
     "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),
     "index.nlist": (lambda v: v >= 1, "must be at least 1"),
     "index.nprobe": (lambda v: v >= 1, "must be at least 1"),
     "index.ivf_min_train_per_list": (lambda v: v >= 1, "must be at least 1"),
     "match.offset_tolerance": _NON_NEGATIVE,
-    **{f"match.{signal}.{k}": check for signal in ("video", "audio") for k, check in _ALIGN.items()},
+    **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark") for k, check in _ALIGN.items()},
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,
@@ -216,8 +235,14 @@ _CROSS_CHECKS = (
      "must be at most the video code's bits (hash_size**2)"),
     ("match.audio.radius", lambda r: r["match"]["audio"]["radius"] <= 32 * r["fingerprint"]["audio"]["words_per_code"],
      "must be at most the audio code's bits (32 x words_per_code)"),
+    ("match.landmark.radius", lambda r: r["match"]["landmark"]["radius"] == 0,
+     "must be 0: landmarks are exact hashes, found by table lookup"),
+    ("fingerprint.landmark.max_bin", lambda r: r["fingerprint"]["landmark"]["max_bin"]
+     < r["fingerprint"]["landmark"]["n_fft"] // 2 + 1, "must be below n_fft / 2 + 1 (the STFT's bins)"),
+    ("fingerprint.landmark.min_bin", lambda r: r["fingerprint"]["landmark"]["min_bin"]
+     < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
-       "must be at least min_speed") for sig in ("video", "audio")),
+       "must be at least min_speed") for sig in ("video", "audio", "landmark")),
 )
 _RULE_NUMBERS = {"min_seconds": _NON_NEGATIVE, "min_upload_share": _SHARE, "min_reference_share": _SHARE}
 
@@ -287,8 +312,9 @@ def load_config(path: str | Path | None = None) -> Config:
         FingerprintParams, fp,
         video=_build(VideoParams, fp["video"]),
         audio=_build(AudioParams, fp["audio"]),
+        landmark=_build(LandmarkParams, fp["landmark"]),
     )
-    match = _build(MatchParams, m, video=_build(AlignParams, m["video"]), audio=_build(AlignParams, m["audio"]))
+    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")})
     pol = raw["policy"]
     try:
         policy = PolicyParams(

@@ -87,7 +87,8 @@ def run_demo(home: Path, media: Path, say: Callable[[str], None] = print) -> tup
             result = engine.register([media / "references" / name], work_id, title, owner)
             f = result.files[0]
             say(f"registered {work_id}: {title} by {owner} "
-                f"({f['duration']:.0f} s, {f['video_codes']} video + {f['audio_codes']} audio codes)")
+                f"({f['duration']:.0f} s, {f.get('video_codes', 0)} video + {f.get('audio_codes', 0)} audio codes, "
+                f"{f.get('landmark_codes', 0)} landmarks)")
         say("screening the upload batch ...")
         results = list(engine.screen([media / "uploads"]))
     return results, expected

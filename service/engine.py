@@ -26,13 +26,13 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from fingerprint import (
-    AUDIO, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest, fingerprint_file,
-    fingerprint_for_registration, format_id,
+    AUDIO, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest,
+    fingerprint_file, fingerprint_for_registration, format_id,
 )
+from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
 from fingerprint.audio import variant_semitones, variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
-from match.align import count_changes
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
@@ -154,7 +154,8 @@ class Prescreen:
             config = load_config(user if user.exists() else None)
         self.config = config
         self.catalog = Catalog(self.home / "catalog.sqlite")
-        code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes}
+        code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes,
+                      LANDMARK: LANDMARK_CODE_BYTES}
         self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
         self.format = format_id(config.fingerprint)
         w = config.workflow
@@ -212,7 +213,7 @@ class Prescreen:
                  progress: Callable[[str], None] | None = None, *, rules: list[dict] | None = None,
                  priority: bool | None = None, actor: str = "operator", kind: str = "original",
                  check_conflicts: bool = True, span: tuple[float, float] | None = None,
-                 signals: Iterable[str] = SIGNALS) -> RegisterResult:
+                 modalities: Iterable[str] = ("video", "audio")) -> RegisterResult:
         """Fingerprint every media file in ``paths`` and store them as references of ``work_id``.
 
         All or nothing: if any file fails, is degenerate, or is substantially
@@ -224,14 +225,15 @@ class Prescreen:
         from the new reference, so the newcomer never claims them.
 
         span: keep only codes inside these reference seconds (a takedown of part
-            of a file). signals: keep only these signals' codes ("video", "audio").
+            of a file). modalities: keep only the codes of signals that watch these
+            ("video", "audio"; audio covers both audio signals).
         The work, its references, rules, priority, exclusions and audit record
         are written in one transaction.
         """
         if not work_id or not work_id.strip():
             raise RegisterError("a work id is required")
         work_id = work_id.strip()
-        signals = tuple(signals)
+        modalities = tuple(modalities)
         parsed_rules = [Rule.from_dict(r) for r in rules] if rules else None
         items, skipped = expand_paths(paths, media_only=True)
         if not items:
@@ -251,7 +253,7 @@ class Prescreen:
         now = self.now()
         for given, path in items:
             try:
-                fps, query_video, query_audio = fingerprint_for_registration(path, self.config.fingerprint)
+                fps, query = fingerprint_for_registration(path, self.config.fingerprint)
             except MediaError as exc:
                 failures[given] = str(exc)
                 continue
@@ -265,17 +267,16 @@ class Prescreen:
             if clash:
                 failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
                 continue
-            kept = [self._keep(fp, span) for fp in (fps.video, fps.audio) if fp.signal in signals]
-            if not any(self._changes(fp) for fp in kept):
+            kept = [self._keep(fp, span) for signal, fp in fps.signals.items() if MODALITY[signal] in modalities]
+            if not any(self._matchable(fp) for fp in kept):
                 failures[given] = ("no usable fingerprints: the content is degenerate (black, flat or static "
                                    "picture, silence or a constant tone"
-                                   + (", or nothing in the chosen seconds/signals" if span or len(signals) < 2
+                                   + (", or nothing in the chosen seconds/signals" if span or len(modalities) < 2
                                       else "") + ") and could only cause false matches")
                 continue
             found: list[tuple[WorkMatch, str]] = []
             if check_conflicts:
-                conflict, found = self._ownership_conflict(work_id, owner, given, fps.duration, query_video,
-                                                           query_audio, now, actor)
+                conflict, found = self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
                 if conflict:
                     failures[given] = conflict
                     continue
@@ -320,15 +321,25 @@ class Prescreen:
             return fp
         return fp.subset((fp.ends > span[0]) & (fp.starts < span[1]))
 
-    def _changes(self, fp: Fingerprint) -> bool:
-        """Whether a reference's codes ever change the way a matched segment must (static content never does)."""
-        if len(fp) == 0:
+    def _matchable(self, fp: Fingerprint) -> bool:
+        """Whether a reference's codes of one signal could ever form a segment.
+
+        The codes are aligned against themselves (each code a hit on itself):
+        a segment still needs its instants, density and content changes, so a
+        static card (video) or a steady tone whose landmarks come only where it
+        starts and stops cannot pass. Chroma words cannot tell: their change
+        bits are noise on a steady tone, so they never make a reference
+        matchable on their own.
+        """
+        if len(fp) == 0 or fp.signal == AUDIO:
             return False
+        params = self.config.match.for_signal(fp.signal)
         plain = fp.subset(fp.variants == 0)
-        order = np.argsort(plain.starts, kind="stable")
-        params = self.config.match.video if fp.signal == VIDEO else self.config.match.audio
-        return count_changes(plain.starts[order], plain.codes[order], params.change_seconds,
-                             params.change_bits) >= params.min_changes
+        rows = np.arange(len(plain))
+        period = float(np.median(plain.ends - plain.starts))
+        self_hits = build_candidates(plain, rows, np.zeros(len(rows), np.int64), plain.starts, plain.ends,
+                                     np.zeros(len(rows)), max(params.instant_seconds, period))
+        return bool(align(self_hits, MODALITY[fp.signal], plain.code_bits, params))
 
     def _record_overlap(self, now: datetime, actor: str, work_id: str, owner: str, ref_id: int, path: str,
                         m: WorkMatch, why: str) -> None:
@@ -345,8 +356,8 @@ class Prescreen:
             self.workflow.add_exclusion(now, actor, work_id, max(0.0, seg.upload_start), seg.upload_end,
                                         f"overlaps work {m.work_id!r} (conflict #{cid})", ref_id=ref_id)
 
-    def _ownership_conflict(self, work_id: str, owner: str, given: str, duration: float, video: Fingerprint,
-                            audio: Fingerprint, now: datetime,
+    def _ownership_conflict(self, work_id: str, owner: str, given: str, duration: float,
+                            query: dict[str, Fingerprint], now: datetime,
                             actor: str) -> tuple[str | None, list[tuple[WorkMatch, str]]]:
         """Screen a new reference against other owners' works.
 
@@ -355,7 +366,7 @@ class Prescreen:
         stretch) come back as overlaps for the caller to record and exclude.
         """
         timings: dict[str, float] = {}
-        segments = self._segments_for(video, audio, timings)
+        segments = self._segments_for(query, timings)
         if not segments:
             return None, []
         refs = {r.ref_id: r for r in self.catalog.references()}
@@ -383,11 +394,11 @@ class Prescreen:
         return None, overlaps
 
     def notice(self, work_id: str, upload: str, actor: str = "operator", span: tuple[float, float] | None = None,
-               signals: Iterable[str] = SIGNALS) -> dict:
+               modalities: Iterable[str] = ("video", "audio")) -> dict:
         """A takedown notice for a published upload: stay-down by adding it as a reference.
 
         upload: an upload id from the catalog, or a path to the published file.
-        span, signals: only these upload seconds / signals become the reference
+        span, modalities: only these upload seconds / modalities become the reference
             (say, the picture of a copy whose soundtrack is someone else's).
         A dispute of the takedown that is released removes that reference again.
         """
@@ -404,19 +415,18 @@ class Prescreen:
             ref_id = clash[0].ref_id
         else:
             result = self.register([path], work_id, actor=actor, kind="notice", check_conflicts=False, span=span,
-                                   signals=signals)
+                                   modalities=modalities)
             ref_id = result.ref_ids[0]
         notice_id = self.workflow.record_notice(self.now(), actor, work_id, str(path), ref_id, upload_id)
         return {"notice_id": notice_id, "work_id": work_id, "upload_id": upload_id, "ref_id": ref_id,
-                "path": str(path), "span": list(span) if span else None, "signals": list(signals)}
+                "path": str(path), "span": list(span) if span else None, "modalities": list(modalities)}
 
     def remove_work(self, work_id: str, actor: str = "operator") -> list[int]:
         """Delete a work; its fingerprints leave the index. Returns the removed ref ids."""
         with self._write_lock():
             self._ensure_index()
             ref_ids, generation = self.catalog.remove_work(work_id)
-            for sig in self.indexes.signals.values():
-                sig.remove(ref_ids)
+            self.indexes.remove_references(ref_ids, self.catalog)
             self.indexes.save(generation)
         self.workflow.audit(self.now(), actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
         return ref_ids
@@ -488,7 +498,7 @@ class Prescreen:
                 for ref in self.catalog.references():
                     try:
                         fps = fingerprint_file(ref.path, REFERENCE, self.config.fingerprint)
-                        new[ref.ref_id] = (fps.video, fps.audio)
+                        new[ref.ref_id] = tuple(fps.signals.values())
                     except MediaError as exc:
                         failures[ref.path] = str(exc)
                     if progress:
@@ -570,7 +580,7 @@ class Prescreen:
                 result.duration = fps.duration
                 result.timings = dict(fps.timings)
                 t1 = time.perf_counter()
-                segments = self._segments_for(fps.video, fps.audio, result.timings)
+                segments = self._segments_for(fps.signals, result.timings)
                 if segments:
                     segments = apply_exclusions(segments, self.workflow.excluded_by_ref())
                 refs = {r.ref_id: r for r in self.catalog.references()} if segments else {}
@@ -600,32 +610,32 @@ class Prescreen:
                                     (json.dumps(result.as_dict()), result.upload_pk))
         return result
 
-    def _segments_for(self, video: Fingerprint, audio: Fingerprint, timings: dict[str, float]) -> list[Segment]:
-        m = self.config.match
-        plan: dict[str, tuple[AlignParams, float]] = {
-            VIDEO: (m.video, 1.0 / self.config.fingerprint.query_fps),
-            AUDIO: (m.audio, self.config.fingerprint.audio.frame_seconds),
-        }
+    def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float]) -> list[Segment]:
+        """Segments of every signal of one upload (or a new reference screened as one)."""
+        fp = self.config.fingerprint
+        period = {VIDEO: 1.0 / fp.query_fps, AUDIO: fp.audio.frame_seconds,
+                  LANDMARK: fp.landmark.frame_seconds(fp.audio.sample_rate)}
         segments: list[Segment] = []
-        for signal, query in zip(SIGNALS, (video, audio)):
+        for signal in SIGNALS:
+            codes = query.get(signal)
             index = self.indexes.signals.get(signal)
-            if index is None or len(query) == 0 or index.ntotal == 0:
+            if codes is None or index is None or len(codes) == 0 or index.ntotal == 0:
                 continue
-            params, instant = plan[signal]
+            params = self.config.match.for_signal(signal)
             ts = time.perf_counter()
-            hits = index.search(query.codes, params.radius)
+            hits = index.search(codes.codes, params.radius)
             timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
             if len(hits.ids) == 0:
                 continue
             ref_id, r_start, r_end = index.times.lookup(hits.ids)
             hint = altered = None
             if signal == AUDIO:
-                hint = variant_tempo(query.variants, self.config.fingerprint.audio)
-                altered = variant_semitones(query.variants, self.config.fingerprint.audio) != 0
-            cands = build_candidates(query, hits.query, ref_id, r_start, r_end, hits.distance, instant, hint,
-                                     altered)
-            span = (float(query.starts.min()), float(query.ends.max()))
-            segments += align(cands, signal, query.code_bits, params, query_span=span)
+                hint = variant_tempo(codes.variants, fp.audio)
+                altered = variant_semitones(codes.variants, fp.audio) != 0
+            cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
+                                     max(params.instant_seconds, period[signal]), hint, altered)
+            span = (float(codes.starts.min()), float(codes.ends.max()))
+            segments += align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal)
         return segments
 
 

@@ -266,5 +266,6 @@ def test_index_stats_says_when_ivf_falls_back_to_exact_search(home, tmp_path):
     assert "index kind ivf, but exact search for video and audio" in " ".join(result.output.split())
     stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home),
                                            "--config", str(cfg)]).output)
-    assert stats["kind"] == "ivf" and {s["search"] for s in stats["signals"].values()} == {"exact"}
+    assert stats["kind"] == "ivf" and {k: s["search"] for k, s in stats["signals"].items()} == {
+        "video": "exact", "audio": "exact", "landmark": "hash"}
     assert stats["ivf_min_codes"] == 1024 * 39

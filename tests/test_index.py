@@ -35,6 +35,42 @@ def test_range_search_matches_naive_oracle(kind):
     assert len(range_search(index, queries[:1], 20).ids) >= 1
 
 
+def test_exact_hash_index_finds_exactly_the_equal_codes():
+    # landmark-like 32-bit codes drawn from a small alphabet, so many repeat
+    rng = np.random.default_rng(7)
+    alphabet = rng.integers(0, 256, (500, 4), dtype=np.uint8)
+    stored = alphabet[rng.integers(0, 500, 5000)]
+    ids = np.concatenate([make_ids(3, 2000), make_ids(4, 3000)])
+    queries = np.concatenate([alphabet[rng.integers(0, 500, 300)], rng.integers(0, 256, (50, 4), dtype=np.uint8)])
+    index = build_index(4, ids, stored, IndexParams(), exact=True)
+    fast = range_search(index, queries, 0).sorted()
+    slow = naive_range_search(ids, stored, queries, 0).sorted()
+    assert len(slow.ids) > 1000
+    np.testing.assert_array_equal(fast.query, slow.query)
+    np.testing.assert_array_equal(fast.ids, slow.ids)
+    assert not fast.distance.any()
+
+
+def test_removing_a_work_from_a_hash_index_rebuilds_that_signal(tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    widths = {"video": 32, "landmark": 4}
+    store = IndexStore(tmp_path / "index", IndexParams(), widths)
+    store.load(catalog)
+    lm = lambda n, seed: Fingerprint("landmark", _codes(n, seed, 4), np.arange(n) * 0.02, np.arange(n) * 0.02 + 0.02)  # noqa: E731
+    refs = [NewReference(p, f"sha{k}", f"md5{k}", 10, 5.0, True, True, (_fp("video", 40, k), lm(200, k + 50)))
+            for k, p in enumerate(("a", "b"))]
+    ids, gen = catalog.add_references("w1", "one", "o", refs[:1])
+    (b,), gen = catalog.add_references("w2", "two", "o", refs[1:])
+    store.rebuild(catalog)
+    assert store.signals["landmark"].ntotal == 400
+    removed, gen = catalog.remove_work("w1")
+    store.remove_references(removed, catalog)
+    store.save(gen)
+    assert store.signals["landmark"].ntotal == 200 and store.signals["video"].ntotal == 40
+    hits = store.signals["landmark"].search(lm(200, 51).codes, 0)
+    assert set(store.signals["landmark"].times.lookup(hits.ids)[0]) == {b}
+
+
 def _fp(signal, n, seed):
     t = np.arange(n) * 0.125
     return Fingerprint(signal, _codes(n, seed), t, t + 0.125)

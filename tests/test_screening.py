@@ -83,6 +83,21 @@ def test_song_is_found_under_a_voice_over(corpus, engine):
     assert result.decision.rule == "audio-under-other-sound"
 
 
+def test_song_under_a_louder_voice_is_found_by_its_spectral_peaks(corpus, engine):
+    # podcast style: the music 6 dB under the voice; chroma hears only the voice
+    speech = mg.synth_speech(seed=11, duration=30.0, sample_rate=corpus.song.sample_rate, use_espeak=False)
+    bed = tf.excerpt(corpus.song, 5.0, 35.0)
+    talk = mg.Media(None, 25.0, speech, corpus.song.sample_rate)
+    path = corpus.write("voice_over_song_6db.m4a", tf.mix_audio(talk, bed.audio, snr_db=6.0))
+    result = engine.screen_one(str(path))
+    match = _match(result, "song")
+    assert match.modality == "audio" and "landmark" in match.signals
+    assert match.upload_coverage >= 0.5
+    for seg in match.segments:  # on the true diagonal: upload second t is song second t + 5
+        assert abs((seg.ref_start - seg.upload_start) - 5.0) <= TOLERANCE
+    assert result.decision.outcome == "review" and result.decision.rule == "audio-under-other-sound"
+
+
 @pytest.mark.parametrize("semitones", [1, -1])
 def test_song_is_found_after_pitch_shift(corpus, engine, semitones):
     path = corpus.write(f"song_pitch_{semitones}.m4a", tf.pitch_shift(corpus.song, semitones))

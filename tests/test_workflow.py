@@ -354,7 +354,7 @@ def test_a_takedown_can_be_disputed_from_its_own_date_and_release_lifts_the_stay
     # the picture is the work; the soundtrack is someone else's, so only the video is noticed
     res = json.loads(cli(home, "notice", line["upload_id"], "--work", "film", "--only", "video", "--json",
                          env=day("02-20")).output)
-    assert res["signals"] == ["video"]
+    assert res["modalities"] == ["video"]
     refs = json.loads(cli(home, "works", "show", "film", "--json").output)["references"]
     assert [r["kind"] for r in refs] == ["original", "notice"]
     other_sound = corpus.write("other_music_only.m4a", mg.Media(None, 25.0, tf.excerpt(corpus.other, 0, 30).audio,
@@ -417,8 +417,8 @@ def test_registration_guards_owners_and_overlaps(home, corpus, tmp_path):
     out = json.loads(cli(home, "register", masters, "--work-id", "doc", "--json").output)
     assert [f["path"] for f in out["files"]] == [str(masters / "cut2.mp4")]
     assert out["already_registered"] == [str(masters / "cut1.mp4")]
-    # a static picture is refused like black video: it could only ever match other static pictures
-    card = mg.write_media(mg.test_pattern(10.0, tone=False), tmp_path / "card.mp4")
+    # a static card with a steady tone is refused like black video: it could only ever match other static cards
+    card = mg.write_media(mg.test_pattern(20.0, tone=True), tmp_path / "card.mp4")
     assert "degenerate" in cli(home, "register", card, "--work-id", "card", code=1).output
     # a documentary quoting 12 s of the film: registered, the overlap recorded and excluded from the newcomer
     doc = tf.embed(tf.excerpt(corpus.film, 5, 17), mg.synth_work(seed=73, duration=45.0), at=20)
