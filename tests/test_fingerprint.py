@@ -30,6 +30,20 @@ def test_batched_phash_gives_imagehash_bits():
     np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("shape", [(128, 128), (96, 128), (128, 90), (118, 118), (102, 115), (64, 64), (70, 200)])
+def test_batched_resize_gives_imagehash_bits_for_every_crop_shape(shape, monkeypatch):
+    # Pillow runs its vertical pass first for tall narrow images (128 x 90 here), the
+    # horizontal pass first otherwise; a small chunk size exercises the chunk boundaries
+    import fingerprint.video as video
+
+    monkeypatch.setattr(video, "_RESIZE_CHUNK", 5)
+    frames = _textures(12, *shape, seed=sum(shape))
+    theirs = np.stack([
+        np.packbits(imagehash.phash(Image.fromarray(f), hash_size=16).hash.reshape(-1)) for f in frames
+    ])
+    np.testing.assert_array_equal(phash_bits(frames, hash_size=16), theirs)
+
+
 def test_mirrored_hash_from_dct_sign_flip_equals_hash_of_mirrored_frame():
     frames = _textures(10, seed=3)
     _, mirrored = phash_bits_with_mirror(frames)
