@@ -44,6 +44,19 @@ def test_batched_resize_gives_imagehash_bits_for_every_crop_shape(shape, monkeyp
     np.testing.assert_array_equal(phash_bits(frames, hash_size=16), theirs)
 
 
+def test_query_rotation_stays_close_to_rotating_the_full_frame():
+    # uploads' rotated hashes come from the resized image (cheap); they must stay
+    # within a few bits of hashing the rotated full-size frame (the exact path)
+    from fingerprint.video import _dct_low_approx, _bits_from_low, _resized_stack, rotated_pixels, rotated_stack
+
+    frames = _textures(16, 128, 128, seed=21)
+    for degrees in (-5.0, 5.0):
+        exact = phash_bits(rotated_stack(frames, degrees))
+        cheap = _bits_from_low(_dct_low_approx(rotated_pixels(_resized_stack(frames, 64), degrees), 16))
+        d = np.bitwise_count(exact ^ cheap).sum(axis=1)
+        assert np.median(d) <= 8 and d.max() <= 24, d
+
+
 def test_mirrored_hash_from_dct_sign_flip_equals_hash_of_mirrored_frame():
     frames = _textures(10, seed=3)
     _, mirrored = phash_bits_with_mirror(frames)
