@@ -1,8 +1,12 @@
 """Audio chroma fingerprints in the manner of Chromaprint.
 
-1. ``chroma_frames``: power spectrogram (librosa STFT) limited to a musical band,
-   folded into 12 pitch classes (librosa chroma filters), ~8 frames per second;
-   frames quieter than the silence level are marked unusable.
+1. ``chroma_frames``: power spectrogram (an STFT computed exactly as
+   librosa.stft does it) limited to a musical band, folded into 12 pitch
+   classes (librosa's chroma filters, rebuilt in numpy), ~8 frames per second;
+   frames quieter than the silence level are marked unusable. Importing
+   librosa (numba, llvmlite) cost ~2 CPU s per process, more than screening a
+   short upload, for two functions; ``tests/test_fingerprint.py`` checks both
+   against librosa value for value.
 2. ``chroma_words``: one 32-bit word per frame from the 16-frame window that
    starts there: rectangle filters (as Chromaprint's are) take the mean chroma
    of parts of the window (levels) and differences between consecutive parts
@@ -23,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import librosa
 import numpy as np
 
 from .types import AUDIO, Fingerprint
@@ -84,10 +87,57 @@ class AudioParams:
 
 @lru_cache(maxsize=4)
 def _chroma_filters(sample_rate: int, n_fft: int, fmin: float, fmax: float) -> np.ndarray:
-    bank = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
-    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    """(12, 1 + n_fft // 2) float32: ``librosa.filters.chroma(sr, n_fft, tuning=0)`` (Ellis'
+    chroma bank: Gaussian bumps per pitch class, L2-normalised per bin, weighted
+    by an octave Gaussian centred 5 octaves above C0, C first), band-limited."""
+    n_chroma = 12
+    frequencies = np.linspace(0, sample_rate, n_fft, endpoint=False)[1:]
+    frqbins = n_chroma * np.log2(frequencies / (440.0 / 16))
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))  # 0 Hz: 1.5 octaves below bin 1
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    d = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    half = np.round(float(n_chroma) / 2)
+    d = np.remainder(d + half + 10 * n_chroma, n_chroma) - half
+    wts = np.exp(-0.5 * (2 * d / np.tile(binwidthbins, (n_chroma, 1))) ** 2)
+    length = np.sum(np.abs(wts) ** 2, axis=0, keepdims=True) ** (1.0 / 2)
+    length[length < np.finfo(wts.dtype).tiny] = 1.0
+    wts = wts / length
+    wts *= np.tile(np.exp(-0.5 * (((frqbins / n_chroma - 5.0) / 2.0) ** 2)), (n_chroma, 1))
+    wts = np.roll(wts, -3, axis=0)
+    bank = np.ascontiguousarray(wts[:, : int(1 + n_fft / 2)], dtype=np.float32)
+    freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
     bank[:, (freqs < fmin) | (freqs > fmax)] = 0.0
     return bank
+
+
+@lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    """Periodic Hann window, computed as scipy.signal.get_window("hann", n) does."""
+    fac = np.linspace(-np.pi, np.pi, n + 1)
+    w = np.zeros(n + 1)
+    for k, a in enumerate((0.5, 0.5)):
+        w += a * np.cos(k * fac)
+    return w[:n]
+
+
+def _power_spectrogram(signal: np.ndarray, n_fft: int, hop_length: int, block: int = 256) -> np.ndarray:
+    """(1 + n_fft // 2, T) float32 ``np.abs(librosa.stft(signal, n_fft, hop_length)) ** 2``.
+
+    Same steps and dtypes: frames of the zero-padded signal (centred), times
+    the float64 window, numpy's rfft, rounded to complex64, magnitude squared;
+    ``block`` frames at a time bound the temporaries. Returned as the same
+    Fortran-ordered layout librosa gives, so the products that follow match too.
+    """
+    pad = n_fft // 2
+    y = np.pad(np.asarray(signal, np.float32), pad)
+    n_frames = 1 + (len(y) - n_fft) // hop_length
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop_length][:n_frames]
+    window = _hann(n_fft)
+    out = np.empty((n_frames, n_fft // 2 + 1), np.float32)
+    for start in range(0, n_frames, block):
+        spectrum = np.fft.rfft(frames[start:start + block] * window, axis=1).astype(np.complex64)
+        out[start:start + block] = np.abs(spectrum) ** 2
+    return out.T
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +163,7 @@ def chroma_frames(signal: np.ndarray, params: AudioParams) -> tuple[np.ndarray, 
     """
     if signal.size < params.n_fft // 2:
         return np.zeros((12, 0)), np.zeros(0, bool)
-    spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
+    spec = _power_spectrogram(signal, params.n_fft, params.hop_length)
     window_power = (np.hanning(params.n_fft) ** 2).sum()
     level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
     chroma = _chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax) @ spec

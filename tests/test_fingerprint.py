@@ -1,5 +1,7 @@
 """Fingerprint layer: bits identical to imagehash, border crop, quality, audio codes."""
 
+import warnings
+
 import imagehash
 import numpy as np
 import pytest
@@ -98,6 +100,29 @@ def _tone_music(seconds, sr=11025, seed=0, semitone_shift=0):
         t = np.arange(sr // 4) / sr
         out.append(np.sin(2 * np.pi * f * t) * np.exp(-3 * t) + 0.5 * np.sin(4 * np.pi * f * t) * np.exp(-5 * t))
     return (0.5 * np.concatenate(out)).astype(np.float32)
+
+
+@pytest.mark.parametrize("samples", [2048, 4095, 4097, 11025 * 3 + 17, 1378 * 300 + 1377])
+def test_spectrogram_and_chroma_filters_equal_librosa(samples):
+    # prescreen no longer imports librosa (its import cost more than screening a
+    # short upload); the numpy versions must give librosa's values exactly, or
+    # stored audio codes would drift
+    librosa = pytest.importorskip("librosa")
+    from fingerprint.audio import _chroma_filters, _power_spectrogram
+
+    params = AudioParams()
+    signal = _tone_music(samples / params.sample_rate + 1, sr=params.sample_rate)[:samples]
+    signal = signal + np.random.default_rng(samples).normal(0, 0.01, samples).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa warns that n_fft exceeds the shortest signals
+        theirs = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
+    ours = _power_spectrogram(signal, params.n_fft, params.hop_length, block=7)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
+    bank = librosa.filters.chroma(sr=params.sample_rate, n_fft=params.n_fft, tuning=0.0)
+    freqs = librosa.fft_frequencies(sr=params.sample_rate, n_fft=params.n_fft)
+    bank[:, (freqs < params.fmin) | (freqs > params.fmax)] = 0.0
+    np.testing.assert_array_equal(_chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax), bank)
 
 
 def test_silence_yields_no_audio_codes():
