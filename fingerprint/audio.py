@@ -179,19 +179,21 @@ def chroma_words(chroma: np.ndarray) -> np.ndarray:
     if t < WINDOW_FRAMES:
         return np.zeros(0, np.uint32)
     csum = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
-    starts = np.arange(t - WINDOW_FRAMES + 1)
+    n = t - WINDOW_FRAMES + 1
+    blocks: dict[tuple[int, int], np.ndarray] = {}  # the filters share sub-windows: each mean once
 
     def mean_block(a: int, b: int) -> np.ndarray:  # (12, n) mean chroma of frames [a, b), centred
-        block = (csum[:, starts + b] - csum[:, starts + a]) / (b - a)
-        return block - block.mean(axis=0, keepdims=True)
+        if (a, b) not in blocks:
+            block = (csum[:, b:b + n] - csum[:, a:a + n]) / (b - a)
+            blocks[a, b] = block - block.mean(axis=0, keepdims=True)
+        return blocks[a, b]
 
     bits = []
     for (kind, a, b, c, _), proj in zip(_FILTERS, _projections()):
         response = mean_block(a, b) if kind == "level" else mean_block(b, c) - mean_block(a, b)
         bits.append(proj @ response > 0)
-    all_bits = np.concatenate(bits, axis=0)  # (32, n)
-    weights = (1 << np.arange(WORD_BITS - 1, -1, -1, dtype=np.uint64))
-    return (weights @ all_bits.astype(np.uint64)).astype(np.uint32)
+    all_bits = np.concatenate(bits, axis=0)  # (32, n), most significant bit first
+    return np.packbits(all_bits, axis=0).T.copy().view(">u4").reshape(-1).astype(np.uint32)
 
 
 def pack_codes(words: np.ndarray, params: AudioParams) -> np.ndarray:
