@@ -156,6 +156,33 @@ def _projections() -> list[np.ndarray]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's controller if it is installed (scikit-learn brings it), else None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _matmul_one_thread(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with BLAS held to one thread; the values are the same (OpenBLAS
+    splits the output between its threads, not the sums).
+
+    The chroma product (12 x 2049 x frames) is big enough for OpenBLAS to wake
+    its worker threads, which then busy-wait and are charged to this process:
+    on a shared 2-core machine that cost +24 % CPU per upload and +32 % per
+    reference, far more than the product itself (~0.5 ms). Without
+    threadpoolctl this is a plain product.
+    """
+    controller = _blas_controller()
+    if controller is None:
+        return a @ b
+    with controller.limit(limits=1, user_api="blas"):
+        return a @ b
+
+
 def chroma_frames(signal: np.ndarray, params: AudioParams) -> tuple[np.ndarray, np.ndarray]:
     """(12, T) L2-normalised chroma and (T,) bool mask of non-silent frames.
 
@@ -166,7 +193,7 @@ def chroma_frames(signal: np.ndarray, params: AudioParams) -> tuple[np.ndarray, 
     spec = _power_spectrogram(signal, params.n_fft, params.hop_length)
     window_power = (np.hanning(params.n_fft) ** 2).sum()
     level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
-    chroma = _chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax) @ spec
+    chroma = _matmul_one_thread(_chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax), spec)
     chroma = np.sqrt(chroma)  # magnitude-like: less dominated by the loudest partial
     norm = np.linalg.norm(chroma, axis=0, keepdims=True)
     chroma = chroma / np.maximum(norm, 1e-9)

@@ -108,7 +108,7 @@ def test_spectrogram_and_chroma_filters_equal_librosa(samples):
     # short upload); the numpy versions must give librosa's values exactly, or
     # stored audio codes would drift
     librosa = pytest.importorskip("librosa")
-    from fingerprint.audio import _chroma_filters, _power_spectrogram
+    from fingerprint.audio import _chroma_filters, _matmul_one_thread, _power_spectrogram
 
     params = AudioParams()
     signal = _tone_music(samples / params.sample_rate + 1, sr=params.sample_rate)[:samples]
@@ -123,6 +123,7 @@ def test_spectrogram_and_chroma_filters_equal_librosa(samples):
     freqs = librosa.fft_frequencies(sr=params.sample_rate, n_fft=params.n_fft)
     bank[:, (freqs < params.fmin) | (freqs > params.fmax)] = 0.0
     np.testing.assert_array_equal(_chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax), bank)
+    np.testing.assert_array_equal(_matmul_one_thread(bank, ours), bank @ ours)  # one BLAS thread, same sums
 
 
 def test_silence_yields_no_audio_codes():
