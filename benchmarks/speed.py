@@ -10,8 +10,11 @@ time: the figures are reported, never checked.
 - :func:`fingerprint_speed`: seconds of media fingerprinted per CPU second,
   and the ratio to plain decoding of the same files
   (``fingerprint.decode.decode_only``: PyAV decodes every frame and sample,
-  no fingerprinting; the cost floor). Ratio 1 means "as fast as decoding";
-  fpcalc decodes the audio stream only, so it can beat that floor.
+  no fingerprinting, with the same decoder threading as prescreen's decode;
+  the cost floor). Ratio 1 means "as fast as decoding";
+  fpcalc decodes the audio stream only, so it can beat that floor. For
+  prescreen also the CPU per stage and the cold-start CPU (imports plus the
+  first file) are recorded in the JSON.
 - :func:`search_scaling`: prescreen's FAISS range search per upload as the
   catalog grows (``index.build_index`` + ``index.range_search``; the real
   codes of the matching reference plus uniformly random codes to the size),
@@ -64,8 +67,13 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
     """Run one system's fingerprinting over ``paths``; per-file CPU seconds and memory.
 
     The first file is processed once before measuring (imports, caches, lazy
-    initialisation), then every file is measured.
+    initialisation), then every file is measured. ``cold_cpu_seconds`` is the
+    CPU of the system's imports plus that first run, what a one-file CLI call
+    pays beyond the warm per-file figure. For prescreen, a second pass times
+    each stage of ``fingerprint_file`` separately (``stage_cpu_seconds``).
     """
+    cold0 = time.process_time()
+    stages = None
     if task == "decode":
         from fingerprint.decode import decode_only
 
@@ -80,6 +88,9 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
 
         def run(p):
             fingerprint_file(p, role, params)
+
+        def stages(p) -> dict[str, float]:
+            return _prescreen_stage_cpu(p, role, params)
     elif task in ("vpdq", "vpdq_every_frame"):
         import vpdq
 
@@ -94,12 +105,42 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
     baseline = _rss_mib()
     if paths:
         run(paths[0])  # warm-up, not measured
+    cold = time.process_time() - cold0
     cpu = []
     for p in paths:
         c0 = time.process_time()
         run(p)
         cpu.append(time.process_time() - c0)
-    return {"cpu": cpu, "baseline_rss_mib": round(baseline, 1), "peak_rss_mib": round(_rss_mib(), 1)}
+    out = {"cpu": cpu, "baseline_rss_mib": round(baseline, 1), "peak_rss_mib": round(_rss_mib(), 1),
+           "cold_cpu_seconds": round(cold, 3)}
+    if stages is not None:
+        per_stage: dict[str, float] = {}
+        for p in paths:
+            for name, sec in stages(p).items():
+                per_stage[name] = per_stage.get(name, 0.0) + sec
+        out["stage_cpu_seconds"] = {k: round(v, 3) for k, v in per_stage.items()}
+    return out
+
+
+def _prescreen_stage_cpu(path: str, role: str, params) -> dict[str, float]:
+    """CPU seconds of each stage ``fingerprint_file`` runs (digest, decode, video, audio)."""
+    from fingerprint import REFERENCE, decode_media, file_digest
+    from fingerprint.audio import query_audio_fingerprint, reference_audio_fingerprint
+    from fingerprint.video import query_video_fingerprint, reference_video_fingerprint
+
+    fps = params.reference_fps if role == REFERENCE else params.query_fps
+    video_fp = reference_video_fingerprint if role == REFERENCE else query_video_fingerprint
+    audio_fp = reference_audio_fingerprint if role == REFERENCE else query_audio_fingerprint
+    t = [time.process_time()]
+    file_digest(path)
+    t.append(time.process_time())
+    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate)
+    t.append(time.process_time())
+    video_fp(media.frames, media.frame_times, 1.0 / fps, params.video)
+    t.append(time.process_time())
+    audio_fp(media.audio, params.audio)
+    t.append(time.process_time())
+    return dict(zip(("digest", "decode", "video", "audio"), np.diff(t).tolist()))
 
 
 def _child_fpcalc(paths: list[str]) -> dict:
@@ -172,7 +213,12 @@ def fingerprint_speed(files: list[dict], tasks: dict[str, str], say=print) -> di
             "decode_media_s_per_cpu_s": round(seconds / max(floor, 1e-9), 1),
             "ratio_to_decode": round(floor / max(cpu, 1e-9), 3),
             "baseline_rss_mib": res["baseline_rss_mib"], "peak_rss_mib": res["peak_rss_mib"],
+            "cold_cpu_seconds": res.get("cold_cpu_seconds"),
         }
+        if "stage_cpu_seconds" in res:
+            out[task]["stage_cpu_seconds"] = res["stage_cpu_seconds"]
+            by_stage = ", ".join(f"{k} {v:.2f}" for k, v in res["stage_cpu_seconds"].items())
+            say(f"speed: {label}: CPU s by stage {by_stage} (imports + first file {res['cold_cpu_seconds']:.2f})")
     return out
 
 

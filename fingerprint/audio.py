@@ -1,8 +1,12 @@
 """Audio chroma fingerprints in the manner of Chromaprint.
 
-1. ``chroma_frames``: power spectrogram (librosa STFT) limited to a musical band,
-   folded into 12 pitch classes (librosa chroma filters), ~8 frames per second;
-   frames quieter than the silence level are marked unusable.
+1. ``chroma_frames``: power spectrogram (``spectrum.power_spectrogram``, an
+   STFT computed exactly as librosa.stft does it) limited to a musical band, folded into 12 pitch
+   classes (librosa's chroma filters, rebuilt in numpy), ~8 frames per second;
+   frames quieter than the silence level are marked unusable. Importing
+   librosa (numba, llvmlite) cost ~2 CPU s per process, more than screening a
+   short upload, for two functions; ``tests/test_fingerprint.py`` checks both
+   against librosa value for value.
 2. ``chroma_words``: one 32-bit word per frame from the 16-frame window that
    starts there: rectangle filters (as Chromaprint's are) take the mean chroma
    of parts of the window (levels) and differences between consecutive parts
@@ -31,10 +35,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import librosa
 import numpy as np
 from scipy.fft import next_fast_len
 
+from .spectrum import power_spectrogram
 from .types import AUDIO, Fingerprint
 
 WINDOW_FRAMES = 16
@@ -97,8 +101,25 @@ class AudioParams:
 
 @lru_cache(maxsize=16)
 def _chroma_filters(sample_rate: float, n_fft: int, fmin: float, fmax: float) -> np.ndarray:
-    bank = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
-    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    """(12, 1 + n_fft // 2) float32: ``librosa.filters.chroma(sr, n_fft, tuning=0)`` (Ellis'
+    chroma bank: Gaussian bumps per pitch class, L2-normalised per bin, weighted
+    by an octave Gaussian centred 5 octaves above C0, C first), band-limited."""
+    n_chroma = 12
+    frequencies = np.linspace(0, sample_rate, n_fft, endpoint=False)[1:]
+    frqbins = n_chroma * np.log2(frequencies / (440.0 / 16))
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))  # 0 Hz: 1.5 octaves below bin 1
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    d = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    half = np.round(float(n_chroma) / 2)
+    d = np.remainder(d + half + 10 * n_chroma, n_chroma) - half
+    wts = np.exp(-0.5 * (2 * d / np.tile(binwidthbins, (n_chroma, 1))) ** 2)
+    length = np.sum(np.abs(wts) ** 2, axis=0, keepdims=True) ** (1.0 / 2)
+    length[length < np.finfo(wts.dtype).tiny] = 1.0
+    wts = wts / length
+    wts *= np.tile(np.exp(-0.5 * (((frqbins / n_chroma - 5.0) / 2.0) ** 2)), (n_chroma, 1))
+    wts = np.roll(wts, -3, axis=0)
+    bank = np.ascontiguousarray(wts[:, : int(1 + n_fft / 2)], dtype=np.float32)
+    freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
     bank[:, (freqs < fmin) | (freqs > fmax)] = 0.0
     return bank
 
@@ -130,6 +151,33 @@ def _speed_geometry(params: AudioParams, speed: float) -> tuple[int, int, float]
     return n_fft, int(round(params.hop_length / speed)), params.sample_rate / speed
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's controller if it is installed (scikit-learn brings it), else None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _matmul_one_thread(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with BLAS held to one thread; the values are the same (OpenBLAS
+    splits the output between its threads, not the sums).
+
+    The chroma product (12 x 2049 x frames) is big enough for OpenBLAS to wake
+    its worker threads, which then busy-wait and are charged to this process:
+    on a shared 2-core machine that cost +24 % CPU per upload and +32 % per
+    reference, far more than the product itself (~0.5 ms). Without
+    threadpoolctl this is a plain product.
+    """
+    controller = _blas_controller()
+    if controller is None:
+        return a @ b
+    with controller.limit(limits=1, user_api="blas"):
+        return a @ b
+
+
 def chroma_frames(signal: np.ndarray, params: AudioParams, speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(12, T) L2-normalised chroma and (T,) bool mask of non-silent frames.
 
@@ -140,10 +188,10 @@ def chroma_frames(signal: np.ndarray, params: AudioParams, speed: float = 1.0) -
     n_fft, hop, bank_rate = _speed_geometry(params, speed)
     if signal.size < n_fft:  # (librosa warns; no code needs fewer samples than a window anyway)
         return np.zeros((12, 0)), np.zeros(0, bool)
-    spec = np.abs(librosa.stft(signal, n_fft=n_fft, hop_length=hop)) ** 2
+    spec = power_spectrogram(signal, n_fft, hop)
     window_power = (np.hanning(n_fft) ** 2).sum()
     level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * n_fft) + 1e-12)
-    chroma = _chroma_filters(bank_rate, n_fft, params.fmin, params.fmax) @ spec
+    chroma = _matmul_one_thread(_chroma_filters(bank_rate, n_fft, params.fmin, params.fmax), spec)
     chroma = np.sqrt(chroma)  # magnitude-like: less dominated by the loudest partial
     norm = np.linalg.norm(chroma, axis=0, keepdims=True)
     chroma = chroma / np.maximum(norm, 1e-9)
@@ -156,19 +204,21 @@ def chroma_words(chroma: np.ndarray) -> np.ndarray:
     if t < WINDOW_FRAMES:
         return np.zeros(0, np.uint32)
     csum = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
-    starts = np.arange(t - WINDOW_FRAMES + 1)
+    n = t - WINDOW_FRAMES + 1
+    blocks: dict[tuple[int, int], np.ndarray] = {}  # the filters share sub-windows: each mean once
 
     def mean_block(a: int, b: int) -> np.ndarray:  # (12, n) mean chroma of frames [a, b), centred
-        block = (csum[:, starts + b] - csum[:, starts + a]) / (b - a)
-        return block - block.mean(axis=0, keepdims=True)
+        if (a, b) not in blocks:
+            block = (csum[:, b:b + n] - csum[:, a:a + n]) / (b - a)
+            blocks[a, b] = block - block.mean(axis=0, keepdims=True)
+        return blocks[a, b]
 
     bits = []
     for (kind, a, b, c, _), proj in zip(_FILTERS, _projections()):
         response = mean_block(a, b) if kind == "level" else mean_block(b, c) - mean_block(a, b)
         bits.append(proj @ response > 0)
-    all_bits = np.concatenate(bits, axis=0)  # (32, n)
-    weights = (1 << np.arange(WORD_BITS - 1, -1, -1, dtype=np.uint64))
-    return (weights @ all_bits.astype(np.uint64)).astype(np.uint32)
+    all_bits = np.concatenate(bits, axis=0)  # (32, n), most significant bit first
+    return np.packbits(all_bits, axis=0).T.copy().view(">u4").reshape(-1).astype(np.uint32)
 
 
 def pack_codes(words: np.ndarray, params: AudioParams) -> np.ndarray:

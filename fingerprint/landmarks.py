@@ -7,7 +7,7 @@ in bands the voice leaves free) they survive, and a pair of peaks hashed by
 (anchor frequency, frequency step, time step) is reproduced exactly by any
 copy. A copy is then many exact hash hits on one time offset.
 
-1. ``spectral_peaks``: log-magnitude STFT, whitened across frequency and
+1. ``spectral_peaks``: log-magnitude STFT (``spectrum.power_spectrogram``), whitened across frequency and
    high-passed along time (a stationary tone or hum leaves nothing), local
    maxima in a (frequency x time) neighbourhood that stand ``min_peak_db`` over
    their surroundings, the strongest ``peaks_per_second`` per second kept.
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
+import cv2
 import numpy as np
-import scipy.ndimage as ndi
 
+from .spectrum import hann, power_spectrogram
 from .types import LANDMARK, Fingerprint
 
 CODE_BYTES = 4
@@ -76,17 +76,18 @@ def spectral_peaks(signal: np.ndarray, sample_rate: int, params: LandmarkParams)
     """(bins, frames) of the kept spectral peaks of a mono signal at ``sample_rate`` Hz, sorted by frame then bin."""
     if signal.size < params.n_fft:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    spec = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length))
-    window_power = (np.hanning(params.n_fft) ** 2).sum()
-    level_db = 10 * np.log10((spec ** 2).sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
-    band = spec[params.min_bin: params.max_bin + 1]
-    log = 20 * np.log10(band + 1e-9)
-    log -= ndi.uniform_filter1d(log, params.whiten_bins, axis=0, mode="nearest")
+    power = power_spectrogram(signal, params.n_fft, params.hop_length)
+    window_power = float((hann(params.n_fft) ** 2).sum())
+    level_db = 10 * np.log10(power.sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
+    # dB of the band's magnitude; OpenCV's box and max filters (already loaded for video) with
+    # replicated borders do what scipy.ndimage's uniform and maximum filters would, without its import
+    log = (10 * np.log10(power[params.min_bin: params.max_bin + 1] + 1e-18)).astype(np.float32)
+    log -= cv2.blur(log, (1, params.whiten_bins), borderType=cv2.BORDER_REPLICATE)
     frame_seconds = params.frame_seconds(sample_rate)
     hp_frames = max(3, int(round(params.highpass_seconds / frame_seconds)) | 1)
-    log -= ndi.uniform_filter1d(log, hp_frames, axis=1, mode="nearest")
-    local_max = ndi.maximum_filter(log, size=(params.neighbourhood_bins, params.neighbourhood_frames),
-                                   mode="nearest")
+    log -= cv2.blur(log, (hp_frames, 1), borderType=cv2.BORDER_REPLICATE)
+    kernel = np.ones((params.neighbourhood_bins, params.neighbourhood_frames), np.uint8)
+    local_max = cv2.dilate(log, kernel, borderType=cv2.BORDER_REPLICATE)
     peak = (log == local_max) & (log >= params.min_peak_db) & (level_db > params.silence_db)[None, :]
     bins, frames = np.nonzero(peak)
     if bins.size == 0:

@@ -7,19 +7,25 @@ Pipeline per clip, all on (n, size, size) uint8 grey frames:
    frame; flat, black and near-uniform frames fall below the threshold and
    never produce a code.
 3. ``phash_bits``: pHash exactly as imagehash computes it (PIL Lanczos resize
-   to 4*hash_size square, 2-D DCT-II, low-frequency block, > median), with the
-   DCT and the median batched in numpy. ``tests/test_fingerprint.py`` proves the
-   bits equal ``imagehash.phash(image, hash_size=16)``.
+   to 4*hash_size square, 2-D DCT-II, low-frequency block, > median), batched:
+   PIL's two separable resize passes run once per batch of frames instead of
+   once per frame (``_resized_stack``), the DCT and the median in numpy.
+   ``tests/test_fingerprint.py`` proves the bits equal
+   ``imagehash.phash(image, hash_size=16)``.
 4. References: extra hashes of centre crops (robust to cropped copies) and
    runs of near-identical hashes collapsed to one code standing for the run.
    Queries: the plain hash and the hash of the mirrored frame, which for a DCT
    is a sign flip of the odd horizontal frequencies (no second resize), plus
-   hashes of the frames rotated back by a few degrees (``rotated_stack``).
+   hashes of the frames rotated back by a few degrees. Those are query-only,
+   so they are made cheaply from the already resized image
+   (``rotated_pixels``) and stay within a few bits of hashing the rotated
+   full frame (``rotated_stack``, tested).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -82,8 +88,9 @@ def border_box(frames: np.ndarray, black_level: float, max_share: float) -> tupl
     n, h, w = frames.shape
     if n == 0:
         return 0, h, 0, w
-    row_peak = frames.mean(axis=2).max(axis=0)
-    col_peak = frames.mean(axis=1).max(axis=0)
+    # integer sums are exact, so dividing the largest gives the same peak mean
+    row_peak = frames.sum(axis=2, dtype=np.int32).max(axis=0) / w
+    col_peak = frames.sum(axis=1, dtype=np.int32).max(axis=0) / h
 
     def bounds(profile: np.ndarray, length: int) -> tuple[int, int]:
         lit = np.flatnonzero(profile >= black_level)
@@ -103,7 +110,12 @@ def frame_quality(frames: np.ndarray) -> np.ndarray:
     """(n,) pixel standard deviation of each frame, grey levels (0 = flat)."""
     if len(frames) == 0:
         return np.zeros(0)
-    return frames.reshape(len(frames), -1).std(axis=1)
+    # from exact integer sums: sum x and sum x^2 of uint8 pixels fit int64
+    flat = frames.reshape(len(frames), -1)
+    count = flat.shape[1]
+    s1 = flat.sum(axis=1, dtype=np.int64)
+    s2 = np.einsum("ij,ij->i", flat, flat, dtype=np.int64)
+    return np.sqrt(np.maximum(count * s2 - s1 * s1, 0) / float(count * count))
 
 
 def centre_crop(frames: np.ndarray, scale: float) -> np.ndarray:
@@ -114,19 +126,100 @@ def centre_crop(frames: np.ndarray, scale: float) -> np.ndarray:
     return frames[:, dh : h - dh, dw : w - dw]
 
 
+_LANCZOS = Image.Resampling.LANCZOS
+_RESIZE_CHUNK = 256  # frames per batched resize: bounds the temporaries, keeps them in cache
+
+
+def _two_pass(frames: np.ndarray, side: int, order: str) -> np.ndarray:
+    """PIL's Lanczos resize of every frame to (side, side), as two PIL calls for the whole batch.
+
+    PIL resizes in two separable 1-D passes, each rounding to uint8. A
+    horizontal pass treats rows independently, so it can run on all frames
+    stacked into one tall image; a vertical pass treats columns independently,
+    so it can run on all frames laid side by side. ``order`` is "hv" or "vh":
+    which pass PIL runs first for this shape (see ``_pass_order``).
+    """
+    n, h, w = frames.shape
+    if order == "hv":
+        tall = np.ascontiguousarray(frames).reshape(n * h, w)
+        half = np.asarray(Image.fromarray(tall).resize((side, n * h), _LANCZOS)).reshape(n, h, side)
+        wide = np.ascontiguousarray(half.transpose(1, 0, 2)).reshape(h, n * side)
+        out = np.asarray(Image.fromarray(wide).resize((n * side, side), _LANCZOS)).reshape(side, n, side)
+        return out.transpose(1, 0, 2)
+    wide = np.ascontiguousarray(frames.transpose(1, 0, 2)).reshape(h, n * w)
+    half = np.asarray(Image.fromarray(wide).resize((n * w, side), _LANCZOS)).reshape(side, n, w)
+    tall = np.ascontiguousarray(half.transpose(1, 0, 2)).reshape(n * side, w)
+    return np.asarray(Image.fromarray(tall).resize((side, n * side), _LANCZOS)).reshape(n, side, side)
+
+
+@lru_cache(maxsize=64)
+def _pass_order(h: int, w: int, side: int) -> str | None:
+    """Which pass PIL runs first when it resizes an (h, w) image to (side, side).
+
+    Pillow picks the order from the shape (recent versions run the vertical
+    pass first for tall narrow images), so it is read off Pillow itself: a
+    fixed random probe is resized per frame and batched both ways. None if
+    neither matches (a Pillow that resizes differently): callers then fall
+    back to one PIL call per frame.
+    """
+    probe = np.random.default_rng(h * 100003 + w).integers(0, 256, (1, h, w), dtype=np.uint8)
+    want = np.asarray(Image.fromarray(probe[0]).resize((side, side), _LANCZOS))
+    for order in ("hv", "vh"):
+        if np.array_equal(_two_pass(probe, side, order)[0], want):
+            return order
+    return None
+
+
 def _resized_stack(frames: np.ndarray, side: int) -> np.ndarray:
-    # PIL's Lanczos resize is what imagehash uses; one C call per frame keeps
-    # the bits identical to imagehash (a numpy resampler would not be).
-    out = np.empty((len(frames), side, side), np.float64)
-    for i, frame in enumerate(frames):
-        out[i] = np.asarray(Image.fromarray(frame).resize((side, side), Image.Resampling.LANCZOS))
+    """(n, side, side) uint8: each frame resized exactly as ``Image.resize(LANCZOS)`` would.
+
+    PIL's Lanczos resize is what imagehash uses. One PIL call per frame cost
+    more in Python overhead than in resampling; the batched form gives the
+    same bytes (``tests/test_fingerprint.py`` checks it against imagehash).
+    """
+    n, h, w = frames.shape
+    out = np.empty((n, side, side), np.uint8)
+    order = _pass_order(h, w, side) if n else None
+    for start in range(0, n, _RESIZE_CHUNK):
+        chunk = frames[start:start + _RESIZE_CHUNK]
+        if order is None:
+            for i, frame in enumerate(chunk):
+                out[start + i] = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((side, side), _LANCZOS))
+        else:
+            out[start:start + len(chunk)] = _two_pass(chunk, side, order)
     return out
 
 
+def _dct_low(pixels: np.ndarray, hash_size: int) -> np.ndarray:
+    """The hash_size x hash_size low-frequency block of the 2-D DCT-II of each (n, s, s) image.
+
+    The same scipy.fftpack calls as imagehash, except that the second pass
+    transforms only the rows that are kept (each row's transform is
+    independent, so the kept values are the same).
+    """
+    cols = scipy.fftpack.dct(np.asarray(pixels, np.float64), axis=1)[:, :hash_size, :]
+    return scipy.fftpack.dct(cols, axis=2)[:, :, :hash_size]
+
+
+@lru_cache(maxsize=8)
+def _dct_rows(hash_size: int, side: int) -> np.ndarray:
+    """(hash_size, side) float32: the first rows of scipy.fftpack's unnormalised DCT-II matrix."""
+    k = np.arange(hash_size)[:, None]
+    n = np.arange(side)[None, :]
+    return (2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * side))).astype(np.float32)
+
+
+def _dct_low_approx(pixels: np.ndarray, hash_size: int) -> np.ndarray:
+    """``_dct_low`` as two small float32 matrix products: ~10x cheaper, equal to ~1e-6
+    relative, so a bit can differ only where a coefficient all but ties the
+    median. For query-only variants (rotations), never for codes that must be
+    imagehash's."""
+    d = _dct_rows(hash_size, pixels.shape[-1])
+    return d @ np.asarray(pixels, np.float32) @ d.T
+
+
 def _low_dct(frames: np.ndarray, hash_size: int) -> np.ndarray:
-    pixels = _resized_stack(np.ascontiguousarray(frames), hash_size * HIGHFREQ_FACTOR)
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=1), axis=2)
-    return dct[:, :hash_size, :hash_size]
+    return _dct_low(_resized_stack(frames, hash_size * HIGHFREQ_FACTOR), hash_size)
 
 
 def _bits_from_low(low: np.ndarray) -> np.ndarray:
@@ -156,8 +249,12 @@ def phash_bits_with_mirror(frames: np.ndarray, hash_size: int = 16) -> tuple[np.
         empty = np.zeros((0, hash_size * hash_size // 8), np.uint8)
         return empty, empty
     low = _low_dct(frames, hash_size)
-    sign = np.where(np.arange(hash_size) % 2 == 1, -1.0, 1.0)
-    return _bits_from_low(low), _bits_from_low(low * sign[None, None, :])
+    return _bits_from_low(low), _bits_from_low(low * _mirror_sign(hash_size))
+
+
+def _mirror_sign(hash_size: int) -> np.ndarray:
+    """(1, 1, hash_size) DCT sign flip of the odd horizontal frequencies: a horizontal mirror."""
+    return np.where(np.arange(hash_size) % 2 == 1, -1.0, 1.0)[None, None, :]
 
 
 def rotated_stack(frames: np.ndarray, degrees: float) -> np.ndarray:
@@ -170,6 +267,26 @@ def rotated_stack(frames: np.ndarray, degrees: float) -> np.ndarray:
         turned[i] = cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR)
     rad = np.radians(abs(degrees))
     return centre_crop(turned, 1.0 / (np.cos(rad) + np.sin(rad)))
+
+
+def rotated_pixels(pixels: np.ndarray, degrees: float) -> np.ndarray:
+    """(n, s, s) float32: the hash-sized images rotated by ``degrees`` and zoomed to
+    the central square that holds no rotated-in corners.
+
+    The query-side stand-in for ``rotated_stack`` followed by the Lanczos
+    resize: rotating the already resized (s, s) image is about 8 times cheaper
+    and its hashes differ from that path's by a few bits (median 2-4 of 256 on
+    the benchmark corpus), far inside the match radius. Reference codes never
+    use it, so they stay imagehash pHash.
+    """
+    n, s, _ = pixels.shape
+    rad = np.radians(abs(degrees))
+    matrix = cv2.getRotationMatrix2D(((s - 1) / 2, (s - 1) / 2), degrees, float(np.cos(rad) + np.sin(rad)))
+    src = np.asarray(pixels, np.float32)
+    out = np.empty((n, s, s), np.float32)
+    for i in range(n):  # OpenCV warps at most 4 channels at a time exactly; 64x64 per call is cheap
+        out[i] = cv2.warpAffine(src[i], matrix, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
 
 
 def _edge_peaks(profile: np.ndarray, ratio: float) -> list[tuple[int, float]]:
@@ -194,9 +311,14 @@ def inset_box(frames: np.ndarray, params: VideoParams) -> tuple[int, int, int, i
     n, h, w = frames.shape
     if n < 8:
         return None
-    f = frames[:: max(1, n // 48)].astype(np.float32)  # ~48 frames spread over the clip are enough
-    cols = np.median(np.abs(np.diff(f, axis=2)), axis=0).mean(axis=0)  # (w - 1,) vertical edges
-    rows = np.median(np.abs(np.diff(f, axis=1)), axis=0).mean(axis=1)  # (h - 1,) horizontal edges
+    # ~48 frames spread over the clip are enough; time is laid out last so the
+    # medians run over contiguous uint8 rows (exact: |difference| is an integer)
+    f = np.ascontiguousarray(frames[:: max(1, n // 48)].transpose(1, 2, 0))  # (h, w, m)
+    m = f.shape[2]
+    dx = cv2.absdiff(f[:, 1:].reshape(-1, m), f[:, :-1].reshape(-1, m))
+    dy = cv2.absdiff(f[1:].reshape(-1, m), f[:-1].reshape(-1, m))
+    cols = np.median(dx, axis=1).astype(np.float32).reshape(h, w - 1).mean(axis=0)  # (w - 1,) vertical edges
+    rows = np.median(dy, axis=1).astype(np.float32).reshape(h - 1, w).mean(axis=1)  # (h - 1,) horizontal edges
     vpeaks = _edge_peaks(cols, params.inset_edge_ratio)
     hpeaks = _edge_peaks(rows, params.inset_edge_ratio)
     if not vpeaks and not hpeaks:
@@ -277,9 +399,11 @@ def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float
     code_bytes = params.hash_size**2 // 8
     if len(t) == 0:
         return Fingerprint.empty(VIDEO, code_bytes)
-    plain, mirrored = phash_bits_with_mirror(cropped, params.hash_size)
-    codes = [plain, mirrored] + [phash_bits(rotated_stack(cropped, a), params.hash_size)
-                                 for a in params.query_rotations]
+    pixels = _resized_stack(np.ascontiguousarray(cropped), params.hash_size * HIGHFREQ_FACTOR)
+    low = _dct_low(pixels, params.hash_size)
+    codes = [_bits_from_low(low), _bits_from_low(low * _mirror_sign(params.hash_size))]
+    codes += [_bits_from_low(_dct_low_approx(rotated_pixels(pixels, a), params.hash_size))
+              for a in params.query_rotations]
     box = inset_box(cropped, params) if params.query_insets else None
     if box is not None:
         top, bottom, left, right = box

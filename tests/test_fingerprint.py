@@ -1,5 +1,7 @@
 """Fingerprint layer: bits identical to imagehash, border crop, quality, audio codes."""
 
+import warnings
+
 import imagehash
 import numpy as np
 import pytest
@@ -28,6 +30,33 @@ def test_batched_phash_gives_imagehash_bits():
     ])
     assert ours.shape == (24, 32)
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (96, 128), (128, 90), (118, 118), (102, 115), (64, 64), (70, 200)])
+def test_batched_resize_gives_imagehash_bits_for_every_crop_shape(shape, monkeypatch):
+    # Pillow runs its vertical pass first for tall narrow images (128 x 90 here), the
+    # horizontal pass first otherwise; a small chunk size exercises the chunk boundaries
+    import fingerprint.video as video
+
+    monkeypatch.setattr(video, "_RESIZE_CHUNK", 5)
+    frames = _textures(12, *shape, seed=sum(shape))
+    theirs = np.stack([
+        np.packbits(imagehash.phash(Image.fromarray(f), hash_size=16).hash.reshape(-1)) for f in frames
+    ])
+    np.testing.assert_array_equal(phash_bits(frames, hash_size=16), theirs)
+
+
+def test_query_rotation_stays_close_to_rotating_the_full_frame():
+    # uploads' rotated hashes come from the resized image (cheap); they must stay
+    # within a few bits of hashing the rotated full-size frame (the exact path)
+    from fingerprint.video import _dct_low_approx, _bits_from_low, _resized_stack, rotated_pixels, rotated_stack
+
+    frames = _textures(16, 128, 128, seed=21)
+    for degrees in (-5.0, 5.0):
+        exact = phash_bits(rotated_stack(frames, degrees))
+        cheap = _bits_from_low(_dct_low_approx(rotated_pixels(_resized_stack(frames, 64), degrees), 16))
+        d = np.bitwise_count(exact ^ cheap).sum(axis=1)
+        assert np.median(d) <= 8 and d.max() <= 24, d
 
 
 def test_mirrored_hash_from_dct_sign_flip_equals_hash_of_mirrored_frame():
@@ -71,6 +100,31 @@ def _tone_music(seconds, sr=11025, seed=0, semitone_shift=0):
         t = np.arange(sr // 4) / sr
         out.append(np.sin(2 * np.pi * f * t) * np.exp(-3 * t) + 0.5 * np.sin(4 * np.pi * f * t) * np.exp(-5 * t))
     return (0.5 * np.concatenate(out)).astype(np.float32)
+
+
+@pytest.mark.parametrize("samples", [2048, 4095, 4097, 11025 * 3 + 17, 1378 * 300 + 1377])
+def test_spectrogram_and_chroma_filters_equal_librosa(samples):  # the landmarks' 512/256 STFT: see test_landmarks
+    # prescreen no longer imports librosa (its import cost more than screening a
+    # short upload); the numpy versions must give librosa's values exactly, or
+    # stored audio codes would drift
+    librosa = pytest.importorskip("librosa")
+    from fingerprint.audio import _chroma_filters, _matmul_one_thread
+    from fingerprint.spectrum import power_spectrogram
+
+    params = AudioParams()
+    signal = _tone_music(samples / params.sample_rate + 1, sr=params.sample_rate)[:samples]
+    signal = signal + np.random.default_rng(samples).normal(0, 0.01, samples).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa warns that n_fft exceeds the shortest signals
+        theirs = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
+    ours = power_spectrogram(signal, params.n_fft, params.hop_length, block=7)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
+    bank = librosa.filters.chroma(sr=params.sample_rate, n_fft=params.n_fft, tuning=0.0)
+    freqs = librosa.fft_frequencies(sr=params.sample_rate, n_fft=params.n_fft)
+    bank[:, (freqs < params.fmin) | (freqs > params.fmax)] = 0.0
+    np.testing.assert_array_equal(_chroma_filters(params.sample_rate, params.n_fft, params.fmin, params.fmax), bank)
+    np.testing.assert_array_equal(_matmul_one_thread(bank, ours), bank @ ours)  # one BLAS thread, same sums
 
 
 def test_silence_yields_no_audio_codes():
