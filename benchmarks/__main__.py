@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     # ------------------------------------------------------------------ speed
     speed: dict = {"skipped": "--skip-speed was given"} if args.skip_speed else {}
     if not args.skip_speed:
-        from fingerprint import QUERY, fingerprint_file
+        from fingerprint import QUERY, SIGNALS, fingerprint_file
         from service import load_config
 
         from .speed import fingerprint_speed, search_scaling
@@ -208,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         engine = prescreen.engine
         ref_ids = [r.ref_id for r in engine.catalog.references(probe.work_id)]
         real = {}
-        for signal in ("video", "audio"):
+        for signal in SIGNALS:
             parts = [fp.codes for _, fp in engine.catalog.fingerprints(signal, ref_ids)]
-            real[signal] = np.concatenate(parts) if parts else np.zeros((0, 32), np.uint8)
+            real[signal] = np.concatenate(parts) if parts else np.zeros((0, q.signals[signal].codes.shape[1]),
+                                                                         np.uint8)
         if args.search_sizes:
             sizes_list = [int(x) for x in args.search_sizes.split(",")]
         else:
@@ -224,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             from .systems import fpcalc
 
             peers_q["chromaprint"] = fpcalc(corpus.path(probe.path))[0]
-        radius = {"video": cfg.match.video.radius, "audio": cfg.match.audio.radius}
-        speed["search"] = search_scaling(args.workdir, real, {"video": q.video.codes, "audio": q.audio.codes},
+        radius = {signal: cfg.match.for_signal(signal).radius for signal in SIGNALS}
+        speed["search"] = search_scaling(args.workdir, real, {s: fp.codes for s, fp in q.signals.items()},
                                          sizes_list, radius, peers_q)
         speed["search"]["probe_upload"] = probe.upload_id
         speed["screen_wall_seconds"] = _screen_timings(raw["prescreen"])

@@ -281,14 +281,17 @@ def _speed(data: dict, plots: dict) -> str:
 
     q = {r["signal"]: r["query_codes"] for r in pre_rows}
     rows = [[f"{n:,}", cell("video", "flat", n), cell("video", "ivf", n), cell("audio", "flat", n),
-             cell("audio", "ivf", n), peer_cell("vpdq", n), peer_cell("chromaprint", n)] for n in sizes]
+             cell("audio", "ivf", n), cell("landmark", "hash", n), peer_cell("vpdq", n),
+             peer_cell("chromaprint", n)] for n in sizes]
     head = ["codes in the catalog", f"prescreen video, exact ({q.get('video', 0)} query codes)",
             "video, IVF", f"audio, exact ({q.get('audio', 0)} query codes)", "audio, IVF",
-            "vPDQ brute force", "Chromaprint alignment"]
+            f"landmarks, hash table ({q.get('landmark', 0)} query codes)", "vPDQ brute force",
+            "Chromaprint alignment"]
     parts.append("#### Search time per upload (milliseconds, best of 5)\n\n" + _table(head, rows) +
                  f"\n\nQuery: the codes of `{search['probe_upload']}`. prescreen: `index.build_index` + "
                  "`index.range_search` at the configured radius over the real codes of the matching reference "
-                 "plus uniformly random 256-bit codes up to the size; IVF recall = share of the exact search's "
+                 "plus uniformly random codes of the signal's width up to the size (landmarks: 32-bit, searched "
+                 "for equal codes in an `IndexBinaryHash`); IVF recall = share of the exact search's "
                  "hits on the real codes that IVF also returns. Peers: their matching as run in this benchmark "
                  "(vPDQ's brute-force comparison of every query hash with every reference hash; Chromaprint: "
                  "our alignment against every ~300-item reference), on random hashes / sub-fingerprints of the "
@@ -454,14 +457,15 @@ def _plots(data: dict, out: Path, name: str) -> dict:
     if "search" in sp:
         fig, ax = plt.subplots(figsize=(7, 4.2))
         rows = sp["search"]["prescreen"]["rows"]
-        for signal in ("video", "audio"):
-            for kind, style in (("flat", "-o"), ("ivf", "--s")):
+        for signal in ("video", "audio", "landmark"):
+            for kind, style in (("flat", "-o"), ("ivf", "--s"), ("hash", "-d")):
                 pts = [(r["codes"], r["search_seconds"] * 1000) for r in rows
                        if r["signal"] == signal and r["kind"] == kind
-                       and (kind == "flat" or r["index_type"] == "IndexBinaryIVF")]
+                       and (kind != "ivf" or r["index_type"] == "IndexBinaryIVF")]
                 if pts:
                     x, y = zip(*pts)
-                    ax.plot(x, y, style, label=f"prescreen {signal}, {'exact' if kind == 'flat' else 'IVF'}")
+                    how = {"flat": "exact", "ivf": "IVF", "hash": "hash table"}[kind]
+                    ax.plot(x, y, style, label=f"prescreen {signal}, {how}")
         for system, style, label in (("vpdq", ":^", "vPDQ brute force"), ("chromaprint", ":v", "Chromaprint alignment")):
             pts = [(r["codes"], r["search_seconds"] * 1000) for r in sp["search"].get("peers", {}).get("rows", [])
                    if r["system"] == system and "search_seconds" in r]

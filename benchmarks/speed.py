@@ -123,9 +123,10 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
 
 
 def _prescreen_stage_cpu(path: str, role: str, params) -> dict[str, float]:
-    """CPU seconds of each stage ``fingerprint_file`` runs (digest, decode, video, audio)."""
+    """CPU seconds of each stage ``fingerprint_file`` runs (digest, decode, video, audio, landmark)."""
     from fingerprint import REFERENCE, decode_media, file_digest
     from fingerprint.audio import query_audio_fingerprint, reference_audio_fingerprint
+    from fingerprint.landmarks import landmark_fingerprint
     from fingerprint.video import query_video_fingerprint, reference_video_fingerprint
 
     fps = params.reference_fps if role == REFERENCE else params.query_fps
@@ -140,7 +141,9 @@ def _prescreen_stage_cpu(path: str, role: str, params) -> dict[str, float]:
     t.append(time.process_time())
     audio_fp(media.audio, params.audio)
     t.append(time.process_time())
-    return dict(zip(("digest", "decode", "video", "audio"), np.diff(t).tolist()))
+    landmark_fingerprint(media.audio, media.sample_rate, params.landmark)
+    t.append(time.process_time())
+    return dict(zip(("digest", "decode", "video", "audio", "landmark"), np.diff(t).tolist()))
 
 
 def _child_fpcalc(paths: list[str]) -> dict:
@@ -239,27 +242,31 @@ def _timed(fn, repeats: int) -> tuple[float, float, object]:
 
 def _child_prescreen_search(data_path: str, sizes: list[int], kinds: list[str], radius: dict,
                             repeats: int, seed: int) -> dict:
+    from fingerprint import EXACT_MATCH, SIGNALS
     from index import IndexParams, build_index, range_search
 
     data = np.load(data_path)
     rng = np.random.default_rng(seed)
     rows = []
     baseline = _rss_mib()
-    for signal in ("video", "audio"):
+    for signal in SIGNALS:
+        if f"{signal}_ref" not in data:
+            continue
         real, query = data[f"{signal}_ref"], data[f"{signal}_query"]
         if len(query) == 0 or len(real) == 0:
             continue
         width = real.shape[1]
         biggest = max(sizes)
         filler = rng.integers(0, 256, (biggest, width), dtype=np.uint8)
+        exact = signal in EXACT_MATCH  # landmarks: one hash table, whatever the kind
         for n in sizes:
             k = min(len(real), n)
             codes = np.concatenate([real[:k], filler[: n - k]])
             ids = np.arange(n, dtype=np.int64)
             exact_true = None
-            for kind in kinds:
+            for kind in (["hash"] if exact else kinds):
                 b0 = time.perf_counter()
-                index = build_index(width, ids, codes, IndexParams(kind=kind))
+                index = build_index(width, ids, codes, IndexParams(kind="flat" if exact else kind), exact=exact)
                 build = time.perf_counter() - b0
                 wall, cpu, hits = _timed(lambda index=index: range_search(index, query, radius[signal]), repeats)
                 true_hits = set(zip(hits.query[hits.ids < k].tolist(), hits.ids[hits.ids < k].tolist()))
@@ -268,7 +275,7 @@ def _child_prescreen_search(data_path: str, sizes: list[int], kinds: list[str], 
                        "search_seconds": round(wall, 5), "search_cpu_seconds": round(cpu, 5),
                        "hits": int(len(hits.ids)), "hits_real": len(true_hits),
                        "index_mib": round(n * width / 2**20, 1)}
-                if kind == "flat":
+                if kind in ("flat", "hash"):
                     exact_true = true_hits
                 elif exact_true is not None:
                     row["recall_vs_flat"] = round(len(true_hits & exact_true) / max(1, len(exact_true)), 4)
@@ -332,9 +339,9 @@ def search_scaling(workdir: Path, ref_codes: dict[str, np.ndarray], query_codes:
     """Search time per upload against catalogs of ``sizes`` codes (see the module doc)."""
     workdir.mkdir(parents=True, exist_ok=True)
     data_path = workdir / "search-codes.npz"
-    np.savez(data_path, video_ref=ref_codes["video"], audio_ref=ref_codes["audio"],
-             video_query=query_codes["video"], audio_query=query_codes["audio"])
-    say(f"speed: prescreen range search at {', '.join(f'{n:,}' for n in sizes)} codes (flat and IVF) ...")
+    np.savez(data_path, **{f"{s}_ref": c for s, c in ref_codes.items()},
+             **{f"{s}_query": c for s, c in query_codes.items()})
+    say(f"speed: prescreen range search at {', '.join(f'{n:,}' for n in sizes)} codes (flat, IVF, hash) ...")
     pre = _in_child(_child_prescreen_search, str(data_path), sizes, ["flat", "ivf"], radius, repeats, seed)
     out = {"prescreen": pre}
     peers = peers or {}

@@ -1,8 +1,9 @@
 """Audio chroma fingerprints in the manner of Chromaprint.
 
 1. ``chroma_frames``: power spectrogram (``spectrum.power_spectrogram``, an
-   STFT computed exactly as librosa.stft does it) limited to a musical band, folded into 12 pitch
-   classes (librosa's chroma filters, rebuilt in numpy), ~8 frames per second;
+   STFT computed exactly as librosa.stft does it) limited to a musical band,
+   folded into 12 pitch classes (librosa's chroma filters, rebuilt in numpy),
+   ~8 frames per second;
    frames quieter than the silence level are marked unusable. Importing
    librosa (numba, llvmlite) cost ~2 CPU s per process, more than screening a
    short upload, for two functions; ``tests/test_fingerprint.py`` checks both
