@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
 from .decode import DecodedMedia, MediaError, decode_media
@@ -49,13 +49,15 @@ def format_id(params: "FingerprintParams") -> str:
     """
     import hashlib
     import json
-    from dataclasses import asdict
 
-    video = {k: v for k, v in asdict(params.video).items() if not k.startswith("query_")}
-    audio = {k: v for k, v in asdict(params.audio).items() if not k.startswith("query_")}
+    video, audio = _reference_side(params.video), _reference_side(params.audio)
     shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
-             "video": video, "audio": audio, "landmark": asdict(params.landmark)}
+             "video": video, "audio": audio, "landmark": _reference_side(params.landmark)}
     return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _reference_side(params) -> dict:
+    return {k: v for k, v in asdict(params).items() if not k.startswith("query_")}
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def fingerprint_decoded(media: DecodedMedia, role: str,
     else:
         out[AUDIO] = query_audio_fingerprint(media.audio, params.audio)
     t2 = time.perf_counter()
-    out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark)
+    out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark, query=role == QUERY)
     t3 = time.perf_counter()
     timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2)
     return out, timings

@@ -198,6 +198,8 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.landmark.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
     "fingerprint.landmark.peaks_per_second": (lambda v: v >= 1, "must be at least 1"),
     "fingerprint.landmark.fan_out": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.query_peaks_per_second": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.landmark.query_fan_out": (lambda v: v >= 1, "must be at least 1"),
     "fingerprint.landmark.max_dt_frames": ((lambda v: 1 <= v <= 63), "must be between 1 and 63 (6-bit time steps)"),
     "fingerprint.landmark.max_df_bins": ((lambda v: 0 <= v <= 63), "must be between 0 and 63 (7-bit steps)"),
     "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),

@@ -38,12 +38,12 @@ def _offset_votes(query, ref) -> tuple[float, int, int]:
 def test_a_copy_under_a_louder_voice_shares_landmarks_at_the_true_offset():
     song = _music(21, 30.0)
     ref = landmark_fingerprint(song, SR, P)
-    assert len(ref) > 100 * 30  # about 180 landmarks per second of music
+    assert len(ref) > 60 * 30  # about 85 landmarks per second of music (uploads: about 330)
     excerpt = song[int(8 * SR): int(28 * SR)]  # upload second 0 is song second 8
     voice = librosa.resample(mg.synth_speech(seed=4, duration=20.0, use_espeak=False), orig_sr=22050,
                              target_sr=SR)[: len(excerpt)]
     mixed = tf.mix_audio(mg.Media(None, 25.0, excerpt, SR), voice, snr_db=-6.0).audio  # music 6 dB under the voice
-    offset, hits, runner_up = _offset_votes(landmark_fingerprint(mixed, SR, P), ref)
+    offset, hits, runner_up = _offset_votes(landmark_fingerprint(mixed, SR, P, query=True), ref)
     assert abs(offset - 8.0) < 0.05
     # the synthetic songs repeat bars, so a repeat a few bars away also collects (true) hits
     assert hits >= 25 and hits >= 2 * runner_up, (hits, runner_up)
@@ -51,7 +51,7 @@ def test_a_copy_under_a_louder_voice_shares_landmarks_at_the_true_offset():
 
 def test_unrelated_music_has_no_offset_that_stands_out():
     ref = landmark_fingerprint(_music(21, 30.0), SR, P)
-    _, hits, runner_up = _offset_votes(landmark_fingerprint(_music(22, 20.0), SR, P), ref)
+    _, hits, runner_up = _offset_votes(landmark_fingerprint(_music(22, 20.0), SR, P, query=True), ref)
     assert hits < 15 and hits <= 3 * max(runner_up, 1)
 
 
