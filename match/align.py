@@ -71,9 +71,9 @@ class AlignParams:
     hint_tolerance: a hit whose query variant assumed speed ``h`` only supports
         lines with a speed within this of ``h``.
     altered_min_similarity: a segment found mostly through variants that undo
-        an alteration (pitch-shifted audio) needs at least this similarity: a
-        song in the same key progression a semitone away otherwise passes for
-        a shifted copy.
+        an alteration (audio shifted in pitch, tempo or speed) needs at least
+        this similarity: a song in the same key progression a semitone away, or
+        same-style music at another tempo, otherwise passes for an altered copy.
     instant_seconds: upload codes whose times round to the same multiple of
         this stand for one instant and vote once (0: the signal's sampling
         period). Landmarks, ~180 a second, are counted in quarter seconds.

@@ -23,7 +23,7 @@ class Candidates:
     speed_hint: playback speed the query variant assumed (a tempo-rescaled audio
         variant only lines up at that speed); NaN where any speed is allowed.
     altered: the hit came from a variant that undoes an alteration of the
-        content itself (a pitch shift); such matches need more similarity.
+        content (a pitch, tempo or speed change); such matches need more similarity.
     q_run_start, q_run_end: first and last code time (upload seconds) of the
         unbroken run of the upload's codes the hit's query code lies in: the
         upload could not be observed before (after) them, at its edges or

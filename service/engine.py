@@ -630,8 +630,10 @@ class Prescreen:
             ref_id, r_start, r_end = index.times.lookup(hits.ids)
             hint = altered = None
             if signal == AUDIO:
+                # variants that undo a change of pitch, tempo or speed: a song in a related key or
+                # played at another tempo must not pass for an altered copy (altered_min_similarity)
                 hint = variant_tempo(codes.variants, fp.audio)
-                altered = variant_semitones(codes.variants, fp.audio) != 0
+                altered = (variant_semitones(codes.variants, fp.audio) != 0) | (hint != 1.0)
             cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
                                      max(params.instant_seconds, period[signal]), hint, altered)
             span = (float(codes.starts.min()), float(codes.ends.max()))
