@@ -59,7 +59,9 @@ def _plain_param(param) -> None:
         param._usage_display_name = lambda: shown if param.required else (f"[{name}]..." if many else f"[{name}]")
 
 
-class _PlainHelpCommand(TyperCommand):
+class _PlainParams:
+    """Mixin for typer's command and group classes: parameters shown as ``_plain_param`` says."""
+
     def get_params(self, ctx):
         params = super().get_params(ctx)
         for param in params:
@@ -67,12 +69,12 @@ class _PlainHelpCommand(TyperCommand):
         return params
 
 
-class _PlainHelpGroup(TyperGroup):
-    def get_params(self, ctx):
-        params = super().get_params(ctx)
-        for param in params:
-            _plain_param(param)
-        return params
+class _PlainHelpCommand(_PlainParams, TyperCommand):
+    pass
+
+
+class _PlainHelpGroup(_PlainParams, TyperGroup):
+    pass
 
 
 class _Typer(typer.Typer):
