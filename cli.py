@@ -141,11 +141,14 @@ def _when(iso: Optional[str]) -> str:
     return iso[:16].replace("T", " ") if iso else ""
 
 
-def _table(*columns: str, title: Optional[str] = None) -> Table:
-    """A listing table whose cells wrap instead of being cut off with '…' in narrow terminals."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
+def _table(*columns: str, title: Optional[str] = None, no_wrap: tuple[str, ...] = ()) -> Table:
+    """A listing table whose cells wrap instead of being cut off with '…' in narrow terminals.
+
+    ``no_wrap`` names short columns (counts, dates) that stay on one line; the text columns give way.
+    """
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in no_wrap)
     return table
 
 
@@ -481,10 +484,10 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
         print(json.dumps(rows))
         return
     table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
-                   title="registered works")
+                   title="registered works", no_wrap=("files", "seconds", "registered"))
     for r in rows:
         _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
-                      f"{r['video_codes']} / {r['audio_codes']} / {r['landmark_codes']}", r["created_at"][:10])
+             f"{r['video_codes']} / {r['audio_codes']} / {r['landmark_codes']}", r["created_at"][:10])
     out.print(table)
 
 
@@ -754,7 +757,36 @@ def works_show(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = Non
                 "exclusions": engine.workflow.exclusions(work_id),
                 "references": [{"ref_id": r.ref_id, "path": r.path, "seconds": r.duration, "kind": r.kind}
                                for r in engine.catalog.references(work_id)]}
-    _print(info, as_json, lambda o: out.print_json(json.dumps(o, default=str)))
+    _print(info, as_json, _print_work)
+
+
+def _print_work(o: dict) -> None:
+    """The human view of ``works show``: who owns it, what happens on a match, what never matches."""
+    out.print(Text(f"{o['work_id']}: {o['title']} — owned by {o['owner'] or '(no owner given)'}"
+                   + ("  [priority: stricter thresholds, borderline cases to review]" if o["priority"] else "")))
+    files = _table("ref", "kind", "seconds", "file", title="reference files", no_wrap=("ref", "kind", "seconds"))
+    for r in o["references"]:
+        _row(files, str(r["ref_id"]), r["kind"], f"{r['seconds']:.1f}", r["path"])
+    out.print(files)
+    if o["rules"]:
+        rules = _table("action", "band", "modality", "min seconds", "min upload share", "min reference share",
+                       title="own rules (checked first; the first that holds wins)")
+        for r in o["rules"]:
+            _row(rules, r.get("action", ""), r.get("band", "any"), r.get("modality", "any"),
+                 f"{r.get('min_seconds', 0.0):g}", f"{r.get('min_upload_share', 0.0):g}",
+                 f"{r.get('min_reference_share', 0.0):g}")
+        out.print(rules)
+    else:
+        out.print(Text("rules: the global [[policy.rules]] of the config (`prescreen works set-rule` adds its own)"))
+    if o["exclusions"]:
+        excl = _table("id", "reference", "from (s)", "to (s)", "reason", "added", title="exclusions (never match)")
+        for e in o["exclusions"]:
+            _row(excl, str(e["exclusion_id"]), "every original file" if e["ref_id"] is None else f"ref {e['ref_id']}",
+                 f"{e['start']:.1f}", f"{e['end']:.1f}", e["reason"], _when(e["created_at"]))
+        out.print(excl)
+    else:
+        out.print("exclusions: none")
+    out.print(Text("licensed uploaders: " + (", ".join(o["licensed_uploaders"]) or "none")))
 
 
 @review_app.command("list")

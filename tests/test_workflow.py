@@ -66,6 +66,8 @@ def test_mute_audio_rule(home, corpus):
     line = screen(home, upload)
     assert line["decision"] == "mute-audio" and line["rule"] == "work-rule:mute-audio"
     assert any("rights holder's rule" in r for r in line["reasons"])
+    shown = cli(home, "works", "show", "song").output  # the owner's view names the rule in words, not JSON
+    assert "mute-audio" in shown and "audio" in shown and "{" not in shown
 
 
 def test_track_rule_and_most_restrictive_wins(home, corpus):
@@ -84,6 +86,8 @@ def test_exclusion_releases_a_decision(home, corpus):
     out = json.loads(cli(home, "works", "exclude", "film", "9", "26", "--reason", "public-domain footage",
                          "--json").output)
     assert out["released"] == [{"upload_id": line["upload_id"], "from": "block", "to": "allow"}]
+    shown = cli(home, "works", "show", "film").output.split()  # table cells may wrap at 80 columns
+    assert {"public-domain", "footage", "9.0", "26.0"} <= set(shown)
     again = screen(home, upload)
     assert again["decision"] == "allow"
     actions = [r["action"] for r in map(json.loads, cli(home, "audit", "--upload", line["upload_id"],
