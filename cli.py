@@ -247,6 +247,9 @@ def register(
         _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)),
              str(f.get("landmark_codes", 0)))
     out.print(table)
+    for f in result.files:
+        for line in f.get("warnings", ()):
+            out.print(Text(f"warning: {f['path']}: {line}", style="yellow"))
     for path in result.skipped:
         out.print(f"[dim]skipped (not a media file name): {escape(path)}[/dim]")
     for path in result.already_registered:
@@ -342,8 +345,9 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
             continue
         d = r.decision
         outcome = Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold"))
+        damaged = "\n(damaged file; --verbose)" if r.warnings else ""
         if not r.matches:
-            _row(table, name, outcome, "", "", _rule_words(d.rule))
+            _row(table, name, outcome, "", "", _rule_words(d.rule) + damaged)
             continue
         per_work = {w.work_id: w for w in d.works}
         matched, spans, whys = [], [], []
@@ -358,7 +362,7 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
             whys.append(why)
         if len(r.matches) > max_works:
             spans.append(f"+{len(r.matches) - max_works} more works (--json lists them)")
-        _row(table, name, outcome, "\n".join(matched), "\n".join(spans), "\n".join(whys))
+        _row(table, name, outcome, "\n".join(matched), "\n".join(spans), "\n".join(whys) + damaged)
     return table
 
 
@@ -372,6 +376,8 @@ def print_reasons(results: list[ScreenResult]) -> None:
         out.print(head)
         for line in (r.decision.reasons if r.decision else [r.error or ""]):
             out.print(Padding(Text("• " + line), (0, 0, 0, 2)))
+        for line in r.warnings:
+            out.print(Padding(Text("• warning: " + line, style="yellow"), (0, 0, 0, 2)))
 
 
 def _check_output_file(path: Path, option: str) -> None:

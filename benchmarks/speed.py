@@ -31,6 +31,7 @@ import resource
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def _prescreen_stage_cpu(path: str, role: str, params) -> dict[str, float]:
     t = [time.process_time()]
     file_digest(path)
     t.append(time.process_time())
-    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate)
+    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
+                         **asdict(params.decode))
     t.append(time.process_time())
     video_fp(media.frames, media.frame_times, 1.0 / fps, params.video)
     t.append(time.process_time())

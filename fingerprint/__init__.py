@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
-from .decode import DecodedMedia, MediaError, decode_media
+from .decode import DecodedMedia, DecodeParams, MediaError, decode_media
 from .digest import FileDigest, file_digest
 from .landmarks import LandmarkParams, landmark_fingerprint
 from .types import AUDIO, EXACT_MATCH, LANDMARK, MODALITY, SIGNALS, VIDEO, Fingerprint, hamming_matrix
@@ -31,6 +31,7 @@ class FingerprintParams:
     reference_fps / query_fps: video frames sampled per second for registered
         references (dense) and for screened uploads (sparser).
     frame_size: side of the square grey frame the decoder produces, pixels.
+    decode: how strict decoding is about damaged files.
     """
 
     reference_fps: float = 8.0
@@ -39,6 +40,7 @@ class FingerprintParams:
     video: VideoParams = field(default_factory=VideoParams)
     audio: AudioParams = field(default_factory=AudioParams)
     landmark: LandmarkParams = field(default_factory=LandmarkParams)
+    decode: DecodeParams = field(default_factory=DecodeParams)
 
 
 def format_id(params: "FingerprintParams") -> str:
@@ -66,6 +68,7 @@ class FileFingerprints:
 
     duration: media seconds. signals: signal name (``SIGNALS``) -> codes,
         possibly empty. timings: seconds spent per stage (decode, video, audio, landmark).
+    warnings: decoding damage that was worked around, in words (empty for a clean file).
     """
 
     digest: FileDigest
@@ -74,6 +77,7 @@ class FileFingerprints:
     has_audio: bool
     signals: dict[str, Fingerprint]
     timings: dict[str, float]
+    warnings: tuple[str, ...] = ()
 
     @property
     def video(self) -> Fingerprint:
@@ -138,16 +142,18 @@ def _fingerprint(path, role, params, digest) -> tuple[FileFingerprints, DecodedM
             raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
     t1 = time.perf_counter()
     fps = params.reference_fps if role == REFERENCE else params.query_fps
-    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate)
+    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
+                         **asdict(params.decode))
     t2 = time.perf_counter()
     signals, stage = fingerprint_decoded(media, role, params)
     timings = {"digest": t1 - t0, "decode": t2 - t1, **stage}
-    return FileFingerprints(digest, media.duration, media.has_video, media.has_audio, signals, timings), media
+    return (FileFingerprints(digest, media.duration, media.has_video, media.has_audio, signals, timings,
+                             media.warnings), media)
 
 
 __all__ = [
     "AUDIO", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
-    "AudioParams", "DecodedMedia", "FileDigest", "FileFingerprints", "Fingerprint",
+    "AudioParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints", "Fingerprint",
     "FingerprintParams", "LandmarkParams", "MediaError", "VideoParams",
     "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "fingerprint_for_registration", "format_id",
     "hamming_matrix",

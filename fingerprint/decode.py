@@ -43,6 +43,23 @@ def grey_square(frame: av.VideoFrame, size: int) -> np.ndarray:
     return cv2.resize(luma, (size, size), interpolation=cv2.INTER_AREA)
 
 
+@dataclass(frozen=True)
+class DecodeParams:
+    """How strict decoding is about damaged files (see ``decode_media``).
+
+    max_bad_packet_share: share of packets that may fail to decode before the
+        file is called corrupt.
+    min_decoded_share: decoded seconds below this share of the declared
+        duration make the file truncated (or damaged mid-stream).
+    max_audio_gap_seconds: an audio timestamp jump above this is a hole,
+        filled with silence and reported as a warning.
+    """
+
+    max_bad_packet_share: float = 0.05
+    min_decoded_share: float = 0.9
+    max_audio_gap_seconds: float = 0.05
+
+
 class MediaError(Exception):
     """A file that cannot be used as media; the message says why, in words."""
 
@@ -91,6 +108,39 @@ def _bmff_without_moov(path: Path) -> str | None:
     return MISSING_MOOV if seen else None
 
 
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255  # header + segment table + body, bytes
+
+
+def _ogg_unfinished(path: Path) -> str | None:
+    """Why an Ogg file stops before its end, or None when its last page is whole and ends the stream.
+
+    Ogg declares no duration up front (FFmpeg reads it from the last page), so a
+    cut file looks like a valid shorter one. A finished file ends exactly at the
+    end of a page flagged end-of-stream (header type bit 0x04); a cut one ends
+    inside a page or after a page without that flag.
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - _OGG_MAX_PAGE)
+            handle.seek(start)
+            tail = handle.read()
+    except OSError:
+        return None
+    at = len(tail)
+    while (at := tail.rfind(b"OggS", 0, at)) >= 0:
+        head = tail[at: at + 27]
+        if len(head) == 27 and head[4] == 0:  # stream structure version 0
+            segments = tail[at + 27: at + 27 + head[26]]
+            end = at + 27 + head[26] + sum(segments)
+            if len(segments) == head[26] and end == len(tail):
+                if head[5] & 0x04:
+                    return None
+                return ("truncated: the Ogg stream stops without its end-of-stream page; the file was cut short "
+                        "or is still being written")
+    return "truncated: the file ends inside an Ogg page; it was cut short or is still being written"
+
+
 def _wav_declared_seconds(path: Path) -> float | None:
     """Seconds of audio a RIFF/WAVE header declares (data chunk size / byte rate), or None.
 
@@ -132,6 +182,9 @@ class DecodedMedia:
     audio: (samples,) float32 mono signal in [-1, 1] at ``sample_rate`` Hz
         (empty when the file has no audio stream).
     duration: seconds of media (the longer of the decoded streams).
+    warnings: damage that was worked around, in words (packets that failed to
+        decode, audio missing mid-stream and filled with silence); empty for a
+        clean file.
     """
 
     frames: np.ndarray
@@ -141,6 +194,7 @@ class DecodedMedia:
     duration: float
     has_video: bool
     has_audio: bool
+    warnings: tuple[str, ...] = ()
 
     @property
     def audio_seconds(self) -> float:
@@ -173,8 +227,9 @@ def decode_media(
     video_fps: float,
     frame_size: int = 128,
     sample_rate: int = 11025,
-    max_bad_packet_share: float = 0.05,
-    min_decoded_share: float = 0.9,
+    max_bad_packet_share: float = DecodeParams.max_bad_packet_share,
+    min_decoded_share: float = DecodeParams.min_decoded_share,
+    max_audio_gap_seconds: float = DecodeParams.max_audio_gap_seconds,
 ) -> DecodedMedia:
     """Decode ``path`` once into sampled grey frames and mono audio.
 
@@ -187,6 +242,10 @@ def decode_media(
         file is called corrupt.
     min_decoded_share: a file whose decoded duration is below this share of
         the duration its header declares is called truncated.
+    max_audio_gap_seconds: audio frames are placed at their timestamps; a
+        jump ahead by more than this (seconds) is filled with silence, so the
+        audio timeline stays that of the file when a damaged stretch is
+        skipped, and a warning says how much was missing.
 
     Raises MediaError for empty, non-media, corrupt, truncated or stream-less
     files.
@@ -196,6 +255,10 @@ def decode_media(
     try:
         if _is_still_image(container):
             raise MediaError(STILL_IMAGE)
+        if container.format.name == "ogg":
+            why = _ogg_unfinished(path)
+            if why:
+                raise MediaError(why)
         declared = container.duration / av.time_base if container.duration else None
         if container.format.name == "wav":
             header = _wav_declared_seconds(path)
@@ -203,14 +266,14 @@ def decode_media(
                 declared = header
         return _decode_open(
             container, video_fps, frame_size, sample_rate, max_bad_packet_share, min_decoded_share,
-            declared, path.stat().st_size,
+            max_audio_gap_seconds, declared, path.stat().st_size,
         )
     finally:
         container.close()
 
 
-def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, min_decoded_share, declared,
-                 file_size):
+def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, min_decoded_share, max_audio_gap,
+                 declared, file_size):
     video = next(iter(container.streams.video), None)
     audio = next(iter(container.streams.audio), None)
     if video is None and audio is None:
@@ -231,6 +294,9 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
     good_bytes = 0  # bytes of the packets that decoded
     stream_end = 0.0  # the latest frame end by timestamps (what the stream claims to reach)
     first_error = ""
+    audio_samples = 0  # mono samples at ``sample_rate`` placed so far (chunks plus silence)
+    audio_gap = 0.0  # seconds of silence filled in mid-stream
+    audio_origin = None  # timestamp of the first audio frame, seconds
 
     def take_video(frame) -> None:
         nonlocal next_sample, video_end, video_frames_seen
@@ -248,11 +314,21 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
         next_sample = (np.floor(t / period + 1e-6) + 1) * period
 
     def take_audio(frame) -> None:
-        nonlocal stream_end
+        nonlocal stream_end, audio_samples, audio_gap
+        nonlocal audio_origin
         if frame.time is not None and frame.sample_rate:
             stream_end = max(stream_end, frame.time + frame.samples / frame.sample_rate)
+            if audio_origin is None:
+                audio_origin = frame.time  # sample 0 (encoder delay and late starts are left as they were)
+            missing = frame.time - (audio_origin + audio_samples / sample_rate)
+            if missing > max_audio_gap:  # a damaged stretch was skipped: keep the file's timeline
+                audio_gap += missing
+                pad = int(round(missing * sample_rate))
+                chunks.append(np.zeros(pad, np.float32))
+                audio_samples += pad
         for out in resampler.resample(frame):  # packed mono float32: a view of the plane, no copy
             chunks.append(np.frombuffer(out.planes[0], np.float32, out.samples))
+            audio_samples += out.samples
 
     try:
         for packet in container.demux(streams):
@@ -292,6 +368,12 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
     if declared and declared > 1.0 and duration < declared * min_decoded_share:
         raise MediaError(_short_decode(duration, declared, max(stream_end, video_end), good_bytes, file_size,
                                        min_decoded_share))
+    warnings = []
+    if bad:
+        warnings.append(f"{bad} of {packets} packets could not be decoded ({first_error}); the rest was screened")
+    if audio_gap > 0:
+        warnings.append(f"{audio_gap:.1f} s of audio missing mid-stream (damaged or discontinuous); "
+                        "filled with silence to keep the timeline")
     grey = np.stack(frames) if frames else np.zeros((0, frame_size, frame_size), np.uint8)
     return DecodedMedia(
         frames=grey,
@@ -301,6 +383,7 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
         duration=float(duration),
         has_video=has_video,
         has_audio=has_audio,
+        warnings=tuple(warnings),
     )
 
 

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fingerprint import AudioParams, FingerprintParams, LandmarkParams, VideoParams
+from fingerprint import AudioParams, DecodeParams, FingerprintParams, LandmarkParams, VideoParams
 from index import IndexParams
 from match import AlignParams
 from policy import FairUse, PolicyParams, Rule, Thresholds
@@ -162,6 +162,9 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.reference_fps": _POSITIVE,
     "fingerprint.query_fps": _POSITIVE,
     "fingerprint.frame_size": (lambda v: v >= 16, "must be at least 16 (pixels)"),
+    "fingerprint.decode.max_bad_packet_share": _SHARE,
+    "fingerprint.decode.min_decoded_share": _SHARE,
+    "fingerprint.decode.max_audio_gap_seconds": _POSITIVE,
     "fingerprint.video.hash_size": (lambda v: v >= 4 and v % 4 == 0,
                                     "must be a positive multiple of 4 (codes are whole bytes: hash_size**2 bits)"),
     "fingerprint.video.black_level": ((lambda v: 0 <= v <= 255), "must be a grey level between 0 and 255"),
@@ -315,6 +318,7 @@ def load_config(path: str | Path | None = None) -> Config:
         video=_build(VideoParams, fp["video"]),
         audio=_build(AudioParams, fp["audio"]),
         landmark=_build(LandmarkParams, fp["landmark"]),
+        decode=_build(DecodeParams, fp["decode"]),
     )
     match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")})
     pol = raw["policy"]

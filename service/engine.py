@@ -111,6 +111,7 @@ class ScreenResult:
     duration: float | None = None
     sha256: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # decoding damage worked around (screened anyway)
     upload_pk: int | None = None
     upload_id: str | None = None
     uploader_id: str | None = None
@@ -135,6 +136,7 @@ class ScreenResult:
             "review_id": self.review_id,
             "works": _works_dicts(self.decision) if self.decision else [],
             "already_screened_at": self.already_screened_at,
+            "warnings": self.warnings,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -288,7 +290,7 @@ class Prescreen:
             ))
             overlaps.append(found)
             files.append({"path": given, "duration": round(fps.duration, 3),
-                          **{f"{fp.signal}_codes": len(fp) for fp in kept}})
+                          **{f"{fp.signal}_codes": len(fp) for fp in kept}, "warnings": list(fps.warnings)})
         if failures:
             raise RegisterError(f"{len(failures)} of {len(items)} files could not be registered; nothing was written",
                                 failures)
@@ -579,6 +581,7 @@ class Prescreen:
                 fps = fingerprint_file(path, QUERY, self.config.fingerprint, digest=digest)
                 result.duration = fps.duration
                 result.timings = dict(fps.timings)
+                result.warnings = list(fps.warnings)
                 t1 = time.perf_counter()
                 segments = self._segments_for(fps.signals, result.timings)
                 if segments:
@@ -653,7 +656,7 @@ def _stored_result(given: str, up: dict) -> ScreenResult:
     return ScreenResult(
         upload=given, status=r["status"], error=r.get("error"), decision=decision,
         matches=[WorkMatch.from_dict(m) for m in r.get("matches", [])], duration=r.get("duration"),
-        sha256=r.get("sha256"), timings={}, upload_pk=up["upload_pk"], upload_id=up["upload_id"],
+        sha256=r.get("sha256"), timings={}, warnings=r.get("warnings", []), upload_pk=up["upload_pk"], upload_id=up["upload_id"],
         uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
         already_screened_at=up["screened_at"])
 

@@ -47,6 +47,9 @@ BAD_FILES = {
                       "container index (moov box) is missing: the file is likely truncated or still being written"),
     "truncated.mkv": (lambda p, c: bad.write_truncated(mg.write_media(mg.synth_work(5, 12.0), p.with_suffix(".src.mkv")),
                                                         p, 0.5), "truncated: the file ends early"),
+    # Ogg declares no duration up front: a cut file is only recognisable by its unfinished last page
+    "truncated.ogg": (lambda p, c: bad.write_truncated(_audio_file(p.with_suffix(".src.ogg")), p, 0.5),
+                      "truncated: the file ends inside an Ogg page"),
     "truncated.wav": (lambda p, c: bad.write_truncated(_audio_file(p.with_suffix(".src.wav")), p, 0.5),
                       "truncated: the file ends early (decoded 6.0 s of the 12.0 s its header declares)"),
     "damaged.mp3": (lambda p, c: _damaged(_audio_file(p.with_suffix(".src.mp3")), p), "damaged mid-stream"),
@@ -80,6 +83,34 @@ def test_each_bad_file_gets_a_clear_error_and_the_batch_goes_on(engine, junk_dir
     assert results["fine.mp4"].status == "ok" and results["fine.mp4"].decision.outcome == "allow"
     assert engine.catalog.work_summaries() == works_before
     assert engine.catalog.integrity_problems() == []
+
+
+def test_ogg_cut_at_a_page_boundary_is_truncated(engine, tmp_path):
+    data = _audio_file(tmp_path / "song.ogg").read_bytes()
+    last_page = data.rfind(b"OggS")  # the page flagged end-of-stream
+    (tmp_path / "cut.ogg").write_bytes(data[:last_page])  # whole pages, but no end of stream
+    r = engine.screen_one(str(tmp_path / "cut.ogg"))
+    assert r.status == "error" and "without its end-of-stream page" in r.error
+    assert engine.screen_one(str(tmp_path / "song.ogg")).status == "ok"
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".mkv"])
+def test_small_damage_mid_file_is_screened_on_the_file_timeline_with_a_warning(engine, corpus, tmp_path, suffix):
+    """A few KiB of garbage inside a song: the demuxer skips a stretch of audio. The rest is screened
+    (not refused, not silently shifted): the match keeps the song's seconds and the result warns."""
+    clean = mg.write_media(corpus.song, tmp_path / f"song{suffix}")
+    damaged = _damaged(clean, tmp_path / f"damaged{suffix}", at=0.5, share=0.02)
+    r = engine.screen_one(str(damaged))
+    assert r.status == "ok" and r.warnings and any("audio missing mid-stream" in w for w in r.warnings)
+    assert abs(r.duration - 40.0) < 0.5
+    (m,) = r.matches
+    assert m.work_id == "song"
+    late = [s for s in m.segments if s.upload_start > 25.0 or s.upload_end > 30.0]
+    assert late, m.segments  # the part after the damage is found ...
+    for s in m.segments:  # ... at the same seconds on both timelines (a copy: no offset)
+        assert abs(s.upload_start - s.ref_start) <= 1.0 and abs(s.upload_end - s.ref_end) <= 1.0, s
+    assert abs(m.segments[-1].upload_end - 40.0) <= 1.0
+    assert engine.screen_one(str(clean)).warnings == []
 
 
 def test_missing_file_and_directory_are_errors(engine, tmp_path):
