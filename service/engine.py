@@ -164,6 +164,7 @@ class Prescreen:
         self.workflow = Workflow(self.catalog, Deadlines(
             w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
             w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+        self.workflow.on_stay_down_lifted = self.redecide_work
         self._loaded = False
 
     @staticmethod

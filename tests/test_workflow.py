@@ -365,7 +365,8 @@ def test_a_takedown_can_be_disputed_from_its_own_date_and_release_lifts_the_stay
                                                                  corpus.other.sample_rate))
     assert screen(home, other_sound, env=day("02-21"))["decision"] == "allow"  # its soundtrack was not taken
     again = corpus.write("film_tilted_n2.mp4", variant, video_bitrate=250_000)
-    assert screen(home, again, env=day("02-21"))["decision"] == "block"
+    reupload = screen(home, again, env=day("02-21"))
+    assert reupload["decision"] == "block"
     # 51 days after the screening but 1 after the takedown: within the 30-day window
     filed = json.loads(cli(home, "dispute", line["upload_id"], "--reason", "my own footage", "--json",
                            env=day("02-21")).output)
@@ -378,6 +379,11 @@ def test_a_takedown_can_be_disputed_from_its_own_date_and_release_lifts_the_stay
     actions = [json.loads(x)["action"] for x in cli(home, "audit", "--upload", line["upload_id"],
                                                      "--json").output.splitlines()]
     assert "stay-down-lifted" in actions
+    # the re-upload blocked only by the lifted variant is released with it, and says why
+    changes = [json.loads(x) for x in cli(home, "audit", "--upload", reupload["upload_id"], "--json").output.splitlines()
+               if json.loads(x)["action"] == "outcome-change"]
+    assert [c["evidence"]["to"] for c in changes] == ["allow"], changes
+    assert "stay-down lifted" in changes[0]["evidence"]["why"]
 
 
 def test_a_manifest_may_name_one_file_for_two_uploaders(home, corpus, tmp_path):

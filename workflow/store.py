@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -162,6 +163,9 @@ class Workflow:
         self.db = catalog.db
         self.deadlines = deadlines
         self.config_version = config_version
+        # called as (work_id, actor, why) when a noticed reference leaves the catalog, inside the
+        # same transaction: the engine re-decides the uploads that were blocked by that variant
+        self.on_stay_down_lifted: Callable[[str, str, str], object] | None = None
         self.db.executescript(_SCHEMA)
         with catalog.transaction():
             ensure_columns(self.db, _ADDED_COLUMNS)
@@ -489,6 +493,9 @@ class Workflow:
             self._audit(now, actor, "stay-down-lifted", {"notice_id": notice["notice_id"], "reason": reason,
                                                          "ref_id": notice["ref_id"], "reference_removed": removed},
                         upload_id=upload_id, work_id=notice["work_id"])
+            if removed and self.on_stay_down_lifted is not None:
+                self.on_stay_down_lifted(notice["work_id"], actor,
+                                         f"stay-down lifted: notice #{notice['notice_id']} ({reason})")
 
     # -- disputes ---------------------------------------------------------
     def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None = None) -> dict:
