@@ -53,11 +53,16 @@ class DecodeParams:
         duration make the file truncated (or damaged mid-stream).
     max_audio_gap_seconds: an audio timestamp jump above this is a hole,
         filled with silence and reported as a warning.
+    skip_nonref_ratio: when the video's frame rate is at least this many times
+        the sampling rate, frames no other frame refers to (most B-frames) are
+        not decoded: the frames that remain still come several times per
+        sampling interval. 0 decodes every frame.
     """
 
     max_bad_packet_share: float = 0.05
     min_decoded_share: float = 0.9
     max_audio_gap_seconds: float = 0.05
+    skip_nonref_ratio: float = 4.0
 
 
 class MediaError(Exception):
@@ -230,6 +235,7 @@ def decode_media(
     max_bad_packet_share: float = DecodeParams.max_bad_packet_share,
     min_decoded_share: float = DecodeParams.min_decoded_share,
     max_audio_gap_seconds: float = DecodeParams.max_audio_gap_seconds,
+    skip_nonref_ratio: float = DecodeParams.skip_nonref_ratio,
 ) -> DecodedMedia:
     """Decode ``path`` once into sampled grey frames and mono audio.
 
@@ -246,6 +252,8 @@ def decode_media(
         jump ahead by more than this (seconds) is filled with silence, so the
         audio timeline stays that of the file when a damaged stretch is
         skipped, and a warning says how much was missing.
+    skip_nonref_ratio: skip decoding non-reference frames when the frame rate
+        is at least this many times ``video_fps`` (0: decode every frame).
 
     Raises MediaError for empty, non-media, corrupt, truncated or stream-less
     files.
@@ -266,14 +274,14 @@ def decode_media(
                 declared = header
         return _decode_open(
             container, video_fps, frame_size, sample_rate, max_bad_packet_share, min_decoded_share,
-            max_audio_gap_seconds, declared, path.stat().st_size,
+            max_audio_gap_seconds, skip_nonref_ratio, declared, path.stat().st_size,
         )
     finally:
         container.close()
 
 
 def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, min_decoded_share, max_audio_gap,
-                 declared, file_size):
+                 skip_nonref_ratio, declared, file_size):
     video = next(iter(container.streams.video), None)
     audio = next(iter(container.streams.audio), None)
     if video is None and audio is None:
@@ -281,6 +289,12 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
     streams = [s for s in (video, audio) if s is not None]
     for stream in streams:
         stream.thread_type = DECODER_THREADS
+    if video is not None and skip_nonref_ratio > 0 and video.average_rate \
+            and float(video.average_rate) >= skip_nonref_ratio * video_fps:
+        # B-frames cost the most to decode and nothing refers to them: the I/P frames that remain
+        # still come several times per sampling interval (FFmpeg's skip_frame; ignored by
+        # decoders without it, which then decode every frame as before)
+        video.codec_context.skip_frame = "NONREF"
 
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate) if audio else None
     frames: list[np.ndarray] = []

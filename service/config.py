@@ -165,6 +165,7 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.decode.max_bad_packet_share": _SHARE,
     "fingerprint.decode.min_decoded_share": _SHARE,
     "fingerprint.decode.max_audio_gap_seconds": _POSITIVE,
+    "fingerprint.decode.skip_nonref_ratio": _NON_NEGATIVE,
     "fingerprint.video.hash_size": (lambda v: v >= 4 and v % 4 == 0,
                                     "must be a positive multiple of 4 (codes are whole bytes: hash_size**2 bits)"),
     "fingerprint.video.black_level": ((lambda v: 0 <= v <= 255), "must be a grey level between 0 and 255"),
