@@ -174,3 +174,21 @@ def test_inset_box_finds_a_picture_in_picture_and_nothing_in_plain_video():
     frames[:, 8:72, 56:120] = np.clip(inset.astype(int) + 60, 0, 255)  # brighter inset, moving independently
     assert inset_box(frames, VideoParams()) == (8, 72, 56, 120)
     assert inset_box(background, VideoParams()) is None
+
+
+def test_skipping_non_reference_frames_samples_the_same_instants_and_hashes(tmp_path):
+    """Uploads skip decoding B-frames (speed); the sampled frames must stay where they were."""
+    import av
+
+    import mediagen as mg
+    from fingerprint import decode_media
+    path = mg.write_media(mg.synth_work(seed=11, duration=12.0), tmp_path / "clip.mp4")
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.has_b_frames  # the case being tested
+    every = decode_media(path, video_fps=4.0, skip_nonref_ratio=0)
+    skipped = decode_media(path, video_fps=4.0, skip_nonref_ratio=4.0)
+    assert len(skipped.frames) == len(every.frames) >= 46
+    assert np.abs(skipped.frame_times - every.frame_times).max() <= 0.1  # within a B-frame run at 25 fps
+    np.testing.assert_array_equal(skipped.audio, every.audio)
+    distances = np.diag(hamming_matrix(phash_bits(skipped.frames), phash_bits(every.frames)))
+    assert np.median(distances) <= 16  # of 256 bits: a neighbouring frame, not another picture
