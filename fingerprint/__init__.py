@@ -31,7 +31,7 @@ class FingerprintParams:
     reference_fps / query_fps: video frames sampled per second for registered
         references (dense) and for screened uploads (sparser).
     frame_size: side of the square grey frame the decoder produces, pixels.
-    decode: how strict decoding is about damaged files.
+    decode: how decoding treats damaged files and which frames it may skip.
     """
 
     reference_fps: float = 8.0

@@ -45,7 +45,7 @@ def grey_square(frame: av.VideoFrame, size: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DecodeParams:
-    """How strict decoding is about damaged files (see ``decode_media``).
+    """How decoding treats damaged files, and which frames it may skip (see ``decode_media``).
 
     max_bad_packet_share: share of packets that may fail to decode before the
         file is called corrupt.
