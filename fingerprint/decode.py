@@ -120,9 +120,10 @@ def _ogg_unfinished(path: Path) -> str | None:
     """Why an Ogg file stops before its end, or None when its last page is whole and ends the stream.
 
     Ogg declares no duration up front (FFmpeg reads it from the last page), so a
-    cut file looks like a valid shorter one. A finished file ends exactly at the
-    end of a page flagged end-of-stream (header type bit 0x04); a cut one ends
-    inside a page or after a page without that flag.
+    cut file looks like a valid shorter one. A finished file's last page is
+    whole and flagged end-of-stream (header type bit 0x04; bytes after it, such
+    as an appended tag, are ignored); a cut one ends inside a page or after a
+    page without that flag.
     """
     try:
         with open(path, "rb") as handle:
@@ -133,16 +134,17 @@ def _ogg_unfinished(path: Path) -> str | None:
     except OSError:
         return None
     at = len(tail)
-    while (at := tail.rfind(b"OggS", 0, at)) >= 0:
+    while (at := tail.rfind(b"OggS", 0, at)) >= 0:  # the last page header
         head = tail[at: at + 27]
-        if len(head) == 27 and head[4] == 0:  # stream structure version 0
-            segments = tail[at + 27: at + 27 + head[26]]
-            end = at + 27 + head[26] + sum(segments)
-            if len(segments) == head[26] and end == len(tail):
-                if head[5] & 0x04:
-                    return None
-                return ("truncated: the Ogg stream stops without its end-of-stream page; the file was cut short "
-                        "or is still being written")
+        if len(head) < 27 or head[4] != 0:  # not a page of stream structure version 0
+            continue
+        segments = tail[at + 27: at + 27 + head[26]]
+        if len(segments) < head[26] or at + 27 + head[26] + sum(segments) > len(tail):
+            break  # the page runs past the end of the file
+        if head[5] & 0x04:
+            return None
+        return ("truncated: the Ogg stream stops without its end-of-stream page; the file was cut short "
+                "or is still being written")
     return "truncated: the file ends inside an Ogg page; it was cut short or is still being written"
 
 
