@@ -322,7 +322,12 @@ def _resolve_overlaps(found: list[tuple[Segment, Candidates]], code_bits: int,
                       params: AlignParams) -> list[tuple[Segment, Candidates]]:
     """Segments of one reference on different lines that overlap on the upload
     axis: the one with more evidence inside the overlap keeps it, the other is
-    rebuilt from its hits outside (an upload instant shows one place of a work)."""
+    rebuilt from its hits outside (an upload instant shows one place of a work).
+
+    A rebuilt part before the overlap is cut at its start: its last code may
+    start before the overlap yet last into it, and an overlap that survives the
+    rebuild would be fought over again, forever.
+    """
     found = list(found)
     while True:
         found.sort(key=lambda f: f[0].upload_start)
@@ -337,9 +342,11 @@ def _resolve_overlaps(found: list[tuple[Segment, Candidates]], code_bits: int,
         seg, hits = found.pop(loser)
         rest = hits.subset((hits.q_start < lo) | (hits.q_start > hi))
         offset = seg.ref_start - seg.speed * seg.upload_start
-        for part in (rest.subset(rest.q_start < lo), rest.subset(rest.q_start > hi)):
-            found += _segments_from_inliers(part, seg.ref_id, seg.speed, offset, seg.modality, code_bits, params,
-                                            seg.signal)
+        before = _segments_from_inliers(rest.subset(rest.q_start < lo), seg.ref_id, seg.speed, offset,
+                                        seg.modality, code_bits, params, seg.signal)
+        found += [(clip_segment(s, lo, np.inf), h) for s, h in before]  # ends at lo at the latest
+        found += _segments_from_inliers(rest.subset(rest.q_start > hi), seg.ref_id, seg.speed, offset,
+                                        seg.modality, code_bits, params, seg.signal)
 
 
 def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tuple[float, float]) -> Segment:

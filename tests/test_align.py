@@ -138,3 +138,24 @@ def test_combine_reports_coverage_and_modality():
     assert abs(film.upload_coverage - 20 / 60) < 1e-6 and abs(film.reference_coverage - 20 / 30) < 1e-6
     assert {m.work_id for m in matches} == {"film", "song"}
     assert union_seconds([(0, 2), (1, 3), (5, 6)]) == 4
+
+
+def test_overlapping_lines_are_resolved_even_when_a_code_lasts_into_the_overlap():
+    """The losing segment's last code starts before the overlap but lasts into it: rebuilt, it must
+    stop at the overlap (it used to overlap again, lose again and be rebuilt for ever)."""
+    from match.align import _resolve_overlaps, _segments_from_inliers
+
+    params = AlignParams()
+    qa = np.concatenate([np.arange(0, 9.6, 0.5), [9.8], np.arange(10.0, 12.1, 0.5)])
+    weak_tail = np.where(qa >= 10.0, 60, 0)
+    a = _segments_from_inliers(replace(_cands(qa, qa, period=0.5), distance=weak_tail.astype(np.int32)),
+                               1, 1.0, 0.0, "audio", 256, params)
+    qb = np.arange(9.9, 20, 0.5)
+    b = _segments_from_inliers(replace(_cands(qb, qb + 100, period=0.5), distance=np.zeros(len(qb), np.int32)),
+                               1, 1.0, 100.0, "audio", 256, params)
+    assert a and b and a[0][0].upload_end > b[0][0].upload_start  # the two lines overlap
+    resolved = sorted((s for s, _ in _resolve_overlaps(a + b, 256, params)), key=lambda s: s.upload_start)
+    assert all(x.upload_end <= y.upload_start for x, y in zip(resolved, resolved[1:]))
+    first, second = resolved[0], resolved[-1]
+    assert first.ref_start == 0.0 and abs(first.upload_end - 9.9) < 1e-9 and first.ref_end == first.upload_end
+    assert abs(second.upload_start - 9.9) < 1e-9 and abs(second.ref_start - 109.9) < 1e-9
