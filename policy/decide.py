@@ -319,8 +319,24 @@ def decide(matches: list[WorkMatch], p: PolicyParams, works: dict[str, WorkPolic
     that together make most of the upload are judged as a compilation.
     """
     works = works or {}
-    registered = registered_share(matches, upload_seconds) if upload_seconds else 0.0
+    registered = registered_share(_used_material(matches, p, works, ctx), upload_seconds) if upload_seconds else 0.0
     return combine_decisions(tuple(decide_work(m, p, works.get(m.work_id), ctx, registered) for m in matches))
+
+
+def _used_material(matches: list[WorkMatch], p: PolicyParams, works: dict[str, WorkPolicy],
+                   ctx: UploadContext | None) -> list[WorkMatch]:
+    """The matches that make an upload a compilation of registered material: each is
+    at least a partial use on its own, not chance resemblance, not music under the
+    upload's own sound and not a work the uploader is licensed for."""
+    used = []
+    for m in matches:
+        work = works.get(m.work_id) or WorkPolicy(m.work_id)
+        if ctx and ctx.uploader_id and ctx.uploader_id in work.licensed_uploaders:
+            continue
+        band, rule_name, _ = classify(m, p.priority if work.priority else p.thresholds, work.priority)
+        if band != NONE and rule_name != "audio-under-other-sound":
+            used.append(m)
+    return used
 
 
 def with_thresholds(p: PolicyParams, **changes) -> PolicyParams:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from match import Segment, WorkMatch
 from policy import PolicyParams, Rule, UploadContext, WorkPolicy, decide
 
@@ -54,3 +56,22 @@ def test_an_upload_that_is_mostly_the_work_gets_no_fair_use_band():
 def test_reasons_name_the_modality_in_words():
     decision = decide([_match("film", 0.0, 30.0, 30.0, 30.0)], PolicyParams(), upload_seconds=30.0)
     assert decision.reasons[0].startswith("video and audio match film for 30.0 s")
+
+
+def test_only_real_uses_of_other_works_make_a_compilation():
+    """A 12 s quote stays a quote next to a chance resemblance, music under the upload's own sound
+    or a work the uploader is licensed for: none of those is registered material used in place of
+    original content."""
+    quote = _match("film", 0.0, 12.0, 100.0, 60.0, modality="video")
+    chance = replace(_match("other", 12.0, 95.0, 100.0, 90.0, modality="video"), score=0.05)
+    background = replace(_match("song", 0.0, 100.0, 100.0, 200.0, modality="audio"), score=0.5)
+    licensed = _match("stock", 12.0, 95.0, 100.0, 90.0, modality="video")
+    works = {"stock": WorkPolicy("stock", licensed_uploaders=frozenset({"ann"}))}
+    for other in (chance, background, licensed):
+        decision = decide([quote, other], PolicyParams(), works, UploadContext(uploader_id="ann"),
+                          upload_seconds=100.0)
+        film = next(w for w in decision.works if w.work_id == "film")
+        assert film.outcome == "review" and film.rule == "fair-use-band", (other.work_id, film)
+    # the same other work used for real (not licensed to this uploader) does make one
+    decision = decide([quote, licensed], PolicyParams(), works, UploadContext(uploader_id="bob"), upload_seconds=100.0)
+    assert decision.outcome == "block" and {w.rule for w in decision.works} >= {"compilation"}
