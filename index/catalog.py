@@ -163,9 +163,22 @@ class Catalog:
         self._check_schema_version()
         self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
         with self.transaction():
-            ensure_columns(self.db, _ADDED_COLUMNS)
+            if "uploads.outcome_by" in ensure_columns(self.db, _ADDED_COLUMNS):
+                self._backfill_outcome_provenance()
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    def _backfill_outcome_provenance(self) -> None:
+        """Schema 2 -> 3: who set the outcomes of earlier uploads. An outcome other
+        than the screening's decision was set by a takedown notice (if the upload
+        has one) or else by a person or a deadline ('review'): either way not by
+        the filter, so automatic re-decisions leave it alone. Dispute windows run
+        from the screening (the time of a later change was not kept)."""
+        has_notices = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='notices'").fetchone()
+        noticed = "EXISTS (SELECT 1 FROM notices n WHERE n.upload_id = uploads.upload_id)" if has_notices else "0"
+        self.db.execute(f"""UPDATE uploads SET outcome_at = screened_at, outcome_by = CASE
+                                WHEN outcome IS decision THEN 'system' WHEN {noticed} THEN 'notice' ELSE 'review' END""")
 
     def _check_schema_version(self) -> None:
         has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()

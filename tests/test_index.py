@@ -128,7 +128,13 @@ def test_a_schema_2_catalog_is_migrated_in_place(tmp_path):
     from index.catalog import SCHEMA_VERSION
 
     path = tmp_path / "catalog.sqlite"
-    Catalog(path).close()
+    catalog = Catalog(path)
+    screened = "2026-01-01T00:00:00+00:00"
+    for upload_id, decision, outcome in (("auto", "block", "block"), ("reviewed", "review", "allow")):
+        catalog.record_upload(f"/{upload_id}.mp4", None, None, "ok", None, decision, {}, upload_id=upload_id,
+                              at=screened)
+        catalog.db.execute("UPDATE uploads SET outcome=? WHERE upload_id=?", (outcome, upload_id))
+    catalog.close()
     db = sqlite3.connect(path)  # make it look like a catalog written by the previous release
     db.execute("ALTER TABLE uploads DROP COLUMN outcome_by")
     db.execute("ALTER TABLE uploads DROP COLUMN outcome_at")
@@ -138,6 +144,10 @@ def test_a_schema_2_catalog_is_migrated_in_place(tmp_path):
     catalog = Catalog(path)
     columns = {row[1] for row in catalog.db.execute("PRAGMA table_info(uploads)")}
     assert {"outcome_by", "outcome_at"} <= columns
+    # an outcome a person changed stays out of reach of automatic re-decisions
+    provenance = {r["upload_id"]: (r["outcome_by"], r["outcome_at"]) for r in catalog.db.execute(
+        "SELECT upload_id, outcome_by, outcome_at FROM uploads")}
+    assert provenance == {"auto": ("system", screened), "reviewed": ("review", screened)}
     assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)
     catalog.db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     catalog.close()
