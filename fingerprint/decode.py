@@ -330,8 +330,7 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
         next_sample = (np.floor(t / period + 1e-6) + 1) * period
 
     def take_audio(frame) -> None:
-        nonlocal stream_end, audio_samples, audio_gap
-        nonlocal audio_origin
+        nonlocal stream_end, audio_samples, audio_gap, audio_origin
         if frame.time is not None and frame.sample_rate:
             stream_end = max(stream_end, frame.time + frame.samples / frame.sample_rate)
             if audio_origin is None:
@@ -339,6 +338,13 @@ def _decode_open(container, video_fps, frame_size, sample_rate, max_bad_share, m
             missing = frame.time - (audio_origin + audio_samples / sample_rate)
             if missing > max_audio_gap:  # a damaged stretch was skipped: keep the file's timeline
                 audio_gap += missing
+                # silence stands in for audio that could not be decoded: no more of it than the
+                # truncation rule allows undecoded (checked before it is allocated)
+                timeline = max(declared or 0.0, audio_samples / sample_rate + missing)
+                if audio_gap > (1.0 - min_decoded_share) * timeline:
+                    raise MediaError(f"damaged mid-stream: {audio_gap:.1f} s of the audio's {timeline:.1f} s "
+                                     "timeline is missing (its timestamps jump ahead); too much could not be "
+                                     "decoded")
                 pad = int(round(missing * sample_rate))
                 chunks.append(np.zeros(pad, np.float32))
                 audio_samples += pad
