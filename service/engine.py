@@ -296,6 +296,9 @@ class Prescreen:
             raise RegisterError(f"{len(failures)} of {len(items)} files could not be registered; nothing was written",
                                 failures)
         if not new_refs:
+            if existing:  # every file was registered before: new rules or priority still apply
+                with self.catalog.transaction():
+                    self._set_work_settings(work_id, parsed_rules, priority, actor)
             return RegisterResult(work_id, [], [], skipped, already)
         with self._write_lock():
             self._ensure_index()
@@ -304,10 +307,7 @@ class Prescreen:
                                                          meta={"fingerprint_format": self.format})
                 self.workflow.audit(now, actor, "register", {"title": title, "owner": owner, "kind": kind,
                                                              "files": files, "ref_ids": ref_ids}, work_id=work_id)
-                if parsed_rules is not None:
-                    self.workflow.set_rules(now, actor, work_id, [r.__dict__ for r in parsed_rules])
-                if priority is not None:
-                    self.workflow.set_priority(now, actor, work_id, priority)
+                self._set_work_settings(work_id, parsed_rules, priority, actor)
                 for ref_id, ref, found in zip(ref_ids, new_refs, overlaps):
                     for match, why in found:
                         self._record_overlap(now, actor, work_id, owner, ref_id, ref.path, match, why)
@@ -446,6 +446,13 @@ class Prescreen:
             released = self.redecide_work(work_id, actor, why=f"exclusion #{exclusion_id} ({reason})")
         return {"exclusion_id": exclusion_id, "released": released}
 
+    def _set_work_settings(self, work_id: str, rules: list[Rule] | None, priority: bool | None, actor: str) -> None:
+        """Rules and priority given at registration (None: unchanged); the caller holds the transaction."""
+        if rules is not None:
+            self.set_rules(work_id, [r.__dict__ for r in rules], actor=actor)
+        if priority is not None:
+            self.workflow.set_priority(self.now(), actor, work_id, priority)
+
     def set_rules(self, work_id: str, rules: list[dict], actor: str = "operator") -> list[dict]:
         """Replace a work's own rules and release earlier automatic decisions they lighten (one transaction)."""
         with self.catalog.transaction():
@@ -460,7 +467,7 @@ class Prescreen:
         a release to ``review`` queues the upload for a person.
         """
         now = self.now()
-        refs = {r.ref_id: r for r in self.catalog.references()}
+        refs = self.catalog.references()
         excluded = self.workflow.excluded_by_ref()
         policies = self.workflow.work_policies()
         released = []
@@ -472,13 +479,12 @@ class Prescreen:
         for row in rows:
             result = json.loads(row["result"])
             if any(m.get("method") == "digest" for m in result["matches"]):
-                continue  # a byte-identical copy: exclusions of seconds do not apply
-            segments = [Segment.from_dict(s) for m in result["matches"] for s in m["segments"]
-                        if s["ref_id"] in refs]
-            segments = apply_exclusions(segments, excluded)
-            matches = combine(segments, {i: r.work_id for i, r in refs.items()},
-                              {i: r.duration for i, r in refs.items()}, result["duration"] or 0.0,
-                              offset_tolerance=self.config.match.offset_tolerance)
+                # a byte-identical copy, as screen_one finds it: its references (if still there), whole
+                matches = [_exact_match(r) for r in self.catalog.references_by_sha256(result["sha256"])]
+            else:
+                segments = [Segment.from_dict(s) for m in result["matches"] for s in m["segments"]]
+                matches = _work_matches(segments, refs, excluded, result["duration"] or 0.0,
+                                        self.config.match.offset_tolerance)
             ctx = UploadContext(row["upload_id"], row["uploader_id"], row["declared_use"])
             decision = decide(matches, self.config.policy, policies, ctx, upload_seconds=result["duration"])
             if SEVERITY[decision.outcome] < SEVERITY.get(row["outcome"] or "allow", 0):
@@ -586,15 +592,9 @@ class Prescreen:
                 t1 = time.perf_counter()
                 segments = self._segments_for(fps.signals, result.timings)
                 if segments:
-                    segments = apply_exclusions(segments, self.workflow.excluded_by_ref())
-                refs = {r.ref_id: r for r in self.catalog.references()} if segments else {}
-                result.matches = combine(
-                    segments,
-                    {i: r.work_id for i, r in refs.items()},
-                    {i: r.duration for i, r in refs.items()},
-                    fps.duration,
-                    offset_tolerance=self.config.match.offset_tolerance,
-                )
+                    result.matches = _work_matches(segments, self.catalog.references(),
+                                                   self.workflow.excluded_by_ref(), fps.duration,
+                                                   self.config.match.offset_tolerance)
                 result.timings["match"] = time.perf_counter() - t1 - result.timings.get("search", 0.0)
             policies = self.workflow.work_policies() if result.matches else {}
             result.decision = decide(result.matches, self.config.policy, policies, ctx, upload_seconds=result.duration)
@@ -660,6 +660,16 @@ def _stored_result(given: str, up: dict) -> ScreenResult:
         sha256=r.get("sha256"), timings={}, warnings=r.get("warnings", []), upload_pk=up["upload_pk"], upload_id=up["upload_id"],
         uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
         already_screened_at=up["screened_at"])
+
+
+def _work_matches(segments: list[Segment], refs, excluded: dict[int, list[tuple[float, float]]],
+                  upload_seconds: float, offset_tolerance: float) -> list[WorkMatch]:
+    """Segments -> per-work matches: segments on references no longer registered
+    are dropped, excluded reference seconds are cut out (see ``apply_exclusions``)."""
+    refs = {r.ref_id: r for r in refs}
+    segments = apply_exclusions([s for s in segments if s.ref_id in refs], excluded)
+    return combine(segments, {i: r.work_id for i, r in refs.items()}, {i: r.duration for i, r in refs.items()},
+                   upload_seconds, offset_tolerance=offset_tolerance)
 
 
 def _exact_match(ref) -> WorkMatch:

@@ -95,6 +95,22 @@ def test_exclusion_releases_a_decision(home, corpus):
     assert actions == ["decision", "outcome-change"]
 
 
+def test_a_rule_change_releases_byte_identical_copies_too(home, corpus, tmp_path):
+    exact = shutil.copy(corpus.film_path, tmp_path / "film_exact.mp4")
+    line = screen(home, exact)
+    assert line["decision"] == "block" and line["matches"][0]["method"] == "digest"
+    out = json.loads(cli(home, "works", "set-rule", "film", "--rule", '{"action": "track"}', "--json").output)
+    assert {"upload_id": line["upload_id"], "from": "block", "to": "track"} in out["released"]
+
+
+def test_registering_known_files_again_still_sets_rules_and_priority(home, corpus):
+    out = json.loads(cli(home, "register", corpus.film_path, "--work-id", "film", "--priority",
+                         "--rule", '{"action": "review"}', "--json").output)
+    assert out["already_registered"] == [str(corpus.film_path)] and out["ref_ids"] == []
+    shown = json.loads(cli(home, "works", "show", "film", "--json").output)
+    assert shown["priority"] is True and [r["action"] for r in shown["rules"]] == ["review"]
+
+
 def test_licensed_uploader_passes(home, corpus):
     cli(home, "works", "license", "film", "alice")
     copy = corpus.write("film_copy.mp4", tf.scale(corpus.film, 0.5))
