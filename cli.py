@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from service import (
-    ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
+    CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
 )
 from service.engine import expand_paths
 
@@ -172,13 +172,11 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
     return rules
 
 
-CATALOG_FILE = "catalog.sqlite"  # what makes a folder a prescreen data folder (service.engine names it so)
-
-
 def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True,
             create: bool = False) -> Prescreen:
-    """Open the data folder. Only commands that add data (create=True) may start a new one:
-    a mistyped --home must not turn into an empty catalog and empty tables."""
+    """Open the data folder. Only commands that add works (create=True) may start a new one:
+    a mistyped --home must not turn into an empty catalog, empty tables, or a screening
+    that allows everything because it has nothing to compare with."""
     folder = resolve_home(home)
     if not create and not (folder / CATALOG_FILE).is_file():
         state = "does not exist" if not folder.exists() else "has no prescreen catalog"
@@ -449,7 +447,7 @@ def screen(
     to_stdout = json_file is not None and str(json_file) == "-"
     if json_file is not None and not to_stdout:
         _check_output_file(json_file, "--json")
-    with _engine(home, config, create=True) as engine:
+    with _engine(home, config) as engine:  # no catalog: refused, never "allow" against nothing
         items = [(given, path, None) for given, path in expand_paths(paths or [], media_only=False)[0]]
         items += [(given, Path(given), ctx) for given, ctx in rows]
         if not items:

@@ -3,11 +3,11 @@ catalog and indexes (the I/O edge joining fingerprint, index, match, policy)."""
 
 from .config import Config, ConfigError, default_toml, load_config
 from .engine import (
-    DEFAULT_HOME, MEDIA_SUFFIXES, FormatMismatch, Prescreen, RegisterError, RegisterResult, ScreenResult,
+    CATALOG_FILE, DEFAULT_HOME, MEDIA_SUFFIXES, FormatMismatch, Prescreen, RegisterError, RegisterResult, ScreenResult,
     expand_paths, resolve_home,
 )
 
 __all__ = [
-    "Config", "ConfigError", "DEFAULT_HOME", "FormatMismatch", "MEDIA_SUFFIXES", "Prescreen", "RegisterError",
+    "CATALOG_FILE", "Config", "ConfigError", "DEFAULT_HOME", "FormatMismatch", "MEDIA_SUFFIXES", "Prescreen", "RegisterError",
     "RegisterResult", "ScreenResult", "default_toml", "expand_paths", "load_config", "resolve_home",
 ]

@@ -43,6 +43,7 @@ MEDIA_SUFFIXES = frozenset(
     ".m4a .mp3 .wav .flac .ogg .oga .opus .aac .wma .aif .aiff".split()
 )
 DEFAULT_HOME = "prescreen-data"
+CATALOG_FILE = "catalog.sqlite"  # inside the data folder: the catalog makes a folder a prescreen data folder
 
 
 class FormatMismatch(Exception):
@@ -155,7 +156,7 @@ class Prescreen:
             user = self.home / "config.toml"
             config = load_config(user if user.exists() else None)
         self.config = config
-        self.catalog = Catalog(self.home / "catalog.sqlite")
+        self.catalog = Catalog(self.home / CATALOG_FILE)
         code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes,
                       LANDMARK: LANDMARK_CODE_BYTES}
         self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
