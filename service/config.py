@@ -151,7 +151,7 @@ _ALIGN = {
     "min_density": _SHARE, "min_segment_seconds": _NON_NEGATIVE, "min_changes": _NON_NEGATIVE,
     "change_seconds": _POSITIVE, "change_bits": _NON_NEGATIVE,
     "max_segments_per_ref": (lambda v: v >= 1, "must be at least 1"), "hint_tolerance": _NON_NEGATIVE,
-    "altered_min_similarity": _SHARE,
+    "altered_min_similarity": _SHARE, "gap_edge_seconds": _NON_NEGATIVE, "instant_seconds": _NON_NEGATIVE,
 }
 _THRESHOLDS = {
     "min_score": _SHARE, "review_min_seconds": _NON_NEGATIVE, "block_min_seconds": _NON_NEGATIVE,
@@ -172,6 +172,8 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.video.max_border_share": ((lambda v: 0 <= v < 0.5), "must be at least 0 and below 0.5"),
     "fingerprint.video.min_frame_std": _NON_NEGATIVE,
     "fingerprint.video.crop_scales": ((lambda v: all(0 < x <= 1 for x in v)), "every scale must be in (0, 1]"),
+    "fingerprint.video.query_rotations": ((lambda v: all(-45 <= x <= 45 for x in v)),
+                                          "every angle must be between -45 and 45 degrees"),
     "fingerprint.video.collapse_distance": _NON_NEGATIVE,
     "fingerprint.video.max_run_seconds": _POSITIVE,
     "fingerprint.video.inset_edge_ratio": _POSITIVE,
@@ -190,6 +192,8 @@ _CHECKS: dict[str, tuple] = {
                                           "must list at least one shift, each between -11 and 11 semitones"),
     "fingerprint.audio.query_tempos": ((lambda v: len(v) >= 1 and all(0.5 <= x <= 2 for x in v)),
                                        "must list at least one factor, each between 0.5 and 2"),
+    "fingerprint.audio.query_speeds": ((lambda v: all(0.5 <= x <= 2 for x in v)),
+                                       "each factor must be between 0.5 and 2 (an empty list tries none)"),
     "fingerprint.landmark.n_fft": (lambda v: v >= 64, "must be at least 64 (samples)"),
     "fingerprint.landmark.hop_length": _POSITIVE,
     "fingerprint.landmark.min_bin": _NON_NEGATIVE,

@@ -8,7 +8,7 @@ import pytest
 
 from fingerprint import Fingerprint
 from index import Catalog, IndexParams, IndexStore, NewReference
-from service import ConfigError, load_config
+from service import ConfigError, default_toml, load_config
 
 BAD = [
     ('[policy]\nblock_min_seconds = "x"\n', "policy.block_min_seconds", "must be a number"),
@@ -28,6 +28,8 @@ BAD = [
     ('[[policy.rules]]\naction = "blok"\n', "policy.rules[0]", "unknown action"),
     ("[policy]\nblock_upload_shar = 0.4\n", "policy.block_upload_shar", "unknown configuration key"),
     ("policy = 3\n", "policy", "must be a table"),
+    ("[fingerprint.audio]\nquery_speeds = [0]\n", "fingerprint.audio.query_speeds", "between 0.5 and 2"),
+    ("[match.audio]\ngap_edge_seconds = -1\n", "match.audio.gap_edge_seconds", "must not be negative"),
 ]
 
 
@@ -84,3 +86,21 @@ def test_changing_ivf_nlist_rebuilds_the_index(tmp_path):
     probe = IndexStore(tmp_path / "index", IndexParams(kind="ivf", nlist=16, nprobe=4,
                                                        ivf_min_train_per_list=10), widths)
     assert probe.load(catalog) is False and probe.signals["video"].index.nprobe == 4
+
+
+def test_every_numeric_setting_has_a_range_check():
+    """A number nobody checks reaches the pipeline mid-batch (a speed of 0 divided by zero while screening)."""
+    import tomllib
+
+    from service.config import _CHECKS
+
+    def numeric_leaves(table, prefix=""):
+        for key, value in table.items():
+            if isinstance(value, dict):
+                yield from numeric_leaves(value, f"{prefix}{key}.")
+            elif not isinstance(value, bool) and (isinstance(value, (int, float)) or (
+                    isinstance(value, list) and value and all(isinstance(x, (int, float)) for x in value))):
+                yield prefix + key
+
+    unchecked = set(numeric_leaves(tomllib.loads(default_toml()))) - set(_CHECKS)
+    assert not unchecked
