@@ -517,7 +517,7 @@ def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = N
 def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Codes, index type and file size per signal."""
     with _engine(home, config) as engine:
-        stats = _with_search_kind(engine.index_stats(), engine.config.index)
+        stats = engine.index_stats()
     if as_json:
         print(json.dumps(stats))
         return
@@ -530,16 +530,6 @@ def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
     for signal, s in stats["signals"].items():
         table.add_row(signal, str(s["codes"]), str(s["code_bits"]), s["search"], s["index_type"], str(s["bytes"]))
     out.print(table)
-
-
-def _with_search_kind(stats: dict, params) -> dict:
-    """Each signal's actual search ("exact" or "ivf"): with kind "ivf" a signal with fewer codes than
-    nlist x ivf_min_train_per_list is built as the exact index (an IVF cannot be trained on so few)."""
-    for s in stats["signals"].values():
-        s["search"] = "ivf" if "IVF" in s["index_type"] else ("hash" if s.get("exact_match") else "exact")
-    if stats["kind"] == "ivf":
-        stats["ivf_min_codes"] = params.nlist * params.ivf_min_train_per_list
-    return stats
 
 
 def _kind_text(stats: dict) -> str:
@@ -569,8 +559,7 @@ def index_rebuild(
         try:
             with _progress([r.path for r in engine.catalog.references()], "fingerprinting",
                            quiet=as_json or not refingerprint) as advance:
-                stats = _with_search_kind(engine.rebuild_index(refingerprint, progress=advance),
-                                          engine.config.index)
+                stats = engine.rebuild_index(refingerprint, progress=advance)
         except RegisterError as exc:
             _say_error(exc)
             for path, why in exc.failures.items():

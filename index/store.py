@@ -194,21 +194,28 @@ class SignalIndex:
         self.index.add_with_ids(np.ascontiguousarray(fp.codes), ids)
         self.times = self.times.with_reference(ref_id, fp.starts, fp.ends)
 
-    def remove(self, ref_ids: list[int]) -> bool:
-        """Drop every code of these references; False when the index type cannot remove
-        (a hash index): the caller rebuilds this signal from the catalog."""
-        try:
-            for ref_id in ref_ids:
-                lo = int(ref_id) << ROW_BITS
-                self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
-        except RuntimeError:
-            return False
+    @property
+    def removable(self) -> bool:
+        """Whether codes can be removed in place (a hash index cannot: it is rebuilt instead)."""
+        return not isinstance(self.index, faiss.IndexBinaryHash)
+
+    @property
+    def search_kind(self) -> str:
+        """How this index searches: "hash" (exact codes, table lookup), "ivf" or "exact" (flat)."""
+        if not self.removable:
+            return "hash"
+        return "ivf" if isinstance(self.index, faiss.IndexBinaryIVF) else "exact"
+
+    def remove(self, ref_ids: list[int]) -> None:
+        """Drop every code of these references (see ``removable``)."""
+        for ref_id in ref_ids:
+            lo = int(ref_id) << ROW_BITS
+            self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
         self.times = self.times.without(ref_ids)
-        return True
 
 
 def _type_name(index) -> str:
-    """FAISS type of an index, with the index an IDMap wraps: 'IndexBinaryIDMap(IndexBinaryHash)'."""
+    """FAISS type of an index, with the index an IDMap wraps: 'IndexBinaryIDMap(IndexBinaryFlat)'."""
     name = type(index).__name__
     inner = getattr(index, "index", None)
     if inner is not None and name.endswith("IDMap"):
@@ -303,7 +310,9 @@ class IndexStore:
         """Take references out of every signal's index (the catalog has already dropped them);
         a signal whose index cannot remove codes is rebuilt from the catalog."""
         for signal, sig in self.signals.items():
-            if not sig.remove(ref_ids):
+            if sig.removable:
+                sig.remove(ref_ids)
+            else:
                 self.signals[signal] = self._build_signal(catalog, signal)
 
     def _build_signal(self, catalog: Catalog, signal: str) -> SignalIndex:
@@ -351,12 +360,18 @@ class IndexStore:
         self.generation = generation
 
     def stats(self) -> dict:
+        """Per signal: codes, bits per code, how it searches (``SignalIndex.search_kind``), FAISS type
+        and file bytes. With kind "ivf", ``ivf_min_codes``: below it a signal is built exact
+        (an IVF cannot be trained on fewer codes)."""
         out = {"kind": self.params.kind, "generation": self.generation, "signals": {}}
+        if self.params.kind == "ivf":
+            out["ivf_min_codes"] = self.params.nlist * self.params.ivf_min_train_per_list
         for signal, sig in self.signals.items():
             path = self.folder / f"{signal}.faissb"
             out["signals"][signal] = {
                 "codes": sig.ntotal,
                 "code_bits": self.code_bytes[signal] * 8,
+                "search": sig.search_kind,
                 "index_type": _type_name(sig.index),
                 "exact_match": signal in EXACT_MATCH,
                 "bytes": path.stat().st_size if path.exists() else 0,
