@@ -31,7 +31,6 @@ import resource
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -70,11 +69,11 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
     The first file is processed once before measuring (imports, caches, lazy
     initialisation), then every file is measured. ``cold_cpu_seconds`` is the
     CPU of the system's imports plus that first run, what a one-file CLI call
-    pays beyond the warm per-file figure. For prescreen, a second pass times
-    each stage of ``fingerprint_file`` separately (``stage_cpu_seconds``).
+    pays beyond the warm per-file figure. For prescreen, the measured runs also
+    add up the CPU seconds of each stage of ``fingerprint_file`` (``stage_cpu_seconds``).
     """
     cold0 = time.process_time()
-    stages = None
+    per_stage: dict[str, float] | None = None
     if task == "decode":
         from fingerprint.decode import decode_only
 
@@ -86,12 +85,11 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
 
         params = load_config().fingerprint
         role = QUERY if task == "prescreen_query" else REFERENCE
+        per_stage = {}
 
         def run(p):
-            fingerprint_file(p, role, params)
-
-        def stages(p) -> dict[str, float]:
-            return _prescreen_stage_cpu(p, role, params)
+            for name, sec in fingerprint_file(p, role, params, clock=time.process_time).timings.items():
+                per_stage[name] = per_stage.get(name, 0.0) + sec
     elif task in ("vpdq", "vpdq_every_frame"):
         import vpdq
 
@@ -106,6 +104,8 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
     baseline = _rss_mib()
     if paths:
         run(paths[0])  # warm-up, not measured
+        if per_stage is not None:
+            per_stage.clear()
     cold = time.process_time() - cold0
     cpu = []
     for p in paths:
@@ -114,38 +114,9 @@ def _child_fingerprint(task: str, paths: list[str]) -> dict:
         cpu.append(time.process_time() - c0)
     out = {"cpu": cpu, "baseline_rss_mib": round(baseline, 1), "peak_rss_mib": round(_rss_mib(), 1),
            "cold_cpu_seconds": round(cold, 3)}
-    if stages is not None:
-        per_stage: dict[str, float] = {}
-        for p in paths:
-            for name, sec in stages(p).items():
-                per_stage[name] = per_stage.get(name, 0.0) + sec
+    if per_stage is not None:
         out["stage_cpu_seconds"] = {k: round(v, 3) for k, v in per_stage.items()}
     return out
-
-
-def _prescreen_stage_cpu(path: str, role: str, params) -> dict[str, float]:
-    """CPU seconds of each stage ``fingerprint_file`` runs (digest, decode, video, audio, landmark)."""
-    from fingerprint import REFERENCE, decode_media, file_digest
-    from fingerprint.audio import query_audio_fingerprint, reference_audio_fingerprint
-    from fingerprint.landmarks import landmark_fingerprint
-    from fingerprint.video import query_video_fingerprint, reference_video_fingerprint
-
-    fps = params.reference_fps if role == REFERENCE else params.query_fps
-    video_fp = reference_video_fingerprint if role == REFERENCE else query_video_fingerprint
-    audio_fp = reference_audio_fingerprint if role == REFERENCE else query_audio_fingerprint
-    t = [time.process_time()]
-    file_digest(path)
-    t.append(time.process_time())
-    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
-                         **asdict(params.decode))
-    t.append(time.process_time())
-    video_fp(media.frames, media.frame_times, 1.0 / fps, params.video)
-    t.append(time.process_time())
-    audio_fp(media.audio, params.audio)
-    t.append(time.process_time())
-    landmark_fingerprint(media.audio, media.sample_rate, params.landmark)
-    t.append(time.process_time())
-    return dict(zip(("digest", "decode", "video", "audio", "landmark"), np.diff(t).tolist()))
 
 
 def _child_fpcalc(paths: list[str]) -> dict:
@@ -268,7 +239,7 @@ def _child_prescreen_search(data_path: str, sizes: list[int], kinds: list[str], 
             exact_true = None
             for kind in (["hash"] if exact else kinds):
                 b0 = time.perf_counter()
-                index = build_index(width, ids, codes, IndexParams(kind="flat" if exact else kind), exact=exact)
+                index = build_index(width, ids, codes, IndexParams(kind=kind), exact=exact)
                 build = time.perf_counter() - b0
                 wall, cpu, hits = _timed(lambda index=index: range_search(index, query, radius[signal]), repeats)
                 true_hits = set(zip(hits.query[hits.ids < k].tolist(), hits.ids[hits.ids < k].tolist()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
@@ -88,25 +89,29 @@ class FileFingerprints:
         return self.signals[AUDIO]
 
 
-def fingerprint_decoded(media: DecodedMedia, role: str,
-                        params: FingerprintParams) -> tuple[dict[str, Fingerprint], dict[str, float]]:
-    """Every signal's fingerprint of already decoded media for ``role``, and seconds per signal."""
+def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParams,
+                        clock: Callable[[], float] = time.perf_counter,
+                        ) -> tuple[dict[str, Fingerprint], dict[str, float]]:
+    """Every signal's fingerprint of already decoded media for ``role``, and seconds per signal.
+
+    clock: what the seconds count (wall time; ``time.process_time`` for CPU seconds).
+    """
     fps = params.reference_fps if role == REFERENCE else params.query_fps
     out: dict[str, Fingerprint] = {}
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0 = clock()
     if role == REFERENCE:
         out[VIDEO] = reference_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
     else:
         out[VIDEO] = query_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
-    t1 = time.perf_counter()
+    t1 = clock()
     if role == REFERENCE:
         out[AUDIO] = reference_audio_fingerprint(media.audio, params.audio)
     else:
         out[AUDIO] = query_audio_fingerprint(media.audio, params.audio)
-    t2 = time.perf_counter()
+    t2 = clock()
     out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark, query=role == QUERY)
-    t3 = time.perf_counter()
+    t3 = clock()
     timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2)
     return out, timings
 
@@ -125,27 +130,29 @@ def fingerprint_for_registration(path: str | os.PathLike,
 
 
 def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintParams,
-                     digest: FileDigest | None = None) -> FileFingerprints:
+                     digest: FileDigest | None = None,
+                     clock: Callable[[], float] = time.perf_counter) -> FileFingerprints:
     """Digest, decode once and fingerprint ``path`` as a reference or a query.
 
+    clock: what ``timings`` count (wall seconds; ``time.process_time`` for CPU seconds).
     Raises MediaError when the file is not usable media.
     """
-    return _fingerprint(path, role, params, digest)[0]
+    return _fingerprint(path, role, params, digest, clock)[0]
 
 
-def _fingerprint(path, role, params, digest) -> tuple[FileFingerprints, DecodedMedia]:
-    t0 = time.perf_counter()
+def _fingerprint(path, role, params, digest, clock=time.perf_counter) -> tuple[FileFingerprints, DecodedMedia]:
+    t0 = clock()
     if digest is None:
         try:
             digest = file_digest(path)
         except OSError as exc:
             raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
-    t1 = time.perf_counter()
+    t1 = clock()
     fps = params.reference_fps if role == REFERENCE else params.query_fps
     media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
                          **asdict(params.decode))
-    t2 = time.perf_counter()
-    signals, stage = fingerprint_decoded(media, role, params)
+    t2 = clock()
+    signals, stage = fingerprint_decoded(media, role, params, clock)
     timings = {"digest": t1 - t0, "decode": t2 - t1, **stage}
     return (FileFingerprints(digest, media.duration, media.has_video, media.has_audio, signals, timings,
                              media.warnings), media)
