@@ -39,7 +39,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.fft import next_fast_len
 
-from .spectrum import power_spectrogram
+from .spectrum import frame_level_db, power_spectrogram
 from .types import AUDIO, Fingerprint
 
 WINDOW_FRAMES = 16
@@ -190,8 +190,7 @@ def chroma_frames(signal: np.ndarray, params: AudioParams, speed: float = 1.0) -
     if signal.size < n_fft:  # (librosa warns; no code needs fewer samples than a window anyway)
         return np.zeros((12, 0)), np.zeros(0, bool)
     spec = power_spectrogram(signal, n_fft, hop)
-    window_power = (np.hanning(n_fft) ** 2).sum()
-    level_db = 10 * np.log10(spec.sum(axis=0) * 2 / (window_power * n_fft) + 1e-12)
+    level_db = frame_level_db(spec, n_fft)
     chroma = _matmul_one_thread(_chroma_filters(bank_rate, n_fft, params.fmin, params.fmax), spec)
     chroma = np.sqrt(chroma)  # magnitude-like: less dominated by the loudest partial
     norm = np.linalg.norm(chroma, axis=0, keepdims=True)

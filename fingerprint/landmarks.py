@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .spectrum import hann, power_spectrogram
+from .spectrum import frame_level_db, power_spectrogram
 from .types import LANDMARK, Fingerprint
 
 CODE_BYTES = 4
@@ -91,8 +91,7 @@ def spectral_peaks(signal: np.ndarray, sample_rate: int, params: LandmarkParams,
     if signal.size < params.n_fft:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     power = power_spectrogram(signal, params.n_fft, params.hop_length)
-    window_power = float((hann(params.n_fft) ** 2).sum())
-    level_db = 10 * np.log10(power.sum(axis=0) * 2 / (window_power * params.n_fft) + 1e-12)
+    level_db = frame_level_db(power, params.n_fft)
     # dB of the band's magnitude; OpenCV's box and max filters (already loaded for video) with
     # replicated borders do what scipy.ndimage's uniform and maximum filters would, without its import
     log = (10 * np.log10(power[params.min_bin: params.max_bin + 1] + 1e-18)).astype(np.float32)

@@ -39,3 +39,10 @@ def power_spectrogram(signal: np.ndarray, n_fft: int, hop_length: int, block: in
         spectrum = np.fft.rfft(frames[start:start + block] * window, axis=1).astype(np.complex64)
         out[start:start + block] = np.abs(spectrum) ** 2
     return out.T
+
+
+def frame_level_db(power: np.ndarray, n_fft: int) -> np.ndarray:
+    """(T,) level of each frame of a ``power_spectrogram``, dB relative to a full-scale
+    sine (one-sided spectrum, normalised by the Hann window's power)."""
+    window_power = float((hann(n_fft) ** 2).sum())
+    return 10 * np.log10(power.sum(axis=0) * 2 / (window_power * n_fft) + 1e-12)
