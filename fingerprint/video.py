@@ -248,7 +248,11 @@ def phash_bits_with_mirror(frames: np.ndarray, hash_size: int = 16) -> tuple[np.
     if len(frames) == 0:
         empty = np.zeros((0, hash_size * hash_size // 8), np.uint8)
         return empty, empty
-    low = _low_dct(frames, hash_size)
+    return _plain_and_mirrored(_low_dct(frames, hash_size), hash_size)
+
+
+def _plain_and_mirrored(low: np.ndarray, hash_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash bits of low DCT blocks and of their horizontal mirror (odd columns negated)."""
     return _bits_from_low(low), _bits_from_low(low * _mirror_sign(hash_size))
 
 
@@ -400,8 +404,7 @@ def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float
     if len(t) == 0:
         return Fingerprint.empty(VIDEO, code_bytes)
     pixels = _resized_stack(np.ascontiguousarray(cropped), params.hash_size * HIGHFREQ_FACTOR)
-    low = _dct_low(pixels, params.hash_size)
-    codes = [_bits_from_low(low), _bits_from_low(low * _mirror_sign(params.hash_size))]
+    codes = list(_plain_and_mirrored(_dct_low(pixels, params.hash_size), params.hash_size))
     codes += [_bits_from_low(_dct_low_approx(rotated_pixels(pixels, a), params.hash_size))
               for a in params.query_rotations]
     box = inset_box(cropped, params) if params.query_insets else None
