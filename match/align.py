@@ -115,9 +115,9 @@ def _allowed(hint: np.ndarray, speed, tol: float) -> np.ndarray:
     return np.isnan(hint) | (np.abs(hint - speed) <= tol)
 
 
-def _weights(c: Candidates, radius: int) -> np.ndarray:
-    """Evidence of each hit: 1 at distance 0, 0 at the search radius."""
-    return np.clip(1.0 - c.distance / max(radius, 1), 0.0, None)
+def _weights(distance: np.ndarray, radius: int) -> np.ndarray:
+    """Evidence of each hit at ``distance`` bits: 1 at distance 0, 0 at the search radius."""
+    return np.clip(1.0 - distance / max(radius, 1), 0.0, None)
 
 
 def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radius: int,
@@ -146,7 +146,7 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     line = speed_idx.astype(np.int64) * n_bins + (bins - b0)
     _, instant = np.unique(c.q_group, return_inverse=True)
     vote = line * (int(instant.max()) + 1) + instant[hit_idx]
-    weight = _weights(c, radius)[hit_idx]
+    weight = _weights(c.distance, radius)[hit_idx]
     order = np.lexsort((-weight, vote))  # per vote, its best hit first
     keep = order[np.concatenate([[True], vote[order][1:] != vote[order][:-1]])]
     keys, inverse = np.unique(line[keep], return_inverse=True)
@@ -266,7 +266,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         density = min(1.0, len(part) * period / max(end - start, period))
         if density < params.min_density:
             continue
-        evidence = float(np.clip(1.0 - d[part] / max(params.radius, 1), 0, None).sum())
+        evidence = float(_weights(d[part], params.radius).sum())
         if evidence < params.min_evidence:
             continue
         mean_d = float(d[part].mean())
@@ -315,7 +315,7 @@ def _evidence_within(hits: Candidates, lo: float, hi: float, radius: int) -> flo
     """Sum over upload instants in [lo, hi] of the best hit's evidence."""
     best = hits.subset(_instants(hits))
     inside = (best.q_start >= lo) & (best.q_start <= hi)
-    return float(_weights(best, radius)[inside].sum())
+    return float(_weights(best.distance, radius)[inside].sum())
 
 
 def _resolve_overlaps(found: list[tuple[Segment, Candidates]], code_bits: int,

@@ -117,9 +117,6 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
         segs = plain + exact
         merged = merge_segments(plain, offset_tolerance, gap_seconds) + merge_segments(exact, offset_tolerance,
                                                                                        gap_seconds)
-        merged = [s for s in merged if s.upload_end > s.upload_start]
-        if not merged:
-            continue
         matched = union_seconds([(s.upload_start, s.upload_end) for s in merged])
         per_modality = {
             m: union_seconds([(s.upload_start, s.upload_end) for s in segs if s.modality == m])
