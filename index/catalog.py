@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from fingerprint import Fingerprint
+from fingerprint import SIGNALS, Fingerprint
 
 SCHEMA_VERSION = 3
 # Additive changes since earlier schema versions: (table, column, declaration).
@@ -258,20 +258,18 @@ class Catalog:
         return [_work(r) for r in self.db.execute("SELECT * FROM works ORDER BY created_at, work_id")]
 
     def work_summaries(self) -> list[dict]:
-        """Works with their reference count, total seconds and code counts per signal."""
-        rows = self.db.execute(
+        """Works with their reference count, total seconds and code counts per signal (``<signal>_codes``)."""
+        rows = [dict(r) for r in self.db.execute(
             """SELECT w.work_id, w.title, w.owner, w.created_at,
-                      COUNT(DISTINCT r.ref_id) AS refs, COALESCE(SUM(r.duration), 0) AS seconds,
-                      (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
-                        WHERE r2.work_id = w.work_id AND f.signal='video') AS video_codes,
-                      (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
-                        WHERE r2.work_id = w.work_id AND f.signal='audio') AS audio_codes,
-                      (SELECT COALESCE(SUM(f.n), 0) FROM fingerprints f JOIN refs r2 USING(ref_id)
-                        WHERE r2.work_id = w.work_id AND f.signal='landmark') AS landmark_codes
+                      COUNT(r.ref_id) AS refs, COALESCE(SUM(r.duration), 0) AS seconds
                FROM works w LEFT JOIN refs r ON r.work_id = w.work_id
-               GROUP BY w.work_id ORDER BY w.created_at, w.work_id"""
-        )
-        return [dict(r) for r in rows]
+               GROUP BY w.work_id ORDER BY w.created_at, w.work_id""")]
+        codes = {(work_id, signal): n for work_id, signal, n in self.db.execute(
+            "SELECT r.work_id, f.signal, SUM(f.n) FROM fingerprints f JOIN refs r USING(ref_id) "
+            "GROUP BY r.work_id, f.signal")}
+        for row in rows:
+            row.update({f"{signal}_codes": codes.get((row["work_id"], signal), 0) for signal in SIGNALS})
+        return rows
 
     def add_references(self, work_id: str, title: str, owner: str, refs: list[NewReference],
                        meta: dict[str, str] | None = None) -> tuple[list[int], int]:
