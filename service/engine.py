@@ -373,9 +373,9 @@ class Prescreen:
         segments = self._segments_for(query, timings)
         if not segments:
             return None, []
-        refs = {r.ref_id: r for r in self.catalog.references()}
-        matches = combine(segments, {i: r.work_id for i, r in refs.items()}, {i: r.duration for i, r in refs.items()},
-                          duration, offset_tolerance=self.config.match.offset_tolerance)
+        # (seconds a work excludes, public-domain material say, are nobody's to claim)
+        matches = _work_matches(segments, self.catalog.references(), self.workflow.excluded_by_ref(), duration,
+                                self.config.match.offset_tolerance)
         overlaps = []
         for m in matches:
             other = self.catalog.get_work(m.work_id)
