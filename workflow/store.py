@@ -370,17 +370,15 @@ class Workflow:
         """
         with self.catalog.transaction() as db:
             self._set_outcome(now, actor, upload_id, outcome, f"released: {why}", "release", evidence)
-            for (review_id,) in db.execute("SELECT review_id FROM reviews WHERE upload_id=? AND status='pending' "
-                                           "AND kind='screening'", (upload_id,)).fetchall():
-                if outcome == REVIEW:
-                    continue
-                db.execute("UPDATE reviews SET status='closed', outcome=?, note=?, decided_at=? WHERE review_id=?",
-                           (outcome, f"released: {why}", iso(now), review_id))
-                self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome,
-                                                          "why": f"released: {why}"}, upload_id=upload_id)
-            pending = db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'",
-                                 (upload_id,)).fetchone()
-            if outcome == REVIEW and not pending:
+            if outcome != REVIEW:
+                for (review_id,) in db.execute("SELECT review_id FROM reviews WHERE upload_id=? AND "
+                                               "status='pending' AND kind='screening'", (upload_id,)).fetchall():
+                    db.execute("UPDATE reviews SET status='closed', outcome=?, note=?, decided_at=? "
+                               "WHERE review_id=?", (outcome, f"released: {why}", iso(now), review_id))
+                    self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome,
+                                                              "why": f"released: {why}"}, upload_id=upload_id)
+            elif not db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'",
+                                (upload_id,)).fetchone():
                 review_id = self.open_review(now, upload_id)
                 self._audit(now, actor, "review-opened", {"review_id": review_id, "why": f"released: {why}"},
                             upload_id=upload_id)
