@@ -43,6 +43,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fresh", action="store_true", help="regenerate the corpus even if a complete one exists")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes generating the corpus (default: up to 2)")
+    p.add_argument("--baseline", default=None, metavar="REV",
+                   help="git revision whose screening CPU is measured beside this tree's on the same files "
+                        "(default: benchmarks.before_after.BASELINE_REV, main before issue 9)")
+    p.add_argument("--skip-baseline", action="store_true", help="skip the before/after CPU comparison")
     p.add_argument("--search-sizes", default=None,
                    help="comma-separated catalog sizes in codes (default 1000,10000,100000,1000000; "
                         "scale >= 4 adds 4000000)")
@@ -230,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
                                          sizes_list, radius, peers_q)
         speed["search"]["probe_upload"] = probe.upload_id
         speed["screen_wall_seconds"] = _screen_timings(raw["prescreen"])
+        if not args.skip_baseline:
+            from .before_after import BASELINE_REV, compare
+
+            speed["before_after"] = compare(corpus, args.workdir, args.baseline or BASELINE_REV)
 
     # ------------------------------------------------------------------ report
     meta = {

@@ -312,6 +312,31 @@ def _speed(data: dict, plots: dict) -> str:
         w = sp["screen_wall_seconds"]
         parts.append("#### prescreen screening, mean wall seconds per upload by stage\n\n" + _table(
             list(w), [[f"{v:.3f}" for v in w.values()]], ["r"] * len(w)))
+    ba = sp.get("before_after")
+    if ba and "skipped" not in ba:
+        rows = [[label, f"{ba[label]['cpu_seconds']:.2f}", f"{ba[label]['cpu_ms_per_media_second']:.2f}"]
+                for label in ("before", "after")]
+        rows[1].append(f"x{ba['ratio']:.2f}")
+        rows[0].append("1")
+        group_rows = [[g, f"{v['media_seconds']:.0f}", f"{v['before_ms_per_media_second']:.2f}",
+                       f"{v['after_ms_per_media_second']:.2f}",
+                       f"x{v['after_ms_per_media_second'] / max(v['before_ms_per_media_second'], 1e-9):.2f}"]
+                      for g, v in ba["by_group"].items()]
+        left = sorted({k for v in ba["left_out"].values() for k in v})
+        note = (f" Left out because the older code raised on them: {', '.join(left)}." if left else "")
+        if ba.get("groups_left_out"):
+            note += f" Groups not measured (files built to stall older code): {', '.join(ba['groups_left_out'])}."
+        parts.append(
+            f"#### Screening CPU before and after (`{ba['revision']}` vs this tree)\n\n"
+            f"Both source trees screen the same {ba['uploads']} uploads ({ba['media_seconds']:.0f} media s) in the "
+            "same run, each in a child process of its own, taking turns; each upload counts with its lowest CPU "
+            "of the rounds (`benchmarks/before_after.py`). CPU covers everything an upload costs: decoding, "
+            "fingerprints, search, alignment and the decision." + note + "\n\n"
+            + _table(["tree", "CPU s", "CPU ms per media second", "ratio"], rows, ["l", "r", "r", "r"])
+            + "\n\n" + _table(["upload group", "media s", "before, ms/s", "after, ms/s", "ratio"], group_rows,
+                               ["l", "r", "r", "r", "r"]))
+    elif ba:
+        parts.append(f"#### Screening CPU before and after\n\nskipped: {ba['skipped']}")
     if plots.get("speed"):
         parts.append(f"![fingerprinting speed]({plots['speed']})")
     if plots.get("search"):
