@@ -43,6 +43,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fresh", action="store_true", help="regenerate the corpus even if a complete one exists")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes generating the corpus (default: up to 2)")
+    p.add_argument("--long-minutes", type=float, default=10.0,
+                   help="length of the long 1080p upload whose memory and time are measured (default 10; "
+                        "120 for the 2-hour film; 0 skips it); generated with ffmpeg, cached in the workdir")
     p.add_argument("--search-sizes", default=None,
                    help="comma-separated catalog sizes in codes (default 1000,10000,100000,1000000; "
                         "scale >= 4 adds 4000000)")
@@ -230,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                                          sizes_list, radius, peers_q)
         speed["search"]["probe_upload"] = probe.upload_id
         speed["screen_wall_seconds"] = _screen_timings(raw["prescreen"])
+        if args.long_minutes > 0:
+            from .long import long_upload
+
+            try:
+                speed["long_upload"] = long_upload(args.workdir, args.long_minutes)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                speed["long_upload"] = {"skipped": str(exc)}
 
     # ------------------------------------------------------------------ report
     meta = {
