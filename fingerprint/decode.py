@@ -510,7 +510,7 @@ class MediaReader:
             rate += pixels * v.rate
         if rate > limits.max_pixels_per_second:
             what = " + ".join(f"{v.info.width}x{v.info.height} at {v.rate:g} fps" for v in videos)
-            raise MediaError(f"video of {what} is {rate / 1e6:.0f} Mpixel/s, above [fingerprint.limits] "
+            raise MediaError(f"video of {what} is {rate / 1e6:.1f} Mpixel/s, above [fingerprint.limits] "
                              f"max_pixels_per_second = {limits.max_pixels_per_second:g}")
         for state in (*videos, *audios):
             state.stream.thread_type = DECODER_THREADS
