@@ -4,7 +4,8 @@ Pure functions over numpy arrays, plus ``fingerprint_file`` which performs the
 single decode pass and returns every fingerprint of one file, per stream.
 
 Streaming: a file is decoded as a stream of chunks (``decode.MediaReader``) and
-fingerprinted one window of ``[fingerprint.decode] window_seconds`` at a time,
+fingerprinted one window of ``[fingerprint.decode] window_seconds`` (audio) or
+``video_window_seconds`` at a time,
 so memory follows the window, never the file's length (nor what its header or
 timestamps claim). Each audio window is fingerprinted with enough context on
 both sides (``_audio_contexts``) and its codes are kept where they start inside
@@ -195,7 +196,7 @@ def _fingerprint(path, roles: tuple[str, ...], params: FingerprintParams, digest
         for info in reader.streams:
             if info.kind == "video":
                 windows[info.label] = _VideoWindows(info.label, sink, 1.0 / fps,
-                                                    params.decode.window_seconds / n_video)
+                                                    params.decode.video_window_seconds / n_video)
             else:
                 windows[info.label] = _AudioWindows(info.label, sink, params.decode.window_seconds / n_audio)
         for chunk in reader.chunks():

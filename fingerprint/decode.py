@@ -76,9 +76,10 @@ class DecodeParams:
         the sampling rate, frames no other frame refers to (most B-frames) are
         not decoded: the frames that remain still come several times per
         sampling interval. 0 decodes every frame.
-    window_seconds: media seconds of each stream kind held and fingerprinted at
-        a time (shared between the streams of a kind); bounds memory whatever
-        the file's length.
+    window_seconds: media seconds of audio held and fingerprinted at a time
+        (shared between the audio streams); bounds memory whatever the file's length.
+    video_window_seconds: the same for video (its hashing takes ~80 KB per
+        sampled frame while it runs: shorter).
     """
 
     max_bad_packet_share: float = 0.05
@@ -86,6 +87,7 @@ class DecodeParams:
     max_audio_gap_seconds: float = 0.05
     skip_nonref_ratio: float = 4.0
     window_seconds: float = 300.0
+    video_window_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -755,6 +757,7 @@ def decode_media(path: str | os.PathLike, *, video_fps: float, frame_size: int =
                  max_audio_gap_seconds: float = DecodeParams.max_audio_gap_seconds,
                  skip_nonref_ratio: float = DecodeParams.skip_nonref_ratio,
                  window_seconds: float = DecodeParams.window_seconds,
+                 video_window_seconds: float = DecodeParams.video_window_seconds,
                  limits: LimitParams = LimitParams(), accept: AcceptParams = AcceptParams()) -> DecodedMedia:
     """Decode ``path`` whole into arrays: the first video stream's sampled grey frames and the
     first audio stream's mix (see ``MediaReader`` for the arguments and checks).
@@ -763,7 +766,7 @@ def decode_media(path: str | os.PathLike, *, video_fps: float, frame_size: int =
     streams windows instead (``fingerprint.fingerprint_file``).
     """
     params = DecodeParams(max_bad_packet_share, min_decoded_share, max_audio_gap_seconds, skip_nonref_ratio,
-                          window_seconds)
+                          window_seconds, video_window_seconds)
     with MediaReader(path, video_fps=video_fps, frame_size=frame_size, sample_rate=sample_rate, decode=params,
                      limits=limits, accept=accept) as reader:
         video = next((s.label for s in reader.streams if s.kind == "video"), None)

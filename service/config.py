@@ -171,6 +171,8 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.decode.skip_nonref_ratio": _NON_NEGATIVE,
     "fingerprint.decode.window_seconds": ((lambda v: 10 <= v <= 3600),
                                           "must be between 10 and 3600 (seconds of media held at a time)"),
+    "fingerprint.decode.video_window_seconds": ((lambda v: 10 <= v <= 3600),
+                                                "must be between 10 and 3600 (seconds of media held at a time)"),
     "fingerprint.limits.max_file_gigabytes": _POSITIVE,
     "fingerprint.limits.max_declared_seconds": _POSITIVE,
     "fingerprint.limits.max_decoded_seconds": _POSITIVE,

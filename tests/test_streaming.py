@@ -28,7 +28,8 @@ def _music(seed: int, seconds: float) -> np.ndarray:
 
 
 def _windowed(params: FingerprintParams, seconds: float) -> FingerprintParams:
-    return dataclasses.replace(params, decode=dataclasses.replace(params.decode, window_seconds=seconds))
+    return dataclasses.replace(params, decode=dataclasses.replace(params.decode, window_seconds=seconds,
+                                                                             video_window_seconds=seconds))
 
 
 def _agreement(a, b) -> float:
