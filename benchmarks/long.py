@@ -1,7 +1,7 @@
 """Memory and time of one long upload: a 1080p film registered, then a copy of it screened.
 
 The film is generated with the ffmpeg command-line tool (not needed by the
-product): lavfi ``testsrc2`` at 1920x1080, 25 fps, H.264 (x264 ultrafast), with
+product): :func:`mediagen.synth_video` scenes scaled to 1920x1080, 25 fps, H.264 (x264 ultrafast), with
 a soundtrack of :func:`mediagen.synth_music` (a new seed every minute, so the
 music never repeats), AAC; beyond 10 minutes the picture loops (see
 ``make_long_film``). It is cached under ``<workdir>/long/``. Each step
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import time
 import wave
 from pathlib import Path
@@ -56,10 +55,16 @@ def _soundtrack(path: Path, seconds: float) -> None:
 def make_long_film(workdir: Path, minutes: float, say=print) -> Path:
     """The cached ``minutes``-long 1080p film (generated on first use); needs ffmpeg.
 
-    Up to ``PICTURE_MINUTES`` the picture is encoded whole; a longer film loops
-    that picture (stream copy) under a soundtrack of its own length, so the
-    music never repeats while the picture repeats every ``PICTURE_MINUTES``.
+    The picture is :func:`mediagen.synth_video` (a new scene seed every minute,
+    as the benchmark films are made) scaled to 1920x1080 by ffmpeg, so codes
+    change as a film's do (a test pattern's near-identical frames would match
+    every frame with every frame). Up to ``PICTURE_MINUTES`` it is encoded
+    whole; a longer film loops that picture (stream copy) under a soundtrack of
+    its own length, so the music never repeats while the picture repeats every
+    ``PICTURE_MINUTES``.
     """
+    import mediagen as mg
+
     folder = Path(workdir) / "long"
     path = folder / f"film-{minutes:g}min-1080p.mp4"
     if path.exists():
@@ -71,20 +76,32 @@ def make_long_film(workdir: Path, minutes: float, say=print) -> Path:
     base = make_long_film(workdir, PICTURE_MINUTES, say) if minutes > PICTURE_MINUTES else None
     say(f"long upload: generating a {minutes:g}-minute 1080p film with ffmpeg (cached in {folder}) ...")
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        sound = Path(tmp) / "soundtrack.wav"
-        _soundtrack(sound, seconds)
-        part = Path(tmp) / path.name
-        if base is None:
-            picture = ["-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:duration={seconds:g}"]
-            video = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-g", "250", "-pix_fmt", "yuv420p"]
-        else:
-            loops = int(np.ceil(minutes / PICTURE_MINUTES)) - 1
-            picture = ["-stream_loop", str(loops), "-i", str(base)]
-            video = ["-map", "0:v", "-map", "1:a", "-c:v", "copy"]
-        subprocess.run(["ffmpeg", "-v", "error", "-y", *picture, "-i", str(sound), *video,
-                        "-c:a", "aac", "-b:a", "96k", "-t", f"{seconds:g}", str(part)], check=True)
-        part.rename(path)
+    sound = folder / f"soundtrack-{minutes:g}min.wav"
+    if not sound.exists():
+        _soundtrack(sound.with_suffix(".part"), seconds)
+        sound.with_suffix(".part").rename(sound)
+    part = folder / (path.name + ".part.mp4")
+    audio = ["-c:a", "aac", "-b:a", "96k", "-t", f"{seconds:g}", str(part)]
+    if base is None:
+        width, height, fps = 256, 144, 25
+        cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+               "-r", str(fps), "-i", "-", "-i", str(sound), "-vf", "scale=1920:1080:flags=bicubic",
+               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-g", "250", "-pix_fmt", "yuv420p", *audio]
+        with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
+            left, minute = seconds, 0
+            while left > 0:
+                piece = mg.synth_video(70_000 + minute, min(60.0, left), size=(width, height), fps=float(fps))
+                proc.stdin.write(np.ascontiguousarray(piece).tobytes())
+                left -= 60.0
+                minute += 1
+            proc.stdin.close()
+        if proc.returncode:
+            raise RuntimeError(f"ffmpeg failed generating {path.name} (exit {proc.returncode})")
+    else:
+        loops = int(np.ceil(minutes / PICTURE_MINUTES)) - 1
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", str(loops), "-i", str(base), "-i", str(sound),
+                        "-map", "0:v", "-map", "1:a", "-c:v", "copy", *audio], check=True)
+    part.rename(path)
     say(f"long upload: film generated in {time.perf_counter() - t0:.0f} s ({path.stat().st_size / 1e6:.0f} MB)")
     return path
 

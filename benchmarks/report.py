@@ -314,15 +314,11 @@ def _speed(data: dict, plots: dict) -> str:
                  f"{lu[step]['cpu_seconds']:.0f}", f"{lu[step]['wall_seconds']:.0f}",
                  f"{lu['minutes'] * 60 / max(lu[step]['cpu_seconds'], 1e-9):.0f}"] for step in ("register", "screen_copy")]
         parts.append(f"#### Long upload: a {lu['minutes']:g}-minute {lu['size']} film ({lu['file_mb']:.0f} MB), "
-                     "each step in a fresh process
-
-" + _table(
+                     "each step in a fresh process\n\n" + _table(
                          ["step", "peak memory (MiB)", "after imports (MiB)", "CPU s", "wall s",
                           "media s per CPU s"], rows, ["l", "r", "r", "r", "r", "r"]))
     elif lu:
-        parts.append(f"#### Long upload
-
-skipped: {lu.get('skipped')}")
+        parts.append(f"#### Long upload\n\nskipped: {lu.get('skipped')}")
     if sp.get("screen_wall_seconds"):
         w = sp["screen_wall_seconds"]
         parts.append("#### prescreen screening, mean wall seconds per upload by stage\n\n" + _table(

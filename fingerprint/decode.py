@@ -111,7 +111,7 @@ class LimitParams:
     max_pixels_per_second: float = 5.0e8
     max_frame_pixels: int = 35_389_440
     max_streams: int = 16
-    max_wall_seconds: float = 3600.0
+    max_wall_seconds: float = 7200.0
 
 
 # Demuxers (FFmpeg's names) and codecs of real audio and video: see [fingerprint.accept] in the TOML.
@@ -538,7 +538,7 @@ class MediaReader:
     def _check_budget(self, reached: float) -> None:
         spent = self.clock() - self.started
         if spent > self.limits.max_wall_seconds:
-            raise MediaError(f"screening this file took over {self.limits.max_wall_seconds:g} s of wall time "
+            raise MediaError(f"decoding and fingerprinting took over {self.limits.max_wall_seconds:g} s of wall time "
                              f"([fingerprint.limits] max_wall_seconds; {reached:.0f} s of media reached)")
 
     def _check_reached(self, seconds: float, label: str) -> None:
@@ -686,8 +686,8 @@ class MediaReader:
         n = resampled.samples
         if not n:
             return
-        planes = [np.frombuffer(resampled.planes[c], np.float32, n) for c in range(a.channels)]
-        a.pending.append(np.stack(planes))  # (channels, n): a copy, the frame's buffer is reused
+        # views of the planes, no copy (each resampled frame owns its buffer); joined once per chunk
+        a.pending.append([np.frombuffer(resampled.planes[c], np.float32, n) for c in range(a.channels)])
         a.pending_samples += n
         a.placed += n
         self._check_reached(a.placed / self.sample_rate, a.info.label)
@@ -696,7 +696,7 @@ class MediaReader:
 
     def _flush_audio(self, a: _Audio, out: list) -> None:
         if a.pending:
-            samples = a.pending[0] if len(a.pending) == 1 else np.concatenate(a.pending, axis=1)
+            samples = np.stack([np.concatenate([planes[c] for planes in a.pending]) for c in range(a.channels)])
             out.append(AudioChunk(a.info.label, samples, a.pending_start))
             a.pending, a.pending_samples, a.pending_start = [], 0, a.placed
 
