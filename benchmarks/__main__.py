@@ -47,6 +47,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="git revision whose screening CPU is measured beside this tree's on the same files "
                         "(default: benchmarks.before_after.BASELINE_REV, main before issue 9)")
     p.add_argument("--skip-baseline", action="store_true", help="skip the before/after CPU comparison")
+    p.add_argument("--long-minutes", type=float, default=10.0,
+                   help="length of the long 1080p upload whose memory and time are measured (default 10; "
+                        "120 for the 2-hour film; 0 skips it); generated with ffmpeg, cached in the workdir")
     p.add_argument("--search-sizes", default=None,
                    help="comma-separated catalog sizes in codes (default 1000,10000,100000,1000000; "
                         "scale >= 4 adds 4000000)")
@@ -238,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
             from .before_after import BASELINE_REV, compare
 
             speed["before_after"] = compare(corpus, args.workdir, args.baseline or BASELINE_REV)
+        if args.long_minutes > 0:
+            from .long import long_upload
+
+            try:
+                speed["long_upload"] = long_upload(args.workdir, args.long_minutes)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                speed["long_upload"] = {"skipped": str(exc)}
 
     # ------------------------------------------------------------------ report
     meta = {

@@ -57,7 +57,7 @@ import mediagen as mg
 from mediagen import transforms as T
 
 #: Bump when the corpus recipe changes: a cached corpus of another version is rebuilt.
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3
 
 SR = 22050  # sample rate of all synthesised audio, Hz
 SIZE = (256, 144)  # frame size of all synthesised video (width, height), pixels
@@ -253,6 +253,7 @@ class Made:
     video_bitrate: int | None = None
     audio_bitrate: int | None = None
     note: str = ""
+    write: Callable[[Path], None] | None = None  # writes the file itself (stereo, several streams)
 
 
 @dataclass
@@ -477,7 +478,37 @@ def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
                   _negative(lambda r, s: (mg.title_card(UNREGISTERED_TITLE.upper(), 6.0, size=SIZE, fps=FPS),
                                           ".mp4")), "none"),
     ]
+    # decode (issue 9): what a mono mix and the first streams hide
+    rows += [
+        Transform("stereo_phase_inverted", A, "stereo, one channel phase-inverted (pan=stereo|c0=-1*c0|c1=c0): "
+                  "heard as the music, its mono mix cancels to silence", _phase_inverted, "any"),
+        Transform("second_streams", "evasion", "the work's picture and sound in the second video and audio "
+                  "streams, unrelated video and music in the first ones", _second_streams, "film"),
+    ]
     return rows
+
+
+def _phase_inverted(src: Source, rng: np.random.Generator, seed: int) -> Made:
+    """An audio-only stereo copy of a 75 % excerpt whose left channel is inverted (written as two
+    channels: the mono Media below is only what the file holds for durations)."""
+    s, length = _excerpt_span(src, rng)
+    clip = T.excerpt(src.media, s, s + length)
+    audio = clip.audio
+    return Made(mg.Media(None, FPS, audio, SR), [_seg(0, length, s, s + length)], "copy", suffix=".m4a",
+                note=f"excerpt {s:.2f}-{s + length:.2f} s, L = -x, R = x",
+                write=lambda path: mg.write_streams(path, audios=[np.stack([-audio, audio])], sample_rate=SR))
+
+
+def _second_streams(src: Source, rng: np.random.Generator, seed: int) -> Made:
+    """Two video and two audio streams: unrelated first ones, the work's excerpt second."""
+    s, length = _excerpt_span(src, rng)
+    clip = T.excerpt(src.media, s, s + length)
+    decoy = _background(seed + 29, length)
+    music = _music(seed + 31, length)
+    return Made(clip, [_seg(0, length, s, s + length)], "copy", suffix=".mkv",
+                note=f"excerpt {s:.2f}-{s + length:.2f} s in video 1 and audio 1",
+                write=lambda path: mg.write_streams(path, videos=[decoy, clip], audios=[music, clip.audio],
+                                                    sample_rate=SR))
 
 
 # --------------------------------------------------------------------------- assignment
@@ -563,8 +594,11 @@ def _run_job(folder: str, plan: Plan, hard_seed: int, job: Job) -> tuple[list[di
         made = row.make(src, rng, seed)
         uid = f"{row.group}-{row.name}-{k + 1}"
         rel = f"uploads/{uid}{made.suffix}"
-        mg.write_media(made.media, folder_p / rel, video_bitrate=made.video_bitrate,
-                       audio_bitrate=made.audio_bitrate)
+        if made.write is not None:
+            made.write(folder_p / rel)
+        else:
+            mg.write_media(made.media, folder_p / rel, video_bitrate=made.video_bitrate,
+                           audio_bitrate=made.audio_bitrate)
         dur, has_video, has_audio = _duration_of(made.media, made.suffix)
         expected = EXPECTED_RULES[made.kind][0]
         up = Upload(uid, row.name, row.group, rel, src.ref.work_id if (src and made.segments) else None,

@@ -308,6 +308,17 @@ def _speed(data: dict, plots: dict) -> str:
             rows.append([_label(data, s), f"{sz[s]['bytes_per_reference_second']:.0f}", sz[s]["note"]])
     parts.append("#### Index size\n\n" + _table(["system", "bytes per reference second", "what is counted"], rows,
                                                  ["l", "r", "l"]))
+    lu = sp.get("long_upload")
+    if lu and "register" in lu:
+        rows = [[step.replace("_", " "), f"{lu[step]['peak_rss_mib']:.0f}", f"{lu[step]['baseline_rss_mib']:.0f}",
+                 f"{lu[step]['cpu_seconds']:.0f}", f"{lu[step]['wall_seconds']:.0f}",
+                 f"{lu['minutes'] * 60 / max(lu[step]['cpu_seconds'], 1e-9):.0f}"] for step in ("register", "screen_copy")]
+        parts.append(f"#### Long upload: a {lu['minutes']:g}-minute {lu['size']} film ({lu['file_mb']:.0f} MB), "
+                     "each step in a fresh process\n\n" + _table(
+                         ["step", "peak memory (MiB)", "after imports (MiB)", "CPU s", "wall s",
+                          "media s per CPU s"], rows, ["l", "r", "r", "r", "r", "r"]))
+    elif lu:
+        parts.append(f"#### Long upload\n\nskipped: {lu.get('skipped')}")
     if sp.get("screen_wall_seconds"):
         w = sp["screen_wall_seconds"]
         parts.append("#### prescreen screening, mean wall seconds per upload by stage\n\n" + _table(

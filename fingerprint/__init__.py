@@ -1,7 +1,21 @@
 """Media -> fingerprints: decode once, then digests, video and audio codes.
 
 Pure functions over numpy arrays, plus ``fingerprint_file`` which performs the
-single decode pass and returns every fingerprint of one file.
+single decode pass and returns every fingerprint of one file, per stream.
+
+Streaming: a file is decoded as a stream of chunks (``decode.MediaReader``) and
+fingerprinted one window of ``[fingerprint.decode] window_seconds`` (audio) or
+``video_window_seconds`` at a time,
+so memory follows the window, never the file's length (nor what its header or
+timestamps claim). Each audio window is fingerprinted with enough context on
+both sides (``_audio_contexts``) and its codes are kept where they start inside
+it; the pure functions take the window's ``origin`` so every STFT, tempo and
+per-second grid is the whole signal's: the codes are those the whole signal
+would give (``tests/test_streaming.py``; chroma words sum over a window in
+another order, which can flip a bit that all but ties). Video codes are per
+frame; what a clip measures as a whole (black borders, an inset) is measured per
+window, and a reference's run of near-identical frames is cut at a window edge.
+A file shorter than a window is fingerprinted in one call, as before.
 """
 
 from __future__ import annotations
@@ -11,10 +25,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
-from .decode import DecodedMedia, DecodeParams, MediaError, decode_media
+import numpy as np
+
+from .audio import (
+    WINDOW_FRAMES, AudioParams, _last_code_to_end, query_audio_fingerprint, reference_audio_fingerprint,
+)
+from .decode import (
+    AcceptParams, AudioChunk, DecodedMedia, DecodeParams, LimitParams, MediaError, MediaReader, StreamInfo,
+    VideoChunk, check_file, decode_media,
+)
 from .digest import FileDigest, file_digest
 from .landmarks import LandmarkParams, landmark_fingerprint
+from .stereo import LEFT, RIGHT, SIDE, StereoParams, hidden_runs, mid_side
 from .types import AUDIO, EXACT_MATCH, LANDMARK, MODALITY, SIGNALS, VIDEO, Fingerprint, hamming_matrix
 from .video import VideoParams, query_video_fingerprint, reference_video_fingerprint
 
@@ -32,7 +54,9 @@ class FingerprintParams:
     reference_fps / query_fps: video frames sampled per second for registered
         references (dense) and for screened uploads (sparser).
     frame_size: side of the square grey frame the decoder produces, pixels.
-    decode: how decoding treats damaged files and which frames it may skip.
+    decode: how decoding treats damaged files, which frames it may skip, the window.
+    limits: the work one file may cause. accept: the containers and codecs read.
+    stereo: when a stereo stream's side and channels are fingerprinted besides its mix.
     """
 
     reference_fps: float = 8.0
@@ -42,6 +66,9 @@ class FingerprintParams:
     audio: AudioParams = field(default_factory=AudioParams)
     landmark: LandmarkParams = field(default_factory=LandmarkParams)
     decode: DecodeParams = field(default_factory=DecodeParams)
+    limits: LimitParams = field(default_factory=LimitParams)
+    accept: AcceptParams = field(default_factory=AcceptParams)
+    stereo: StereoParams = field(default_factory=StereoParams)
 
 
 def format_id(params: "FingerprintParams") -> str:
@@ -67,9 +94,15 @@ def _reference_side(params) -> dict:
 class FileFingerprints:
     """All fingerprints of one file.
 
-    duration: media seconds. signals: signal name (``SIGNALS``) -> codes,
-        possibly empty. timings: seconds spent per stage (decode, video, audio, landmark).
-    warnings: decoding damage that was worked around, in words (empty for a clean file).
+    duration: media seconds. signals: signal name (``SIGNALS``) -> codes of
+        every stream, possibly empty (what a reference stores).
+    timings: seconds spent per stage (digest, decode, video, audio, landmark, channels).
+    warnings: decoding damage that was worked around, streams ignored, in words
+        (empty for a clean file).
+    streams: stream label ("video 0", "audio 1", or an audio stream's extra
+        rendition: "audio 0 side", "audio 0 left", "audio 0 right") -> signal ->
+        its codes: what is screened, one stream at a time.
+    stream_info: the streams read (codec, size, channels).
     """
 
     digest: FileDigest
@@ -79,6 +112,8 @@ class FileFingerprints:
     signals: dict[str, Fingerprint]
     timings: dict[str, float]
     warnings: tuple[str, ...] = ()
+    streams: dict[str, dict[str, Fingerprint]] = field(default_factory=dict)
+    stream_info: tuple[StreamInfo, ...] = ()
 
     @property
     def video(self) -> Fingerprint:
@@ -116,52 +151,283 @@ def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParam
     return out, timings
 
 
-def fingerprint_for_registration(path: str | os.PathLike,
-                                 params: FingerprintParams) -> tuple[FileFingerprints, dict[str, Fingerprint]]:
-    """Reference fingerprints plus query-role codes of every signal from one decode.
+def fingerprint_for_registration(path: str | os.PathLike, params: FingerprintParams
+                                 ) -> tuple[FileFingerprints, dict[str, dict[str, Fingerprint]]]:
+    """Reference fingerprints plus query-role codes of every stream from one decode.
 
-    The query codes (mirrored video, pitch/tempo audio variants) let a new
-    reference be screened against the catalog for ownership conflicts.
+    The query codes (stream label -> signal -> codes: mirrored video,
+    pitch/tempo audio variants) let a new reference be screened against the
+    catalog for ownership conflicts; frames are sampled at the reference rate.
     """
-    ref, media = _fingerprint(path, REFERENCE, params, None)
-    as_query = replace(params, query_fps=params.reference_fps)  # frames were sampled at the reference rate
-    query, _ = fingerprint_decoded(media, QUERY, as_query)
-    return ref, query
+    out = _fingerprint(path, (REFERENCE, QUERY), params, None)
+    return out[REFERENCE], out[QUERY].streams
 
 
 def fingerprint_file(path: str | os.PathLike, role: str, params: FingerprintParams,
                      digest: FileDigest | None = None,
                      clock: Callable[[], float] = time.perf_counter) -> FileFingerprints:
-    """Digest, decode once and fingerprint ``path`` as a reference or a query.
+    """Digest, decode once and fingerprint every stream of ``path`` as a reference or a query.
 
     clock: what ``timings`` count (wall seconds; ``time.process_time`` for CPU seconds).
-    Raises MediaError when the file is not usable media.
+    Raises MediaError when the file is not usable media or is beyond ``params.limits``.
     """
-    return _fingerprint(path, role, params, digest, clock)[0]
+    return _fingerprint(path, (role,), params, digest, clock)[role]
 
 
-def _fingerprint(path, role, params, digest, clock=time.perf_counter) -> tuple[FileFingerprints, DecodedMedia]:
+def _fingerprint(path, roles: tuple[str, ...], params: FingerprintParams, digest,
+                 clock: Callable[[], float] = time.perf_counter) -> dict[str, FileFingerprints]:
+    """One streaming decode of ``path``, fingerprinted window by window for each of ``roles``
+    (the first role's sampling rate is used for every role)."""
     t0 = clock()
+    check_file(path, params.limits)  # before the digest reads it: FIFOs, devices, oversized files
     if digest is None:
         try:
             digest = file_digest(path)
         except OSError as exc:
             raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
     t1 = clock()
-    fps = params.reference_fps if role == REFERENCE else params.query_fps
-    media = decode_media(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
-                         **asdict(params.decode))
+    fps = params.reference_fps if roles[0] == REFERENCE else params.query_fps
+    sink = _Sink(roles, params, clock)
+    with MediaReader(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
+                     decode=params.decode, limits=params.limits, accept=params.accept) as reader:
+        windows: dict[str, _VideoWindows | _AudioWindows] = {}
+        n_video = sum(s.kind == "video" for s in reader.streams)
+        n_audio = len(reader.streams) - n_video
+        for info in reader.streams:
+            if info.kind == "video":
+                windows[info.label] = _VideoWindows(info.label, sink, 1.0 / fps,
+                                                    params.decode.video_window_seconds / n_video)
+            else:
+                windows[info.label] = _AudioWindows(info.label, sink, params.decode.window_seconds / n_audio)
+        for chunk in reader.chunks():
+            windows[chunk.stream].add(chunk)
+        for w in windows.values():
+            w.finish()
+        info = reader.streams
+        duration, has_video, has_audio, warnings = reader.duration, reader.has_video, reader.has_audio, reader.warnings
     t2 = clock()
-    signals, stage = fingerprint_decoded(media, role, params, clock)
-    timings = {"digest": t1 - t0, "decode": t2 - t1, **stage}
-    return (FileFingerprints(digest, media.duration, media.has_video, media.has_audio, signals, timings,
-                             media.warnings), media)
+    spent = sum(sink.timings.values())
+    timings = {"digest": t1 - t0, "decode": max(0.0, t2 - t1 - spent), **sink.timings}
+    out = {}
+    for role in roles:
+        streams = sink.streams(role, info)
+        signals = {}
+        for signal in SIGNALS:
+            parts = [s[signal] for s in streams.values() if signal in s]
+            signals[signal] = Fingerprint.concat(parts) if parts else _empty(signal, params)
+        out[role] = FileFingerprints(digest, duration, has_video, has_audio, signals, dict(timings),
+                                     tuple(warnings), streams, info)
+    return out
+
+
+def _empty(signal: str, params: FingerprintParams) -> Fingerprint:
+    from .landmarks import CODE_BYTES
+
+    width = {VIDEO: params.video.hash_size ** 2 // 8, AUDIO: params.audio.code_bytes, LANDMARK: CODE_BYTES}[signal]
+    return Fingerprint.empty(signal, width)
+
+
+class _Sink:
+    """Codes per (role, stream label, signal) as windows produce them, and the seconds spent per stage."""
+
+    def __init__(self, roles: tuple[str, ...], params: FingerprintParams, clock: Callable[[], float]):
+        self.roles, self.params, self.clock = roles, params, clock
+        self.parts: dict[tuple[str, str, str], list[Fingerprint]] = {}
+        self.ends: dict[str, float] = {}  # audio rendition -> the end of its audio (seconds), if it reaches it
+        self.timings = {"video": 0.0, "audio": 0.0, "landmark": 0.0}
+
+    def add(self, role: str, label: str, fp: Fingerprint) -> None:
+        self.parts.setdefault((role, label, fp.signal), []).append(fp)
+
+    def timed(self, stage: str, fn, *args, **kwargs):
+        t = self.clock()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + self.clock() - t
+
+    def streams(self, role: str, info: tuple[StreamInfo, ...]) -> dict[str, dict[str, Fingerprint]]:
+        """label -> signal -> codes in the order a whole-file call gives them (by variant, then time)."""
+        labels = [i.label for i in info]
+        extra = sorted({label for (r, label, _) in self.parts if r == role} - set(labels))
+        out: dict[str, dict[str, Fingerprint]] = {}
+        for label in labels + extra:
+            kind = "video" if label.startswith("video") else "audio"
+            signals = (VIDEO,) if kind == "video" else (AUDIO, LANDMARK)
+            if label not in labels and not any((role, label, s) in self.parts for s in signals):
+                continue
+            out[label] = {}
+            for signal in signals:
+                parts = self.parts.get((role, label, signal))
+                if not parts:
+                    out[label][signal] = _empty(signal, self.params)
+                    continue
+                fp = parts[0] if len(parts) == 1 else Fingerprint.concat(parts)
+                if len(parts) > 1:
+                    fp = fp.subset(np.argsort(fp.variants, kind="stable"))
+                if signal == AUDIO and label in self.ends:
+                    fp = _last_code_to_end(fp, self.ends[label])
+                out[label][signal] = fp
+        return out
+
+
+class _VideoWindows:
+    """Sampled frames of one video stream, fingerprinted per window of ``window_seconds`` of its time."""
+
+    def __init__(self, label: str, sink: _Sink, period: float, window_seconds: float):
+        self.label, self.sink, self.period, self.window = label, sink, period, window_seconds
+        self.frames: list[np.ndarray] = []
+        self.times: list[np.ndarray] = []
+        self.window_end = window_seconds
+
+    def add(self, chunk: VideoChunk) -> None:
+        frames, times = chunk.frames, chunk.times
+        while len(times):
+            cut = int(np.searchsorted(times, self.window_end))
+            if cut:
+                self.frames.append(frames[:cut])
+                self.times.append(times[:cut])
+            if cut == len(times):
+                return
+            self._flush()
+            frames, times = frames[cut:], times[cut:]
+            self.window_end = (np.floor(times[0] / self.window) + 1) * self.window
+
+    def finish(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self.times:
+            return
+        frames = self.frames[0] if len(self.frames) == 1 else np.concatenate(self.frames)
+        times = self.times[0] if len(self.times) == 1 else np.concatenate(self.times)
+        self.frames, self.times = [], []
+        params = self.sink.params
+        for role in self.sink.roles:
+            make = reference_video_fingerprint if role == REFERENCE else query_video_fingerprint
+            self.sink.add(role, self.label, self.sink.timed("video", make, frames, times, self.period, params.video))
+
+
+def _audio_contexts(params: FingerprintParams) -> tuple[int, int]:
+    """Samples of context a window needs either side so that its codes are the whole signal's:
+    (chroma, landmarks).
+
+    Chroma: a code spans ``(words_per_code - 1) * word_stride + 16`` frames
+    about its time, read more sparsely by the slowest tempo or speed variant,
+    plus an STFT window (the widest, a slow speed variant's). Landmarks: the
+    time high-pass (half of ``highpass_seconds``) and the peak neighbourhood
+    must see real samples, pairs reach ``max_dt_frames`` on, and peaks are
+    ranked per whole second. One second of margin each.
+    """
+    a, lm, sr = params.audio, params.landmark, params.audio.sample_rate
+    slowest = min((1.0, *a.query_tempos, *a.query_speeds))
+    span = ((a.words_per_code - 1) * a.word_stride + WINDOW_FRAMES + 2) * a.hop_length / slowest
+    chroma = span / 2 + a.n_fft / slowest + sr
+    frame = lm.hop_length
+    landmark = (lm.highpass_seconds / 2 + 2.0) * sr + (lm.neighbourhood_frames + lm.max_dt_frames + 2) * frame \
+        + lm.n_fft
+    return int(np.ceil(chroma)), int(np.ceil(landmark))
+
+
+class _AudioWindows:
+    """Audio of one stream, fingerprinted per window of ``window_seconds`` with context either side.
+
+    The mix (mid) always; where the stereo analysis finds that the mix hides
+    something (``stereo.hidden_runs``), the side or each channel too, as the
+    renditions "<label> side", "<label> left", "<label> right", over those
+    stretches only.
+    """
+
+    def __init__(self, label: str, sink: _Sink, window_seconds: float):
+        params = sink.params
+        self.label, self.sink, self.rate = label, sink, params.audio.sample_rate
+        self.window = max(1, int(round(window_seconds * self.rate)))
+        self.context = _audio_contexts(params)
+        self.reach = max(self.context)
+        self.chunks: list[np.ndarray] = []
+        self.start = 0  # sample of the stream the buffer starts at
+        self.length = 0  # samples buffered
+        self.k = 0  # window being filled: samples [k * window, (k + 1) * window)
+
+    def add(self, chunk: AudioChunk) -> None:
+        self.chunks.append(chunk.samples)
+        self.length += chunk.samples.shape[1]
+        while self.start + self.length >= (self.k + 1) * self.window + self.reach:
+            self._flush(final=False)
+
+    def finish(self) -> None:
+        if self.length:
+            self._flush(final=True)
+
+    def _flush(self, final: bool) -> None:
+        data = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks, axis=1)
+        end = self.start + self.length
+        own = (self.k * self.window, end if final else (self.k + 1) * self.window)
+        sink, params = self.sink, self.sink.params
+        if len(data) == 1:
+            self._fingerprint(self.label, data[0], own, [own])
+        else:
+            mid, side = sink.timed("channels", mid_side, data)
+            self._fingerprint(self.label, mid, own, [own])
+            runs = sink.timed("channels", hidden_runs, data, self.rate, params.stereo, self.start)
+            for name, signal in ((SIDE, side), (LEFT, data[0]), (RIGHT, data[1])):
+                spans = [(max(a, own[0]), min(b, own[1])) for a, b in runs[name]]
+                spans = [(a, b) for a, b in spans if b > a]
+                if spans:
+                    self._fingerprint(f"{self.label} {name}", signal, own, spans)
+                    if final and spans[-1][1] == end:
+                        sink.ends[f"{self.label} {name}"] = end / self.rate
+        if final:
+            sink.ends[self.label] = end / self.rate
+        self.k += 1
+        keep = max(self.start, own[1] - self.reach)
+        self.chunks = [] if final else [data[:, keep - self.start:].copy()]  # (a copy frees the window)
+        self.length = 0 if final else end - keep
+        self.start = keep
+
+    def _fingerprint(self, label: str, signal: np.ndarray, own: tuple[int, int],
+                     spans: list[tuple[int, int]]) -> None:
+        """Codes of ``signal`` (the buffer's samples of one rendition) that start inside ``spans``
+        (sample ranges within ``own``), each computed with its context. (The last code's reach to
+        the end of the audio is set once every window is in: ``_Sink.streams``.)"""
+        sink, params = self.sink, self.sink.params
+        a, lm, rate = params.audio, params.landmark, self.rate
+        end = self.start + len(signal)
+        for lo, hi in spans:
+            for signal_name, context in ((AUDIO, self.context[0]), (LANDMARK, self.context[1])):
+                first, last = max(self.start, lo - context), min(end, hi + context)
+                piece = signal[first - self.start: last - self.start]
+                silence = a.silence_db if signal_name == AUDIO else lm.silence_db
+                if not _may_sound(piece, silence) and (signal_name != AUDIO or a.min_voiced_share > 0):
+                    continue  # no frame of it can be above the silence level: no code
+                for role in sink.roles:
+                    if signal_name == AUDIO:
+                        make = reference_audio_fingerprint if role == REFERENCE else query_audio_fingerprint
+                        fp = sink.timed("audio", make, piece, a, first, False)
+                    else:
+                        fp = sink.timed("landmark", landmark_fingerprint, piece, rate, lm, role == QUERY, first)
+                    if (first, last) != (lo, hi) or (lo, hi) != (self.start, end):
+                        keep = fp.starts >= lo / rate
+                        if hi < end:
+                            keep &= fp.starts < hi / rate
+                        fp = fp.subset(keep)
+                    sink.add(role, label, fp)
+
+
+def _may_sound(signal: np.ndarray, silence_db: float) -> bool:
+    """Whether any STFT frame of ``signal`` can be louder than ``silence_db`` (the
+    ``spectrum.frame_level_db`` of a frame is at most 10 log10(2 max|x|^2))."""
+    if signal.size == 0:
+        return False
+    peak = float(np.max(np.abs(signal)))
+    return 2 * peak * peak >= 10 ** (silence_db / 10)
 
 
 __all__ = [
     "AUDIO", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
-    "AudioParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints", "Fingerprint",
-    "FingerprintParams", "LandmarkParams", "MediaError", "VideoParams",
+    "AcceptParams", "AudioParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints", "Fingerprint",
+    "FingerprintParams", "LandmarkParams", "LimitParams", "MediaError", "StereoParams", "StreamInfo", "VideoParams",
+    "check_file",
     "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "fingerprint_for_registration", "format_id",
     "hamming_matrix",
 ]

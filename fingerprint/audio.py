@@ -245,19 +245,27 @@ def _codes_from_chroma(chroma: np.ndarray, voiced: np.ndarray, params: AudioPara
     return codes, centres, share >= params.min_voiced_share
 
 
-def _stretch(chroma: np.ndarray, voiced: np.ndarray, tempo: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stretch(chroma: np.ndarray, voiced: np.ndarray, tempo: float,
+             first: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resample the chroma time axis of an upload played at ``tempo`` (upload
     speed / reference speed) to the reference's frame rate.
 
     Reference second T sits at upload second T / tempo, so output frame j
     reads input frame j / tempo: a faster upload (tempo > 1) is read more
     densely, a slower one more sparsely (linear interpolation between frames).
-    Returns chroma, voiced mask and the input frame position of each output frame.
+    first: the frame of the whole signal that column 0 is (a window of it): the
+    output frames stay on the whole signal's grid (multiples of 1 / tempo).
+    Returns chroma, voiced mask and the input frame position (column) of each output frame.
     """
     t = chroma.shape[1]
     if tempo == 1.0:
         return chroma, voiced, np.arange(t, dtype=np.float64)
-    pos = np.arange(0, t - 1 + 1e-9, 1.0 / tempo) if t > 1 else np.zeros(t)
+    if first == 0:
+        pos = np.arange(0, t - 1 + 1e-9, 1.0 / tempo) if t > 1 else np.zeros(t)
+    else:  # the same products j * (1 / tempo) as arange forms, less ``first`` (exact for whole frames)
+        j = np.arange(int(np.floor(first * tempo)), int(np.ceil((first + t - 1) * tempo)) + 2)
+        pos = j * (1.0 / tempo) - first
+        pos = pos[(pos >= 0) & (pos < t - 1 + 1e-9)]
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, t - 1)
     w = pos - lo
@@ -294,39 +302,59 @@ def variant_semitones(variants: np.ndarray, params: AudioParams) -> np.ndarray:
     return np.where(v < n, rot, 12.0 * np.log2(speeds))
 
 
-def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
+def _grid(origin: int, hop: int) -> tuple[int, int]:
+    """(samples to skip, frame index of the first frame) for a window of a signal that starts at
+    sample ``origin`` of it: its STFT frames then fall on the whole signal's grid (multiples of ``hop``)."""
+    lead = -origin % hop
+    return lead, (origin + lead) // hop
+
+
+def reference_audio_fingerprint(signal: np.ndarray, params: AudioParams, origin: int = 0,
+                                at_end: bool = True) -> Fingerprint:
     """Codes of a registered reference's audio; silence yields no codes.
 
     Each code stands for one frame period about its centre, except the last
-    (see ``_last_code_to_end``).
+    (see ``_last_code_to_end``). origin, at_end: ``signal`` is a window of a
+    longer one starting at its sample ``origin`` (times are those of the whole
+    signal, its frames on its grid), ending it or not (see ``query_audio_fingerprint``).
     """
-    chroma, voiced = chroma_frames(signal, params)
+    lead, first = _grid(origin, params.hop_length)
+    chroma, voiced = chroma_frames(signal[lead:], params)
     codes, centres, ok = _codes_from_chroma(chroma, voiced, params)
     fs = params.frame_seconds
-    t = centres[ok] * fs
+    t = (centres[ok] + first) * fs
     fp = Fingerprint(AUDIO, codes[ok], t - fs / 2, t + fs / 2, np.zeros(int(ok.sum()), np.uint8))
-    return _last_code_to_end(fp, signal, params)
+    return _last_code_to_end(fp, (origin + len(signal)) / params.sample_rate) if at_end else fp
 
 
-def _last_code_to_end(fp: Fingerprint, signal: np.ndarray, params: AudioParams) -> Fingerprint:
-    """The last code stands for the rest of the audio: nothing after it can be
+def _last_code_to_end(fp: Fingerprint, end_seconds: float) -> Fingerprint:
+    """The last code stands for the rest of the audio (to ``end_seconds``): nothing after it can be
     matched, so a copy matched up to it may run on to the end (its window
     reaches half a window further, or silence follows). This tells the
     aligner where a work or an upload ends; the start needs no mark (0)."""
     if len(fp):
         last = int(np.argmax(fp.starts))
-        fp.ends[last] = max(fp.ends[last], len(signal) / params.sample_rate)
+        fp.ends[last] = max(fp.ends[last], end_seconds)
     return fp
 
 
-def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerprint:
+def query_audio_fingerprint(signal: np.ndarray, params: AudioParams, origin: int = 0,
+                            at_end: bool = True) -> Fingerprint:
     """Codes of an upload's audio under every configured pitch, tempo and speed variant.
 
     Times are in upload seconds for every variant; variant index v encodes
     (semitone index, tempo index) as v = si * len(query_tempos) + ti, and speed
     variant k as v = len(query_semitones) * len(query_tempos) + k.
+
+    origin: ``signal`` is a window of a longer signal, starting at its sample
+        ``origin``: times are those of the whole signal and every STFT and tempo
+        grid is the whole signal's, so codes whose span lies inside the window
+        are the whole signal's codes (``fingerprint`` streams long files so).
+    at_end: the window ends the signal (its last code then stands for the rest,
+        see ``_last_code_to_end``).
     """
-    chroma, voiced = chroma_frames(signal, params)
+    lead, first = _grid(origin, params.hop_length)
+    chroma, voiced = chroma_frames(signal[lead:], params)
     fs = params.frame_seconds
     half = fs / 2
     parts = []
@@ -334,22 +362,25 @@ def query_audio_fingerprint(signal: np.ndarray, params: AudioParams) -> Fingerpr
         # an upload shifted up by k semitones is rolled down by k to line up
         rolled = np.roll(chroma, -semitones, axis=0) if semitones else chroma
         for ti, tempo in enumerate(params.query_tempos):
-            stretched, ok_frames, pos = _stretch(rolled, voiced, tempo)
+            stretched, ok_frames, pos = _stretch(rolled, voiced, tempo, first)
             codes, centres, ok = _codes_from_chroma(stretched, ok_frames, params)
             if not len(codes):
                 continue
             # centre (fractional output frame) -> input frame -> upload seconds
-            t = np.interp(centres[ok], np.arange(len(pos)), pos) * fs
+            t = (np.interp(centres[ok], np.arange(len(pos)), pos) + first) * fs
             v = si * len(params.query_tempos) + ti
             parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
     for k, speed in enumerate(params.query_speeds):
-        sped, sped_voiced = chroma_frames(signal, params, speed)
+        hop = _speed_geometry(params, speed)[1]
+        skip, start = _grid(origin, hop)
+        sped, sped_voiced = chroma_frames(signal[skip:], params, speed)
         codes, centres, ok = _codes_from_chroma(sped, sped_voiced, params)
         if not len(codes):
             continue
-        t = centres[ok] * _speed_geometry(params, speed)[1] / params.sample_rate
+        t = (centres[ok] + start) * hop / params.sample_rate
         v = _n_pitch_tempo(params) + k
         parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
     if not parts:
         return Fingerprint.empty(AUDIO, params.code_bytes)
-    return _last_code_to_end(Fingerprint.concat(parts), signal, params)
+    fp = Fingerprint.concat(parts)
+    return _last_code_to_end(fp, (origin + len(signal)) / params.sample_rate) if at_end else fp

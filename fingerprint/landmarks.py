@@ -83,11 +83,17 @@ class LandmarkParams:
 
 
 def spectral_peaks(signal: np.ndarray, sample_rate: int, params: LandmarkParams,
-                   per_second: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   per_second: int | None = None, origin: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(bins, frames) of the kept spectral peaks of a mono signal at ``sample_rate`` Hz, sorted by frame then bin.
 
     per_second: peaks kept per second (default ``params.peaks_per_second``).
+    origin: ``signal`` is a window of a longer signal starting at its sample
+        ``origin``: frames are on the whole signal's grid and counted from its
+        start, and seconds (for ``per_second``) are its seconds.
     """
+    lead = -origin % params.hop_length
+    first = (origin + lead) // params.hop_length
+    signal = signal[lead:]
     if signal.size < params.n_fft:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     power = power_spectrogram(signal, params.n_fft, params.hop_length)
@@ -103,9 +109,10 @@ def spectral_peaks(signal: np.ndarray, sample_rate: int, params: LandmarkParams,
     local_max = cv2.dilate(log, kernel, borderType=cv2.BORDER_REPLICATE)
     peak = (log == local_max) & (log >= params.min_peak_db) & (level_db > params.silence_db)[None, :]
     bins, frames = np.nonzero(peak)
+    frames = frames.astype(np.int64) + first
     if bins.size == 0:
-        return bins.astype(np.int64), frames.astype(np.int64)
-    strength = log[bins, frames]
+        return bins.astype(np.int64), frames
+    strength = log[bins, frames - first]
     second = (frames * frame_seconds).astype(np.int64)
     order = np.lexsort((-strength, second))  # by second, strongest first
     bins, frames, second = bins[order], frames[order], second[order]
@@ -153,10 +160,12 @@ def landmark_hashes(bins: np.ndarray, frames: np.ndarray, params: LandmarkParams
 
 
 def landmark_fingerprint(signal: np.ndarray, sample_rate: int, params: LandmarkParams,
-                         query: bool = False) -> Fingerprint:
+                         query: bool = False, origin: int = 0) -> Fingerprint:
     """Landmark codes (4 bytes each) of a mono signal at ``sample_rate`` Hz, timed at their anchor peak
-    (seconds); ``query`` takes the denser upload settings."""
-    bins, frames = spectral_peaks(signal, sample_rate, params, params.query_peaks_per_second if query else None)
+    (seconds); ``query`` takes the denser upload settings; ``origin``: see ``spectral_peaks``
+    (anchors whose peaks and pairs lie inside the window are those of the whole signal)."""
+    bins, frames = spectral_peaks(signal, sample_rate, params, params.query_peaks_per_second if query else None,
+                                  origin)
     hashes, anchors = landmark_hashes(bins, frames, params, params.query_fan_out if query else None)
     step = params.frame_seconds(sample_rate)
     t = anchors * step

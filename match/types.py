@@ -68,7 +68,10 @@ class Segment:
     ``clean_share`` the share of those instants matched within half the search
     radius (near 1 for a copy, near 0 when other sound is mixed over it);
     ``signal`` the fingerprint that found it (video, audio chroma, or landmark:
-    spectral peaks, whose ``similarity`` is the share of instants that matched).
+    spectral peaks, whose ``similarity`` is the share of instants that matched);
+    ``stream`` the upload's stream it was found in ("video 1", "audio 0", or a
+    rendition of an audio stream: "audio 0 side" for what its mix cancels,
+    "audio 0 left" / "right"; streams are aligned apart, "+" joins those of a merged segment).
     """
 
     ref_id: int
@@ -86,6 +89,7 @@ class Segment:
     clean_share: float = 1.0
     altered_share: float = 0.0
     signal: str = ""
+    stream: str = ""
 
     @property
     def upload_seconds(self) -> float:

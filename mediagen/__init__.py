@@ -15,7 +15,7 @@ Typical use::
     write_media(upload, "upload.mp4", video_bitrate=300_000)
 """
 
-from .media import FORMATS, Media, count, read_media, write_media
+from .media import FORMATS, Media, count, read_media, write_media, write_streams
 from .synth import (
     black_video,
     silence,
@@ -63,6 +63,7 @@ __all__ = [
     "count",
     "read_media",
     "write_media",
+    "write_streams",
     "black_video",
     "silence",
     "synth_music",

@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["Media", "write_media", "read_media", "FORMATS", "count"]
+__all__ = ["Media", "write_media", "write_streams", "read_media", "FORMATS", "count"]
 
 
 def count(seconds: float, rate: float) -> int:
@@ -289,3 +289,80 @@ def read_media(path: str | Path, sample_rate: int = 22050) -> Media:
         if astream is not None:
             audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     return Media(frames=video, fps=fps, audio=audio, sample_rate=sample_rate)
+
+
+def write_streams(
+    path: str | Path,
+    videos: list[Media] = (),
+    audios: list[np.ndarray] = (),
+    sample_rate: int = 22050,
+    audio_codec: str | None = None,
+) -> Path:
+    """Encode several video and audio streams into one file (``.mkv``, ``.mp4``, ``.mov``; audio
+    only also ``.m4a``, ``.flac``, ``.wav``): the multi-stream and stereo counterpart of
+    :func:`write_media`, which it leaves as it is.
+
+    Args:
+        videos: one :class:`Media` per video stream (its frames and fps; its audio is ignored),
+            H.264 as in :func:`write_media`.
+        audios: one array per audio stream: ``(samples,)`` mono or ``(2, samples)`` stereo
+            float32 in ``[-1, 1]`` at ``sample_rate`` Hz.
+        audio_codec: default AAC (FLAC for ``.flac``, 16-bit PCM for ``.wav``).
+
+    Streams appear in the order given (``video 0``, ``video 1``, ...). Returns the path.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    container_name = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".m4a": "ipod", ".flac": "flac",
+                      ".wav": "wav"}.get(suffix)
+    if container_name is None:
+        raise ValueError(f"unsupported suffix {path.suffix!r} for write_streams")
+    codec = audio_codec or {".flac": "flac", ".wav": "pcm_s16le"}.get(suffix, "aac")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w", format=container_name) as container:
+        sources = []
+        for media in videos:
+            frames = media.frames[:, : media.frames.shape[1] // 2 * 2, : media.frames.shape[2] // 2 * 2]
+            rate = Fraction(media.fps).limit_denominator(1001)
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = 1 / rate
+            stream.codec_context.options = {**dict(_X264), "crf": "23"}
+            sources.append(_encode_video(stream, frames, media.fps))
+        for audio in audios:
+            audio = np.atleast_2d(np.asarray(audio, np.float32))
+            layout = "mono" if len(audio) == 1 else "stereo"
+            stream = container.add_stream(codec, rate=sample_rate)
+            stream.codec_context.layout = layout
+            sources.append(_encode_channels(stream, audio, sample_rate, layout))
+        _mux_interleaved(container, *sources)
+    return path
+
+
+def _encode_channels(stream: av.AudioStream, audio: np.ndarray, sample_rate: int, layout: str,
+                     chunk: int = 4096) -> Iterator[tuple[float, list]]:
+    """:func:`_encode_audio` for ``(channels, samples)`` audio in ``layout``."""
+    ctx = stream.codec_context
+    resampler = av.AudioResampler(format=ctx.format.name, layout=layout, rate=ctx.sample_rate)
+    fifo = av.AudioFifo()
+    frame_size = ctx.frame_size or 1024
+    samples = np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+    def drain(final: bool) -> list:
+        packets = []
+        while fifo.samples >= frame_size or (final and fifo.samples):
+            packets += stream.encode(fifo.read(min(frame_size, fifo.samples)))
+        return packets
+
+    for start in range(0, samples.shape[1], chunk):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start: start + chunk]), format="fltp",
+                                           layout=layout)
+        frame.sample_rate = sample_rate
+        frame.pts = start
+        for out in resampler.resample(frame):
+            fifo.write(out)
+        yield start / sample_rate, drain(final=False)
+    for out in resampler.resample(None):
+        fifo.write(out)
+    yield float("inf"), drain(final=True) + stream.encode(None)

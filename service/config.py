@@ -21,7 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fingerprint import AudioParams, DecodeParams, FingerprintParams, LandmarkParams, VideoParams
+from fingerprint import (
+    AcceptParams, AudioParams, DecodeParams, FingerprintParams, LandmarkParams, LimitParams, StereoParams,
+    VideoParams,
+)
 from index import IndexParams
 from match import AlignParams
 from policy import FairUse, PolicyParams, Rule, Thresholds
@@ -166,6 +169,28 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.decode.min_decoded_share": _SHARE,
     "fingerprint.decode.max_audio_gap_seconds": _POSITIVE,
     "fingerprint.decode.skip_nonref_ratio": _NON_NEGATIVE,
+    "fingerprint.decode.window_seconds": ((lambda v: 10 <= v <= 3600),
+                                          "must be between 10 and 3600 (seconds of media held at a time)"),
+    "fingerprint.decode.video_window_seconds": ((lambda v: 10 <= v <= 3600),
+                                                "must be between 10 and 3600 (seconds of media held at a time)"),
+    "fingerprint.limits.max_file_gigabytes": _POSITIVE,
+    "fingerprint.limits.max_declared_seconds": _POSITIVE,
+    "fingerprint.limits.max_decoded_seconds": _POSITIVE,
+    "fingerprint.limits.max_pixels_per_second": _POSITIVE,
+    "fingerprint.limits.max_frame_pixels": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.limits.max_streams": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.limits.max_wall_seconds": _POSITIVE,
+    "fingerprint.accept.demuxers": ((lambda v: len(v) >= 1 and all(n.strip() for n in v)),
+                                    "must list at least one demuxer name"),
+    "fingerprint.accept.video_codecs": ((lambda v: all(n.strip() for n in v)), "names must not be empty"),
+    "fingerprint.accept.audio_codecs": ((lambda v: all(n.strip() for n in v)), "names must not be empty"),
+    "fingerprint.stereo.block_seconds": ((lambda v: 0.05 <= v <= 60), "must be between 0.05 and 60 (seconds)"),
+    "fingerprint.stereo.side_ratio_db": ((lambda v: -60 <= v <= 60), "must be between -60 and 60 (dB)"),
+    "fingerprint.stereo.apart_correlation": _SHARE,
+    "fingerprint.stereo.apart_level_db": _NON_NEGATIVE,
+    "fingerprint.stereo.min_seconds": _NON_NEGATIVE,
+    "fingerprint.stereo.pad_seconds": ((lambda v: 0 <= v <= 60), "must be between 0 and 60 (seconds)"),
+    "fingerprint.stereo.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
     "fingerprint.video.hash_size": (lambda v: v >= 4 and v % 4 == 0,
                                     "must be a positive multiple of 4 (codes are whole bytes: hash_size**2 bits)"),
     "fingerprint.video.black_level": ((lambda v: 0 <= v <= 255), "must be a grey level between 0 and 255"),
@@ -324,6 +349,9 @@ def load_config(path: str | Path | None = None) -> Config:
         audio=_build(AudioParams, fp["audio"]),
         landmark=_build(LandmarkParams, fp["landmark"]),
         decode=_build(DecodeParams, fp["decode"]),
+        limits=_build(LimitParams, fp["limits"]),
+        accept=_build(AcceptParams, fp["accept"]),
+        stereo=_build(StereoParams, fp["stereo"]),
     )
     match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")})
     pol = raw["policy"]

@@ -19,14 +19,14 @@ import os
 import time
 from datetime import datetime, timezone
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from fingerprint import (
-    AUDIO, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest,
+    AUDIO, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, check_file, file_digest,
     fingerprint_file, fingerprint_for_registration, format_id,
 )
 from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
@@ -70,14 +70,16 @@ def expand_paths(paths: Iterable[str | os.PathLike], media_only: bool) -> tuple[
     folders keep only files with a media suffix (registration) and list the
     others as skipped; screening keeps every file so junk in a batch is
     reported, not skipped. A path that does not exist is kept so it can be
-    reported.
+    reported, and so is every entry of a folder that is not a folder (a FIFO,
+    a device, a socket, a dangling link): each is refused as that file's error
+    (``fingerprint.check_file``), never silently left out.
     """
     out: list[tuple[str, Path]] = []
     skipped: list[str] = []
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            for child in sorted(c for c in p.rglob("*") if c.is_file() and not c.name.startswith(".")):
+            for child in sorted(c for c in p.rglob("*") if not c.is_dir() and not c.name.startswith(".")):
                 if not media_only or child.suffix.lower() in MEDIA_SUFFIXES:
                     out.append((str(child), child))
                 else:
@@ -102,7 +104,8 @@ class RegisterResult:
 
 @dataclass
 class ScreenResult:
-    """The outcome of screening one upload (``status`` ok or error)."""
+    """The outcome of screening one upload (``status`` ok or error); ``streams``: the audio and
+    video streams screened (label, codec, size or channels)."""
 
     upload: str
     status: str
@@ -119,6 +122,7 @@ class ScreenResult:
     declared_use: str | None = None
     review_id: int | None = None
     already_screened_at: str | None = None  # a manifest upload id screened before with these bytes
+    streams: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -138,6 +142,7 @@ class ScreenResult:
             "works": _works_dicts(self.decision) if self.decision else [],
             "already_screened_at": self.already_screened_at,
             "warnings": self.warnings,
+            "streams": self.streams,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -279,7 +284,7 @@ class Prescreen:
                                       else "") + ") and could only cause false matches")
                 continue
             found: list[tuple[WorkMatch, str]] = []
-            if check_conflicts:
+            if check_conflicts:  # (query: the new file's codes per stream, as an upload's)
                 conflict, found = self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
                 if conflict:
                     failures[given] = conflict
@@ -370,7 +375,7 @@ class Prescreen:
         stretch) come back as overlaps for the caller to record and exclude.
         """
         timings: dict[str, float] = {}
-        segments = self._segments_for(query, timings)
+        segments = self._stream_segments(query, timings)
         if not segments:
             return None, []
         # (seconds a work excludes, public-domain material say, are nobody's to claim)
@@ -569,8 +574,7 @@ class Prescreen:
         t0 = time.perf_counter()
         result = ScreenResult(upload=given, status="ok", uploader_id=ctx.uploader_id, declared_use=ctx.declared_use)
         try:
-            if path.is_dir():
-                raise MediaError("is a directory, not a media file")
+            check_file(path, self.config.fingerprint.limits)  # FIFOs and devices block or never end: not opened
             try:
                 digest = file_digest(path)
             except OSError as exc:
@@ -590,8 +594,9 @@ class Prescreen:
                 result.duration = fps.duration
                 result.timings = dict(fps.timings)
                 result.warnings = list(fps.warnings)
+                result.streams = [s.as_dict() for s in fps.stream_info]
                 t1 = time.perf_counter()
-                segments = self._segments_for(fps.signals, result.timings)
+                segments = self._stream_segments(fps.streams, result.timings)
                 if segments:
                     result.matches = _work_matches(segments, self.catalog.references(),
                                                    self.workflow.excluded_by_ref(), fps.duration,
@@ -615,8 +620,16 @@ class Prescreen:
                                     (json.dumps(result.as_dict()), result.upload_pk))
         return result
 
+    def _stream_segments(self, streams: dict[str, dict[str, Fingerprint]],
+                         timings: dict[str, float]) -> list[Segment]:
+        """Segments of every stream of one upload (or of a new reference screened as one), each
+        stream aligned on its own (a copy in a second stream is found there, and codes of two
+        streams never make one line); each segment names its stream."""
+        return [replace(seg, stream=label) for label, signals in streams.items()
+                for seg in self._segments_for(signals, timings)]
+
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float]) -> list[Segment]:
-        """Segments of every signal of one upload (or a new reference screened as one)."""
+        """Segments of every signal of one stream of an upload."""
         fp = self.config.fingerprint
         period = {VIDEO: 1.0 / fp.query_fps, AUDIO: fp.audio.frame_seconds,
                   LANDMARK: fp.landmark.frame_seconds(fp.audio.sample_rate)}
@@ -660,7 +673,7 @@ def _stored_result(given: str, up: dict) -> ScreenResult:
         matches=[WorkMatch.from_dict(m) for m in r.get("matches", [])], duration=r.get("duration"),
         sha256=r.get("sha256"), timings={}, warnings=r.get("warnings", []), upload_pk=up["upload_pk"], upload_id=up["upload_id"],
         uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
-        already_screened_at=up["screened_at"])
+        already_screened_at=up["screened_at"], streams=r.get("streams", []))
 
 
 def _work_matches(segments: list[Segment], refs, excluded: dict[int, list[tuple[float, float]]],

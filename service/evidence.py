@@ -31,6 +31,15 @@ def _blank(text: str, like: Image.Image | None) -> Image.Image:
     return pic
 
 
+def _video_stream(stream: str) -> int:
+    """The index among the upload's video streams of a segment's stream ("video 1+audio 0" -> 1; 0 if none)."""
+    for part in stream.split("+"):
+        kind, _, index = part.partition(" ")
+        if kind == "video" and index.split(" ")[0].isdigit():
+            return int(index.split(" ")[0])
+    return 0
+
+
 def write_thumbnails(upload_path: str, ref_path: str, segments: list[dict], out_dir: Path,
                      prefix: str, per_segment: int = 3) -> list[Path]:
     """One PNG per segment: rows of (upload frame | reference frame) at the
@@ -44,7 +53,7 @@ def write_thumbnails(upload_path: str, ref_path: str, segments: list[dict], out_
         tu = [span_u[0] + f * (span_u[1] - span_u[0]) for f in fractions]
         tr = [span_r[0] + f * (span_r[1] - span_r[0]) for f in fractions]
         try:
-            up_frames = frames_at(upload_path, tu, THUMB_WIDTH)
+            up_frames = frames_at(upload_path, tu, THUMB_WIDTH, _video_stream(seg.get("stream", "")))
             ref_frames = frames_at(ref_path, tr, THUMB_WIDTH)
         except (MediaError, OSError):
             continue
