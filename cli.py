@@ -165,7 +165,7 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
     rules = []
     for text in texts:
         try:
-            rules.append(Rule.from_dict(json.loads(text)).__dict__)
+            rules.append(Rule.from_dict(json.loads(text)).as_dict())
         except (ValueError, TypeError) as exc:
             _say_error(f"bad --rule {text!r}: {exc}")
             raise typer.Exit(2) from exc

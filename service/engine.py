@@ -450,7 +450,7 @@ class Prescreen:
     def _set_work_settings(self, work_id: str, rules: list[Rule] | None, priority: bool | None, actor: str) -> None:
         """Rules and priority given at registration (None: unchanged); the caller holds the transaction."""
         if rules is not None:
-            self.set_rules(work_id, [r.__dict__ for r in rules], actor=actor)
+            self.set_rules(work_id, [r.as_dict() for r in rules], actor=actor)
         if priority is not None:
             self.workflow.set_priority(self.now(), actor, work_id, priority)
 

@@ -262,7 +262,7 @@ class Workflow:
     def set_rules(self, now: datetime, actor: str, work_id: str, rules: list[dict]) -> None:
         parsed = [Rule.from_dict(r) for r in rules]  # validates
         with self.catalog.transaction():
-            self.catalog.set_work_settings(work_id, rules=[r.__dict__ for r in parsed])
+            self.catalog.set_work_settings(work_id, rules=[r.as_dict() for r in parsed])
             self._audit(now, actor, "rule-change", {"rules": [r.describe() for r in parsed]}, work_id=work_id)
 
     def set_priority(self, now: datetime, actor: str, work_id: str, priority: bool) -> None:
