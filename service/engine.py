@@ -16,6 +16,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
+import socket
+import sqlite3
+import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from contextlib import contextmanager
@@ -36,7 +41,8 @@ from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, buil
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
-from .config import Config, load_config
+from .config import Config, ConfigError, load_config
+from .oplog import log_failure
 
 MEDIA_SUFFIXES = frozenset(
     ".mp4 .m4v .mkv .mov .avi .webm .wmv .flv .mpg .mpeg .ts .m2ts .3gp .ogv "
@@ -44,10 +50,19 @@ MEDIA_SUFFIXES = frozenset(
 )
 DEFAULT_HOME = "prescreen-data"
 CATALOG_FILE = "catalog.sqlite"  # inside the data folder: the catalog makes a folder a prescreen data folder
+WRITE_LOCK_FILE = ".write.lock"  # fcntl lock of writers of the index; holds the holder's pid, host and command
 
 
 class FormatMismatch(Exception):
     """The catalog's reference codes were made with other fingerprint settings."""
+
+
+class DataFolderError(Exception):
+    """The data folder cannot be used: a file where a folder should be, or not writable."""
+
+
+class LockTimeout(Exception):
+    """Another process held the data folder's write lock longer than ``[service] lock_timeout_seconds``."""
 
 
 class RegisterError(Exception):
@@ -76,15 +91,165 @@ def expand_paths(paths: Iterable[str | os.PathLike], media_only: bool) -> tuple[
     skipped: list[str] = []
     for given in paths:
         p = Path(given)
-        if p.is_dir():
-            for child in sorted(c for c in p.rglob("*") if c.is_file() and not c.name.startswith(".")):
+        if str(given) and p.is_dir():  # ('' is no path: Path('') would be the current folder)
+            files, unlistable = _files_under(p)
+            for child in files:
                 if not media_only or child.suffix.lower() in MEDIA_SUFFIXES:
                     out.append((str(child), child))
                 else:
                     skipped.append(str(child))
+            out += [(str(folder), folder) for folder in unlistable]  # reported as that folder's error
         else:
             out.append((str(given), p))
     return out, skipped
+
+
+def _files_under(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(files in ``folder`` and its subfolders, sorted; subfolders that could not be listed).
+
+    Hidden files are left out; symbolic links to folders are not followed.
+    """
+    files: list[Path] = []
+    unlistable: list[Path] = []
+    for root, _, names in os.walk(folder, onerror=lambda exc: unlistable.append(Path(exc.filename or folder))):
+        files += [Path(root) / name for name in names if not name.startswith(".")]
+    return sorted(f for f in files if f.is_file()), sorted(unlistable)
+
+
+def folder_problem(path: Path) -> str:
+    """Why a folder given where a media file is needed cannot be one (words for the file's error)."""
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        return f"cannot list the folder: {exc.strerror or exc}"
+    return "is a directory, not a media file"
+
+
+def stored_path(path: Path) -> str:
+    """``path`` made absolute, as the catalog stores it (UTF-8 text: undecodable bytes in a file
+    name are kept as \\x escapes, so the name can be shown and stored, not reopened)."""
+    text = str(path.absolute())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+# -- who holds what: process identity for the write lock and screening claims ------------------
+HOST = socket.gethostname()
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+BOOT_ID = (_read("/proc/sys/kernel/random/boot_id") or "").strip() or None
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks after boot) of a process from /proc, or None where unknown."""
+    text = _read(f"/proc/{pid}/stat")
+    if not text or ")" not in text:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _process_alive(pid: int, start: str | None) -> bool:
+    """Whether process ``pid`` on this host still runs and is the one that started at ``start``
+    (a pid can be reused by another process; a zombie has finished)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    except (OSError, OverflowError):
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True
+    state, started = stat
+    return state not in ("Z", "X") and (start is None or started == start)
+
+
+_OWN_START = (_proc_stat(os.getpid()) or (None, None))[1]
+_ACTIVE_CLAIMS: set[int] = set()  # screening claims this process holds right now
+
+
+def _holder() -> dict:
+    """This process, as a lock or claim records it."""
+    return {"token": secrets.token_hex(8), "pid": os.getpid(), "host": HOST, "boot_id": BOOT_ID,
+            "proc_start": _OWN_START, "command": " ".join(["prescreen", *sys.argv[1:]])[:200],
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def describe_holder(holder: dict) -> str:
+    """'pid 4242 on host vm since 2026-05-01T12:00:00+00:00, running `prescreen register ...`'."""
+    words = f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
+    if holder.get("started_at"):
+        words += f" since {holder['started_at']}"
+    if holder.get("command"):
+        words += f", running `{holder['command']}`"
+    return words
+
+
+def write_lock_holder(home: str | os.PathLike) -> dict | None:
+    """The process holding the data folder's write lock (as it recorded itself), or None if free."""
+    path = Path(home) / WRITE_LOCK_FILE
+    try:
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    holder = json.loads(handle.read() or "{}")
+                except ValueError:
+                    holder = {}
+                return holder if isinstance(holder, dict) else {}
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None
+    except OSError:
+        return None
+
+
+def fixed_now() -> datetime | None:
+    """$PRESCREEN_NOW as a time (UTC if it names no zone), None if unset; ConfigError if it is no time."""
+    text = (os.environ.get("PRESCREEN_NOW") or "").strip()
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"PRESCREEN_NOW: {text!r} is not an ISO 8601 time (say 2026-05-01T12:00:00+00:00)") from None
+    if not 1970 <= t.year <= 9000:
+        raise ConfigError(f"PRESCREEN_NOW: {text!r} must be a time between the years 1970 and 9000")
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _prepare_folder(home: Path) -> None:
+    """Create the data folder if needed and check that it can be written; DataFolderError if not."""
+    try:
+        if home.exists() and not home.is_dir():
+            raise DataFolderError(f"the data folder {home} is a file, not a folder: give another --home")
+        home.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DataFolderError(f"cannot create the data folder {home}: {why}") from exc
+    try:
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise DataFolderError(
+            f"the data folder {home} cannot be written ({exc.strerror or exc}): prescreen keeps its catalog "
+            "journal, indexes, locks and log there, even to read; give a writable --home (a copy of the "
+            "folder will do)") from exc
 
 
 @dataclass
@@ -107,6 +272,10 @@ class ScreenResult:
     upload: str
     status: str
     error: str | None = None
+    # why an error: media (the file cannot be screened: damaged, not media, beyond a limit), internal
+    # (prescreen failed on it: memory, a library, a bug; traceback in the log), unfinished (an earlier
+    # attempt died: killed, out of memory), busy (another process is screening this upload id)
+    error_code: str | None = None
     decision: Decision | None = None
     matches: list[WorkMatch] = field(default_factory=list)
     duration: float | None = None
@@ -128,6 +297,7 @@ class ScreenResult:
             "declared_use": self.declared_use,
             "status": self.status,
             "error": self.error,
+            "error_code": self.error_code,
             "decision": self.decision.outcome if self.decision else None,
             "rule": self.decision.rule if self.decision else None,
             "reasons": list(self.decision.reasons) if self.decision else [],
@@ -151,31 +321,32 @@ class Prescreen:
 
     def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None):
         self.home = resolve_home(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        _prepare_folder(self.home)
         if config is None:
             user = self.home / "config.toml"
             config = load_config(user if user.exists() else None)
         self.config = config
-        self.catalog = Catalog(self.home / CATALOG_FILE)
-        code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes,
-                      LANDMARK: LANDMARK_CODE_BYTES}
-        self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
-        self.format = format_id(config.fingerprint)
-        w = config.workflow
-        self.workflow = Workflow(self.catalog, Deadlines(
-            w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
-            w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+        fixed_now()  # a $PRESCREEN_NOW that is no time fails here, not in the middle of a batch
+        self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
+        try:
+            code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
+                          AUDIO: config.fingerprint.audio.code_bytes, LANDMARK: LANDMARK_CODE_BYTES}
+            self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
+            self.format = format_id(config.fingerprint)
+            w = config.workflow
+            self.workflow = Workflow(self.catalog, Deadlines(
+                w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
+                w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+        except BaseException:
+            self.catalog.close()
+            raise
         self.workflow.on_stay_down_lifted = self.redecide_work
         self._loaded = False
 
     @staticmethod
     def now() -> datetime:
         """Current time (UTC); $PRESCREEN_NOW (ISO 8601) overrides it for replays and tests."""
-        fixed = os.environ.get("PRESCREEN_NOW")
-        if fixed:
-            t = datetime.fromisoformat(fixed)
-            return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-        return datetime.now(timezone.utc)
+        return fixed_now() or datetime.now(timezone.utc)
 
     def close(self) -> None:
         self.catalog.close()
@@ -186,15 +357,59 @@ class Prescreen:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def log_failure(self, what: str, exc: BaseException | None = None) -> Path | None:
+        """Append ``what`` and ``exc``'s traceback to ``<home>/logs/prescreen.log``; its path, if written."""
+        s = self.config.service
+        return log_failure(self.home, what, exc, max_bytes=s.log_max_bytes, backups=s.log_backups)
+
+    def _failure_words(self, doing: str, given: str, exc: BaseException) -> str:
+        """The message for a file whose processing failed inside prescreen (a bug, memory, a library):
+        in words, with the place of the traceback (logged here, never shown)."""
+        where = self.log_failure(f"{doing} {given}: {type(exc).__name__}", exc)
+        detail = " ".join(str(exc).split())[:300]
+        if isinstance(exc, MemoryError):
+            head = f"ran out of memory while {doing} this file" + (f" ({detail})" if detail else "")
+        else:
+            head = (f"prescreen failed while {doing} this file (an internal error, {type(exc).__name__}"
+                    + (f": {detail}" if detail else "") + ")")
+        return head + (f"; the details are in {where}" if where else "")
+
     # -- locking and index freshness -------------------------------------
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with open(self.home / ".write.lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """The data folder's write lock (fcntl, released by the kernel if the process dies).
+
+        Waits at most ``[service] lock_timeout_seconds``, then raises LockTimeout naming
+        the holder, which writes who it is into the lock file while it holds it.
+        """
+        timeout = self.config.service.lock_timeout_seconds
+        with open(self.home / WRITE_LOCK_FILE, "a+") as handle:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = write_lock_holder(self.home)
+                        raise LockTimeout(
+                            f"another prescreen process is writing to {self.home}"
+                            + (f" ({describe_holder(holder)})" if holder else "")
+                            + f"; gave up after waiting {timeout:g} s ([service] lock_timeout_seconds): "
+                            "try again when it has finished") from None
+                    time.sleep(0.05)
             try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(_holder()))
+                handle.flush()
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                try:
+                    handle.seek(0)
+                    handle.truncate()
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def check_format(self) -> None:
         """Raise FormatMismatch if stored reference codes were made with other settings."""
@@ -257,9 +472,16 @@ class Prescreen:
         now = self.now()
         for given, path in items:
             try:
+                if path.is_dir():  # a folder that could not be listed
+                    raise MediaError(folder_problem(path))
                 fps, query = fingerprint_for_registration(path, self.config.fingerprint)
             except MediaError as exc:
                 failures[given] = str(exc)
+                continue
+            except sqlite3.Error:
+                raise  # the catalog, not the file: stops the registration (nothing was written)
+            except Exception as exc:  # noqa: BLE001 - one file's failure is that file's, and nothing is written
+                failures[given] = self._failure_words("registering", given, exc)
                 continue
             finally:
                 if progress:
@@ -272,21 +494,27 @@ class Prescreen:
                 failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
                 continue
             kept = [self._keep(fp, span) for signal, fp in fps.signals.items() if MODALITY[signal] in modalities]
-            if not any(self._matchable(fp) for fp in kept):
+            try:
+                usable = any(self._matchable(fp) for fp in kept)
+                conflict, found = (self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
+                                   if usable and check_conflicts else (None, []))
+            except sqlite3.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the checks of one file failed inside prescreen
+                failures[given] = self._failure_words("checking", given, exc)
+                continue
+            if not usable:
                 failures[given] = ("no usable fingerprints: the content is degenerate (black, flat or static "
                                    "picture, silence or a constant tone"
                                    + (", or nothing in the chosen seconds/signals" if span or len(modalities) < 2
                                       else "") + ") and could only cause false matches")
                 continue
-            found: list[tuple[WorkMatch, str]] = []
-            if check_conflicts:
-                conflict, found = self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
-                if conflict:
-                    failures[given] = conflict
-                    continue
+            if conflict:
+                failures[given] = conflict
+                continue
             seen.add(fps.digest.sha256)
             new_refs.append(NewReference(
-                path=str(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
+                path=stored_path(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
                 duration=fps.duration, has_video=fps.has_video, has_audio=fps.has_audio,
                 fingerprints=tuple(kept), kind=kind,
             ))
@@ -511,6 +739,8 @@ class Prescreen:
                         new[ref.ref_id] = tuple(fps.signals.values())
                     except MediaError as exc:
                         failures[ref.path] = str(exc)
+                    except Exception as exc:  # noqa: BLE001 - that file's failure; nothing is changed
+                        failures[ref.path] = self._failure_words("fingerprinting", ref.path, exc)
                     if progress:
                         progress(ref.path)
                 if failures:
@@ -547,37 +777,168 @@ class Prescreen:
         """Screen (path as given, path, context) items in order, e.g. the rows of a manifest.
 
         Reviews past their deadline are resolved first. rescreen: see ``screen_one``.
+        An upload id another live process is screening (two runs of one manifest) is
+        left to it: it comes last, with that process's stored result once it is recorded
+        (so results may come out of order; each says which upload it is).
         """
         self._ensure_index()
         self.workflow.expire_due(self.now())
+        deferred = []
         for given, path, ctx in items:
-            yield self.screen_one(given, path, ctx, rescreen=rescreen)
+            result = self._screen_claimed(given, path, ctx, rescreen, wait=False)
+            if result is None:
+                deferred.append((given, path, ctx))
+            else:
+                yield result
+        for given, path, ctx in deferred:
+            yield self._screen_claimed(given, path, ctx, rescreen, wait=True)
 
     def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None,
                    rescreen: bool = False) -> ScreenResult:
-        """Screen one file; never raises for bad media (the result says status=error).
+        """Screen one file; never raises for the file's sake: bad media, and any failure while
+        screening it (memory, a library, a bug), give a result with status=error (``error_code``
+        media or internal; the traceback goes to ``<home>/logs/prescreen.log``).
 
         The decision is recorded (with its audit record, and a review item when
         it says review) before this returns: a crash later loses nothing. An
         upload id (from a manifest) already screened with the same bytes is not
         screened again — a batch re-run after a crash resumes — unless
         ``rescreen``; its stored result comes back with ``already_screened_at``.
+
+        Crash safety: the file is claimed in the catalog (pid, host, start) before
+        it is screened and the claim leaves with the recorded result. A claim whose
+        process is gone (kill -9, the OOM killer, a crash inside FFmpeg) is recorded
+        as that file's error (``error_code`` unfinished) and, like a stored result, not
+        screened again unless ``rescreen``: a file that kills the process cannot stop a
+        batch for ever. An upload id another live process is screening is never screened
+        twice at once: this waits for its result (``[service] busy_wait_seconds``), else
+        reports it busy (not recorded here: the other process records it).
+        KeyboardInterrupt and SystemExit still stop the caller; the claim is released.
         """
         path = Path(given) if path is None else path
-        ctx = ctx or UploadContext()
         self._ensure_index()
+        return self._screen_claimed(given, path, ctx, rescreen, wait=True)
+
+    def _screen_claimed(self, given: str, path: Path, ctx: UploadContext | None, rescreen: bool,
+                        wait: bool) -> ScreenResult | None:
+        """Claim the file, screen and record it (see ``screen_one``); None if another live process
+        holds its upload id and ``wait`` is False."""
+        ctx = ctx or UploadContext()
+        where = stored_path(path)
+        busy_since = seen_pk = None
+        while True:
+            holder = _holder()
+            claim_id, held = self.catalog.claim(ctx.upload_id, where, holder)
+            if claim_id is not None:
+                break
+            if self._claim_is_dead(held):
+                if rescreen or held["path"] != where:  # asked to retry, or another file under that id now
+                    if self.catalog.take_over_claim(held["claim_id"], held["token"], holder):
+                        claim_id = held["claim_id"]
+                        break
+                    continue
+                result = self._record_unfinished(given, path, ctx, [held])
+                if result is not None:
+                    return result
+                continue  # another process recorded it first: look again
+            if seen_pk is None:
+                seen_pk = self.catalog.last_upload_pk()
+            if not wait:
+                return None
+            busy_since = busy_since or time.monotonic()
+            if time.monotonic() - busy_since > self.config.service.busy_wait_seconds:
+                return ScreenResult(
+                    upload=given, status="error", error_code="busy", upload_id=ctx.upload_id,
+                    uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+                    error=f"not screened here: another prescreen process ({describe_holder(held)}) is screening "
+                          f"upload {ctx.upload_id}, and had not finished after "
+                          f"{self.config.service.busy_wait_seconds:g} s; it records the result")
+            time.sleep(0.25)
+        claim = (claim_id, holder["token"])
+        _ACTIVE_CLAIMS.add(claim_id)
+        try:
+            if seen_pk is not None:  # the other process finished it meanwhile: its result, not a second screening
+                before = self.catalog.latest_upload(ctx.upload_id)
+                if before and before["upload_pk"] > seen_pk:
+                    self.catalog.drop_claim(*claim)
+                    return _stored_result(given, before)
+            if ctx.upload_id is None:
+                dead = [c for c in self.catalog.claims_on_path(where)
+                        if c["claim_id"] != claim_id and self._claim_is_dead(c)]
+                if dead and not rescreen:
+                    result = self._record_unfinished(given, path, ctx, dead, own=claim)
+                    if result is not None:
+                        return result
+                for c in dead:
+                    self.catalog.drop_claim(c["claim_id"], c["token"])
+            return self._screen_file(given, path, ctx, rescreen, claim)
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM) or the catalog failed: the file did not kill the process, so
+            # its claim must not say so (if the catalog cannot even release it, the next run will)
+            try:
+                self.catalog.drop_claim(*claim)
+            except Exception:  # noqa: BLE001 - already failing; the original error is the one to report
+                pass
+            raise
+        finally:
+            _ACTIVE_CLAIMS.discard(claim_id)
+
+    def _claim_is_dead(self, claim: dict) -> bool:
+        """Whether a screening claim's process is gone (see ``screen_one``)."""
+        if claim["host"] != HOST:  # cannot be checked from here: abandoned when old
+            try:
+                age = datetime.now(timezone.utc) - datetime.fromisoformat(claim["started_at"])
+            except (TypeError, ValueError):
+                return True
+            return age.total_seconds() > self.config.service.foreign_claim_hours * 3600
+        if claim["boot_id"] and BOOT_ID and claim["boot_id"] != BOOT_ID:
+            return True  # from before a reboot
+        if claim["pid"] == os.getpid() and claim["proc_start"] == _OWN_START:
+            return claim["claim_id"] not in _ACTIVE_CLAIMS  # a leftover of this process
+        return not _process_alive(claim["pid"], claim["proc_start"])
+
+    def _record_unfinished(self, given: str, path: Path, ctx: UploadContext, dead: list[dict],
+                           own: tuple[int, str] | None = None) -> ScreenResult | None:
+        """Record that an earlier screening of this file died (its claims ``dead``) as the file's error,
+        and release those claims (and ``own``) in the same transaction. None if another process
+        released them first (it recorded the error)."""
+        c = dead[0]
+        result = ScreenResult(
+            upload=given, status="error", error_code="unfinished", sha256=c["sha256"], upload_id=ctx.upload_id,
+            uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+            error=("the previous attempt to screen this file did not finish: the process was killed or crashed "
+                   f"(out of memory?) — {describe_holder(c)}; it is not screened again unless asked "
+                   "(`prescreen screen --rescreen`)"))
+        with self.catalog.transaction():
+            if not any([self.catalog.drop_claim(d["claim_id"], d["token"]) for d in dead]):
+                return None
+            if own:
+                self.catalog.drop_claim(*own)
+            self._write_record(result, path, ctx)
+        self.log_failure(f"unfinished screening of {given} found: {describe_holder(c)}")
+        return result
+
+    def _screen_file(self, given: str, path: Path, ctx: UploadContext, rescreen: bool,
+                     claim: tuple[int, str]) -> ScreenResult:
+        """Screen one claimed file and record the result (releasing the claim in that transaction)."""
         t0 = time.perf_counter()
         result = ScreenResult(upload=given, status="ok", uploader_id=ctx.uploader_id, declared_use=ctx.declared_use)
         try:
+            if not given or "\0" in str(path):
+                raise MediaError("an empty file name" if not given else "a file name with a NUL character (no file "
+                                 "can have one)")
             if path.is_dir():
-                raise MediaError("is a directory, not a media file")
+                raise MediaError(folder_problem(path))
             try:
                 digest = file_digest(path)
             except OSError as exc:
                 raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
-            if ctx.upload_id and not rescreen:
-                before = self.catalog.latest_upload(ctx.upload_id)
-                if before and before["sha256"] == digest.sha256 and before["status"] == "ok":
+            self.catalog.set_claim_sha256(claim[0], digest.sha256)
+            if not rescreen:
+                before = (self.catalog.latest_upload(ctx.upload_id) if ctx.upload_id
+                          else self.catalog.latest_upload_at_path(stored_path(path)))
+                if before and _resumable(before, digest.sha256, by_id=bool(ctx.upload_id)):
+                    self.catalog.drop_claim(*claim)
                     return _stored_result(given, before)
             result.sha256 = digest.sha256
             exact = self.catalog.references_by_sha256(digest.sha256)
@@ -600,20 +961,37 @@ class Prescreen:
             policies = self.workflow.work_policies() if result.matches else {}
             result.decision = decide(result.matches, self.config.policy, policies, ctx, upload_seconds=result.duration)
         except MediaError as exc:
-            result.status, result.error = "error", str(exc)
+            result = _failed(result, "media", str(exc))
+        except sqlite3.Error:
+            raise  # the catalog, not the file: the batch cannot go on (the caller says why)
+        except Exception as exc:  # noqa: BLE001 - whatever fails while screening one file is that file's error
+            result = _failed(result, "internal", self._failure_words("screening", given, exc))
         result.timings["total"] = time.perf_counter() - t0
-        now = self.now()
-        with self.catalog.transaction():  # the upload, its audit record and its review item land together
-            result.upload_pk, result.upload_id = self.catalog.record_upload(
-                str(path.absolute()), result.sha256, None, result.status, result.error,
-                result.decision.outcome if result.decision else None, result.as_dict(),
-                upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
-                config_version=self.config.version, at=now.isoformat(timespec="seconds"),
-            )
-            result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
-            self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
-                                    (json.dumps(result.as_dict()), result.upload_pk))
+        try:
+            with self.catalog.transaction():  # the upload, its audit record, its review item and the claim's end
+                self._write_record(result, path, ctx)
+                self.catalog.drop_claim(*claim)
+        except (ValueError, TypeError) as exc:  # a result that cannot be stored (a NaN from a bug): an error
+            if result.error_code == "internal":
+                raise
+            result = _failed(result, "internal", self._failure_words("recording the result of", given, exc))
+            with self.catalog.transaction():
+                self._write_record(result, path, ctx)
+                self.catalog.drop_claim(*claim)
         return result
+
+    def _write_record(self, result: ScreenResult, path: Path, ctx: UploadContext) -> None:
+        """Store a screening with its audit record and review item (inside the caller's transaction)."""
+        now = self.now()
+        result.upload_pk, result.upload_id = self.catalog.record_upload(
+            stored_path(path), result.sha256, None, result.status, result.error,
+            result.decision.outcome if result.decision else None, result.as_dict(),
+            upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+            config_version=self.config.version, at=now.isoformat(timespec="seconds"),
+        )
+        result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
+        self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
+                                (json.dumps(result.as_dict(), allow_nan=False), result.upload_pk))
 
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float]) -> list[Segment]:
         """Segments of every signal of one upload (or a new reference screened as one)."""
@@ -650,13 +1028,34 @@ def _works_dicts(decision: Decision) -> list[dict]:
     return [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band} for w in decision.works]
 
 
+def _failed(result: ScreenResult, code: str, error: str) -> ScreenResult:
+    """``result`` (its upload, context and digest) turned into an error: no decision, no matches."""
+    return ScreenResult(upload=result.upload, status="error", error=error, error_code=code, sha256=result.sha256,
+                        duration=result.duration, timings=result.timings, warnings=result.warnings,
+                        upload_id=result.upload_id, uploader_id=result.uploader_id, declared_use=result.declared_use)
+
+
+def _resumable(before: dict, sha256: str, by_id: bool) -> bool:
+    """Whether a stored screening stands for a new one of the file with digest ``sha256``.
+
+    By upload id: a decision made on the same bytes (a manifest re-run resumes). Either way: an
+    earlier screening that died (``unfinished``) on the same bytes (or before they were read), so
+    a file that kills the process is not screened again unless asked.
+    """
+    result = before["result"]
+    same = before["sha256"] == sha256
+    if result.get("error_code") == "unfinished":
+        return same or before["sha256"] is None
+    return by_id and same and before["status"] == "ok"
+
+
 def _stored_result(given: str, up: dict) -> ScreenResult:
     """A ScreenResult for an upload screened before (its stored decision and matches)."""
     r = up["result"]
     works = tuple(WorkDecision(w["work_id"], w["outcome"], w["rule"], w["band"], ()) for w in r.get("works", []))
     decision = Decision(r["decision"], r["rule"], tuple(r["reasons"]), works) if r.get("decision") else None
     return ScreenResult(
-        upload=given, status=r["status"], error=r.get("error"), decision=decision,
+        upload=given, status=r["status"], error=r.get("error"), error_code=r.get("error_code"), decision=decision,
         matches=[WorkMatch.from_dict(m) for m in r.get("matches", [])], duration=r.get("duration"),
         sha256=r.get("sha256"), timings={}, warnings=r.get("warnings", []), upload_pk=up["upload_pk"], upload_id=up["upload_id"],
         uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
@@ -680,5 +1079,5 @@ def _exact_match(ref) -> WorkMatch:
                      {modality: ref.duration}, method="digest")
 
 
-__all__ = ["CatalogError", "FormatMismatch", "Prescreen", "WorkflowError", "RegisterError", "RegisterResult", "ScreenResult",
-           "expand_paths", "resolve_home", "MEDIA_SUFFIXES"]
+__all__ = ["CatalogError", "DataFolderError", "LockTimeout", "FormatMismatch", "Prescreen", "WorkflowError", "RegisterError", "RegisterResult", "ScreenResult",
+           "expand_paths", "resolve_home", "MEDIA_SUFFIXES", "write_lock_holder", "describe_holder"]

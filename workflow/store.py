@@ -132,7 +132,7 @@ class WorkflowError(Exception):
 
 def _record_hash(prev_hash: str, row: dict) -> str:
     """SHA-256 (hex) of an audit record's fields, chained to the previous record's hash."""
-    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"))
+    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -190,7 +190,7 @@ class Workflow:
             work_id = work_ids[0]
         row = {"at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
                "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
-               "evidence": json.dumps(evidence, default=str)}
+               "evidence": json.dumps(evidence, default=str, allow_nan=False)}
         last = self.db.execute("SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
         prev = last[0] if last and last[0] else ""
         self.db.execute(
@@ -462,7 +462,7 @@ class Workflow:
         expires = now + timedelta(days=self.deadlines.strike_days)
         self.db.execute(
             "INSERT INTO strikes(uploader_id, upload_id, work_ids, reason, created_at, expires_at) VALUES (?,?,?,?,?,?)",
-            (up["uploader_id"], up["upload_id"], json.dumps(works), reason, iso(now), iso(expires)),
+            (up["uploader_id"], up["upload_id"], json.dumps(works, allow_nan=False), reason, iso(now), iso(expires)),
         )
         self._audit(now, "system", "strike", {"uploader_id": up["uploader_id"], "reason": reason,
                                               "expires_at": iso(expires)}, upload_id=up["upload_id"])
@@ -567,7 +567,7 @@ class Workflow:
             cur = db.execute(
                 "INSERT INTO conflicts(work_id, owner, path, existing_work_id, existing_owner, evidence, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (work_id, owner, path, existing_work_id, existing_owner, json.dumps(evidence), iso(now)),
+                (work_id, owner, path, existing_work_id, existing_owner, json.dumps(evidence, allow_nan=False), iso(now)),
             )
             self._audit(now, actor, "ownership-conflict", {"claimant": owner, "path": path,
                                                            "existing_work_id": existing_work_id,
