@@ -101,17 +101,25 @@ CREATE INDEX IF NOT EXISTS screen_claims_path ON screen_claims(path);
 """
 
 
+def missing_columns(db: sqlite3.Connection, columns) -> list[tuple[str, str, str]]:
+    """The (table, column, declaration) entries whose existing table lacks the column."""
+    missing = []
+    for table, column, decl in columns:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if have and column not in have:
+            missing.append((table, column, decl))
+    return missing
+
+
 def ensure_columns(db: sqlite3.Connection, columns) -> list[str]:
     """Add each (table, column, declaration) that the table lacks; returns what was added.
 
     Used to migrate older catalogs in place: only additive, nullable columns.
     """
     added = []
-    for table, column, decl in columns:
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if have and column not in have:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-            added.append(f"{table}.{column}")
+    for table, column, decl in missing_columns(db, columns):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        added.append(f"{table}.{column}")
     return added
 
 
@@ -201,18 +209,25 @@ class Catalog:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._check_schema_version()
-            self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
-            with self.transaction():
-                if "uploads.outcome_by" in ensure_columns(self.db, _ADDED_COLUMNS):
-                    self._backfill_outcome_provenance()
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS (takes no write lock)
+            if self._needs_migration():  # only then the write lock: reading commands work beside a writer
+                with self.transaction():
+                    if "uploads.outcome_by" in ensure_columns(self.db, _ADDED_COLUMNS):
+                        self._backfill_outcome_provenance()
+                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                    (str(SCHEMA_VERSION),))
+                    self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise CatalogError(f"{self.path}: {describe_sqlite_error(exc)}") from exc
         except CatalogError:
             self.db.close()
             raise
+
+    def _needs_migration(self) -> bool:
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'generation')"))
+        return (meta.get("schema_version") != str(SCHEMA_VERSION) or "generation" not in meta
+                or bool(missing_columns(self.db, _ADDED_COLUMNS)))
 
     def _backfill_outcome_provenance(self) -> None:
         """Schema 2 -> 3: who set the outcomes of earlier uploads. An outcome other

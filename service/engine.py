@@ -58,7 +58,12 @@ class FormatMismatch(Exception):
 
 
 class DataFolderError(Exception):
-    """The data folder cannot be used: a file where a folder should be, or not writable."""
+    """The data folder cannot be used: a file where a folder should be (``usage``: the caller gave the
+    wrong folder), or a folder that cannot be created or written."""
+
+    def __init__(self, message: str, usage: bool = True):
+        super().__init__(message)
+        self.usage = usage
 
 
 class LockTimeout(Exception):
@@ -241,7 +246,7 @@ def _prepare_folder(home: Path) -> None:
         home.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise DataFolderError(f"cannot create the data folder {home}: {why}") from exc
+        raise DataFolderError(f"cannot create the data folder {home}: {why}", usage=False) from exc
     try:
         with tempfile.TemporaryFile(dir=home):
             pass
@@ -249,7 +254,7 @@ def _prepare_folder(home: Path) -> None:
         raise DataFolderError(
             f"the data folder {home} cannot be written ({exc.strerror or exc}): prescreen keeps its catalog "
             "journal, indexes, locks and log there, even to read; give a writable --home (a copy of the "
-            "folder will do)") from exc
+            "folder will do)", usage=False) from exc
 
 
 @dataclass
@@ -472,6 +477,8 @@ class Prescreen:
         now = self.now()
         for given, path in items:
             try:
+                if not given:
+                    raise MediaError("an empty file name")
                 if path.is_dir():  # a folder that could not be listed
                     raise MediaError(folder_problem(path))
                 fps, query = fingerprint_for_registration(path, self.config.fingerprint)
@@ -786,12 +793,12 @@ class Prescreen:
         deferred = []
         for given, path, ctx in items:
             result = self._screen_claimed(given, path, ctx, rescreen, wait=False)
-            if result is None:
-                deferred.append((given, path, ctx))
+            if isinstance(result, _Busy):
+                deferred.append((given, path, ctx, result.last_upload_pk))
             else:
                 yield result
-        for given, path, ctx in deferred:
-            yield self._screen_claimed(given, path, ctx, rescreen, wait=True)
+        for given, path, ctx, seen_pk in deferred:
+            yield self._screen_claimed(given, path, ctx, rescreen, wait=True, seen_pk=seen_pk)
 
     def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None,
                    rescreen: bool = False) -> ScreenResult:
@@ -820,12 +827,13 @@ class Prescreen:
         return self._screen_claimed(given, path, ctx, rescreen, wait=True)
 
     def _screen_claimed(self, given: str, path: Path, ctx: UploadContext | None, rescreen: bool,
-                        wait: bool) -> ScreenResult | None:
-        """Claim the file, screen and record it (see ``screen_one``); None if another live process
-        holds its upload id and ``wait`` is False."""
+                        wait: bool, seen_pk: int | None = None) -> ScreenResult | _Busy:
+        """Claim the file, screen and record it (see ``screen_one``); _Busy if another live process
+        holds its upload id and ``wait`` is False. seen_pk: the catalog's last upload row when the
+        other process was first seen holding it (a later row of that id is its result)."""
         ctx = ctx or UploadContext()
         where = stored_path(path)
-        busy_since = seen_pk = None
+        busy_since = None
         while True:
             holder = _holder()
             claim_id, held = self.catalog.claim(ctx.upload_id, where, holder)
@@ -844,7 +852,7 @@ class Prescreen:
             if seen_pk is None:
                 seen_pk = self.catalog.last_upload_pk()
             if not wait:
-                return None
+                return _Busy(seen_pk)
             busy_since = busy_since or time.monotonic()
             if time.monotonic() - busy_since > self.config.service.busy_wait_seconds:
                 return ScreenResult(
@@ -1026,6 +1034,14 @@ class Prescreen:
 
 def _works_dicts(decision: Decision) -> list[dict]:
     return [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band} for w in decision.works]
+
+
+@dataclass(frozen=True)
+class _Busy:
+    """An upload id another live process is screening; ``last_upload_pk``: the catalog's last upload row
+    when that was seen."""
+
+    last_upload_pk: int
 
 
 def _failed(result: ScreenResult, code: str, error: str) -> ScreenResult:
