@@ -30,7 +30,8 @@ from index import CatalogError, describe_sqlite_error
 from service import (
     CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
 )
-from service.engine import DataFolderError, LockTimeout, describe_holder, expand_paths, write_lock_holder
+from service.engine import DataFolderError, expand_paths
+from service.processes import LockTimeout, describe_holder, write_lock_holder
 from service.oplog import log_failure
 
 # -- help that reads normally ------------------------------------------------

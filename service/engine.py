@@ -13,17 +13,12 @@ detects and rebuilds from the catalog.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import secrets
-import socket
 import sqlite3
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -43,6 +38,9 @@ from workflow import Deadlines, Workflow, WorkflowError
 
 from .config import Config, ConfigError, load_config
 from .oplog import log_failure
+from .processes import (
+    ACTIVE_CLAIMS, LockTimeout, claim_is_dead, describe_holder, this_process, write_lock, write_lock_holder,
+)
 
 MEDIA_SUFFIXES = frozenset(
     ".mp4 .m4v .mkv .mov .avi .webm .wmv .flv .mpg .mpeg .ts .m2ts .3gp .ogv "
@@ -50,7 +48,6 @@ MEDIA_SUFFIXES = frozenset(
 )
 DEFAULT_HOME = "prescreen-data"
 CATALOG_FILE = "catalog.sqlite"  # inside the data folder: the catalog makes a folder a prescreen data folder
-WRITE_LOCK_FILE = ".write.lock"  # fcntl lock of writers of the index; holds the holder's pid, host and command
 
 
 class FormatMismatch(Exception):
@@ -64,10 +61,6 @@ class DataFolderError(Exception):
     def __init__(self, message: str, usage: bool = True):
         super().__init__(message)
         self.usage = usage
-
-
-class LockTimeout(Exception):
-    """Another process held the data folder's write lock longer than ``[service] lock_timeout_seconds``."""
 
 
 class RegisterError(Exception):
@@ -140,88 +133,6 @@ def stored_path(path: Path) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text
-
-
-# -- who holds what: process identity for the write lock and screening claims ------------------
-HOST = socket.gethostname()
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
-BOOT_ID = (_read("/proc/sys/kernel/random/boot_id") or "").strip() or None
-
-
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time in clock ticks after boot) of a process from /proc, or None where unknown."""
-    text = _read(f"/proc/{pid}/stat")
-    if not text or ")" not in text:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return (fields[0], fields[19]) if len(fields) > 19 else None
-
-
-def _process_alive(pid: int, start: str | None) -> bool:
-    """Whether process ``pid`` on this host still runs and is the one that started at ``start``
-    (a pid can be reused by another process; a zombie has finished)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    except (OSError, OverflowError):
-        return False
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True
-    state, started = stat
-    return state not in ("Z", "X") and (start is None or started == start)
-
-
-_OWN_START = (_proc_stat(os.getpid()) or (None, None))[1]
-_ACTIVE_CLAIMS: set[int] = set()  # screening claims this process holds right now
-
-
-def _holder() -> dict:
-    """This process, as a lock or claim records it."""
-    return {"token": secrets.token_hex(8), "pid": os.getpid(), "host": HOST, "boot_id": BOOT_ID,
-            "proc_start": _OWN_START, "command": " ".join(["prescreen", *sys.argv[1:]])[:200],
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-def describe_holder(holder: dict) -> str:
-    """'pid 4242 on host vm since 2026-05-01T12:00:00+00:00, running `prescreen register ...`'."""
-    words = f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
-    if holder.get("started_at"):
-        words += f" since {holder['started_at']}"
-    if holder.get("command"):
-        words += f", running `{holder['command']}`"
-    return words
-
-
-def write_lock_holder(home: str | os.PathLike) -> dict | None:
-    """The process holding the data folder's write lock (as it recorded itself), or None if free."""
-    path = Path(home) / WRITE_LOCK_FILE
-    try:
-        with open(path) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                try:
-                    holder = json.loads(handle.read() or "{}")
-                except ValueError:
-                    holder = {}
-                return holder if isinstance(holder, dict) else {}
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return None
-    except OSError:
-        return None
 
 
 def fixed_now() -> datetime | None:
@@ -380,41 +291,10 @@ class Prescreen:
         return head + (f"; the details are in {where}" if where else "")
 
     # -- locking and index freshness -------------------------------------
-    @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """The data folder's write lock (fcntl, released by the kernel if the process dies).
-
-        Waits at most ``[service] lock_timeout_seconds``, then raises LockTimeout naming
-        the holder, which writes who it is into the lock file while it holds it.
-        """
-        timeout = self.config.service.lock_timeout_seconds
-        with open(self.home / WRITE_LOCK_FILE, "a+") as handle:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = write_lock_holder(self.home)
-                        raise LockTimeout(
-                            f"another prescreen process is writing to {self.home}"
-                            + (f" ({describe_holder(holder)})" if holder else "")
-                            + f"; gave up after waiting {timeout:g} s ([service] lock_timeout_seconds): "
-                            "try again when it has finished") from None
-                    time.sleep(0.05)
-            try:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(_holder()))
-                handle.flush()
-                yield
-            finally:
-                try:
-                    handle.seek(0)
-                    handle.truncate()
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+    def _write_lock(self):
+        """The data folder's write lock (see ``processes.write_lock``): LockTimeout after
+        ``[service] lock_timeout_seconds``, naming the holder."""
+        return write_lock(self.home, self.config.service.lock_timeout_seconds)
 
     def check_format(self) -> None:
         """Raise FormatMismatch if stored reference codes were made with other settings."""
@@ -835,7 +715,7 @@ class Prescreen:
         where = stored_path(path)
         busy_since = None
         while True:
-            holder = _holder()
+            holder = this_process()
             claim_id, held = self.catalog.claim(ctx.upload_id, where, holder)
             if claim_id is not None:
                 break
@@ -863,7 +743,7 @@ class Prescreen:
                           f"{self.config.service.busy_wait_seconds:g} s; it records the result")
             time.sleep(0.25)
         claim = (claim_id, holder["token"])
-        _ACTIVE_CLAIMS.add(claim_id)
+        ACTIVE_CLAIMS.add(claim_id)
         try:
             if seen_pk is not None:  # the other process finished it meanwhile: its result, not a second screening
                 before = self.catalog.latest_upload(ctx.upload_id)
@@ -889,21 +769,11 @@ class Prescreen:
                 pass
             raise
         finally:
-            _ACTIVE_CLAIMS.discard(claim_id)
+            ACTIVE_CLAIMS.discard(claim_id)
 
     def _claim_is_dead(self, claim: dict) -> bool:
         """Whether a screening claim's process is gone (see ``screen_one``)."""
-        if claim["host"] != HOST:  # cannot be checked from here: abandoned when old
-            try:
-                age = datetime.now(timezone.utc) - datetime.fromisoformat(claim["started_at"])
-            except (TypeError, ValueError):
-                return True
-            return age.total_seconds() > self.config.service.foreign_claim_hours * 3600
-        if claim["boot_id"] and BOOT_ID and claim["boot_id"] != BOOT_ID:
-            return True  # from before a reboot
-        if claim["pid"] == os.getpid() and claim["proc_start"] == _OWN_START:
-            return claim["claim_id"] not in _ACTIVE_CLAIMS  # a leftover of this process
-        return not _process_alive(claim["pid"], claim["proc_start"])
+        return claim_is_dead(claim, self.config.service.foreign_claim_hours * 3600)
 
     def _record_unfinished(self, given: str, path: Path, ctx: UploadContext, dead: list[dict],
                            own: tuple[int, str] | None = None) -> ScreenResult | None:

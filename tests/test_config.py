@@ -90,19 +90,9 @@ def test_changing_ivf_nlist_rebuilds_the_index(tmp_path):
 
 def test_every_numeric_setting_has_a_range_check():
     """A number nobody checks reaches the pipeline mid-batch (a speed of 0 divided by zero while screening)."""
-    import tomllib
-
     from service.config import _CHECKS
 
-    def numeric_leaves(table, prefix=""):
-        for key, value in table.items():
-            if isinstance(value, dict):
-                yield from numeric_leaves(value, f"{prefix}{key}.")
-            elif not isinstance(value, bool) and (isinstance(value, (int, float)) or (
-                    isinstance(value, list) and value and all(isinstance(x, (int, float)) for x in value))):
-                yield prefix + key
-
-    unchecked = set(numeric_leaves(tomllib.loads(default_toml()))) - set(_CHECKS)
+    unchecked = {key for key, _ in _numeric_keys()} - set(_CHECKS)
     assert not unchecked
 
 

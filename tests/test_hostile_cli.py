@@ -74,22 +74,22 @@ def _manifest(folder: Path, clips: list[Path], prefix: str = "up") -> Path:
     return path
 
 
-def _uploads(home: Path) -> list[dict]:
+def _rows(home: Path, table: str) -> list[dict]:
+    """The rows of a catalog table, read as another process would (not through the engine)."""
     db = sqlite3.connect(home / "catalog.sqlite")
     db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute("SELECT * FROM uploads ORDER BY upload_pk")]
+        return [dict(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
     finally:
         db.close()
+
+
+def _uploads(home: Path) -> list[dict]:
+    return _rows(home, "uploads")
 
 
 def _claims(home: Path) -> list[dict]:
-    db = sqlite3.connect(home / "catalog.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute("SELECT * FROM screen_claims")]
-    finally:
-        db.close()
+    return _rows(home, "screen_claims")
 
 
 def _assert_consistent(home: Path) -> None:
@@ -309,9 +309,9 @@ def test_two_runs_of_one_manifest_never_screen_an_upload_twice(home, clips, tmp_
 
 
 def _holder(pid: int, start: str | None = None, host: str | None = None, started_at: str | None = None) -> dict:
-    from service import engine as e
+    from service.processes import this_process
 
-    holder = e._holder()
+    holder = this_process()
     holder.update(pid=pid, proc_start=start, token=f"t{pid}")
     if host:
         holder["host"] = host
@@ -373,13 +373,13 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
     """Rows held by a live process come last, wait for its result and report it (no second screening);
     if it takes too long the row is reported busy and not recorded here."""
     from policy import UploadContext
-    from service.engine import _proc_stat
+    from service.processes import proc_stat
 
     cfg = tmp_path / "c.toml"
     cfg.write_text("[service]\nbusy_wait_seconds = 20\n")
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        start = _proc_stat(sleeper.pid)[1] if _proc_stat(sleeper.pid) else None
+        start = proc_stat(sleeper.pid)[1] if proc_stat(sleeper.pid) else None
         with Prescreen(home, load_config(cfg)) as engine:
             claim_id, _ = engine.catalog.claim("held-0", str(clips[0].absolute()), _holder(sleeper.pid, start))
 
@@ -628,7 +628,10 @@ def test_a_file_that_cannot_be_read_is_that_files_error(home, clips, tmp_path, m
 
 # -- what files, manifests and the catalog supply is shown escaped ------------------------------------
 
-def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp_path, clips, corpus):
+def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp_path, clips, corpus, monkeypatch):
+    import cli
+
+    monkeypatch.setattr(cli.out, "_width", 250)  # no folding: each string stays on one line
     home = tmp_path / "home"
     work, title, owner = f"w{ESC}1", f"T\x1b]0;owned\x07 \u202eitle", "O\x9bwner\nforged line"
     result = _invoke(["register", str(corpus.film2_path), "--work-id", work, "--title", title, "--owner", owner,
@@ -650,7 +653,8 @@ def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp
     for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
         assert raw not in text
     assert "w\\x1b[2J1" in text and "T\\x1b]0;owned\\x07 \\u202eitle" in text and "O\\x9bwner\\nforged line" in text
-    assert "clip\\x1b[2J\\r\\n.mp4" in text and "id\\x1b[2J" in text and "public\\x1b[2J domain" in text
+    for escaped in ("clip\\x1b[2J\\r\\n.mp4", "id\\x1b[2J", "public\\x1b[2J domain"):
+        assert escaped in text, (escaped, text)
     lines = _json_lines(_invoke(["screen", "--manifest", str(manifest), "--json", "-", "--home", str(home)]).stdout)
     assert lines[0]["upload"] == str(upload) and lines[0]["upload_id"] == f"id{ESC}"  # JSON: exact, escaped by JSON
 
