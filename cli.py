@@ -614,8 +614,11 @@ def screen(
     rescreen: Annotated[bool, typer.Option("--rescreen", help="Screen manifest upload ids again even when they "
                                            "were screened before with the same file (default: resume, reusing "
                                            "the stored decision), and files whose earlier screening did not "
-                                           "finish (the process was killed or crashed), which are otherwise "
-                                           "reported as that error without being tried again.")] = False,
+                                           "finish.")] = False,
+    retry_unfinished: Annotated[bool, typer.Option(
+        "--retry-unfinished", help="Screen again only the files whose earlier screening did not finish (the "
+        "process was killed or crashed, say out of memory): otherwise they are reported as that error, not "
+        "tried again, so one such file cannot stop a batch for ever.")] = False,
     verbose: VerboseFlag = False,
 ) -> None:
     """Screen uploads against the registered works and print each decision.
@@ -643,7 +646,7 @@ def screen(
         results: list[ScreenResult] = []
         try:
             with _progress([given for given, _, _ in items], "screening", quiet=quiet or to_stdout) as advance:
-                for r in engine.screen_items(items, rescreen=rescreen):
+                for r in engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished):
                     given = r.upload
                     results.append(r)
                     if sink:

@@ -429,8 +429,12 @@ class Catalog:
         at = at or utc_now()
         with self.transaction() as db:
             if upload_id and db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
-                n = db.execute("SELECT COUNT(*) FROM uploads WHERE upload_id LIKE ?", (upload_id + "#%",)).fetchone()[0]
-                upload_id = f"{upload_id}#{n + 2}"
+                # id#2, id#3...: counted as a range, not LIKE (an id may hold '%' or '_')
+                n = db.execute("SELECT COUNT(*) FROM uploads WHERE upload_id > ? AND upload_id < ?",
+                               (upload_id + "#", upload_id + "$")).fetchone()[0] + 2
+                while db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (f"{upload_id}#{n}",)).fetchone():
+                    n += 1
+                upload_id = f"{upload_id}#{n}"
             cur = db.execute(
                 """INSERT INTO uploads(upload_id, uploader_id, declared_use, path, sha256, size, screened_at, status,
                                        error, decision, outcome, config_version, result, outcome_by, outcome_at)
@@ -449,9 +453,10 @@ class Catalog:
 
     def latest_upload(self, upload_id: str) -> dict | None:
         """The most recent screening stored under ``upload_id`` or its re-screens (``id#2``...)."""
+        # 'id#...' as a range ('#' < '$'): both terms use the upload_id index (a substr scan read every upload)
         row = self.db.execute(
-            "SELECT upload_id FROM uploads WHERE upload_id=? OR substr(upload_id, 1, ?)=? "
-            "ORDER BY upload_pk DESC LIMIT 1", (upload_id, len(upload_id) + 1, upload_id + "#")).fetchone()
+            "SELECT upload_id FROM uploads WHERE upload_id=? OR (upload_id > ? AND upload_id < ?) "
+            "ORDER BY upload_pk DESC LIMIT 1", (upload_id, upload_id + "#", upload_id + "$")).fetchone()
         return self.upload(row[0]) if row else None
 
     def upload(self, upload_id: str) -> dict | None:

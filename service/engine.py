@@ -660,10 +660,10 @@ class Prescreen:
         yield from self.screen_items(items)
 
     def screen_items(self, items: Iterable[tuple[str, Path, UploadContext | None]],
-                     rescreen: bool = False) -> Iterator[ScreenResult]:
+                     rescreen: bool = False, retry_unfinished: bool = False) -> Iterator[ScreenResult]:
         """Screen (path as given, path, context) items in order, e.g. the rows of a manifest.
 
-        Reviews past their deadline are resolved first. rescreen: see ``screen_one``.
+        Reviews past their deadline are resolved first. rescreen, retry_unfinished: see ``screen_one``.
         An upload id another live process is screening (two runs of one manifest) is
         left to it: it comes last, with that process's stored result once it is recorded
         (so results may come out of order; each says which upload it is).
@@ -672,16 +672,16 @@ class Prescreen:
         self.workflow.expire_due(self.now())
         deferred = []
         for given, path, ctx in items:
-            result = self._screen_claimed(given, path, ctx, rescreen, wait=False)
+            result = self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=False)
             if isinstance(result, _Busy):
                 deferred.append((given, path, ctx, result.last_upload_pk))
             else:
                 yield result
         for given, path, ctx, seen_pk in deferred:
-            yield self._screen_claimed(given, path, ctx, rescreen, wait=True, seen_pk=seen_pk)
+            yield self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=True, seen_pk=seen_pk)
 
     def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None,
-                   rescreen: bool = False) -> ScreenResult:
+                   rescreen: bool = False, retry_unfinished: bool = False) -> ScreenResult:
         """Screen one file; never raises for the file's sake: bad media, and any failure while
         screening it (memory, a library, a bug), give a result with status=error (``error_code``
         media or internal; the traceback goes to ``<home>/logs/prescreen.log``).
@@ -696,18 +696,18 @@ class Prescreen:
         it is screened and the claim leaves with the recorded result. A claim whose
         process is gone (kill -9, the OOM killer, a crash inside FFmpeg) is recorded
         as that file's error (``error_code`` unfinished) and, like a stored result, not
-        screened again unless ``rescreen``: a file that kills the process cannot stop a
-        batch for ever. An upload id another live process is screening is never screened
+        screened again unless ``rescreen`` (everything again) or ``retry_unfinished`` (only
+        such files): a file that kills the process cannot stop a batch for ever. An upload id another live process is screening is never screened
         twice at once: this waits for its result (``[service] busy_wait_seconds``), else
         reports it busy (not recorded here: the other process records it).
         KeyboardInterrupt and SystemExit still stop the caller; the claim is released.
         """
         path = Path(given) if path is None else path
         self._ensure_index()
-        return self._screen_claimed(given, path, ctx, rescreen, wait=True)
+        return self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=True)
 
     def _screen_claimed(self, given: str, path: Path, ctx: UploadContext | None, rescreen: bool,
-                        wait: bool, seen_pk: int | None = None) -> ScreenResult | _Busy:
+                        retry_unfinished: bool, wait: bool, seen_pk: int | None = None) -> ScreenResult | _Busy:
         """Claim the file, screen and record it (see ``screen_one``); _Busy if another live process
         holds its upload id and ``wait`` is False. seen_pk: the catalog's last upload row when the
         other process was first seen holding it (a later row of that id is its result)."""
@@ -720,7 +720,7 @@ class Prescreen:
             if claim_id is not None:
                 break
             if self._claim_is_dead(held):
-                if rescreen or held["path"] != where:  # asked to retry, or another file under that id now
+                if rescreen or retry_unfinished or held["path"] != where:  # asked to, or another file now
                     if self.catalog.take_over_claim(held["claim_id"], held["token"], holder):
                         claim_id = held["claim_id"]
                         break
@@ -753,13 +753,13 @@ class Prescreen:
             if ctx.upload_id is None:
                 dead = [c for c in self.catalog.claims_on_path(where)
                         if c["claim_id"] != claim_id and self._claim_is_dead(c)]
-                if dead and not rescreen:
+                if dead and not (rescreen or retry_unfinished):
                     result = self._record_unfinished(given, path, ctx, dead, own=claim)
                     if result is not None:
                         return result
                 for c in dead:
                     self.catalog.drop_claim(c["claim_id"], c["token"])
-            return self._screen_file(given, path, ctx, rescreen, claim)
+            return self._screen_file(given, path, ctx, rescreen, retry_unfinished, claim)
         except BaseException:
             # interrupted (Ctrl-C, SIGTERM) or the catalog failed: the file did not kill the process, so
             # its claim must not say so (if the catalog cannot even release it, the next run will)
@@ -786,7 +786,7 @@ class Prescreen:
             uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
             error=("the previous attempt to screen this file did not finish: the process was killed or crashed "
                    f"(out of memory?) — {describe_holder(c)}; it is not screened again unless asked "
-                   "(`prescreen screen --rescreen`)"))
+                   "(`prescreen screen --retry-unfinished`)"))
         with self.catalog.transaction():
             if not any([self.catalog.drop_claim(d["claim_id"], d["token"]) for d in dead]):
                 return None
@@ -796,7 +796,7 @@ class Prescreen:
         self.log_failure(f"unfinished screening of {given} found: {describe_holder(c)}")
         return result
 
-    def _screen_file(self, given: str, path: Path, ctx: UploadContext, rescreen: bool,
+    def _screen_file(self, given: str, path: Path, ctx: UploadContext, rescreen: bool, retry_unfinished: bool,
                      claim: tuple[int, str]) -> ScreenResult:
         """Screen one claimed file and record the result (releasing the claim in that transaction)."""
         t0 = time.perf_counter()
@@ -815,7 +815,7 @@ class Prescreen:
             if not rescreen:
                 before = (self.catalog.latest_upload(ctx.upload_id) if ctx.upload_id
                           else self.catalog.latest_upload_at_path(stored_path(path)))
-                if before and _resumable(before, digest.sha256, by_id=bool(ctx.upload_id)):
+                if before and _resumable(before, digest.sha256, bool(ctx.upload_id), retry_unfinished):
                     self.catalog.drop_claim(*claim)
                     return _stored_result(given, before)
             result.sha256 = digest.sha256
@@ -921,17 +921,17 @@ def _failed(result: ScreenResult, code: str, error: str) -> ScreenResult:
                         upload_id=result.upload_id, uploader_id=result.uploader_id, declared_use=result.declared_use)
 
 
-def _resumable(before: dict, sha256: str, by_id: bool) -> bool:
+def _resumable(before: dict, sha256: str, by_id: bool, retry_unfinished: bool) -> bool:
     """Whether a stored screening stands for a new one of the file with digest ``sha256``.
 
     By upload id: a decision made on the same bytes (a manifest re-run resumes). Either way: an
     earlier screening that died (``unfinished``) on the same bytes (or before they were read), so
-    a file that kills the process is not screened again unless asked.
+    a file that kills the process is not screened again unless asked (``retry_unfinished``).
     """
     result = before["result"]
     same = before["sha256"] == sha256
     if result.get("error_code") == "unfinished":
-        return same or before["sha256"] is None
+        return not retry_unfinished and (same or before["sha256"] is None)
     return by_id and same and before["status"] == "ok"
 
 

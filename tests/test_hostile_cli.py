@@ -235,7 +235,7 @@ def _claimed(home: Path, upload_id: str) -> bool:
 def test_a_row_whose_process_was_killed_is_its_error_and_the_rerun_finishes(home, clips, tmp_path):
     """kill -9 (or the OOM killer) while a row is screened: the catalog stays consistent, the rerun records
     that row's error instead of screening it again, finishes the batch, and later runs keep it so;
-    --rescreen tries the row again."""
+    --retry-unfinished tries that row again (--rescreen: every row)."""
     manifest = _manifest(tmp_path, clips)
     proc = _start_batch(home, manifest, tmp_path / "first.jsonl")
     _wait_for(lambda: _claimed(home, "up-1"), proc=proc)  # up-0 is recorded, up-1 is being screened
@@ -266,9 +266,13 @@ def test_a_row_whose_process_was_killed_is_its_error_and_the_rerun_finishes(home
     assert lines["up-1"]["error_code"] == "unfinished"
     assert len(_uploads(home)) == 4
 
-    retried = _invoke(["screen", "--manifest", str(manifest), "--json", "-", "--rescreen", "--home", str(home)])
+    retried = _invoke(["screen", "--manifest", str(manifest), "--json", "-", "--retry-unfinished", "--home", str(home)])
     assert retried.exit_code == 0, retried.output
-    assert all(line["status"] == "ok" for line in _json_lines(retried.stdout))
+    lines = {line["upload_id"]: line for line in _json_lines(retried.stdout)}
+    assert lines["up-1#2"]["status"] == "ok" and not lines["up-1#2"]["already_screened_at"]  # only that row
+    assert all(lines[f"up-{i}"]["already_screened_at"] for i in (0, 2, 3))
+    everything = _invoke(["screen", "--manifest", str(manifest), "--json", "-", "--rescreen", "--home", str(home)])
+    assert everything.exit_code == 0 and not any(line["already_screened_at"] for line in _json_lines(everything.stdout))
     _assert_consistent(home)
 
 
@@ -328,7 +332,8 @@ def dead_pid() -> int:
 
 
 def test_unfinished_files_without_upload_ids_are_not_screened_again_either(home, clips, dead_pid):
-    """A plain `prescreen screen clip.mp4` killed on a file: the next run says so; --rescreen retries it."""
+    """A plain `prescreen screen clip.mp4` killed on a file: the next run says so; --retry-unfinished (or
+    --rescreen) tries it again."""
     with Prescreen(home) as engine:
         engine.catalog.claim(None, str(clips[0].absolute()), _holder(dead_pid))
         first = engine.screen_one(str(clips[0]))
@@ -337,8 +342,10 @@ def test_unfinished_files_without_upload_ids_are_not_screened_again_either(home,
         assert again.error_code == "unfinished" and again.already_screened_at
         other = engine.screen_one(str(clips[1]))  # another file is not concerned
         assert other.status == "ok"
-        retried = engine.screen_one(str(clips[0]), rescreen=True)
+        retried = engine.screen_one(str(clips[0]), retry_unfinished=True)
         assert retried.status == "ok" and retried.decision.outcome == "allow"
+        engine.catalog.claim(None, str(clips[2].absolute()), _holder(dead_pid))
+        assert engine.screen_one(str(clips[2]), rescreen=True).status == "ok"  # --rescreen: retried too
         assert engine.catalog.claims() == []
     _assert_consistent(home)
 
@@ -772,3 +779,18 @@ def test_every_command_with_hostile_values_exits_cleanly(path, command, base_hom
                 env={"COLUMNS": "120"})
 
     check()
+
+
+def test_upload_ids_that_look_like_sql_patterns_or_automatic_ids(home, clips):
+    """'%' and '_' are ordinary characters of an upload id; a manifest id 'u7' does not collide with the
+    id the catalog gives the 7th upload screened without one."""
+    from policy import UploadContext
+
+    with Prescreen(home) as engine:
+        ids = [engine.screen_one(str(clips[0]), ctx=UploadContext("x_%"), rescreen=True).upload_id for _ in range(3)]
+        assert ids == ["x_%", "x_%#2", "x_%#3"]
+        assert engine.screen_one(str(clips[1]), ctx=UploadContext("x%")).upload_id == "x%"  # not a re-screen of x_%
+        taken = f"u{engine.catalog.last_upload_pk() + 2}"
+        assert engine.screen_one(str(clips[1]), ctx=UploadContext(taken)).upload_id == taken
+        assert engine.screen_one(str(clips[2])).upload_id == f"{taken}~2"
+    _assert_consistent(home)
