@@ -6,8 +6,12 @@ Exit codes: 0 success, 1 something failed (a file, a registration), 2 usage.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
+import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,10 +26,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from index import CatalogError, describe_sqlite_error
 from service import (
     CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
 )
-from service.engine import expand_paths
+from service.engine import DataFolderError, expand_paths
+from service.processes import LockTimeout, describe_holder, write_lock_holder
+from service.oplog import log_failure
 
 # -- help that reads normally ------------------------------------------------
 # typer 0.29's rich help prints each parameter's Python type: "--json <bool>" and "--help <bool>" after
@@ -85,7 +92,121 @@ class _Typer(typer.Typer):
 
     def command(self, *args, **kwargs):
         kwargs.setdefault("cls", _PlainHelpCommand)
-        return super().command(*args, **kwargs)
+        register = super().command(*args, **kwargs)
+        return lambda function: register(_guarded(function))
+
+
+# -- no traceback reaches the user ---------------------------------------------
+# Every command runs inside ``_guarded``: what can go wrong outside one file's screening (the data
+# folder, the catalog, a lock, the disk, an interruption, a bug) ends the command with an 'error:'
+# line in words and exit code 1 (2 for usage: settings, a data folder that is not one). The traceback
+# of an unexpected failure goes to <home>/logs/prescreen.log, never to the terminal.
+
+
+def _passed_through() -> tuple[type, ...]:
+    """typer's own exits and usage errors (typer may bundle its own copy of click): already said."""
+    classes = {typer.Exit, typer.Abort, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")}
+    try:
+        import click
+
+        classes |= {click.exceptions.Exit, click.exceptions.Abort, click.ClickException}
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+_PASSED_THROUGH = _passed_through()
+
+
+def _guarded(command):
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        _refuse_undecodable(command, kwargs)
+        home = kwargs.get("home")
+        try:
+            return command(*args, **kwargs)
+        except _PASSED_THROUGH:
+            raise
+        except KeyboardInterrupt:
+            _say_error("interrupted: what was finished is recorded; run the same command again to go on "
+                       "(a manifest batch resumes where it stopped)", "stopped")
+            raise typer.Exit(1) from None
+        except BrokenPipeError:  # `prescreen ... | head`: the reader left; nothing more to say
+            _silence_stdout()
+            raise typer.Exit(1) from None
+        except ConfigError as exc:
+            _say_error(exc, "config error")
+            raise typer.Exit(2) from None
+        except DataFolderError as exc:
+            _say_error(exc)
+            raise typer.Exit(2 if exc.usage else 1) from None
+        except (LockTimeout, CatalogError, FormatMismatch) as exc:
+            _say_error(exc)
+            raise typer.Exit(1) from None
+        except sqlite3.Error as exc:
+            catalog = resolve_home(home) / CATALOG_FILE
+            holder = write_lock_holder(resolve_home(home))
+            _say_error(f"{catalog}: {describe_sqlite_error(exc)}"
+                       + (f" (the write lock is held by {describe_holder(holder)})" if holder else ""))
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _say_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
+        except Exception as exc:  # noqa: BLE001 - the last guard: a message, not a traceback
+            log = log_failure(resolve_home(home), f"command {command.__name__.replace('_', ' ')} failed", exc)
+            what = "ran out of memory" if isinstance(exc, MemoryError) else "internal error"
+            detail = " ".join(str(exc).split())[:300]
+            _say_error(f"{what} ({type(exc).__name__}{': ' + detail if detail else ''})"
+                       + (f"; the details are in {log}" if log else ""))
+            raise typer.Exit(1) from None
+
+    return run
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+_FILE_NAME_PARAMS = {"paths", "upload"}  # text parameters that are (or may be) file names
+
+
+def _refuse_undecodable(command, kwargs: dict) -> None:
+    """Usage error for text options with bytes that are not UTF-8 (the catalog stores UTF-8 text).
+    File names (paths) may have them: they are screened and shown escaped."""
+    for name, value in kwargs.items():
+        if name in _FILE_NAME_PARAMS:
+            continue
+        bad = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and not _is_utf8(v)]
+        if bad:
+            _say_error(f"{_option_label(command, name)}: not valid UTF-8 text ({shown(bad[0])})")
+            raise typer.Exit(2)
+
+
+def _option_label(command, name: str) -> str:
+    """'--work-id' for the parameter ``work_id`` of a command (its first option name), else 'WORK_ID'."""
+    import typing
+
+    try:
+        hint = typing.get_type_hints(command, include_extras=True).get(name)
+        decls = [d for info in getattr(hint, "__metadata__", ())  # Annotated: the first name is kept as default
+                 for d in (getattr(info, "default", None), *(getattr(info, "param_decls", None) or ()))
+                 if isinstance(d, str)]
+    except Exception:  # noqa: BLE001 - only a label
+        decls = []
+    return next((d for d in decls if d.startswith("-")), name.upper())
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 app = _Typer(
@@ -122,7 +243,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="After the table, every decision's full "
                                            "reasons (works, seconds, shares, similarity, the rule that fired).")]
 WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
-ReviewIdArg = Annotated[int, typer.Argument(help="The review's number (see `prescreen review list`).")]
+MAX_ID = 2 ** 63 - 1  # row ids are SQLite integers
+ReviewIdArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The review's number (see `prescreen review list`).")]
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
                                        help="Who is acting (recorded in the audit log).")]
 
@@ -131,9 +253,68 @@ DECISION_STYLE = {"block": "bold red", "review": "bold yellow", "mute-audio": "b
                   "allow": "green"}
 
 
+# -- user data on the terminal ------------------------------------------------
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def shown(value: object) -> str:
+    """Text from a file, a manifest or the catalog (file names, work ids, titles, owners, reasons, notes,
+    messages quoting them), safe for a terminal: control characters (C0, DEL, C1: ``\\033[2J`` clears the
+    screen) and every other non-printable character (format controls such as right-to-left overrides,
+    separators, unassigned code points) become visible escapes: ``\\x1b``, ``\\u202e``, ``\\n``. A byte
+    of a file name that is not UTF-8 shows as ``\\xff``. Every table cell and message with user data goes
+    through here; JSON output is json.dumps' standard escaping instead.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _cell(*lines: object, style: str = "") -> Text:
+    """A table cell of one or more lines of user data, each line shown safely (see ``shown``)."""
+    return Text("\n".join(shown(line) for line in lines), style=style)
+
+
+def _say(message: object, style: str = "", console: Optional[Console] = None) -> None:
+    """Print one line carrying user data (never read as markup; controls escaped)."""
+    (console or out).print(Text(shown(message), style=style), soft_wrap=True)
+
+
 def _say_error(message: object, what: str = "error") -> None:
-    """'error: MESSAGE' on stderr. Messages carry user data (paths, titles, reasons): never read as markup."""
-    err.print(Text.assemble((f"{what}:", "red"), " ", str(message)), soft_wrap=True)
+    """'error: MESSAGE' on stderr. Messages carry user data (paths, titles, reasons): never read as markup,
+    control characters escaped."""
+    err.print(Text.assemble((f"{what}:", "red"), " ", shown(message)), soft_wrap=True)
+
+
+def _dumps(obj) -> str:
+    """Standard JSON (no NaN or Infinity, which most parsers refuse): a number that is not finite
+    becomes null."""
+    try:
+        return json.dumps(obj, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(obj), default=str, allow_nan=False)
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _when(iso: Optional[str]) -> str:
@@ -153,8 +334,9 @@ def _table(*columns: str, title: Optional[str] = None, no_wrap: tuple[str, ...] 
 
 
 def _row(table: Table, *cells) -> None:
-    """Add a row; str cells are shown literally (a title like 'x [/]' or 'clip [bold]' is not markup)."""
-    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+    """Add a row; str cells are shown literally (a title like 'x [/]' or 'clip [bold]' is not markup) and
+    safely (controls escaped, see ``shown``); a cell of several lines is passed as ``_cell(...)``."""
+    table.add_row(*(_cell(c) if isinstance(c, str) else c for c in cells))
 
 
 def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
@@ -165,10 +347,10 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
     rules = []
     for text in texts:
         try:
-            rules.append(Rule.from_dict(json.loads(text)).__dict__)
-        except (ValueError, TypeError) as exc:
-            _say_error(f"bad --rule {text!r}: {exc}")
-            raise typer.Exit(2) from exc
+            rules.append(Rule.from_dict(json.loads(text)).as_dict())
+        except (ValueError, TypeError, RecursionError) as exc:  # not JSON, or a RuleError naming the field
+            _say_error(f"bad --rule {text!r}: {exc if not isinstance(exc, RecursionError) else 'nested too deeply'}")
+            raise typer.Exit(2) from None
     return rules
 
 
@@ -178,30 +360,27 @@ def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = T
     a mistyped --home must not turn into an empty catalog, empty tables, or a screening
     that allows everything because it has nothing to compare with."""
     folder = resolve_home(home)
+    if folder.exists() and not folder.is_dir():
+        _say_error(f"the data folder {folder} is a file, not a folder: check --home or $PRESCREEN_HOME")
+        raise typer.Exit(2)
     if not create and not (folder / CATALOG_FILE).is_file():
         state = "does not exist" if not folder.exists() else "has no prescreen catalog"
         _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
                    "(`prescreen register` or `prescreen demo` creates one)")
         raise typer.Exit(2)
-    try:
-        cfg = load_config(config) if config else None
-        engine = Prescreen(home, cfg)
-    except ConfigError as exc:
-        _say_error(exc, "config error")
-        raise typer.Exit(2) from exc
+    engine = Prescreen(home, load_config(config) if config else None)  # errors: see _guarded
     if check_format:
         try:
             engine.check_format()
-        except FormatMismatch as exc:
+        except BaseException:
             engine.close()
-            _say_error(exc)
-            raise typer.Exit(1) from exc
+            raise
     return engine
 
 
 @app.command()
 def register(
-    paths: Annotated[list[Path], typer.Argument(help="Media files or folders (every media file inside is registered).")],
+    paths: Annotated[list[str], typer.Argument(help="Media files or folders (every media file inside is registered).")],
     work_id: Annotated[str, typer.Option("--work-id", help="Identifier of the work (new or existing).")],
     title: Annotated[str, typer.Option("--title", help="Human title of the work.")] = "",
     owner: Annotated[str, typer.Option("--owner", help="Rights holder.")] = "",
@@ -229,16 +408,14 @@ def register(
                                          priority=priority, actor=actor)
         except RegisterError as exc:
             if as_json:
-                print(json.dumps({"status": "error", "error": str(exc), "failures": exc.failures}))
+                print(_dumps({"status": "error", "error": str(exc), "failures": exc.failures}))
             else:
-                _say_error(exc)
-                for path, why in exc.failures.items():
-                    err.print(f"  {path}: {why}", markup=False)
+                _register_failures(exc)
             raise typer.Exit(1) from exc
     if as_json:
-        print(json.dumps({"status": "ok", **result.as_dict()}))
+        print(_dumps({"status": "ok", **result.as_dict()}))
         return
-    table = Table(title=f"registered work {escape(result.work_id)}")
+    table = Table(title=_cell(f"registered work {result.work_id}"))
     for col in ("file", "seconds", "video codes", "audio codes", "landmarks"):
         table.add_column(col)
     for f in result.files:
@@ -247,11 +424,18 @@ def register(
     out.print(table)
     for f in result.files:
         for line in f.get("warnings", ()):
-            out.print(Text(f"warning: {f['path']}: {line}", style="yellow"))
+            _say(f"warning: {f['path']}: {line}", "yellow")
     for path in result.skipped:
-        out.print(f"[dim]skipped (not a media file name): {escape(path)}[/dim]")
+        _say(f"skipped (not a media file name): {path}", "dim")
     for path in result.already_registered:
-        out.print(f"[dim]skipped (already registered for {escape(result.work_id)}): {escape(path)}[/dim]")
+        _say(f"skipped (already registered for {result.work_id}): {path}", "dim")
+
+
+def _register_failures(exc: RegisterError) -> None:
+    """A registration that wrote nothing: why, and each file's failure."""
+    _say_error(exc)
+    for path, why in exc.failures.items():
+        _say(f"  {path}: {why}", console=err)
 
 
 class _progress:
@@ -262,7 +446,7 @@ class _progress:
     """
 
     def __init__(self, labels: list[str], what: str, quiet: bool):
-        self.labels, self.what = [escape(Path(label).name) for label in labels], what
+        self.labels, self.what = [escape(shown(Path(label).name)) for label in labels], what
         self.quiet = quiet or not err.is_terminal and len(labels) < 2
 
     def __enter__(self):
@@ -343,16 +527,16 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
             continue
         d = r.decision
         outcome = Text(d.outcome, style=DECISION_STYLE.get(d.outcome, "bold"))
-        damaged = "\n(damaged file; --verbose)" if r.warnings else ""
+        damaged = ["(damaged file; --verbose)"] if r.warnings else []
         if not r.matches:
-            _row(table, name, outcome, "", "", _rule_words(d.rule) + damaged)
+            _row(table, name, outcome, "", "", _cell(_rule_words(d.rule), *damaged))
             continue
         per_work = {w.work_id: w for w in d.works}
-        matched, spans, whys = [], [], []
+        matched, spans, whys = [], [], []  # lines of the cells (user data shown line by line)
         for m in r.matches[:max_works]:
-            spans.append(f"{m.work_id} ({MODALITY_WORDS.get(m.modality, m.modality)})\n{_segments_text(m)}")
-            matched.append(f"{m.matched_seconds:.1f} s\n{100 * m.upload_coverage:.0f}%"
-                           + "\n" * _segments_text(m).count("\n"))
+            segments = _segments_text(m).split("\n")
+            spans += [f"{m.work_id} ({MODALITY_WORDS.get(m.modality, m.modality)})", *segments]
+            matched += [f"{m.matched_seconds:.1f} s", f"{100 * m.upload_coverage:.0f}%"] + [""] * (len(segments) - 1)
             w = per_work.get(m.work_id)
             why = _rule_words(w.rule) if w else ""
             if w and (len(r.matches) > 1 or w.outcome != d.outcome):
@@ -360,7 +544,7 @@ def screen_table(results: list[ScreenResult], title: str = "screening decisions"
             whys.append(why)
         if len(r.matches) > max_works:
             spans.append(f"+{len(r.matches) - max_works} more works (--json lists them)")
-        _row(table, name, outcome, "\n".join(matched), "\n".join(spans), "\n".join(whys) + damaged)
+        _row(table, name, outcome, _cell(*matched), _cell(*spans), _cell(*whys, *damaged))
     return table
 
 
@@ -368,14 +552,14 @@ def print_reasons(results: list[ScreenResult]) -> None:
     """The full reasons of every decision, one block per upload (screen --verbose)."""
     out.print("\n[bold]reasons[/bold]")
     for r in results:
-        head = Text.assemble((Path(r.upload).name, "bold"), " — ",
+        head = Text.assemble((shown(Path(r.upload).name), "bold"), " — ",
                              (r.decision.outcome, DECISION_STYLE.get(r.decision.outcome, "bold"))
                              if r.decision else ("error", "bold magenta"))
         out.print(head)
         for line in (r.decision.reasons if r.decision else [r.error or ""]):
-            out.print(Padding(Text("• " + line), (0, 0, 0, 2)))
+            out.print(Padding(_cell("• " + line), (0, 0, 0, 2)))
         for line in r.warnings:
-            out.print(Padding(Text("• warning: " + line, style="yellow"), (0, 0, 0, 2)))
+            out.print(Padding(_cell("• warning: " + line, style="yellow"), (0, 0, 0, 2)))
 
 
 def _check_output_file(path: Path, option: str) -> None:
@@ -415,7 +599,7 @@ def screen_summary(results: list[ScreenResult]) -> str:
 
 @app.command()
 def screen(
-    paths: Annotated[Optional[list[Path]], typer.Argument(
+    paths: Annotated[Optional[list[str]], typer.Argument(  # str: an empty argument is not '.' (the current folder)
         help="Upload files or folders (every file inside is screened).")] = None,
     manifest: Annotated[Optional[Path], typer.Option(
         "--manifest", metavar="FILE", help="CSV or JSON Lines: path, upload_id, uploader_id, declared_use (quotation, parody, "
@@ -429,12 +613,17 @@ def screen(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
     rescreen: Annotated[bool, typer.Option("--rescreen", help="Screen manifest upload ids again even when they "
                                            "were screened before with the same file (default: resume, reusing "
-                                           "the stored decision).")] = False,
+                                           "the stored decision), and files whose earlier screening did not "
+                                           "finish.")] = False,
+    retry_unfinished: Annotated[bool, typer.Option(
+        "--retry-unfinished", help="Screen again only the files whose earlier screening did not finish (the "
+        "process was killed or crashed, say out of memory): otherwise they are reported as that error, not "
+        "tried again, so one such file cannot stop a batch for ever.")] = False,
     verbose: VerboseFlag = False,
 ) -> None:
     """Screen uploads against the registered works and print each decision.
 
-    Exit code 1 if any file could not be screened (it is reported, and the batch goes on)."""
+    Exit code 1 if any file could not be screened (it is reported and recorded, and the batch goes on)."""
     rows = []
     if manifest:
         from service.manifest import ManifestError, read_manifest
@@ -457,26 +646,35 @@ def screen(
         results: list[ScreenResult] = []
         try:
             with _progress([given for given, _, _ in items], "screening", quiet=quiet or to_stdout) as advance:
-                for r in engine.screen_items(items, rescreen=rescreen):
+                for r in engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished):
                     given = r.upload
                     results.append(r)
                     if sink:
-                        sink.write(json.dumps(r.as_dict()) + "\n")
+                        sink.write(_dumps(r.as_dict()) + "\n")
                         sink.flush()
                     advance(given)
+        except BaseException:  # interrupted, or the catalog failed: what was done is recorded; show it
+            if results and not quiet and not to_stdout:
+                _print_screening(results, verbose)
+                out.print(f"stopped after {len(results)} of {len(items)} files")
+            raise
         finally:
             if sink and not to_stdout:
                 sink.close()
     if not quiet and not to_stdout:
-        out.print(screen_table(results))
-        if verbose:
-            print_reasons(results)
-        pending = [r for r in results if r.review_id]
-        if pending:
-            out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
-        out.print(screen_summary(results))
+        _print_screening(results, verbose)
     if any(r.status == "error" for r in results):
         raise typer.Exit(1)
+
+
+def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
+    out.print(screen_table(results))
+    if verbose:
+        print_reasons(results)
+    pending = [r for r in results if r.review_id]
+    if pending:
+        out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
+    out.print(screen_summary(results))
 
 
 @works_app.command("list")
@@ -485,7 +683,7 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
     with _engine(home, config) as engine:
         rows = engine.catalog.work_summaries()
     if as_json:
-        print(json.dumps(rows))
+        print(_dumps(rows))
         return
     table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
                    title="registered works", no_wrap=("files", "seconds", "registered"))
@@ -508,9 +706,9 @@ def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = N
             _say_error(exc)
             raise typer.Exit(1) from exc
     if as_json:
-        print(json.dumps({"status": "ok", "work_id": work_id, "removed_refs": refs}))
+        print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": refs}))
     else:
-        out.print(f"removed work {work_id} ({len(refs)} reference files)", markup=False)
+        _say(f"removed work {work_id} ({len(refs)} reference files)")
 
 
 @index_app.command("stats")
@@ -519,11 +717,11 @@ def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
     with _engine(home, config) as engine:
         stats = engine.index_stats()
     if as_json:
-        print(json.dumps(stats))
+        print(_dumps(stats))
         return
-    out.print(f"home {escape(stats['home'])}: {stats['works']} works, {stats['references']} reference files, "
-              f"{stats['uploads_screened']} uploads screened (index generation {stats['generation']})")
-    out.print(_kind_text(stats), markup=False)
+    _say(f"home {stats['home']}: {stats['works']} works, {stats['references']} reference files, "
+         f"{stats['uploads_screened']} uploads screened (index generation {stats['generation']})")
+    _say(_kind_text(stats))
     table = Table()
     for col in ("signal", "codes", "bits/code", "search", "FAISS type", "bytes"):
         table.add_column(col)
@@ -561,38 +759,31 @@ def index_rebuild(
                            quiet=as_json or not refingerprint) as advance:
                 stats = engine.rebuild_index(refingerprint, progress=advance)
         except RegisterError as exc:
-            _say_error(exc)
-            for path, why in exc.failures.items():
-                err.print(f"  {path}: {why}", markup=False)
+            _register_failures(exc)
             raise typer.Exit(1) from exc
     if as_json:
-        print(json.dumps(stats))
+        print(_dumps(stats))
     else:
         counts = ", ".join(f"{k}: {v['codes']} codes" for k, v in stats["signals"].items())
-        out.print(f"rebuilt: {counts}", markup=False)
-        out.print(_kind_text(stats), markup=False)
+        _say(f"rebuilt: {counts}")
+        _say(_kind_text(stats))
 
 
 @config_app.command("show")
 def config_show(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Print the configuration in force (defaults merged with the user file)."""
-    try:
-        if config is None:
-            folder = resolve_home(home)
-            user = folder / "config.toml"
-            config = user if user.exists() else None
-            if not folder.is_dir():
-                err.print(f"note: there is no data folder {folder}; showing the built-in defaults", markup=False,
-                          soft_wrap=True)
-        cfg = load_config(config)
-    except ConfigError as exc:
-        _say_error(exc, "config error")
-        raise typer.Exit(2) from exc
+    if config is None:
+        folder = resolve_home(home)
+        user = folder / "config.toml"
+        config = user if user.exists() else None
+        if not folder.is_dir():
+            _say(f"note: there is no data folder {folder}; showing the built-in defaults", console=err)
+    cfg = load_config(config)  # a bad file: a usage error (see _guarded)
     if as_json:
-        print(json.dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.raw}))
+        print(_dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.raw}))
     else:
-        out.print(f"# config version {cfg.version} from {config or 'built-in defaults'}", markup=False)
-        out.print_json(json.dumps(cfg.raw))
+        _say(f"# config version {cfg.version} from {config or 'built-in defaults'}")
+        out.print_json(_dumps(cfg.raw))
 
 
 @config_app.command("defaults")
@@ -615,12 +806,11 @@ def demo(
     home_dir = resolve_home(home)
     media = media_dir or home_dir / "demo-media"
     if not as_json:
-        out.print(f"[bold]prescreen demo[/bold]: data in {escape(str(home_dir))}, media in {escape(str(media))}")
-    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else
-                                 (lambda m: out.print(m, markup=False)))
+        out.print(Text.assemble(("prescreen demo", "bold"), shown(f": data in {home_dir}, media in {media}")))
+    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say)
     if as_json:
         for r in results:
-            print(json.dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
+            print(_dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
         return
     out.print(screen_table(results, title="demo: screening decisions"))
     if verbose:
@@ -630,8 +820,8 @@ def demo(
     out.print(f"{right} of {len(results)} uploads got the expected outcome "
               f"(the corrupt file is expected to fail: that is bad input handled per file).")
     where = "" if home is None else f" --home {home_dir}"
-    out.print(f"Next: `prescreen works list{where}`, `prescreen screen FILE{where} --json out.jsonl`, "
-              f"`prescreen review list{where}`, `prescreen --help`.", markup=False)
+    _say(f"Next: `prescreen works list{where}`, `prescreen screen FILE{where} --json out.jsonl`, "
+         f"`prescreen review list{where}`, `prescreen --help`.")
 
 
 # -- rights workflow ---------------------------------------------------------
@@ -641,6 +831,18 @@ app.add_typer(review_app, name="review")
 app.add_typer(uploaders_app, name="uploaders")
 
 
+def _file_safe(text: str) -> str:
+    """A work id made safe inside a file name ('../x' or 'a/b' must not leave the evidence folder)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")[:80] or "work"
+
+
+def _seconds(value: Optional[float], name: str) -> Optional[float]:
+    """A typer callback: seconds must be finite ('nan' and 'inf' parse as floats)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{name} must be a finite number of seconds, got {value}")
+    return value
+
+
 def _fail(exc: Exception, code: int = 1):
     _say_error(exc)
     raise typer.Exit(code) from exc
@@ -648,7 +850,7 @@ def _fail(exc: Exception, code: int = 1):
 
 def _print(obj, as_json: bool, human) -> None:
     if as_json:
-        print(json.dumps(obj, default=str))
+        print(_dumps(obj))
     else:
         human(obj)
 
@@ -676,8 +878,7 @@ def works_set_rule(
         except (WorkflowError, CatalogError) as exc:
             _fail(exc)
     _print({"work_id": work_id, "rules": rules, "released": released}, as_json,
-           lambda o: out.print(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released",
-                               markup=False))
+           lambda o: _say(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released"))
 
 
 @works_app.command("priority")
@@ -694,7 +895,7 @@ def works_priority(
             engine.workflow.set_priority(engine.now(), actor, work_id, on)
         except CatalogError as exc:
             _fail(exc)
-    out.print(f"{work_id}: priority {'on' if on else 'off'}", markup=False)
+    _say(f"{work_id}: priority {'on' if on else 'off'}")
 
 
 @works_app.command("license")
@@ -712,16 +913,17 @@ def works_license(
             engine.workflow.license(engine.now(), actor, work_id, uploader_id, granted=not revoke)
         except WorkflowError as exc:
             _fail(exc)
-    out.print(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}", markup=False)
+    _say(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}")
 
 
 @works_app.command("exclude")
 def works_exclude(
     work_id: WorkIdArg,
-    start: Annotated[float, typer.Argument(help="Reference seconds, start.")],
-    end: Annotated[float, typer.Argument(help="Reference seconds, end.")],
+    start: Annotated[float, typer.Argument(callback=lambda v: _seconds(v, "START"), help="Reference seconds, start.")],
+    end: Annotated[float, typer.Argument(callback=lambda v: _seconds(v, "END"), help="Reference seconds, end.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (public domain, licensed clip...).")],
-    ref_id: Annotated[Optional[int], typer.Option("--ref", help="Only this reference file (default: all).")] = None,
+    ref_id: Annotated[Optional[int], typer.Option("--ref", min=1, max=MAX_ID,
+                                                  help="Only this reference file (default: all).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
 ) -> None:
     """Exclude a time range of the work from matching; earlier decisions that relied only on it are released."""
@@ -732,9 +934,9 @@ def works_exclude(
             res = engine.add_exclusion(work_id, start, end, reason, actor=actor, ref_id=ref_id)
         except WorkflowError as exc:
             _fail(exc)
-    _print(res, as_json, lambda o: out.print(
+    _print(res, as_json, lambda o: _say(
         f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
-        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none"), markup=False))
+        + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
 
 
 @works_app.command("show")
@@ -755,8 +957,8 @@ def works_show(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = Non
 
 def _print_work(o: dict) -> None:
     """The human view of ``works show``: who owns it, what happens on a match, what never matches."""
-    out.print(Text(f"{o['work_id']}: {o['title']} — owned by {o['owner'] or '(no owner given)'}"
-                   + ("  [priority: stricter thresholds, borderline cases to review]" if o["priority"] else "")))
+    _say(f"{o['work_id']}: {o['title']} — owned by {o['owner'] or '(no owner given)'}"
+         + ("  [priority: stricter thresholds, borderline cases to review]" if o["priority"] else ""))
     files = _table("ref", "kind", "seconds", "file", title="reference files", no_wrap=("ref", "kind", "seconds"))
     for r in o["references"]:
         _row(files, str(r["ref_id"]), r["kind"], f"{r['seconds']:.1f}", r["path"])
@@ -779,7 +981,7 @@ def _print_work(o: dict) -> None:
         out.print(excl)
     else:
         out.print("exclusions: none")
-    out.print(Text("licensed uploaders: " + (", ".join(o["licensed_uploaders"]) or "none")))
+    _say("licensed uploaders: " + (", ".join(o["licensed_uploaders"]) or "none"))
 
 
 @review_app.command("list")
@@ -816,6 +1018,9 @@ def review_show(
     from service.evidence import write_thumbnails
     from workflow import WorkflowError
 
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        _say_error(f"--out {out_dir}: is a file; give a folder for the thumbnails")
+        raise typer.Exit(2)
     with _engine(home, config) as engine:
         try:
             rv = engine.workflow.review(review_id)
@@ -830,7 +1035,7 @@ def review_show(
                 segs = [s for s in m["segments"] if s["ref_id"] == ref_id]
                 ref = refs.get(ref_id)
                 pngs = write_thumbnails(up["path"], ref.path, segs[:3], folder,
-                                        f"{m['work_id']}-ref{ref_id}") if ref else []
+                                        f"{_file_safe(m['work_id'])}-ref{ref_id}") if ref else []
                 evidence.append({"work_id": m["work_id"], "ref_id": ref_id, "reference": ref.path if ref else None,
                                  "modality": m["modality"], "segments": segs,
                                  "thumbnails": [str(p) for p in pngs]})
@@ -844,15 +1049,15 @@ def review_show(
 
     def human(o):
         r = o["review"]
-        out.print(f"[bold]review {r['review_id']}[/bold] ({r['kind']}, {r['status']}, due {r['due_at']}) — "
-                  f"upload {escape(o['upload']['upload_id'])} {escape(o['upload']['path'])}")
-        out.print(f"uploader {o['upload']['uploader_id'] or 'unknown'}, declared use "
-                  f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}",
-                  markup=False)
+        out.print(Text.assemble((f"review {r['review_id']}", "bold"), shown(
+            f" ({r['kind']}, {r['status']}, due {r['due_at']}) — upload {o['upload']['upload_id']} "
+            f"{o['upload']['path']}")))
+        _say(f"uploader {o['upload']['uploader_id'] or 'unknown'}, declared use "
+             f"{o['upload']['declared_use'] or 'none'}; automatic decision {o['upload']['decision']}")
         if o["dispute"]:
-            out.print(f"dispute: {o['dispute']['reason']}", markup=False)
+            _say(f"dispute: {o['dispute']['reason']}")
         for reason in o["reasons"]:
-            out.print(f"• {reason}", markup=False)
+            _say(f"• {reason}")
         table = Table(title="matched segments")
         for col in ("work", "modality", "upload seconds", "work seconds", "similarity", "thumbnails"):
             table.add_column(col, overflow="fold")
@@ -882,8 +1087,7 @@ def review_decide(
             rv = engine.workflow.decide_review(engine.now(), review_id, reviewer, outcome, note)
         except WorkflowError as exc:
             _fail(exc)
-    _print(rv, as_json, lambda r: out.print(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}",
-                                            markup=False))
+    _print(rv, as_json, lambda r: _say(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}"))
 
 
 @app.command()
@@ -901,16 +1105,18 @@ def dispute(
             res = engine.workflow.file_dispute(engine.now(), upload_id, reason, uploader)
         except WorkflowError as exc:
             _fail(exc)
-    _print(res, as_json, lambda r: out.print(
-        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}", markup=False))
+    _print(res, as_json, lambda r: _say(
+        f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}"))
 
 
 @app.command()
 def notice(
     upload: Annotated[str, typer.Argument(help="Upload id from the catalog, or the published file.")],
     work: Annotated[str, typer.Option("--work", help="The work the notice is for.")],
-    start: Annotated[Optional[float], typer.Option("--start", help="Only from this upload second.")] = None,
-    end: Annotated[Optional[float], typer.Option("--end", help="Only up to this upload second.")] = None,
+    start: Annotated[Optional[float], typer.Option("--start", callback=lambda v: _seconds(v, "--start"),
+                                                   help="Only from this upload second.")] = None,
+    end: Annotated[Optional[float], typer.Option("--end", callback=lambda v: _seconds(v, "--end"),
+                                                 help="Only up to this upload second.")] = None,
     only: Annotated[Optional[str], typer.Option("--only", help="Only this signal: video or audio (say, the "
                                                 "picture of a copy whose soundtrack is not the work's).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
@@ -932,14 +1138,13 @@ def notice(
             res = engine.notice(work, upload, actor=actor, span=span,
                                 modalities=(only,) if only else ("video", "audio"))
         except RegisterError as exc:
-            for path, why in exc.failures.items():
-                err.print(f"  {path}: {why}", markup=False)
-            _fail(exc)
+            _register_failures(exc)
+            raise typer.Exit(1) from None
         except WorkflowError as exc:
             _fail(exc)
-    _print(res, as_json, lambda r: out.print(
+    _print(res, as_json, lambda r: _say(
         f"notice #{r['notice_id']}: {r['path']} taken down for {work}; its fingerprints joined the work "
-        f"(reference {r['ref_id']}), so re-uploads stay down", markup=False))
+        f"(reference {r['ref_id']}), so re-uploads stay down"))
 
 
 @uploaders_app.command("show")
@@ -951,9 +1156,9 @@ def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader
         info = engine.workflow.uploader(engine.now(), uploader_id)
 
     def human(o):
-        flag = " [bold red]repeat infringer[/bold red]" if o["repeat_infringer"] else ""
-        out.print(f"uploader {escape(o['uploader_id'])}: {len(o['uploads'])} uploads, "
-                  f"{o['active_strikes']} active strikes{flag}")
+        flag = ("  repeat infringer", "bold red") if o["repeat_infringer"] else ""
+        out.print(Text.assemble(shown(f"uploader {o['uploader_id']}: {len(o['uploads'])} uploads, "
+                                      f"{o['active_strikes']} active strikes"), flag))
         table = _table("upload", "works", "reason", "given", "expires", "active", title="strikes")
         for s in o["strikes"]:
             _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], _when(s["created_at"]), _when(s["expires_at"]),
@@ -975,10 +1180,13 @@ def audit(
     if verify:
         with _engine(home, config) as engine:
             check = engine.workflow.verify_audit()
-        _print(check, as_json, lambda c: out.print(
-            f"{c['records']} audit records; chain head {c['head'] or '(none)'}; "
-            + ("[green]intact[/green]" if not c["problems"] else
-               f"[red]{len(c['problems'])} problems[/red]:\n" + "\n".join(c["problems"]))))
+        def human(c):
+            out.print(Text.assemble(f"{c['records']} audit records; chain head {c['head'] or '(none)'}; ",
+                                    ("intact", "green") if not c["problems"] else
+                                    (f"{len(c['problems'])} problems:", "red")))
+            for problem in c["problems"]:
+                _say(problem)
+        _print(check, as_json, human)
         if check["problems"]:
             raise typer.Exit(1)
         return
@@ -987,14 +1195,14 @@ def audit(
         rows = engine.workflow.audit_records(upload, work, action)
     if as_json:
         for r in rows:
-            print(json.dumps(r, default=str))
+            print(_dumps(r))
         return
     table = _table("#", "time (UTC)", "actor", "action", "upload", "work", "config", "evidence",
                    title="audit log")
     table.caption = "evidence shortened; `prescreen audit --json` has it in full"
     limit = 160 if out.width >= 140 else 60
     for r in rows:
-        ev = json.dumps(r["evidence"], default=str)
+        ev = _dumps(r["evidence"])
         _row(table, str(r["audit_id"]), _when(r["at"]), r["actor"], r["action"], r["upload_id"] or "",
              r["work_id"] or "", r["config_version"] or "", ev[:limit] + ("…" if len(ev) > limit else ""))
     out.print(table)
@@ -1009,15 +1217,19 @@ def report(
     """Transparency report: uploads screened, decisions, reviews, disputes, overturned share, per work."""
     from service.report import write_chart
 
+    if png is not None and (png.is_dir() or png.suffix.lower() != ".png"):
+        _say_error(f"--png {png}: " + ("is a folder; give a file name for the chart" if png.is_dir() else
+                                       "the chart is a PNG image: give a file name ending in .png"))
+        raise typer.Exit(2)
     with _engine(home, config) as engine:
         engine.workflow.expire_due(engine.now())
         rep = engine.workflow.report(engine.now())
         chart = write_chart(rep, png or engine.home / "report.png")
     rep["chart"] = str(chart)
     if as_json:
-        print(json.dumps(rep, default=str))
+        print(_dumps(rep))
         return
-    out.print(f"[bold]transparency report[/bold] ({rep['generated_at']}, config {rep['config_version']})")
+    out.print(Text.assemble(("transparency report", "bold"), f" ({rep['generated_at']}, config {rep['config_version']})"))
     out.print(f"{rep['uploads_screened']} uploads screened, {rep['errors']} could not be read")
     table = Table(title="decisions")
     for col in ("outcome", "automatic decisions", "current outcomes"):
@@ -1033,17 +1245,23 @@ def report(
     for col in ("work", "matched uploads", "decisions", "outcomes", "restricted", "overturned"):
         table.add_column(col)
     for w, d in sorted(rep["per_work"].items()):
-        _row(table, w, str(d["matched_uploads"]), json.dumps(d["decisions"]), json.dumps(d["outcomes"]),
+        _row(table, w, str(d["matched_uploads"]), _dumps(d["decisions"]), _dumps(d["outcomes"]),
              str(d["restricted"]), str(d["overturned"]))
     out.print(table)
-    out.print(f"chart: {chart}", markup=False)
+    _say(f"chart: {chart}")
 
 
 def _outcome(r: ScreenResult) -> str:
     return r.decision.outcome if r.decision else r.status
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM stops like Ctrl-C: the file in progress is released, not left as a crash."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="prescreen")
 
 

@@ -83,7 +83,32 @@ CREATE TABLE IF NOT EXISTS uploads (
     outcome_at TEXT
 );
 CREATE INDEX IF NOT EXISTS uploads_uploader ON uploads(uploader_id);
+CREATE INDEX IF NOT EXISTS uploads_path ON uploads(path);
+CREATE TABLE IF NOT EXISTS screen_claims (
+    claim_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_id TEXT UNIQUE,              -- a manifest's upload id (one claim at a time); NULL: a file without one
+    path TEXT NOT NULL,                 -- the file's absolute path
+    sha256 TEXT,                        -- once the file's digest is known
+    token TEXT NOT NULL,                -- changes when another process takes the claim over
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    boot_id TEXT,                       -- the host's boot (a claim from before a reboot is dead)
+    proc_start TEXT,                    -- the process's start time (a reused pid is another process)
+    command TEXT,
+    started_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS screen_claims_path ON screen_claims(path);
 """
+
+
+def missing_columns(db: sqlite3.Connection, columns) -> list[tuple[str, str, str]]:
+    """The (table, column, declaration) entries whose existing table lacks the column."""
+    missing = []
+    for table, column, decl in columns:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if have and column not in have:
+            missing.append((table, column, decl))
+    return missing
 
 
 def ensure_columns(db: sqlite3.Connection, columns) -> list[str]:
@@ -92,11 +117,9 @@ def ensure_columns(db: sqlite3.Connection, columns) -> list[str]:
     Used to migrate older catalogs in place: only additive, nullable columns.
     """
     added = []
-    for table, column, decl in columns:
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if have and column not in have:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-            added.append(f"{table}.{column}")
+    for table, column, decl in missing_columns(db, columns):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        added.append(f"{table}.{column}")
     return added
 
 
@@ -149,24 +172,62 @@ class CatalogError(Exception):
     """A catalog operation that cannot be done (unknown work, duplicate id...)."""
 
 
+def describe_sqlite_error(exc: sqlite3.Error) -> str:
+    """What an SQLite error means for the operator, in words (the catalog's path is not included)."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return ("the catalog is locked by another process (another prescreen command writing, or a tool "
+                "holding it open); try again when it has finished")
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return (f"not a usable prescreen catalog ({text}): the file is damaged or another kind of file; "
+                "restore it from a backup, or give another --home")
+    if "readonly" in low or "read-only" in low:
+        return "cannot write the catalog: the file or its folder is read-only"
+    if "unable to open" in low:
+        return "cannot open the catalog (is it a folder, or in a folder prescreen may not write to?)"
+    if "disk is full" in low or "disk i/o" in low:
+        return f"cannot write the catalog: {text}"
+    return f"catalog error: {text}"
+
+
 class Catalog:
     """SQLite catalog at ``path``; one connection, used from one thread."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, timeout: float = 30.0):
+        """Open (or create) the catalog; ``timeout``: seconds to wait for another writer's lock.
+
+        A file that is not a usable SQLite catalog (another kind of file, damaged, a
+        folder, locked for longer than ``timeout``) raises CatalogError saying so.
+        """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._check_schema_version()
-        self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS
-        with self.transaction():
-            if "uploads.outcome_by" in ensure_columns(self.db, _ADDED_COLUMNS):
-                self._backfill_outcome_provenance()
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+        self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._check_schema_version()
+            self.db.executescript(_SCHEMA)  # idempotent: CREATE ... IF NOT EXISTS (takes no write lock)
+            if self._needs_migration():  # only then the write lock: reading commands work beside a writer
+                with self.transaction():
+                    if "uploads.outcome_by" in ensure_columns(self.db, _ADDED_COLUMNS):
+                        self._backfill_outcome_provenance()
+                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                    (str(SCHEMA_VERSION),))
+                    self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise CatalogError(f"{self.path}: {describe_sqlite_error(exc)}") from exc
+        except CatalogError:
+            self.db.close()
+            raise
+
+    def _needs_migration(self) -> bool:
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'generation')"))
+        return (meta.get("schema_version") != str(SCHEMA_VERSION) or "generation" not in meta
+                or bool(missing_columns(self.db, _ADDED_COLUMNS)))
 
     def _backfill_outcome_provenance(self) -> None:
         """Schema 2 -> 3: who set the outcomes of earlier uploads. An outcome other
@@ -368,26 +429,34 @@ class Catalog:
         at = at or utc_now()
         with self.transaction() as db:
             if upload_id and db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
-                n = db.execute("SELECT COUNT(*) FROM uploads WHERE upload_id LIKE ?", (upload_id + "#%",)).fetchone()[0]
-                upload_id = f"{upload_id}#{n + 2}"
+                # id#2, id#3...: counted as a range, not LIKE (an id may hold '%' or '_')
+                n = db.execute("SELECT COUNT(*) FROM uploads WHERE upload_id > ? AND upload_id < ?",
+                               (upload_id + "#", upload_id + "$")).fetchone()[0] + 2
+                while db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (f"{upload_id}#{n}",)).fetchone():
+                    n += 1
+                upload_id = f"{upload_id}#{n}"
             cur = db.execute(
                 """INSERT INTO uploads(upload_id, uploader_id, declared_use, path, sha256, size, screened_at, status,
                                        error, decision, outcome, config_version, result, outcome_by, outcome_at)
                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (upload_id, uploader_id, declared_use, path, sha256, size, at, status, error,
-                 decision, decision, config_version, json.dumps(result), "system", at),
+                 decision, decision, config_version, json.dumps(result, allow_nan=False), "system", at),
             )
             pk = int(cur.lastrowid)
-            if not upload_id:
-                upload_id = f"u{pk}"
+            if not upload_id:  # u<row id>, or u<row id>~2... where a manifest already used that id
+                upload_id, n = f"u{pk}", 1
+                while db.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone():
+                    n += 1
+                    upload_id = f"u{pk}~{n}"
                 db.execute("UPDATE uploads SET upload_id=? WHERE upload_pk=?", (upload_id, pk))
         return pk, upload_id
 
     def latest_upload(self, upload_id: str) -> dict | None:
         """The most recent screening stored under ``upload_id`` or its re-screens (``id#2``...)."""
+        # 'id#...' as a range ('#' < '$'): both terms use the upload_id index (a substr scan read every upload)
         row = self.db.execute(
-            "SELECT upload_id FROM uploads WHERE upload_id=? OR substr(upload_id, 1, ?)=? "
-            "ORDER BY upload_pk DESC LIMIT 1", (upload_id, len(upload_id) + 1, upload_id + "#")).fetchone()
+            "SELECT upload_id FROM uploads WHERE upload_id=? OR (upload_id > ? AND upload_id < ?) "
+            "ORDER BY upload_pk DESC LIMIT 1", (upload_id, upload_id + "#", upload_id + "$")).fetchone()
         return self.upload(row[0]) if row else None
 
     def upload(self, upload_id: str) -> dict | None:
@@ -403,9 +472,77 @@ class Catalog:
             if self.get_work(work_id) is None:
                 raise CatalogError(f"no work with id {work_id!r}")
             if rules is not None:
-                db.execute("UPDATE works SET rules=? WHERE work_id=?", (json.dumps(rules), work_id))
+                db.execute("UPDATE works SET rules=? WHERE work_id=?", (json.dumps(rules, allow_nan=False), work_id))
             if priority is not None:
                 db.execute("UPDATE works SET priority=? WHERE work_id=?", (int(priority), work_id))
+
+    # -- screening claims ------------------------------------------------
+    # A file is claimed before it is screened and the claim leaves in the transaction that records
+    # the result, so a claim that outlives its process marks a screening that died (kill -9, the
+    # OOM killer, a crash inside a library). Liveness is judged by the engine, not here.
+    _CLAIM_FIELDS = ("upload_id", "path", "token", "pid", "host", "boot_id", "proc_start", "command", "started_at")
+
+    def claim(self, upload_id: str | None, path: str, holder: dict) -> tuple[int | None, dict | None]:
+        """Claim a file for screening: (claim id, None), or (None, the claim that holds its upload id).
+
+        Atomic: of two processes claiming one upload id, one gets it. A file without an
+        upload id is always claimed (its claims only mark unfinished screenings).
+        holder: token, pid, host, boot_id, proc_start, command, started_at.
+        """
+        row = {"upload_id": upload_id, "path": path, **holder}
+        with self.transaction() as db:
+            if upload_id is not None:
+                held = db.execute("SELECT * FROM screen_claims WHERE upload_id=?", (upload_id,)).fetchone()
+                if held:
+                    return None, dict(held)
+            cur = db.execute(f"INSERT INTO screen_claims({', '.join(self._CLAIM_FIELDS)}) "
+                             f"VALUES ({', '.join('?' * len(self._CLAIM_FIELDS))})",
+                             tuple(row[k] for k in self._CLAIM_FIELDS))
+            return int(cur.lastrowid), None
+
+    def take_over_claim(self, claim_id: int, old_token: str, holder: dict) -> bool:
+        """Take over a claim whose holder is gone; False if another process changed it first."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE screen_claims SET token=?, pid=?, host=?, boot_id=?, proc_start=?, command=?, "
+                             "started_at=?, sha256=NULL WHERE claim_id=? AND token=?",
+                             (*(holder[k] for k in self._CLAIM_FIELDS[2:]), claim_id, old_token))
+            return cur.rowcount == 1
+
+    def drop_claim(self, claim_id: int, token: str | None = None) -> bool:
+        """Delete a claim (only if it still has ``token``, when given); True if it was there.
+        Inside a caller's transaction it lands with the caller's other writes."""
+        with self.transaction() as db:
+            sql, args = "DELETE FROM screen_claims WHERE claim_id=?", [claim_id]
+            if token is not None:
+                sql += " AND token=?"
+                args.append(token)
+            return db.execute(sql, args).rowcount == 1
+
+    def set_claim_sha256(self, claim_id: int, sha256: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE screen_claims SET sha256=? WHERE claim_id=?", (sha256, claim_id))
+
+    def claims_on_path(self, path: str) -> list[dict]:
+        """Claims of files without an upload id at ``path``, oldest first."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT * FROM screen_claims WHERE path=? AND upload_id IS NULL ORDER BY claim_id", (path,))]
+
+    def get_claim(self, claim_id: int) -> dict | None:
+        row = self.db.execute("SELECT * FROM screen_claims WHERE claim_id=?", (claim_id,)).fetchone()
+        return dict(row) if row else None
+
+    def claims(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM screen_claims ORDER BY claim_id")]
+
+    def latest_upload_at_path(self, path: str) -> dict | None:
+        """The most recent screening of the file at ``path`` that had no upload id of its own."""
+        row = self.db.execute("SELECT upload_id FROM uploads WHERE path=? AND (upload_id = 'u' || upload_pk OR "
+                              "upload_id GLOB 'u' || upload_pk || '~*') ORDER BY upload_pk DESC LIMIT 1",
+                              (path,)).fetchone()
+        return self.upload(row[0]) if row else None
+
+    def last_upload_pk(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(upload_pk), 0) FROM uploads").fetchone()[0])
 
     def upload_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0])

@@ -2,13 +2,13 @@
 
 from .decide import (
     ACTIONS, ALLOW, BLOCK, DECLARED_USES, DEFAULT_RULES, MUTE_AUDIO, NONE, PARTIAL, REVIEW, SEVERITY, SUBSTANTIAL,
-    TRACK, Decision, FairUse, PolicyParams, Rule, Thresholds, UploadContext, WorkDecision, WorkPolicy, classify,
+    TRACK, Decision, FairUse, PolicyParams, Rule, RuleError, Thresholds, UploadContext, WorkDecision, WorkPolicy, classify,
     combine_decisions, decide, decide_work, describe_match, with_thresholds,
 )
 
 __all__ = [
     "ACTIONS", "ALLOW", "BLOCK", "DECLARED_USES", "DEFAULT_RULES", "MUTE_AUDIO", "NONE", "PARTIAL", "REVIEW",
-    "SEVERITY", "SUBSTANTIAL", "TRACK", "Decision", "FairUse", "PolicyParams", "Rule", "Thresholds",
+    "SEVERITY", "SUBSTANTIAL", "TRACK", "Decision", "FairUse", "PolicyParams", "Rule", "RuleError", "Thresholds",
     "UploadContext", "WorkDecision", "WorkPolicy", "classify", "combine_decisions", "decide", "decide_work",
     "describe_match", "with_thresholds",
 ]

@@ -33,6 +33,7 @@ this point (the matcher does not form segments on static content).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from fingerprint import LANDMARK
@@ -60,13 +61,29 @@ class Thresholds:
     audio_mixed_similarity: float = 0.68
 
 
+class RuleError(ValueError):
+    """A rule that cannot be used; ``field`` names the bad field ("" for the rule as a whole)."""
+
+    def __init__(self, field_name: str, why: str):
+        super().__init__(f"{field_name}: {why}" if field_name else why)
+        self.field, self.why = field_name, why
+
+
+# Range of each numeric rule field: (lowest, highest, unit). Seconds are matched upload seconds.
+RULE_NUMBERS = {"min_seconds": (0.0, 1e6, "seconds"), "min_upload_share": (0.0, 1.0, "a share"),
+                "min_reference_share": (0.0, 1.0, "a share")}
+
+
 @dataclass(frozen=True)
 class Rule:
     """A condition on a match and the action it triggers (Content ID-style policy rule).
 
     band: "any", "partial" or "substantial" (see ``classify``).
     modality: "any", "audio", "video" or "both" (a video rule also holds for "both").
-    min_seconds, min_upload_share, min_reference_share: lower bounds on the match.
+    min_seconds, min_upload_share, min_reference_share: lower bounds on the match
+        (finite: seconds 0 to 1e6, shares 0 to 1).
+    Whatever a rule comes from (the config, ``--rule`` JSON, the catalog), a bad
+    field raises RuleError naming it.
     """
 
     action: str
@@ -77,12 +94,22 @@ class Rule:
     min_reference_share: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("action", "band", "modality"):
+            if not isinstance(getattr(self, name), str):
+                raise RuleError(name, f"must be a string, got {getattr(self, name)!r}")
         if self.action not in ACTIONS:
-            raise ValueError(f"unknown action {self.action!r} (one of {', '.join(ACTIONS)})")
+            raise RuleError("action", f"unknown action {self.action!r} (one of {', '.join(ACTIONS)})")
         if self.band not in ("any", PARTIAL, SUBSTANTIAL):
-            raise ValueError(f"unknown band {self.band!r} (any, partial, substantial)")
+            raise RuleError("band", f"unknown band {self.band!r} (any, partial, substantial)")
         if self.modality not in MODALITIES:
-            raise ValueError(f"unknown modality {self.modality!r} ({', '.join(MODALITIES)})")
+            raise RuleError("modality", f"unknown modality {self.modality!r} ({', '.join(MODALITIES)})")
+        for name, (lo, hi, unit) in RULE_NUMBERS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise RuleError(name, f"must be a number, got {value!r}")
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise RuleError(name, f"must be a finite number from {lo:g} to {hi:g} ({unit}), got {value!r}")
+            object.__setattr__(self, name, float(value))
 
     def holds(self, m: WorkMatch, band: str) -> bool:
         if self.band != "any" and band != self.band:
@@ -107,11 +134,20 @@ class Rule:
             cond.append(f">= {100 * self.min_reference_share:.0f}% of the work")
         return f"{self.action} when " + (" and ".join(cond) if cond else "any match")
 
+    def as_dict(self) -> dict:
+        """The rule as stored (JSON): every field, numbers as floats."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, d: dict) -> "Rule":
-        unknown = set(d) - set(cls.__dataclass_fields__)
+        """A rule from a mapping of its fields (``action`` required); RuleError names a bad field."""
+        if not isinstance(d, dict):
+            raise RuleError("", f"a rule must be an object of fields (action, band, ...), got {type(d).__name__}")
+        unknown = [str(k) for k in d if k not in cls.__dataclass_fields__]
         if unknown:
-            raise ValueError(f"unknown rule field(s): {', '.join(sorted(unknown))}")
+            raise RuleError("", f"unknown rule field(s): {', '.join(sorted(unknown))}")
+        if "action" not in d:
+            raise RuleError("action", "is required (block, mute-audio, review, track or allow)")
         return cls(**d)
 
 

@@ -15,6 +15,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -27,7 +28,7 @@ from fingerprint import (
 )
 from index import IndexParams
 from match import AlignParams
-from policy import FairUse, PolicyParams, Rule, Thresholds
+from policy import FairUse, PolicyParams, Rule, RuleError, Thresholds
 
 
 class ConfigError(Exception):
@@ -65,6 +66,25 @@ class WorkflowParams:
 
 
 @dataclass(frozen=True)
+class ServiceParams:
+    """How commands share a data folder, and the operators' log (TOML ``[service]``).
+
+    lock_timeout_seconds: longest wait for the write lock or SQLite's lock, seconds.
+    busy_wait_seconds: longest wait, at the end of a batch, for a manifest upload
+        another live process is screening, seconds.
+    foreign_claim_hours: a screening claim of a process on another host older
+        than this is abandoned (its liveness cannot be checked from here).
+    log_max_bytes, log_backups: rotation of ``<home>/logs/prescreen.log``.
+    """
+
+    lock_timeout_seconds: float = 30.0
+    busy_wait_seconds: float = 600.0
+    foreign_claim_hours: float = 24.0
+    log_max_bytes: int = 1_000_000
+    log_backups: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
@@ -72,6 +92,7 @@ class Config:
     policy: PolicyParams
     workflow: WorkflowParams
     raw: dict
+    service: ServiceParams = ServiceParams()
 
     @property
     def version(self) -> str:
@@ -97,18 +118,22 @@ def _type_name(value: Any) -> str:
 
 
 def _coerce(default: Any, value: Any, key: str) -> Any:
-    """``value`` with ``default``'s type (int -> float where a decimal is expected), or _Bad."""
+    """``value`` with ``default``'s type (int -> float where a decimal is expected), or _Bad.
+
+    Numbers must also be finite and at most MAX_MAGNITUDE in size, and lists hold at most
+    MAX_LIST_ITEMS entries: every key, whatever its own range check says.
+    """
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
         raise _Bad(key, f"must be true or false, got {_type_name(value)} ({value!r})")
     if isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return _bounded(value, key)
         raise _Bad(key, f"must be a whole number, got {_type_name(value)} ({value!r})")
     if isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return _bounded(float(value), key)
         raise _Bad(key, f"must be a number, got {_type_name(value)} ({value!r})")
     if isinstance(default, str):
         if isinstance(value, str):
@@ -117,9 +142,24 @@ def _coerce(default: Any, value: Any, key: str) -> Any:
     if isinstance(default, list):
         if not isinstance(value, list):
             raise _Bad(key, f"must be a list, got {_type_name(value)} ({value!r})")
-        if default and not isinstance(default[0], dict):
+        if default and isinstance(default[0], dict):
+            if len(value) > MAX_RULES:
+                raise _Bad(key, f"must have at most {MAX_RULES} entries, got {len(value)}")
+            return value
+        if len(value) > MAX_LIST_ITEMS:
+            raise _Bad(key, f"must list at most {MAX_LIST_ITEMS} values, got {len(value)}")
+        if default:
             return [_coerce(default[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
         return value
+    return value
+
+
+def _bounded(value: int | float, key: str) -> int | float:
+    """``value`` if finite and at most MAX_MAGNITUDE in size (inf, nan and 1e300 are never settings)."""
+    if not math.isfinite(value):
+        raise _Bad(key, f"must be a finite number, got {value!r}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise _Bad(key, f"must be at most {_num(MAX_MAGNITUDE)} in size, got {value!r}")
     return value
 
 
@@ -138,123 +178,195 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
     return out
 
 
-# Range checks per dotted key: (test, what it must be). Types are checked against the defaults first.
-def _positive(v): return v > 0
-def _non_negative(v): return v >= 0
-def _share(v): return 0 <= v <= 1
-def _open_share(v): return 0 < v <= 1
+# -- value checks ----------------------------------------------------------------------------
+# Generic, for every key (present and future): numbers are finite and at most MAX_MAGNITUDE in
+# size (checked in ``_coerce``), numeric lists hold at most MAX_LIST_ITEMS entries, and every
+# grid a table spells as ``min_<x>``, ``max_<x>``, ``<x>_step`` has at most MAX_GRID_POINTS
+# points. Then the range of each key (``_CHECKS``, a test keeps every numeric key listed) and the
+# checks across keys (``_CROSS_CHECKS``), which bound the work a combination implies: query
+# variants (each one searched), votes per hit in the aligner, spectrogram cells per second.
+MAX_MAGNITUDE = 1e9
+MAX_LIST_ITEMS = 32
+MAX_RULES = 100                 # [[policy.rules]] entries
+MAX_GRID_POINTS = 512           # speeds tried per signal (0.5-2x by 0.005 is 301)
+MAX_QUERY_VARIANTS = 255        # variant numbers are stored as one byte per code
+MAX_VOTES_PER_HIT = 1024        # aligner: speeds x offset bins one hit votes in (default audio: 25 x 11)
+MAX_SPECTRUM_CELLS_PER_SECOND = 200_000  # STFT frames per second x frequency bins (defaults 16 k and 11 k)
+MAX_LANDMARKS_PER_SECOND = 20_000        # peaks per second x fan-out (default uploads 32 x 16)
 
 
-_POSITIVE, _NON_NEGATIVE = (_positive, "must be greater than 0"), (_non_negative, "must not be negative")
-_SHARE = (_share, "must be between 0 and 1")
+def _num(v: float) -> str:
+    """1048576 -> '1,048,576', 0.5 -> '0.5' (limits in messages)."""
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+
+def _between(lo: float, hi: float, unit: str = "", lo_open: bool = False) -> tuple:
+    """A range check: lo <= v <= hi (lo < v with ``lo_open``), with the message that says so."""
+    test = (lambda v: lo < v <= hi) if lo_open else (lambda v: lo <= v <= hi)
+    span = f"greater than {_num(lo)} and at most {_num(hi)}" if lo_open else f"between {_num(lo)} and {_num(hi)}"
+    return test, f"must be {span}" + (f" ({unit})" if unit else "")
+
+
+def _each(lo: float, hi: float, what: str, unit: str, non_empty: bool = False) -> tuple:
+    """A check over a list: every entry in [lo, hi] (and at least one entry)."""
+    return ((lambda v: (len(v) >= 1 or not non_empty) and all(lo <= x <= hi for x in v)),
+            ("must list at least one " + what + ", each " if non_empty else f"each {what} must be ")
+            + f"between {_num(lo)} and {_num(hi)}" + (f" {unit}" if unit else "")
+            + ("" if non_empty else " (an empty list tries none)"))
+
+
+_SHARE = _between(0, 1)
+_SECONDS = _between(0, 3600, "seconds")              # spans of time inside one file
+_POLICY_SECONDS = _between(0, 1e6, "seconds")        # matched seconds (a 1e6 s upload is 11 days long)
+_COUNT = _between(1, 1e6)
 _ALIGN = {
-    "radius": _NON_NEGATIVE, "min_evidence": _NON_NEGATIVE, "edge_seconds": _NON_NEGATIVE,
-    "min_speed": _POSITIVE, "max_speed": _POSITIVE, "speed_step": _POSITIVE, "offset_bin_seconds": _POSITIVE,
-    "inlier_seconds": _POSITIVE, "max_gap_seconds": _POSITIVE, "min_hits": (lambda v: v >= 1, "must be at least 1"),
-    "min_density": _SHARE, "min_segment_seconds": _NON_NEGATIVE, "min_changes": _NON_NEGATIVE,
-    "change_seconds": _POSITIVE, "change_bits": _NON_NEGATIVE,
-    "max_segments_per_ref": (lambda v: v >= 1, "must be at least 1"), "hint_tolerance": _NON_NEGATIVE,
-    "altered_min_similarity": _SHARE, "gap_edge_seconds": _NON_NEGATIVE, "instant_seconds": _NON_NEGATIVE,
+    "radius": _between(0, 4096, "bits"), "min_evidence": _between(0, 1e6), "edge_seconds": _between(0, 60, "seconds"),
+    "min_speed": _between(0.1, 10, "reference seconds per upload second"),
+    "max_speed": _between(0.1, 10, "reference seconds per upload second"),
+    "speed_step": _between(0, 1, lo_open=True), "offset_bin_seconds": _between(0.01, 60, "seconds"),
+    "inlier_seconds": _between(0, 60, "seconds", lo_open=True), "max_gap_seconds": _between(0, 3600, "seconds", lo_open=True),
+    "min_hits": _COUNT, "min_density": _SHARE, "min_segment_seconds": _SECONDS, "min_changes": _between(0, 1e6),
+    "change_seconds": _between(0.01, 3600, "seconds"), "change_bits": _between(0, 4096, "bits"),
+    "max_segments_per_ref": _between(1, 1000), "hint_tolerance": _between(0, 1),
+    "altered_min_similarity": _SHARE, "gap_edge_seconds": _between(0, 60, "seconds"),
+    "instant_seconds": _between(0, 60, "seconds"),
 }
 _THRESHOLDS = {
-    "min_score": _SHARE, "review_min_seconds": _NON_NEGATIVE, "block_min_seconds": _NON_NEGATIVE,
-    "block_upload_share": _SHARE, "block_long_seconds": _NON_NEGATIVE, "block_reference_share": _SHARE,
+    "min_score": _SHARE, "review_min_seconds": _POLICY_SECONDS, "block_min_seconds": _POLICY_SECONDS,
+    "block_upload_share": _SHARE, "block_long_seconds": _POLICY_SECONDS, "block_reference_share": _SHARE,
     "audio_mixed_similarity": _SHARE,
 }
 _CHECKS: dict[str, tuple] = {
-    "fingerprint.reference_fps": _POSITIVE,
-    "fingerprint.query_fps": _POSITIVE,
-    "fingerprint.frame_size": (lambda v: v >= 16, "must be at least 16 (pixels)"),
+    "fingerprint.reference_fps": _between(0.5, 60, "frames per second"),
+    "fingerprint.query_fps": _between(0.5, 60, "frames per second"),
+    "fingerprint.frame_size": _between(16, 512, "pixels"),
     "fingerprint.decode.max_bad_packet_share": _SHARE,
     "fingerprint.decode.min_decoded_share": _SHARE,
-    "fingerprint.decode.max_audio_gap_seconds": _POSITIVE,
-    "fingerprint.decode.skip_nonref_ratio": _NON_NEGATIVE,
-    "fingerprint.decode.window_seconds": ((lambda v: 10 <= v <= 3600),
-                                          "must be between 10 and 3600 (seconds of media held at a time)"),
-    "fingerprint.decode.video_window_seconds": ((lambda v: 10 <= v <= 3600),
-                                                "must be between 10 and 3600 (seconds of media held at a time)"),
-    "fingerprint.limits.max_file_gigabytes": _POSITIVE,
-    "fingerprint.limits.max_declared_seconds": _POSITIVE,
-    "fingerprint.limits.max_decoded_seconds": _POSITIVE,
-    "fingerprint.limits.max_pixels_per_second": _POSITIVE,
-    "fingerprint.limits.max_frame_pixels": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.limits.max_streams": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.limits.max_wall_seconds": _POSITIVE,
+    "fingerprint.decode.max_audio_gap_seconds": _between(0, 3600, "seconds", lo_open=True),
+    "fingerprint.decode.skip_nonref_ratio": _between(0, 1000),
+    "fingerprint.decode.window_seconds": _between(10, 3600, "seconds of media held at a time"),
+    "fingerprint.decode.video_window_seconds": _between(10, 3600, "seconds of media held at a time"),
+    "fingerprint.limits.max_file_gigabytes": _between(0, 1e6, "gigabytes", lo_open=True),
+    "fingerprint.limits.max_declared_seconds": _between(0, 1e7, "seconds", lo_open=True),
+    "fingerprint.limits.max_decoded_seconds": _between(0, 1e7, "seconds", lo_open=True),
+    "fingerprint.limits.max_pixels_per_second": _between(0, 1e9, "pixels per second of media", lo_open=True),
+    "fingerprint.limits.max_frame_pixels": _between(1, 1e9, "pixels"),
+    "fingerprint.limits.max_streams": _between(1, 1000, "streams"),
+    "fingerprint.limits.max_wall_seconds": _between(0, 1e6, "seconds", lo_open=True),
     "fingerprint.accept.demuxers": ((lambda v: len(v) >= 1 and all(n.strip() for n in v)),
                                     "must list at least one demuxer name"),
     "fingerprint.accept.video_codecs": ((lambda v: all(n.strip() for n in v)), "names must not be empty"),
     "fingerprint.accept.audio_codecs": ((lambda v: all(n.strip() for n in v)), "names must not be empty"),
-    "fingerprint.stereo.block_seconds": ((lambda v: 0.05 <= v <= 60), "must be between 0.05 and 60 (seconds)"),
-    "fingerprint.stereo.side_ratio_db": ((lambda v: -60 <= v <= 60), "must be between -60 and 60 (dB)"),
+    "fingerprint.stereo.block_seconds": _between(0.05, 60, "seconds"),
+    "fingerprint.stereo.side_ratio_db": _between(-60, 60, "dB"),
     "fingerprint.stereo.apart_correlation": _SHARE,
-    "fingerprint.stereo.apart_level_db": _NON_NEGATIVE,
-    "fingerprint.stereo.min_seconds": _NON_NEGATIVE,
-    "fingerprint.stereo.pad_seconds": ((lambda v: 0 <= v <= 60), "must be between 0 and 60 (seconds)"),
-    "fingerprint.stereo.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
-    "fingerprint.video.hash_size": (lambda v: v >= 4 and v % 4 == 0,
-                                    "must be a positive multiple of 4 (codes are whole bytes: hash_size**2 bits)"),
-    "fingerprint.video.black_level": ((lambda v: 0 <= v <= 255), "must be a grey level between 0 and 255"),
+    "fingerprint.stereo.apart_level_db": _between(0, 120, "dB"),
+    "fingerprint.stereo.min_seconds": _SECONDS,
+    "fingerprint.stereo.pad_seconds": _between(0, 60, "seconds"),
+    "fingerprint.stereo.silence_db": _between(-200, 0, "dB relative to full scale"),
+    "fingerprint.video.hash_size": (lambda v: 4 <= v <= 32 and v % 4 == 0,
+                                    "must be a multiple of 4 from 4 to 32 (codes are whole bytes: hash_size**2 bits)"),
+    "fingerprint.video.black_level": _between(0, 255, "grey level"),
     "fingerprint.video.max_border_share": ((lambda v: 0 <= v < 0.5), "must be at least 0 and below 0.5"),
-    "fingerprint.video.min_frame_std": _NON_NEGATIVE,
+    "fingerprint.video.min_frame_std": _between(0, 255, "grey levels"),
     "fingerprint.video.crop_scales": ((lambda v: all(0 < x <= 1 for x in v)), "every scale must be in (0, 1]"),
     "fingerprint.video.query_rotations": ((lambda v: all(-45 <= x <= 45 for x in v)),
                                           "every angle must be between -45 and 45 degrees"),
-    "fingerprint.video.collapse_distance": _NON_NEGATIVE,
-    "fingerprint.video.max_run_seconds": _POSITIVE,
-    "fingerprint.video.inset_edge_ratio": _POSITIVE,
-    "fingerprint.video.inset_min_share": (_open_share, "must be in (0, 1]"),
-    "fingerprint.video.inset_max_share": (_open_share, "must be in (0, 1]"),
-    "fingerprint.audio.sample_rate": ((lambda v: v >= 1000), "must be at least 1000 (Hz)"),
-    "fingerprint.audio.n_fft": (lambda v: v >= 16, "must be at least 16 (samples)"),
-    "fingerprint.audio.hop_length": _POSITIVE,
-    "fingerprint.audio.fmin": _POSITIVE,
-    "fingerprint.audio.fmax": _POSITIVE,
-    "fingerprint.audio.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
-    "fingerprint.audio.words_per_code": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.audio.word_stride": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.video.collapse_distance": _between(0, 1024, "bits"),
+    "fingerprint.video.max_run_seconds": _between(0, 60, "seconds", lo_open=True),
+    "fingerprint.video.inset_edge_ratio": _between(0, 1000, lo_open=True),
+    "fingerprint.video.inset_min_share": _between(0, 1, lo_open=True),
+    "fingerprint.video.inset_max_share": _between(0, 1, lo_open=True),
+    "fingerprint.audio.sample_rate": _between(1000, 48000, "Hz"),
+    "fingerprint.audio.n_fft": _between(16, 65536, "samples"),
+    "fingerprint.audio.hop_length": _between(1, 65536, "samples"),
+    "fingerprint.audio.fmin": _between(0, 24000, "Hz", lo_open=True),
+    "fingerprint.audio.fmax": _between(0, 24000, "Hz", lo_open=True),
+    "fingerprint.audio.silence_db": _between(-200, 0, "dB relative to full scale"),
+    "fingerprint.audio.words_per_code": _between(1, 32),
+    "fingerprint.audio.word_stride": _between(1, 64, "chroma frames"),
     "fingerprint.audio.min_voiced_share": _SHARE,
-    "fingerprint.audio.query_semitones": ((lambda v: len(v) >= 1 and all(-11 <= x <= 11 for x in v)),
-                                          "must list at least one shift, each between -11 and 11 semitones"),
-    "fingerprint.audio.query_tempos": ((lambda v: len(v) >= 1 and all(0.5 <= x <= 2 for x in v)),
-                                       "must list at least one factor, each between 0.5 and 2"),
-    "fingerprint.audio.query_speeds": ((lambda v: all(0.5 <= x <= 2 for x in v)),
-                                       "each factor must be between 0.5 and 2 (an empty list tries none)"),
-    "fingerprint.landmark.n_fft": (lambda v: v >= 64, "must be at least 64 (samples)"),
-    "fingerprint.landmark.hop_length": _POSITIVE,
-    "fingerprint.landmark.min_bin": _NON_NEGATIVE,
-    "fingerprint.landmark.max_bin": ((lambda v: 1 <= v <= 511), "must be between 1 and 511 (9-bit anchor bins)"),
-    "fingerprint.landmark.neighbourhood_bins": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.neighbourhood_frames": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.whiten_bins": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.highpass_seconds": _POSITIVE,
-    "fingerprint.landmark.min_peak_db": _NON_NEGATIVE,
-    "fingerprint.landmark.silence_db": ((lambda v: v <= 0), "must be at most 0 (dB relative to full scale)"),
-    "fingerprint.landmark.peaks_per_second": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.fan_out": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.query_peaks_per_second": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.query_fan_out": (lambda v: v >= 1, "must be at least 1"),
-    "fingerprint.landmark.max_dt_frames": ((lambda v: 1 <= v <= 63), "must be between 1 and 63 (6-bit time steps)"),
-    "fingerprint.landmark.max_df_bins": ((lambda v: 0 <= v <= 63), "must be between 0 and 63 (7-bit steps)"),
+    "fingerprint.audio.query_semitones": _each(-11, 11, "shift", "semitones", non_empty=True),
+    "fingerprint.audio.query_tempos": _each(0.5, 2, "factor", "", non_empty=True),
+    "fingerprint.audio.query_speeds": _each(0.5, 2, "factor", ""),
+    "fingerprint.landmark.n_fft": _between(64, 65536, "samples"),
+    "fingerprint.landmark.hop_length": _between(1, 65536, "samples"),
+    "fingerprint.landmark.min_bin": _between(0, 511, "FFT bin"),
+    "fingerprint.landmark.max_bin": _between(1, 511, "9-bit anchor bins"),
+    "fingerprint.landmark.neighbourhood_bins": _between(1, 1025, "FFT bins"),
+    "fingerprint.landmark.neighbourhood_frames": _between(1, 1000, "STFT frames"),
+    "fingerprint.landmark.whiten_bins": _between(1, 4097, "FFT bins"),
+    "fingerprint.landmark.highpass_seconds": _between(0, 600, "seconds", lo_open=True),
+    "fingerprint.landmark.min_peak_db": _between(0, 200, "dB"),
+    "fingerprint.landmark.silence_db": _between(-200, 0, "dB relative to full scale"),
+    "fingerprint.landmark.peaks_per_second": _between(1, 1000),
+    "fingerprint.landmark.fan_out": _between(1, 64),
+    "fingerprint.landmark.query_peaks_per_second": _between(1, 1000),
+    "fingerprint.landmark.query_fan_out": _between(1, 64),
+    "fingerprint.landmark.max_dt_frames": _between(1, 63, "6-bit time steps"),
+    "fingerprint.landmark.max_df_bins": _between(0, 63, "7-bit steps"),
     "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),
-    "index.nlist": (lambda v: v >= 1, "must be at least 1"),
-    "index.nprobe": (lambda v: v >= 1, "must be at least 1"),
-    "index.ivf_min_train_per_list": (lambda v: v >= 1, "must be at least 1"),
-    "match.offset_tolerance": _NON_NEGATIVE,
+    "index.nlist": _between(1, 2 ** 20),
+    "index.nprobe": _between(1, 2 ** 20),
+    "index.ivf_min_train_per_list": _between(1, 10000),
+    "match.offset_tolerance": _between(0, 3600, "seconds"),
     **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark") for k, check in _ALIGN.items()},
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,
     "policy.fair_use.max_upload_share": _SHARE,
-    "policy.fair_use.max_seconds": _NON_NEGATIVE,
-    "workflow.review_expiry_hours": _POSITIVE,
+    "policy.fair_use.max_seconds": _POLICY_SECONDS,
+    "workflow.review_expiry_hours": _between(0, 1e5, "hours", lo_open=True),
     "workflow.review_expiry_outcome": ((lambda v: v in ("allow", "block", "mute-audio", "track")),
                                        "must be allow, block, mute-audio or track"),
-    "workflow.dispute_window_days": _NON_NEGATIVE,
-    "workflow.dispute_review_hours": _POSITIVE,
+    "workflow.dispute_window_days": _between(0, 3650, "days"),
+    "workflow.dispute_review_hours": _between(0, 1e5, "hours", lo_open=True),
     "workflow.dispute_expiry_outcome": ((lambda v: v in ("released", "upheld")), "must be released or upheld"),
-    "workflow.strike_expiry_days": _POSITIVE,
-    "workflow.repeat_uploader_strikes": (lambda v: v >= 1, "must be at least 1"),
+    "workflow.strike_expiry_days": _between(0, 3650, "days", lo_open=True),
+    "workflow.repeat_uploader_strikes": _between(1, 1000),
+    "service.lock_timeout_seconds": _between(0, 86400, "seconds"),
+    "service.busy_wait_seconds": _between(0, 86400, "seconds"),
+    "service.foreign_claim_hours": _between(0, 8760, "hours", lo_open=True),
+    "service.log_max_bytes": _between(10_000, 1e9, "bytes"),
+    "service.log_backups": _between(0, 100),
 }
+
+
+def _audio_variants(r: dict) -> int:
+    """Chroma query variants an upload is read under: pitch x tempo, plus the speeds."""
+    a = r["fingerprint"]["audio"]
+    return len(a["query_semitones"]) * len(a["query_tempos"]) + len(a["query_speeds"])
+
+
+def _code_seconds(r: dict, signal: str) -> float:
+    """Longest time one stored code of ``signal`` stands for (its window on the reference axis), seconds."""
+    fp = r["fingerprint"]
+    if signal == "video":
+        return max(fp["video"]["max_run_seconds"], 1.0 / fp["reference_fps"])
+    a = fp["audio"]
+    if signal == "audio":
+        return ((a["words_per_code"] - 1) * a["word_stride"] + 16) * a["hop_length"] / a["sample_rate"]
+    return fp["landmark"]["hop_length"] / a["sample_rate"]
+
+
+def _votes_per_hit(r: dict, signal: str) -> int:
+    """Cells of the aligner's (speed, offset bin) vote grid one hit of ``signal`` fills."""
+    m = r["match"][signal]
+    return _grid_points(m["min_speed"], m["max_speed"], m["speed_step"]) * (
+        int(_code_seconds(r, signal) // m["offset_bin_seconds"]) + 2)
+
+
+def _grid_points(lo: float, hi: float, step: float) -> int:
+    """Points of the grid lo, lo + step, ... hi (as ``AlignParams.speeds`` spaces it)."""
+    return int(round((hi - lo) / step)) + 1 if step > 0 and hi >= lo else 1
+
+
+def _spectrum_cells(r: dict, table: str) -> float:
+    """STFT values computed per second of audio: frames per second x frequency bins."""
+    t = r["fingerprint"][table]
+    return r["fingerprint"]["audio"]["sample_rate"] / t["hop_length"] * (t["n_fft"] // 2 + 1)
+
+
 # Checks across keys: (key reported, test over the whole raw config, why).
 _CROSS_CHECKS = (
     ("fingerprint.audio.fmax", lambda r: r["fingerprint"]["audio"]["fmax"] > r["fingerprint"]["audio"]["fmin"],
@@ -264,8 +376,24 @@ _CROSS_CHECKS = (
      "must be at most half the sample_rate (the highest frequency it can hold)"),
     ("fingerprint.audio.hop_length",
      lambda r: r["fingerprint"]["audio"]["hop_length"] <= r["fingerprint"]["audio"]["n_fft"], "must be at most n_fft"),
+    ("fingerprint.landmark.hop_length",
+     lambda r: r["fingerprint"]["landmark"]["hop_length"] <= r["fingerprint"]["landmark"]["n_fft"],
+     "must be at most n_fft"),
+    *((f"fingerprint.{t}.hop_length", lambda r, t=t: _spectrum_cells(r, t) <= MAX_SPECTRUM_CELLS_PER_SECOND,
+       f"is too small for n_fft and the sample rate: the spectrogram would hold more than "
+       f"{MAX_SPECTRUM_CELLS_PER_SECOND:,} values per second (frames per second x (n_fft / 2 + 1))")
+      for t in ("audio", "landmark")),
+    ("fingerprint.audio.query_tempos", lambda r: _audio_variants(r) <= MAX_QUERY_VARIANTS,
+     f"with query_semitones and query_tempos makes too many query variants: len(query_semitones) x "
+     f"len(query_tempos) + len(query_speeds) must be at most {MAX_QUERY_VARIANTS}"),
+    *((f"fingerprint.landmark.{fan}", lambda r, p=peaks, f=fan: r["fingerprint"]["landmark"][p]
+       * r["fingerprint"]["landmark"][f] <= MAX_LANDMARKS_PER_SECOND,
+       f"x {peaks} must be at most {MAX_LANDMARKS_PER_SECOND:,} landmarks per second")
+      for peaks, fan in (("peaks_per_second", "fan_out"), ("query_peaks_per_second", "query_fan_out"))),
     ("fingerprint.video.inset_max_share", lambda r: r["fingerprint"]["video"]["inset_max_share"]
      >= r["fingerprint"]["video"]["inset_min_share"], "must be at least inset_min_share"),
+    ("fingerprint.video.collapse_distance", lambda r: r["fingerprint"]["video"]["collapse_distance"]
+     <= r["fingerprint"]["video"]["hash_size"] ** 2, "must be at most the video code's bits (hash_size**2)"),
     ("match.video.radius", lambda r: r["match"]["video"]["radius"] <= r["fingerprint"]["video"]["hash_size"] ** 2,
      "must be at most the video code's bits (hash_size**2)"),
     ("match.audio.radius", lambda r: r["match"]["audio"]["radius"] <= 32 * r["fingerprint"]["audio"]["words_per_code"],
@@ -276,10 +404,31 @@ _CROSS_CHECKS = (
      < r["fingerprint"]["landmark"]["n_fft"] // 2 + 1, "must be below n_fft / 2 + 1 (the STFT's bins)"),
     ("fingerprint.landmark.min_bin", lambda r: r["fingerprint"]["landmark"]["min_bin"]
      < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
+    ("index.nprobe", lambda r: r["index"]["nprobe"] <= r["index"]["nlist"], "must be at most nlist"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
        "must be at least min_speed") for sig in ("video", "audio", "landmark")),
+    *((f"match.{sig}.offset_bin_seconds", lambda r, s=sig: _votes_per_hit(r, s) <= MAX_VOTES_PER_HIT,
+       f"is too small for this speed grid: each hit would vote in more than {MAX_VOTES_PER_HIT} (speed, offset) "
+       "cells (speeds tried x offset bins a code spans); use a coarser speed_step or wider bins")
+      for sig in ("video", "audio", "landmark")),
 )
-_RULE_NUMBERS = {"min_seconds": _NON_NEGATIVE, "min_upload_share": _SHARE, "min_reference_share": _SHARE}
+
+
+def _check_grids(table: dict, where: str = "") -> None:
+    """Every ``min_<x>``, ``max_<x>``, ``<x>_step`` triple of a table (any table, any x) spans at
+    most MAX_GRID_POINTS points: a step far below the range is a grid of millions."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _check_grids(value, f"{where}{key}.")
+        elif key.endswith("_step") and not isinstance(value, bool) and isinstance(value, (int, float)):
+            name = key[:-len("_step")]
+            lo, hi = table.get(f"min_{name}"), table.get(f"max_{name}")
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) and value > 0:
+                points = _grid_points(lo, hi, value)
+                if points > MAX_GRID_POINTS:
+                    raise _Bad(f"{where}{key}", f"makes a grid of {points:,} {name}s from min_{name} {lo:g} to "
+                                                f"max_{name} {hi:g}; at most {MAX_GRID_POINTS} are allowed "
+                                                "(a coarser step or a narrower range)")
 
 
 def _check_values(raw: dict) -> None:
@@ -290,6 +439,7 @@ def _check_values(raw: dict) -> None:
             value = value[part]
         if not test(value):
             raise _Bad(key, f"{why}, got {value!r}")
+    _check_grids(raw)
     for key, test, why in _CROSS_CHECKS:
         if not test(raw):
             raise _Bad(key, why)
@@ -297,21 +447,10 @@ def _check_values(raw: dict) -> None:
         where = f"policy.rules[{i}]"
         if not isinstance(rule, dict):
             raise _Bad(where, f"must be a table ([[policy.rules]]), got {_type_name(rule)}")
-        for field_name in ("action", "band", "modality"):
-            if field_name in rule and not isinstance(rule[field_name], str):
-                raise _Bad(f"{where}.{field_name}", f"must be a string, got {_type_name(rule[field_name])}")
-        for field_name, (test, why) in _RULE_NUMBERS.items():
-            if field_name in rule:
-                value = rule[field_name]
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise _Bad(f"{where}.{field_name}", f"must be a number, got {_type_name(value)} ({value!r})")
-                if not test(value):
-                    raise _Bad(f"{where}.{field_name}", f"{why}, got {value!r}")
-                rule[field_name] = float(value)
         try:
-            Rule.from_dict(rule)
-        except (TypeError, ValueError) as exc:
-            raise _Bad(where, str(exc)) from exc
+            raw["policy"]["rules"][i] = Rule.from_dict(rule).as_dict()
+        except RuleError as exc:
+            raise _Bad(f"{where}.{exc.field}" if exc.field else where, exc.why) from exc
 
 
 def _build(cls, table: dict, **nested):
@@ -325,23 +464,38 @@ def _build(cls, table: dict, **nested):
     return cls(**kwargs)
 
 
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def _read_toml(path: Path) -> dict:
+    """The user's TOML file as a table; ConfigError (naming the file) when it cannot be one."""
+    try:
+        if not path.is_file():
+            why = "it is a folder" if path.is_dir() else "no such file" if not path.exists() else "not a regular file"
+            raise ConfigError(f"{path}: cannot read the file ({why})")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: too large for a config file ({path.stat().st_size:,} bytes; at most "
+                              f"{MAX_CONFIG_BYTES:,})")
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from exc
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Defaults merged with the TOML file at ``path`` (if given and present)."""
     raw = tomllib.loads(default_toml())
-    if path is not None:
-        try:
-            user = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not a text file (TOML must be UTF-8)") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        try:
-            raw = _merge(raw, user)
-            _check_values(raw)
-        except _Bad as exc:
-            raise ConfigError(f"{path}: {exc.key}: {exc.why}") from exc
+    try:
+        if path is not None:
+            raw = _merge(raw, _read_toml(Path(path)))
+        _check_values(raw)
+    except _Bad as exc:
+        raise ConfigError(f"{path or 'defaults'}: {exc.key}: {exc.why}") from exc
     fp, m = raw["fingerprint"], raw["match"]
     fingerprint = _build(
         FingerprintParams, fp,
@@ -372,4 +526,5 @@ def load_config(path: str | Path | None = None) -> Config:
         policy=policy,
         workflow=workflow,
         raw=raw,
+        service=_build(ServiceParams, raw["service"]),
     )

@@ -13,12 +13,12 @@ detects and rebuilds from the catalog.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import sqlite3
+import tempfile
 import time
 from datetime import datetime, timezone
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -36,7 +36,11 @@ from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, buil
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
-from .config import Config, load_config
+from .config import Config, ConfigError, load_config
+from .oplog import log_failure
+from .processes import (
+    ACTIVE_CLAIMS, LockTimeout, claim_is_dead, describe_holder, this_process, write_lock, write_lock_holder,
+)
 
 MEDIA_SUFFIXES = frozenset(
     ".mp4 .m4v .mkv .mov .avi .webm .wmv .flv .mpg .mpeg .ts .m2ts .3gp .ogv "
@@ -48,6 +52,15 @@ CATALOG_FILE = "catalog.sqlite"  # inside the data folder: the catalog makes a f
 
 class FormatMismatch(Exception):
     """The catalog's reference codes were made with other fingerprint settings."""
+
+
+class DataFolderError(Exception):
+    """The data folder cannot be used: a file where a folder should be (``usage``: the caller gave the
+    wrong folder), or a folder that cannot be created or written."""
+
+    def __init__(self, message: str, usage: bool = True):
+        super().__init__(message)
+        self.usage = usage
 
 
 class RegisterError(Exception):
@@ -78,15 +91,85 @@ def expand_paths(paths: Iterable[str | os.PathLike], media_only: bool) -> tuple[
     skipped: list[str] = []
     for given in paths:
         p = Path(given)
-        if p.is_dir():
-            for child in sorted(c for c in p.rglob("*") if not c.is_dir() and not c.name.startswith(".")):
+        if str(given) and p.is_dir():  # ('' is no path: Path('') would be the current folder)
+            files, unlistable = _files_under(p)
+            for child in files:
                 if not media_only or child.suffix.lower() in MEDIA_SUFFIXES:
                     out.append((str(child), child))
                 else:
                     skipped.append(str(child))
+            out += [(str(folder), folder) for folder in unlistable]  # reported as that folder's error
         else:
             out.append((str(given), p))
     return out, skipped
+
+
+def _files_under(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(files in ``folder`` and its subfolders, sorted; subfolders that could not be listed).
+
+    Hidden files are left out; symbolic links to folders are not followed. FIFOs, devices,
+    sockets and broken links are kept, so they are reported as that file's error (by
+    ``fingerprint.check_file``), never silently left out.
+    """
+    files: list[Path] = []
+    unlistable: list[Path] = []
+    for root, _, names in os.walk(folder, onerror=lambda exc: unlistable.append(Path(exc.filename or folder))):
+        files += [Path(root) / name for name in names if not name.startswith(".")]
+    return sorted(f for f in files if not f.is_dir()), sorted(unlistable)
+
+
+def folder_problem(path: Path) -> str:
+    """Why a folder given where a media file is needed cannot be one (words for the file's error)."""
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        return f"cannot list the folder: {exc.strerror or exc}"
+    return "is a directory, not a media file"
+
+
+def stored_path(path: Path) -> str:
+    """``path`` made absolute, as the catalog stores it (UTF-8 text: undecodable bytes in a file
+    name are kept as \\x escapes, so the name can be shown and stored, not reopened)."""
+    text = str(path.absolute())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+def fixed_now() -> datetime | None:
+    """$PRESCREEN_NOW as a time (UTC if it names no zone), None if unset; ConfigError if it is no time."""
+    text = (os.environ.get("PRESCREEN_NOW") or "").strip()
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"PRESCREEN_NOW: {text!r} is not an ISO 8601 time (say 2026-05-01T12:00:00+00:00)") from None
+    if not 1970 <= t.year <= 9000:
+        raise ConfigError(f"PRESCREEN_NOW: {text!r} must be a time between the years 1970 and 9000")
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _prepare_folder(home: Path) -> None:
+    """Create the data folder if needed and check that it can be written; DataFolderError if not."""
+    try:
+        if home.exists() and not home.is_dir():
+            raise DataFolderError(f"the data folder {home} is a file, not a folder: give another --home")
+        home.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DataFolderError(f"cannot create the data folder {home}: {why}", usage=False) from exc
+    try:
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise DataFolderError(
+            f"the data folder {home} cannot be written ({exc.strerror or exc}): prescreen keeps its catalog "
+            "journal, indexes, locks and log there, even to read; give a writable --home (a copy of the "
+            "folder will do)", usage=False) from exc
 
 
 @dataclass
@@ -110,6 +193,10 @@ class ScreenResult:
     upload: str
     status: str
     error: str | None = None
+    # why an error: media (the file cannot be screened: damaged, not media, beyond a limit), internal
+    # (prescreen failed on it: memory, a library, a bug; traceback in the log), unfinished (an earlier
+    # attempt died: killed, out of memory), busy (another process is screening this upload id)
+    error_code: str | None = None
     decision: Decision | None = None
     matches: list[WorkMatch] = field(default_factory=list)
     duration: float | None = None
@@ -132,6 +219,7 @@ class ScreenResult:
             "declared_use": self.declared_use,
             "status": self.status,
             "error": self.error,
+            "error_code": self.error_code,
             "decision": self.decision.outcome if self.decision else None,
             "rule": self.decision.rule if self.decision else None,
             "reasons": list(self.decision.reasons) if self.decision else [],
@@ -156,31 +244,32 @@ class Prescreen:
 
     def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None):
         self.home = resolve_home(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        _prepare_folder(self.home)
         if config is None:
             user = self.home / "config.toml"
             config = load_config(user if user.exists() else None)
         self.config = config
-        self.catalog = Catalog(self.home / CATALOG_FILE)
-        code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes,
-                      LANDMARK: LANDMARK_CODE_BYTES}
-        self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
-        self.format = format_id(config.fingerprint)
-        w = config.workflow
-        self.workflow = Workflow(self.catalog, Deadlines(
-            w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
-            w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+        fixed_now()  # a $PRESCREEN_NOW that is no time fails here, not in the middle of a batch
+        self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
+        try:
+            code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
+                          AUDIO: config.fingerprint.audio.code_bytes, LANDMARK: LANDMARK_CODE_BYTES}
+            self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
+            self.format = format_id(config.fingerprint)
+            w = config.workflow
+            self.workflow = Workflow(self.catalog, Deadlines(
+                w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
+                w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+        except BaseException:
+            self.catalog.close()
+            raise
         self.workflow.on_stay_down_lifted = self.redecide_work
         self._loaded = False
 
     @staticmethod
     def now() -> datetime:
         """Current time (UTC); $PRESCREEN_NOW (ISO 8601) overrides it for replays and tests."""
-        fixed = os.environ.get("PRESCREEN_NOW")
-        if fixed:
-            t = datetime.fromisoformat(fixed)
-            return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-        return datetime.now(timezone.utc)
+        return fixed_now() or datetime.now(timezone.utc)
 
     def close(self) -> None:
         self.catalog.close()
@@ -191,15 +280,28 @@ class Prescreen:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def log_failure(self, what: str, exc: BaseException | None = None) -> Path | None:
+        """Append ``what`` and ``exc``'s traceback to ``<home>/logs/prescreen.log``; its path, if written."""
+        s = self.config.service
+        return log_failure(self.home, what, exc, max_bytes=s.log_max_bytes, backups=s.log_backups)
+
+    def _failure_words(self, doing: str, given: str, exc: BaseException) -> str:
+        """The message for a file whose processing failed inside prescreen (a bug, memory, a library):
+        in words, with the place of the traceback (logged here, never shown)."""
+        where = self.log_failure(f"{doing} {given}: {type(exc).__name__}", exc)
+        detail = " ".join(str(exc).split())[:300]
+        if isinstance(exc, MemoryError):
+            head = f"ran out of memory while {doing} this file" + (f" ({detail})" if detail else "")
+        else:
+            head = (f"prescreen failed while {doing} this file (an internal error, {type(exc).__name__}"
+                    + (f": {detail}" if detail else "") + ")")
+        return head + (f"; the details are in {where}" if where else "")
+
     # -- locking and index freshness -------------------------------------
-    @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        with open(self.home / ".write.lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _write_lock(self):
+        """The data folder's write lock (see ``processes.write_lock``): LockTimeout after
+        ``[service] lock_timeout_seconds``, naming the holder."""
+        return write_lock(self.home, self.config.service.lock_timeout_seconds)
 
     def check_format(self) -> None:
         """Raise FormatMismatch if stored reference codes were made with other settings."""
@@ -262,9 +364,18 @@ class Prescreen:
         now = self.now()
         for given, path in items:
             try:
+                if not given:
+                    raise MediaError("an empty file name")
+                if path.is_dir():  # a folder that could not be listed
+                    raise MediaError(folder_problem(path))
                 fps, query = fingerprint_for_registration(path, self.config.fingerprint)
             except MediaError as exc:
                 failures[given] = str(exc)
+                continue
+            except sqlite3.Error:
+                raise  # the catalog, not the file: stops the registration (nothing was written)
+            except Exception as exc:  # noqa: BLE001 - one file's failure is that file's, and nothing is written
+                failures[given] = self._failure_words("registering", given, exc)
                 continue
             finally:
                 if progress:
@@ -277,21 +388,27 @@ class Prescreen:
                 failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
                 continue
             kept = [self._keep(fp, span) for signal, fp in fps.signals.items() if MODALITY[signal] in modalities]
-            if not any(self._matchable(fp) for fp in kept):
+            try:
+                usable = any(self._matchable(fp) for fp in kept)
+                conflict, found = (self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
+                                   if usable and check_conflicts else (None, []))
+            except sqlite3.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the checks of one file failed inside prescreen
+                failures[given] = self._failure_words("checking", given, exc)
+                continue
+            if not usable:
                 failures[given] = ("no usable fingerprints: the content is degenerate (black, flat or static "
                                    "picture, silence or a constant tone"
                                    + (", or nothing in the chosen seconds/signals" if span or len(modalities) < 2
                                       else "") + ") and could only cause false matches")
                 continue
-            found: list[tuple[WorkMatch, str]] = []
-            if check_conflicts:  # (query: the new file's codes per stream, as an upload's)
-                conflict, found = self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
-                if conflict:
-                    failures[given] = conflict
-                    continue
+            if conflict:
+                failures[given] = conflict
+                continue
             seen.add(fps.digest.sha256)
             new_refs.append(NewReference(
-                path=str(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
+                path=stored_path(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
                 duration=fps.duration, has_video=fps.has_video, has_audio=fps.has_audio,
                 fingerprints=tuple(kept), kind=kind,
             ))
@@ -455,7 +572,7 @@ class Prescreen:
     def _set_work_settings(self, work_id: str, rules: list[Rule] | None, priority: bool | None, actor: str) -> None:
         """Rules and priority given at registration (None: unchanged); the caller holds the transaction."""
         if rules is not None:
-            self.set_rules(work_id, [r.__dict__ for r in rules], actor=actor)
+            self.set_rules(work_id, [r.as_dict() for r in rules], actor=actor)
         if priority is not None:
             self.workflow.set_priority(self.now(), actor, work_id, priority)
 
@@ -516,6 +633,8 @@ class Prescreen:
                         new[ref.ref_id] = tuple(fps.signals.values())
                     except MediaError as exc:
                         failures[ref.path] = str(exc)
+                    except Exception as exc:  # noqa: BLE001 - that file's failure; nothing is changed
+                        failures[ref.path] = self._failure_words("fingerprinting", ref.path, exc)
                     if progress:
                         progress(ref.path)
                 if failures:
@@ -548,40 +667,164 @@ class Prescreen:
         yield from self.screen_items(items)
 
     def screen_items(self, items: Iterable[tuple[str, Path, UploadContext | None]],
-                     rescreen: bool = False) -> Iterator[ScreenResult]:
+                     rescreen: bool = False, retry_unfinished: bool = False) -> Iterator[ScreenResult]:
         """Screen (path as given, path, context) items in order, e.g. the rows of a manifest.
 
-        Reviews past their deadline are resolved first. rescreen: see ``screen_one``.
+        Reviews past their deadline are resolved first. rescreen, retry_unfinished: see ``screen_one``.
+        An upload id another live process is screening (two runs of one manifest) is
+        left to it: it comes last, with that process's stored result once it is recorded
+        (so results may come out of order; each says which upload it is).
         """
         self._ensure_index()
         self.workflow.expire_due(self.now())
+        deferred = []
         for given, path, ctx in items:
-            yield self.screen_one(given, path, ctx, rescreen=rescreen)
+            result = self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=False)
+            if isinstance(result, _Busy):
+                deferred.append((given, path, ctx, result.last_upload_pk))
+            else:
+                yield result
+        for given, path, ctx, seen_pk in deferred:
+            yield self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=True, seen_pk=seen_pk)
 
     def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None,
-                   rescreen: bool = False) -> ScreenResult:
-        """Screen one file; never raises for bad media (the result says status=error).
+                   rescreen: bool = False, retry_unfinished: bool = False) -> ScreenResult:
+        """Screen one file; never raises for the file's sake: bad media, and any failure while
+        screening it (memory, a library, a bug), give a result with status=error (``error_code``
+        media or internal; the traceback goes to ``<home>/logs/prescreen.log``).
 
         The decision is recorded (with its audit record, and a review item when
         it says review) before this returns: a crash later loses nothing. An
         upload id (from a manifest) already screened with the same bytes is not
         screened again — a batch re-run after a crash resumes — unless
         ``rescreen``; its stored result comes back with ``already_screened_at``.
+
+        Crash safety: the file is claimed in the catalog (pid, host, start) before
+        it is screened and the claim leaves with the recorded result. A claim whose
+        process is gone (kill -9, the OOM killer, a crash inside FFmpeg) is recorded
+        as that file's error (``error_code`` unfinished) and, like a stored result, not
+        screened again unless ``rescreen`` (everything again) or ``retry_unfinished`` (only
+        such files): a file that kills the process cannot stop a batch for ever. An upload id another live process is screening is never screened
+        twice at once: this waits for its result (``[service] busy_wait_seconds``), else
+        reports it busy (not recorded here: the other process records it).
+        KeyboardInterrupt and SystemExit still stop the caller; the claim is released.
         """
         path = Path(given) if path is None else path
-        ctx = ctx or UploadContext()
         self._ensure_index()
+        return self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=True)
+
+    def _screen_claimed(self, given: str, path: Path, ctx: UploadContext | None, rescreen: bool,
+                        retry_unfinished: bool, wait: bool, seen_pk: int | None = None) -> ScreenResult | _Busy:
+        """Claim the file, screen and record it (see ``screen_one``); _Busy if another live process
+        holds its upload id and ``wait`` is False. seen_pk: the catalog's last upload row when the
+        other process was first seen holding it (a later row of that id is its result)."""
+        ctx = ctx or UploadContext()
+        where = stored_path(path)
+        busy_since = None
+        while True:
+            holder = this_process()
+            claim_id, held = self.catalog.claim(ctx.upload_id, where, holder)
+            if claim_id is not None:
+                break
+            if self._claim_is_dead(held):
+                if rescreen or retry_unfinished or held["path"] != where:  # asked to, or another file now
+                    if self.catalog.take_over_claim(held["claim_id"], held["token"], holder):
+                        claim_id = held["claim_id"]
+                        break
+                    continue
+                result = self._record_unfinished(given, path, ctx, [held])
+                if result is not None:
+                    return result
+                continue  # another process recorded it first: look again
+            if seen_pk is None:
+                seen_pk = self.catalog.last_upload_pk()
+            if not wait:
+                return _Busy(seen_pk)
+            busy_since = busy_since or time.monotonic()
+            if time.monotonic() - busy_since > self.config.service.busy_wait_seconds:
+                return ScreenResult(
+                    upload=given, status="error", error_code="busy", upload_id=ctx.upload_id,
+                    uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+                    error=f"not screened here: another prescreen process ({describe_holder(held)}) is screening "
+                          f"upload {ctx.upload_id}, and had not finished after "
+                          f"{self.config.service.busy_wait_seconds:g} s; it records the result")
+            time.sleep(0.25)
+        claim = (claim_id, holder["token"])
+        ACTIVE_CLAIMS.add(claim_id)
+        try:
+            if seen_pk is not None:  # the other process finished it meanwhile: its result, not a second screening
+                before = self.catalog.latest_upload(ctx.upload_id)
+                if before and before["upload_pk"] > seen_pk:
+                    self.catalog.drop_claim(*claim)
+                    return _stored_result(given, before)
+            if ctx.upload_id is None:
+                dead = [c for c in self.catalog.claims_on_path(where)
+                        if c["claim_id"] != claim_id and self._claim_is_dead(c)]
+                if dead and not (rescreen or retry_unfinished):
+                    result = self._record_unfinished(given, path, ctx, dead, own=claim)
+                    if result is not None:
+                        return result
+                for c in dead:
+                    self.catalog.drop_claim(c["claim_id"], c["token"])
+            return self._screen_file(given, path, ctx, rescreen, retry_unfinished, claim)
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM) or the catalog failed: the file did not kill the process, so
+            # its claim must not say so (if the catalog cannot even release it, the next run will)
+            try:
+                self.catalog.drop_claim(*claim)
+            except Exception:  # noqa: BLE001 - already failing; the original error is the one to report
+                pass
+            raise
+        finally:
+            ACTIVE_CLAIMS.discard(claim_id)
+
+    def _claim_is_dead(self, claim: dict) -> bool:
+        """Whether a screening claim's process is gone (see ``screen_one``)."""
+        return claim_is_dead(claim, self.config.service.foreign_claim_hours * 3600)
+
+    def _record_unfinished(self, given: str, path: Path, ctx: UploadContext, dead: list[dict],
+                           own: tuple[int, str] | None = None) -> ScreenResult | None:
+        """Record that an earlier screening of this file died (its claims ``dead``) as the file's error,
+        and release those claims (and ``own``) in the same transaction. None if another process
+        released them first (it recorded the error)."""
+        c = dead[0]
+        result = ScreenResult(
+            upload=given, status="error", error_code="unfinished", sha256=c["sha256"], upload_id=ctx.upload_id,
+            uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+            error=("the previous attempt to screen this file did not finish: the process was killed or crashed "
+                   f"(out of memory?) — {describe_holder(c)}; it is not screened again unless asked "
+                   "(`prescreen screen --retry-unfinished`)"))
+        with self.catalog.transaction():
+            if not any([self.catalog.drop_claim(d["claim_id"], d["token"]) for d in dead]):
+                return None
+            if own:
+                self.catalog.drop_claim(*own)
+            self._write_record(result, path, ctx)
+        self.log_failure(f"unfinished screening of {given} found: {describe_holder(c)}")
+        return result
+
+    def _screen_file(self, given: str, path: Path, ctx: UploadContext, rescreen: bool, retry_unfinished: bool,
+                     claim: tuple[int, str]) -> ScreenResult:
+        """Screen one claimed file and record the result (releasing the claim in that transaction)."""
         t0 = time.perf_counter()
         result = ScreenResult(upload=given, status="ok", uploader_id=ctx.uploader_id, declared_use=ctx.declared_use)
         try:
+            if not given or "\0" in str(path):
+                raise MediaError("an empty file name" if not given else "a file name with a NUL character (no file "
+                                 "can have one)")
+            if path.is_dir():
+                raise MediaError(folder_problem(path))
             check_file(path, self.config.fingerprint.limits)  # FIFOs and devices block or never end: not opened
             try:
                 digest = file_digest(path)
             except OSError as exc:
                 raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
-            if ctx.upload_id and not rescreen:
-                before = self.catalog.latest_upload(ctx.upload_id)
-                if before and before["sha256"] == digest.sha256 and before["status"] == "ok":
+            self.catalog.set_claim_sha256(claim[0], digest.sha256)
+            if not rescreen:
+                before = (self.catalog.latest_upload(ctx.upload_id) if ctx.upload_id
+                          else self.catalog.latest_upload_at_path(stored_path(path)))
+                if before and _resumable(before, digest.sha256, bool(ctx.upload_id), retry_unfinished):
+                    self.catalog.drop_claim(*claim)
                     return _stored_result(given, before)
             result.sha256 = digest.sha256
             exact = self.catalog.references_by_sha256(digest.sha256)
@@ -605,19 +848,23 @@ class Prescreen:
             policies = self.workflow.work_policies() if result.matches else {}
             result.decision = decide(result.matches, self.config.policy, policies, ctx, upload_seconds=result.duration)
         except MediaError as exc:
-            result.status, result.error = "error", str(exc)
+            result = _failed(result, "media", str(exc))
+        except sqlite3.Error:
+            raise  # the catalog, not the file: the batch cannot go on (the caller says why)
+        except Exception as exc:  # noqa: BLE001 - whatever fails while screening one file is that file's error
+            result = _failed(result, "internal", self._failure_words("screening", given, exc))
         result.timings["total"] = time.perf_counter() - t0
-        now = self.now()
-        with self.catalog.transaction():  # the upload, its audit record and its review item land together
-            result.upload_pk, result.upload_id = self.catalog.record_upload(
-                str(path.absolute()), result.sha256, None, result.status, result.error,
-                result.decision.outcome if result.decision else None, result.as_dict(),
-                upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
-                config_version=self.config.version, at=now.isoformat(timespec="seconds"),
-            )
-            result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
-            self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
-                                    (json.dumps(result.as_dict()), result.upload_pk))
+        try:
+            with self.catalog.transaction():  # the upload, its audit record, its review item and the claim's end
+                self._write_record(result, path, ctx)
+                self.catalog.drop_claim(*claim)
+        except (ValueError, TypeError) as exc:  # a result that cannot be stored (a NaN from a bug): an error
+            if result.error_code == "internal":
+                raise
+            result = _failed(result, "internal", self._failure_words("recording the result of", given, exc))
+            with self.catalog.transaction():
+                self._write_record(result, path, ctx)
+                self.catalog.drop_claim(*claim)
         return result
 
     def _stream_segments(self, streams: dict[str, dict[str, Fingerprint]],
@@ -627,6 +874,19 @@ class Prescreen:
         streams never make one line); each segment names its stream."""
         return [replace(seg, stream=label) for label, signals in streams.items()
                 for seg in self._segments_for(signals, timings)]
+
+    def _write_record(self, result: ScreenResult, path: Path, ctx: UploadContext) -> None:
+        """Store a screening with its audit record and review item (inside the caller's transaction)."""
+        now = self.now()
+        result.upload_pk, result.upload_id = self.catalog.record_upload(
+            stored_path(path), result.sha256, None, result.status, result.error,
+            result.decision.outcome if result.decision else None, result.as_dict(),
+            upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
+            config_version=self.config.version, at=now.isoformat(timespec="seconds"),
+        )
+        result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
+        self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
+                                (json.dumps(result.as_dict(), allow_nan=False), result.upload_pk))
 
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float]) -> list[Segment]:
         """Segments of every signal of one stream of an upload."""
@@ -663,13 +923,42 @@ def _works_dicts(decision: Decision) -> list[dict]:
     return [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band} for w in decision.works]
 
 
+@dataclass(frozen=True)
+class _Busy:
+    """An upload id another live process is screening; ``last_upload_pk``: the catalog's last upload row
+    when that was seen."""
+
+    last_upload_pk: int
+
+
+def _failed(result: ScreenResult, code: str, error: str) -> ScreenResult:
+    """``result`` (its upload, context and digest) turned into an error: no decision, no matches."""
+    return ScreenResult(upload=result.upload, status="error", error=error, error_code=code, sha256=result.sha256,
+                        duration=result.duration, timings=result.timings, warnings=result.warnings,
+                        upload_id=result.upload_id, uploader_id=result.uploader_id, declared_use=result.declared_use)
+
+
+def _resumable(before: dict, sha256: str, by_id: bool, retry_unfinished: bool) -> bool:
+    """Whether a stored screening stands for a new one of the file with digest ``sha256``.
+
+    By upload id: a decision made on the same bytes (a manifest re-run resumes). Either way: an
+    earlier screening that died (``unfinished``) on the same bytes (or before they were read), so
+    a file that kills the process is not screened again unless asked (``retry_unfinished``).
+    """
+    result = before["result"]
+    same = before["sha256"] == sha256
+    if result.get("error_code") == "unfinished":
+        return not retry_unfinished and (same or before["sha256"] is None)
+    return by_id and same and before["status"] == "ok"
+
+
 def _stored_result(given: str, up: dict) -> ScreenResult:
     """A ScreenResult for an upload screened before (its stored decision and matches)."""
     r = up["result"]
     works = tuple(WorkDecision(w["work_id"], w["outcome"], w["rule"], w["band"], ()) for w in r.get("works", []))
     decision = Decision(r["decision"], r["rule"], tuple(r["reasons"]), works) if r.get("decision") else None
     return ScreenResult(
-        upload=given, status=r["status"], error=r.get("error"), decision=decision,
+        upload=given, status=r["status"], error=r.get("error"), error_code=r.get("error_code"), decision=decision,
         matches=[WorkMatch.from_dict(m) for m in r.get("matches", [])], duration=r.get("duration"),
         sha256=r.get("sha256"), timings={}, warnings=r.get("warnings", []), upload_pk=up["upload_pk"], upload_id=up["upload_id"],
         uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
@@ -693,5 +982,5 @@ def _exact_match(ref) -> WorkMatch:
                      {modality: ref.duration}, method="digest")
 
 
-__all__ = ["CatalogError", "FormatMismatch", "Prescreen", "WorkflowError", "RegisterError", "RegisterResult", "ScreenResult",
-           "expand_paths", "resolve_home", "MEDIA_SUFFIXES"]
+__all__ = ["CatalogError", "DataFolderError", "LockTimeout", "FormatMismatch", "Prescreen", "WorkflowError", "RegisterError", "RegisterResult", "ScreenResult",
+           "expand_paths", "resolve_home", "MEDIA_SUFFIXES", "write_lock_holder", "describe_holder"]

@@ -155,7 +155,7 @@ HOSTILE_TITLE = "Evil [/] Title [bold]x[/bold] [link=http://x]"
 def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatch):
     import cli
 
-    monkeypatch.setattr(cli.out, "width", 250)  # no folding: the strings below stay on one line
+    monkeypatch.setattr(cli.out, "_width", 250)  # no folding: the strings below stay on one line
     home = tmp_path / "home"
     result = runner.invoke(app, ["register", str(corpus.film2_path), "--work-id", "w[red]1", "--title", HOSTILE_TITLE,
                                  "--owner", "[b]Owner[/]", "--home", str(home)])

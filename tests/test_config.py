@@ -12,10 +12,10 @@ from service import ConfigError, default_toml, load_config
 
 BAD = [
     ('[policy]\nblock_min_seconds = "x"\n', "policy.block_min_seconds", "must be a number"),
-    ("[fingerprint]\nquery_fps = 0\n", "fingerprint.query_fps", "greater than 0"),
-    ("[fingerprint]\nreference_fps = -8.0\n", "fingerprint.reference_fps", "greater than 0"),
+    ("[fingerprint]\nquery_fps = 0\n", "fingerprint.query_fps", "between 0.5 and 60"),
+    ("[fingerprint]\nreference_fps = -8.0\n", "fingerprint.reference_fps", "between 0.5 and 60"),
     ('[index]\nkind = "hnsw"\n', "index.kind", '"flat" or "ivf"'),
-    ("[index]\nnlist = 0\n", "index.nlist", "at least 1"),
+    ("[index]\nnlist = 0\n", "index.nlist", "between 1 and 1,048,576"),
     ("[index]\nnlist = 16.5\n", "index.nlist", "whole number"),
     ("[policy]\nblock_upload_share = 1.5\n", "policy.block_upload_share", "between 0 and 1"),
     ("[policy.fair_use]\nenabled = 1\n", "policy.fair_use.enabled", "true or false"),
@@ -25,11 +25,11 @@ BAD = [
     ("[match.video]\nradius = 300\n", "match.video.radius", "at most"),
     ('[workflow]\nreview_expiry_outcome = "later"\n', "workflow.review_expiry_outcome", "allow, block"),
     ('[[policy.rules]]\naction = "block"\nmin_seconds = "5"\n', "policy.rules[0].min_seconds", "must be a number"),
-    ('[[policy.rules]]\naction = "blok"\n', "policy.rules[0]", "unknown action"),
+    ('[[policy.rules]]\naction = "blok"\n', "policy.rules[0].action", "unknown action"),
     ("[policy]\nblock_upload_shar = 0.4\n", "policy.block_upload_shar", "unknown configuration key"),
     ("policy = 3\n", "policy", "must be a table"),
     ("[fingerprint.audio]\nquery_speeds = [0]\n", "fingerprint.audio.query_speeds", "between 0.5 and 2"),
-    ("[match.audio]\ngap_edge_seconds = -1\n", "match.audio.gap_edge_seconds", "must not be negative"),
+    ("[match.audio]\ngap_edge_seconds = -1\n", "match.audio.gap_edge_seconds", "between 0 and 60"),
 ]
 
 
@@ -90,17 +90,118 @@ def test_changing_ivf_nlist_rebuilds_the_index(tmp_path):
 
 def test_every_numeric_setting_has_a_range_check():
     """A number nobody checks reaches the pipeline mid-batch (a speed of 0 divided by zero while screening)."""
-    import tomllib
-
     from service.config import _CHECKS
 
-    def numeric_leaves(table, prefix=""):
+    unchecked = {key for key, _ in _numeric_keys()} - set(_CHECKS)
+    assert not unchecked
+
+
+def _numeric_keys():
+    """(dotted key, value) of every number and numeric list in the defaults."""
+    import tomllib
+
+    def walk(table, prefix=""):
         for key, value in table.items():
             if isinstance(value, dict):
-                yield from numeric_leaves(value, f"{prefix}{key}.")
+                yield from walk(value, f"{prefix}{key}.")
             elif not isinstance(value, bool) and (isinstance(value, (int, float)) or (
                     isinstance(value, list) and value and all(isinstance(x, (int, float)) for x in value))):
-                yield prefix + key
+                yield prefix + key, value
 
-    unchecked = set(numeric_leaves(tomllib.loads(default_toml()))) - set(_CHECKS)
-    assert not unchecked
+    return list(walk(tomllib.loads(default_toml())))
+
+
+def _toml_setting(key: str, literal: str) -> str:
+    table, _, name = key.rpartition(".")
+    return f"[{table}]\n{name} = {literal}\n" if table else f"{name} = {literal}\n"
+
+
+@pytest.mark.parametrize("literal", ["inf", "-inf", "nan", "1e300", "-1e300", "4611686018427387904"])
+def test_every_numeric_key_refuses_values_without_bounds(tmp_path, literal):
+    """inf, nan and absurd magnitudes are refused for every number, naming the key: query_fps = inf divided
+    by zero, 1e9 silently disabled video matching, NaN compares false with every range."""
+    path = tmp_path / "config.toml"
+    for key, default in _numeric_keys():
+        value = f"[{literal}]" if isinstance(default, list) else literal
+        path.write_text(_toml_setting(key, value))
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        shown = f"{key}[0]" if isinstance(default, list) else key
+        assert str(info.value).startswith(f"{path}: {shown}: "), (key, literal, str(info.value))
+
+
+BOUNDED_WORK = [
+    # the reproduction: a speed grid of a billion points grew the process to 24 GB
+    ("[match.video]\nmin_speed = 0.0001\nmax_speed = 1000\nspeed_step = 0.000001\n", "match.video.min_speed",
+     "between 0.1 and 10"),
+    ("[match.video]\nmin_speed = 0.5\nmax_speed = 2.0\nspeed_step = 0.0001\n", "match.video.speed_step",
+     "grid of 15,001 speeds"),
+    ("[match.audio]\noffset_bin_seconds = 0.01\n", "match.audio.offset_bin_seconds", "each hit would vote in"),
+    ("[fingerprint]\nquery_fps = 1e9\n", "fingerprint.query_fps", "between 0.5 and 60"),
+    ("[fingerprint.audio]\nhop_length = 1\n", "fingerprint.audio.hop_length", "values per second"),
+    ("[fingerprint.audio]\nquery_semitones = [" + ", ".join(str(k) for k in range(-10, 11)) + "]\n"
+     "query_tempos = [" + ", ".join(f"{0.6 + k * 0.05:.2f}" for k in range(20)) + "]\n",
+     "fingerprint.audio.query_tempos", "too many query variants"),
+    ("[fingerprint.video]\ncrop_scales = [" + ", ".join(["0.9"] * 40) + "]\n", "fingerprint.video.crop_scales",
+     "at most 32 values"),
+    ("[fingerprint.landmark]\nquery_peaks_per_second = 1000\nquery_fan_out = 64\n",
+     "fingerprint.landmark.query_fan_out", "landmarks per second"),
+    ("[index]\nnlist = 16\nnprobe = 64\n", "index.nprobe", "at most nlist"),
+    ("[workflow]\nreview_expiry_hours = 1e9\n", "workflow.review_expiry_hours", "hours"),
+    ("[service]\nlock_timeout_seconds = -1\n", "service.lock_timeout_seconds", "between 0 and 86,400"),
+    ("[[policy.rules]]\naction = \"block\"\nmin_seconds = nan\n", "policy.rules[0].min_seconds", "finite"),
+    ("[[policy.rules]]\naction = \"block\"\nmin_upload_share = 2\n", "policy.rules[0].min_upload_share",
+     "from 0 to 1"),
+    ("[[policy.rules]]\nband = \"partial\"\n", "policy.rules[0].action", "is required"),
+]
+
+
+@pytest.mark.parametrize("text,key,why", BOUNDED_WORK, ids=[b[1] for b in BOUNDED_WORK])
+def test_settings_that_imply_unbounded_work_are_refused(tmp_path, text, key, why):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: {key}: "), str(info.value)
+    assert why in str(info.value)
+
+
+def test_any_table_grid_is_bounded_whatever_its_name():
+    """A min_<x> / max_<x> / <x>_step triple added to any table later is bounded without a check of its own."""
+    from service.config import MAX_GRID_POINTS, _Bad, _check_grids
+
+    _check_grids({"match": {"video": {"min_tilt": -20.0, "max_tilt": 20.0, "tilt_step": 1.0}}})
+    with pytest.raises(_Bad) as info:
+        _check_grids({"match": {"video": {"min_tilt": -20.0, "max_tilt": 20.0, "tilt_step": 40.0 / MAX_GRID_POINTS}}})
+    assert info.value.key == "match.video.tilt_step" and f"{MAX_GRID_POINTS + 1:,} tilts" in info.value.why
+
+
+def test_a_config_path_that_is_no_file(tmp_path):
+    folder = tmp_path / "config.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="it is a folder"):
+        load_config(folder)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config("/dev/zero")  # would be read for ever
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply|not valid TOML"):
+        load_config(deep)
+
+
+def test_rules_from_any_source_are_checked_the_same_way():
+    from policy import Rule, RuleError
+
+    for bad, field in (({"action": "block", "min_seconds": float("nan")}, "min_seconds"),
+                       ({"action": "block", "min_seconds": float("inf")}, "min_seconds"),
+                       ({"action": "block", "min_seconds": "ten"}, "min_seconds"),
+                       ({"action": "block", "min_reference_share": True}, "min_reference_share"),
+                       ({"action": ["block"]}, "action"), ({"band": "partial"}, "action")):
+        with pytest.raises(RuleError) as info:
+            Rule.from_dict(bad)
+        assert info.value.field == field, bad
+    for bad in ([1], "block", None):
+        with pytest.raises(RuleError, match="must be an object"):
+            Rule.from_dict(bad)
+    rule = Rule.from_dict({"action": "block", "min_seconds": 5})
+    assert rule.min_seconds == 5.0 and isinstance(rule.min_seconds, float)

@@ -277,6 +277,10 @@ def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, co
     db = sqlite3.connect(home / "catalog.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored = {row[0] for row in db.execute("SELECT upload_id FROM uploads")}
+    # the upload being screened when the process died (if any) is still claimed: the rerun reports it
+    # as that file's error (killed or crashed) instead of risking the same crash again
+    unfinished = {row[0] for row in db.execute("SELECT upload_id FROM screen_claims")}
+    assert len(unfinished) <= 1 and not unfinished & stored
     assert 3 <= len(written) and len(stored) < 8, "the kill came after the batch finished: nothing was tested"
     assert {w["upload_id"] for w in written} <= stored
     # every recorded upload has its audit record and its review item: they land in one transaction
@@ -284,11 +288,19 @@ def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, co
     assert stored == {row[0] for row in db.execute("SELECT upload_id FROM reviews")}
     assert cli(home, "audit", "--verify").exit_code == 0
     # the same manifest again screens only what is missing
-    lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-").output.splitlines()]
+    lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-",
+                                        code=1 if unfinished else 0).output.splitlines()]
     assert sorted(x["upload_id"] for x in lines) == [f"b{i}" for i in range(8)]
     assert {x["upload_id"] for x in lines if x["already_screened_at"]} == stored
-    assert all(x["decision"] == "review" for x in lines)
+    assert all(x["decision"] == "review" for x in lines if x["upload_id"] not in unfinished)
+    assert all(x["error_code"] == "unfinished" for x in lines if x["upload_id"] in unfinished)
     assert db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0] == 8
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 8 - len(unfinished)
+    # asked to, it tries the unfinished one again (and only that one)
+    lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-",
+                                        "--retry-unfinished").output.splitlines()]
+    assert all(x["decision"] == "review" for x in lines)
+    assert {x["upload_id"] for x in lines if not x["already_screened_at"]} == {f"{u}#2" for u in unfinished}
     assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 8
 
 

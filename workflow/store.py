@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from index import Catalog, CatalogError
-from index.catalog import ensure_columns
+from index.catalog import ensure_columns, missing_columns
 from policy import REVIEW, SEVERITY, Rule, WorkPolicy
 
 _SCHEMA = """
@@ -132,8 +132,20 @@ class WorkflowError(Exception):
 
 def _record_hash(prev_hash: str, row: dict) -> str:
     """SHA-256 (hex) of an audit record's fields, chained to the previous record's hash."""
-    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"))
+    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _stored_rules(work_id: str, rules: object) -> tuple[Rule, ...]:
+    """A work's stored rules; CatalogError if one is not valid (stored by an older version, or edited):
+    dropping it silently could turn the rights holder's block into an allow."""
+    try:
+        if not isinstance(rules, list):
+            raise ValueError(f"the stored rules are not a list ({type(rules).__name__})")
+        return tuple(Rule.from_dict(r) for r in rules)
+    except ValueError as exc:
+        raise CatalogError(f"work {work_id!r} has a stored rule that is not valid ({exc}); set its rules again "
+                           f"with `prescreen works set-rule {work_id} --rule ...` (or --clear)") from None
 
 
 def iso(t: datetime) -> str:
@@ -167,8 +179,9 @@ class Workflow:
         # same transaction: the engine re-decides the uploads that were blocked by that variant
         self.on_stay_down_lifted: Callable[[str, str, str], object] | None = None
         self.db.executescript(_SCHEMA)
-        with catalog.transaction():
-            ensure_columns(self.db, _ADDED_COLUMNS)
+        if missing_columns(self.db, _ADDED_COLUMNS):  # the write lock only to migrate
+            with catalog.transaction():
+                ensure_columns(self.db, _ADDED_COLUMNS)
 
     # -- audit ------------------------------------------------------------
     def _audit(self, now: datetime, actor: str, action: str, evidence: dict,
@@ -190,7 +203,7 @@ class Workflow:
             work_id = work_ids[0]
         row = {"at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
                "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
-               "evidence": json.dumps(evidence, default=str)}
+               "evidence": json.dumps(evidence, default=str, allow_nan=False)}
         last = self.db.execute("SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
         prev = last[0] if last and last[0] else ""
         self.db.execute(
@@ -262,7 +275,7 @@ class Workflow:
     def set_rules(self, now: datetime, actor: str, work_id: str, rules: list[dict]) -> None:
         parsed = [Rule.from_dict(r) for r in rules]  # validates
         with self.catalog.transaction():
-            self.catalog.set_work_settings(work_id, rules=[r.__dict__ for r in parsed])
+            self.catalog.set_work_settings(work_id, rules=[r.as_dict() for r in parsed])
             self._audit(now, actor, "rule-change", {"rules": [r.describe() for r in parsed]}, work_id=work_id)
 
     def set_priority(self, now: datetime, actor: str, work_id: str, priority: bool) -> None:
@@ -288,6 +301,9 @@ class Workflow:
         with self.catalog.transaction() as db:
             if self.catalog.get_work(work_id) is None:
                 raise WorkflowError(f"no work with id {work_id!r}")
+            if ref_id is not None and not any(r.ref_id == ref_id for r in self.catalog.references(work_id)):
+                raise WorkflowError(f"work {work_id!r} has no reference {ref_id} (`prescreen works show "
+                                    f"{work_id}` lists its files)")
             cur = db.execute(
                 "INSERT INTO exclusions(work_id, ref_id, start, end, reason, created_at) VALUES (?,?,?,?,?,?)",
                 (work_id, ref_id, start, end, reason, iso(now)),
@@ -319,7 +335,7 @@ class Workflow:
         for row in self.db.execute("SELECT work_id, uploader_id FROM licenses"):
             licensed.setdefault(row[0], set()).add(row[1])
         return {
-            w.work_id: WorkPolicy(w.work_id, w.title, tuple(Rule.from_dict(r) for r in w.rules), w.priority,
+            w.work_id: WorkPolicy(w.work_id, w.title, _stored_rules(w.work_id, w.rules), w.priority,
                                   frozenset(licensed.get(w.work_id, ())))
             for w in self.catalog.works()
         }
@@ -462,7 +478,7 @@ class Workflow:
         expires = now + timedelta(days=self.deadlines.strike_days)
         self.db.execute(
             "INSERT INTO strikes(uploader_id, upload_id, work_ids, reason, created_at, expires_at) VALUES (?,?,?,?,?,?)",
-            (up["uploader_id"], up["upload_id"], json.dumps(works), reason, iso(now), iso(expires)),
+            (up["uploader_id"], up["upload_id"], json.dumps(works, allow_nan=False), reason, iso(now), iso(expires)),
         )
         self._audit(now, "system", "strike", {"uploader_id": up["uploader_id"], "reason": reason,
                                               "expires_at": iso(expires)}, upload_id=up["upload_id"])
@@ -567,7 +583,7 @@ class Workflow:
             cur = db.execute(
                 "INSERT INTO conflicts(work_id, owner, path, existing_work_id, existing_owner, evidence, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (work_id, owner, path, existing_work_id, existing_owner, json.dumps(evidence), iso(now)),
+                (work_id, owner, path, existing_work_id, existing_owner, json.dumps(evidence, allow_nan=False), iso(now)),
             )
             self._audit(now, actor, "ownership-conflict", {"claimant": owner, "path": path,
                                                            "existing_work_id": existing_work_id,
