@@ -24,6 +24,7 @@ constant tones and title cards do not change), besides ``min_hits`` instants.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -170,12 +171,22 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     b0, n_bins = bins.min(), int(bins.max() - bins.min()) + 1
     line = speed_idx.astype(np.int64) * n_bins + (bins - b0)
     _, instant = np.unique(c.q_group, return_inverse=True)
-    vote = line * (int(instant.max()) + 1) + instant[hit_idx]
-    weight = _weights(c.distance, radius)[hit_idx]
-    order = np.lexsort((-weight, vote))  # per vote, its best hit first
+    n_instants = int(instant.max()) + 1
+    vote = line * n_instants + instant[hit_idx]
+    distance = c.distance[hit_idx]
+    # per vote, its best (closest) hit first: one sort of an integer key when it
+    # fits in 64 bits (about twice as fast as sorting on two keys)
+    if (int(line.max()) + 1) * n_instants * (max(radius, 0) + 1) < 2**62 and distance.min(initial=0) >= 0:
+        order = np.argsort(vote * (max(radius, 0) + 1) + np.minimum(distance, max(radius, 0)))
+    else:
+        order = np.lexsort((distance, vote))
     keep = order[np.concatenate([[True], vote[order][1:] != vote[order][:-1]])]
-    keys, inverse = np.unique(line[keep], return_inverse=True)
-    score = np.bincount(inverse, weights=weight[keep])
+    # votes sorted are lines sorted (vote = line * n_instants + instant)
+    kept_line = line[keep]
+    new_line = np.concatenate([[True], kept_line[1:] != kept_line[:-1]])
+    keys, inverse = kept_line[new_line], np.cumsum(new_line) - 1
+    weight = _weights(distance[keep], radius)
+    score = np.bincount(inverse, weights=weight)
     votes = np.bincount(inverse)
     key_speed, key_bin = keys // n_bins, keys % n_bins
     # a line whose offset straddles two bins splits its votes: pool neighbours
@@ -422,8 +433,17 @@ def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tup
     return clip_segment(seg, query_span[1], np.inf)
 
 
+def _named(seg: Segment, hits: Candidates, rendition_names: Callable[[int], str] | None) -> Segment:
+    """``seg`` with the name of the rendition most of its matched instants came from."""
+    if rendition_names is None or len(hits) == 0:
+        return seg
+    counts = np.bincount(hits.variant[_instants(hits)])
+    return replace(seg, rendition=rendition_names(int(np.argmax(counts))))
+
+
 def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
-          query_span: tuple[float, float] = (-np.inf, np.inf), signal: str = "") -> list[Segment]:
+          query_span: tuple[float, float] = (-np.inf, np.inf), signal: str = "",
+          rendition_names: Callable[[int], str] | None = None) -> list[Segment]:
     """Segments found among the hits of one signal of one upload, best first per reference.
 
     modality: what the signal watches ("video" or "audio"); signal: its name
@@ -433,6 +453,8 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
     upload's last audio code stands for the rest of it, so this ends where
     the upload does. Used to widen segments at the upload's edges
     (``edge_seconds``); segments are clipped to it and to time 0.
+    rendition_names: query variant id -> words, to say on each segment which
+    rendition of the upload found it (``Segment.rendition``).
     """
     if len(c) == 0:
         return []
@@ -469,6 +491,6 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
             pool = pool.subset(~drop)
             if len(pool) == 0:
                 break
-        segments += [_extend(seg, hits, params, query_span)
+        segments += [_extend(_named(seg, hits, rendition_names), hits, params, query_span)
                      for seg, hits in _resolve_overlaps(found, code_bits, params)]
     return segments

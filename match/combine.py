@@ -56,6 +56,7 @@ def _merge(a: Segment, b: Segment) -> Segment:
         clean_share=(a.clean_share * wa + b.clean_share * wb) / w,
         altered_share=(a.altered_share * wa + b.altered_share * wb) / w,
         signal="+".join(sorted(set(a.signal.split("+")) | set(b.signal.split("+")))),
+        rendition="+".join(sorted((set(a.rendition.split("+")) | set(b.rendition.split("+"))) - {""})),
     )
 
 
