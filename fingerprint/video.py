@@ -12,14 +12,23 @@ Pipeline per clip, all on (n, size, size) uint8 grey frames:
    once per frame (``_resized_stack``), the DCT and the median in numpy.
    ``tests/test_fingerprint.py`` proves the bits equal
    ``imagehash.phash(image, hash_size=16)``.
-4. References: extra hashes of centre crops (robust to cropped copies) and
-   runs of near-identical hashes collapsed to one code standing for the run.
-   Queries: the plain hash and the hash of the mirrored frame, which for a DCT
-   is a sign flip of the odd horizontal frequencies (no second resize), plus
-   hashes of the frames rotated back by a few degrees. Those are query-only,
-   so they are made cheaply from the already resized image
-   (``rotated_pixels``) and stay within a few bits of hashing the rotated
-   full frame (``rotated_stack``, tested).
+4. References: extra hashes of centre crops (robust to cropped copies; the
+   0.5 crop is what a tilted, zoomed copy still shows) and runs of
+   near-identical hashes collapsed to one code standing for the run.
+5. Queries (``query_video_fingerprint``): renditions of the upload that undo
+   what re-uploaders do, each code's ``variants`` naming it (``QUERY_*``,
+   ``rendition_name``). From the one DCT, with no second resize: the mirror
+   (odd horizontal frequencies negated), upside down (odd vertical ones),
+   half and quarter turns (a transpose of the low block) and the negative
+   (every coefficient but the mean negated) (``dct_renditions``). From the
+   resized image: small rotations (``rotated_pixels``) and tilts of 10-20
+   degrees undone for a picture of the upload's aspect squashed to a square
+   (``untilt_matrix``; with black corners the angle is measured,
+   ``corner_tilt``). Query-only, so made cheaply and tested to stay within a
+   few bits of hashing the transformed frame. Regions that may hold the work
+   alone (``region_boxes``: an inset, split-screen halves, a vertical frame's
+   sharp band, a picture inside a border) are hashed too. Renditions that
+   only need to find long copies are made on a subset of frames.
 """
 
 from __future__ import annotations
@@ -81,8 +90,8 @@ class VideoParams:
         work is outside the frame). An empty list also turns off undoing a
         tilt with black corners (``corner_tilt``), whose angle is measured.
     query_tilt_seconds: tilt renditions are made every this many seconds.
-    query_tilt_crop: the reference centre-crop scale tilt renditions match
-        (must be one of ``crop_scales``).
+    query_tilt_crop: the reference centre-crop scale tilt renditions match;
+        without it among ``crop_scales`` no tilt is undone (nothing could match).
     query_aspect: width / height assumed for the upload's picture when undoing
         a zoomed tilt (frames are squashed to squares, so a rotation there is
         a rotation of a picture of this aspect); a tilt with black corners has
@@ -107,6 +116,9 @@ class VideoParams:
     margin_min_motion: a picture whose typical motion (mean absolute change
         between sampled frames, grey levels) is below this cannot be told from
         its margins: no margin is looked for.
+    margin_tolerance, margin_uniform_share: a margin is one colour: at least
+        this share of its pixels lie within this many grey levels of its
+        median (a caption in it is a minority).
     """
 
     hash_size: int = 16
@@ -134,6 +146,8 @@ class VideoParams:
     band_detail_ratio: float = 3.0
     margin_motion_share: float = 0.2
     margin_min_motion: float = 1.0
+    margin_tolerance: float = 12.0
+    margin_uniform_share: float = 0.6
 
 
 def rendition_name(variant: int, params: VideoParams) -> str:
@@ -701,7 +715,8 @@ def margin_box(frames: np.ndarray, params: VideoParams,
     A border of any colour (white, a brand colour, a meme frame with a caption
     in it) stays still while the picture moves: rows (columns) from the
     frame's edge whose motion (``ClipStatistics.row_motion``) stays below
-    ``margin_motion_share`` of the picture's typical motion are margin. Black
+    ``margin_motion_share`` of the picture's typical motion are margin, if
+    they are mostly one colour (``margin_uniform_share``). Black
     margins are already cropped by ``border_box``; this finds the others. A
     side needs at least 2 % of the frame to count as a margin; None when no
     side has one, when the picture barely moves (nothing tells margin from
@@ -730,11 +745,31 @@ def margin_box(frames: np.ndarray, params: VideoParams,
         return (top if lo >= least else 0.0), (end if length - hi >= least else float(length))
 
     rows, cols = bounds(stats.row_motion, h), bounds(stats.col_motion, w)
-    if rows is None or cols is None or (rows == (0.0, h) and cols == (0.0, w)):
+    if rows is None or cols is None:
         return None
-    if rows[1] - rows[0] < h / 2 or cols[1] - cols[0] < w / 2:
+    # a border is one colour: most of each margin's pixels (a caption aside) lie
+    # near its typical level; a still strip of picture (blocks a low-bitrate
+    # encoder never updates, a clipped sky) is not a border
+    probe = frames[np.linspace(0, len(frames) - 1, 5).astype(int)].astype(np.int16)
+    top, bottom = (rows[0] if _uniform(probe[:, : int(rows[0])], params) else 0.0,
+                   rows[1] if _uniform(probe[:, int(np.ceil(rows[1])):], params) else float(h))
+    left, right = (cols[0] if _uniform(probe[:, :, : int(cols[0])], params) else 0.0,
+                   cols[1] if _uniform(probe[:, :, int(np.ceil(cols[1])):], params) else float(w))
+    if (top, bottom, left, right) == (0.0, float(h), 0.0, float(w)):
         return None
-    return rows[0], rows[1], cols[0], cols[1]
+    if bottom - top < h / 2 or right - left < w / 2:
+        return None
+    return float(top), float(bottom), float(left), float(right)
+
+
+def _uniform(strip: np.ndarray, params: VideoParams) -> bool:
+    """Whether a margin strip (frames, rows, columns) is mostly one level: at least
+    ``margin_uniform_share`` of its pixels within ``margin_tolerance`` grey levels of
+    its median (an empty strip is no margin)."""
+    if strip.size == 0:
+        return False
+    level = float(np.median(strip))
+    return float((np.abs(strip - level) <= params.margin_tolerance).mean()) >= params.margin_uniform_share
 
 
 def region_boxes(frames: np.ndarray, params: VideoParams) -> list[tuple[str, tuple]]:
@@ -892,7 +927,7 @@ def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float
         # (query-only: float32 blocks, whose medians run twice as fast)
         parts += [(v, sub, step, _bits_from_low(block))
                   for v, block in dct_renditions(low[sub].astype(np.float32)).items()]
-    if params.query_tilts:
+    if params.query_tilts and params.query_tilt_crop in params.crop_scales:
         sub = _sparse(t, params.query_tilt_seconds)
         step = max(period, params.query_tilt_seconds)
         corner = corner_tilt(cropped, params)

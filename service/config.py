@@ -187,6 +187,8 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.video.band_detail_ratio": ((lambda v: v >= 1), "must be at least 1"),
     "fingerprint.video.margin_motion_share": ((lambda v: 0 < v < 1), "must be between 0 and 1 (exclusive)"),
     "fingerprint.video.margin_min_motion": _NON_NEGATIVE,
+    "fingerprint.video.margin_tolerance": ((lambda v: 0 <= v <= 255), "must be a number of grey levels, 0-255"),
+    "fingerprint.video.margin_uniform_share": (_open_share, "must be in (0, 1]"),
     "fingerprint.video.collapse_distance": _NON_NEGATIVE,
     "fingerprint.video.max_run_seconds": _POSITIVE,
     "fingerprint.video.inset_edge_ratio": _POSITIVE,
@@ -256,9 +258,6 @@ _CROSS_CHECKS = (
      >= r["fingerprint"]["video"]["inset_min_share"], "must be at least inset_min_share"),
     ("fingerprint.video.band_max_share", lambda r: r["fingerprint"]["video"]["band_max_share"]
      >= r["fingerprint"]["video"]["band_min_share"], "must be at least band_min_share"),
-    ("fingerprint.video.query_tilt_crop", lambda r: not r["fingerprint"]["video"]["query_tilts"]
-     or r["fingerprint"]["video"]["query_tilt_crop"] in r["fingerprint"]["video"]["crop_scales"],
-     "must be one of crop_scales (the references' centre crops an untilted upload is compared with)"),
     ("match.video.radius", lambda r: r["match"]["video"]["radius"] <= r["fingerprint"]["video"]["hash_size"] ** 2,
      "must be at most the video code's bits (hash_size**2)"),
     ("match.audio.radius", lambda r: r["match"]["audio"]["radius"] <= 32 * r["fingerprint"]["audio"]["words_per_code"],

@@ -39,6 +39,28 @@ def _grey_squares(media: mg.Media, fps: float = 4.0, size: int = 128) -> np.ndar
                                 interpolation=cv2.INTER_AREA) for i in picks])
 
 
+# --------------------------------------------------------------------------- the edits
+
+
+def test_evasion_edits_do_what_they_say(corpus):
+    clip = tf.excerpt(corpus.film, 0, 2)  # 256x144, 25 fps
+    f = clip.frames
+    assert np.array_equal(tf.vflip(clip).frames, f[:, ::-1])
+    assert tf.rotate90(clip, 1).size == (144, 256) and np.array_equal(tf.rotate90(clip, 2).frames, f[:, ::-1, ::-1])
+    assert np.array_equal(tf.negative(clip).frames, 255 - f)
+    side = tf.split_screen(clip, corpus.other, "horizontal", first=False)
+    assert side.size == (512, 144) and np.array_equal(side.frames[:, :, 256:], f)
+    assert tf.split_screen(clip, corpus.other, "vertical").size == (256, 288)
+    vertical = tf.vertical_over_blur(clip, offset=-1.0)
+    assert vertical.size == (144, 256) and vertical.duration == clip.duration
+    band = tf._even(144 * 144 / 256)
+    assert np.abs(vertical.frames[:, :band].astype(int) - tf.resize(clip, (144, band)).frames).max() == 0
+    framed = tf.border(clip, (0.1, 0.1, 0.05, 0.05), (10, 200, 30), text=CAPTION)
+    assert framed.size == clip.size and tuple(framed.frames[0, -1, -1]) == (10, 200, 30)
+    with pytest.raises(ValueError):
+        tf.border(clip, (0.5, 0.45, 0, 0))
+
+
 # --------------------------------------------------------------------------- renditions
 
 
@@ -129,6 +151,14 @@ def test_picture_inside_static_margins_is_found_even_with_a_caption(corpus, colo
              round(256 * 0.07) * 128 / 256, (256 - round(256 * 0.1)) * 128 / 256)
     assert box is not None and max(abs(a - b) for a, b in zip(box, truth)) <= 0.75, (box, truth)
     assert margin_box(_grey_squares(clip), VideoParams()) is None
+
+
+def test_a_still_strip_of_picture_is_no_border(corpus):
+    # a low-bitrate encoder may never update the blocks along an edge: still, but not one colour
+    frames = _grey_squares(tf.excerpt(corpus.film, 1, 13))
+    detailed = int(np.argmax([frames[0, :, c:c + 6].std() for c in range(0, 122, 6)])) * 6
+    frames[:, :, :6] = frames[0, :, detailed:detailed + 6]  # a still strip with picture detail in it
+    assert margin_box(frames, VideoParams()) is None
 
 
 @pytest.mark.parametrize("degrees", [-16.3, 12.0])
