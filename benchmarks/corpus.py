@@ -309,18 +309,88 @@ def _angle(rng: np.random.Generator, lo: float, hi: float) -> float:
     return round(float(rng.uniform(lo, hi)) * float(rng.choice([-1.0, 1.0])), 2)
 
 
-def _rotation(lo: float, hi: float):
+def _rotation(lo: float, hi: float, zoom: bool = True):
     def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
         s, length = _excerpt_span(src, rng)
         degrees = _angle(rng, lo, hi)
-        clip = T.rotate(T.drop_audio(T.excerpt(src.media, s, s + length)), degrees)
+        clip = T.rotate(T.drop_audio(T.excerpt(src.media, s, s + length)), degrees, zoom=zoom)
+        corners = "" if zoom else ", black corners"
         return Made(clip, [_seg(0, length, s, s + length)], "copy",
-                    note=f"excerpt {s:.2f}-{s + length:.2f} s of the work, rotated {degrees:+.2f} degrees")
+                    note=f"excerpt {s:.2f}-{s + length:.2f} s of the work, rotated {degrees:+.2f} degrees{corners}")
     return make
 
 
 def _background(seed: int, seconds: float) -> mg.Media:
     return mg.Media(mg.synth_video(seed, seconds, size=SIZE, fps=FPS), FPS, None, SR)
+
+
+# --- picture evasions found by query renditions (issue 9, the "vgeo" part): every
+# angle, side, offset, colour and speed is drawn per upload from its seeded generator
+
+
+def _drawn(edit: Callable[[mg.Media, np.random.Generator, int], tuple[mg.Media, str]],
+           speed: tuple[float, float] | None = None):
+    """A visual row whose edit draws its own parameters (and says which in the note);
+    ``speed``: a playback speed drawn log-uniformly in that range, applied first."""
+    def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
+        s, length = _excerpt_span(src, rng)
+        clip = T.drop_audio(T.excerpt(src.media, s, s + length))
+        factor = 1.0
+        if speed is not None:
+            factor = round(float(np.exp(rng.uniform(np.log(speed[0]), np.log(speed[1])))), 3)
+            clip = T.speed(clip, factor)
+        edited, how = edit(clip, rng, seed)
+        note = f"excerpt {s:.2f}-{s + length:.2f} s of the work" + (f", played at {factor:g}x" if speed else "")
+        return Made(edited, [_seg(0, length / factor, s, s + length)], "copy", note=note + (f", {how}" if how else ""))
+    return make
+
+
+def _quarter_turn(m: mg.Media, rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+    turns = int(rng.choice([1, 3]))
+    return T.rotate90(m, turns), f"turned {90 * turns} degrees counter-clockwise into a portrait frame"
+
+
+def _split(axis: str):
+    def edit(m: mg.Media, rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+        first = bool(rng.integers(2))
+        side = ("left" if first else "right") if axis == "horizontal" else ("top" if first else "bottom")
+        return T.split_screen(m, _background(seed + 31, m.duration), axis, first), f"the work on the {side}"
+    return edit
+
+
+def _over_blur(m: mg.Media, rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+    offset, blur = round(float(rng.uniform(-0.5, 0.5)), 2), round(float(rng.uniform(0.04, 0.1)), 3)
+    return (T.vertical_over_blur(m, offset=offset, blur_share=blur),
+            f"band offset {offset:+.2f} of the free space, blur sigma {blur:.3f} of the width")
+
+
+def _border_sides(rng: np.random.Generator, lo: float, hi: float) -> tuple[float, float, float, float]:
+    return tuple(round(float(v), 3) for v in rng.uniform(lo, hi, 4))  # type: ignore[return-value]
+
+
+def _coloured_border(m: mg.Media, rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+    sides = _border_sides(rng, 0.04, 0.12)
+    colour = (255, 255, 255) if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(0, 256, 3))
+    return T.border(m, sides, colour), f"border {sides} (top, bottom, left, right) in RGB {colour}"
+
+
+def _classic_combo(m: mg.Media, rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+    top, rest = round(float(rng.uniform(0.15, 0.22)), 3), _border_sides(rng, 0.03, 0.06)
+    sides = (top, *rest[1:])
+    out = T.border(T.crop(T.hflip(m), 0.15), sides, (255, 255, 255), text=CAPTION_TEXT)
+    return out, f"mirrored, 15 % cropped, white border {sides} with a caption in the top band"
+
+
+def _unregistered_split(rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+    axis = "horizontal" if rng.random() < 0.5 else "vertical"
+    return T.split_screen(_background(seed, 24.0), _background(seed + 1, 24.0), axis), ".mp4"
+
+
+def _unregistered_rendition(rng: np.random.Generator, seed: int) -> tuple[mg.Media, str]:
+    clip = _background(seed, 24.0)
+    edits = [T.negative, T.vflip, lambda m: T.rotate90(m, 1), lambda m: T.rotate(m, _angle(rng, 10, 20), zoom=False),
+             lambda m: T.border(m, _border_sides(rng, 0.04, 0.12))]
+    return edits[int(rng.integers(len(edits)))](clip), ".mp4"
 
 
 def _evasion(src: Source, rng: np.random.Generator, seed: int) -> Made:
@@ -477,6 +547,41 @@ def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
         Transform("title_card", "negative", "a title card in the films' style, unregistered title, 6 s",
                   _negative(lambda r, s: (mg.title_card(UNREGISTERED_TITLE.upper(), 6.0, size=SIZE, fps=FPS),
                                           ".mp4")), "none"),
+        # issue 9, "vgeo": picture evasions found by query renditions, and their hard negatives. Appended
+        # after the older rows so that theirs keep their row index (their random draws and seeds).
+        # Video only, parameters drawn per upload
+        Transform("vflip", V, "upside down (mirrored top-bottom)", _visual(lambda m, r, s: T.vflip(m)), "film"),
+        Transform("rotate_90", V, "turned 90 degrees either way (drawn per upload) into a portrait frame",
+                  _drawn(_quarter_turn), "film"),
+        Transform("rotate_180", V, "turned 180 degrees", _visual(lambda m, r, s: T.rotate90(m, 2)), "film"),
+        Transform("tilt_10to20", V, "tilted 10-20 degrees either way (drawn per upload), zoomed to fill the "
+                  "corners", _rotation(10.0, 20.0), "film"),
+        Transform("tilt_corners", V, "tilted 10-20 degrees either way (drawn per upload), corners left black",
+                  _rotation(10.0, 20.0, zoom=False), "film"),
+        Transform("negative_image", V, "photographic negative", _visual(lambda m, r, s: T.negative(m)), "film"),
+        Transform("split_lr", V, "split screen: the work in the left or right half (drawn) beside other video",
+                  _drawn(_split("horizontal")), "film"),
+        Transform("split_tb", V, "split screen: the work in the top or bottom half (drawn) with other video",
+                  _drawn(_split("vertical")), "film"),
+        Transform("vertical_blur", V, "9:16 vertical frame: the work across it over a blurred, zoomed copy "
+                  "(band offset and blur drawn)", _drawn(_over_blur), "film"),
+        Transform("border_colour", V, "inside a white or coloured border, 4-12 % per side (drawn)",
+                  _drawn(_coloured_border), "film"),
+        Transform("classic_combo", V, "mirrored, 1.2x speed, 15 % crop, white border with a caption "
+                  "(border drawn)", _drawn(_classic_combo, speed=(1.2, 1.2)), "film"),
+        Transform("speed_slow", V, "played at 0.5-0.8x (drawn per upload; frames repeated)",
+                  _drawn(lambda m, r, s: (m, ""), speed=(0.5, 0.8)), "film"),
+        Transform("speed_fast", V, "played at 1.25-2x (drawn per upload; frames dropped)",
+                  _drawn(lambda m, r, s: (m, ""), speed=(1.25, 2.0)), "film"),
+        # hard negatives for the picture renditions (issue 9, "vgeo"): unregistered video only
+        Transform("split_unregistered", "negative", "a split screen of two unregistered videos (axis drawn)",
+                  _negative(_unregistered_split), "none"),
+        Transform("vertical_blur_unregistered", "negative", "unregistered video in a 9:16 frame over a blurred "
+                  "copy of itself", _negative(lambda r, s: (T.vertical_over_blur(_background(s, 24.0)), ".mp4")),
+                  "none"),
+        Transform("unrelated_renditions", "negative", "unregistered video negative, upside down, turned 90 "
+                  "degrees, tilted with black corners or in a white border (drawn)",
+                  _negative(_unregistered_rendition), "none"),
     ]
     # decode (issue 9): what a mono mix and the first streams hide
     rows += [

@@ -39,6 +39,7 @@ def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndar
         altered=None if row_altered is None else np.asarray(row_altered, bool)[rows],
         q_run_start=run_start[rows],
         q_run_end=run_end[rows],
+        variant=np.asarray(query.variants, np.int64)[rows],
     )
 
 

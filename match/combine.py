@@ -57,6 +57,7 @@ def _merge(a: Segment, b: Segment) -> Segment:
         altered_share=(a.altered_share * wa + b.altered_share * wb) / w,
         signal="+".join(sorted(set(a.signal.split("+")) | set(b.signal.split("+")))),
         stream="+".join(sorted((set(a.stream.split("+")) | set(b.stream.split("+"))) - {""})),
+        rendition="+".join(sorted((set(a.rendition.split("+")) | set(b.rendition.split("+"))) - {""})),
     )
 
 

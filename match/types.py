@@ -28,6 +28,8 @@ class Candidates:
         unbroken run of the upload's codes the hit's query code lies in: the
         upload could not be observed before (after) them, at its edges or
         where silence or flat pictures left no codes. -inf / inf: not known.
+    variant: which rendition of the upload produced the query code (the
+        fingerprint's ``variants``: plain, mirrored, upside down, a region...).
     """
 
     q_start: np.ndarray
@@ -42,6 +44,7 @@ class Candidates:
     altered: np.ndarray | None = None  # (n,) bool: the query variant assumed an alteration (pitch shift)
     q_run_start: np.ndarray | None = None  # (n,) float, -inf = not known
     q_run_end: np.ndarray | None = None  # (n,) float, inf = not known
+    variant: np.ndarray | None = None  # (n,) int: the query code's rendition (``Fingerprint.variants``)
 
     def __post_init__(self) -> None:
         if self.altered is None:
@@ -50,6 +53,8 @@ class Candidates:
             self.q_run_start = np.full(len(self.q_start), -np.inf)
         if self.q_run_end is None:
             self.q_run_end = np.full(len(self.q_start), np.inf)
+        if self.variant is None:
+            self.variant = np.zeros(len(self.q_start), np.int64)
 
     def __len__(self) -> int:
         return len(self.q_start)
@@ -72,6 +77,9 @@ class Segment:
     ``stream`` the upload's stream it was found in ("video 1", "audio 0", or a
     rendition of an audio stream: "audio 0 side" for what its mix cancels,
     "audio 0 left" / "right"; streams are aligned apart, "+" joins those of a merged segment).
+    ``rendition`` in words, the rendition of the upload most of its matched
+    instants came from (video: "mirrored", "upside down", "left half"...;
+    empty where the signal does not name them).
     """
 
     ref_id: int
@@ -90,6 +98,7 @@ class Segment:
     altered_share: float = 0.0
     signal: str = ""
     stream: str = ""
+    rendition: str = ""
 
     @property
     def upload_seconds(self) -> float:
@@ -109,6 +118,8 @@ class Segment:
             d[key] = round(d[key], 2)
         for key in ("speed", "similarity", "mean_distance", "density", "clean_share", "altered_share"):
             d[key] = round(d[key], 3)
+        if not d["rendition"]:
+            del d["rendition"]
         return d
 
 

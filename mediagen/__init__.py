@@ -29,6 +29,7 @@ from .synth import (
 from .transforms import (
     add_audio_noise,
     add_noise,
+    border,
     caption,
     change_fps,
     color_shift,
@@ -44,6 +45,7 @@ from .transforms import (
     letterbox,
     logo,
     mix_audio,
+    negative,
     picture_in_picture,
     pillarbox,
     pitch_shift,
@@ -51,9 +53,13 @@ from .transforms import (
     replace_audio,
     resize,
     rotate,
+    rotate90,
     scale,
     speed,
+    split_screen,
     tempo,
+    vertical_over_blur,
+    vflip,
 )
 from . import bad, transforms
 

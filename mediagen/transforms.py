@@ -9,7 +9,8 @@ transforms on video-only media. Output video dimensions are kept even
 Picture: :func:`scale`, :func:`resize`, :func:`crop`, :func:`letterbox`,
 :func:`pillarbox`, :func:`hflip`, :func:`rotate`, :func:`color_shift`,
 :func:`greyscale`, :func:`add_noise`, :func:`caption`, :func:`logo`,
-:func:`picture_in_picture`.
+:func:`picture_in_picture`, :func:`vflip`, :func:`rotate90`, :func:`negative`,
+:func:`split_screen`, :func:`vertical_over_blur`, :func:`border`.
 Time: :func:`change_fps`, :func:`speed`, :func:`excerpt`, :func:`concat`,
 :func:`embed`.
 Sound: :func:`mix_audio`, :func:`add_audio_noise`, :func:`pitch_shift`,
@@ -33,7 +34,8 @@ from .media import Media, count, read_media, write_media
 
 __all__ = [
     "scale", "resize", "crop", "letterbox", "pillarbox", "hflip", "rotate", "color_shift",
-    "greyscale", "add_noise", "caption", "logo", "picture_in_picture", "change_fps", "speed",
+    "greyscale", "add_noise", "caption", "logo", "picture_in_picture", "vflip", "rotate90", "negative",
+    "split_screen", "vertical_over_blur", "border", "change_fps", "speed",
     "excerpt", "concat", "embed", "mix_audio", "add_audio_noise", "pitch_shift", "tempo", "gain",
     "replace_audio", "drop_audio", "drop_video", "reencode",
 ]
@@ -356,6 +358,120 @@ def picture_in_picture(media: Media, background: Media, scale: float = 0.5,
     else:
         raise ValueError(f"audio must be 'inset' or 'background', got {audio!r}")
     return Media(frames=out, fps=media.fps, audio=sound, sample_rate=sr)
+
+
+def vflip(media: Media) -> Media:
+    """Mirror top-bottom (upside down, mirrored: not a rotation)."""
+    return dataclasses.replace(media, frames=_video(media, "vflip")[:, ::-1].copy())
+
+
+def rotate90(media: Media, turns: int) -> Media:
+    """Rotate by ``turns`` quarter turns counter-clockwise (1: 90 degrees, 2: 180, 3: 270).
+
+    Odd turns swap width and height: a landscape work becomes a portrait frame
+    (the usual "portrait re-upload").
+    """
+    frames = _video(media, "rotate90")
+    return dataclasses.replace(media, frames=np.ascontiguousarray(np.rot90(frames, turns % 4, axes=(1, 2))))
+
+
+def negative(media: Media) -> Media:
+    """The photographic negative: every level x becomes 255 - x."""
+    return dataclasses.replace(media, frames=255 - _video(media, "negative"))
+
+
+def _frames_like(other: Media, n: int, fps: float, size: Size, name: str) -> np.ndarray:
+    """``other``'s frames retimed to ``fps``, looped or cut to ``n`` frames, resized to ``size``."""
+    frames = _retime(_video(other, name), other.fps, fps)
+    if len(frames) == 0:
+        raise ValueError(f"{name}: the other video has no frames")
+    return _resize_frames(frames[np.arange(n) % len(frames)], size)
+
+
+def split_screen(media: Media, other: Media, axis: str = "horizontal", first: bool = True) -> Media:
+    """The work beside other video, as ffmpeg's ``hstack`` / ``vstack`` make it.
+
+    ``axis`` "horizontal": side by side (a frame twice as wide), "vertical":
+    one above the other (twice as tall). ``first``: the work on the left
+    (top), else on the right (bottom). ``other`` is retimed to ``media``'s fps,
+    looped or cut to its length and resized to its frame size; the output has
+    ``media``'s duration and soundtrack.
+    """
+    frames = _video(media, "split_screen")
+    if axis not in ("horizontal", "vertical"):
+        raise ValueError(f"axis must be 'horizontal' or 'vertical', got {axis!r}")
+    h, w = frames.shape[1:3]
+    beside = _frames_like(other, len(frames), media.fps, (w, h), "split_screen")
+    parts = (frames, beside) if first else (beside, frames)
+    return dataclasses.replace(media, frames=np.concatenate(parts, axis=2 if axis == "horizontal" else 1))
+
+
+def vertical_over_blur(media: Media, out_size: Size | None = None, offset: float = 0.0,
+                       width_share: float = 1.0, blur_share: float = 0.06, dim: float = 0.8) -> Media:
+    """A landscape work in a vertical (9:16) frame over a blurred, zoomed copy of itself.
+
+    The short-video format: the work, ``width_share`` of the frame's width
+    (aspect kept), sits over the same picture zoomed to fill the frame,
+    blurred (Gaussian, sigma ``blur_share`` of the frame width) and dimmed by
+    ``dim``. ``offset`` in [-1, 1] moves the sharp band from the centre to the
+    top (-1) or bottom (1) of the free space. Default ``out_size``: 9:16 with
+    the work's height as width (a 256x144 work gives 144x256).
+    """
+    frames = _video(media, "vertical_over_blur")
+    if not -1 <= offset <= 1 or not 0 < width_share <= 1:
+        raise ValueError("offset must be in [-1, 1] and width_share in (0, 1]")
+    h, w = frames.shape[1:3]
+    ow, oh = out_size or (_even(h), _even(h * 16 / 9))
+    bw = min(ow, _even(ow * width_share))
+    bh = min(oh, _even(bw * h / w))
+    x0 = (ow - bw) // 2
+    y0 = int(round((oh - bh) / 2 * (1 + offset)))
+    zoom = max(ow / w, oh / h)
+    zw, zh = int(np.ceil(w * zoom)), int(np.ceil(h * zoom))
+    sigma = max(1.0, blur_share * ow)
+    band = _resize_frames(frames, (bw, bh))
+    out = np.empty((len(frames), oh, ow, 3), np.uint8)
+    for i, frame in enumerate(frames):
+        big = cv2.resize(frame, (zw, zh), interpolation=cv2.INTER_LINEAR)
+        bx, by = (zw - ow) // 2, (zh - oh) // 2
+        back = cv2.GaussianBlur(big[by : by + oh, bx : bx + ow], (0, 0), sigma)
+        out[i] = (back.astype(np.float32) * dim).astype(np.uint8)
+        out[i, y0 : y0 + bh, x0 : x0 + bw] = band[i]
+    return dataclasses.replace(media, frames=out)
+
+
+def border(media: Media, sides: tuple[float, float, float, float] = (0.08, 0.08, 0.08, 0.08),
+           colour: tuple[int, int, int] = (255, 255, 255), text: str | Sequence[str] | None = None,
+           every: float = 3.0) -> Media:
+    """The work shrunk inside a uniform border of ``colour`` (RGB), frame size kept.
+
+    ``sides``: (top, bottom, left, right) share of the frame's height / width
+    each border takes. The picture is resized to the box between them. With
+    ``text`` a caption is written in the top border (dark text, meme style),
+    changing every ``every`` seconds like :func:`caption`.
+    """
+    frames = _video(media, "border")
+    h, w = frames.shape[1:3]
+    top, bottom, left, right = sides
+    if min(sides) < 0 or top + bottom >= 0.9 or left + right >= 0.9:
+        raise ValueError(f"border shares must be >= 0 and leave 10 % of the frame, got {sides}")
+    y0, y1 = int(round(h * top)), h - int(round(h * bottom))
+    x0, x1 = int(round(w * left)), w - int(round(w * right))
+    out = np.empty_like(frames)
+    out[:] = np.asarray(colour, np.uint8)
+    out[:, y0:y1, x0:x1] = _resize_frames(frames, (x1 - x0, y1 - y0))
+    if text is None or y0 < 8:
+        return dataclasses.replace(media, frames=out)
+    chunks = _caption_chunks(text)
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, h // 200)
+    ink = (20, 20, 20) if sum(colour) > 384 else (240, 240, 240)
+    for i in range(len(out)):
+        line = chunks[int(i / media.fps / every) % len(chunks)]
+        tw, th = cv2.getTextSize(line, font, 1.0, thick)[0]
+        sc = min(0.9 * w / max(tw, 1), 0.6 * y0 / max(th, 1))
+        tw, th = cv2.getTextSize(line, font, sc, thick)[0]
+        cv2.putText(out[i], line, ((w - tw) // 2, (y0 + th) // 2), font, sc, ink, thick, cv2.LINE_AA)
+    return dataclasses.replace(media, frames=out)
 
 
 # --------------------------------------------------------------------------- time

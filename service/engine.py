@@ -31,6 +31,7 @@ from fingerprint import (
 )
 from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
 from fingerprint.audio import variant_semitones, variant_tempo
+from fingerprint.video import rendition_name
 from index import Catalog, CatalogError, IndexStore, NewReference
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
@@ -915,7 +916,9 @@ class Prescreen:
             cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
                                      max(params.instant_seconds, period[signal]), hint, altered)
             span = (float(codes.starts.min()), float(codes.ends.max()))
-            segments += align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal)
+            names = (lambda v: rendition_name(v, fp.video)) if signal == VIDEO else None
+            segments += align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal,
+                              rendition_names=names)
         return segments
 
 
