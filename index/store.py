@@ -113,6 +113,34 @@ def range_search(index, codes: np.ndarray, radius: int) -> Hits:
     return Hits(query, np.asarray(ids, np.int64), np.asarray(dist, np.int32))
 
 
+def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarray, min_hits: int) -> Hits:
+    """Range search in two stages: the rows ``first`` (bool mask), then every other
+    row of each group (``groups``: one id per row, e.g. a query variant) whose
+    first rows hit one reference at ``min_hits`` distinct rows or more.
+
+    search: ``codes -> Hits`` (e.g. ``SignalIndex.search`` at a radius). Returns
+    the hits of both stages, rows numbered as in ``codes``: the same hits a
+    full search finds for the groups searched in full, none for the others.
+    """
+    first = np.asarray(first, bool)
+    rows1 = np.flatnonzero(first)
+    h1 = search(codes[rows1]) if len(rows1) else Hits.empty()
+    h1 = Hits(rows1[h1.query], h1.ids, h1.distance)
+    groups = np.asarray(groups, np.int64)
+    if len(h1.ids) == 0 or first.all():
+        return h1
+    # distinct first-stage rows per (group, reference)
+    pairs = np.unique(np.stack([groups[h1.query], split_ids(h1.ids)[0], h1.query], axis=1), axis=0)
+    keys, counts = np.unique(pairs[:, :2], axis=0, return_counts=True)
+    hit_groups = np.unique(keys[counts >= min_hits, 0])
+    rows2 = np.flatnonzero(~first & np.isin(groups, hit_groups))
+    if len(rows2) == 0:
+        return h1
+    h2 = search(codes[rows2])
+    return Hits(np.concatenate([h1.query, rows2[h2.query]]), np.concatenate([h1.ids, h2.ids]),
+                np.concatenate([h1.distance, h2.distance]))
+
+
 def naive_range_search(stored_ids: np.ndarray, stored_codes: np.ndarray, codes: np.ndarray, radius: int) -> Hits:
     """Brute-force oracle for ``range_search``: exhaustive Hamming distances in numpy."""
     if len(codes) == 0 or len(stored_codes) == 0:

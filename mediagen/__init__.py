@@ -49,6 +49,7 @@ from .transforms import (
     pitch_shift,
     reencode,
     replace_audio,
+    resample_speed,
     resize,
     rotate,
     scale,

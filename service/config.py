@@ -188,12 +188,19 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.audio.words_per_code": (lambda v: v >= 1, "must be at least 1"),
     "fingerprint.audio.word_stride": (lambda v: v >= 1, "must be at least 1"),
     "fingerprint.audio.min_voiced_share": _SHARE,
-    "fingerprint.audio.query_semitones": ((lambda v: len(v) >= 1 and all(-11 <= x <= 11 for x in v)),
-                                          "must list at least one shift, each between -11 and 11 semitones"),
-    "fingerprint.audio.query_tempos": ((lambda v: len(v) >= 1 and all(0.5 <= x <= 2 for x in v)),
-                                       "must list at least one factor, each between 0.5 and 2"),
-    "fingerprint.audio.query_speeds": ((lambda v: all(0.5 <= x <= 2 for x in v)),
-                                       "each factor must be between 0.5 and 2 (an empty list tries none)"),
+    "fingerprint.audio.query_semitones": ((lambda v: len(v) <= 24 and all(-11 <= x <= 11 for x in v)),
+                                          "must list at most 24 shifts, each between -11 and 11 semitones"),
+    "fingerprint.audio.query_tempo_range": ((lambda v: len(v) == 2 and 0.5 <= v[0] <= v[1] <= 2),
+                                            "must be [lowest, highest], within 0.5-2"),
+    "fingerprint.audio.query_tempo_step": ((lambda v: 0.005 <= v <= 1), "must be between 0.005 and 1 (a ratio)"),
+    "fingerprint.audio.query_speed_range": ((lambda v: len(v) == 2 and 0.5 <= v[0] <= v[1] <= 2),
+                                            "must be [lowest, highest], within 0.5-2"),
+    "fingerprint.audio.query_speed_step": ((lambda v: 0.05 <= v <= 12), "must be between 0.05 and 12 (semitones)"),
+    "fingerprint.audio.query_pitch_tempos": ((lambda v: len(v) <= 24 and all(0.5 <= x <= 2 for x in v)),
+                                             "must list at most 24 factors, each between 0.5 and 2"),
+    "fingerprint.audio.query_altered_stride": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.audio.query_probe_stride": (lambda v: v >= 1, "must be at least 1"),
+    "fingerprint.audio.query_probe_min_hits": (lambda v: v >= 1, "must be at least 1"),
     "fingerprint.landmark.n_fft": (lambda v: v >= 64, "must be at least 64 (samples)"),
     "fingerprint.landmark.hop_length": _POSITIVE,
     "fingerprint.landmark.min_bin": _NON_NEGATIVE,
@@ -230,6 +237,18 @@ _CHECKS: dict[str, tuple] = {
     "workflow.strike_expiry_days": _POSITIVE,
     "workflow.repeat_uploader_strikes": (lambda v: v >= 1, "must be at least 1"),
 }
+# Query variants of the audio (one chroma reading each): their ids are bytes, and each costs fingerprinting
+# and a probe search per upload (the default grids make 69).
+MAX_AUDIO_VARIANTS = 160
+
+
+def _audio_variant_count(raw: dict) -> int:
+    from fingerprint.audio import query_variants
+
+    return len(query_variants(_build(AudioParams, raw["fingerprint"]["audio"])))
+
+
+
 # Checks across keys: (key reported, test over the whole raw config, why).
 _CROSS_CHECKS = (
     ("fingerprint.audio.fmax", lambda r: r["fingerprint"]["audio"]["fmax"] > r["fingerprint"]["audio"]["fmin"],
@@ -239,6 +258,11 @@ _CROSS_CHECKS = (
      "must be at most half the sample_rate (the highest frequency it can hold)"),
     ("fingerprint.audio.hop_length",
      lambda r: r["fingerprint"]["audio"]["hop_length"] <= r["fingerprint"]["audio"]["n_fft"], "must be at most n_fft"),
+    ("fingerprint.audio.query_altered_stride", lambda r: r["fingerprint"]["audio"]["word_stride"]
+     % r["fingerprint"]["audio"]["query_altered_stride"] == 0, "must divide word_stride"),
+    ("fingerprint.audio", lambda r: _audio_variant_count(r) <= MAX_AUDIO_VARIANTS,
+     f"the query grids (query_semitones, query_tempo_*, query_speed_*, query_pitch_tempos) make more than "
+     f"{MAX_AUDIO_VARIANTS} variants: use fewer or coarser ones"),
     ("fingerprint.video.inset_max_share", lambda r: r["fingerprint"]["video"]["inset_max_share"]
      >= r["fingerprint"]["video"]["inset_min_share"], "must be at least inset_min_share"),
     ("match.video.radius", lambda r: r["match"]["video"]["radius"] <= r["fingerprint"]["video"]["hash_size"] ** 2,

@@ -30,8 +30,8 @@ from fingerprint import (
     fingerprint_file, fingerprint_for_registration, format_id,
 )
 from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
-from fingerprint.audio import variant_semitones, variant_tempo
-from index import Catalog, CatalogError, IndexStore, NewReference
+from fingerprint.audio import probe_rows, variant_semitones, variant_tempo
+from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
@@ -628,7 +628,11 @@ class Prescreen:
                 continue
             params = self.config.match.for_signal(signal)
             ts = time.perf_counter()
-            hits = index.search(codes.codes, params.radius)
+            if signal == AUDIO:  # altered variants: a sparse probe first, in full where it hits
+                hits = staged_search(lambda q: index.search(q, params.radius), codes.codes,
+                                     probe_rows(codes, fp.audio), codes.variants, fp.audio.query_probe_min_hits)
+            else:
+                hits = index.search(codes.codes, params.radius)
             timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
             if len(hits.ids) == 0:
                 continue
