@@ -24,6 +24,10 @@ almost every pair the reference stored, while the index holds half as many
 with 84 instead of 173 reference landmarks per second).
 
 Landmarks are exact-match codes: they are searched at Hamming radius 0.
+``landmark_peaks`` recovers the peaks a fingerprint's pairs join (each code
+holds its anchor's bin and its target's bin and frame step): a short quote
+under other sound hits few *pairs* (both peaks must survive), but far more of
+its single peaks, which ``match.constellation`` counts along a candidate line.
 Pure functions over numpy arrays.
 """
 
@@ -162,3 +166,19 @@ def landmark_fingerprint(signal: np.ndarray, sample_rate: int, params: LandmarkP
     t = anchors * step
     codes = hashes.astype(">u4").view(np.uint8).reshape(-1, CODE_BYTES)
     return Fingerprint(LANDMARK, codes, t, t + step)
+
+
+def landmark_peaks(fp: Fingerprint, params: LandmarkParams, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bins, frames) int64 of the distinct spectral peaks the pairs of a landmark
+    fingerprint join, anchors and targets, sorted by frame then bin; frames of
+    ``params.frame_seconds(sample_rate)`` seconds from the start of the media."""
+    if len(fp) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    h = np.ascontiguousarray(fp.codes).view(">u4").reshape(-1).astype(np.int64)
+    anchor_bin = (h >> (_DF_BITS + _DT_BITS)) & ((1 << _F_BITS) - 1)
+    df = ((h >> _DT_BITS) & ((1 << _DF_BITS) - 1)) - (1 << (_DF_BITS - 1))
+    dt = h & ((1 << _DT_BITS) - 1)
+    anchor = np.rint(fp.starts / params.frame_seconds(sample_rate)).astype(np.int64)
+    width = 1 << _F_BITS
+    keys = np.unique(np.concatenate([anchor * width + anchor_bin, (anchor + dt) * width + anchor_bin + df]))
+    return keys % width, keys // width

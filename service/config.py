@@ -23,7 +23,7 @@ from typing import Any
 
 from fingerprint import AudioParams, DecodeParams, FingerprintParams, LandmarkParams, VideoParams
 from index import IndexParams
-from match import AlignParams
+from match import AlignParams, ConstellationParams
 from policy import FairUse, PolicyParams, Rule, Thresholds
 
 
@@ -42,6 +42,7 @@ class MatchParams:
     video: AlignParams
     audio: AlignParams
     landmark: AlignParams
+    verify: ConstellationParams = ConstellationParams()  # [match.landmark.verify]
 
     def for_signal(self, signal: str) -> AlignParams:
         """The alignment settings of one signal (``fingerprint.SIGNALS``)."""
@@ -222,6 +223,20 @@ _CHECKS: dict[str, tuple] = {
     "index.nprobe": (lambda v: v >= 1, "must be at least 1"),
     "index.ivf_min_train_per_list": (lambda v: v >= 1, "must be at least 1"),
     "match.offset_tolerance": _NON_NEGATIVE,
+    "match.landmark.verify.candidate_min_instants": (lambda v: v >= 1, "must be at least 1"),
+    "match.landmark.verify.offset_seconds": ((lambda v: 0 < v <= 1), "must be in (0, 1] (seconds)"),
+    "match.landmark.verify.max_gap_seconds": _POSITIVE,
+    "match.landmark.verify.max_candidates": ((lambda v: 0 <= v <= 1000), "must be between 0 and 1000"),
+    "match.landmark.verify.context_seconds": ((lambda v: 0 <= v <= 60), "must be between 0 and 60 (seconds)"),
+    "match.landmark.verify.scan_frames": ((lambda v: 0 <= v <= 200), "must be between 0 and 200 (frames)"),
+    "match.landmark.verify.tolerance_bins": ((lambda v: 0 <= v <= 8), "must be between 0 and 8 (bins)"),
+    "match.landmark.verify.tolerance_frames": ((lambda v: 0 <= v <= 8), "must be between 0 and 8 (frames)"),
+    "match.landmark.verify.null_min_seconds": ((lambda v: 0 < v <= 30), "must be in (0, 30] (seconds)"),
+    "match.landmark.verify.null_max_seconds": ((lambda v: 0 < v <= 30), "must be in (0, 30] (seconds)"),
+    "match.landmark.verify.quote_match_rate": ((lambda v: 0 < v < 1), "must be between 0 and 1 (exclusive)"),
+    "match.landmark.verify.min_log_likelihood": _NON_NEGATIVE,
+    "match.landmark.verify.min_matched": (lambda v: v >= 1, "must be at least 1"),
+    "match.landmark.verify.min_seconds": _NON_NEGATIVE,
     **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark") for k, check in _ALIGN.items()},
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
@@ -275,6 +290,8 @@ _CROSS_CHECKS = (
      < r["fingerprint"]["landmark"]["n_fft"] // 2 + 1, "must be below n_fft / 2 + 1 (the STFT's bins)"),
     ("fingerprint.landmark.min_bin", lambda r: r["fingerprint"]["landmark"]["min_bin"]
      < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
+    ("match.landmark.verify.null_max_seconds", lambda r: r["match"]["landmark"]["verify"]["null_max_seconds"]
+     > r["match"]["landmark"]["verify"]["null_min_seconds"], "must be above null_min_seconds"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
        "must be at least min_speed") for sig in ("video", "audio", "landmark")),
 )
@@ -349,7 +366,8 @@ def load_config(path: str | Path | None = None) -> Config:
         landmark=_build(LandmarkParams, fp["landmark"]),
         decode=_build(DecodeParams, fp["decode"]),
     )
-    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")})
+    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")},
+                   verify=_build(ConstellationParams, m["landmark"]["verify"]))
     pol = raw["policy"]
     try:
         policy = PolicyParams(
