@@ -222,6 +222,7 @@ _CHECKS: dict[str, tuple] = {
     "index.nlist": (lambda v: v >= 1, "must be at least 1"),
     "index.nprobe": (lambda v: v >= 1, "must be at least 1"),
     "index.ivf_min_train_per_list": (lambda v: v >= 1, "must be at least 1"),
+    "index.parallel_min_work": _NON_NEGATIVE,
     "match.offset_tolerance": _NON_NEGATIVE,
     "match.landmark.verify.candidate_min_instants": (lambda v: v >= 1, "must be at least 1"),
     "match.landmark.verify.offset_seconds": ((lambda v: 0 < v <= 1), "must be in (0, 1] (seconds)"),
