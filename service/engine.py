@@ -662,10 +662,10 @@ class Prescreen:
         reference's peaks are recovered from its stored landmarks, the upload's
         from its own."""
         verify, lm = self.config.match.verify, self.config.fingerprint.landmark
+        rate = self.config.fingerprint.audio.sample_rate
         candidates = candidate_lines(cands, verify, strict)
         if not candidates:
             return []
-        rate = self.config.fingerprint.audio.sample_rate
         upload = PeakMap.build(*landmark_peaks(codes, lm, rate), lm.frame_seconds(rate), verify)
         instant = max(params.instant_seconds, upload.frame_seconds)
         quotes: list[tuple[VerifiedQuote, int]] = []
