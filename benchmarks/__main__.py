@@ -111,7 +111,7 @@ def _audio_codes_searched(audio, engine, cfg, radius: int) -> np.ndarray:
         return index.search(codes, radius)
 
     staged_search(search, audio.codes, probe_rows(audio, cfg.fingerprint.audio), audio.variants,
-                  cfg.fingerprint.audio.query_probe_min_hits)
+                  cfg.fingerprint.audio.query_probe_min_hits, audio.starts)
     return np.concatenate(searched) if searched else audio.codes[:0]
 
 

@@ -141,14 +141,19 @@ def range_search(index, codes: np.ndarray, radius: int, parallel_min_work: int =
     return Hits(query, np.asarray(ids, np.int64), np.asarray(dist, np.int32))
 
 
-def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarray, min_hits: int) -> Hits:
+def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarray, min_hits: int,
+                  times: np.ndarray | None = None, base_group: int = 0, bin_seconds: float = 0.5) -> Hits:
     """Range search in two stages: the rows ``first`` (bool mask), then every other
     row of each group (``groups``: one id per row, e.g. a query variant) whose
     first rows hit one reference at ``min_hits`` distinct rows or more.
 
-    search: ``codes -> Hits`` (e.g. ``SignalIndex.search`` at a radius). Returns
-    the hits of both stages, rows numbered as in ``codes``: the same hits a
-    full search finds for the groups searched in full, none for the others.
+    search: ``codes -> Hits`` (e.g. ``SignalIndex.search`` at a radius).
+    times: each row's time (seconds): then a first-stage hit only counts where it
+    is closer to its reference than every hit of group ``base_group`` (searched
+    in full) within the same ``bin_seconds`` (a variant that undoes an alteration
+    is not needed where the plain reading already matches better). Returns the
+    hits of both stages, rows numbered as in ``codes``: the same hits a full
+    search finds for the groups searched in full, none for the others' other rows.
     """
     first = np.asarray(first, bool)
     rows1 = np.flatnonzero(first)
@@ -157,10 +162,25 @@ def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarr
     groups = np.asarray(groups, np.int64)
     if len(h1.ids) == 0 or first.all():
         return h1
+    group, ref = groups[h1.query], split_ids(h1.ids)[0]
+    counted = group != base_group
+    if times is not None:
+        # the base group's best distance per (time bin, reference)
+        t_bin = np.floor(np.asarray(times, np.float64)[h1.query] / bin_seconds).astype(np.int64)
+        key = t_bin * (int(ref.max()) + 1) + ref
+        base = ~counted
+        best = np.full(len(key), np.iinfo(np.int32).max, np.int64)
+        if base.any():
+            keys, inverse = np.unique(key[base], return_inverse=True)
+            low = np.full(len(keys), np.iinfo(np.int32).max, np.int64)
+            np.minimum.at(low, inverse, h1.distance[base])
+            pos = np.clip(np.searchsorted(keys, key), 0, len(keys) - 1)
+            best = np.where(keys[pos] == key, low[pos], best)
+        counted &= h1.distance < best
     # distinct first-stage rows per (group, reference)
-    pairs = np.unique(np.stack([groups[h1.query], split_ids(h1.ids)[0], h1.query], axis=1), axis=0)
+    pairs = np.unique(np.stack([group[counted], ref[counted], h1.query[counted]], axis=1), axis=0)
     keys, counts = np.unique(pairs[:, :2], axis=0, return_counts=True)
-    hit_groups = np.unique(keys[counts >= min_hits, 0])
+    hit_groups = np.unique(keys[counts >= min_hits, 0]) if len(keys) else np.zeros(0, np.int64)
     rows2 = np.flatnonzero(~first & np.isin(groups, hit_groups))
     if len(rows2) == 0:
         return h1

@@ -633,7 +633,8 @@ class Prescreen:
             ts = time.perf_counter()
             if signal == AUDIO:  # altered variants: a sparse probe first, in full where it hits
                 hits = staged_search(lambda q: index.search(q, params.radius), codes.codes,
-                                     probe_rows(codes, fp.audio), codes.variants, fp.audio.query_probe_min_hits)
+                                     probe_rows(codes, fp.audio), codes.variants, fp.audio.query_probe_min_hits,
+                                     codes.starts)
             else:
                 hits = index.search(codes.codes, params.radius)
             timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts

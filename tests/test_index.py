@@ -179,3 +179,27 @@ def test_staged_search_searches_the_rest_of_a_group_only_where_its_first_rows_hi
     np.testing.assert_array_equal(staged.query, expect.query)
     np.testing.assert_array_equal(staged.ids, expect.ids)
     assert searched == [int(first.sum()), 30]  # second stage: group 1's 30 other rows only
+
+
+def test_staged_search_does_not_complete_a_group_where_the_base_group_matches_better():
+    # a variant's probe hits count only where they beat the plain reading's hits at that time
+    from index import staged_search
+
+    stored = _codes(200, 21)
+    index = build_index(32, make_ids(3, 200), stored, IndexParams())
+    plain = _near(stored[:40], 4, 22)  # the copy, read plainly: close
+    altered = _near(stored[:40], 20, 23)  # a variant's reading of the same instants: further
+    queries = np.concatenate([plain, altered])
+    groups = np.repeat([0, 1], 40)
+    times = np.tile(np.arange(40) * 0.125, 2)
+    first = (groups == 0) | (np.arange(80) % 4 == 0)
+    searched = []
+
+    def search(codes):
+        searched.append(len(codes))
+        return range_search(index, codes, 60)
+
+    staged_search(search, queries, first, groups, 2, times)
+    assert searched == [int(first.sum())]  # the variant is not completed
+    staged_search(search, queries, first, groups, 2)  # without times it is
+    assert searched[-1] == 30
