@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -446,6 +447,94 @@ def _negative(fn: Callable[[np.random.Generator, int], tuple[mg.Media, str]], no
     return make
 
 
+# --------------------------------------------------------------------------- issue 9, audio: evasions and quotes
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float, avoid: float = 0.05) -> float:
+    """A factor drawn log-uniformly in [lo, hi], at least ``avoid`` (relative) away from 1:
+    a range, not grid points a system could be tuned to."""
+    while True:
+        f = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        if abs(np.log(f)) >= np.log1p(avoid):
+            return round(f, 3)
+
+
+def _audio_retimed(how: str, factor: float | tuple[float, float]):
+    """An audio-only copy played at another speed: ``how`` = "tempo" (duration changed,
+    pitch kept: a phase vocoder) or "speed" (pitch following: resampled); ``factor``
+    fixed, or a (lo, hi) range drawn per upload."""
+    edit = T.tempo if how == "tempo" else T.resample_speed
+
+    def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
+        f = factor if isinstance(factor, float) else _log_uniform(rng, *factor)
+        s, length = _excerpt_span(src, rng)
+        clip = T.drop_video(T.excerpt(src.media, s, s + length)) if src.media.frames is not None \
+            else T.excerpt(src.media, s, s + length)
+        return Made(edit(clip, f), [_seg(0, length / f, s, s + length)], "copy", suffix=".m4a",
+                    note=f"excerpt {s:.2f}-{s + length:.2f} s of the work's sound, {how} x{f:.3f}")
+    return make
+
+
+def _song_snippet_under(over: str, seconds: float, snippet: float = 7.0):
+    """A ``snippet``-second excerpt of the work's sound inside ``seconds`` of a podcast
+    (speech, audio only), 6-12 dB (drawn) under other sound: the voice talking on
+    over it (``over`` = "voice") or other music playing over it ("music")."""
+    def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
+        s = round(float(rng.uniform(src.ref.content_start, src.ref.content_end - snippet)), 2)
+        at = round(float(rng.uniform(0.2, 0.7)) * seconds, 2)
+        under_db = round(float(rng.uniform(6.0, 12.0)), 1)
+        podcast = mg.Media(None, FPS, _speech(seed, seconds), SR)
+        if over == "voice":
+            cover = podcast.audio[mg.count(at, SR): mg.count(at, SR) + mg.count(snippet, SR)]
+        else:
+            cover = _music(seed + 5, snippet)
+        work = T.excerpt(src.media, s, s + snippet)
+        if work.frames is not None:
+            work = T.drop_video(work)
+        clip = T.embed(T.mix_audio(work, cover, snr_db=-under_db), podcast, at)
+        return Made(clip, [_seg(at, at + snippet, s, s + snippet)], "quote", suffix=".m4a",
+                    note=f"{snippet:.0f} s of the work's sound at {at:.1f} s of a {seconds:.0f} s podcast, "
+                         f"{under_db:.1f} dB under {'the voice' if over == 'voice' else 'other music'}")
+    return make
+
+
+@lru_cache(maxsize=4)
+def pitched_same_style(plan_seed: int, n_songs: int, count: int, probe_seconds: float = 8.0
+                       ) -> tuple[tuple[int, int], ...]:
+    """(music seed, semitones) of ``count`` hard negatives: unregistered music of the
+    songs' generator that, shifted by 1-3 semitones, comes closest in key profile
+    (mean chroma, cosine) to some registered song. Uses no system under test and
+    no labels; each seed used once."""
+    songs = [_chroma_profile(_music(1000 * plan_seed + 500 + i, probe_seconds)) for i in range(n_songs)]
+    scored = []
+    for seed in (1000 * plan_seed + 950 + i for i in range(12)):
+        profile = _chroma_profile(_music(seed, probe_seconds))
+        for shift in (-3, -2, -1, 1, 2, 3):
+            rolled = np.roll(profile, shift)  # up k semitones: pitch class c moves to c + k
+            scored.append((max(float(rolled @ song) for song in songs), seed, shift))
+    out, used = [], set()
+    for _, seed, shift in sorted(scored, reverse=True):
+        if seed not in used:
+            out.append((seed, shift))
+            used.add(seed)
+        if len(out) == count:
+            break
+    return tuple(out)
+
+
+def _same_style_pitched(plan: Plan, seconds: float = 30.0):
+    """Negative: unregistered same-style music pitch-shifted towards a registered song's key."""
+    def make(src: Source | None, rng: np.random.Generator, seed: int) -> Made:
+        picks = pitched_same_style(plan.seed, plan.n_songs, plan.per_transform)
+        copy = (seed - 7) % 1000  # the copy index k of this row (see the upload seeds in _run_job)
+        music_seed, shift = picks[copy % len(picks)]
+        media = T.pitch_shift(mg.Media(None, FPS, _music(music_seed, seconds), SR), float(shift))
+        return Made(media, [], "negative", suffix=".m4a",
+                    note=f"unregistered music (seed {music_seed}) shifted {shift:+d} semitones towards a "
+                         f"registered song's key")
+    return make
+
+
 def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
     """The table of transformations for ``plan`` (name, group, one-line doc, recipe)."""
     V, A = "visual", "audio"
@@ -589,6 +678,36 @@ def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
                   "heard as the music, its mono mix cancels to silence", _phase_inverted, "any"),
         Transform("second_streams", "evasion", "the work's picture and sound in the second video and audio "
                   "streams, unrelated video and music in the first ones", _second_streams, "film"),
+    ]
+    # issue 9, audio: pitch +-2/3 semitones, tempo and speed 0.8-1.25x (audio only), 7 s song snippets
+    # under other sound, same-style music at another pitch
+    rows += [
+        Transform("pitch_up_2", A, "pitch +2 semitones (duration kept)",
+                  _audio(lambda m, r, s: T.pitch_shift(m, 2.0)), "any"),
+        Transform("pitch_down_2", A, "pitch -2 semitones (duration kept)",
+                  _audio(lambda m, r, s: T.pitch_shift(m, -2.0)), "any"),
+        Transform("pitch_up_3", A, "pitch +3 semitones (duration kept)",
+                  _audio(lambda m, r, s: T.pitch_shift(m, 3.0)), "any"),
+        Transform("pitch_down_3", A, "pitch -3 semitones (duration kept)",
+                  _audio(lambda m, r, s: T.pitch_shift(m, -3.0)), "any"),
+        Transform("tempo_0.8", A, "tempo 0.8x (pitch kept)", _audio_retimed("tempo", 0.8), "any"),
+        Transform("tempo_1.25", A, "tempo 1.25x (pitch kept)", _audio_retimed("tempo", 1.25), "any"),
+        Transform("tempo_drawn", A, "tempo drawn per upload in 0.8-1.25x, at least 5 % off (pitch kept)",
+                  _audio_retimed("tempo", (0.8, 1.25)), "any"),
+        Transform("audio_speed_0.8", A, "played at 0.8x, pitch following (resampled: -3.9 semitones)",
+                  _audio_retimed("speed", 0.8), "any"),
+        Transform("audio_speed_1.25", A, "played at 1.25x, pitch following (resampled: +3.9 semitones)",
+                  _audio_retimed("speed", 1.25), "any"),
+        Transform("audio_speed_drawn", A, "played at a speed drawn per upload in 0.8-1.25x, at least 5 % off, "
+                  "pitch following (resampled)", _audio_retimed("speed", (0.8, 1.25)), "any"),
+        Transform("snippet_under_voice", "partial", f"7 s of the work's sound inside a {plan.commentary_seconds:.0f} s "
+                  "podcast, 6-12 dB under the voice (audio only)",
+                  _song_snippet_under("voice", plan.commentary_seconds), "any"),
+        Transform("snippet_under_music", "partial", f"7 s of the work's sound inside a {plan.commentary_seconds:.0f} s "
+                  "podcast, 6-12 dB under other music (audio only)",
+                  _song_snippet_under("music", plan.commentary_seconds), "any"),
+        Transform("same_style_pitched", "negative", "unregistered same-style music shifted 1-3 semitones towards "
+                  "a registered song's key (audio only)", _same_style_pitched(plan), "none"),
     ]
     return rows
 

@@ -24,6 +24,10 @@ almost every pair the reference stored, while the index holds half as many
 with 84 instead of 173 reference landmarks per second).
 
 Landmarks are exact-match codes: they are searched at Hamming radius 0.
+``landmark_peaks`` recovers the peaks a fingerprint's pairs join (each code
+holds its anchor's bin and its target's bin and frame step): a short quote
+under other sound hits few *pairs* (both peaks must survive), but far more of
+its single peaks, which ``match.constellation`` counts along a candidate line.
 Pure functions over numpy arrays.
 """
 
@@ -171,3 +175,26 @@ def landmark_fingerprint(signal: np.ndarray, sample_rate: int, params: LandmarkP
     t = anchors * step
     codes = hashes.astype(">u4").view(np.uint8).reshape(-1, CODE_BYTES)
     return Fingerprint(LANDMARK, codes, t, t + step)
+
+
+def pair_peaks(codes: np.ndarray, anchor_frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bins, frames) int64 of the two peaks each landmark code joins: shape (2, n),
+    row 0 the anchors (at ``anchor_frames``), row 1 the targets."""
+    h = np.ascontiguousarray(codes).view(">u4").reshape(-1).astype(np.int64)
+    anchor_bin = (h >> (_DF_BITS + _DT_BITS)) & ((1 << _F_BITS) - 1)
+    df = ((h >> _DT_BITS) & ((1 << _DF_BITS) - 1)) - (1 << (_DF_BITS - 1))
+    dt = h & ((1 << _DT_BITS) - 1)
+    anchor = np.asarray(anchor_frames, np.int64)
+    return np.stack([anchor_bin, anchor_bin + df]), np.stack([anchor, anchor + dt])
+
+
+def landmark_peaks(fp: Fingerprint, params: LandmarkParams, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bins, frames) int64 of the distinct spectral peaks the pairs of a landmark
+    fingerprint join, anchors and targets, sorted by frame then bin; frames of
+    ``params.frame_seconds(sample_rate)`` seconds from the start of the media."""
+    if len(fp) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    bins, frames = pair_peaks(fp.codes, np.rint(fp.starts / params.frame_seconds(sample_rate)))
+    width = 1 << _F_BITS
+    keys = np.unique(frames.ravel() * width + bins.ravel())
+    return keys % width, keys // width

@@ -37,12 +37,15 @@ class IndexParams:
         lists searched; approximate, for large catalogs).
     ivf_min_train_per_list: below this many codes per list the IVF cannot be
         trained well and the exact index is used instead.
+    parallel_min_work: a search comparing fewer code pairs than this (query
+        codes x stored codes searched) runs on one thread (see ``range_search``).
     """
 
     kind: str = "flat"
     nlist: int = 1024
     nprobe: int = 16
     ivf_min_train_per_list: int = 39
+    parallel_min_work: int = 1 << 25
 
 
 def make_ids(ref_id: int, n: int) -> np.ndarray:
@@ -103,14 +106,87 @@ def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: Ind
     return index
 
 
-def range_search(index, codes: np.ndarray, radius: int) -> Hits:
-    """Every stored code within ``radius`` bits (inclusive) of each query row."""
+def _pairs_compared(index, n_query: int) -> int:
+    """About how many (query, stored) code pairs a range search of ``n_query`` codes compares."""
+    if isinstance(index, faiss.IndexBinaryHash):
+        return n_query  # table lookups
+    inner = faiss.downcast_IndexBinary(getattr(index, "index", index))
+    share = inner.nprobe / inner.nlist if isinstance(inner, faiss.IndexBinaryIVF) else 1.0
+    return int(n_query * index.ntotal * share)
+
+
+def range_search(index, codes: np.ndarray, radius: int, parallel_min_work: int = 1 << 25) -> Hits:
+    """Every stored code within ``radius`` bits (inclusive) of each query row.
+
+    A search comparing fewer than ``parallel_min_work`` code pairs runs on one
+    thread: FAISS's OpenMP workers cost ~30 ms of CPU per call on a shared
+    2-core machine whatever the size (measured: 10 or 2 000 codes against 1 556,
+    30-34 ms CPU and 65-150 ms wall on 2 threads; 0.07-8 ms on one), more than
+    the search of a whole upload against a small catalog. Larger searches
+    keep every thread (wall time at a million stored codes).
+    """
     if len(codes) == 0 or index.ntotal == 0:
         return Hits.empty()
     # FAISS binary range_search keeps distances strictly below its radius.
-    lims, dist, ids = index.range_search(np.ascontiguousarray(codes), int(radius) + 1)
+    if _pairs_compared(index, len(codes)) < parallel_min_work:
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            lims, dist, ids = index.range_search(np.ascontiguousarray(codes), int(radius) + 1)
+        finally:
+            faiss.omp_set_num_threads(threads)
+    else:
+        lims, dist, ids = index.range_search(np.ascontiguousarray(codes), int(radius) + 1)
     query = np.repeat(np.arange(len(codes), dtype=np.int64), np.diff(lims).astype(np.int64))
     return Hits(query, np.asarray(ids, np.int64), np.asarray(dist, np.int32))
+
+
+def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarray, min_hits: int,
+                  times: np.ndarray | None = None, base_group: int = 0, bin_seconds: float = 0.5) -> Hits:
+    """Range search in two stages: the rows ``first`` (bool mask), then every other
+    row of each group (``groups``: one id per row, e.g. a query variant) whose
+    first rows hit one reference at ``min_hits`` distinct rows or more.
+
+    search: ``codes -> Hits`` (e.g. ``SignalIndex.search`` at a radius).
+    times: each row's time (seconds): then a first-stage hit only counts where it
+    is closer to its reference than every hit of group ``base_group`` (searched
+    in full) within the same ``bin_seconds`` (a variant that undoes an alteration
+    is not needed where the plain reading already matches better). Returns the
+    hits of both stages, rows numbered as in ``codes``: the same hits a full
+    search finds for the groups searched in full, none for the others' other rows.
+    """
+    first = np.asarray(first, bool)
+    rows1 = np.flatnonzero(first)
+    h1 = search(codes[rows1]) if len(rows1) else Hits.empty()
+    h1 = Hits(rows1[h1.query], h1.ids, h1.distance)
+    groups = np.asarray(groups, np.int64)
+    if len(h1.ids) == 0 or first.all():
+        return h1
+    group, ref = groups[h1.query], split_ids(h1.ids)[0]
+    counted = group != base_group
+    if times is not None:
+        # the base group's best distance per (time bin, reference)
+        t_bin = np.floor(np.asarray(times, np.float64)[h1.query] / bin_seconds).astype(np.int64)
+        key = t_bin * (int(ref.max()) + 1) + ref
+        base = ~counted
+        best = np.full(len(key), np.iinfo(np.int32).max, np.int64)
+        if base.any():
+            keys, inverse = np.unique(key[base], return_inverse=True)
+            low = np.full(len(keys), np.iinfo(np.int32).max, np.int64)
+            np.minimum.at(low, inverse, h1.distance[base])
+            pos = np.clip(np.searchsorted(keys, key), 0, len(keys) - 1)
+            best = np.where(keys[pos] == key, low[pos], best)
+        counted &= h1.distance < best
+    # distinct first-stage rows per (group, reference)
+    pairs = np.unique(np.stack([group[counted], ref[counted], h1.query[counted]], axis=1), axis=0)
+    keys, counts = np.unique(pairs[:, :2], axis=0, return_counts=True)
+    hit_groups = np.unique(keys[counts >= min_hits, 0]) if len(keys) else np.zeros(0, np.int64)
+    rows2 = np.flatnonzero(~first & np.isin(groups, hit_groups))
+    if len(rows2) == 0:
+        return h1
+    h2 = search(codes[rows2])
+    return Hits(np.concatenate([h1.query, rows2[h2.query]]), np.concatenate([h1.ids, h2.ids]),
+                np.concatenate([h1.distance, h2.distance]))
 
 
 def naive_range_search(stored_ids: np.ndarray, stored_codes: np.ndarray, codes: np.ndarray, radius: int) -> Hits:
@@ -175,17 +251,18 @@ class TimeTable:
 class SignalIndex:
     """One signal's FAISS index plus its time table."""
 
-    def __init__(self, signal: str, index, times: TimeTable):
+    def __init__(self, signal: str, index, times: TimeTable, parallel_min_work: int = 1 << 25):
         self.signal = signal
         self.index = index
         self.times = times
+        self.parallel_min_work = parallel_min_work
 
     @property
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
     def search(self, codes: np.ndarray, radius: int) -> Hits:
-        return range_search(self.index, codes, radius)
+        return range_search(self.index, codes, radius, self.parallel_min_work)
 
     def add(self, ref_id: int, fp: Fingerprint) -> None:
         if len(fp) == 0:
@@ -291,7 +368,7 @@ class IndexStore:
                                           data["ends"])
                     if index.ntotal != len(times):
                         raise ValueError("index and time table disagree")
-                    self.signals[signal] = SignalIndex(signal, index, times)
+                    self.signals[signal] = SignalIndex(signal, index, times, self.params.parallel_min_work)
                 self.generation = gen
                 return False
             except (RuntimeError, OSError, ValueError, KeyError):
@@ -327,7 +404,7 @@ class IndexStore:
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
         index = build_index(width, all_ids, all_codes, self.params, exact=signal in EXACT_MATCH)
-        return SignalIndex(signal, index, TimeTable.from_parts(parts))
+        return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params.parallel_min_work)
 
     def _build_settings(self) -> dict:
         """The settings the saved files were built with; a change means a rebuild.

@@ -4,10 +4,12 @@ segments with scores -> one match per work. No I/O."""
 from .align import AlignParams, align
 from .candidates import build_candidates
 from .combine import combine, merge_segments, union_seconds
+from .constellation import (CandidateLine, ConstellationParams, PeakMap, VerifiedQuote, candidate_lines,
+                            quote_segment, verify_line)
 from .exclusions import apply_exclusions, subtract_intervals
 from .types import Candidates, Segment, WorkMatch
 
 __all__ = [
-    "AlignParams", "Candidates", "Segment", "WorkMatch",
-    "align", "apply_exclusions", "build_candidates", "subtract_intervals", "combine", "merge_segments", "union_seconds",
+    "AlignParams", "CandidateLine", "Candidates", "ConstellationParams", "PeakMap", "Segment", "VerifiedQuote", "WorkMatch",
+    "align", "apply_exclusions", "build_candidates", "candidate_lines", "subtract_intervals", "combine", "merge_segments", "quote_segment", "union_seconds", "verify_line",
 ]

@@ -46,8 +46,9 @@ class AlignParams:
         straddle the copy's edge still hit and the matched codes end about at
         the copy's edge; where nothing beyond could be observed, the copy may
         run on for up to this much, so the segment is widened there: to the
-        upload's start (end) when it reaches, within a quarter of this, a run
-        of codes beginning (ending) this close to it, to the reference's start
+        upload's start (end) when its first (last) matched code lies within
+        this much, and a quarter more, of it (divided by the segment's speed:
+        a slowed copy spreads a window over more upload seconds), to the reference's start
         (its first code lies this far in) and towards its end (its last code
         stands for the rest, see ``fingerprint.audio._last_code_to_end``).
     gap_edge_seconds: the same where the upload's codes stop at a gap inside
@@ -405,19 +406,25 @@ def _extend(seg: Segment, hits: Candidates, params: AlignParams, query_span: tup
     have been observed (see ``edge_seconds``); ``hits`` are its inliers and
     ``query_span`` runs from the upload's first code to its end."""
     if params.edge_seconds and len(hits):
-        edge, tol = params.edge_seconds, params.edge_seconds / 4  # (query variants start a little apart)
+        edge = params.edge_seconds
+        # on the upload's timeline a code's window spans edge / speed seconds either side:
+        # a slowed copy (tempo 0.8) spreads it, and its first code lies further in
+        reach, tol = edge / seg.speed, edge / seg.speed / 4  # (query variants start a little apart)
         first, last = int(np.argmin(hits.q_start)), int(np.argmax(hits.q_start))
         grow = [0.0, 0.0]
-        # the upload: the segment starts (ends) with the run of codes it lies in,
-        # either at the upload's start (end): widen all the way to it, or next
-        # to a gap of silence
+        # the upload: the segment starts (ends) where a copy at this speed running
+        # from the upload's start (to its end) shows its first (last) code: widen
+        # all the way to it; or with the run of codes it lies in, next to a gap of silence
         run0 = hits.q_run_start[first] if np.isfinite(hits.q_run_start[first]) else query_span[0]
-        if hits.q_start[first] - run0 <= tol:
-            grow[0] = seg.upload_start if run0 <= edge + tol else params.gap_edge_seconds
-        run1 = hits.q_run_end[last] if np.isfinite(hits.q_run_end[last]) else query_span[1] - edge
-        if run1 - hits.q_start[last] <= tol:
-            at_end = query_span[1] - run1 <= edge + tol and np.isfinite(query_span[1])
-            grow[1] = query_span[1] - seg.upload_end if at_end else params.gap_edge_seconds
+        if hits.q_start[first] <= reach + tol:
+            grow[0] = seg.upload_start
+        elif hits.q_start[first] - run0 <= tol:
+            grow[0] = params.gap_edge_seconds / seg.speed
+        run1 = hits.q_run_end[last] if np.isfinite(hits.q_run_end[last]) else query_span[1] - reach
+        if np.isfinite(query_span[1]) and query_span[1] - hits.q_start[last] <= reach + tol:
+            grow[1] = query_span[1] - seg.upload_end
+        elif run1 - hits.q_start[last] <= tol:
+            grow[1] = params.gap_edge_seconds / seg.speed
         # the reference: its first code lies half a window in; its last code
         # stands for the rest of it (a long reference interval)
         if seg.ref_start <= edge:

@@ -51,6 +51,7 @@ from .transforms import (
     pitch_shift,
     reencode,
     replace_audio,
+    resample_speed,
     resize,
     rotate,
     rotate90,

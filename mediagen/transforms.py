@@ -14,7 +14,7 @@ Picture: :func:`scale`, :func:`resize`, :func:`crop`, :func:`letterbox`,
 Time: :func:`change_fps`, :func:`speed`, :func:`excerpt`, :func:`concat`,
 :func:`embed`.
 Sound: :func:`mix_audio`, :func:`add_audio_noise`, :func:`pitch_shift`,
-:func:`tempo`, :func:`gain`, :func:`replace_audio`, :func:`drop_audio`,
+:func:`tempo`, :func:`resample_speed`, :func:`gain`, :func:`replace_audio`, :func:`drop_audio`,
 :func:`drop_video`.
 Codec: :func:`reencode` (write to a file and decode again).
 """
@@ -36,7 +36,7 @@ __all__ = [
     "scale", "resize", "crop", "letterbox", "pillarbox", "hflip", "rotate", "color_shift",
     "greyscale", "add_noise", "caption", "logo", "picture_in_picture", "vflip", "rotate90", "negative",
     "split_screen", "vertical_over_blur", "border", "change_fps", "speed",
-    "excerpt", "concat", "embed", "mix_audio", "add_audio_noise", "pitch_shift", "tempo", "gain",
+    "excerpt", "concat", "embed", "mix_audio", "add_audio_noise", "pitch_shift", "tempo", "resample_speed", "gain",
     "replace_audio", "drop_audio", "drop_video", "reencode",
 ]
 
@@ -514,6 +514,19 @@ def _stretch(audio: np.ndarray, factor: float) -> np.ndarray:
 def tempo(media: Media, factor: float) -> Media:
     """Time-stretch the audio only by ``factor`` (>1 faster, pitch kept); video untouched."""
     return dataclasses.replace(media, audio=_stretch(_audio(media, "tempo"), factor))
+
+
+def resample_speed(media: Media, factor: float) -> Media:
+    """Play the soundtrack ``factor`` times faster with the pitch following, as a tape
+    or resampling does (``ffmpeg -af asetrate=sr*factor,aresample=sr``): duration
+    / factor, every frequency x factor (12 log2 factor semitones); video untouched."""
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    audio = _audio(media, "resample_speed")
+    if factor == 1.0:
+        return media
+    out = librosa.resample(audio, orig_sr=media.sample_rate * factor, target_sr=media.sample_rate)
+    return dataclasses.replace(media, audio=_limit(out.astype(np.float32)))
 
 
 def excerpt(media: Media, start: float, end: float) -> Media:

@@ -27,7 +27,7 @@ from fingerprint import (
     VideoParams,
 )
 from index import IndexParams
-from match import AlignParams
+from match import AlignParams, ConstellationParams
 from policy import FairUse, PolicyParams, Rule, RuleError, Thresholds
 
 
@@ -46,6 +46,7 @@ class MatchParams:
     video: AlignParams
     audio: AlignParams
     landmark: AlignParams
+    verify: ConstellationParams = ConstellationParams()  # [match.landmark.verify]
 
     def for_signal(self, signal: str) -> AlignParams:
         """The alignment settings of one signal (``fingerprint.SIGNALS``)."""
@@ -189,7 +190,6 @@ MAX_MAGNITUDE = 1e9
 MAX_LIST_ITEMS = 32
 MAX_RULES = 100                 # [[policy.rules]] entries
 MAX_GRID_POINTS = 512           # speeds tried per signal (0.5-2x by 0.005 is 301)
-MAX_QUERY_VARIANTS = 255        # variant numbers are stored as one byte per code
 MAX_VOTES_PER_HIT = 1024        # aligner: speeds x offset bins one hit votes in (default audio: 25 x 11)
 MAX_SPECTRUM_CELLS_PER_SECOND = 200_000  # STFT frames per second x frequency bins (defaults 16 k and 11 k)
 MAX_LANDMARKS_PER_SECOND = 20_000        # peaks per second x fan-out (default uploads 32 x 16)
@@ -299,9 +299,17 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.audio.words_per_code": _between(1, 32),
     "fingerprint.audio.word_stride": _between(1, 64, "chroma frames"),
     "fingerprint.audio.min_voiced_share": _SHARE,
-    "fingerprint.audio.query_semitones": _each(-11, 11, "shift", "semitones", non_empty=True),
-    "fingerprint.audio.query_tempos": _each(0.5, 2, "factor", "", non_empty=True),
-    "fingerprint.audio.query_speeds": _each(0.5, 2, "factor", ""),
+    "fingerprint.audio.query_semitones": _each(-11, 11, "shift", "semitones"),
+    "fingerprint.audio.query_tempo_range": ((lambda v: len(v) == 2 and 0.5 <= v[0] <= v[1] <= 2),
+                                            "must be [lowest, highest], within 0.5-2"),
+    "fingerprint.audio.query_tempo_step": _between(0.005, 1, "a ratio"),
+    "fingerprint.audio.query_speed_range": ((lambda v: len(v) == 2 and 0.5 <= v[0] <= v[1] <= 2),
+                                            "must be [lowest, highest], within 0.5-2"),
+    "fingerprint.audio.query_speed_step": _between(0.05, 12, "semitones"),
+    "fingerprint.audio.query_pitch_tempos": _each(0.5, 2, "factor", ""),
+    "fingerprint.audio.query_altered_stride": _between(1, 64, "chroma frames"),
+    "fingerprint.audio.query_probe_stride": _between(1, 1000, "codes"),
+    "fingerprint.audio.query_probe_min_hits": _between(1, 1e6, "hits"),
     "fingerprint.landmark.n_fft": _between(64, 65536, "samples"),
     "fingerprint.landmark.hop_length": _between(1, 65536, "samples"),
     "fingerprint.landmark.min_bin": _between(0, 511, "FFT bin"),
@@ -323,6 +331,21 @@ _CHECKS: dict[str, tuple] = {
     "index.nprobe": _between(1, 2 ** 20),
     "index.ivf_min_train_per_list": _between(1, 10000),
     "match.offset_tolerance": _between(0, 3600, "seconds"),
+    "index.parallel_min_work": _between(0, 1e9, "code pairs compared"),
+    "match.landmark.verify.candidate_min_instants": _between(1, 1e6),
+    "match.landmark.verify.offset_seconds": _between(0, 1, "seconds", lo_open=True),
+    "match.landmark.verify.max_gap_seconds": _between(0, 3600, "seconds", lo_open=True),
+    "match.landmark.verify.max_candidates": _between(0, 1000),
+    "match.landmark.verify.context_seconds": _between(0, 60, "seconds"),
+    "match.landmark.verify.scan_frames": _between(0, 200, "frames"),
+    "match.landmark.verify.tolerance_bins": _between(0, 8, "bins"),
+    "match.landmark.verify.tolerance_frames": _between(0, 8, "frames"),
+    "match.landmark.verify.null_min_seconds": _between(0, 30, "seconds", lo_open=True),
+    "match.landmark.verify.null_max_seconds": _between(0, 30, "seconds", lo_open=True),
+    "match.landmark.verify.quote_match_rate": ((lambda v: 0 < v < 1), "must be between 0 and 1 (exclusive)"),
+    "match.landmark.verify.min_log_likelihood": _between(0, 1e6),
+    "match.landmark.verify.min_matched": _between(1, 1e6),
+    "match.landmark.verify.min_seconds": _SECONDS,
     **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark") for k, check in _ALIGN.items()},
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
@@ -343,12 +366,6 @@ _CHECKS: dict[str, tuple] = {
     "service.log_max_bytes": _between(10_000, 1e9, "bytes"),
     "service.log_backups": _between(0, 100),
 }
-
-
-def _audio_variants(r: dict) -> int:
-    """Chroma query variants an upload is read under: pitch x tempo, plus the speeds."""
-    a = r["fingerprint"]["audio"]
-    return len(a["query_semitones"]) * len(a["query_tempos"]) + len(a["query_speeds"])
 
 
 def _code_seconds(r: dict, signal: str) -> float:
@@ -380,6 +397,18 @@ def _spectrum_cells(r: dict, table: str) -> float:
     return r["fingerprint"]["audio"]["sample_rate"] / t["hop_length"] * (t["n_fft"] // 2 + 1)
 
 
+# Query variants of the audio (one chroma reading each): their ids are bytes, and each costs fingerprinting
+# and a probe search per upload (the default grids make 69).
+MAX_AUDIO_VARIANTS = 160
+
+
+def _audio_variant_count(raw: dict) -> int:
+    from fingerprint.audio import query_variants
+
+    return len(query_variants(_build(AudioParams, raw["fingerprint"]["audio"])))
+
+
+
 # Checks across keys: (key reported, test over the whole raw config, why).
 _CROSS_CHECKS = (
     ("fingerprint.audio.fmax", lambda r: r["fingerprint"]["audio"]["fmax"] > r["fingerprint"]["audio"]["fmin"],
@@ -396,13 +425,15 @@ _CROSS_CHECKS = (
        f"is too small for n_fft and the sample rate: the spectrogram would hold more than "
        f"{MAX_SPECTRUM_CELLS_PER_SECOND:,} values per second (frames per second x (n_fft / 2 + 1))")
       for t in ("audio", "landmark")),
-    ("fingerprint.audio.query_tempos", lambda r: _audio_variants(r) <= MAX_QUERY_VARIANTS,
-     f"with query_semitones and query_tempos makes too many query variants: len(query_semitones) x "
-     f"len(query_tempos) + len(query_speeds) must be at most {MAX_QUERY_VARIANTS}"),
     *((f"fingerprint.landmark.{fan}", lambda r, p=peaks, f=fan: r["fingerprint"]["landmark"][p]
        * r["fingerprint"]["landmark"][f] <= MAX_LANDMARKS_PER_SECOND,
        f"x {peaks} must be at most {MAX_LANDMARKS_PER_SECOND:,} landmarks per second")
       for peaks, fan in (("peaks_per_second", "fan_out"), ("query_peaks_per_second", "query_fan_out"))),
+    ("fingerprint.audio.query_altered_stride", lambda r: r["fingerprint"]["audio"]["word_stride"]
+     % r["fingerprint"]["audio"]["query_altered_stride"] == 0, "must divide word_stride"),
+    ("fingerprint.audio", lambda r: _audio_variant_count(r) <= MAX_AUDIO_VARIANTS,
+     f"the query grids (query_semitones, query_tempo_*, query_speed_*, query_pitch_tempos) make more than "
+     f"{MAX_AUDIO_VARIANTS} variants: use fewer or coarser ones"),
     ("fingerprint.video.inset_max_share", lambda r: r["fingerprint"]["video"]["inset_max_share"]
      >= r["fingerprint"]["video"]["inset_min_share"], "must be at least inset_min_share"),
     ("fingerprint.video.collapse_distance", lambda r: r["fingerprint"]["video"]["collapse_distance"]
@@ -420,6 +451,8 @@ _CROSS_CHECKS = (
     ("fingerprint.landmark.min_bin", lambda r: r["fingerprint"]["landmark"]["min_bin"]
      < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
     ("index.nprobe", lambda r: r["index"]["nprobe"] <= r["index"]["nlist"], "must be at most nlist"),
+    ("match.landmark.verify.null_max_seconds", lambda r: r["match"]["landmark"]["verify"]["null_max_seconds"]
+     > r["match"]["landmark"]["verify"]["null_min_seconds"], "must be above null_min_seconds"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
        "must be at least min_speed") for sig in ("video", "audio", "landmark")),
     *((f"match.{sig}.offset_bin_seconds", lambda r, s=sig: _votes_per_hit(r, s) <= MAX_VOTES_PER_HIT,
@@ -522,7 +555,8 @@ def load_config(path: str | Path | None = None) -> Config:
         accept=_build(AcceptParams, fp["accept"]),
         stereo=_build(StereoParams, fp["stereo"]),
     )
-    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")})
+    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")},
+                   verify=_build(ConstellationParams, m["landmark"]["verify"]))
     pol = raw["policy"]
     try:
         policy = PolicyParams(

@@ -29,11 +29,12 @@ from fingerprint import (
     AUDIO, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, check_file, file_digest,
     fingerprint_file, fingerprint_for_registration, format_id,
 )
-from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
-from fingerprint.audio import variant_semitones, variant_tempo
+from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES, landmark_peaks
+from fingerprint.audio import probe_rows, variant_semitones, variant_tempo
 from fingerprint.video import rendition_name
-from index import Catalog, CatalogError, IndexStore, NewReference
-from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
+from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
+from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
+                   build_candidates, candidate_lines, combine, quote_segment, verify_line)
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
@@ -493,7 +494,7 @@ class Prescreen:
         stretch) come back as overlaps for the caller to record and exclude.
         """
         timings: dict[str, float] = {}
-        segments = self._stream_segments(query, timings)
+        segments = self._stream_segments(query, timings, duration)
         if not segments:
             return None, []
         # (seconds a work excludes, public-domain material say, are nobody's to claim)
@@ -840,7 +841,7 @@ class Prescreen:
                 result.warnings = list(fps.warnings)
                 result.streams = [s.as_dict() for s in fps.stream_info]
                 t1 = time.perf_counter()
-                segments = self._stream_segments(fps.streams, result.timings)
+                segments = self._stream_segments(fps.streams, result.timings, fps.duration)
                 if segments:
                     result.matches = _work_matches(segments, self.catalog.references(),
                                                    self.workflow.excluded_by_ref(), fps.duration,
@@ -868,13 +869,13 @@ class Prescreen:
                 self.catalog.drop_claim(*claim)
         return result
 
-    def _stream_segments(self, streams: dict[str, dict[str, Fingerprint]],
-                         timings: dict[str, float]) -> list[Segment]:
+    def _stream_segments(self, streams: dict[str, dict[str, Fingerprint]], timings: dict[str, float],
+                         upload_seconds: float) -> list[Segment]:
         """Segments of every stream of one upload (or of a new reference screened as one), each
         stream aligned on its own (a copy in a second stream is found there, and codes of two
         streams never make one line); each segment names its stream."""
         return [replace(seg, stream=label) for label, signals in streams.items()
-                for seg in self._segments_for(signals, timings)]
+                for seg in self._segments_for(signals, timings, upload_seconds)]
 
     def _write_record(self, result: ScreenResult, path: Path, ctx: UploadContext) -> None:
         """Store a screening with its audit record and review item (inside the caller's transaction)."""
@@ -889,8 +890,9 @@ class Prescreen:
         self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
                                 (json.dumps(result.as_dict(), allow_nan=False), result.upload_pk))
 
-    def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float]) -> list[Segment]:
-        """Segments of every signal of one stream of an upload."""
+    def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float],
+                      upload_seconds: float) -> list[Segment]:
+        """Segments of every signal of one stream of an upload of ``upload_seconds`` seconds."""
         fp = self.config.fingerprint
         period = {VIDEO: 1.0 / fp.query_fps, AUDIO: fp.audio.frame_seconds,
                   LANDMARK: fp.landmark.frame_seconds(fp.audio.sample_rate)}
@@ -902,7 +904,12 @@ class Prescreen:
                 continue
             params = self.config.match.for_signal(signal)
             ts = time.perf_counter()
-            hits = index.search(codes.codes, params.radius)
+            if signal == AUDIO:  # altered variants: a sparse probe first, in full where it hits
+                hits = staged_search(lambda q: index.search(q, params.radius), codes.codes,
+                                     probe_rows(codes, fp.audio), codes.variants, fp.audio.query_probe_min_hits,
+                                     codes.starts)
+            else:
+                hits = index.search(codes.codes, params.radius)
             timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
             if len(hits.ids) == 0:
                 continue
@@ -917,9 +924,52 @@ class Prescreen:
                                      max(params.instant_seconds, period[signal]), hint, altered)
             span = (float(codes.starts.min()), float(codes.ends.max()))
             names = (lambda v: rendition_name(v, fp.video)) if signal == VIDEO else None
-            segments += align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal,
-                              rendition_names=names)
+            found = align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal,
+                          rendition_names=names)
+            if signal == LANDMARK and self.config.match.verify.enabled:
+                found += self._verified_quotes(codes, cands, found, params, upload_seconds)
+            segments += found
         return segments
+
+    def _verified_quotes(self, codes: Fingerprint, cands, strict: list[Segment], params: AlignParams,
+                         upload_seconds: float) -> list[Segment]:
+        """Short quotes under other sound: landmark lines too weak to be segments,
+        verified by their single spectral peaks (``match.constellation``): the
+        reference's peaks are recovered from its stored landmarks, the upload's
+        from its own."""
+        verify, lm = self.config.match.verify, self.config.fingerprint.landmark
+        rate = self.config.fingerprint.audio.sample_rate
+        candidates = candidate_lines(cands, verify, strict)
+        if not candidates:
+            return []
+        upload = PeakMap.build(*landmark_peaks(codes, lm, rate), lm.frame_seconds(rate), verify)
+        instant = max(params.instant_seconds, upload.frame_seconds)
+        quotes: list[tuple[VerifiedQuote, int]] = []
+        for cand in candidates:
+            bins, frames = self._reference_peaks(cand.ref_id)
+            q = verify_line(upload, bins, frames, 1.0, cand.offset, (cand.upload_start, cand.upload_end),
+                            upload_seconds, verify, instant)
+            if q is not None:
+                quotes.append((q, cand.ref_id))
+        out: list[Segment] = []
+        for q, ref_id in sorted(quotes, key=lambda x: -x[0].log_likelihood):  # one quote per stretch of a reference
+            if not any(o.ref_id == ref_id and min(o.upload_end, q.upload_end) - max(o.upload_start, q.upload_start)
+                       > 0.5 * min(o.upload_seconds, q.upload_end - q.upload_start) for o in out):
+                out.append(quote_segment(q, ref_id))
+        return out
+
+    def _reference_peaks(self, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bins, frames) of a reference's spectral peaks, from its stored landmarks (cached
+        per catalog generation)."""
+        generation = self.catalog.generation()
+        cache = getattr(self, "_peak_cache", None)
+        if cache is None or cache[0] != generation:
+            cache = self._peak_cache = (generation, {})
+        if ref_id not in cache[1]:
+            lm, rate = self.config.fingerprint.landmark, self.config.fingerprint.audio.sample_rate
+            fps = [fp for _, fp in self.catalog.fingerprints(LANDMARK, [ref_id])]
+            cache[1][ref_id] = landmark_peaks(fps[0], lm, rate) if fps else (np.zeros(0, np.int64),) * 2
+        return cache[1][ref_id]
 
 
 def _works_dicts(decision: Decision) -> list[dict]:

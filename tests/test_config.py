@@ -28,7 +28,12 @@ BAD = [
     ('[[policy.rules]]\naction = "blok"\n', "policy.rules[0].action", "unknown action"),
     ("[policy]\nblock_upload_shar = 0.4\n", "policy.block_upload_shar", "unknown configuration key"),
     ("policy = 3\n", "policy", "must be a table"),
-    ("[fingerprint.audio]\nquery_speeds = [0]\n", "fingerprint.audio.query_speeds", "between 0.5 and 2"),
+    ("[fingerprint.audio]\nquery_speed_range = [0.8]\n", "fingerprint.audio.query_speed_range", "[lowest, highest]"),
+    ("[fingerprint.audio]\nquery_tempo_range = [1.2, 0.9]\n", "fingerprint.audio.query_tempo_range", "[lowest, highest]"),
+    ("[fingerprint.audio]\nquery_speed_step = 0.001\n", "fingerprint.audio.query_speed_step", "between 0.05 and 12"),
+    ("[fingerprint.audio]\nquery_altered_stride = 3\n", "fingerprint.audio.query_altered_stride", "divide word_stride"),
+    ("[fingerprint.audio]\nquery_speed_range = [0.5, 2.0]\nquery_speed_step = 0.05\n", "fingerprint.audio",
+     "more than 160 variants"),
     ("[match.audio]\ngap_edge_seconds = -1\n", "match.audio.gap_edge_seconds", "between 0 and 60"),
 ]
 

@@ -153,3 +153,53 @@ def test_a_schema_2_catalog_is_migrated_in_place(tmp_path):
     catalog.close()
     with pytest.raises(Exception, match="schema 99"):
         Catalog(path)
+
+
+def test_staged_search_searches_the_rest_of_a_group_only_where_its_first_rows_hit():
+    # group 0: always searched; group 1: a copy (its first rows hit): searched in full, with the
+    # same hits a full search finds; group 2: unrelated codes: its other rows are never searched
+    from index import staged_search
+
+    stored = _codes(400, 11)
+    ids = np.concatenate([make_ids(3, 200), make_ids(4, 200)])
+    index = build_index(32, ids, stored, IndexParams())
+    queries = np.concatenate([_near(stored[:40], 10, 12), _near(stored[200:240], 10, 13), _codes(40, 14)])
+    groups = np.repeat([0, 1, 2], 40)
+    first = (groups == 0) | (np.arange(120) % 4 == 0)
+    searched = []
+
+    def search(codes):
+        searched.append(len(codes))
+        return range_search(index, codes, 60)
+
+    staged = staged_search(search, queries, first, groups, min_hits=2).sorted()
+    full = range_search(index, queries, 60)
+    keep = np.isin(full.query, np.flatnonzero(groups < 2)) | first[full.query]
+    expect = type(full)(full.query[keep], full.ids[keep], full.distance[keep]).sorted()
+    np.testing.assert_array_equal(staged.query, expect.query)
+    np.testing.assert_array_equal(staged.ids, expect.ids)
+    assert searched == [int(first.sum()), 30]  # second stage: group 1's 30 other rows only
+
+
+def test_staged_search_does_not_complete_a_group_where_the_base_group_matches_better():
+    # a variant's probe hits count only where they beat the plain reading's hits at that time
+    from index import staged_search
+
+    stored = _codes(200, 21)
+    index = build_index(32, make_ids(3, 200), stored, IndexParams())
+    plain = _near(stored[:40], 4, 22)  # the copy, read plainly: close
+    altered = _near(stored[:40], 20, 23)  # a variant's reading of the same instants: further
+    queries = np.concatenate([plain, altered])
+    groups = np.repeat([0, 1], 40)
+    times = np.tile(np.arange(40) * 0.125, 2)
+    first = (groups == 0) | (np.arange(80) % 4 == 0)
+    searched = []
+
+    def search(codes):
+        searched.append(len(codes))
+        return range_search(index, codes, 60)
+
+    staged_search(search, queries, first, groups, 2, times)
+    assert searched == [int(first.sum())]  # the variant is not completed
+    staged_search(search, queries, first, groups, 2)  # without times it is
+    assert searched[-1] == 30

@@ -67,3 +67,15 @@ def test_hash_layout_packs_anchor_bin_frequency_step_and_time_step():
     assert anchors.tolist() == [50]
     h = int(hashes[0])
     assert (h >> 13, (h >> 6) & 127, h & 63) == (100, 90 - 100 + 64, 3)
+
+
+def test_the_peaks_a_fingerprint_joins_are_recovered_from_its_codes():
+    # (what the quote verifier compares: the reference's peaks from its stored landmarks)
+    from fingerprint.landmarks import landmark_peaks, spectral_peaks
+
+    song = _music(25, 12.0)
+    bins, frames = spectral_peaks(song, SR, P)
+    got = set(zip(*landmark_peaks(landmark_fingerprint(song, SR, P), P, SR)))
+    kept = set(zip(bins.tolist(), frames.tolist()))
+    assert got <= kept  # nothing invented
+    assert len(got) >= 0.95 * len(kept)  # only a peak paired with nothing is lost

@@ -1,0 +1,125 @@
+"""Audio evasions (issue 9): the registered song is found with the right seconds when its
+pitch moves by up to 3 semitones or it plays 0.8-1.25x (tempo: pitch kept; speed: pitch
+following), and a 7 s snippet of it under a voice goes to review; same-style music at
+another pitch, and a podcast, are allowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mediagen as mg
+from mediagen import transforms as tf
+
+TOLERANCE = 1.0  # seconds: segment bounds within this of the truth
+
+
+def _match(result, work_id):
+    assert result.status == "ok", result.error
+    found = [m for m in result.matches if m.work_id == work_id]
+    assert found, f"{work_id} not found; matches: {[m.as_dict() for m in result.matches]}"
+    return found[0]
+
+
+def _check_span(match, upload, ref):
+    segs = match.segments
+    got_upload = (min(s.upload_start for s in segs), max(s.upload_end for s in segs))
+    got_ref = (min(s.ref_start for s in segs), max(s.ref_end for s in segs))
+    assert abs(got_upload[0] - upload[0]) <= TOLERANCE and abs(got_upload[1] - upload[1]) <= TOLERANCE, got_upload
+    assert abs(got_ref[0] - ref[0]) <= TOLERANCE and abs(got_ref[1] - ref[1]) <= TOLERANCE, got_ref
+
+
+ALTERED = {
+    # name: (make the upload from a 30 s excerpt, song seconds per upload second)
+    "pitch_up_3": (lambda m: tf.pitch_shift(m, 3.0), 1.0),
+    "pitch_down_3": (lambda m: tf.pitch_shift(m, -3.0), 1.0),
+    "pitch_up_2": (lambda m: tf.pitch_shift(m, 2.0), 1.0),
+    "tempo_0.8": (lambda m: tf.tempo(m, 0.8), 0.8),  # phase vocoder: duration changed, pitch kept
+    "tempo_1.25": (lambda m: tf.tempo(m, 1.25), 1.25),
+    "speed_0.8": (lambda m: tf.resample_speed(m, 0.8), 0.8),  # resampled: -3.9 semitones
+    "speed_1.15": (lambda m: tf.resample_speed(m, 1.15), 1.15),  # between two speed grid points
+    "speed_1.25": (lambda m: tf.resample_speed(m, 1.25), 1.25),
+}
+
+
+@pytest.mark.parametrize("name", list(ALTERED))
+def test_altered_copy_of_the_song_is_blocked_with_the_right_seconds(corpus, engine, name):
+    make, speed = ALTERED[name]
+    excerpt = tf.excerpt(corpus.song, 6.0, 36.0)
+    result = engine.screen_one(str(corpus.write(f"song_{name}.m4a", make(excerpt))))
+    match = _match(result, "song")
+    _check_span(match, (0.0, 30.0 / speed), (6.0, 36.0))
+    for seg in match.segments:
+        assert seg.speed == pytest.approx(speed, abs=0.02)
+    assert result.decision.outcome == "block", result.decision.reasons  # a copy, not "music under other sound"
+    assert [m.work_id for m in result.matches] == ["song"]
+
+
+def _podcast(seed: int, seconds: float) -> mg.Media:
+    return mg.Media(None, 25.0, mg.synth_speech(seed=seed, duration=seconds, sample_rate=22050, use_espeak=False),
+                    22050)
+
+
+@pytest.mark.parametrize("under_db", [8.0, 11.0])
+def test_seven_seconds_of_the_song_under_a_voice_go_to_review(corpus, engine, under_db):
+    podcast = _podcast(21, 60.0)
+    at, start = 24.0, 14.0
+    voice = podcast.audio[mg.count(at, 22050): mg.count(at + 7.0, 22050)]
+    snippet = tf.mix_audio(tf.excerpt(corpus.song, start, start + 7.0), voice, snr_db=-under_db)
+    path = corpus.write(f"podcast_song_snippet_{under_db:g}db.m4a", tf.embed(snippet, podcast, at))
+    result = engine.screen_one(str(path))
+    match = _match(result, "song")
+    assert match.modality == "audio" and match.signals == ("landmark",)
+    _check_span(match, (at, at + 7.0), (start, start + 7.0))
+    assert result.decision.outcome == "review" and result.decision.rule == "audio-under-other-sound"
+
+
+def test_a_podcast_without_music_is_allowed(corpus, engine):
+    result = engine.screen_one(str(corpus.write("podcast_only.m4a", _podcast(22, 60.0))))
+    assert result.decision.outcome == "allow" and result.matches == []
+
+
+SAME_STYLE = {
+    # unregistered music of the song's generator, moved in pitch (each a chance for a same-progression
+    # song to pass for an altered copy)
+    "pitched_up_2": lambda m: tf.pitch_shift(m, 2.0),
+    "pitched_down_3": lambda m: tf.pitch_shift(m, -3.0),
+    "sped_1.2": lambda m: tf.resample_speed(m, 1.2),
+    "slowed_0.85": lambda m: tf.resample_speed(m, 0.85),
+    "tempo_1.15": lambda m: tf.tempo(m, 1.15),
+}
+
+
+@pytest.mark.parametrize("name", list(SAME_STYLE))
+def test_same_style_music_at_another_pitch_or_speed_is_allowed(corpus, engine, name):
+    music = mg.Media(None, 25.0, mg.synth_music(seed=779, duration=40.0), 22050)
+    result = engine.screen_one(str(corpus.write(f"same_style_{name}.m4a", SAME_STYLE[name](music))))
+    assert result.status == "ok", result.error
+    assert result.decision.outcome == "allow", result.decision.reasons
+    assert result.matches == []
+
+
+def test_constellation_verification_finds_a_planted_line_and_not_chance():
+    # pure check of the verifier: reference peaks planted in random upload peaks at a known
+    # offset are located with their seconds; the same upload against other peaks is rejected
+    from match import ConstellationParams, PeakMap, verify_line
+
+    rng = np.random.default_rng(3)
+    fs, params = 256 / 11025, ConstellationParams()
+    n_frames = int(40 / fs)
+    ref_frames = np.sort(rng.integers(0, n_frames, 800))
+    ref_bins = rng.integers(2, 256, 800)
+    up_frames = list(rng.integers(0, n_frames, 1400))  # other sound: peaks anywhere
+    up_bins = list(rng.integers(2, 256, 1400))
+    offset_frames = int(round(5.0 / fs))  # upload second t is reference second t + 5
+    quote = (ref_frames * fs >= 15.0) & (ref_frames * fs < 22.0)
+    keep = quote & (rng.random(800) < 0.3)  # 30 % of the quote's peaks survive
+    up_frames += list(ref_frames[keep] - offset_frames)
+    up_bins += list(ref_bins[keep])
+    upload = PeakMap.build(np.array(up_bins), np.array(up_frames), fs, params)
+    q = verify_line(upload, ref_bins, ref_frames, 1.0, 5.0, (11.0, 16.0), 40.0, params)
+    assert q is not None
+    assert abs(q.upload_start - 10.0) <= TOLERANCE and abs(q.upload_end - 17.0) <= TOLERANCE
+    assert abs(q.ref_start - 15.0) <= TOLERANCE and q.log_likelihood >= params.min_log_likelihood
+    other = np.sort(rng.integers(0, n_frames, 800))
+    assert verify_line(upload, rng.integers(2, 256, 800), other, 1.0, 5.0, (11.0, 16.0), 40.0, params) is None
