@@ -152,6 +152,8 @@ _ALIGN = {
     "change_seconds": _POSITIVE, "change_bits": _NON_NEGATIVE,
     "max_segments_per_ref": (lambda v: v >= 1, "must be at least 1"), "hint_tolerance": _NON_NEGATIVE,
     "altered_min_similarity": _SHARE, "gap_edge_seconds": _NON_NEGATIVE, "instant_seconds": _NON_NEGATIVE,
+    "specific_seconds": _NON_NEGATIVE, "specific_window_seconds": _POSITIVE, "min_specificity": _SHARE,
+    "review_specificity": _SHARE, "background_share": _SHARE,
 }
 _THRESHOLDS = {
     "min_score": _SHARE, "review_min_seconds": _NON_NEGATIVE, "block_min_seconds": _NON_NEGATIVE,
@@ -253,6 +255,9 @@ _CROSS_CHECKS = (
      < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
        "must be at least min_speed") for sig in ("video", "audio", "landmark")),
+    *((f"match.{sig}.review_specificity", lambda r, s=sig: r["match"][s]["review_specificity"] == 0
+       or r["match"][s]["review_specificity"] >= r["match"][s]["min_specificity"],
+       "must be 0 (off) or at least min_specificity") for sig in ("video", "audio", "landmark")),
 )
 _RULE_NUMBERS = {"min_seconds": _NON_NEGATIVE, "min_upload_share": _SHARE, "min_reference_share": _SHARE}
 
