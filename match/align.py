@@ -81,6 +81,10 @@ class AlignParams:
     min_changes: a segment needs this many changes of the upload's own codes
         (see ``count_changes``), read every ``change_seconds``.
     change_bits: Hamming distance (bits) that counts as the content changing.
+    change_max_seconds: slow footage drifts by less than ``change_bits`` in
+        ``change_seconds``: the codes are also read every whole multiple of it
+        up to this many seconds (the largest count is kept; 0 or
+        ``change_seconds``: one step only).
     max_segments_per_ref: stop looking for further lines on a reference after this.
     hint_tolerance: a hit whose query variant assumed speed ``h`` only supports
         lines with a speed within this of ``h``.
@@ -130,6 +134,7 @@ class AlignParams:
     min_changes: int = 2
     change_seconds: float = 1.0
     change_bits: int = 24
+    change_max_seconds: float = 0.0
     max_segments_per_ref: int = 20
     hint_tolerance: float = 0.03
     altered_min_similarity: float = 0.0
@@ -235,22 +240,30 @@ def _on_line(c: Candidates, speed: float, offset: float, tol: float,
     return (np.abs(pred - on) <= tol) & _allowed(c.speed_hint, speed, hint_tol), on
 
 
-def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, change_bits: int) -> int:
+def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, change_bits: int,
+                  max_step_seconds: float = 0.0) -> int:
     """How many times the content changes along a run of codes (sorted by time).
 
-    The run is read every ``step_seconds`` (the code nearest each step) and a
-    change is a Hamming distance above ``change_bits`` between consecutive
-    readings. Static pictures and constant tones score 0; moving content scores
-    about one per step.
+    The run is read every ``step_seconds`` (the first code at or after each
+    step) and a change is a Hamming distance above ``change_bits`` between
+    consecutive readings. Static pictures and constant tones score 0; moving
+    content scores about one per step. Slow footage (a slow pan, a long shot
+    with little motion) may change by less than ``change_bits`` in a step yet
+    keep drifting: with ``max_step_seconds`` the run is also read every 2, 3,
+    ... steps up to that long, and the largest count is kept. A static picture
+    still scores 0 (two readings of it differ by noise only, however far
+    apart), and moving content keeps its count (one step counts the most).
     """
     if len(codes) < 2:
         return 0
-    grid = np.arange(times[0], times[-1] + 1e-9, step_seconds)
-    pos = np.clip(np.searchsorted(times, grid), 0, len(times) - 1)
-    pos = np.unique(pos)
-    if len(pos) < 2:
-        return 0
-    return int((np.bitwise_count(codes[pos[1:]] ^ codes[pos[:-1]]).sum(axis=1) > change_bits).sum())
+    best = 0
+    for k in range(1, max(1, int(max_step_seconds / step_seconds + 1e-9)) + 1):
+        grid = np.arange(times[0], times[-1] + 1e-9, k * step_seconds)
+        pos = np.unique(np.clip(np.searchsorted(times, grid), 0, len(times) - 1))
+        if len(pos) < 2:
+            break
+        best = max(best, int((np.bitwise_count(codes[pos[1:]] ^ codes[pos[:-1]]).sum(axis=1) > change_bits).sum()))
+    return best
 
 
 def temporal_specificity(hits: Candidates, speed: float, offset: float, start: float, end: float,
@@ -372,7 +385,8 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         start, end = float(q[part[0]]), float(q_end[part[-1]])
         if end - start < params.min_segment_seconds:
             continue
-        changes = count_changes(q[part], codes[part], params.change_seconds, params.change_bits)
+        changes = count_changes(q[part], codes[part], params.change_seconds, params.change_bits,
+                                params.change_max_seconds)
         if changes < params.min_changes:
             continue
         period = max(float(np.median(q_end[part] - q[part])), params.instant_seconds)

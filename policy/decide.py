@@ -299,6 +299,9 @@ def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
         band, rule_name = PARTIAL, "fair-use-preset"
         reasons.append(fair)
     static = m.background == BACKGROUND_PARTLY
+    if static:
+        reasons.append("the match rests largely on a static background (a fixed camera or set): other times of the "
+                       "work match it nearly as well, so a person decides")
     for source, rules in (("work", work.rules), ("default", p.rules)):
         for rule in rules:
             if rule.holds(m, band):
@@ -310,9 +313,7 @@ def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
                     reasons.append(f"the fair-use band caps the rule's {rule.action} at review: a person decides")
                 if static and SEVERITY[action] > SEVERITY[REVIEW]:
                     action, name = REVIEW, "static-background"
-                    reasons.append("the match rests largely on a static background (other times of the work match "
-                                   f"it nearly as well): the rule's {rule.action} is capped at review, a person "
-                                   "decides")
+                    reasons.append(f"the static background caps the rule's {rule.action} at review")
                 return WorkDecision(m.work_id, action, name, band, tuple(reasons))
     return WorkDecision(m.work_id, ALLOW, "no-rule", band, (*reasons, "no rule applies to this match"))
 

@@ -149,7 +149,7 @@ _ALIGN = {
     "min_speed": _POSITIVE, "max_speed": _POSITIVE, "speed_step": _POSITIVE, "offset_bin_seconds": _POSITIVE,
     "inlier_seconds": _POSITIVE, "max_gap_seconds": _POSITIVE, "min_hits": (lambda v: v >= 1, "must be at least 1"),
     "min_density": _SHARE, "min_segment_seconds": _NON_NEGATIVE, "min_changes": _NON_NEGATIVE,
-    "change_seconds": _POSITIVE, "change_bits": _NON_NEGATIVE,
+    "change_seconds": _POSITIVE, "change_bits": _NON_NEGATIVE, "change_max_seconds": _NON_NEGATIVE,
     "max_segments_per_ref": (lambda v: v >= 1, "must be at least 1"), "hint_tolerance": _NON_NEGATIVE,
     "altered_min_similarity": _SHARE, "gap_edge_seconds": _NON_NEGATIVE, "instant_seconds": _NON_NEGATIVE,
     "specific_seconds": _NON_NEGATIVE, "specific_window_seconds": _POSITIVE, "min_specificity": _SHARE,
@@ -255,6 +255,9 @@ _CROSS_CHECKS = (
      < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
        "must be at least min_speed") for sig in ("video", "audio", "landmark")),
+    *((f"match.{sig}.change_max_seconds", lambda r, s=sig: r["match"][s]["change_max_seconds"]
+       <= 10 * r["match"][s]["change_seconds"], "must be at most 10 x change_seconds (each multiple is a reading "
+       "of every segment)") for sig in ("video", "audio", "landmark")),
     *((f"match.{sig}.review_specificity", lambda r, s=sig: r["match"][s]["review_specificity"] == 0
        or r["match"][s]["review_specificity"] >= r["match"][s]["min_specificity"],
        "must be 0 (off) or at least min_specificity") for sig in ("video", "audio", "landmark")),

@@ -1,7 +1,7 @@
 """Static cameras and slow footage: matches that rest on a static background are no
 evidence of a copy; copies of such recordings and short quotes of slow footage are."""
 
-from dataclasses import replace
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ import mediagen as mg
 from mediagen import transforms as T
 from match import (BACKGROUND_ONLY, BACKGROUND_PARTLY, AlignParams, Candidates, Segment, WorkMatch, align, combine,
                    temporal_specificity)
+from match.align import count_changes
 from policy import PolicyParams, Rule, WorkPolicy, decide
 from service import Prescreen
 
@@ -87,6 +88,33 @@ def test_judging_the_background_is_off_for_signals_that_leave_it_at_zero():
     assert segs and all(s.background == "" and s.specificity == 1.0 for s in segs)
 
 
+def _drift(n, bits_per_step, seed=0):
+    """(n, 32) codes where each differs from the one before in ``bits_per_step`` new bits: slow footage."""
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 2, 256).astype(bool)
+    order = rng.permutation(256)
+    out = []
+    for i in range(n):
+        flipped = bits.copy()
+        flipped[order[: (i * bits_per_step) % 256]] ^= True
+        out.append(np.packbits(flipped))
+    return np.array(out)
+
+
+def test_slow_footage_counts_changes_over_longer_steps_a_static_picture_never_does():
+    t = np.arange(0.0, 8.0, 0.25)
+    slow = _drift(len(t), 4)  # 16 bits a second: below change_bits (24) at every one-second step
+    assert count_changes(t, slow, 1.0, 24) == 0
+    assert count_changes(t, slow, 1.0, 24, max_step_seconds=3.0) >= 2
+    # a static picture under noise: readings differ by about 15 bits however far apart
+    rng = np.random.default_rng(3)
+    base = np.unpackbits(_drift(1, 0)[0])
+    noisy = np.array([np.packbits(base ^ (rng.random(256) < 0.03)) for _ in t])
+    assert count_changes(t, noisy, 1.0, 24, max_step_seconds=3.0) == 0
+    fast = _drift(len(t), 16)  # 64 bits a second: one change per second, whatever the longest step
+    assert count_changes(t, fast, 1.0, 24) == count_changes(t, fast, 1.0, 24, max_step_seconds=3.0) == 7
+
+
 def _seg(start, end, background="", specificity=0.5, ref_id=1):
     return Segment(ref_id, "video", start, end, start + 2, end + 2, 1.0, 0.8, 25.0, int(4 * (end - start)), 1.0, 8,
                    specificity=specificity, background=background)
@@ -117,7 +145,9 @@ def test_policy_allows_a_static_background_and_caps_a_partly_static_match_at_rev
     strict = {"set": WorkPolicy("set", rules=(Rule("block"),))}  # the rights holder blocks any match
     d = decide([partly], PolicyParams(), strict, upload_seconds=30.0)
     assert d.outcome == "review" and d.works[0].rule == "static-background"
-    assert any("static background" in r and "capped at review" in r for r in d.reasons)
+    assert any("static background" in r and "caps the rule's block at review" in r for r in d.reasons)
+    d = decide([partly], PolicyParams(), upload_seconds=30.0)  # the default rules: review, and why
+    assert d.outcome == "review" and any("rests largely on a static background" in r for r in d.reasons)
 
 
 # --------------------------------------------------------------------------- end to end, with generated media
@@ -190,3 +220,16 @@ def test_a_copy_of_the_registered_seconds_of_a_static_camera_is_found(static_hom
         assert any("static background" in r for r in result.decision.reasons)
     seg = max(m.segments, key=lambda s: s.upload_seconds)
     assert seg.upload_seconds > 18 and abs((seg.ref_start - seg.upload_start) - 4.0) < 0.6
+
+
+def test_another_owner_can_register_another_episode_of_the_same_set(static_home, tmp_path):
+    # before, a registered episode claimed every other episode shot on its set: registering one was refused
+    # as an ownership conflict with the first
+    home, folder, _ = static_home
+    mine = tmp_path / "home"
+    shutil.copytree(home, mine)
+    episode = mg.write_media(_recording("studio", 32, 3, 28.0), tmp_path / "episode3.mp4")
+    with Prescreen(mine) as engine:
+        result = engine.register([episode], "episode3", title="another episode", owner="Studio T")
+        assert result.ref_ids
+        assert engine.workflow.conflicts() == []
