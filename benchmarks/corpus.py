@@ -19,7 +19,7 @@ References (``references/``)
     fixed camera, a talk-show set or a street camera
     (:func:`mediagen.synth_static_camera`): later seconds of the same
     recording and other episodes on the same set are hard negatives. Slow
-    films (``slowNN.mp4``) are long shots at a quarter of the usual motion
+    films (``slowNN.mp4``) are long shots at a twentieth of the usual motion
     with a score (:func:`mediagen.synth_slow_video`), quoted briefly under a voice.
 
 Uploads (``uploads/``)
@@ -386,6 +386,9 @@ def _negative(fn: Callable[[np.random.Generator, int], tuple[mg.Media, str]], no
 
 #: seconds between a static-camera work's registered part and the later seconds used as a negative
 STATIC_GAP_SECONDS = 5.0
+#: slow films move at this share of the usual speed (camera and shapes): long shots that change by less than
+#: ``change_bits`` a second, where one-second change counting missed about a fifth of 5-10 s quotes
+SLOW_PACE = 0.05
 
 
 def _static_recording(ref: Reference, episode: int, seconds: float) -> mg.Media:
@@ -404,8 +407,9 @@ def _static_media(index: int, seed: int, seconds: float) -> tuple[mg.Media, str]
 
 
 def _slow_media(seed: int, seconds: float) -> mg.Media:
-    """A slow-moving film: long shots at a quarter of the usual motion, with a music score."""
-    return mg.Media(mg.synth_slow_video(seed, seconds, size=SIZE, fps=FPS), FPS, _music(seed, seconds), SR)
+    """A slow-moving film: long shots (6-12 s) at ``SLOW_PACE`` of the usual motion, with a music score."""
+    return mg.Media(mg.synth_slow_video(seed, seconds, size=SIZE, fps=FPS, pace=SLOW_PACE), FPS,
+                    _music(seed, seconds), SR)
 
 
 def _static_later(src: Source, rng: np.random.Generator, seed: int) -> Made:
