@@ -276,7 +276,7 @@ def temporal_specificity(hits: Candidates, speed: float, offset: float, start: f
     the line's evidence L is the sum over its instants of their best hit's
     weight (``_weights``) within ``inlier_seconds`` of the line; the rival R
     is the largest such sum over the lines at the same speed whose offset is
-    more than ``specific_seconds`` away (offsets on a grid of a quarter of
+    more than ``specific_seconds`` away (offsets on a grid of half
     ``inlier_seconds``). specificity = sum(L - R) / instants: the evidence per
     instant (0..1) by which the line beats the best place elsewhere on the
     work, window by window. A copy of moving footage scores its own mean
@@ -289,21 +289,27 @@ def temporal_specificity(hits: Candidates, speed: float, offset: float, start: f
     h = hits.subset(inside)
     if len(h) == 0:
         return 0.0, 1.0
-    tol, far = params.inlier_seconds, params.specific_seconds
-    rel_lo = h.r_start - speed * h.q_start - offset  # the hit's reference interval relative to the line, seconds
-    rel_hi = h.r_end - speed * h.q_start - offset
-    weight = _weights(h.distance, params.radius)
     instants, inst = np.unique(h.q_group, return_inverse=True)
     n = len(instants)
     q = np.zeros(n)
     q[inst] = h.q_start
+    # one hit per (instant, stored time), the closest: the query variants of an instant and the stored
+    # variants of a time (centre crops) say the same about where the instant fits
+    order = np.lexsort((h.distance, h.r_start, inst))
+    first = np.concatenate([[True], (inst[order][1:] != inst[order][:-1]) | (h.r_start[order][1:] != h.r_start[order][:-1])])
+    pick = order[first]
+    inst, r_start, r_end, q_hit = inst[pick], h.r_start[pick], h.r_end[pick], h.q_start[pick]
+    weight = _weights(h.distance[pick], params.radius)
+    tol, far = params.inlier_seconds, params.specific_seconds
+    rel_lo = r_start - speed * q_hit - offset  # the hit's reference interval relative to the line, seconds
+    rel_hi = r_end - speed * q_hit - offset
     window = np.floor((q - start) / params.specific_window_seconds).astype(np.int64)
     on = (rel_lo <= tol) & (rel_hi >= -tol)
     line = np.zeros(n)
     np.maximum.at(line, inst[on], weight[on])
     line_sum = np.bincount(window, weights=line)
     # rival lines: offsets on a grid, more than `far` away; a hit supports those within tol of its interval
-    cell = tol / 4
+    cell = tol / 2
     reach = (rel_hi + tol < -far) | (rel_lo - tol > far)
     lo = np.floor((rel_lo[reach] - tol) / cell).astype(np.int64)
     hi = np.floor((rel_hi[reach] + tol) / cell).astype(np.int64)
