@@ -14,7 +14,13 @@ References (``references/``)
     false matches: every third film starts with a title card (2 s) and black
     (1 s), every third with broadcast colour bars and a 1 kHz tone (4 s) then
     black (1 s), the rest cold-open; even-numbered films end with 1 s of black.
-    Songs (``songNN.m4a``) are audio-only references.
+    Songs (``songNN.m4a``) are audio-only references. Static-camera works
+    (``camNN.mp4``, video only) are the first seconds of a recording from a
+    fixed camera, a talk-show set or a street camera
+    (:func:`mediagen.synth_static_camera`): later seconds of the same
+    recording and other episodes on the same set are hard negatives. Slow
+    films (``slowNN.mp4``) are long shots at a twentieth of the usual motion
+    with a score (:func:`mediagen.synth_slow_video`), quoted briefly under a voice.
 
 Uploads (``uploads/``)
     One row of :data:`TRANSFORMS` is a documented edit; each row is applied
@@ -141,7 +147,7 @@ class Segment:
 class Reference:
     work_id: str
     title: str
-    kind: str  # "film" | "song"
+    kind: str  # "film" | "song" | "static" (a static-camera recording) | "slow" (a slow-moving film)
     path: str  # relative to the corpus folder
     duration: float
     content_start: float  # where the synthesised work starts (after any lead-in)
@@ -150,6 +156,7 @@ class Reference:
     seed: int
     has_video: bool
     has_audio: bool
+    scene: str = ""  # static-camera works: "street" or "studio" (see mediagen.synth_static_camera)
 
 
 @dataclass
@@ -271,7 +278,7 @@ class Transform:
     group: str  # visual | audio | evasion | partial | negative
     doc: str
     make: Callable[["Source | None", np.random.Generator, int], Made]
-    needs: str  # "film": works with a picture; "any": any work; "none": no work (negative)
+    needs: str  # "film": films; "any": films and songs; "static", "slow": works of that kind; "none": no work
 
 
 def _excerpt_span(src: Source, rng: np.random.Generator, share: float = 0.75) -> tuple[float, float]:
@@ -535,6 +542,69 @@ def _same_style_pitched(plan: Plan, seconds: float = 30.0):
     return make
 
 
+# -- motion (issue 9): static cameras and slow footage ------------------------------------------------
+
+#: seconds between a static-camera work's registered part and the later seconds used as a negative
+STATIC_GAP_SECONDS = 5.0
+#: slow films move at this share of the usual speed (camera and shapes): long shots that change by less than
+#: ``change_bits`` a second, where one-second change counting missed about a fifth of 5-10 s quotes
+SLOW_PACE = 0.05
+
+
+def _static_recording(ref: Reference, episode: int, seconds: float) -> mg.Media:
+    """The first ``seconds`` of episode ``episode`` (0: the registered one) of a static-camera
+    work's set (video only)."""
+    frames = mg.synth_static_camera(ref.seed, ref.seed * 10 + episode, seconds, size=SIZE, fps=FPS, kind=ref.scene)
+    return mg.Media(frames, FPS, None, SR)
+
+
+def _static_media(index: int, seed: int, seconds: float) -> tuple[mg.Media, str]:
+    """A static-camera work: the first ``seconds`` of a street camera (odd index) or a
+    talk-show episode (even index); returns the media and its scene kind."""
+    scene = ("studio", "street")[index % 2]
+    frames = mg.synth_static_camera(seed, seed * 10, seconds, size=SIZE, fps=FPS, kind=scene)
+    return mg.Media(frames, FPS, None, SR), scene
+
+
+def _slow_media(seed: int, seconds: float) -> mg.Media:
+    """A slow-moving film: long shots (6-12 s) at ``SLOW_PACE`` of the usual motion, with a music score."""
+    return mg.Media(mg.synth_slow_video(seed, seconds, size=SIZE, fps=FPS, pace=SLOW_PACE), FPS,
+                    _music(seed, seconds), SR)
+
+
+def _static_later(src: Source, rng: np.random.Generator, seed: int) -> Made:
+    """Seconds of the registered recording after its registered part: same set, same camera,
+    never registered."""
+    length = round((src.ref.content_end - src.ref.content_start) * 0.75, 2)
+    start = round(src.ref.content_end + STATIC_GAP_SECONDS + float(rng.uniform(0, 5)), 2)
+    clip = T.excerpt(_static_recording(src.ref, 0, start + length + 1.0), start, start + length)
+    return Made(clip, [], "negative", note=f"seconds {start:.2f}-{start + length:.2f} of the recording whose "
+                                           f"first {src.ref.content_end:.0f} s are registered as {src.ref.work_id}")
+
+
+def _static_episode(src: Source, rng: np.random.Generator, seed: int) -> Made:
+    """Another episode (or day) on the set of a registered static-camera work."""
+    length = round((src.ref.content_end - src.ref.content_start) * 0.75, 2)
+    start = round(float(rng.uniform(0, 10)), 2)
+    episode = 1 + int(rng.integers(0, 1000))
+    clip = T.excerpt(_static_recording(src.ref, episode, start + length + 1.0), start, start + length)
+    return Made(clip, [], "negative", note=f"episode {episode} on the set of {src.ref.work_id}, seconds "
+                                           f"{start:.2f}-{start + length:.2f}")
+
+
+def _slow_quote(seconds: float, keep_sound: bool):
+    def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
+        q, s, at = _draw_quote(src, rng, (5.0, 10.0), (0.3, 0.6), seconds)
+        vlog = _vlog(seed, seconds)
+        voice = vlog.audio[mg.count(at, SR): mg.count(at, SR) + mg.count(q, SR)]
+        quote = T.excerpt(src.media, s, s + q)
+        quote = T.mix_audio(quote, voice, snr_db=-12.0) if keep_sound else T.replace_audio(quote, voice)
+        how = "the work's sound 12 dB below the voice" if keep_sound else "the work's sound replaced by the voice"
+        return Made(T.embed(quote, vlog, at), [_seg(at, at + q, s, s + q)], "quote",
+                    note=f"{q:.1f} s quote of slow footage at {at:.1f} s of a {seconds:.0f} s vlog; {how}")
+    return make
+
+
 def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
     """The table of transformations for ``plan`` (name, group, one-line doc, recipe)."""
     V, A = "visual", "audio"
@@ -610,6 +680,20 @@ def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
         Transform("quote_commentary", "partial", f"a 6-10 s quote inside {plan.commentary_seconds:.0f} s "
                   "of original video, the voice talking over it", _commentary_quote(plan.commentary_seconds),
                   "film"),
+        # motion (issue 9, items 5 and 6): static-camera recordings whose first seconds are registered,
+        # and short quotes of slow-moving footage under a voice (references: _static_media, _slow_media)
+        Transform("static_copy", V, "a static-camera recording (street camera or talk-show set): a copy of "
+                  "75 % of its registered seconds", _visual(lambda m, r, s: m), "static"),
+        Transform("static_later", "negative", "unregistered later seconds of a static-camera recording whose "
+                  "first seconds are registered (video only)", _static_later, "static"),
+        Transform("static_episode", "negative", "another episode on the same static set: other guests or "
+                  "traffic, other seconds (video only)", _static_episode, "static"),
+        Transform("slow_quote_voice", "partial", f"a 5-10 s quote of slow-moving footage inside "
+                  f"{plan.commentary_seconds:.0f} s of original video, a voice talking over it (the work's sound "
+                  "12 dB below)", _slow_quote(plan.commentary_seconds, keep_sound=True), "slow"),
+        Transform("slow_quote_picture", "partial", "the same quote with the work's sound replaced by the voice "
+                  "(only the picture can find it)", _slow_quote(plan.commentary_seconds, keep_sound=False),
+                  "slow"),
         # negatives: no registered work
         Transform("unrelated_work", "negative", "an unrelated film from the same generator (picture + music)",
                   _negative(lambda r, s: (mg.synth_work(s, 30.0, size=SIZE, fps=FPS, sample_rate=SR), ".mp4")),
@@ -752,7 +836,13 @@ def _works(plan: Plan) -> list[dict]:
               "title": TITLES[i % len(TITLES)]} for i in range(plan.n_films)]
     songs = [{"work_id": f"song{i + 1:02d}", "kind": "song", "index": i, "seed": 1000 * plan.seed + 500 + i,
               "title": f"Song {i + 1}"} for i in range(plan.n_songs)]
-    return films + songs
+    # motion (issue 9): static-camera recordings (talk-show sets, street cameras) and slow-moving films
+    n = max(2, round(plan.scale))
+    static = [{"work_id": f"cam{i + 1:02d}", "kind": "static", "index": i, "seed": 1000 * plan.seed + 700 + i,
+               "title": f"{('Talk show', 'Street camera')[i % 2]} {i // 2 + 1}"} for i in range(n)]
+    slow = [{"work_id": f"slow{i + 1:02d}", "kind": "slow", "index": i, "seed": 1000 * plan.seed + 800 + i,
+             "title": f"Slow film {i + 1}"} for i in range(max(1, round(plan.scale)))]
+    return films + songs + static + slow
 
 
 def _assign(plan: Plan, rows: list[Transform]) -> list[Job]:
@@ -761,13 +851,15 @@ def _assign(plan: Plan, rows: list[Transform]) -> list[Job]:
     films = [w for w in works if w["kind"] == "film"]
     per_work: dict[str, list[tuple[int, int]]] = {w["work_id"]: [] for w in works}
     negatives: list[tuple[int, int]] = []
-    counters = {"film": 0, "any": 0}
+    by_kind = {kind: [w for w in works if w["kind"] == kind] for kind in ("static", "slow")}
+    works_ = [w for w in works if w["kind"] in ("film", "song")]  # "any" row: films and songs
+    counters = {"film": 0, "any": 0, "static": 0, "slow": 0}
     for r, row in enumerate(rows):
         for k in range(plan.per_transform):
             if row.needs == "none":
                 negatives.append((r, k))
                 continue
-            pool = films if row.needs == "film" else works
+            pool = films if row.needs == "film" else by_kind.get(row.needs, works_)
             w = pool[counters[row.needs] % len(pool)]
             counters[row.needs] += 1
             per_work[w["work_id"]].append((r, k))
@@ -797,8 +889,15 @@ def _run_job(folder: str, plan: Plan, hard_seed: int, job: Job) -> tuple[list[di
     src: Source | None = None
     if job.work is not None:
         w = job.work
+        scene = ""
         if w["kind"] == "film":
             media, start, lead = _film_media(w["index"], w["seed"], plan.work_seconds)
+            rel = f"references/{w['work_id']}.mp4"
+        elif w["kind"] == "static":
+            (media, scene), start, lead = _static_media(w["index"], w["seed"], plan.work_seconds), 0.0, "none"
+            rel = f"references/{w['work_id']}.mp4"
+        elif w["kind"] == "slow":
+            media, start, lead = _slow_media(w["seed"], plan.work_seconds), 0.0, "none"
             rel = f"references/{w['work_id']}.mp4"
         else:
             media = mg.Media(None, FPS, _music(w["seed"], plan.work_seconds), SR)
@@ -807,7 +906,7 @@ def _run_job(folder: str, plan: Plan, hard_seed: int, job: Job) -> tuple[list[di
         mg.write_media(media, folder_p / rel)
         ref = Reference(w["work_id"], w["title"], w["kind"], rel, round(media.duration, 3), round(start, 3),
                         round(start + plan.work_seconds, 3), lead, w["seed"], media.frames is not None,
-                        media.audio is not None)
+                        media.audio is not None, scene)
         refs.append(asdict(ref))
         src = Source(ref, media)
     uploads: list[dict] = []

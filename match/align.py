@@ -20,6 +20,20 @@ keeps it. Several segments per reference, several references per upload.
 Degenerate content never forms a segment: a segment needs ``min_changes``
 points where the upload's own codes change (static pictures, test patterns,
 constant tones and title cards do not change), besides ``min_hits`` instants.
+
+A static background (a fixed camera, a studio set) is subtler: the upload's
+codes change (people and cars move), but every frame of the view hashes much
+alike, so an upload instant hits the whole reference timeline about equally
+well and some line always collects enough evidence. Such a line is not
+*temporally specific*: ``temporal_specificity`` compares, second by second,
+the line's evidence with the best evidence of any line more than
+``specific_seconds`` away on the reference. A copy's line wins by a wide
+margin (its codes hit nothing far off it, or worse); a line through a static
+background wins by chance if at all. Segments whose advantage stays below
+``min_specificity`` (and whose evidence other times of the work reach for
+the most part) are marked as resting on a static background only (``background
+= "only"``: not evidence of a copy); below ``review_specificity`` as resting
+on it partly (``"partly"``: a person decides).
 """
 
 from __future__ import annotations
@@ -30,7 +44,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .combine import clip_segment
-from .types import Candidates, Segment
+from .types import BACKGROUND_ONLY, BACKGROUND_PARTLY, Candidates, Segment
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,10 @@ class AlignParams:
     min_changes: a segment needs this many changes of the upload's own codes
         (see ``count_changes``), read every ``change_seconds``.
     change_bits: Hamming distance (bits) that counts as the content changing.
+    change_max_seconds: slow footage drifts by less than ``change_bits`` in
+        ``change_seconds``: the codes are also read every whole multiple of it
+        up to this many seconds (the largest count is kept; 0 or
+        ``change_seconds``: one step only).
     max_segments_per_ref: stop looking for further lines on a reference after this.
     hint_tolerance: a hit whose query variant assumed speed ``h`` only supports
         lines with a speed within this of ``h``.
@@ -88,6 +106,23 @@ class AlignParams:
     instant_seconds: upload codes whose times round to the same multiple of
         this stand for one instant and vote once (0: the signal's sampling
         period). Landmarks, ~180 a second, are counted in quarter seconds.
+    specific_seconds: lines whose offset is more than this many seconds from
+        a segment's line are "other times of the work" for
+        ``temporal_specificity``.
+    specific_window_seconds: the segment is compared with those lines in
+        upload windows this long (about the time a stored code stands for:
+        a collapsed run of reference frames lasts up to a second).
+    min_specificity: a segment whose temporal specificity (evidence per
+        instant by which its line beats the best line elsewhere, 0..1) is
+        below this, while other times reach at least ``background_share`` of
+        its evidence, rests on a static background only (0: never).
+    review_specificity: below this (and at least ``min_specificity``) it
+        rests partly on a static background: sent to review, never blocked
+        (0: never).
+    background_share: the share of a segment's evidence that lines elsewhere
+        on the work must reach for it to be judged by its specificity at all:
+        a copy of moving footage (nothing hits far off its line) never is,
+        however weak its hits.
 
     A radius of 0 means exact-match codes (landmarks): their distance says
     nothing, so a segment's similarity is its density (the share of its
@@ -111,10 +146,16 @@ class AlignParams:
     min_changes: int = 2
     change_seconds: float = 1.0
     change_bits: int = 24
+    change_max_seconds: float = 0.0
     max_segments_per_ref: int = 20
     hint_tolerance: float = 0.03
     altered_min_similarity: float = 0.0
     instant_seconds: float = 0.0
+    specific_seconds: float = 4.0
+    specific_window_seconds: float = 1.0
+    min_specificity: float = 0.0
+    review_specificity: float = 0.0
+    background_share: float = 0.5
 
     def speeds(self) -> np.ndarray:
         """The fine grid of speeds tried (see ``speed_step``), ascending."""
@@ -251,22 +292,113 @@ def _on_line(c: Candidates, speed: float, offset: float, tol: float,
     return (np.abs(pred - on) <= tol) & _allowed(c.speed_hint, speed, hint_tol), on
 
 
-def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, change_bits: int) -> int:
+def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, change_bits: int,
+                  max_step_seconds: float = 0.0) -> int:
     """How many times the content changes along a run of codes (sorted by time).
 
-    The run is read every ``step_seconds`` (the code nearest each step) and a
-    change is a Hamming distance above ``change_bits`` between consecutive
-    readings. Static pictures and constant tones score 0; moving content scores
-    about one per step.
+    The run is read every ``step_seconds`` (the first code at or after each
+    step) and a change is a Hamming distance above ``change_bits`` between
+    consecutive readings. Static pictures and constant tones score 0; moving
+    content scores about one per step. Slow footage (a slow pan, a long shot
+    with little motion) may change by less than ``change_bits`` in a step yet
+    keep drifting: with ``max_step_seconds`` the run is also read every 2, 3,
+    ... steps up to that long, and the largest count is kept. A static picture
+    still scores 0 (two readings of it differ by noise only, however far
+    apart), and moving content keeps its count (one step counts the most).
     """
     if len(codes) < 2:
         return 0
-    grid = np.arange(times[0], times[-1] + 1e-9, step_seconds)
-    pos = np.clip(np.searchsorted(times, grid), 0, len(times) - 1)
-    pos = np.unique(pos)
-    if len(pos) < 2:
-        return 0
-    return int((np.bitwise_count(codes[pos[1:]] ^ codes[pos[:-1]]).sum(axis=1) > change_bits).sum())
+    best = 0
+    for k in range(1, max(1, int(max_step_seconds / step_seconds + 1e-9)) + 1):
+        grid = np.arange(times[0], times[-1] + 1e-9, k * step_seconds)
+        pos = np.unique(np.clip(np.searchsorted(times, grid), 0, len(times) - 1))
+        if len(pos) < 2:
+            break
+        best = max(best, int((np.bitwise_count(codes[pos[1:]] ^ codes[pos[:-1]]).sum(axis=1) > change_bits).sum()))
+    return best
+
+
+def temporal_specificity(hits: Candidates, speed: float, offset: float, start: float, end: float,
+                         params: AlignParams) -> tuple[float, float]:
+    """(specificity, background share) of the line ``ref = speed * upload + offset``
+    over upload seconds [start, end], from ``hits``: every hit of the reference
+    (not only the line's), so the other times of the work are seen.
+
+    The upload is cut into windows of ``specific_window_seconds``. In each,
+    the line's evidence L is the sum over its instants of their best hit's
+    weight (``_weights``) within ``inlier_seconds`` of the line; the rival R
+    is the largest such sum over the lines at the same speed whose offset is
+    more than ``specific_seconds`` away (offsets on a grid of half
+    ``inlier_seconds``). specificity = sum(L - R) / instants: the evidence per
+    instant (0..1) by which the line beats the best place elsewhere on the
+    work, window by window. A copy of moving footage scores its own mean
+    weight (nothing far off hits); a line through a static background, where
+    each window fits some other time as well, scores about 0 or below.
+    background share = sum(R) / sum(L), clipped to 0..1: how much of the
+    line's evidence other times of the work reach.
+    """
+    inside = (hits.q_start >= start) & (hits.q_start <= end) & _allowed(hits.speed_hint, speed, params.hint_tolerance)
+    h = hits.subset(inside)
+    if len(h) == 0:
+        return 0.0, 1.0
+    instants, inst = np.unique(h.q_group, return_inverse=True)
+    n = len(instants)
+    q = np.zeros(n)
+    q[inst] = h.q_start
+    # one hit per (instant, stored time), the closest: the query variants of an instant and the stored
+    # variants of a time (centre crops) say the same about where the instant fits
+    order = np.lexsort((h.distance, h.r_start, inst))
+    first = np.concatenate([[True], (inst[order][1:] != inst[order][:-1]) | (h.r_start[order][1:] != h.r_start[order][:-1])])
+    pick = order[first]
+    inst, r_start, r_end, q_hit = inst[pick], h.r_start[pick], h.r_end[pick], h.q_start[pick]
+    weight = _weights(h.distance[pick], params.radius)
+    tol, far = params.inlier_seconds, params.specific_seconds
+    rel_lo = r_start - speed * q_hit - offset  # the hit's reference interval relative to the line, seconds
+    rel_hi = r_end - speed * q_hit - offset
+    window = np.floor((q - start) / params.specific_window_seconds).astype(np.int64)
+    on = (rel_lo <= tol) & (rel_hi >= -tol)
+    line = np.zeros(n)
+    np.maximum.at(line, inst[on], weight[on])
+    line_sum = np.bincount(window, weights=line)
+    # rival lines: offsets on a grid, more than `far` away; a hit supports those within tol of its interval
+    cell = tol / 2
+    reach = (rel_hi + tol < -far) | (rel_lo - tol > far)
+    lo = np.floor((rel_lo[reach] - tol) / cell).astype(np.int64)
+    hi = np.floor((rel_hi[reach] + tol) / cell).astype(np.int64)
+    rival = np.zeros(len(line_sum))
+    if len(lo):
+        count = hi - lo + 1
+        row = np.repeat(np.arange(len(lo)), count)
+        cells = lo[row] + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        centre = (cells + 0.5) * cell
+        keep = np.abs(centre) > far
+        row, cells = row[keep], cells[keep]
+        hit_inst = inst[reach][row]
+        w = weight[reach][row]
+        # best hit per (instant, rival line), summed per (window, rival line), largest per window
+        c0, n_cells = cells.min(), int(cells.max() - cells.min()) + 1
+        key = hit_inst * n_cells + (cells - c0)
+        order = np.lexsort((-w, key))
+        first = order[np.concatenate([[True], key[order][1:] != key[order][:-1]])]
+        wkey = window[hit_inst[first]] * n_cells + (cells[first] - c0)
+        keys, sums = np.unique(wkey, return_inverse=True)
+        per_line = np.bincount(sums, weights=w[first])
+        np.maximum.at(rival, keys // n_cells, per_line)
+    total = float(line_sum.sum())
+    specificity = float((line_sum - rival).sum()) / n
+    background = min(1.0, float(rival.sum()) / total) if total > 0 else 1.0
+    return specificity, background
+
+
+def _background(specificity: float, background: float, params: AlignParams) -> str:
+    """Whether a segment rests on a static background: "" (no), BACKGROUND_PARTLY, BACKGROUND_ONLY."""
+    if background < params.background_share:
+        return ""
+    if specificity < params.min_specificity:
+        return BACKGROUND_ONLY
+    if specificity < params.review_specificity:
+        return BACKGROUND_PARTLY
+    return ""
 
 
 def _trim_stray_ends(q: np.ndarray, part: np.ndarray, reach: int = 3) -> np.ndarray:
@@ -311,7 +443,8 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         start, end = float(q[part[0]]), float(q_end[part[-1]])
         if end - start < params.min_segment_seconds:
             continue
-        changes = count_changes(q[part], codes[part], params.change_seconds, params.change_bits)
+        changes = count_changes(q[part], codes[part], params.change_seconds, params.change_bits,
+                                params.change_max_seconds)
         if changes < params.min_changes:
             continue
         period = max(float(np.median(q_end[part] - q[part])), params.instant_seconds)
@@ -467,11 +600,12 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
         return []
     speeds, coarse = params.speeds(), params.coarse_speeds()
     segments: list[Segment] = []
+    judge_background = params.min_specificity > 0 or params.review_specificity > 0
     # references with too few distinct upload instants cannot hold a segment
     pairs = np.unique(np.stack([c.ref_id, c.q_group], axis=1), axis=0)
     refs, counts = np.unique(pairs[:, 0], return_counts=True)
     for ref_id in refs[counts >= params.min_hits]:
-        pool = c.subset(c.ref_id == ref_id)
+        pool = every_hit = c.subset(c.ref_id == ref_id)
         found: list[tuple[Segment, Candidates]] = []
         for _ in range(params.max_segments_per_ref):
             if len(np.unique(pool.q_group)) < params.min_hits:
@@ -498,6 +632,12 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
             pool = pool.subset(~drop)
             if len(pool) == 0:
                 break
-        segments += [_extend(_named(seg, hits, rendition_names), hits, params, query_span)
-                     for seg, hits in _resolve_overlaps(found, code_bits, params)]
+        for seg, hits in _resolve_overlaps(found, code_bits, params):
+            seg = _named(seg, hits, rendition_names)
+            if judge_background:
+                offset = seg.ref_start - seg.speed * seg.upload_start
+                specificity, share = temporal_specificity(every_hit, seg.speed, offset, seg.upload_start,
+                                                          seg.upload_end, params)
+                seg = replace(seg, specificity=specificity, background=_background(specificity, share, params))
+            segments.append(_extend(seg, hits, params, query_span))
     return segments

@@ -5,6 +5,15 @@ picture and sound becomes one "both" segment). Landmark segments (exact hashes
 of spectral peaks) stay apart: they only add what the others did not find
 (music under other sound), and their similarity is on another scale, so a
 match's score comes from the other signals where there are any.
+
+Segments that rest only on a static background (``Segment.background``) are
+no evidence: where a work has other segments they are left out; where it has
+none, its match is made of them and says so (``WorkMatch.background``), so
+the decision can explain why it is not a copy. Where an upload shows a work's
+static view only, its segments that rest on it partly are taken for the same:
+other seconds of the same set match the work nowhere in particular, so a
+stretch that matches it a little better somewhere (someone walking the same
+path) is what such footage gives by chance.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import numpy as np
 
 from fingerprint import EXACT_MATCH
 
-from .types import Segment, WorkMatch
+from .types import BACKGROUND_ONLY, BACKGROUND_PARTLY, Segment, WorkMatch
 
 BOTH = "both"
 
@@ -58,6 +67,9 @@ def _merge(a: Segment, b: Segment) -> Segment:
         signal="+".join(sorted(set(a.signal.split("+")) | set(b.signal.split("+")))),
         stream="+".join(sorted((set(a.stream.split("+")) | set(b.stream.split("+"))) - {""})),
         rendition="+".join(sorted((set(a.rendition.split("+")) | set(b.rendition.split("+"))) - {""})),
+        specificity=(a.specificity * wa + b.specificity * wb) / w,
+        # (the picture resting partly on a static background does not weaken a soundtrack found with it)
+        background=a.background if a.background == b.background else "",
     )
 
 
@@ -113,6 +125,9 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
                 by_work[ref_work[seg.ref_id]].append(seg)
     matches = []
     for work_id, segs in by_work.items():
+        static_view = any(s.background == BACKGROUND_ONLY for s in segs)
+        solid = [s for s in segs if not s.background or (s.background == BACKGROUND_PARTLY and not static_view)]
+        segs = solid or segs  # only a static background: the match is made of it, and says so
         plain = [s for s in segs if not _exact(s)]
         # a landmark segment that other signals already explain adds nothing but clutter
         exact = [s for s in segs if _exact(s) and _covered_share(s, plain) < 0.8]
@@ -145,5 +160,7 @@ def combine(segments: list[Segment], ref_work: dict[int, str], ref_duration: dic
             score=score,
             modality_seconds=per_modality,
             signals=tuple(sorted({part for s in merged for part in s.signal.split("+") if part})),
+            background=(BACKGROUND_ONLY if not solid else
+                        BACKGROUND_PARTLY if all(s.background == BACKGROUND_PARTLY for s in merged) else ""),
         ))
     return sorted(matches, key=lambda m: -m.matched_seconds)

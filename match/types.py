@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+#: ``Segment.background`` / ``WorkMatch.background``: the match rests on a static background
+#: partly (a person decides) or only (no evidence of a copy); "" where it does not.
+BACKGROUND_PARTLY, BACKGROUND_ONLY = "partly", "only"
+
 
 @dataclass
 class Candidates:
@@ -80,6 +84,10 @@ class Segment:
     ``rendition`` in words, the rendition of the upload most of its matched
     instants came from (video: "mirrored", "upside down", "left half"...;
     empty where the signal does not name them).
+    ``specificity`` the evidence per instant (0..1) by which its line beats
+    every line elsewhere on the work (``match.align.temporal_specificity``; 1
+    where not measured) and ``background`` whether it rests on a static
+    background: "" no, "partly", or "only" (nothing else: no evidence of a copy).
     """
 
     ref_id: int
@@ -99,6 +107,8 @@ class Segment:
     signal: str = ""
     stream: str = ""
     rendition: str = ""
+    specificity: float = 1.0
+    background: str = ""
 
     @property
     def upload_seconds(self) -> float:
@@ -116,7 +126,7 @@ class Segment:
         d = asdict(self)
         for key in ("upload_start", "upload_end", "ref_start", "ref_end"):
             d[key] = round(d[key], 2)
-        for key in ("speed", "similarity", "mean_distance", "density", "clean_share", "altered_share"):
+        for key in ("speed", "similarity", "mean_distance", "density", "clean_share", "altered_share", "specificity"):
             d[key] = round(d[key], 3)
         if not d["rendition"]:
             del d["rendition"]
@@ -134,6 +144,9 @@ class WorkMatch:
     score: similarity weighted by matched seconds, 0..1 (landmark segments
         count only where no other signal found the work).
     signals: the fingerprints that found it ("video", "audio", "landmark").
+    background: "only" when every segment rests only on a static background
+        (the figures are then theirs: no evidence of a copy), "partly" when
+        every segment rests on one partly, else "" (see ``Segment``).
     """
 
     work_id: str
@@ -146,13 +159,15 @@ class WorkMatch:
     modality_seconds: dict = field(default_factory=dict)
     method: str = "fingerprint"
     signals: tuple[str, ...] = ()
+    background: str = ""
 
     @classmethod
     def from_dict(cls, d: dict) -> "WorkMatch":
         """The inverse of ``as_dict`` (figures as rounded there)."""
         return cls(d["work_id"], d["modality"], tuple(Segment.from_dict(s) for s in d["segments"]),
                    d["matched_seconds"], d["upload_coverage"], d["reference_coverage"], d["score"],
-                   dict(d.get("modality_seconds", {})), d.get("method", "fingerprint"), tuple(d.get("signals", ())))
+                   dict(d.get("modality_seconds", {})), d.get("method", "fingerprint"), tuple(d.get("signals", ())),
+                   d.get("background", ""))
 
     def as_dict(self) -> dict:
         return {
@@ -160,6 +175,7 @@ class WorkMatch:
             "modality": self.modality,
             "method": self.method,
             "signals": list(self.signals),
+            "background": self.background,
             "segments": [s.as_dict() for s in self.segments],
             "matched_seconds": round(self.matched_seconds, 2),
             "upload_coverage": round(self.upload_coverage, 4),

@@ -3,7 +3,8 @@
 - :mod:`mediagen.media`: the :class:`Media` container, :func:`write_media`
   and :func:`read_media` (PyAV only).
 - :mod:`mediagen.synth`: deterministic synthetic works (video, music, speech)
-  and degenerate content (black, silence, test patterns, title cards).
+  and degenerate content (black, silence, test patterns, title cards);
+  static-camera recordings and slow-moving footage.
 - :mod:`mediagen.transforms`: documented edits an uploader might make.
 - :mod:`mediagen.bad`: broken files for error-handling tests.
 
@@ -20,7 +21,9 @@ from .synth import (
     black_video,
     silence,
     synth_music,
+    synth_slow_video,
     synth_speech,
+    synth_static_camera,
     synth_video,
     synth_work,
     test_pattern,
@@ -74,7 +77,9 @@ __all__ = [
     "black_video",
     "silence",
     "synth_music",
+    "synth_slow_video",
     "synth_speech",
+    "synth_static_camera",
     "synth_video",
     "synth_work",
     "test_pattern",

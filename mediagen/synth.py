@@ -15,6 +15,8 @@ uint8 RGB; audio is ``(samples,)`` float32 mono in ``[-1, 1]``.
 - :func:`synth_work`: video plus a music soundtrack, as a :class:`Media`.
 - :func:`black_video`, :func:`test_pattern`, :func:`title_card`,
   :func:`silence`: degenerate content that must never be matched on.
+- :func:`synth_static_camera`: a fixed camera (street view, talk-show set)
+  where only small things move; :func:`synth_slow_video`: long, slow shots.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ __all__ = [
     "synth_music",
     "synth_speech",
     "synth_work",
+    "synth_static_camera",
+    "synth_slow_video",
     "black_video",
     "test_pattern",
     "title_card",
@@ -732,3 +736,226 @@ def title_card(text: str, duration: float, size: Size = (256, 144), fps: float =
         cv2.putText(img, line, ((w - tw) // 2, y), font, scale, colour, thick, cv2.LINE_AA)
         y += line_h
     return Media(frames=_static(img, duration, fps), fps=fps, audio=None, sample_rate=22050)
+
+
+# --------------------------------------------------------------------------- static camera, slow footage
+
+_STATIC_KINDS = ("street", "studio")
+_SET, _EPISODE, _NOISE = 4, 5, 6  # randomness of a fixed set, of what moves in one recording, of sensor noise
+
+
+def _smooth_wave(rng: np.random.Generator, amplitude: float, freqs: tuple[float, float], k: int = 3):
+    """A smooth aperiodic signal ``f(t)`` (t in seconds, peak about ``amplitude``): a sum of
+    ``k`` sines at random frequencies (Hz) and phases, drawn once."""
+    f = rng.uniform(*freqs, k)
+    phase = rng.uniform(0, 2 * np.pi, k)
+    weight = rng.uniform(0.5, 1.0, k)
+    weight *= amplitude / weight.sum()
+    return lambda t: float(np.sum(weight * np.sin(2 * np.pi * f * t + phase)))
+
+
+def _street_set(rng: np.random.Generator, w: int, h: int) -> tuple[np.ndarray, list[float]]:
+    """A fixed street view: sky and houses (a ``landscape`` background with
+    building blocks and lit windows), a road band at the bottom. Returns the
+    (h, w, 3) float32 image and the y (pixels) of the lanes things move along."""
+    img = _background(rng, "landscape", w, h)
+    road_top = int(h * rng.uniform(0.62, 0.72))
+    x = -int(rng.uniform(0, 0.1) * w)
+    while x < w:  # a row of buildings standing on the road's edge
+        bw = int(rng.uniform(0.08, 0.22) * w)
+        top = int(h * rng.uniform(0.15, 0.5))
+        colour = _colour(rng, sat=(0.05, 0.4), val=(0.25, 0.8))
+        cv2.rectangle(img, (x, top), (x + bw, road_top), colour.tolist(), -1)
+        lit = _colour(rng, rng.uniform(0.1, 0.18), sat=(0.3, 0.7), val=(0.7, 1.0))
+        step = max(4, int(rng.uniform(0.025, 0.045) * w))
+        for wy in range(top + step // 2, road_top - step, step):
+            for wx in range(x + step // 2, x + bw - step // 2, step):
+                shade = lit if rng.random() < 0.5 else colour * 0.45
+                cv2.rectangle(img, (wx, wy), (wx + step // 2, wy + step // 2), shade.tolist(), -1)
+        x += bw + int(rng.uniform(0, 0.05) * w)
+    asphalt = _colour(rng, sat=(0.0, 0.1), val=(0.2, 0.35))
+    img[road_top:] = asphalt * (0.85 + 0.3 * _fractal_noise(rng, w, h - road_top, base=8)[..., None])
+    for y in (road_top + (h - road_top) // 2,):  # lane markings
+        for mx in range(0, w, max(8, w // 12)):
+            cv2.rectangle(img, (mx, y - 1), (mx + max(4, w // 30), y + 1), (220, 220, 210), -1)
+    lanes = [road_top + (h - road_top) * f for f in (0.3, 0.75)]
+    return np.clip(img, 0, 255).astype(np.float32), lanes
+
+
+def _studio_set(rng: np.random.Generator, w: int, h: int) -> tuple[np.ndarray, list[float]]:
+    """A fixed talk-show set: a backdrop (``bokeh``, ``plasma`` or ``stripes``),
+    a desk across the lower third and a few props. Returns the (h, w, 3) float32
+    image and the x (pixels) of the seats people sit at."""
+    img = _background(rng, str(rng.choice(["bokeh", "plasma", "stripes"])), w, h) * 0.8
+    desk_top = int(h * rng.uniform(0.62, 0.7))
+    desk = _colour(rng, sat=(0.2, 0.6), val=(0.35, 0.7))
+    cv2.rectangle(img, (int(0.08 * w), desk_top), (int(0.92 * w), h), desk.tolist(), -1)
+    cv2.rectangle(img, (int(0.08 * w), desk_top), (int(0.92 * w), desk_top + max(2, h // 40)),
+                  (desk * 1.3).clip(0, 255).tolist(), -1)
+    for _ in range(int(rng.integers(2, 4))):  # props: a plant, a screen, a lamp
+        px, py = int(rng.uniform(0.02, 0.98) * w), int(rng.uniform(0.1, 0.5) * h)
+        side = int(rng.uniform(0.06, 0.14) * h)
+        cv2.rectangle(img, (px - side, py - side), (px + side, py + side), _colour(rng).tolist(), -1)
+    n = int(rng.integers(2, 4))
+    seats = list(np.linspace(0.25, 0.75, n) * w + rng.uniform(-0.03, 0.03, n) * w)
+    return np.clip(img, 0, 255).astype(np.float32), seats
+
+
+class _Mover:
+    """Something crossing a street view: a car (a box on wheels) or a pedestrian."""
+
+    def __init__(self, rng: np.random.Generator, w: int, h: int, lanes: list[float], t0: float):
+        self.car = bool(rng.random() < 0.6)
+        self.size = h * (rng.uniform(0.1, 0.18) if self.car else rng.uniform(0.12, 0.2))
+        self.y = float(lanes[int(rng.integers(0, len(lanes)))]) + rng.uniform(-0.03, 0.03) * h
+        self.direction = 1.0 if rng.random() < 0.5 else -1.0
+        self.speed = (rng.uniform(0.25, 0.6) if self.car else rng.uniform(0.04, 0.1)) * w  # pixels per second
+        self.colour, self.other = _colour(rng, val=(0.3, 1.0)), _colour(rng, val=(0.2, 0.8))
+        self.t0 = t0
+        self.w = w
+        self.length = self.size * (2.2 if self.car else 0.45)
+        self.bob = _smooth_wave(rng, 0.04 * self.size, (0.8, 2.0), 2)
+
+    def span(self) -> tuple[float, float]:
+        """Seconds during which it is in view."""
+        return self.t0, self.t0 + (self.w + 2 * self.length) / self.speed
+
+    def draw(self, frame: np.ndarray, t: float, shift: int = 4) -> None:
+        s = float(1 << shift)
+        travelled = (t - self.t0) * self.speed - self.length
+        x = travelled if self.direction > 0 else self.w - travelled
+        y = self.y + self.bob(t)
+        p = lambda a, b: (int(round(a * s)), int(round(b * s)))  # noqa: E731 (sub-pixel point)
+        if self.car:
+            half, tall = self.length / 2, self.size / 2
+            cv2.rectangle(frame, p(x - half, y - tall), p(x + half, y + tall * 0.4), self.colour.tolist(), -1,
+                          cv2.LINE_AA, shift)
+            cv2.rectangle(frame, p(x - half * 0.5, y - tall * 1.5), p(x + half * 0.5, y - tall), self.other.tolist(),
+                          -1, cv2.LINE_AA, shift)
+            for wx in (x - half * 0.6, x + half * 0.6):
+                cv2.circle(frame, p(wx, y + tall * 0.4), int(tall * 0.45 * s), (20, 20, 20), -1, cv2.LINE_AA, shift)
+        else:
+            cv2.ellipse(frame, p(x, y - self.size * 0.35), (int(self.length * 0.5 * s), int(self.size * 0.4 * s)), 0,
+                        0, 360, self.colour.tolist(), -1, cv2.LINE_AA, shift)
+            cv2.circle(frame, p(x, y - self.size * 0.9), int(self.size * 0.15 * s), self.other.tolist(), -1,
+                       cv2.LINE_AA, shift)
+
+
+class _Person:
+    """Someone seated at a desk, moving in place: sways, nods, turns and gestures."""
+
+    def __init__(self, looks: np.random.Generator, rng: np.random.Generator, w: int, h: int, seat: float,
+                 desk: float):
+        """looks: the randomness of who it is (size, colours); rng: of how they move."""
+        self.x, self.base = seat + looks.uniform(-0.02, 0.02) * w, desk
+        self.width = h * looks.uniform(0.14, 0.22)
+        self.tall = h * looks.uniform(0.22, 0.32)
+        self.head = h * looks.uniform(0.07, 0.1)
+        self.shirt = _colour(looks, val=(0.25, 0.95))
+        self.skin = _colour(looks, looks.uniform(0.03, 0.1), (0.3, 0.6))
+        self.hair = _colour(looks, sat=(0.1, 0.6), val=(0.05, 0.5))
+        self.sway = _smooth_wave(rng, 0.04 * h, (0.03, 0.3), 4)
+        self.lean = _smooth_wave(rng, 0.025 * h, (0.02, 0.2), 3)
+        self.nod = _smooth_wave(rng, 0.02 * h, (0.2, 0.9), 4)
+        self.turn = _smooth_wave(rng, 0.03 * h, (0.05, 0.4), 4)
+        self.hands = [(_smooth_wave(rng, 0.12 * h, (0.05, 0.5), 4), _smooth_wave(rng, 0.04 * h, (0.1, 0.6), 3))
+                      for _ in range(2)]
+
+    def draw(self, frame: np.ndarray, t: float, shift: int = 4) -> None:
+        s = float(1 << shift)
+        p = lambda a, b: (int(round(a * s)), int(round(b * s)))  # noqa: E731 (sub-pixel point)
+        x = self.x + self.sway(t)
+        tall = self.tall + self.lean(t)  # leaning forward (towards the desk) and back
+        top = self.base - tall + self.nod(t) * 0.3
+        cv2.ellipse(frame, p(x, self.base), (int(self.width * 0.5 * s), int(tall * s)), 0, 180, 360,
+                    self.shirt.tolist(), -1, cv2.LINE_AA, shift)
+        hx, hy = x + self.turn(t), top - self.head * 0.9 + self.nod(t)
+        cv2.circle(frame, p(hx, hy), int(self.head * s), self.skin.tolist(), -1, cv2.LINE_AA, shift)
+        cv2.ellipse(frame, p(hx, hy - self.head * 0.3), (int(self.head * 1.05 * s), int(self.head * 0.8 * s)), 0,
+                    180, 360, self.hair.tolist(), -1, cv2.LINE_AA, shift)
+        for side, (lift, reach) in zip((-1.0, 1.0), self.hands):  # gesturing: hands raised and moved about
+            shoulder = (x + side * self.width * 0.35, self.base - tall * 0.75)
+            hand = (x + side * (self.width * 0.55 + reach(t)), self.base - max(0.0, lift(t)) * 1.5)
+            cv2.line(frame, p(*shoulder), p(*hand), self.shirt.tolist(), max(1, int(self.width * 0.18)),
+                     cv2.LINE_AA, shift)
+            cv2.circle(frame, p(*hand), int(self.head * 0.45 * s), self.skin.tolist(), -1, cv2.LINE_AA, shift)
+
+
+def synth_static_camera(set_seed: int, episode_seed: int, duration: float, size: Size = (256, 144),
+                        fps: float = 25.0, kind: str = "street") -> np.ndarray:
+    """A fixed camera: ``(round(duration*fps), h, w, 3)`` uint8 RGB.
+
+    kind "street": a street view (houses, a road) where cars and pedestrians
+    enter, cross and leave (about one every two seconds); "studio": a talk-show
+    set (backdrop, desk, props) with a host and one or two guests seated at it,
+    moving in place (swaying, leaning, nodding, turning, gesturing). The set
+    (what never moves, where the lanes and seats are, and the host) comes from
+    ``set_seed`` only; the guests, the traffic and how everyone moves come from
+    ``episode_seed``: the same ``set_seed`` with another ``episode_seed`` is
+    another episode on the same set, or another day of the same street camera. Frames get a slow lighting drift (a few percent
+    over a minute), a vignette and fresh sensor noise every frame (about 2
+    grey levels rms). Deterministic; a shorter duration gives exactly the
+    first frames of a longer one.
+    """
+    if kind not in _STATIC_KINDS:
+        raise ValueError(f"unknown static camera kind {kind!r}; use one of {', '.join(_STATIC_KINDS)}")
+    w, h = size
+    set_rng = np.random.default_rng([set_seed, _SET, _STATIC_KINDS.index(kind)])
+    place, spots = (_street_set if kind == "street" else _studio_set)(set_rng, w, h)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    vignette = (1.0 - set_rng.uniform(0.2, 0.5) * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2))[..., None]
+    rng = np.random.default_rng([episode_seed, _EPISODE, _STATIC_KINDS.index(kind)])
+    light = _smooth_wave(rng, rng.uniform(0.02, 0.05), (1 / 120, 1 / 30), 2)
+    n = count(duration, fps)
+    if kind == "studio":  # the host (first seat) is the same every episode, the guests are not
+        desk = h * 0.68
+        people = [_Person(set_rng if k == 0 else rng, rng, w, h, seat, desk) for k, seat in enumerate(spots)]
+    else:  # arrivals drawn in time order (a Poisson process), from before the first frame on
+        movers, t = [], -8.0
+        while t < n / fps:
+            movers.append(_Mover(rng, w, h, spots, t))
+            t += float(rng.exponential(2.0))
+    out = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        t = i / fps
+        frame = place.copy()
+        if kind == "studio":
+            for person in people:
+                person.draw(frame, t)
+        else:
+            for mover in movers:
+                t0, t1 = mover.span()
+                if t0 <= t <= t1:
+                    mover.draw(frame, t)
+        frame *= vignette * (1.0 + light(t))
+        frame += np.random.default_rng([episode_seed, _NOISE, i]).normal(0, 2.0, (h, w, 1)).astype(np.float32)
+        np.clip(frame, 0, 255, out=frame)
+        out[i] = frame
+    return out
+
+
+def synth_slow_video(seed: int, duration: float, size: Size = (256, 144), fps: float = 25.0,
+                     pace: float = 0.25, scene_seconds: tuple[float, float] = (6.0, 12.0)) -> np.ndarray:
+    """Slow-moving footage, ``(round(duration*fps), h, w, 3)`` uint8 RGB: long shots
+    (``scene_seconds``) of the :func:`synth_video` kind in which the camera pan
+    and zoom and every shape's motion, spin and wobble run at ``pace`` times
+    their usual speed (0.25: a quarter). Deterministic; a shorter duration
+    gives exactly the first frames of a longer one.
+    """
+    w, h = size
+    rng = np.random.default_rng([seed, _VIDEO, 7])
+    n = count(duration, fps)
+    out = np.empty((n, h, w, 3), np.uint8)
+    grain = rng.normal(0, 2.5, (7, h, w, 1)).astype(np.float32)
+    start, kind = 0, None
+    while start < n:
+        length = max(1, int(round(rng.uniform(*scene_seconds) * fps)))
+        kind = rng.choice([k for k in _BACKGROUNDS if k != kind])
+        scene = _Scene(rng, str(kind), w, h)
+        for i in range(start, min(n, start + length)):
+            # a scene played at ``pace`` shows what it shows at pace * t (every motion is a function of t)
+            frame = scene.render(pace * (i - start) / fps) + grain[i % len(grain)]
+            np.clip(frame, 0, 255, out=frame)
+            out[i] = frame
+        start += length
+    return out

@@ -26,6 +26,11 @@ Per matched work, in this order:
 excerpts of several works (a compilation) is judged by the share of the upload
 that registered material covers, not one work at a time.
 
+A static background (a fixed camera, a studio set) is no evidence either:
+a match that rests only on one (``WorkMatch.background == "only"``, see
+``match.align.temporal_specificity``) is allowed with a reason that says so;
+one that rests on it partly is capped at review, whatever the rules say.
+
 The upload's decision is the most restrictive action over its works; every
 work's outcome is kept with its reasons. Degenerate content never reaches
 this point (the matcher does not form segments on static content).
@@ -37,7 +42,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from fingerprint import LANDMARK
-from match import WorkMatch, union_seconds
+from match import BACKGROUND_ONLY, BACKGROUND_PARTLY, WorkMatch, union_seconds
 
 ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK = "allow", "track", "mute-audio", "review", "block"
 ACTIONS = (ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK)
@@ -259,6 +264,10 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
     """
     if m.method == "digest":
         return SUBSTANTIAL, "exact-file", "the file is byte-identical (SHA-256) to a registered reference"
+    if m.background == BACKGROUND_ONLY:
+        return NONE, "static-background", (
+            "rests only on a static background: every second of it matches other times of the work about as well "
+            "(a fixed camera or set), so nothing shows these are the work's seconds")
     if m.score < t.min_score:
         return NONE, "below-similarity", f"similarity below {t.min_score:.2f}, treated as chance resemblance"
     if m.matched_seconds < t.review_min_seconds:
@@ -325,6 +334,10 @@ def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
     if fair:
         band, rule_name = PARTIAL, "fair-use-preset"
         reasons.append(fair)
+    static = m.background == BACKGROUND_PARTLY
+    if static:
+        reasons.append("the match rests largely on a static background (a fixed camera or set): other times of the "
+                       "work match it nearly as well, so a person decides")
     for source, rules in (("work", work.rules), ("default", p.rules)):
         for rule in rules:
             if rule.holds(m, band):
@@ -334,6 +347,9 @@ def decide_work(m: WorkMatch, p: PolicyParams, work: WorkPolicy | None = None,
                 if fair and SEVERITY[action] > SEVERITY[REVIEW]:
                     action, name = REVIEW, "fair-use-preset"
                     reasons.append(f"the fair-use band caps the rule's {rule.action} at review: a person decides")
+                if static and SEVERITY[action] > SEVERITY[REVIEW]:
+                    action, name = REVIEW, "static-background"
+                    reasons.append(f"the static background caps the rule's {rule.action} at review")
                 return WorkDecision(m.work_id, action, name, band, tuple(reasons))
     return WorkDecision(m.work_id, ALLOW, "no-rule", band, (*reasons, "no rule applies to this match"))
 

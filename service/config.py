@@ -231,6 +231,9 @@ _ALIGN = {
     "altered_min_similarity": _SHARE, "gap_edge_seconds": _between(0, 60, "seconds"),
     "instant_seconds": _between(0, 60, "seconds"),
     "coarse_speed_step": _between(0, 1, "speed step of the coarse pass; 0: none"),
+    "change_max_seconds": _between(0, 36000, "seconds"),
+    "specific_seconds": _between(0, 3600, "seconds"), "specific_window_seconds": _between(0, 60, "seconds", lo_open=True),
+    "min_specificity": _SHARE, "review_specificity": _SHARE, "background_share": _SHARE,
 }
 _THRESHOLDS = {
     "min_score": _SHARE, "review_min_seconds": _POLICY_SECONDS, "block_min_seconds": _POLICY_SECONDS,
@@ -459,6 +462,12 @@ _CROSS_CHECKS = (
        f"is too small for this speed grid: each hit would vote in more than {MAX_VOTES_PER_HIT} (speed, offset) "
        "cells (speeds tried x offset bins a code spans); use a coarser speed_step or wider bins")
       for sig in ("video", "audio", "landmark")),
+    *((f"match.{sig}.change_max_seconds", lambda r, s=sig: r["match"][s]["change_max_seconds"]
+       <= 10 * r["match"][s]["change_seconds"], "must be at most 10 x change_seconds (each multiple is a reading "
+       "of every segment)") for sig in ("video", "audio", "landmark")),
+    *((f"match.{sig}.review_specificity", lambda r, s=sig: r["match"][s]["review_specificity"] == 0
+       or r["match"][s]["review_specificity"] >= r["match"][s]["min_specificity"],
+       "must be 0 (off) or at least min_specificity") for sig in ("video", "audio", "landmark")),
 )
 
 
