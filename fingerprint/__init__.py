@@ -12,17 +12,20 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from .audio import AudioParams, query_audio_fingerprint, reference_audio_fingerprint
+from .cuts import CutParams, cut_fingerprint
 from .decode import DecodedMedia, DecodeParams, MediaError, decode_media
 from .digest import FileDigest, file_digest
 from .landmarks import LandmarkParams, landmark_fingerprint
-from .types import AUDIO, EXACT_MATCH, LANDMARK, MODALITY, SIGNALS, VIDEO, Fingerprint, hamming_matrix
+from .types import (AUDIO, CUT, EXACT_MATCH, LANDMARK, MODALITY, REFRAME_SIGNALS, SIGNALS, VIDEO, WINDOW, Fingerprint,
+                    hamming_matrix)
 from .video import VideoParams, query_video_fingerprint, reference_video_fingerprint
+from .window import WindowParams, probe_frames, query_window_probes, reference_window_fingerprint
 
 REFERENCE = "reference"
 QUERY = "query"
 # Bump when the code layout changes in a way the parameters do not show
 # (filters, projections, bit order): stored reference codes become unusable.
-FORMAT_VERSION = 2  # 2: references also store spectral-peak landmarks
+FORMAT_VERSION = 3  # 2: references also store spectral-peak landmarks; 3: and scene cuts and central-window codes
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class FingerprintParams:
     audio: AudioParams = field(default_factory=AudioParams)
     landmark: LandmarkParams = field(default_factory=LandmarkParams)
     decode: DecodeParams = field(default_factory=DecodeParams)
+    cut: CutParams = field(default_factory=CutParams)
+    window: WindowParams = field(default_factory=WindowParams)
 
 
 def format_id(params: "FingerprintParams") -> str:
@@ -55,7 +60,8 @@ def format_id(params: "FingerprintParams") -> str:
 
     video, audio = _reference_side(params.video), _reference_side(params.audio)
     shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
-             "video": video, "audio": audio, "landmark": _reference_side(params.landmark)}
+             "video": video, "audio": audio, "landmark": _reference_side(params.landmark),
+             "cut": _reference_side(params.cut), "window": _reference_side(params.window)}
     return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -67,8 +73,9 @@ def _reference_side(params) -> dict:
 class FileFingerprints:
     """All fingerprints of one file.
 
-    duration: media seconds. signals: signal name (``SIGNALS``) -> codes,
-        possibly empty. timings: seconds spent per stage (decode, video, audio, landmark).
+    duration: media seconds. signals: signal name (``SIGNALS`` and ``REFRAME_SIGNALS``) -> codes,
+        possibly empty. timings: seconds spent per stage (decode, video, audio, landmark,
+        reframe: scene cuts and the central window).
     warnings: decoding damage that was worked around, in words (empty for a clean file).
     """
 
@@ -112,8 +119,24 @@ def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParam
     t2 = clock()
     out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark, query=role == QUERY)
     t3 = clock()
-    timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2)
+    out.update(_reframe_renditions(media, role, 1.0 / fps, params))
+    t4 = clock()
+    timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2, reframe=t4 - t3)
     return out, timings
+
+
+def _reframe_renditions(media: DecodedMedia, role: str, period: float, params: FingerprintParams
+                        ) -> dict[str, Fingerprint]:
+    """Scene cuts and the central window (references: its codes; uploads: small frames to verify
+    candidates on), for copies that show another window of the picture (``fingerprint.cuts``).
+    Cuts are found on the small frames: block means do not need the full frame."""
+    small = probe_frames(media.frames, params.window.query_probe_size)
+    cuts = cut_fingerprint(small, media.frame_times, params.cut, query=role == QUERY)
+    if role == QUERY:
+        window = query_window_probes(small, media.frame_times, period, params.video)
+    else:
+        window = reference_window_fingerprint(media.frames, media.frame_times, period, params.video, params.window)
+    return {CUT: cuts, WINDOW: window}
 
 
 def fingerprint_for_registration(path: str | os.PathLike,
@@ -159,9 +182,9 @@ def _fingerprint(path, role, params, digest, clock=time.perf_counter) -> tuple[F
 
 
 __all__ = [
-    "AUDIO", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
-    "AudioParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints", "Fingerprint",
-    "FingerprintParams", "LandmarkParams", "MediaError", "VideoParams",
+    "AUDIO", "CUT", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "REFRAME_SIGNALS", "SIGNALS",
+    "VIDEO", "WINDOW", "AudioParams", "CutParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints", "Fingerprint",
+    "FingerprintParams", "LandmarkParams", "MediaError", "VideoParams", "WindowParams",
     "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "fingerprint_for_registration", "format_id",
     "hamming_matrix",
 ]

@@ -21,9 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fingerprint import AudioParams, DecodeParams, FingerprintParams, LandmarkParams, VideoParams
+from fingerprint import AudioParams, CutParams, DecodeParams, FingerprintParams, LandmarkParams, VideoParams, WindowParams
 from index import IndexParams
 from match import AlignParams
+from match.cuts import CutMatchParams
 from policy import FairUse, PolicyParams, Rule, Thresholds
 
 
@@ -36,12 +37,18 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Per-signal search radius and alignment, and how segments merge."""
+    """Per-signal search radius and alignment, and how segments merge.
+
+    cut: candidates from scene-cut timing and their geometric verification;
+    window: the alignment of the verified window codes (``match.verify``).
+    """
 
     offset_tolerance: float
     video: AlignParams
     audio: AlignParams
     landmark: AlignParams
+    cut: CutMatchParams
+    window: AlignParams
 
     def for_signal(self, signal: str) -> AlignParams:
         """The alignment settings of one signal (``fingerprint.SIGNALS``)."""
@@ -210,12 +217,49 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.landmark.query_fan_out": (lambda v: v >= 1, "must be at least 1"),
     "fingerprint.landmark.max_dt_frames": ((lambda v: 1 <= v <= 63), "must be between 1 and 63 (6-bit time steps)"),
     "fingerprint.landmark.max_df_bins": ((lambda v: 0 <= v <= 63), "must be between 0 and 63 (7-bit steps)"),
+    "fingerprint.cut.grid": ((lambda v: 2 <= v <= 64), "must be between 2 and 64 (blocks per side)"),
+    "fingerprint.cut.change_ratio": _POSITIVE,
+    "fingerprint.cut.change_floor": _NON_NEGATIVE,
+    "fingerprint.cut.min_cut_share": (_open_share, "must be in (0, 1]"),
+    "fingerprint.cut.peak_ratio": _POSITIVE,
+    "fingerprint.cut.peak_window_seconds": ((lambda v: 0 < v <= 60), "must be in (0, 60] seconds"),
+    "fingerprint.cut.min_shot_seconds": ((lambda v: 0 <= v <= 60), "must be between 0 and 60 seconds"),
+    "fingerprint.cut.shots_per_code": ((lambda v: 2 <= v <= 6), "must be between 2 and 6 (6 bits per ratio in a "
+                                                                "32-bit code)"),
+    "fingerprint.cut.ratio_bin": ((lambda v: 0 < v <= 5), "must be in (0, 5] (natural log)"),
+    "fingerprint.cut.max_log_ratio": ((lambda v: 0 < v <= 10), "must be in (0, 10] (natural log)"),
+    "fingerprint.cut.query_probe_margin": _NON_NEGATIVE,
+    "fingerprint.window.scale": (_open_share, "must be in (0, 1]"),
+    "fingerprint.window.hash_size": ((lambda v: 4 <= v <= 32 and v % 4 == 0),
+                                     "must be a multiple of 4 between 4 and 32 (codes are whole bytes)"),
+    "fingerprint.window.collapse_distance": _NON_NEGATIVE,
+    "fingerprint.window.max_run_seconds": _POSITIVE,
+    "fingerprint.window.min_std": _NON_NEGATIVE,
+    "fingerprint.window.query_probe_size": ((lambda v: 16 <= v <= 256), "must be between 16 and 256 (pixels)"),
     "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),
     "index.nlist": (lambda v: v >= 1, "must be at least 1"),
     "index.nprobe": (lambda v: v >= 1, "must be at least 1"),
     "index.ivf_min_train_per_list": (lambda v: v >= 1, "must be at least 1"),
     "match.offset_tolerance": _NON_NEGATIVE,
-    **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark") for k, check in _ALIGN.items()},
+    **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark", "window")
+       for k, check in _ALIGN.items()},
+    "match.cut.min_speed": ((lambda v: 0.1 <= v <= 10), "must be between 0.1 and 10"),
+    "match.cut.max_speed": ((lambda v: 0.1 <= v <= 10), "must be between 0.1 and 10"),
+    "match.cut.speed_bin": ((lambda v: 0.001 <= v <= 1), "must be between 0.001 and 1 (natural log)"),
+    "match.cut.offset_bin_seconds": ((lambda v: 0.01 <= v <= 60), "must be between 0.01 and 60 seconds"),
+    "match.cut.max_lines": ((lambda v: 1 <= v <= 10_000), "must be between 1 and 10000"),
+    "match.cut.cut_tolerance_seconds": _POSITIVE,
+    "match.cut.min_cuts": ((lambda v: v >= 3), "must be at least 3 (two cuts fit any line)"),
+    "match.cut.min_cut_share": _SHARE,
+    "match.cut.max_candidates": ((lambda v: 1 <= v <= 100), "must be between 1 and 100"),
+    "match.cut.probe_frames": ((lambda v: 3 <= v <= 64), "must be between 3 and 64"),
+    "match.cut.min_scale": ((lambda v: 0.1 <= v <= 10), "must be between 0.1 and 10"),
+    "match.cut.max_scale": ((lambda v: 0.1 <= v <= 10), "must be between 0.1 and 10"),
+    "match.cut.scale_steps": ((lambda v: 1 <= v <= 200), "must be between 1 and 200"),
+    "match.cut.min_sketch_score": ((lambda v: -1 <= v <= 1), "must be between -1 and 1 (a correlation)"),
+    "match.cut.max_probe_distance": _NON_NEGATIVE,
+    "match.cut.speed_tolerance": ((lambda v: 0 <= v < 1), "must be at least 0 and below 1"),
+    "match.cut.band_seconds": ((lambda v: 0 < v <= 60), "must be in (0, 60] seconds"),
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,
@@ -252,7 +296,13 @@ _CROSS_CHECKS = (
     ("fingerprint.landmark.min_bin", lambda r: r["fingerprint"]["landmark"]["min_bin"]
      < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
-       "must be at least min_speed") for sig in ("video", "audio", "landmark")),
+       "must be at least min_speed") for sig in ("video", "audio", "landmark", "window", "cut")),
+    ("fingerprint.cut.ratio_bin", lambda r: 2 * r["fingerprint"]["cut"]["max_log_ratio"]
+     <= 64 * r["fingerprint"]["cut"]["ratio_bin"], "must be at least max_log_ratio / 32 (at most 64 bins: 6 bits)"),
+    ("match.cut.max_scale", lambda r: r["match"]["cut"]["max_scale"] >= r["match"]["cut"]["min_scale"],
+     "must be at least min_scale"),
+    ("match.window.radius", lambda r: r["match"]["window"]["radius"] <= r["fingerprint"]["window"]["hash_size"] ** 2,
+     "must be at most the window code's bits (hash_size**2)"),
 )
 _RULE_NUMBERS = {"min_seconds": _NON_NEGATIVE, "min_upload_share": _SHARE, "min_reference_share": _SHARE}
 
@@ -324,8 +374,11 @@ def load_config(path: str | Path | None = None) -> Config:
         audio=_build(AudioParams, fp["audio"]),
         landmark=_build(LandmarkParams, fp["landmark"]),
         decode=_build(DecodeParams, fp["decode"]),
+        cut=_build(CutParams, fp["cut"]),
+        window=_build(WindowParams, fp["window"]),
     )
-    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")})
+    match = _build(MatchParams, m, cut=_build(CutMatchParams, m["cut"]),
+                   **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark", "window")})
     pol = raw["policy"]
     try:
         policy = PolicyParams(

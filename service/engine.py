@@ -26,13 +26,15 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from fingerprint import (
-    AUDIO, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, file_digest,
+    AUDIO, CUT, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, WINDOW, Fingerprint, MediaError, file_digest,
     fingerprint_file, fingerprint_for_registration, format_id,
 )
+from fingerprint.cuts import CODE_BYTES as CUT_CODE_BYTES, has_code
 from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
 from fingerprint.audio import variant_semitones, variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
+from match.verify import reframed_segments
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
@@ -158,7 +160,7 @@ class Prescreen:
         self.config = config
         self.catalog = Catalog(self.home / CATALOG_FILE)
         code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8, AUDIO: config.fingerprint.audio.code_bytes,
-                      LANDMARK: LANDMARK_CODE_BYTES}
+                      LANDMARK: LANDMARK_CODE_BYTES, CUT: CUT_CODE_BYTES}  # (WINDOW codes: catalog only)
         self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
         self.format = format_id(config.fingerprint)
         w = config.workflow
@@ -167,6 +169,8 @@ class Prescreen:
             w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
         self.workflow.on_stay_down_lifted = self.redecide_work
         self._loaded = False
+        self._windows: dict[int, Fingerprint] = {}  # reference window codes read for verification (this generation)
+        self._windows_generation = -1
 
     @staticmethod
     def now() -> datetime:
@@ -315,7 +319,8 @@ class Prescreen:
             generation = self.catalog.generation()
             for ref_id, ref in zip(ref_ids, new_refs):
                 for fp in ref.fingerprints:
-                    self.indexes.signals[fp.signal].add(ref_id, fp)
+                    if fp.signal in self.indexes.signals:  # (window codes are read from the catalog)
+                        self.indexes.signals[fp.signal].add(ref_id, fp)
             self.indexes.save(generation)
         return RegisterResult(work_id, ref_ids, files, skipped, already)
 
@@ -335,8 +340,8 @@ class Prescreen:
         bits are noise on a steady tone, so they never make a reference
         matchable on their own.
         """
-        if len(fp) == 0 or fp.signal == AUDIO:
-            return False
+        if len(fp) == 0 or fp.signal not in SIGNALS or fp.signal == AUDIO:
+            return False  # (cut timing and window codes only verify what cuts propose)
         params = self.config.match.for_signal(fp.signal)
         plain = fp.subset(fp.variants == 0)
         rows = np.arange(len(plain))
@@ -643,7 +648,40 @@ class Prescreen:
                                      max(params.instant_seconds, period[signal]), hint, altered)
             span = (float(codes.starts.min()), float(codes.ends.max()))
             segments += align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal)
+        ts = time.perf_counter()
+        segments += self._reframed_segments(query, segments)
+        timings["reframe_match"] = time.perf_counter() - ts
         return segments
+
+    def _reframed_segments(self, query: dict[str, Fingerprint], found: list[Segment]) -> list[Segment]:
+        """Segments of a copy showing another window of the picture (a crop at any offset, the work
+        inside a border): scene-cut timing proposes lines, the reference's window codes verify
+        each (``match.verify``); lines the other signals already explain are not verified."""
+        cuts, probes, index = query.get(CUT), query.get(WINDOW), self.indexes.signals.get(CUT)
+        if cuts is None or probes is None or index is None or index.ntotal == 0 or not len(probes):
+            return []
+        rows = np.flatnonzero(has_code(cuts))
+        hits = index.search(cuts.codes[rows], 0)
+        if len(hits.ids) == 0:
+            return []
+        ref_id, r_start, r_end = index.times.lookup(hits.ids)
+        ref_cuts = {int(r): np.unique(index.times.of_reference(int(r))[0]) for r in np.unique(ref_id)}
+        m = self.config.match
+        return reframed_segments(cuts, rows[hits.query], ref_id, r_start, r_end, ref_cuts, probes,
+                                 self._reference_window, found, self.config.fingerprint.window, m.cut, m.window)
+
+    def _reference_window(self, ref_id: int) -> Fingerprint:
+        """A reference's window codes, read from the catalog once per catalog generation."""
+        generation = self.catalog.generation()
+        if generation != self._windows_generation:
+            self._windows, self._windows_generation = {}, generation
+        if ref_id not in self._windows:
+            if len(self._windows) >= 64:  # a bounded cache: a long batch meets many references
+                self._windows.pop(next(iter(self._windows)))
+            found = list(self.catalog.fingerprints(WINDOW, [ref_id]))
+            self._windows[ref_id] = found[0][1] if found else Fingerprint.empty(
+                WINDOW, self.config.fingerprint.window.hash_size ** 2 // 8)
+        return self._windows[ref_id]
 
 
 def _works_dicts(decision: Decision) -> list[dict]:
