@@ -129,11 +129,14 @@ def _reframe_renditions(media: DecodedMedia, role: str, period: float, params: F
                         ) -> dict[str, Fingerprint]:
     """Scene cuts and the central window (references: its codes; uploads: small frames to verify
     candidates on), for copies that show another window of the picture (``fingerprint.cuts``).
-    Cuts are found on the small frames: block means do not need the full frame."""
-    small = probe_frames(media.frames, params.window.query_probe_size)
-    cuts = cut_fingerprint(small, media.frame_times, params.cut, query=role == QUERY)
+
+    Cuts are found on frames of half the decoder's size (block means do not need more, and
+    halving is four adds), which uploads shrink further into their small frames."""
+    half = probe_frames(media.frames, max(params.cut.grid, media.frames.shape[-1] // 2))
+    cuts = cut_fingerprint(half, media.frame_times, params.cut, query=role == QUERY)
     if role == QUERY:
-        window = query_window_probes(small, media.frame_times, period, params.video)
+        small = probe_frames(half, min(params.window.query_probe_size, half.shape[-1]))
+        window = query_window_probes(small, media.frame_times, period, params.window)
     else:
         window = reference_window_fingerprint(media.frames, media.frame_times, period, params.video, params.window)
     return {CUT: cuts, WINDOW: window}

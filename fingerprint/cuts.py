@@ -50,7 +50,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from .types import CUT, Fingerprint
-from .window import block_sums
+from .window import shrink_stack
 
 CODE_BYTES = 4
 BIN_BITS = 6
@@ -70,7 +70,7 @@ class CutParams:
     peak_ratio, peak_window_seconds: and the share must be this many times its
         running median over this many seconds.
     min_shot_seconds: two cuts closer than this: only the stronger one is kept.
-    shots_per_code: shot lengths one code describes (2: one length ratio).
+    shots_per_code: shot lengths one code describes (3: two length ratios).
     ratio_bin: width of a log shot-length ratio bin (natural log).
     max_log_ratio: ratios are clipped to +- this (a shot this many e-folds longer).
     query_probe_margin: uploads also look up the neighbouring bin when a ratio lies
@@ -84,7 +84,7 @@ class CutParams:
     peak_ratio: float = 3.0
     peak_window_seconds: float = 2.0
     min_shot_seconds: float = 0.4
-    shots_per_code: int = 2
+    shots_per_code: int = 3
     ratio_bin: float = 0.2
     max_log_ratio: float = 1.6
     query_probe_margin: float = 0.12
@@ -97,9 +97,8 @@ class CutParams:
 def block_means(frames: np.ndarray, grid: int) -> np.ndarray:
     """(n, grid * grid) float32 mean grey level of each block of each (n, s, s) frame."""
     n, h, w = frames.shape
-    if h % grid == 0 and w % grid == 0 and h == w:
-        k = h // grid
-        return (block_sums(frames, k) / np.float32(k * k)).astype(np.float32).reshape(n, -1)
+    if h == w and h % grid == 0:
+        return shrink_stack(frames.astype(np.float32), h // grid).reshape(n, -1)
     out = np.empty((n, grid, grid), np.float32)
     for i, frame in enumerate(frames):  # one OpenCV call per sampled frame where the sizes do not divide
         out[i] = cv2.resize(frame.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA)

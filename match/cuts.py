@@ -106,25 +106,45 @@ def _nearest(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def check_line(upload_cuts: np.ndarray, ref_cuts: np.ndarray, speed: float, offset: float,
-               params: CutMatchParams) -> tuple[int, float, np.ndarray]:
-    """(cuts matched, share of the stretch's cuts, mask of matched upload cuts) of one line.
+               params: CutMatchParams) -> tuple[int, float, float, np.ndarray]:
+    """(cuts matched, soft score, share of the stretch's cuts, mask of matched upload cuts) of a line.
 
     The stretch is where the line maps the upload's cuts inside the span of
     the reference's cuts; its cuts are the upload's there and the reference's
-    between the first and last mapped upload cut.
+    between the first and last mapped upload cut. The soft score counts each
+    matched cut by how close it lands, ``1 - (error / tolerance)**2``.
     """
+    none = np.zeros(len(upload_cuts), bool)
     if len(upload_cuts) == 0 or len(ref_cuts) == 0:
-        return 0, 0.0, np.zeros(len(upload_cuts), bool)
+        return 0, 0.0, 0.0, none
     tol = params.cut_tolerance_seconds
     mapped = speed * upload_cuts + offset
     inside = (mapped >= ref_cuts[0] - tol) & (mapped <= ref_cuts[-1] + tol)
-    hit = inside & (np.abs(_nearest(ref_cuts, mapped) - mapped) <= tol)
+    error = np.abs(_nearest(ref_cuts, mapped) - mapped)
+    hit = inside & (error <= tol)
     n_hit = int(hit.sum())
     if n_hit == 0:
-        return 0, 0.0, hit
+        return 0, 0.0, 0.0, hit
     lo, hi = mapped[inside].min() - tol, mapped[inside].max() + tol
     ref_inside = int(((ref_cuts >= lo) & (ref_cuts <= hi)).sum())
-    return n_hit, n_hit / max(int(inside.sum()), ref_inside, 1), hit
+    score = float((1.0 - (error[hit] / tol) ** 2).sum())
+    return n_hit, score, n_hit / max(int(inside.sum()), ref_inside, 1), hit
+
+
+def _pooled_votes(keys: np.ndarray, votes: np.ndarray) -> np.ndarray:
+    """Votes of each (reference, speed bin, offset bin) line plus its 8 neighbours' (a line whose
+    speed or offset straddles a bin edge splits its votes)."""
+    span = 1 << 20
+    packed = (keys[:, 0] * span + (keys[:, 1] + span // 2)) * span + (keys[:, 2] + span // 2)
+    order = np.argsort(packed)
+    sorted_keys, sorted_votes = packed[order], votes[order]
+    pooled = np.zeros(len(keys), np.int64)
+    for ds in (-1, 0, 1):
+        for do in (-1, 0, 1):
+            probe = packed + ds * span + do
+            pos = np.clip(np.searchsorted(sorted_keys, probe), 0, len(sorted_keys) - 1)
+            pooled += np.where(sorted_keys[pos] == probe, sorted_votes[pos], 0)
+    return pooled
 
 
 def cut_candidates(q_start: np.ndarray, q_end: np.ndarray, q_anchor: np.ndarray, ref_id: np.ndarray,
@@ -136,8 +156,9 @@ def cut_candidates(q_start: np.ndarray, q_end: np.ndarray, q_anchor: np.ndarray,
     seconds; ``q_anchor`` its anchor cut's index, so the probes of one run
     vote once), the reference it hit and that run (``r_start``..``r_end``).
     upload_cuts: every cut of the upload (sorted); ref_cuts: every cut of each
-    reference hit (sorted). Returns at most ``max_candidates`` lines, most
-    matched cuts first.
+    reference hit (sorted). The ``max_lines`` best-voted lines are refitted on
+    the cuts they match until that stops growing; returns at most
+    ``max_candidates`` lines that pass, best soft score first.
     """
     q_len = np.asarray(q_end, np.float64) - np.asarray(q_start, np.float64)
     r_len = np.asarray(r_end, np.float64) - np.asarray(r_start, np.float64)
@@ -155,30 +176,34 @@ def cut_candidates(q_start: np.ndarray, q_end: np.ndarray, q_anchor: np.ndarray,
     # one vote per (line, upload run): the probes of one run and repeated reference runs count once
     votes_of = np.unique(np.concatenate([keys, anchors[:, None]], axis=1), axis=0)[:, :3]
     lines, votes = np.unique(votes_of, axis=0, return_counts=True)
-    order = np.argsort(-votes, kind="stable")[: params.max_lines]
-    found: list[CutCandidate] = []
+    order = np.argsort(-_pooled_votes(lines, votes), kind="stable")[: params.max_lines]
+    found: list[tuple[float, CutCandidate]] = []
     for ref, sb, ob in lines[order]:
-        members = (refs == ref) & (s_bin == sb) & (o_bin == ob)
-        line_speed, line_offset = float(np.median(speed[members])), float(np.median(offset[members]))
         cuts = ref_cuts.get(int(ref))
         if cuts is None or len(cuts) == 0:
             continue
-        n_hit, share, hit = check_line(upload_cuts, cuts, line_speed, line_offset, params)
-        if n_hit >= 2:  # refit on the matched cuts and check again
+        members = (refs == ref) & (s_bin == sb) & (o_bin == ob)
+        line_speed, line_offset = float(np.median(speed[members])), float(np.median(offset[members]))
+        n_hit, score, share, hit = check_line(upload_cuts, cuts, line_speed, line_offset, params)
+        for _ in range(3):  # refit on the matched cuts while that finds more of them
+            if n_hit < 2:
+                break
             u = upload_cuts[hit]
-            line_speed, line_offset = _line_fit(u, _nearest(cuts, line_speed * u + line_offset), line_speed,
-                                                line_offset, params)
-            n_hit, share, hit = check_line(upload_cuts, cuts, line_speed, line_offset, params)
+            fit = _line_fit(u, _nearest(cuts, line_speed * u + line_offset), line_speed, line_offset, params)
+            again = check_line(upload_cuts, cuts, *fit, params)
+            if again[1] <= score:
+                break
+            (line_speed, line_offset), (n_hit, score, share, hit) = fit, again
         if n_hit < params.min_cuts or share < params.min_cut_share:
             continue
-        same = next((i for i, c in enumerate(found) if c.ref_id == int(ref)
-                     and abs(np.log(c.speed / line_speed)) < params.speed_bin
-                     and abs(c.offset - line_offset) < params.offset_bin_seconds), None)
         cand = CutCandidate(int(ref), line_speed, line_offset, n_hit, share,
                             float(upload_cuts[hit].min()), float(upload_cuts[hit].max()))
+        same = next((i for i, (_, c) in enumerate(found) if c.ref_id == cand.ref_id
+                     and abs(np.log(c.speed / line_speed)) < params.speed_bin
+                     and abs(c.offset - line_offset) < params.offset_bin_seconds), None)
         if same is None:
-            found.append(cand)
-        elif (cand.cuts, cand.share) > (found[same].cuts, found[same].share):
-            found[same] = cand
-    found.sort(key=lambda c: (-c.cuts, -c.share))
-    return found[: params.max_candidates]
+            found.append((score, cand))
+        elif score > found[same][0]:
+            found[same] = (score, cand)
+    found.sort(key=lambda f: -f[0])
+    return [c for _, c in found[: params.max_candidates]]
