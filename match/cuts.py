@@ -34,7 +34,8 @@ class CutMatchParams:
         known to half a sampling period on each side).
     min_cuts: cuts a line must put on reference cuts.
     min_cut_share: and the share of the stretch's cuts (upload or reference,
-        whichever has more) they make up.
+        whichever has more) they make up, the stretch running from the first
+        to the last of them.
     max_candidates: lines verified per upload, most matched cuts first.
     probe_frames: upload frames the geometry is estimated on.
     min_scale, max_scale, scale_steps: the coarse geometry search tries this
@@ -109,26 +110,27 @@ def check_line(upload_cuts: np.ndarray, ref_cuts: np.ndarray, speed: float, offs
                params: CutMatchParams) -> tuple[int, float, float, np.ndarray]:
     """(cuts matched, soft score, share of the stretch's cuts, mask of matched upload cuts) of a line.
 
-    The stretch is where the line maps the upload's cuts inside the span of
-    the reference's cuts; its cuts are the upload's there and the reference's
-    between the first and last mapped upload cut. The soft score counts each
-    matched cut by how close it lands, ``1 - (error / tolerance)**2``.
+    The stretch runs from the first to the last matched cut (on the reference
+    axis), so a copy inside a longer upload, or of part of a longer
+    reference, is judged on its own seconds; its cuts are the upload's mapped
+    into it and the reference's in it. The soft score counts each matched cut
+    by how close it lands, ``1 - (error / tolerance)**2``.
     """
     none = np.zeros(len(upload_cuts), bool)
     if len(upload_cuts) == 0 or len(ref_cuts) == 0:
         return 0, 0.0, 0.0, none
     tol = params.cut_tolerance_seconds
     mapped = speed * upload_cuts + offset
-    inside = (mapped >= ref_cuts[0] - tol) & (mapped <= ref_cuts[-1] + tol)
     error = np.abs(_nearest(ref_cuts, mapped) - mapped)
-    hit = inside & (error <= tol)
+    hit = error <= tol
     n_hit = int(hit.sum())
     if n_hit == 0:
         return 0, 0.0, 0.0, hit
-    lo, hi = mapped[inside].min() - tol, mapped[inside].max() + tol
+    lo, hi = mapped[hit].min() - tol, mapped[hit].max() + tol
+    upload_inside = int(((mapped >= lo) & (mapped <= hi)).sum())
     ref_inside = int(((ref_cuts >= lo) & (ref_cuts <= hi)).sum())
     score = float((1.0 - (error[hit] / tol) ** 2).sum())
-    return n_hit, score, n_hit / max(int(inside.sum()), ref_inside, 1), hit
+    return n_hit, score, n_hit / max(upload_inside, ref_inside, 1), hit
 
 
 def _pooled_votes(keys: np.ndarray, votes: np.ndarray) -> np.ndarray:

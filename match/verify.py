@@ -59,7 +59,7 @@ import scipy.fftpack
 
 from fingerprint import WINDOW, Fingerprint
 from fingerprint.audio import _blas_controller
-from fingerprint.cuts import cut_times
+from fingerprint.cuts import cut_times, has_code
 from fingerprint.window import WindowParams, bits_from_coefficients, dct_rows, probe_frames, probe_images
 
 from .align import AlignParams, align
@@ -359,15 +359,27 @@ def aligned_segments(probes: Fingerprint, frames: np.ndarray, geometry: Geometry
     return align(cands, "video", query.code_bits, line, query_span=span, signal=WINDOW)
 
 
-def _covered(segments: list[Segment], ref_id: int, lo: float, hi: float) -> float:
-    """Share of upload seconds [lo, hi] that segments of ``ref_id`` already cover."""
-    spans = sorted((max(lo, s.upload_start), min(hi, s.upload_end)) for s in segments if s.ref_id == ref_id)
+def _covered_share(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
+    """Share of [lo, hi] that the (start, end) spans cover."""
     covered, end = 0.0, lo
-    for a, b in spans:
+    for a, b in sorted((max(lo, a), min(hi, b)) for a, b in spans):
         if b > max(a, end):
             covered += b - max(a, end)
             end = b
     return covered / max(hi - lo, 1e-9)
+
+
+def unexplained_code_rows(cuts: Fingerprint, found: list[Segment], max_share: float = 0.5) -> np.ndarray:
+    """Rows of an upload's ``CUT`` fingerprint worth looking up: they carry a code and the
+    shots they describe are not already mostly matched by a picture segment (of any
+    reference) of the other signals. Sound does not explain the picture: a song over a
+    reframed film must not hide the film."""
+    rows = np.flatnonzero(has_code(cuts))
+    spans = [(s.upload_start, s.upload_end) for s in found if s.modality == "video"]
+    if not spans or len(rows) == 0:
+        return rows
+    keep = [_covered_share(spans, float(cuts.starts[r]), float(cuts.ends[r])) <= max_share for r in rows]
+    return rows[np.asarray(keep, bool)]
 
 
 def reframed_segments(cuts: Fingerprint, hit_rows: np.ndarray, ref_id: np.ndarray, r_start: np.ndarray,
@@ -377,11 +389,12 @@ def reframed_segments(cuts: Fingerprint, hit_rows: np.ndarray, ref_id: np.ndarra
     """Segments of a reframed copy: cut-timing candidates, each verified on the picture.
 
     cuts: the upload's ``CUT`` fingerprint; hit_rows, ref_id, r_start, r_end:
-    its rows that hit a stored cut code, and the reference and seconds of that
-    code; ref_cuts: every cut of each reference hit; probes: the upload's
-    ``WINDOW`` rendition; reference_window: a reference's ``WINDOW`` codes by id
-    (read only for candidates). found: segments the other signals found; a
-    candidate whose stretch they already cover for its reference is not verified.
+    its rows that hit a stored cut code (``unexplained_code_rows``), and the
+    reference and seconds of that code; ref_cuts: every cut of each reference
+    hit; probes: the upload's ``WINDOW`` rendition; reference_window: a
+    reference's ``WINDOW`` codes by id (read only for candidates). found:
+    segments the other signals found; a candidate whose stretch they already
+    cover for its reference is not verified.
     """
     if len(hit_rows) == 0 or len(probes) == 0:
         return []
@@ -392,7 +405,8 @@ def reframed_segments(cuts: Fingerprint, hit_rows: np.ndarray, ref_id: np.ndarra
     frames = None
     out: list[Segment] = []
     for cand in cands:
-        if _covered(found + out, cand.ref_id, cand.upload_start, cand.upload_end) >= 0.8:
+        spans = [(s.upload_start, s.upload_end) for s in found + out if s.ref_id == cand.ref_id]
+        if _covered_share(spans, cand.upload_start, cand.upload_end) >= 0.8:
             continue
         if frames is None:
             frames = probe_images(probes)

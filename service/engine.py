@@ -29,12 +29,13 @@ from fingerprint import (
     AUDIO, CUT, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, WINDOW, Fingerprint, MediaError, file_digest,
     fingerprint_file, fingerprint_for_registration, format_id,
 )
-from fingerprint.cuts import CODE_BYTES as CUT_CODE_BYTES, has_code
+from fingerprint.cuts import CODE_BYTES as CUT_CODE_BYTES
 from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES
 from fingerprint.audio import variant_semitones, variant_tempo
 from index import Catalog, CatalogError, IndexStore, NewReference
+from index.store import one_search_thread
 from match import AlignParams, Segment, WorkMatch, align, apply_exclusions, build_candidates, combine
-from match.verify import reframed_segments
+from match.verify import reframed_segments, unexplained_code_rows
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
@@ -660,8 +661,11 @@ class Prescreen:
         cuts, probes, index = query.get(CUT), query.get(WINDOW), self.indexes.signals.get(CUT)
         if cuts is None or probes is None or index is None or index.ntotal == 0 or not len(probes):
             return []
-        rows = np.flatnonzero(has_code(cuts))
-        hits = index.search(cuts.codes[rows], 0)
+        rows = unexplained_code_rows(cuts, found)
+        if len(rows) == 0:
+            return []
+        with one_search_thread():
+            hits = index.search(cuts.codes[rows], 0)
         if len(hits.ids) == 0:
             return []
         ref_id, r_start, r_end = index.times.lookup(hits.ids)
