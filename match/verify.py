@@ -359,14 +359,29 @@ def aligned_segments(probes: Fingerprint, frames: np.ndarray, geometry: Geometry
     return align(cands, "video", query.code_bits, line, query_span=span, signal=WINDOW)
 
 
-def _covered_share(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
-    """Share of [lo, hi] that the (start, end) spans cover."""
-    covered, end = 0.0, lo
-    for a, b in sorted((max(lo, a), min(hi, b)) for a, b in spans):
-        if b > max(a, end):
-            covered += b - max(a, end)
-            end = b
-    return covered / max(hi - lo, 1e-9)
+def _covered_seconds(spans: list[tuple[float, float]], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Seconds of each [lo, hi] that the union of the (start, end) spans covers (vectorised:
+    the union's covered length up to x is piecewise linear in x)."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    if not spans:
+        return np.zeros(np.broadcast(lo, hi).shape)
+    merged: list[list[float]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        elif b > a:
+            merged.append([a, b])
+    if not merged:
+        return np.zeros(np.broadcast(lo, hi).shape)
+    starts, ends = np.array(merged).T
+    before = np.concatenate([[0.0], np.cumsum(ends - starts)])  # covered seconds before each span
+
+    def upto(x: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(starts, x, side="right")  # spans starting at or before x
+        inside = np.clip(x - starts[np.maximum(i - 1, 0)], 0, (ends - starts)[np.maximum(i - 1, 0)])
+        return before[np.maximum(i - 1, 0)] + np.where(i > 0, inside, 0.0)
+
+    return upto(hi) - upto(lo)
 
 
 def unexplained_code_rows(cuts: Fingerprint, found: list[Segment], max_share: float = 0.5) -> np.ndarray:
@@ -378,8 +393,8 @@ def unexplained_code_rows(cuts: Fingerprint, found: list[Segment], max_share: fl
     spans = [(s.upload_start, s.upload_end) for s in found if s.modality == "video"]
     if not spans or len(rows) == 0:
         return rows
-    keep = [_covered_share(spans, float(cuts.starts[r]), float(cuts.ends[r])) <= max_share for r in rows]
-    return rows[np.asarray(keep, bool)]
+    lo, hi = cuts.starts[rows], cuts.ends[rows]
+    return rows[_covered_seconds(spans, lo, hi) <= max_share * np.maximum(hi - lo, 1e-9)]
 
 
 def reframed_segments(cuts: Fingerprint, hit_rows: np.ndarray, ref_id: np.ndarray, r_start: np.ndarray,
@@ -406,7 +421,8 @@ def reframed_segments(cuts: Fingerprint, hit_rows: np.ndarray, ref_id: np.ndarra
     out: list[Segment] = []
     for cand in cands:
         spans = [(s.upload_start, s.upload_end) for s in found + out if s.ref_id == cand.ref_id]
-        if _covered_share(spans, cand.upload_start, cand.upload_end) >= 0.8:
+        stretch = max(cand.upload_end - cand.upload_start, 1e-9)
+        if _covered_seconds(spans, cand.upload_start, cand.upload_end) >= 0.8 * stretch:
             continue
         if frames is None:
             frames = probe_images(probes)

@@ -235,6 +235,7 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.window.collapse_distance": _NON_NEGATIVE,
     "fingerprint.window.max_run_seconds": _POSITIVE,
     "fingerprint.window.min_std": _NON_NEGATIVE,
+    "fingerprint.window.frame_stride": ((lambda v: 1 <= v <= 64), "must be between 1 and 64 (frames)"),
     "fingerprint.window.query_probe_size": ((lambda v: 16 <= v <= 256), "must be between 16 and 256 (pixels)"),
     "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),
     "index.nlist": (lambda v: v >= 1, "must be at least 1"),

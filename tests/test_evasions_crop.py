@@ -196,3 +196,39 @@ def test_references_store_cuts_and_window_codes(corpus, engine):
     assert window.codes.shape[1] == 8 and 0 < len(window) <= 8 * fps.duration
     song = fingerprint_file(corpus.song_path, REFERENCE, engine.config.fingerprint)
     assert len(song.signals[CUT]) == 0 and len(song.signals[WINDOW]) == 0
+
+
+def test_reframing_transforms_keep_what_they_promise():
+    """crop_window keeps the window it names; a static border never changes outside the picture,
+    an animated one changes there every frame; shot_starts finds the shots synth_shots made."""
+    work = mg.Media(mg.synth_video(21, 1.0, size=(160, 90)), 25.0, None, 22050)
+    corner = T.crop_window(work, 0.7, (1.0, 0.0))
+    assert corner.size == (112, 62)  # 70 % of 160 x 90, even
+    assert np.array_equal(corner.frames, work.frames[:, :62, 48:])
+    assert T.crop_window(work, 0.7, (0.3, 0.6), keep_size=True).size == work.size
+    for frame, changes in ((T.decorative_border, False), (T.moving_border, True)):
+        framed = frame(work, 0.6, seed=1, position=(0.2, 0.8))
+        assert framed.size == work.size and framed.n_frames == work.n_frames
+        outside = framed.frames[:, :8]  # the top rows: border only (the picture sits low)
+        moved = np.abs(np.diff(outside.astype(int), axis=0)).mean(axis=(1, 2, 3))
+        assert (moved > 1.0).all() if changes else (moved == 0).all()
+    shots = [30, 55, 41]
+    video = mg.Media(mg.synth_shots(3, shots, size=(160, 90)), 25.0, None, 22050)
+    assert T.shot_starts(video).tolist() == [0, 30, 85]
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[fingerprint.cut]\nshots_per_code = 9", "fingerprint.cut.shots_per_code"),
+    ("[fingerprint.cut]\nratio_bin = 0.01", "fingerprint.cut.ratio_bin"),  # 320 bins do not fit 6 bits
+    ("[fingerprint.window]\nhash_size = 6", "fingerprint.window.hash_size"),
+    ("[match.cut]\nmin_cuts = 2", "match.cut.min_cuts"),
+    ("[match.cut]\nmin_scale = 3.0", "match.cut.max_scale"),
+    ("[match.window]\nradius = 65", "match.window.radius"),
+])
+def test_reframe_settings_are_range_checked(tmp_path, text, key):
+    from service import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(path)
