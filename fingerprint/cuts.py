@@ -42,6 +42,7 @@ Pure functions over numpy arrays.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from itertools import product
 
@@ -137,14 +138,17 @@ def detect_cuts(frames: np.ndarray, times: np.ndarray, params: CutParams) -> np.
     peak = ((share >= params.min_cut_share) & (share >= params.peak_ratio * background)
             & (share >= left) & (share > right))
     idx = np.flatnonzero(peak)
-    # strongest first; a cut within min_shot_seconds of a stronger kept one is dropped
-    # (a flash frame steps twice; loops over the few cuts of a clip)
+    # strongest first; a cut within min_shot_seconds of a stronger kept one is dropped (a flash
+    # frame steps twice). A loop over the cuts, not the frames, each checked against its two
+    # kept neighbours in time
     at = (times[idx] + times[idx + 1]) / 2
     kept: list[float] = []
     for k in np.argsort(-share[idx], kind="stable"):
-        if all(abs(at[k] - t) >= params.min_shot_seconds for t in kept):
-            kept.append(float(at[k]))
-    return np.sort(np.array(kept, np.float64))
+        i = bisect.bisect_left(kept, at[k])
+        if (i == 0 or at[k] - kept[i - 1] >= params.min_shot_seconds) and \
+                (i == len(kept) or kept[i] - at[k] >= params.min_shot_seconds):
+            kept.insert(i, float(at[k]))
+    return np.array(kept, np.float64)
 
 
 def _bins(ratios: np.ndarray, params: CutParams) -> tuple[np.ndarray, np.ndarray]:
