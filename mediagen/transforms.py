@@ -13,7 +13,8 @@ Picture: :func:`scale`, :func:`resize`, :func:`crop`, :func:`letterbox`,
 :func:`decorative_border` and :func:`moving_border` (the work framed by a
 textured or an animated pattern).
 Time: :func:`change_fps`, :func:`speed`, :func:`excerpt`, :func:`concat`,
-:func:`embed`, :func:`shot_starts` (where the shots of a clip begin).
+:func:`embed`, :func:`shot_starts` (where the shots of a clip begin),
+:func:`reverse` (played backwards).
 Sound: :func:`mix_audio`, :func:`add_audio_noise`, :func:`pitch_shift`,
 :func:`tempo`, :func:`gain`, :func:`replace_audio`, :func:`drop_audio`,
 :func:`drop_video`.
@@ -37,7 +38,7 @@ from .media import Media, count, read_media, write_media
 __all__ = [
     "scale", "resize", "crop", "letterbox", "pillarbox", "hflip", "rotate", "color_shift",
     "greyscale", "add_noise", "caption", "logo", "picture_in_picture", "crop_window", "decorative_border",
-    "moving_border", "change_fps", "speed", "shot_starts",
+    "moving_border", "change_fps", "speed", "shot_starts", "reverse",
     "excerpt", "concat", "embed", "mix_audio", "add_audio_noise", "pitch_shift", "tempo", "gain",
     "replace_audio", "drop_audio", "drop_video", "reencode",
 ]
@@ -545,6 +546,13 @@ def shot_starts(media: Media, ratio: float = 4.0) -> np.ndarray:
     background = median_filter(step, size=width, mode="nearest")
     cuts = np.flatnonzero(step > ratio * np.maximum(background, 1e-3)) + 1
     return np.concatenate([[0], cuts]).astype(np.int64)
+
+
+def reverse(media: Media) -> Media:
+    """Played backwards: frames and samples in reverse order (duration kept)."""
+    return dataclasses.replace(
+        media, frames=None if media.frames is None else media.frames[::-1].copy(),
+        audio=None if media.audio is None else media.audio[::-1].copy())
 
 
 def excerpt(media: Media, start: float, end: float) -> Media:
