@@ -19,20 +19,30 @@ each candidate line against the stored picture codes (``fingerprint.window``).
 Content without cuts (one long take, a static camera) leaves no codes and
 cannot be found this way.
 
+Why this candidate stage and not another: local features (ORB keypoints with
+a visual vocabulary) would cost a keypoint pass over every upload frame and
+kilobytes per reference second; a coarser, translation-tolerant whole-frame
+hash still has to be slid over offsets and scales. Cut timing costs a few
+block means per sampled frame (about 1 % of fingerprinting) and a few bytes
+per reference second, and a crop, a border, a mirror or a speed change leaves
+it as it was. What it cannot do, the verification does.
+
 1. ``cut_strength``: per pair of consecutive sampled frames, the share of the
    frame's blocks (a ``grid`` x ``grid`` division) whose mean grey level
-   steps far above that block's own typical step. Blocks that never step (a static border, a
-   letterbox) are left out; blocks that always change (an animated border)
-   have a high typical step and do not count. A cut is a step of most of the
-   picture at once; motion moves a few blocks.
+   steps far above that block's own typical step. Blocks that never step (a
+   static border, a letterbox) are left out; blocks that always change (an
+   animated border) have a high typical step and do not count. A cut is a
+   step of most of the picture at once; motion moves a few blocks.
 2. ``detect_cuts``: the instants where that share is high, several times its
    running median, and a local maximum; cuts closer than ``min_shot_seconds``
    keep the stronger one. A cut lies halfway between the two frames.
 3. ``cut_codes``: for each cut, the log-ratios of the lengths of the next
-   ``shots_per_code`` shots, each quantised in bins of ``ratio_bin``; the bins
-   packed 6 bits each into a 32-bit code. Uploads also emit the neighbouring
-   bin where a ratio lies within ``query_probe_margin`` of a bin edge (multi-probe),
-   so timing errors of a sampling period still find the stored code.
+   ``shots_per_code`` shots (3 shots: 2 ratios), each quantised in bins of
+   ``ratio_bin``; the bins packed 6 bits each into a 32-bit code. Uploads also
+   emit the neighbouring bin where a ratio lies within ``query_probe_margin``
+   of a bin edge (multi-probe), so timing errors of a sampling period still
+   find the stored code. One hit is enough to propose a line: the candidate
+   stage (``match.cuts``) then checks it against every cut.
 
 A fingerprint row stands for one cut: start = the cut, end = the end of the
 shots its code describes (the cut itself for the last cuts, whose code is

@@ -363,6 +363,15 @@ def picture_in_picture(media: Media, background: Media, scale: float = 0.5,
     return Media(frames=out, fps=media.fps, audio=sound, sample_rate=sr)
 
 
+def _placed_box(w: int, h: int, share: float, position: tuple[float, float]) -> tuple[int, int, int, int]:
+    """(x0, y0, width, height) of a box ``share`` of a w x h frame on each side (even sizes),
+    ``position`` (x, y) in [0, 1] placing it within the free space."""
+    if not all(0 <= p <= 1 for p in position):
+        raise ValueError(f"position must be in [0, 1] x [0, 1], got {position}")
+    bw, bh = min(w, _even(w * share)), min(h, _even(h * share))
+    return int(round(position[0] * (w - bw))), int(round(position[1] * (h - bh))), bw, bh
+
+
 def crop_window(media: Media, keep: float, position: tuple[float, float] = (0.5, 0.5),
                 keep_size: bool = False) -> Media:
     """Keep a ``keep`` x ``keep`` share of the width and height at ``position``.
@@ -376,12 +385,8 @@ def crop_window(media: Media, keep: float, position: tuple[float, float] = (0.5,
     frames = _video(media, "crop_window")
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
-    if not all(0 <= p <= 1 for p in position):
-        raise ValueError(f"position must be in [0, 1] x [0, 1], got {position}")
     h, w = frames.shape[1:3]
-    kw, kh = min(w, _even(w * keep)), min(h, _even(h * keep))
-    x0 = int(round(position[0] * (w - kw)))
-    y0 = int(round(position[1] * (h - kh)))
+    x0, y0, kw, kh = _placed_box(w, h, keep, position)
     out = frames[:, y0 : y0 + kh, x0 : x0 + kw]
     out = _resize_frames(out, (w, h)) if keep_size else out.copy()
     return dataclasses.replace(media, frames=out)
@@ -411,13 +416,9 @@ def _framed(media: Media, scale: float, position: tuple[float, float], name: str
     frames = _video(media, name)
     if not 0 < scale < 1:
         raise ValueError(f"scale must be in (0, 1), got {scale}")
-    if not all(0 <= p <= 1 for p in position):
-        raise ValueError(f"position must be in [0, 1] x [0, 1], got {position}")
     h, w = frames.shape[1:3]
-    nw, nh = min(w, _even(w * scale)), min(h, _even(h * scale))
-    x0 = int(round(position[0] * (w - nw)))
-    y0 = int(round(position[1] * (h - nh)))
-    return _resize_frames(frames, (nw, nh)), (x0, y0, nw, nh)
+    box = _placed_box(w, h, scale, position)
+    return _resize_frames(frames, box[2:]), box
 
 
 def _edge_alpha(nw: int, nh: int, soft: int) -> np.ndarray:
