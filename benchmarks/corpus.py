@@ -64,7 +64,7 @@ import mediagen as mg
 from mediagen import transforms as T
 
 #: Bump when the corpus recipe changes: a cached corpus of another version is rebuilt.
-CORPUS_VERSION = 3
+CORPUS_VERSION = 4
 
 SR = 22050  # sample rate of all synthesised audio, Hz
 SIZE = (256, 144)  # frame size of all synthesised video (width, height), pixels
@@ -605,6 +605,63 @@ def _slow_quote(seconds: float, keep_sound: bool):
     return make
 
 
+# ------------------------------------------------ reframed pictures (vtemporal, issue 9 item 4)
+
+
+def _offcentre(rng: np.random.Generator) -> tuple[float, float]:
+    """Where a 70 % x 70 % crop window sits (``crop_window`` position): touching a corner
+    half the time, else anywhere with its centre at least 10 % of the frame off the
+    frame's centre (the window's centre moves 0.3 x (position - 0.5) off it)."""
+    if rng.random() < 0.5:
+        return float(rng.choice([0.0, 1.0])), float(rng.choice([0.0, 1.0]))
+    while True:
+        p = rng.uniform(0.0, 1.0, 2)
+        if float(np.hypot(*(0.3 * (p - 0.5)))) >= 0.10:
+            return round(float(p[0]), 3), round(float(p[1]), 3)
+
+
+def _reframed(kind: str, mirror: bool = False, speed: float = 1.0):
+    """A picture-only copy of a 75 % excerpt showing another window of the picture:
+    ``kind`` "crop" (30 % off-centre crop), "border" (static patterned border) or
+    "moving" (animated border); geometry drawn per upload, then mirrored / sped up."""
+    def make(src: Source, rng: np.random.Generator, seed: int) -> Made:
+        s, length = _excerpt_span(src, rng)
+        clip = T.drop_audio(T.excerpt(src.media, s, s + length))
+        if kind == "crop":
+            pos, full = _offcentre(rng), bool(rng.random() < 0.5)
+            clip = T.crop_window(clip, 0.7, pos, keep_size=full)
+            what = f"70 % x 70 % window at {pos}" + (", scaled back to the frame size" if full else "")
+        else:
+            scale = round(float(rng.uniform(0.65, 0.85)), 3)
+            pos = (round(float(rng.uniform(0.25, 0.75)), 3), round(float(rng.uniform(0.25, 0.75)), 3))
+            soft = round(float(rng.uniform(0.03, 0.08)), 3) if rng.random() < 0.5 else 0.0
+            frame = T.decorative_border if kind == "border" else T.moving_border
+            clip = frame(clip, scale, seed=seed, position=pos, soft_edge=soft)
+            what = (f"{'static' if kind == 'border' else 'animated'} border, work at {scale:.0%} placed at {pos}, "
+                    + (f"soft edge {soft:.0%}" if soft else "hard edge"))
+        if mirror:
+            clip, what = T.hflip(clip), what + ", mirrored"
+        if speed != 1.0:
+            clip, what = T.speed(clip, speed), what + f", {speed}x"
+        return Made(clip, [_seg(0, length / speed, s, s + length)], "copy",
+                    note=f"excerpt {s:.2f}-{s + length:.2f} s of the work: {what}")
+    return make
+
+
+def _recut_unrelated(src: Source, rng: np.random.Generator, seed: int) -> Made:
+    """Unregistered footage of the same kind cut exactly where a registered film's excerpt
+    cuts, then cropped off-centre: every cut-timing candidate lines up, the picture does not."""
+    s, length = _excerpt_span(src, rng)
+    excerpt = T.excerpt(src.media, s, s + length)
+    starts = T.shot_starts(excerpt)
+    shots = np.diff(np.append(starts, excerpt.n_frames))
+    other = mg.Media(mg.synth_shots(seed, shots, size=SIZE, fps=FPS), FPS, None, SR)
+    pos = _offcentre(rng)
+    return Made(T.crop_window(other, 0.7, pos), [], "negative",
+                note=f"unregistered footage cut to the {len(shots)} shot lengths of {s:.2f}-{s + length:.2f} s of "
+                     f"{src.ref.work_id}, 70 % window at {pos}")
+
+
 def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
     """The table of transformations for ``plan`` (name, group, one-line doc, recipe)."""
     V, A = "visual", "audio"
@@ -792,6 +849,25 @@ def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
                   _song_snippet_under("music", plan.commentary_seconds), "any"),
         Transform("same_style_pitched", "negative", "unregistered same-style music shifted 1-3 semitones towards "
                   "a registered song's key (audio only)", _same_style_pitched(plan), "none"),
+    ]
+    # reframed pictures (vtemporal, issue 9 item 4), picture only: another window of the picture than any
+    # stored whole-frame hash shows; scene-cut timing proposes the line, the central window verifies it
+    E = "evasion"
+    rows += [
+        Transform("crop_30_offcentre", E, "30 % off-centre crop: a 70 % x 70 % window touching a corner or with "
+                  "its centre >= 10 % off the frame's centre (drawn per upload), picture only", _reframed("crop"),
+                  "film"),
+        Transform("border_decorative", E, "the work shrunk to 65-85 % inside a static patterned border (hard or soft "
+                  "edge, size and place drawn per upload), picture only", _reframed("border"), "film"),
+        Transform("border_moving", E, "the work shrunk to 65-85 % inside an animated border whose content changes "
+                  "every frame, picture only", _reframed("moving"), "film"),
+        Transform("crop_30_mirror", E, "30 % off-centre crop, mirrored, picture only",
+                  _reframed("crop", mirror=True), "film"),
+        Transform("border_speed_1.2", E, "decorative border, played at 1.2x, picture only",
+                  _reframed("border", speed=1.2), "film"),
+        Transform("recut_unrelated", "negative", "unregistered footage cut to a registered film's shot lengths, "
+                  "cropped off-centre (picture only): cut timing agrees, the picture does not",
+                  _recut_unrelated, "film"),
     ]
     return rows
 

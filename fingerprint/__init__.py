@@ -28,8 +28,10 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .audio import (
-    WINDOW_FRAMES, AudioParams, _last_code_to_end, query_audio_fingerprint, reference_audio_fingerprint,
+    WINDOW_FRAMES, AudioParams, _last_code_to_end, query_audio_fingerprint, query_variants,
+    reference_audio_fingerprint,
 )
+from .cuts import CODE_BYTES as CUT_CODE_BYTES, CutParams, cut_codes, cut_fingerprint, cut_strength, cuts_from_strength
 from .decode import (
     AcceptParams, AudioChunk, DecodedMedia, DecodeParams, LimitParams, MediaError, MediaReader, StreamInfo,
     VideoChunk, check_file, decode_media,
@@ -37,14 +39,16 @@ from .decode import (
 from .digest import FileDigest, file_digest
 from .landmarks import LandmarkParams, landmark_fingerprint
 from .stereo import LEFT, RIGHT, SIDE, StereoParams, hidden_runs, mid_side
-from .types import AUDIO, EXACT_MATCH, LANDMARK, MODALITY, SIGNALS, VIDEO, Fingerprint, hamming_matrix
+from .types import (AUDIO, CUT, EXACT_MATCH, LANDMARK, MODALITY, REFRAME_SIGNALS, SIGNALS, VIDEO, WINDOW, Fingerprint,
+                    hamming_matrix)
 from .video import VideoParams, query_video_fingerprint, reference_video_fingerprint
+from .window import WindowParams, probe_frames, query_window_probes, reference_window_fingerprint
 
 REFERENCE = "reference"
 QUERY = "query"
 # Bump when the code layout changes in a way the parameters do not show
 # (filters, projections, bit order): stored reference codes become unusable.
-FORMAT_VERSION = 2  # 2: references also store spectral-peak landmarks
+FORMAT_VERSION = 3  # 2: references also store spectral-peak landmarks; 3: and scene cuts and central-window codes
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class FingerprintParams:
     limits: LimitParams = field(default_factory=LimitParams)
     accept: AcceptParams = field(default_factory=AcceptParams)
     stereo: StereoParams = field(default_factory=StereoParams)
+    cut: CutParams = field(default_factory=CutParams)
+    window: WindowParams = field(default_factory=WindowParams)
 
 
 def format_id(params: "FingerprintParams") -> str:
@@ -82,7 +88,8 @@ def format_id(params: "FingerprintParams") -> str:
 
     video, audio = _reference_side(params.video), _reference_side(params.audio)
     shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
-             "video": video, "audio": audio, "landmark": _reference_side(params.landmark)}
+             "video": video, "audio": audio, "landmark": _reference_side(params.landmark),
+             "cut": _reference_side(params.cut), "window": _reference_side(params.window)}
     return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -94,9 +101,10 @@ def _reference_side(params) -> dict:
 class FileFingerprints:
     """All fingerprints of one file.
 
-    duration: media seconds. signals: signal name (``SIGNALS``) -> codes of
-        every stream, possibly empty (what a reference stores).
-    timings: seconds spent per stage (digest, decode, video, audio, landmark, channels).
+    duration: media seconds. signals: signal name (``SIGNALS`` and ``REFRAME_SIGNALS``) ->
+        codes of every stream, possibly empty (what a reference stores).
+    timings: seconds spent per stage (digest, decode, video, audio, landmark, channels,
+        reframe: scene cuts and the central window).
     warnings: decoding damage that was worked around, streams ignored, in words
         (empty for a clean file).
     streams: stream label ("video 0", "audio 1", or an audio stream's extra
@@ -147,8 +155,36 @@ def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParam
     t2 = clock()
     out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark, query=role == QUERY)
     t3 = clock()
-    timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2)
+    out.update(_reframe_renditions(media, role, 1.0 / fps, params))
+    t4 = clock()
+    timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2, reframe=t4 - t3)
     return out, timings
+
+
+def _reframe_renditions(media: DecodedMedia, role: str, period: float, params: FingerprintParams
+                        ) -> dict[str, Fingerprint]:
+    """Scene cuts and the central window (references: its codes; uploads: small frames to verify
+    candidates on), for copies that show another window of the picture (``fingerprint.cuts``),
+    of already decoded media (``_VideoWindows`` makes the same per window)."""
+    half = _cut_frames(media.frames, params)
+    cuts = cut_fingerprint(half, media.frame_times, params.cut, query=role == QUERY)
+    return {CUT: cuts, WINDOW: _window_rendition(media.frames, half, media.frame_times, role, period, params)}
+
+
+def _cut_frames(frames: np.ndarray, params: FingerprintParams) -> np.ndarray:
+    """Frames at half the decoder's size, where cuts are found (block means need no more, and
+    halving is four adds); uploads shrink them further into their small frames."""
+    return probe_frames(frames, max(params.cut.grid, frames.shape[-1] // 2))
+
+
+def _window_rendition(frames: np.ndarray, half: np.ndarray, times: np.ndarray, role: str, period: float,
+                      params: FingerprintParams) -> Fingerprint:
+    """The ``WINDOW`` rendition of sampled frames: a reference's central-window codes, an
+    upload's small frames (``half``: the frames at the cut detector's size)."""
+    if role == QUERY:
+        small = probe_frames(half, min(params.window.query_probe_size, half.shape[-1]))
+        return query_window_probes(small, times, period, params.window)
+    return reference_window_fingerprint(frames, times, period, params.video, params.window)
 
 
 def fingerprint_for_registration(path: str | os.PathLike, params: FingerprintParams
@@ -212,18 +248,22 @@ def _fingerprint(path, roles: tuple[str, ...], params: FingerprintParams, digest
     for role in roles:
         streams = sink.streams(role, info)
         signals = {}
-        for signal in SIGNALS:
+        for signal in SIGNALS + REFRAME_SIGNALS:
             parts = [s[signal] for s in streams.values() if signal in s]
-            signals[signal] = Fingerprint.concat(parts) if parts else _empty(signal, params)
+            signals[signal] = Fingerprint.concat(parts) if parts else _empty(signal, role, params)
         out[role] = FileFingerprints(digest, duration, has_video, has_audio, signals, dict(timings),
                                      tuple(warnings), streams, info)
     return out
 
 
-def _empty(signal: str, params: FingerprintParams) -> Fingerprint:
+def _empty(signal: str, role: str, params: FingerprintParams) -> Fingerprint:
+    """No codes of ``signal`` for ``role``, with the row width its codes have (an upload's
+    window rows are its small frames, ``query_probe_size`` squared bytes)."""
     from .landmarks import CODE_BYTES
 
-    width = {VIDEO: params.video.hash_size ** 2 // 8, AUDIO: params.audio.code_bytes, LANDMARK: CODE_BYTES}[signal]
+    window = params.window.query_probe_size ** 2 if role == QUERY else params.window.hash_size ** 2 // 8
+    width = {VIDEO: params.video.hash_size ** 2 // 8, AUDIO: params.audio.code_bytes, LANDMARK: CODE_BYTES,
+             CUT: CUT_CODE_BYTES, WINDOW: window}[signal]
     return Fingerprint.empty(signal, width)
 
 
@@ -234,7 +274,7 @@ class _Sink:
         self.roles, self.params, self.clock = roles, params, clock
         self.parts: dict[tuple[str, str, str], list[Fingerprint]] = {}
         self.ends: dict[str, float] = {}  # audio rendition -> the end of its audio (seconds), if it reaches it
-        self.timings = {"video": 0.0, "audio": 0.0, "landmark": 0.0}
+        self.timings = {"video": 0.0, "audio": 0.0, "landmark": 0.0, "reframe": 0.0}
 
     def add(self, role: str, label: str, fp: Fingerprint) -> None:
         self.parts.setdefault((role, label, fp.signal), []).append(fp)
@@ -253,14 +293,14 @@ class _Sink:
         out: dict[str, dict[str, Fingerprint]] = {}
         for label in labels + extra:
             kind = "video" if label.startswith("video") else "audio"
-            signals = (VIDEO,) if kind == "video" else (AUDIO, LANDMARK)
+            signals = (VIDEO, *REFRAME_SIGNALS) if kind == "video" else (AUDIO, LANDMARK)
             if label not in labels and not any((role, label, s) in self.parts for s in signals):
                 continue
             out[label] = {}
             for signal in signals:
                 parts = self.parts.get((role, label, signal))
                 if not parts:
-                    out[label][signal] = _empty(signal, self.params)
+                    out[label][signal] = _empty(signal, role, self.params)
                     continue
                 fp = parts[0] if len(parts) == 1 else Fingerprint.concat(parts)
                 if len(parts) > 1:
@@ -272,13 +312,22 @@ class _Sink:
 
 
 class _VideoWindows:
-    """Sampled frames of one video stream, fingerprinted per window of ``window_seconds`` of its time."""
+    """Sampled frames of one video stream, fingerprinted per window of ``window_seconds`` of its time.
+
+    Per window: the video codes, and the central-window codes (references) or small
+    frames (uploads) of ``_reframe_renditions``. Scene cuts need the whole stream's
+    timing: each window adds the cut strength of its frame pairs (the first paired with
+    the last frame of the window before) and the cuts and their codes are made once the
+    stream ends, from one float per frame."""
 
     def __init__(self, label: str, sink: _Sink, period: float, window_seconds: float):
         self.label, self.sink, self.period, self.window = label, sink, period, window_seconds
         self.frames: list[np.ndarray] = []
         self.times: list[np.ndarray] = []
         self.window_end = window_seconds
+        self.last_half: np.ndarray | None = None  # the previous window's last frame, at the cut detector's size
+        self.strength: list[np.ndarray] = []  # cut strength of every frame pair so far
+        self.all_times: list[np.ndarray] = []
 
     def add(self, chunk: VideoChunk) -> None:
         frames, times = chunk.frames, chunk.times
@@ -295,6 +344,13 @@ class _VideoWindows:
 
     def finish(self) -> None:
         self._flush()
+        if not self.all_times:
+            return
+        sink, params = self.sink, self.sink.params
+        times = np.concatenate(self.all_times)
+        cuts = sink.timed("reframe", cuts_from_strength, np.concatenate(self.strength), times, params.cut)
+        for role in sink.roles:
+            sink.add(role, self.label, sink.timed("reframe", cut_codes, cuts, params.cut, role == QUERY))
 
     def _flush(self) -> None:
         if not self.times:
@@ -302,10 +358,18 @@ class _VideoWindows:
         frames = self.frames[0] if len(self.frames) == 1 else np.concatenate(self.frames)
         times = self.times[0] if len(self.times) == 1 else np.concatenate(self.times)
         self.frames, self.times = [], []
-        params = self.sink.params
-        for role in self.sink.roles:
+        sink, params = self.sink, self.sink.params
+        for role in sink.roles:
             make = reference_video_fingerprint if role == REFERENCE else query_video_fingerprint
-            self.sink.add(role, self.label, self.sink.timed("video", make, frames, times, self.period, params.video))
+            sink.add(role, self.label, sink.timed("video", make, frames, times, self.period, params.video))
+        half = sink.timed("reframe", _cut_frames, frames, params)
+        paired = half if self.last_half is None else np.concatenate([self.last_half[None], half])
+        self.strength.append(sink.timed("reframe", cut_strength, paired, params.cut))
+        self.all_times.append(times)
+        self.last_half = half[-1].copy()
+        for role in sink.roles:
+            sink.add(role, self.label, sink.timed("reframe", _window_rendition, frames, half, times, role,
+                                                  self.period, params))
 
 
 def _audio_contexts(params: FingerprintParams) -> tuple[int, int]:
@@ -314,13 +378,13 @@ def _audio_contexts(params: FingerprintParams) -> tuple[int, int]:
 
     Chroma: a code spans ``(words_per_code - 1) * word_stride + 16`` frames
     about its time, read more sparsely by the slowest tempo or speed variant,
-    plus an STFT window (the widest, a slow speed variant's). Landmarks: the
+    plus an STFT window (one STFT serves every variant). Landmarks: the
     time high-pass (half of ``highpass_seconds``) and the peak neighbourhood
     must see real samples, pairs reach ``max_dt_frames`` on, and peaks are
     ranked per whole second. One second of margin each.
     """
     a, lm, sr = params.audio, params.landmark, params.audio.sample_rate
-    slowest = min((1.0, *a.query_tempos, *a.query_speeds))
+    slowest = min(1.0, *(tempo for _, tempo in query_variants(a)))
     span = ((a.words_per_code - 1) * a.word_stride + WINDOW_FRAMES + 2) * a.hop_length / slowest
     chroma = span / 2 + a.n_fft / slowest + sr
     frame = lm.hop_length
@@ -424,10 +488,11 @@ def _may_sound(signal: np.ndarray, silence_db: float) -> bool:
 
 
 __all__ = [
-    "AUDIO", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "SIGNALS", "VIDEO",
-    "AcceptParams", "AudioParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints", "Fingerprint",
-    "FingerprintParams", "LandmarkParams", "LimitParams", "MediaError", "StereoParams", "StreamInfo", "VideoParams",
-    "check_file",
+    "AUDIO", "CUT", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "REFRAME_SIGNALS", "SIGNALS",
+    "VIDEO", "WINDOW",
+    "AcceptParams", "AudioParams", "CutParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints",
+    "Fingerprint", "FingerprintParams", "LandmarkParams", "LimitParams", "MediaError", "StereoParams", "StreamInfo",
+    "VideoParams", "WindowParams", "check_file",
     "FORMAT_VERSION", "decode_media", "file_digest", "fingerprint_decoded", "fingerprint_file", "fingerprint_for_registration", "format_id",
     "hamming_matrix",
 ]

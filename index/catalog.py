@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from fingerprint import SIGNALS, Fingerprint
+from fingerprint import REFRAME_SIGNALS, SIGNALS, Fingerprint
 
 SCHEMA_VERSION = 3
 # Additive changes since earlier schema versions: (table, column, declaration).
@@ -329,7 +329,8 @@ class Catalog:
             "SELECT r.work_id, f.signal, SUM(f.n) FROM fingerprints f JOIN refs r USING(ref_id) "
             "GROUP BY r.work_id, f.signal")}
         for row in rows:
-            row.update({f"{signal}_codes": codes.get((row["work_id"], signal), 0) for signal in SIGNALS})
+            row.update({f"{signal}_codes": codes.get((row["work_id"], signal), 0)
+                        for signal in (*SIGNALS, *REFRAME_SIGNALS)})
         return rows
 
     def add_references(self, work_id: str, title: str, owner: str, refs: list[NewReference],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,6 +240,17 @@ class TimeTable:
         ref_ids, rows = split_ids(ids)
         pos = self.bases[np.searchsorted(self.refs, ref_ids)] + rows
         return ref_ids, self.starts[pos].astype(np.float64), self.ends[pos].astype(np.float64)
+
+    def of_reference(self, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, ends) seconds (float64) of every code of one reference, in row order; empty if unknown.
+
+        For a second stage that checks a candidate against all of a
+        reference's codes (the scene cuts of ``match.cuts``), not only the hits."""
+        i = int(np.searchsorted(self.refs, ref_id))
+        if i >= len(self.refs) or self.refs[i] != ref_id:
+            return np.zeros(0), np.zeros(0)
+        b, c = int(self.bases[i]), int(self.counts[i])
+        return self.starts[b:b + c].astype(np.float64), self.ends[b:b + c].astype(np.float64)
 
     def with_reference(self, ref_id: int, starts: np.ndarray, ends: np.ndarray) -> "TimeTable":
         return TimeTable.from_parts([p for p in self.parts() if p[0] != ref_id] + [(ref_id, starts, ends)])

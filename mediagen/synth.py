@@ -12,6 +12,7 @@ uint8 RGB; audio is ``(samples,)`` float32 mono in ``[-1, 1]``.
 - :func:`synth_music`: a random key, tempo and chord progression, with pad
   chords, a bass line, a phrase-structured melody, drums and a little reverb.
 - :func:`synth_speech`: espeak-ng when installed, else a formant synthesiser.
+- :func:`synth_shots`: video of the same kind cut at given shot lengths.
 - :func:`synth_work`: video plus a music soundtrack, as a :class:`Media`.
 - :func:`black_video`, :func:`test_pattern`, :func:`title_card`,
   :func:`silence`: degenerate content that must never be matched on.
@@ -36,6 +37,7 @@ from .media import Media, count
 
 __all__ = [
     "synth_video",
+    "synth_shots",
     "synth_music",
     "synth_speech",
     "synth_work",
@@ -269,6 +271,29 @@ def synth_video(
         kind = rng.choice([k for k in _BACKGROUNDS if k != kind])
         scene = _Scene(rng, str(kind), w, h)
         for i in range(start, min(n, start + length)):
+            frame = scene.render((i - start) / fps) + grain[i % len(grain)]
+            np.clip(frame, 0, 255, out=frame)
+            out[i] = frame
+        start += length
+    return out
+
+
+def synth_shots(seed: int, shot_frames: list[int] | np.ndarray, size: Size = (256, 144),
+                fps: float = 25.0) -> np.ndarray:
+    """Video like :func:`synth_video` whose shots last exactly ``shot_frames`` frames each
+    (one new scene per shot, never the same background kind twice in a row): other
+    footage cut to a given rhythm, e.g. a registered film's, a hard negative for
+    anything that matches on cut timing. ``(sum(shot_frames), h, w, 3)`` uint8 RGB."""
+    w, h = size
+    rng = np.random.default_rng([seed, _VIDEO, 7])
+    lengths = [int(n) for n in shot_frames]
+    out = np.empty((sum(lengths), h, w, 3), np.uint8)
+    grain = rng.normal(0, 2.5, (7, h, w, 1)).astype(np.float32)
+    start, kind = 0, None
+    for length in lengths:
+        kind = rng.choice([k for k in _BACKGROUNDS if k != kind])
+        scene = _Scene(rng, str(kind), w, h)
+        for i in range(start, start + length):
             frame = scene.render((i - start) / fps) + grain[i % len(grain)]
             np.clip(frame, 0, 255, out=frame)
             out[i] = frame

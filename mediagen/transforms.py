@@ -10,9 +10,12 @@ Picture: :func:`scale`, :func:`resize`, :func:`crop`, :func:`letterbox`,
 :func:`pillarbox`, :func:`hflip`, :func:`rotate`, :func:`color_shift`,
 :func:`greyscale`, :func:`add_noise`, :func:`caption`, :func:`logo`,
 :func:`picture_in_picture`, :func:`vflip`, :func:`rotate90`, :func:`negative`,
-:func:`split_screen`, :func:`vertical_over_blur`, :func:`border`.
+:func:`split_screen`, :func:`vertical_over_blur`, :func:`border`, :func:`crop_window`
+(an off-centre crop), :func:`decorative_border` and :func:`moving_border` (the work
+framed by a textured or an animated pattern).
 Time: :func:`change_fps`, :func:`speed`, :func:`excerpt`, :func:`concat`,
-:func:`embed`.
+:func:`embed`, :func:`shot_starts` (where the shots of a clip begin),
+:func:`reverse` (played backwards).
 Sound: :func:`mix_audio`, :func:`add_audio_noise`, :func:`pitch_shift`,
 :func:`tempo`, :func:`resample_speed`, :func:`gain`, :func:`replace_audio`, :func:`drop_audio`,
 :func:`drop_video`.
@@ -29,13 +32,15 @@ from pathlib import Path
 import cv2
 import librosa
 import numpy as np
+from scipy.ndimage import median_filter
 
 from .media import Media, count, read_media, write_media
 
 __all__ = [
     "scale", "resize", "crop", "letterbox", "pillarbox", "hflip", "rotate", "color_shift",
     "greyscale", "add_noise", "caption", "logo", "picture_in_picture", "vflip", "rotate90", "negative",
-    "split_screen", "vertical_over_blur", "border", "change_fps", "speed",
+    "split_screen", "vertical_over_blur", "border", "crop_window", "decorative_border", "moving_border",
+    "change_fps", "speed", "shot_starts", "reverse",
     "excerpt", "concat", "embed", "mix_audio", "add_audio_noise", "pitch_shift", "tempo", "resample_speed", "gain",
     "replace_audio", "drop_audio", "drop_video", "reencode",
 ]
@@ -474,6 +479,135 @@ def border(media: Media, sides: tuple[float, float, float, float] = (0.08, 0.08,
     return dataclasses.replace(media, frames=out)
 
 
+def _placed_box(w: int, h: int, share: float, position: tuple[float, float]) -> tuple[int, int, int, int]:
+    """(x0, y0, width, height) of a box ``share`` of a w x h frame on each side (even sizes),
+    ``position`` (x, y) in [0, 1] placing it within the free space."""
+    if not all(0 <= p <= 1 for p in position):
+        raise ValueError(f"position must be in [0, 1] x [0, 1], got {position}")
+    bw, bh = min(w, _even(w * share)), min(h, _even(h * share))
+    return int(round(position[0] * (w - bw))), int(round(position[1] * (h - bh))), bw, bh
+
+
+def crop_window(media: Media, keep: float, position: tuple[float, float] = (0.5, 0.5),
+                keep_size: bool = False) -> Media:
+    """Keep a ``keep`` x ``keep`` share of the width and height at ``position``.
+
+    ``position`` (x, y) in [0, 1] places the kept window within the free
+    space: (0.5, 0.5) is centred, (0, 0) touches the top-left corner, (1, 1)
+    the bottom-right. With ``keep_size`` the window is scaled back up to the
+    original frame size (what most re-uploads do); otherwise the output is
+    smaller (even dimensions).
+    """
+    frames = _video(media, "crop_window")
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], got {keep}")
+    h, w = frames.shape[1:3]
+    x0, y0, kw, kh = _placed_box(w, h, keep, position)
+    out = frames[:, y0 : y0 + kh, x0 : x0 + kw]
+    out = _resize_frames(out, (w, h)) if keep_size else out.copy()
+    return dataclasses.replace(media, frames=out)
+
+
+def _border_pattern(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A textured, non-uniform frame template (h, w, 3) float32: interfering colour
+    waves (an ornament-like moire), a diagonal lattice and grain, in 2-3 colours."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    v = np.zeros((h, w), np.float32)
+    for _ in range(3):
+        angle, period = rng.uniform(0, np.pi), rng.uniform(0.03, 0.12) * w
+        v += np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period + rng.uniform(0, 2 * np.pi))
+    lattice = np.abs(np.sin(np.pi * (xx + yy) / rng.uniform(6, 14))) * np.abs(np.sin(np.pi * (xx - yy)
+                                                                                   / rng.uniform(6, 14)))
+    t = np.clip(0.5 + 0.18 * v + 0.4 * (lattice - 0.5), 0, 1)[..., None]
+    a = rng.uniform(20, 235, 3).astype(np.float32)
+    b = rng.uniform(20, 235, 3).astype(np.float32)
+    img = a * t + b * (1 - t) + rng.normal(0, 8, (h, w, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.float32)
+
+
+def _framed(media: Media, scale: float, position: tuple[float, float], name: str
+            ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The work's frames resized to ``scale`` of the frame (aspect kept) and the
+    (x0, y0, width, height) box they take inside a frame of the same size."""
+    frames = _video(media, name)
+    if not 0 < scale < 1:
+        raise ValueError(f"scale must be in (0, 1), got {scale}")
+    h, w = frames.shape[1:3]
+    box = _placed_box(w, h, scale, position)
+    return _resize_frames(frames, box[2:]), box
+
+
+def _edge_alpha(nw: int, nh: int, soft: int) -> np.ndarray:
+    """(nh, nw, 1) float32 opacity of a picture fading into what surrounds it over ``soft`` pixels."""
+    if soft <= 0:
+        return np.ones((nh, nw, 1), np.float32)
+    ramp_x = np.clip((np.minimum(np.arange(nw), np.arange(nw)[::-1]) + 0.5) / soft, 0, 1)
+    ramp_y = np.clip((np.minimum(np.arange(nh), np.arange(nh)[::-1]) + 0.5) / soft, 0, 1)
+    return (ramp_y[:, None] * ramp_x[None, :])[..., None].astype(np.float32)
+
+
+def _paste(frames: np.ndarray, inner: np.ndarray, box: tuple[int, int, int, int], soft: int) -> None:
+    """Blend ``inner`` (n, nh, nw, 3) into ``frames`` at box (x0, y0, nw, nh), in place."""
+    x0, y0, nw, nh = box
+    if soft <= 0:
+        frames[:, y0 : y0 + nh, x0 : x0 + nw] = inner
+        return
+    alpha = _edge_alpha(nw, nh, soft)
+    region = frames[:, y0 : y0 + nh, x0 : x0 + nw].astype(np.float32)
+    frames[:, y0 : y0 + nh, x0 : x0 + nw] = (region * (1 - alpha) + inner * alpha + 0.5).astype(np.uint8)
+
+
+def decorative_border(media: Media, scale: float = 0.75, seed: int = 0,
+                      position: tuple[float, float] = (0.5, 0.5), soft_edge: float = 0.0) -> Media:
+    """The work shrunk to ``scale`` of the frame (aspect kept) inside a static
+    decorative frame: a textured, patterned, non-uniform template drawn from
+    ``seed``. ``position`` places the picture within the free space as in
+    :func:`crop_window`. With ``soft_edge`` 0 a light rim surrounds the picture;
+    otherwise the picture fades into the pattern over that share of the frame
+    width (a vignette-style template, no edge to find).
+    """
+    inner, box = _framed(media, scale, position, "decorative_border")
+    x0, y0, nw, nh = box
+    h, w = media.frames.shape[1:3]
+    rng = np.random.default_rng(seed)
+    template = _border_pattern(rng, w, h)
+    soft = int(round(soft_edge * w))
+    if soft <= 0:
+        rim = max(1, int(round(0.012 * w)))
+        cv2.rectangle(template, (x0 - rim, y0 - rim), (x0 + nw + rim - 1, y0 + nh + rim - 1),
+                      rng.uniform(180, 255, 3).tolist(), -1)
+    out = np.empty_like(media.frames)
+    out[:] = template.astype(np.uint8)
+    _paste(out, inner, box, soft)
+    return dataclasses.replace(media, frames=out)
+
+
+def moving_border(media: Media, scale: float = 0.75, seed: int = 0,
+                  position: tuple[float, float] = (0.5, 0.5), soft_edge: float = 0.0) -> Media:
+    """The work shrunk to ``scale`` of the frame inside an animated border whose
+    content changes every frame: the template of :func:`decorative_border`
+    scrolling diagonally, its colours cycling, and sparkles at new random
+    places in every frame. ``soft_edge``: the picture fades into the border
+    over that share of the frame width (0: a hard edge)."""
+    inner, box = _framed(media, scale, position, "moving_border")
+    n, h, w = media.frames.shape[:3]
+    rng = np.random.default_rng(seed)
+    template = _border_pattern(rng, 2 * w, 2 * h)
+    step = rng.uniform(1.5, 4.0, 2) * np.array([w, h]) / 256  # pixels per frame, scaled to the frame
+    hue = rng.uniform(0.5, 2.0)  # degrees of colour cycling per frame
+    out = np.empty_like(media.frames)
+    for i in range(n):
+        dx, dy = (int(i * step[0]) % w, int(i * step[1]) % h)
+        frame = template[dy : dy + h, dx : dx + w]
+        phase = np.deg2rad(i * hue)
+        frame = frame * (0.8 + 0.2 * np.cos(phase + np.arange(3) * 2.1)).astype(np.float32)
+        for _ in range(12):
+            cx, cy = int(rng.uniform(0, w)), int(rng.uniform(0, h))
+            cv2.circle(frame, (cx, cy), int(rng.integers(1, max(2, w // 60) + 1)), (255, 255, 240), -1)
+        out[i] = np.clip(frame, 0, 255).astype(np.uint8)
+    _paste(out, inner, box, int(round(soft_edge * w)))
+    return dataclasses.replace(media, frames=out)
+
 # --------------------------------------------------------------------------- time
 
 
@@ -527,6 +661,28 @@ def resample_speed(media: Media, factor: float) -> Media:
         return media
     out = librosa.resample(audio, orig_sr=media.sample_rate * factor, target_sr=media.sample_rate)
     return dataclasses.replace(media, audio=_limit(out.astype(np.float32)))
+
+
+def shot_starts(media: Media, ratio: float = 4.0) -> np.ndarray:
+    """Frame indices where a new shot starts (0 included): frames whose mean absolute
+    RGB difference to the previous frame is ``ratio`` times the running median of
+    those differences over about a second (colour catches cuts between scenes of
+    equal brightness)."""
+    frames = _video(media, "shot_starts")
+    if len(frames) < 2:
+        return np.zeros(min(1, len(frames)), np.int64)
+    step = np.array([np.abs(frames[i + 1].astype(np.int16) - frames[i]).mean() for i in range(len(frames) - 1)])
+    width = max(3, int(round(media.fps)) | 1)
+    background = median_filter(step, size=width, mode="nearest")
+    cuts = np.flatnonzero(step > ratio * np.maximum(background, 1e-3)) + 1
+    return np.concatenate([[0], cuts]).astype(np.int64)
+
+
+def reverse(media: Media) -> Media:
+    """Played backwards: frames and samples in reverse order (duration kept)."""
+    return dataclasses.replace(
+        media, frames=None if media.frames is None else media.frames[::-1].copy(),
+        audio=None if media.audio is None else media.audio[::-1].copy())
 
 
 def excerpt(media: Media, start: float, end: float) -> Media:

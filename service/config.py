@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from fingerprint import (
-    AcceptParams, AudioParams, DecodeParams, FingerprintParams, LandmarkParams, LimitParams, StereoParams,
-    VideoParams,
+    AcceptParams, AudioParams, CutParams, DecodeParams, FingerprintParams, LandmarkParams, LimitParams, StereoParams,
+    VideoParams, WindowParams,
 )
 from index import IndexParams
 from match import AlignParams, ConstellationParams
+from match.cuts import CutMatchParams
 from policy import FairUse, PolicyParams, Rule, RuleError, Thresholds
 
 
@@ -40,12 +41,18 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class MatchParams:
-    """Per-signal search radius and alignment, and how segments merge."""
+    """Per-signal search radius and alignment, and how segments merge.
+
+    cut: candidates from scene-cut timing and their geometric verification;
+    window: the alignment of the verified window codes (``match.verify``).
+    """
 
     offset_tolerance: float
     video: AlignParams
     audio: AlignParams
     landmark: AlignParams
+    cut: CutMatchParams
+    window: AlignParams
     verify: ConstellationParams = ConstellationParams()  # [match.landmark.verify]
 
     def for_signal(self, signal: str) -> AlignParams:
@@ -349,7 +356,42 @@ _CHECKS: dict[str, tuple] = {
     "match.landmark.verify.min_log_likelihood": _between(0, 1e6),
     "match.landmark.verify.min_matched": _between(1, 1e6),
     "match.landmark.verify.min_seconds": _SECONDS,
-    **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark") for k, check in _ALIGN.items()},
+    **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark", "window")
+       for k, check in _ALIGN.items()},
+    "fingerprint.cut.grid": _between(2, 64, "blocks per side"),
+    "fingerprint.cut.change_ratio": _between(0, 1000, lo_open=True),
+    "fingerprint.cut.change_floor": _between(0, 255, "grey levels"),
+    "fingerprint.cut.min_cut_share": _between(0, 1, lo_open=True),
+    "fingerprint.cut.peak_ratio": _between(0, 1000, lo_open=True),
+    "fingerprint.cut.peak_window_seconds": _between(0, 60, "seconds", lo_open=True),
+    "fingerprint.cut.min_shot_seconds": _between(0, 60, "seconds"),
+    "fingerprint.cut.shots_per_code": _between(2, 6, "6 bits per ratio in a 32-bit code"),
+    "fingerprint.cut.ratio_bin": _between(0, 5, "natural log", lo_open=True),
+    "fingerprint.cut.max_log_ratio": _between(0, 10, "natural log", lo_open=True),
+    "fingerprint.cut.query_probe_margin": _between(0, 5, "natural log"),
+    "fingerprint.window.scale": _between(0, 1, lo_open=True),
+    "fingerprint.window.hash_size": ((lambda v: 4 <= v <= 32 and v % 4 == 0),
+                                     "must be a multiple of 4 between 4 and 32 (codes are whole bytes)"),
+    "fingerprint.window.collapse_distance": _between(0, 1024, "bits"),
+    "fingerprint.window.max_run_seconds": _between(0, 60, "seconds", lo_open=True),
+    "fingerprint.window.min_std": _between(0, 255, "grey levels"),
+    "fingerprint.window.frame_stride": _between(1, 64, "frames"),
+    "fingerprint.window.query_probe_size": _between(16, 256, "pixels"),
+    "match.cut.min_speed": _between(0.1, 10), "match.cut.max_speed": _between(0.1, 10),
+    "match.cut.speed_bin": _between(0.001, 1, "natural log"),
+    "match.cut.offset_bin_seconds": _between(0.01, 60, "seconds"),
+    "match.cut.max_lines": _between(1, 10_000),
+    "match.cut.cut_tolerance_seconds": _between(0, 60, "seconds", lo_open=True),
+    "match.cut.min_cuts": _between(3, 1e6, "two cuts fit any line"),
+    "match.cut.min_cut_share": _SHARE,
+    "match.cut.max_candidates": _between(1, 100),
+    "match.cut.probe_frames": _between(3, 64),
+    "match.cut.min_scale": _between(0.1, 10), "match.cut.max_scale": _between(0.1, 10),
+    "match.cut.scale_steps": _between(1, 200),
+    "match.cut.min_sketch_score": _between(-1, 1, "a correlation"),
+    "match.cut.max_probe_distance": _between(0, 1e6),
+    "match.cut.speed_tolerance": ((lambda v: 0 <= v < 1), "must be at least 0 and below 1"),
+    "match.cut.band_seconds": _between(0, 60, "seconds", lo_open=True),
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,
@@ -457,17 +499,23 @@ _CROSS_CHECKS = (
     ("match.landmark.verify.null_max_seconds", lambda r: r["match"]["landmark"]["verify"]["null_max_seconds"]
      > r["match"]["landmark"]["verify"]["null_min_seconds"], "must be above null_min_seconds"),
     *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
-       "must be at least min_speed") for sig in ("video", "audio", "landmark")),
+       "must be at least min_speed") for sig in ("video", "audio", "landmark", "window", "cut")),
     *((f"match.{sig}.offset_bin_seconds", lambda r, s=sig: _votes_per_hit(r, s) <= MAX_VOTES_PER_HIT,
        f"is too small for this speed grid: each hit would vote in more than {MAX_VOTES_PER_HIT} (speed, offset) "
        "cells (speeds tried x offset bins a code spans); use a coarser speed_step or wider bins")
-      for sig in ("video", "audio", "landmark")),
+      for sig in ("video", "audio", "landmark")),  # ([match.window] searches only +- match.cut.speed_tolerance)
     *((f"match.{sig}.change_max_seconds", lambda r, s=sig: r["match"][s]["change_max_seconds"]
        <= 10 * r["match"][s]["change_seconds"], "must be at most 10 x change_seconds (each multiple is a reading "
        "of every segment)") for sig in ("video", "audio", "landmark")),
     *((f"match.{sig}.review_specificity", lambda r, s=sig: r["match"][s]["review_specificity"] == 0
        or r["match"][s]["review_specificity"] >= r["match"][s]["min_specificity"],
        "must be 0 (off) or at least min_specificity") for sig in ("video", "audio", "landmark")),
+    ("fingerprint.cut.ratio_bin", lambda r: 2 * r["fingerprint"]["cut"]["max_log_ratio"]
+     <= 64 * r["fingerprint"]["cut"]["ratio_bin"], "must be at least max_log_ratio / 32 (at most 64 bins: 6 bits)"),
+    ("match.cut.max_scale", lambda r: r["match"]["cut"]["max_scale"] >= r["match"]["cut"]["min_scale"],
+     "must be at least min_scale"),
+    ("match.window.radius", lambda r: r["match"]["window"]["radius"] <= r["fingerprint"]["window"]["hash_size"] ** 2,
+     "must be at most the window code's bits (hash_size**2)"),
 )
 
 
@@ -563,8 +611,11 @@ def load_config(path: str | Path | None = None) -> Config:
         limits=_build(LimitParams, fp["limits"]),
         accept=_build(AcceptParams, fp["accept"]),
         stereo=_build(StereoParams, fp["stereo"]),
+        cut=_build(CutParams, fp["cut"]),
+        window=_build(WindowParams, fp["window"]),
     )
-    match = _build(MatchParams, m, **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark")},
+    match = _build(MatchParams, m, cut=_build(CutMatchParams, m["cut"]),
+                   **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark", "window")},
                    verify=_build(ConstellationParams, m["landmark"]["verify"]))
     pol = raw["policy"]
     try:

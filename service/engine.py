@@ -26,15 +26,17 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from fingerprint import (
-    AUDIO, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, Fingerprint, MediaError, check_file, file_digest,
-    fingerprint_file, fingerprint_for_registration, format_id,
+    AUDIO, CUT, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, WINDOW, Fingerprint, MediaError, check_file,
+    file_digest, fingerprint_file, fingerprint_for_registration, format_id,
 )
+from fingerprint.cuts import CODE_BYTES as CUT_CODE_BYTES
 from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES, landmark_peaks
 from fingerprint.audio import probe_rows, variant_semitones, variant_tempo
 from fingerprint.video import rendition_name
 from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, quote_segment, verify_line)
+from match.verify import reframed_segments, unexplained_code_rows
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
 
@@ -255,7 +257,8 @@ class Prescreen:
         self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
         try:
             code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
-                          AUDIO: config.fingerprint.audio.code_bytes, LANDMARK: LANDMARK_CODE_BYTES}
+                          AUDIO: config.fingerprint.audio.code_bytes, LANDMARK: LANDMARK_CODE_BYTES,
+                          CUT: CUT_CODE_BYTES}  # (WINDOW codes: catalog only)
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
             self.format = format_id(config.fingerprint)
             w = config.workflow
@@ -267,6 +270,8 @@ class Prescreen:
             raise
         self.workflow.on_stay_down_lifted = self.redecide_work
         self._loaded = False
+        self._windows = _ReferenceCache()  # reference window codes read to verify reframed copies
+        self._peaks = _ReferenceCache()  # reference spectral peaks read to verify short quotes
 
     @staticmethod
     def now() -> datetime:
@@ -439,7 +444,8 @@ class Prescreen:
             generation = self.catalog.generation()
             for ref_id, ref in zip(ref_ids, new_refs):
                 for fp in ref.fingerprints:
-                    self.indexes.signals[fp.signal].add(ref_id, fp)
+                    if fp.signal in self.indexes.signals:  # (window codes are read from the catalog)
+                        self.indexes.signals[fp.signal].add(ref_id, fp)
             self.indexes.save(generation)
         return RegisterResult(work_id, ref_ids, files, skipped, already)
 
@@ -459,8 +465,8 @@ class Prescreen:
         bits are noise on a steady tone, so they never make a reference
         matchable on their own.
         """
-        if len(fp) == 0 or fp.signal == AUDIO:
-            return False
+        if len(fp) == 0 or fp.signal not in SIGNALS or fp.signal == AUDIO:
+            return False  # (cut timing and window codes only verify what cuts propose)
         params = self.config.match.for_signal(fp.signal)
         plain = fp.subset(fp.variants == 0)
         rows = np.arange(len(plain))
@@ -929,6 +935,9 @@ class Prescreen:
             if signal == LANDMARK and self.config.match.verify.enabled:
                 found += self._verified_quotes(codes, cands, found, params, upload_seconds)
             segments += found
+        ts = time.perf_counter()
+        segments += self._reframed_segments(query, segments)
+        timings["reframe_match"] = timings.get("reframe_match", 0.0) + time.perf_counter() - ts
         return segments
 
     def _verified_quotes(self, codes: Fingerprint, cands, strict: list[Segment], params: AlignParams,
@@ -959,17 +968,56 @@ class Prescreen:
         return out
 
     def _reference_peaks(self, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """(bins, frames) of a reference's spectral peaks, from its stored landmarks (cached
-        per catalog generation)."""
-        generation = self.catalog.generation()
-        cache = getattr(self, "_peak_cache", None)
-        if cache is None or cache[0] != generation:
-            cache = self._peak_cache = (generation, {})
-        if ref_id not in cache[1]:
+        """(bins, frames) of a reference's spectral peaks, from its stored landmarks."""
+        def load(ref: int) -> tuple[np.ndarray, np.ndarray]:
             lm, rate = self.config.fingerprint.landmark, self.config.fingerprint.audio.sample_rate
-            fps = [fp for _, fp in self.catalog.fingerprints(LANDMARK, [ref_id])]
-            cache[1][ref_id] = landmark_peaks(fps[0], lm, rate) if fps else (np.zeros(0, np.int64),) * 2
-        return cache[1][ref_id]
+            fps = [fp for _, fp in self.catalog.fingerprints(LANDMARK, [ref])]
+            return landmark_peaks(fps[0], lm, rate) if fps else (np.zeros(0, np.int64),) * 2
+        return self._peaks.get(self.catalog.generation(), ref_id, load)
+
+    def _reframed_segments(self, query: dict[str, Fingerprint], found: list[Segment]) -> list[Segment]:
+        """Segments of a copy showing another window of the picture (a crop at any offset, the work
+        inside a border): scene-cut timing proposes lines, the reference's window codes verify
+        each (``match.verify``); lines the other signals already explain are not verified."""
+        cuts, probes, index = query.get(CUT), query.get(WINDOW), self.indexes.signals.get(CUT)
+        if cuts is None or probes is None or index is None or index.ntotal == 0 or not len(probes):
+            return []
+        rows = unexplained_code_rows(cuts, found)
+        if len(rows) == 0:
+            return []
+        hits = index.search(cuts.codes[rows], 0)  # (exact hashes: table lookups, on one thread)
+        if len(hits.ids) == 0:
+            return []
+        ref_id, r_start, r_end = index.times.lookup(hits.ids)
+        ref_cuts = {int(r): np.unique(index.times.of_reference(int(r))[0]) for r in np.unique(ref_id)}
+        m = self.config.match
+        return reframed_segments(cuts, rows[hits.query], ref_id, r_start, r_end, ref_cuts, probes,
+                                 self._reference_window, found, self.config.fingerprint.window, m.cut, m.window)
+
+    def _reference_window(self, ref_id: int) -> Fingerprint:
+        """A reference's window codes, from the catalog."""
+        def load(ref: int) -> Fingerprint:
+            found = list(self.catalog.fingerprints(WINDOW, [ref]))
+            return found[0][1] if found else Fingerprint.empty(WINDOW, self.config.fingerprint.window.hash_size ** 2 // 8)
+        return self._windows.get(self.catalog.generation(), ref_id, load)
+
+
+class _ReferenceCache:
+    """Values derived from one reference's stored codes, kept while the catalog's generation
+    lasts (any change to the catalog empties it) and at most ``size`` of them (a long batch
+    meets many references; the oldest read goes first)."""
+
+    def __init__(self, size: int = 64):
+        self.size, self.generation, self.items = size, -1, {}
+
+    def get(self, generation: int, ref_id: int, load: Callable[[int], object]):
+        if generation != self.generation:
+            self.items, self.generation = {}, generation
+        if ref_id not in self.items:
+            if len(self.items) >= self.size:
+                self.items.pop(next(iter(self.items)))
+            self.items[ref_id] = load(ref_id)
+        return self.items[ref_id]
 
 
 def _works_dicts(decision: Decision) -> list[dict]:

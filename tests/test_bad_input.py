@@ -153,7 +153,7 @@ def test_crash_between_catalog_and_index_is_repaired(tmp_path, corpus, monkeypat
         assert {w.work_id for w in engine.catalog.works()} == {"film", "film2"}
         stats = engine.index_stats()  # stale index detected and rebuilt from the catalog
         codes = sum(s["codes"] for s in stats["signals"].values())
-        assert codes == sum(w["video_codes"] + w["audio_codes"] + w["landmark_codes"]
+        assert codes == sum(w[f"{signal}_codes"] for signal in stats["signals"]
                             for w in engine.catalog.work_summaries())
         result = engine.screen_one(str(corpus.write("film_again.mkv", corpus.film)))
         assert result.decision.outcome == "block" and result.matches[0].work_id == "film"
@@ -182,7 +182,7 @@ def test_killed_register_leaves_catalog_consistent(tmp_path, corpus):
             assert (work is None and refs == []) or len(refs) == 6  # all or nothing
             stats = engine.index_stats()
             codes = sum(s["codes"] for s in stats["signals"].values())
-            assert codes == sum(w["video_codes"] + w["audio_codes"] + w["landmark_codes"]
+            assert codes == sum(w[f"{signal}_codes"] for signal in stats["signals"]
                             for w in engine.catalog.work_summaries())
 
 

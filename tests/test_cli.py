@@ -268,5 +268,5 @@ def test_index_stats_says_when_ivf_falls_back_to_exact_search(home, tmp_path):
     stats = json.loads(runner.invoke(app, ["index", "stats", "--json", "--home", str(home),
                                            "--config", str(cfg)]).output)
     assert stats["kind"] == "ivf" and {k: s["search"] for k, s in stats["signals"].items()} == {
-        "video": "exact", "audio": "exact", "landmark": "hash"}
+        "video": "exact", "audio": "exact", "landmark": "hash", "cut": "hash"}
     assert stats["ivf_min_codes"] == 1024 * 39

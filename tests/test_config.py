@@ -145,8 +145,8 @@ BOUNDED_WORK = [
     ("[fingerprint]\nquery_fps = 1e9\n", "fingerprint.query_fps", "between 0.5 and 60"),
     ("[fingerprint.audio]\nhop_length = 1\n", "fingerprint.audio.hop_length", "values per second"),
     ("[fingerprint.audio]\nquery_semitones = [" + ", ".join(str(k) for k in range(-10, 11)) + "]\n"
-     "query_tempos = [" + ", ".join(f"{0.6 + k * 0.05:.2f}" for k in range(20)) + "]\n",
-     "fingerprint.audio.query_tempos", "too many query variants"),
+     "query_pitch_tempos = [" + ", ".join(f"{0.6 + k * 0.05:.2f}" for k in range(20)) + "]\n",
+     "fingerprint.audio", "more than 160 variants"),
     ("[fingerprint.video]\ncrop_scales = [" + ", ".join(["0.9"] * 40) + "]\n", "fingerprint.video.crop_scales",
      "at most 32 values"),
     ("[fingerprint.landmark]\nquery_peaks_per_second = 1000\nquery_fan_out = 64\n",
