@@ -472,5 +472,6 @@ def query_audio_fingerprint(signal: np.ndarray, params: AudioParams, origin: int
             parts.append(Fingerprint(AUDIO, codes[ok], t - half, t + half, np.full(int(ok.sum()), v, np.uint8)))
     if not parts:
         return Fingerprint.empty(AUDIO, params.code_bytes)
-    fp = Fingerprint.concat(parts)
+    fp = Fingerprint.concat(parts)  # (made grouped by pitch shift, one chroma at a time)
+    fp = fp.subset(np.argsort(fp.variants, kind="stable"))  # by variant, then time
     return _last_code_to_end(fp, (origin + len(signal)) / params.sample_rate) if at_end else fp

@@ -948,7 +948,8 @@ def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float
         np.concatenate([np.minimum(t[idx] + sec, last_end) for _, idx, sec, _ in parts]),
         np.concatenate([np.full(len(idx), v, np.uint8) for v, idx, _, _ in parts]),
     )
-    return Fingerprint.concat([whole, *region_parts])
+    fp = Fingerprint.concat([whole, *region_parts])
+    return fp.subset(np.argsort(fp.variants, kind="stable"))  # by rendition, then time
 
 
 def _region_parts(framed: np.ndarray, times: np.ndarray, period: float, regions: list[tuple[str, tuple]],
