@@ -378,6 +378,16 @@ class Workflow:
             )
             return int(cur.lastrowid)
 
+    def _close_pending_screening(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str) -> None:
+        """Close (audited) the upload's pending screening review: its outcome was settled
+        otherwise, and a later expiry must not overturn it (inside the caller's transaction)."""
+        for (review_id,) in self.db.execute("SELECT review_id FROM reviews WHERE upload_id=? AND "
+                                            "status='pending' AND kind='screening'", (upload_id,)).fetchall():
+            self.db.execute("UPDATE reviews SET status='closed', outcome=?, note=?, decided_at=? "
+                            "WHERE review_id=?", (outcome, why, iso(now), review_id))
+            self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome, "why": why},
+                        upload_id=upload_id)
+
     def release(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str, evidence: dict) -> None:
         """An automatic re-decision (exclusion, rule change) that lightens an upload's outcome.
 
@@ -387,12 +397,7 @@ class Workflow:
         with self.catalog.transaction() as db:
             self._set_outcome(now, actor, upload_id, outcome, f"released: {why}", "release", evidence)
             if outcome != REVIEW:
-                for (review_id,) in db.execute("SELECT review_id FROM reviews WHERE upload_id=? AND "
-                                               "status='pending' AND kind='screening'", (upload_id,)).fetchall():
-                    db.execute("UPDATE reviews SET status='closed', outcome=?, note=?, decided_at=? "
-                               "WHERE review_id=?", (outcome, f"released: {why}", iso(now), review_id))
-                    self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome,
-                                                              "why": f"released: {why}"}, upload_id=upload_id)
+                self._close_pending_screening(now, actor, upload_id, outcome, f"released: {why}")
             elif not db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'",
                                 (upload_id,)).fetchone():
                 review_id = self.open_review(now, upload_id)
@@ -596,6 +601,9 @@ class Workflow:
 
     def record_notice(self, now: datetime, actor: str, work_id: str, path: str, ref_id: int,
                       upload_id: str | None) -> int:
+        """A takedown notice; a noticed upload is blocked, and its screening review, if still
+        pending, is closed (reviews already past their deadline expire first, in time order)."""
+        self.expire_due(now)
         with self.catalog.transaction() as db:
             cur = db.execute(
                 "INSERT INTO notices(work_id, upload_id, path, ref_id, actor, created_at) VALUES (?,?,?,?,?,?)",
@@ -606,6 +614,8 @@ class Workflow:
             if upload_id:
                 self._set_outcome(now, actor, upload_id, "block", f"taken down after notice #{cur.lastrowid}",
                                   "notice")
+                self._close_pending_screening(now, actor, upload_id, "block",
+                                              f"taken down after notice #{cur.lastrowid}")
         return int(cur.lastrowid)
 
     # -- transparency -----------------------------------------------------
