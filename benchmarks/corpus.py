@@ -819,6 +819,9 @@ def build_transforms(plan: Plan, hard_music_seed: int) -> list[Transform]:
                   "heard as the music, its mono mix cancels to silence", _phase_inverted, "any"),
         Transform("second_streams", "evasion", "the work's picture and sound in the second video and audio "
                   "streams, unrelated video and music in the first ones", _second_streams, "film"),
+        Transform("vflip_phase_inverted", "evasion", "a full copy with its soundtrack, upside down and in stereo "
+                  "with one channel phase-inverted (together: each signal's trick at once)", _vflip_phase_inverted,
+                  "film"),
     ]
     # issue 9, audio: pitch +-2/3 semitones, tempo and speed 0.8-1.25x (audio only), 7 s song snippets
     # under other sound, same-style music at another pitch
@@ -881,6 +884,18 @@ def _phase_inverted(src: Source, rng: np.random.Generator, seed: int) -> Made:
     return Made(mg.Media(None, FPS, audio, SR), [_seg(0, length, s, s + length)], "copy", suffix=".m4a",
                 note=f"excerpt {s:.2f}-{s + length:.2f} s, L = -x, R = x",
                 write=lambda path: mg.write_streams(path, audios=[np.stack([-audio, audio])], sample_rate=SR))
+
+
+def _vflip_phase_inverted(src: Source, rng: np.random.Generator, seed: int) -> Made:
+    """A 75 % excerpt, picture and sound: the picture upside down, the sound in stereo with its
+    left channel inverted (a listener hears the music; its mono mix is silence)."""
+    s, length = _excerpt_span(src, rng)
+    clip = T.vflip(T.excerpt(src.media, s, s + length))
+    audio = clip.audio
+    return Made(clip, [_seg(0, length, s, s + length)], "copy", suffix=".mp4",
+                note=f"excerpt {s:.2f}-{s + length:.2f} s, upside down, L = -x, R = x",
+                write=lambda path: mg.write_streams(path, videos=[clip], audios=[np.stack([-audio, audio])],
+                                                    sample_rate=SR))
 
 
 def _second_streams(src: Source, rng: np.random.Generator, seed: int) -> Made:

@@ -188,14 +188,35 @@ def _weights(distance: np.ndarray, radius: int) -> np.ndarray:
     return np.clip(1.0 - distance / max(radius, 1), 0.0, None)
 
 
-def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radius: int,
-               min_hits: int) -> tuple[float, float, int]:
-    """(speed, offset seconds, voting instants) of the line with the most
-    evidence among candidates ``c`` and at least ``min_hits`` voting instants.
+#: vote cells (hit x speed x offset bin) one block of ``_best_line`` holds at a time: its
+#: temporaries are about 60 bytes a cell, so a block stays near 120 MB however long the copy
+VOTE_BLOCK_CELLS = 2_000_000
 
-    Each (speed, offset bin, upload instant) votes once, with the weight of its
-    best hit (see ``_weights``); a line's score is the sum of its votes.
-    """
+
+def _vote_blocks(c: Candidates, n_speeds: int, bin_s: float) -> list[np.ndarray]:
+    """Hit indices in blocks of whole upload instants (in instant order), each with at most
+    about ``VOTE_BLOCK_CELLS`` vote cells (a hit votes in every offset bin its stored
+    interval spans, at every speed): a vote is one (line, instant), so votes never straddle
+    two blocks and the lines' scores add up across them."""
+    order = np.argsort(c.q_group, kind="stable")
+    cells = ((c.r_end[order] - c.r_start[order]) / bin_s + 2.0) * n_speeds
+    total = np.cumsum(cells)
+    if total[-1] <= VOTE_BLOCK_CELLS:
+        return [order]
+    group = c.q_group[order]
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))  # first hit of each instant
+    before = np.concatenate([[0.0], total])[starts]  # cells before each instant
+    cut = starts[np.unique(np.searchsorted(before, np.arange(0, total[-1], VOTE_BLOCK_CELLS), side="right") - 1)]
+    return np.split(order, cut[1:])
+
+
+def _line_votes(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float,
+                radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(line keys, evidence, voting instants) of the lines ``c``'s hits vote for; a key is
+    speed index * 2**40 + offset bin + 2**39 (sorted: speed-major, then bin).
+
+    Each (speed, offset bin, upload instant) votes once, with the weight of its best hit
+    (see ``_weights``); a line's evidence is the sum of its votes. ``c`` holds whole instants."""
     s = speeds[None, :]
     q = c.q_start[:, None]
     lo = np.floor((c.r_start[:, None] - s * q) / bin_s).astype(np.int64)
@@ -203,12 +224,11 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     ok = _allowed(c.speed_hint[:, None], s, tol)
     count = np.where(ok, hi - lo + 1, 0).ravel()
     if count.sum() == 0:
-        return 1.0, 0.0, 0
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
     hit_idx = np.repeat(np.repeat(np.arange(len(c)), len(speeds)), count)
     speed_idx = np.repeat(np.tile(np.arange(len(speeds)), len(c)), count)
-    first = np.repeat(lo.ravel(), count)
-    step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    bins = first + step
+    bins = np.repeat(lo.ravel(), count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+    del lo, hi, ok
     # integer keys: line = (speed, bin); vote = (line, upload instant)
     b0, n_bins = bins.min(), int(bins.max() - bins.min()) + 1
     line = speed_idx.astype(np.int64) * n_bins + (bins - b0)
@@ -227,10 +247,35 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     kept_line = line[keep]
     new_line = np.concatenate([[True], kept_line[1:] != kept_line[:-1]])
     keys, inverse = kept_line[new_line], np.cumsum(new_line) - 1
-    weight = _weights(distance[keep], radius)
-    score = np.bincount(inverse, weights=weight)
+    score = np.bincount(inverse, weights=_weights(distance[keep], radius))
     votes = np.bincount(inverse)
-    key_speed, key_bin = keys // n_bins, keys % n_bins
+    key_speed, key_bin = keys // n_bins, keys % n_bins + b0
+    return key_speed * 2**40 + key_bin + 2**39, score, votes
+
+
+def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radius: int,
+               min_hits: int) -> tuple[float, float, int]:
+    """(speed, offset seconds, voting instants) of the line with the most
+    evidence among candidates ``c`` and at least ``min_hits`` voting instants.
+
+    Each (speed, offset bin, upload instant) votes once, with the weight of its
+    best hit (see ``_weights``); a line's score is the sum of its votes. The
+    votes are counted in blocks of upload instants (``_vote_blocks``), so
+    memory follows the block, not the length of the copy.
+    """
+    if len(c) == 0:
+        return 1.0, 0.0, 0
+    parts = [_line_votes(c.subset(block), speeds, bin_s, tol, radius) for block in _vote_blocks(c, len(speeds), bin_s)]
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return 1.0, 0.0, 0
+    if len(parts) == 1:
+        keys, score, votes = parts[0]
+    else:
+        keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        score = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
+        votes = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts])).astype(np.int64)
+    key_speed, key_bin = keys // 2**40, keys % 2**40 - 2**39
     # a line whose offset straddles two bins splits its votes: pool neighbours
     same_speed_next = np.concatenate([(key_speed[1:] == key_speed[:-1]) & (key_bin[1:] - key_bin[:-1] == 1), [False]])
     pooled = score.copy()
@@ -243,7 +288,7 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     rank = np.where(pooled_votes >= min_hits, pooled - 1e-6 * np.abs(speeds[key_speed] - 1.0), -np.inf)
     best = int(np.argmax(rank))
     speed = float(speeds[key_speed[best]])
-    offset = (key_bin[best] + b0 + (1.0 if same_speed_next[best] else 0.5)) * bin_s
+    offset = (key_bin[best] + (1.0 if same_speed_next[best] else 0.5)) * bin_s
     return speed, offset, int(pooled_votes[best])
 
 

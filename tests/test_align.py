@@ -159,3 +159,26 @@ def test_overlapping_lines_are_resolved_even_when_a_code_lasts_into_the_overlap(
     first, second = resolved[0], resolved[-1]
     assert first.ref_start == 0.0 and abs(first.upload_end - 9.9) < 1e-9 and first.ref_end == first.upload_end
     assert abs(second.upload_start - 9.9) < 1e-9 and abs(second.ref_start - 109.9) < 1e-9
+
+
+def test_votes_counted_in_blocks_find_the_same_line(monkeypatch):
+    """A long copy's votes are counted in blocks of upload instants (bounded memory); the
+    line, its offset and its votes are those of one count over every hit."""
+    import importlib
+
+    al = importlib.import_module("match.align")  # (the package's ``align`` is the function)
+
+    q = np.arange(0.0, 300.0, 0.25)
+    rng = np.random.default_rng(3)
+    hits = _concat(_cands(q, 1.04 * q + 7.0), _cands(rng.uniform(0, 300, 3000), rng.uniform(0, 300, 3000), seed=4))
+    params = AlignParams()
+    segments = align(hits, "video", 256, params)
+    whole = al._best_line(hits, params.speeds(), params.offset_bin_seconds, params.hint_tolerance, params.radius,
+                          params.min_hits)
+    monkeypatch.setattr(al, "VOTE_BLOCK_CELLS", 5_000)
+    assert len(al._vote_blocks(hits, len(params.speeds()), params.offset_bin_seconds)) > 20
+    blocked = al._best_line(hits, params.speeds(), params.offset_bin_seconds, params.hint_tolerance, params.radius,
+                            params.min_hits)
+    assert blocked == whole
+    assert abs(whole[0] - 1.04) < 0.011 and whole[2] > 1000
+    assert align(hits, "video", 256, params) == segments

@@ -165,6 +165,23 @@ def test_phase_inverted_copy_is_blocked_with_the_right_seconds(engine, corpus, t
             assert [s["stream"] for s in r.streams] == ["audio 0"] and "side" not in str(r.as_dict()["matches"])
 
 
+def test_upside_down_film_with_a_phase_inverted_soundtrack_is_blocked_by_both(engine, corpus, tmp_path):
+    """Each signal's trick at once (the picture upside down, the mix of the sound cancelling to
+    silence): the picture is found upside down and the sound in the side, at the film's seconds."""
+    film = corpus.film
+    path = mg.write_streams(tmp_path / "both.mp4", videos=[mg.transforms.vflip(film)],
+                            audios=[_phase_inverted(film.audio)], sample_rate=film.sample_rate)
+    r = engine.screen_one(str(path))
+    assert r.status == "ok" and r.decision.outcome == "block", r.decision
+    (m,) = r.matches
+    assert m.work_id == "film" and m.modality == "both" and min(m.modality_seconds.values()) > 25, m
+    streams = {x for s in m.segments for x in s.stream.split("+")}
+    assert {"video 0", "audio 0 side"} <= streams, streams
+    assert any("upside down" in s.rendition for s in m.segments), [s.rendition for s in m.segments]
+    for s in m.segments:
+        assert abs(s.upload_start - s.ref_start) < 1.5 and abs(s.upload_end - s.ref_end) < 1.5, s
+
+
 def test_copy_in_the_second_streams_is_found_there(engine, corpus, tmp_path):
     """Innocuous first video and audio streams, the film in the second ones: found, in 'video 1'
     and 'audio 1', never aligned with the first streams."""
