@@ -10,23 +10,8 @@ import pytest
 
 import mediagen as mg
 from mediagen import transforms as tf
+from expect import TOLERANCE, check_span, found_match
 
-TOLERANCE = 1.0  # seconds: segment bounds within this of the truth
-
-
-def _match(result, work_id):
-    assert result.status == "ok", result.error
-    found = [m for m in result.matches if m.work_id == work_id]
-    assert found, f"{work_id} not found; matches: {[m.as_dict() for m in result.matches]}"
-    return found[0]
-
-
-def _check_span(match, upload, ref):
-    segs = match.segments
-    got_upload = (min(s.upload_start for s in segs), max(s.upload_end for s in segs))
-    got_ref = (min(s.ref_start for s in segs), max(s.ref_end for s in segs))
-    assert abs(got_upload[0] - upload[0]) <= TOLERANCE and abs(got_upload[1] - upload[1]) <= TOLERANCE, got_upload
-    assert abs(got_ref[0] - ref[0]) <= TOLERANCE and abs(got_ref[1] - ref[1]) <= TOLERANCE, got_ref
 
 
 ALTERED = {
@@ -47,8 +32,8 @@ def test_altered_copy_of_the_song_is_blocked_with_the_right_seconds(corpus, engi
     make, speed = ALTERED[name]
     excerpt = tf.excerpt(corpus.song, 6.0, 36.0)
     result = engine.screen_one(str(corpus.write(f"song_{name}.m4a", make(excerpt))))
-    match = _match(result, "song")
-    _check_span(match, (0.0, 30.0 / speed), (6.0, 36.0))
+    match = found_match(result, "song")
+    check_span(match, (0.0, 30.0 / speed), (6.0, 36.0))
     for seg in match.segments:
         assert seg.speed == pytest.approx(speed, abs=0.02)
     assert result.decision.outcome == "block", result.decision.reasons  # a copy, not "music under other sound"
@@ -68,9 +53,9 @@ def test_seven_seconds_of_the_song_under_a_voice_go_to_review(corpus, engine, un
     snippet = tf.mix_audio(tf.excerpt(corpus.song, start, start + 7.0), voice, snr_db=-under_db)
     path = corpus.write(f"podcast_song_snippet_{under_db:g}db.m4a", tf.embed(snippet, podcast, at))
     result = engine.screen_one(str(path))
-    match = _match(result, "song")
+    match = found_match(result, "song")
     assert match.modality == "audio" and match.signals == ("landmark",)
-    _check_span(match, (at, at + 7.0), (start, start + 7.0))
+    check_span(match, (at, at + 7.0), (start, start + 7.0))
     assert result.decision.outcome == "review" and result.decision.rule == "audio-under-other-sound"
 
 

@@ -9,25 +9,9 @@ import pytest
 
 import mediagen as mg
 from mediagen import transforms as tf
+from expect import TOLERANCE, check_span, found_match
 from service import Prescreen, RegisterError
 
-TOLERANCE = 1.0  # seconds: segment bounds must be within this of the truth
-
-
-def _match(result, work_id):
-    assert result.status == "ok", result.error
-    found = [m for m in result.matches if m.work_id == work_id]
-    assert found, f"{work_id} not found; matches: {[m.as_dict() for m in result.matches]}"
-    return found[0]
-
-
-def _check_span(match, upload, ref):
-    """The matched segments, taken together, span the true upload and reference seconds."""
-    segs = match.segments
-    got_upload = (min(s.upload_start for s in segs), max(s.upload_end for s in segs))
-    got_ref = (min(s.ref_start for s in segs), max(s.ref_end for s in segs))
-    assert abs(got_upload[0] - upload[0]) <= TOLERANCE and abs(got_upload[1] - upload[1]) <= TOLERANCE, got_upload
-    assert abs(got_ref[0] - ref[0]) <= TOLERANCE and abs(got_ref[1] - ref[1]) <= TOLERANCE, got_ref
 
 
 FULL = ((0.0, 30.0), (0.0, 30.0))
@@ -60,9 +44,9 @@ def test_registered_film_is_found_in_edited_copy(corpus, engine, name):
     if "video_bitrate" in kwargs:  # a genuinely low bitrate: far smaller than the reference file
         assert path.stat().st_size <= 0.5 * corpus.film_path.stat().st_size
     result = engine.screen_one(str(path))
-    match = _match(result, "film")
+    match = found_match(result, "film")
     assert match.modality in ("video", "both")
-    _check_span(match, upload_span, ref_span)
+    check_span(match, upload_span, ref_span)
     assert result.decision.outcome == decision, result.decision.reasons
     assert all(m.work_id == "film" for m in result.matches), [m.work_id for m in result.matches]
 
@@ -72,7 +56,7 @@ def test_song_is_found_under_a_voice_over(corpus, engine):
     talk = tf.replace_audio(tf.excerpt(corpus.other, 0.0, 40.0), speech)
     path = corpus.write("talk_over_song.mp4", tf.mix_audio(talk, corpus.song.audio, snr_db=0.0))
     result = engine.screen_one(str(path))
-    match = _match(result, "song")
+    match = found_match(result, "song")
     assert match.modality == "audio"
     # chroma under speech is found in stretches; they must lie on the true diagonal
     # (upload second t is song second t) and cover most of the upload
@@ -91,7 +75,7 @@ def test_song_under_a_louder_voice_is_found_by_its_spectral_peaks(corpus, engine
     talk = mg.Media(None, 25.0, speech, corpus.song.sample_rate)
     path = corpus.write("voice_over_song_3db.m4a", tf.mix_audio(talk, bed.audio, snr_db=3.0))
     result = engine.screen_one(str(path))
-    match = _match(result, "song")
+    match = found_match(result, "song")
     assert match.modality == "audio" and "landmark" in match.signals
     assert match.upload_coverage >= 0.5
     for seg in match.segments:  # on the true diagonal: upload second t is song second t + 5
@@ -103,8 +87,8 @@ def test_song_under_a_louder_voice_is_found_by_its_spectral_peaks(corpus, engine
 def test_song_is_found_after_pitch_shift(corpus, engine, semitones):
     path = corpus.write(f"song_pitch_{semitones}.m4a", tf.pitch_shift(corpus.song, semitones))
     result = engine.screen_one(str(path))
-    match = _match(result, "song")
-    _check_span(match, (0.0, 40.0), (0.0, 40.0))
+    match = found_match(result, "song")
+    check_span(match, (0.0, 40.0), (0.0, 40.0))
     assert result.decision.outcome == "block"
 
 
@@ -140,7 +124,7 @@ def test_audio_segment_bounds_hold_wherever_the_copy_sits(corpus, engine, placem
     # silence) the matched codes stop ~2.5 s short of it
     upload, upload_span, song_span = _song_placed(corpus, placement)
     result = engine.screen_one(str(corpus.write(f"song_{placement}.m4a", upload)))
-    _check_span(_match(result, "song"), upload_span, song_span)
+    check_span(found_match(result, "song"), upload_span, song_span)
 
 
 @pytest.mark.parametrize("lead", ["other_music", "silence"])
@@ -152,11 +136,11 @@ def test_song_at_the_end_of_an_upload_is_found_on_its_own_diagonal(corpus, engin
     before = corpus.other.audio[: 24 * sr] if lead == "other_music" else np.zeros(24 * sr, np.float32)
     upload = _soundtrack(before, corpus.song.audio[: 12 * sr])
     result = engine.screen_one(str(corpus.write(f"song_end_after_{lead}.m4a", upload)))
-    match = _match(result, "song")
+    match = found_match(result, "song")
     for seg in match.segments:  # upload second t is song second t - 24
         assert abs(seg.ref_start - (seg.upload_start - 24.0)) <= TOLERANCE, seg
         assert abs(seg.ref_end - (seg.upload_end - 24.0)) <= TOLERANCE, seg
-    _check_span(match, (24.0, 36.0), (0.0, 12.0))
+    check_span(match, (24.0, 36.0), (0.0, 12.0))
     assert match.score >= 0.9
     assert result.decision.rule != "audio-under-other-sound", result.decision.reasons
 
@@ -173,7 +157,7 @@ def test_compilation_of_two_songs_finds_each_on_its_diagonal(corpus, tmp_path):
         upload = _soundtrack(corpus.song.audio[: 15 * sr], second.audio[5 * sr : 20 * sr])
         result = engine.screen_one(str(corpus.write("song_then_second_song.m4a", upload)))
     for work, shift in (("song", 0.0), ("second", -10.0)):
-        match = _match(result, work)
+        match = found_match(result, work)
         for seg in match.segments:
             assert abs(seg.speed - 1.0) <= 0.02, seg
             assert abs(seg.ref_start - (seg.upload_start + shift)) <= TOLERANCE, seg
@@ -200,17 +184,17 @@ SPEED_CHANGES = {
 def test_whole_song_ten_percent_faster_or_slower_is_blocked(corpus, engine, name):
     make, speed = SPEED_CHANGES[name]
     result = engine.screen_one(str(corpus.write(f"song_{name}.m4a", make(corpus.song))))
-    match = _match(result, "song")
+    match = found_match(result, "song")
     length = len(corpus.song.audio) / corpus.song.sample_rate
-    _check_span(match, (0.0, length / speed), (0.0, length))
+    check_span(match, (0.0, length / speed), (0.0, length))
     assert result.decision.outcome == "block", result.decision.reasons  # not "mixed under other sound"
 
 
 def test_several_works_in_one_upload_are_all_reported(corpus, engine):
     mix = tf.concat(tf.excerpt(corpus.film, 0.0, 12.0), tf.excerpt(corpus.film2, 5.0, 17.0))
     result = engine.screen_one(str(corpus.write("two_films.mp4", mix)))
-    _check_span(_match(result, "film"), (0.0, 12.0), (0.0, 12.0))
-    _check_span(_match(result, "film2"), (12.0, 24.0), (5.0, 17.0))
+    check_span(found_match(result, "film"), (0.0, 12.0), (0.0, 12.0))
+    check_span(found_match(result, "film2"), (12.0, 24.0), (5.0, 17.0))
 
 
 NEGATIVES = {
@@ -241,7 +225,7 @@ def test_degenerate_reference_is_refused(corpus, engine, tmp_path):
 
 def test_exact_reupload_is_matched_by_digest(corpus, engine):
     result = engine.screen_one(str(corpus.film_path))
-    match = _match(result, "film")
+    match = found_match(result, "film")
     assert match.method == "digest" and result.decision.outcome == "block"
     assert result.timings.get("decode") is None  # no decoding needed
 
