@@ -725,8 +725,8 @@ def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
     table = Table()
     for col in ("signal", "codes", "bits/code", "search", "FAISS type", "bytes"):
         table.add_column(col)
-    for signal, s in stats["signals"].items():
-        table.add_row(signal, str(s["codes"]), str(s["code_bits"]), s["search"], s["index_type"], str(s["bytes"]))
+    for name, s in stats["signals"].items():
+        table.add_row(name, str(s["codes"]), str(s["code_bits"]), s["search"], s["index_type"], str(s["bytes"]))
     out.print(table)
 
 

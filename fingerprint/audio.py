@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.fft import next_fast_len
 
 from .spectrum import frame_level_db, power_spectrogram
 from .types import AUDIO, Fingerprint

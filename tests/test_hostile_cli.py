@@ -640,7 +640,7 @@ def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp
 
     monkeypatch.setattr(cli.out, "_width", 250)  # no folding: each string stays on one line
     home = tmp_path / "home"
-    work, title, owner = f"w{ESC}1", f"T\x1b]0;owned\x07 \u202eitle", "O\x9bwner\nforged line"
+    work, title, owner = f"w{ESC}1", "T\x1b]0;owned\x07 \u202eitle", "O\x9bwner\nforged line"
     result = _invoke(["register", str(corpus.film2_path), "--work-id", work, "--title", title, "--owner", owner,
                       "--home", str(home)])
     assert result.exit_code == 0, result.output

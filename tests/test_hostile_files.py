@@ -7,7 +7,6 @@ import json
 import os
 import struct
 import tracemalloc
-from fractions import Fraction
 from pathlib import Path
 
 import av

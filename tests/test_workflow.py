@@ -4,7 +4,6 @@ fair use, reviews, disputes, stay-down, strikes, conflicts, audit, report."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import sqlite3
