@@ -67,6 +67,10 @@ class ConstellationParams:
         under other sound (the alternative of the likelihood ratio).
     min_log_likelihood: natural-log likelihood ratio the located stretch needs.
     min_matched: matched reference peaks it needs; min_seconds: its length.
+    ambiguous_overlap_seconds: quotes of one reference at different places of it
+        that overlap by more than this on the upload: the upload fits the work in
+        several places at once (music of the same style, its phrases and chords
+        recurring), which no quotation does: none of them is kept.
     """
 
     enabled: bool = True
@@ -84,6 +88,7 @@ class ConstellationParams:
     min_log_likelihood: float = 38.0
     min_matched: int = 20
     min_seconds: float = 3.0
+    ambiguous_overlap_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,26 @@ def verify_line(upload: PeakMap, ref_bins: np.ndarray, ref_frames: np.ndarray, s
     n_instants = max(1, int(np.ceil((end - start) / instant_seconds)))
     return VerifiedQuote(start, end, float(t_ref[first]), float(t_ref[last]) + fs, speed, n_matched,
                          last - first + 1, chance, total, len(instants), min(1.0, len(instants) / n_instants))
+
+
+def distinct_quotes(quotes: list[tuple[VerifiedQuote, int]], params: ConstellationParams) -> list[Segment]:
+    """Segments of the verified quotes (quote, reference id) of one upload: one per stretch
+    of the upload, the most likely (a stretch the shorter quote half shares with another);
+    then a reference whose kept quotes overlap each other on the upload by more than
+    ``ambiguous_overlap_seconds`` keeps none (see ``ConstellationParams``)."""
+    kept: list[tuple[VerifiedQuote, int]] = []
+    for q, ref_id in sorted(quotes, key=lambda x: -x[0].log_likelihood):
+        if not any(r == ref_id and _overlap(o, q) > 0.5 * min(o.upload_end - o.upload_start, q.upload_end - q.upload_start)
+                   for o, r in kept):
+            kept.append((q, ref_id))
+    ambiguous = {r for i, (a, r) in enumerate(kept) for b, s in kept[i + 1:]
+                 if s == r and _overlap(a, b) > params.ambiguous_overlap_seconds}
+    return [quote_segment(q, ref_id) for q, ref_id in kept if ref_id not in ambiguous]
+
+
+def _overlap(a: VerifiedQuote, b: VerifiedQuote) -> float:
+    """Upload seconds two quotes share."""
+    return min(a.upload_end, b.upload_end) - max(a.upload_start, b.upload_start)
 
 
 def quote_segment(q: VerifiedQuote, ref_id: int, modality: str = "audio", signal: str = "landmark") -> Segment:

@@ -356,6 +356,7 @@ _CHECKS: dict[str, tuple] = {
     "match.landmark.verify.min_log_likelihood": _between(0, 1e6),
     "match.landmark.verify.min_matched": _between(1, 1e6),
     "match.landmark.verify.min_seconds": _SECONDS,
+    "match.landmark.verify.ambiguous_overlap_seconds": _SECONDS,
     **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark", "window")
        for k, check in _ALIGN.items()},
     "fingerprint.cut.grid": _between(2, 64, "blocks per side"),

@@ -35,7 +35,7 @@ from fingerprint.audio import probe_rows, variant_semitones, variant_tempo
 from fingerprint.video import rendition_name
 from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
-                   build_candidates, candidate_lines, combine, quote_segment, verify_line)
+                   build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Deadlines, Workflow, WorkflowError
@@ -960,12 +960,7 @@ class Prescreen:
                             upload_seconds, verify, instant)
             if q is not None:
                 quotes.append((q, cand.ref_id))
-        out: list[Segment] = []
-        for q, ref_id in sorted(quotes, key=lambda x: -x[0].log_likelihood):  # one quote per stretch of a reference
-            if not any(o.ref_id == ref_id and min(o.upload_end, q.upload_end) - max(o.upload_start, q.upload_start)
-                       > 0.5 * min(o.upload_seconds, q.upload_end - q.upload_start) for o in out):
-                out.append(quote_segment(q, ref_id))
-        return out
+        return distinct_quotes(quotes, verify)
 
     def _reference_peaks(self, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(bins, frames) of a reference's spectral peaks, from its stored landmarks."""

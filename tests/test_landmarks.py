@@ -79,3 +79,20 @@ def test_the_peaks_a_fingerprint_joins_are_recovered_from_its_codes():
     kept = set(zip(bins.tolist(), frames.tolist()))
     assert got <= kept  # nothing invented
     assert len(got) >= 0.95 * len(kept)  # only a peak paired with nothing is lost
+
+
+def test_quotes_chained_across_places_of_one_work_are_not_kept():
+    """A short quote verifies at one place of the work (a chorus repeated later verifies over the
+    same upload seconds: one is kept); unregistered music of the same style verifies in stretches
+    that overlap each other at several places of the work: none is kept."""
+    from match import ConstellationParams, VerifiedQuote, distinct_quotes
+
+    def quote(u0, u1, r0, ll):
+        return VerifiedQuote(u0, u1, r0, r0 + (u1 - u0), 1.0, 40, 150, 0.04, ll, 28, 0.3)
+
+    params = ConstellationParams()
+    chorus = distinct_quotes([(quote(10.0, 17.0, 20.0, 60.0), 1), (quote(10.2, 17.0, 50.2, 55.0), 1)], params)
+    assert [(s.ref_start, s.upload_start) for s in chorus] == [(20.0, 10.0)]
+    chained = [(quote(0.1, 12.3, 62.6, 83.0), 1), (quote(8.0, 24.5, 30.9, 67.0), 1), (quote(19.8, 29.9, 3.0, 51.0), 1),
+               (quote(40.0, 47.0, 5.0, 45.0), 2)]
+    assert [(s.ref_id, s.ref_start) for s in distinct_quotes(chained, params)] == [(2, 5.0)]
