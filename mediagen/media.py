@@ -212,31 +212,8 @@ def _encode_video(
 def _encode_audio(
     stream: av.AudioStream, audio: np.ndarray, sample_rate: int, chunk: int = 4096
 ) -> Iterator[tuple[float, list]]:
-    """Yield ``(time_s, packets)`` per chunk of input, then the flushed packets."""
-    ctx = stream.codec_context
-    resampler = av.AudioResampler(format=ctx.format.name, layout="mono", rate=ctx.sample_rate)
-    fifo = av.AudioFifo()
-    frame_size = ctx.frame_size or 1024
-    samples = np.clip(audio, -1.0, 1.0).astype(np.float32)
-
-    def drain(final: bool) -> list:
-        packets = []
-        while fifo.samples >= frame_size or (final and fifo.samples):
-            packets += stream.encode(fifo.read(min(frame_size, fifo.samples)))
-        return packets
-
-    for start in range(0, len(samples), chunk):
-        frame = av.AudioFrame.from_ndarray(
-            samples[None, start : start + chunk], format="flt", layout="mono"
-        )
-        frame.sample_rate = sample_rate
-        frame.pts = start
-        for out in resampler.resample(frame):
-            fifo.write(out)
-        yield start / sample_rate, drain(final=False)
-    for out in resampler.resample(None):
-        fifo.write(out)
-    yield float("inf"), drain(final=True) + stream.encode(None)
+    """Yield ``(time_s, packets)`` per chunk of mono input, then the flushed packets."""
+    return _encode_channels(stream, np.asarray(audio)[None], sample_rate, "mono", chunk)
 
 
 def _mux_interleaved(
@@ -356,8 +333,10 @@ def _encode_channels(stream: av.AudioStream, audio: np.ndarray, sample_rate: int
         return packets
 
     for start in range(0, samples.shape[1], chunk):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start: start + chunk]), format="fltp",
-                                           layout=layout)
+        block = np.ascontiguousarray(samples[:, start: start + chunk])
+        # (one channel: packed samples, as mono input always was; planar and packed frames of
+        # one channel resample to different bytes)
+        frame = av.AudioFrame.from_ndarray(block, format="flt" if len(block) == 1 else "fltp", layout=layout)
         frame.sample_rate = sample_rate
         frame.pts = start
         for out in resampler.resample(frame):
