@@ -37,7 +37,8 @@ class CutMatchParams:
         whichever has more) they make up, the stretch running from the first
         to the last of them.
     max_candidates: lines verified per upload, most matched cuts first.
-    probe_frames: upload frames the geometry is estimated on.
+    probe_frames: upload frames the geometry is estimated on, spread along the
+        stretch where the line lands on a stored window code.
     min_scale, max_scale, scale_steps: the coarse geometry search tries this
         many scales (reference picture widths per upload frame width: 0.7 for
         a crop keeping 70 %, 1.33 for the work shrunk to 75 % inside a border),
