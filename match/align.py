@@ -33,7 +33,9 @@ background wins by chance if at all. Segments whose advantage stays below
 ``min_specificity`` (and whose evidence other times of the work reach for
 the most part) are marked as resting on a static background only (``background
 = "only"``: not evidence of a copy); below ``review_specificity`` as resting
-on it partly (``"partly"``: a person decides).
+on it partly (``"partly"``: a person decides), unless the line wins second
+after second (``min_win_share`` of its windows): people moving in place on a
+set keep a copy's margin small, never its sign.
 """
 
 from __future__ import annotations
@@ -123,6 +125,15 @@ class AlignParams:
         on the work must reach for it to be judged by its specificity at all:
         a copy of moving footage (nothing hits far off its line) never is,
         however weak its hits.
+    min_win_share, win_margin, min_win_windows: a segment of at least
+        ``min_win_windows`` windows whose line beats the best line elsewhere
+        by more than ``win_margin`` per instant in at least ``min_win_share``
+        of them does not rest on the background, whatever its mean margin
+        (0: never). People moving in place on a set come back to the same
+        poses, so a copy's line beats the other times of the work by a few
+        bits only, but it does so second after second; a chance line through
+        the view is one of many and loses most seconds to the best of the
+        others (``temporal_specificity``).
 
     A radius of 0 means exact-match codes (landmarks): their distance says
     nothing, so a segment's similarity is its density (the share of its
@@ -156,6 +167,9 @@ class AlignParams:
     min_specificity: float = 0.0
     review_specificity: float = 0.0
     background_share: float = 0.5
+    min_win_share: float = 0.0
+    win_margin: float = 0.02
+    min_win_windows: int = 8
 
     def speeds(self) -> np.ndarray:
         """The fine grid of speeds tried (see ``speed_step``), ascending."""
@@ -365,9 +379,34 @@ def count_changes(times: np.ndarray, codes: np.ndarray, step_seconds: float, cha
 
 def temporal_specificity(hits: Candidates, speed: float, offset: float, start: float, end: float,
                          params: AlignParams) -> tuple[float, float]:
-    """(specificity, background share) of the line ``ref = speed * upload + offset``
-    over upload seconds [start, end], from ``hits``: every hit of the reference
-    (not only the line's), so the other times of the work are seen.
+    """(specificity, background share) of the line ``ref = speed * upload + offset`` over upload
+    seconds [start, end] (see ``specificity_windows``)."""
+    specificity, background, _ = _specificity(specificity_windows(hits, speed, offset, start, end, params))
+    return specificity, background
+
+
+def _specificity(windows: tuple[np.ndarray, np.ndarray, np.ndarray], margin: float = 0.0
+                 ) -> tuple[float, float, float]:
+    """(specificity, background share, share of windows won by more than ``margin`` per instant)
+    from ``specificity_windows``."""
+    line_sum, rival, count = windows
+    n = float(count.sum())
+    if n == 0:
+        return 0.0, 1.0, 0.0
+    total = float(line_sum.sum())
+    specificity = float((line_sum - rival).sum()) / n
+    background = min(1.0, float(rival.sum()) / total) if total > 0 else 1.0
+    held = count > 0
+    won = float(((line_sum - rival)[held] > margin * count[held]).mean())
+    return specificity, background, won
+
+
+def specificity_windows(hits: Candidates, speed: float, offset: float, start: float, end: float,
+                        params: AlignParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per upload window of the line ``ref = speed * upload + offset`` over upload
+    seconds [start, end]: (its evidence L, the best rival's R, its instants), from
+    ``hits``: every hit of the reference (not only the line's), so the other times
+    of the work are seen.
 
     The upload is cut into windows of ``specific_window_seconds``. In each,
     the line's evidence L is the sum over its instants of their best hit's
@@ -385,7 +424,7 @@ def temporal_specificity(hits: Candidates, speed: float, offset: float, start: f
     inside = (hits.q_start >= start) & (hits.q_start <= end) & _allowed(hits.speed_hint, speed, params.hint_tolerance)
     h = hits.subset(inside)
     if len(h) == 0:
-        return 0.0, 1.0
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     instants, inst = np.unique(h.q_group, return_inverse=True)
     n = len(instants)
     q = np.zeros(n)
@@ -429,16 +468,18 @@ def temporal_specificity(hits: Candidates, speed: float, offset: float, start: f
         keys, sums = np.unique(wkey, return_inverse=True)
         per_line = np.bincount(sums, weights=w[first])
         np.maximum.at(rival, keys // n_cells, per_line)
-    total = float(line_sum.sum())
-    specificity = float((line_sum - rival).sum()) / n
-    background = min(1.0, float(rival.sum()) / total) if total > 0 else 1.0
-    return specificity, background
+    return line_sum, rival, np.bincount(window, minlength=len(line_sum)).astype(np.float64)
 
 
-def _background(specificity: float, background: float, params: AlignParams) -> str:
-    """Whether a segment rests on a static background: "" (no), BACKGROUND_PARTLY, BACKGROUND_ONLY."""
+def _background(specificity: float, background: float, params: AlignParams, won: float = 0.0,
+                windows: int = 0) -> str:
+    """Whether a segment rests on a static background: "" (no), BACKGROUND_PARTLY, BACKGROUND_ONLY.
+    won: the share of its ``windows`` (upload windows holding instants) its line won by more
+    than ``win_margin``."""
     if background < params.background_share:
         return ""
+    if params.min_win_share > 0 and windows >= params.min_win_windows and won >= params.min_win_share:
+        return ""  # consistent wins: the line is specific, by a small margin
     if specificity < params.min_specificity:
         return BACKGROUND_ONLY
     if specificity < params.review_specificity:
@@ -681,8 +722,10 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
             seg = _named(seg, hits, rendition_names)
             if judge_background:
                 offset = seg.ref_start - seg.speed * seg.upload_start
-                specificity, share = temporal_specificity(every_hit, seg.speed, offset, seg.upload_start,
-                                                          seg.upload_end, params)
-                seg = replace(seg, specificity=specificity, background=_background(specificity, share, params))
+                windows = specificity_windows(every_hit, seg.speed, offset, seg.upload_start, seg.upload_end,
+                                              params)
+                specificity, share, won = _specificity(windows, params.win_margin)
+                background = _background(specificity, share, params, won, int((windows[2] > 0).sum()))
+                seg = replace(seg, specificity=specificity, background=background)
             segments.append(_extend(seg, hits, params, query_span))
     return segments

@@ -241,6 +241,7 @@ _ALIGN = {
     "change_max_seconds": _between(0, 36000, "seconds"),
     "specific_seconds": _between(0, 3600, "seconds"), "specific_window_seconds": _between(0, 60, "seconds", lo_open=True),
     "min_specificity": _SHARE, "review_specificity": _SHARE, "background_share": _SHARE,
+    "min_win_share": _SHARE, "win_margin": _SHARE, "min_win_windows": _between(1, 3600, "windows"),
 }
 _THRESHOLDS = {
     "min_score": _SHARE, "review_min_seconds": _POLICY_SECONDS, "block_min_seconds": _POLICY_SECONDS,
