@@ -253,6 +253,27 @@ def _line_votes(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float,
     return key_speed * 2**40 + key_bin + 2**39, score, votes
 
 
+#: lines (one per block and line voted for) ``_best_line`` collects before merging them into its
+#: running total: the total holds each line once (at most speeds x offset bins, whatever the length
+#: of the copy), so memory follows this and the number of distinct lines, not the number of blocks
+MERGE_LINES = 2_000_000
+
+
+def _merge_lines(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, evidence, voting instants) of ``_line_votes`` parts summed per line, keys sorted.
+
+    Sums run in the order of ``parts`` (``np.bincount`` adds its inputs in order, from 0), so
+    merging the parts in batches, each batch into the total so far, gives the same floats as
+    merging all of them at once."""
+    if len(parts) == 1:
+        return parts[0]
+    keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    score = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
+    votes = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts])).astype(np.int64)
+    return keys, score, votes
+
+
 def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radius: int,
                min_hits: int) -> tuple[float, float, int]:
     """(speed, offset seconds, voting instants) of the line with the most
@@ -265,16 +286,21 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     """
     if len(c) == 0:
         return 1.0, 0.0, 0
-    parts = [_line_votes(c.subset(block), speeds, bin_s, tol, radius) for block in _vote_blocks(c, len(speeds), bin_s)]
-    parts = [p for p in parts if len(p[0])]
-    if not parts:
+    total: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the lines of the blocks merged so far
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending = 0
+    for block in _vote_blocks(c, len(speeds), bin_s):
+        part = _line_votes(c.subset(block), speeds, bin_s, tol, radius)
+        if len(part[0]):
+            parts.append(part)
+            pending += len(part[0])
+        if pending > MERGE_LINES:
+            total, parts, pending = _merge_lines(([total] if total else []) + parts), [], 0
+    if parts or total:
+        total = _merge_lines(([total] if total else []) + parts)
+    if total is None:
         return 1.0, 0.0, 0
-    if len(parts) == 1:
-        keys, score, votes = parts[0]
-    else:
-        keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
-        score = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
-        votes = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts])).astype(np.int64)
+    keys, score, votes = total
     key_speed, key_bin = keys // 2**40, keys % 2**40 - 2**39
     # a line whose offset straddles two bins splits its votes: pool neighbours
     same_speed_next = np.concatenate([(key_speed[1:] == key_speed[:-1]) & (key_bin[1:] - key_bin[:-1] == 1), [False]])
