@@ -676,7 +676,7 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
     pairs = np.unique(np.stack([c.ref_id, c.q_group], axis=1), axis=0)
     refs, counts = np.unique(pairs[:, 0], return_counts=True)
     for ref_id in refs[counts >= params.min_hits]:
-        pool = every_hit = c.subset(c.ref_id == ref_id)
+        pool = every_hit = c if len(refs) == 1 else c.subset(c.ref_id == ref_id)  # (one reference: no copy)
         found: list[tuple[Segment, Candidates]] = []
         for _ in range(params.max_segments_per_ref):
             if len(np.unique(pool.q_group)) < params.min_hits:

@@ -928,12 +928,14 @@ class Prescreen:
                 altered = (variant_semitones(codes.variants, fp.audio) != 0) | (hint != 1.0)
             cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
                                      max(params.instant_seconds, period[signal]), hint, altered)
+            del hits, ref_id, r_start, r_end  # (the candidates hold what is needed of them)
             span = (float(codes.starts.min()), float(codes.ends.max()))
             names = (lambda v: rendition_name(v, fp.video)) if signal == VIDEO else None
             found = align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal,
                           rendition_names=names)
             if signal == LANDMARK and self.config.match.verify.enabled:
                 found += self._verified_quotes(codes, cands, found, params, upload_seconds)
+            del cands  # (before the next signal's search)
             segments += found
         ts = time.perf_counter()
         segments += self._reframed_segments(query, segments)
