@@ -503,7 +503,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         return []
     pick = _instants(c)
     q, q_end, d = c.q_start[pick], c.q_end[pick], c.distance[pick]
-    codes = c.query_codes[pick]
+    codes = np.asarray(c.query_codes[pick])
     altered = c.altered[pick]
     cuts = np.flatnonzero(np.diff(q) > params.max_gap_seconds) + 1
     out = []
