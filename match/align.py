@@ -438,27 +438,56 @@ def temporal_specificity(hits: Candidates, speed: float, offset: float, start: f
     hi = np.floor((rel_hi[reach] + tol) / cell).astype(np.int64)
     rival = np.zeros(len(line_sum))
     if len(lo):
-        count = hi - lo + 1
-        row = np.repeat(np.arange(len(lo)), count)
-        cells = lo[row] + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        centre = (cells + 0.5) * cell
-        keep = np.abs(centre) > far
-        row, cells = row[keep], cells[keep]
-        hit_inst = inst[reach][row]
-        w = weight[reach][row]
-        # best hit per (instant, rival line), summed per (window, rival line), largest per window
-        c0, n_cells = cells.min(), int(cells.max() - cells.min()) + 1
-        key = hit_inst * n_cells + (cells - c0)
-        order = np.lexsort((-w, key))
-        first = order[np.concatenate([[True], key[order][1:] != key[order][:-1]])]
-        wkey = window[hit_inst[first]] * n_cells + (cells[first] - c0)
-        keys, sums = np.unique(wkey, return_inverse=True)
-        per_line = np.bincount(sums, weights=w[first])
-        np.maximum.at(rival, keys // n_cells, per_line)
+        inst_r, weight_r = inst[reach], weight[reach]
+        # in blocks of whole windows (hits are in instant order, so in window order): each window's
+        # rivals are summed and compared within one block, so memory follows the block
+        for rows in _window_blocks(window[inst_r], hi - lo + 1, SPECIFIC_BLOCK_CELLS):
+            _rival_block(rival, lo[rows], hi[rows], inst_r[rows], weight_r[rows], window, cell, far)
     total = float(line_sum.sum())
     specificity = float((line_sum - rival).sum()) / n
     background = min(1.0, float(rival.sum()) / total) if total > 0 else 1.0
     return specificity, background
+
+
+#: rival-line cells (hit x offset cell) ``temporal_specificity`` holds at a time (about 80 bytes each)
+SPECIFIC_BLOCK_CELLS = 1_000_000
+
+
+def _window_blocks(windows: np.ndarray, cells: np.ndarray, max_cells: int) -> list[np.ndarray]:
+    """Row indices in blocks of whole windows (``windows`` nondecreasing; otherwise one block),
+    each of about ``max_cells`` cells at most (a single window may exceed it)."""
+    total = np.cumsum(cells)
+    if total[-1] <= max_cells or np.any(np.diff(windows) < 0):
+        return [np.arange(len(windows))]
+    starts = np.flatnonzero(np.concatenate([[True], windows[1:] != windows[:-1]]))  # first row of each window
+    before = np.concatenate([[0], total])[starts]
+    cut = starts[np.unique(np.searchsorted(before, np.arange(0, total[-1], max_cells), side="right") - 1)]
+    return np.split(np.arange(len(windows)), cut[1:])
+
+
+def _rival_block(rival: np.ndarray, lo: np.ndarray, hi: np.ndarray, hit_inst: np.ndarray, weight: np.ndarray,
+                 window: np.ndarray, cell: float, far: float) -> None:
+    """Raise ``rival`` (per window) to the best rival line's evidence among these hits (whole windows):
+    each hit supports the offset cells ``lo..hi`` (relative to the line) more than ``far`` away."""
+    count = hi - lo + 1
+    row = np.repeat(np.arange(len(lo)), count)
+    cells = lo[row] + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    centre = (cells + 0.5) * cell
+    keep = np.abs(centre) > far
+    row, cells = row[keep], cells[keep]
+    if len(row) == 0:
+        return
+    hit_inst = hit_inst[row]
+    w = weight[row]
+    # best hit per (instant, rival line), summed per (window, rival line), largest per window
+    c0, n_cells = cells.min(), int(cells.max() - cells.min()) + 1
+    key = hit_inst * n_cells + (cells - c0)
+    order = np.lexsort((-w, key))
+    first = order[np.concatenate([[True], key[order][1:] != key[order][:-1]])]
+    wkey = window[hit_inst[first]] * n_cells + (cells[first] - c0)
+    keys, sums = np.unique(wkey, return_inverse=True)
+    per_line = np.bincount(sums, weights=w[first])
+    np.maximum.at(rival, keys // n_cells, per_line)
 
 
 def _background(specificity: float, background: float, params: AlignParams) -> str:
