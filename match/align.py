@@ -189,8 +189,9 @@ def _weights(distance: np.ndarray, radius: int) -> np.ndarray:
 
 
 #: vote cells (hit x speed x offset bin) one block of ``_best_line`` holds at a time: its
-#: temporaries are about 60 bytes a cell, so a block stays near 120 MB however long the copy
-VOTE_BLOCK_CELLS = 2_000_000
+#: temporaries are about 60 bytes a cell, so a block stays near 60 MB however long the copy (2M cells
+#: were the peak of screening a 10-minute film; 1M: 60 MB less, the same lines)
+VOTE_BLOCK_CELLS = 1_000_000
 
 
 def _vote_blocks(c: Candidates, n_speeds: int, bin_s: float) -> list[np.ndarray]:
@@ -256,7 +257,7 @@ def _line_votes(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float,
 #: lines (one per block and line voted for) ``_best_line`` collects before merging them into its
 #: running total: the total holds each line once (at most speeds x offset bins, whatever the length
 #: of the copy), so memory follows this and the number of distinct lines, not the number of blocks
-MERGE_LINES = 2_000_000
+MERGE_LINES = 1_000_000
 
 
 def _merge_lines(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
