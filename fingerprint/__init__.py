@@ -250,7 +250,9 @@ def _fingerprint(path, roles: tuple[str, ...], params: FingerprintParams, digest
         signals = {}
         for signal in SIGNALS + REFRAME_SIGNALS:
             parts = [s[signal] for s in streams.values() if signal in s]
-            signals[signal] = Fingerprint.concat(parts) if parts else _empty(signal, role, params)
+            # (one stream: its own codes, not a copy of them)
+            signals[signal] = (parts[0] if len(parts) == 1 else Fingerprint.concat(parts)) if parts \
+                else _empty(signal, role, params)
         out[role] = FileFingerprints(digest, duration, has_video, has_audio, signals, dict(timings),
                                      tuple(warnings), streams, info)
     return out

@@ -39,6 +39,9 @@ class IndexParams:
         trained well and the exact index is used instead.
     parallel_min_work: a search comparing fewer code pairs than this (query
         codes x stored codes searched) runs on one thread (see ``range_search``).
+    search_block_rows: query codes searched per FAISS call: a long upload's hits
+        are collected block by block into compact arrays, so FAISS's own result
+        buffers (and their copies into numpy) follow the block, not the upload.
     """
 
     kind: str = "flat"
@@ -46,6 +49,7 @@ class IndexParams:
     nprobe: int = 16
     ivf_min_train_per_list: int = 39
     parallel_min_work: int = 1 << 25
+    search_block_rows: int = 16384
 
 
 def make_ids(ref_id: int, n: int) -> np.ndarray:
@@ -115,8 +119,13 @@ def _pairs_compared(index, n_query: int) -> int:
     return int(n_query * index.ntotal * share)
 
 
-def range_search(index, codes: np.ndarray, radius: int, parallel_min_work: int = 1 << 25) -> Hits:
+def range_search(index, codes: np.ndarray, radius: int, parallel_min_work: int = 1 << 25,
+                 block_rows: int = 0) -> Hits:
     """Every stored code within ``radius`` bits (inclusive) of each query row.
+
+    block_rows: above 0, the rows are searched in blocks of this many (in row
+    order): the same hits, in the same order, with FAISS's result buffers
+    sized by a block (a whole film's copy hits millions of stored codes).
 
     A search comparing fewer than ``parallel_min_work`` code pairs runs on one
     thread: FAISS's OpenMP workers cost ~30 ms of CPU per call on a shared
@@ -127,6 +136,13 @@ def range_search(index, codes: np.ndarray, radius: int, parallel_min_work: int =
     """
     if len(codes) == 0 or index.ntotal == 0:
         return Hits.empty()
+    if 0 < block_rows < len(codes):
+        parts = [range_search(index, codes[lo:lo + block_rows], radius, parallel_min_work)
+                 for lo in range(0, len(codes), block_rows)]
+        lengths = np.array([len(p.ids) for p in parts], np.int64)
+        first = np.repeat(np.arange(0, len(codes), block_rows, dtype=np.int64), lengths)
+        return Hits(np.concatenate([p.query for p in parts]) + first, np.concatenate([p.ids for p in parts]),
+                    np.concatenate([p.distance for p in parts]))
     # FAISS binary range_search keeps distances strictly below its radius.
     if _pairs_compared(index, len(codes)) < parallel_min_work:
         threads = faiss.omp_get_max_threads()
@@ -262,18 +278,20 @@ class TimeTable:
 class SignalIndex:
     """One signal's FAISS index plus its time table."""
 
-    def __init__(self, signal: str, index, times: TimeTable, parallel_min_work: int = 1 << 25):
+    def __init__(self, signal: str, index, times: TimeTable, parallel_min_work: int = 1 << 25,
+                 block_rows: int = 0):
         self.signal = signal
         self.index = index
         self.times = times
         self.parallel_min_work = parallel_min_work
+        self.block_rows = block_rows
 
     @property
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
     def search(self, codes: np.ndarray, radius: int) -> Hits:
-        return range_search(self.index, codes, radius, self.parallel_min_work)
+        return range_search(self.index, codes, radius, self.parallel_min_work, self.block_rows)
 
     def add(self, ref_id: int, fp: Fingerprint) -> None:
         if len(fp) == 0:
@@ -379,7 +397,8 @@ class IndexStore:
                                           data["ends"])
                     if index.ntotal != len(times):
                         raise ValueError("index and time table disagree")
-                    self.signals[signal] = SignalIndex(signal, index, times, self.params.parallel_min_work)
+                    self.signals[signal] = SignalIndex(signal, index, times, self.params.parallel_min_work,
+                                                          self.params.search_block_rows)
                 self.generation = gen
                 return False
             except (RuntimeError, OSError, ValueError, KeyError):
@@ -415,7 +434,8 @@ class IndexStore:
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
         index = build_index(width, all_ids, all_codes, self.params, exact=signal in EXACT_MATCH)
-        return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params.parallel_min_work)
+        return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params.parallel_min_work,
+                           self.params.search_block_rows)
 
     def _build_settings(self) -> dict:
         """The settings the saved files were built with; a change means a rebuild.

@@ -203,8 +203,9 @@ def _weights(distance: np.ndarray, radius: int) -> np.ndarray:
 
 
 #: vote cells (hit x speed x offset bin) one block of ``_best_line`` holds at a time: its
-#: temporaries are about 60 bytes a cell, so a block stays near 120 MB however long the copy
-VOTE_BLOCK_CELLS = 2_000_000
+#: temporaries are about 60 bytes a cell, so a block stays near 60 MB however long the copy (2M cells
+#: were the peak of screening a 10-minute film; 1M: 60 MB less, the same lines)
+VOTE_BLOCK_CELLS = 1_000_000
 
 
 def _vote_blocks(c: Candidates, n_speeds: int, bin_s: float) -> list[np.ndarray]:
@@ -267,6 +268,27 @@ def _line_votes(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float,
     return key_speed * 2**40 + key_bin + 2**39, score, votes
 
 
+#: lines (one per block and line voted for) ``_best_line`` collects before merging them into its
+#: running total: the total holds each line once (at most speeds x offset bins, whatever the length
+#: of the copy), so memory follows this and the number of distinct lines, not the number of blocks
+MERGE_LINES = 1_000_000
+
+
+def _merge_lines(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, evidence, voting instants) of ``_line_votes`` parts summed per line, keys sorted.
+
+    Sums run in the order of ``parts`` (``np.bincount`` adds its inputs in order, from 0), so
+    merging the parts in batches, each batch into the total so far, gives the same floats as
+    merging all of them at once."""
+    if len(parts) == 1:
+        return parts[0]
+    keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    score = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
+    votes = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts])).astype(np.int64)
+    return keys, score, votes
+
+
 def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radius: int,
                min_hits: int) -> tuple[float, float, int]:
     """(speed, offset seconds, voting instants) of the line with the most
@@ -279,16 +301,21 @@ def _best_line(c: Candidates, speeds: np.ndarray, bin_s: float, tol: float, radi
     """
     if len(c) == 0:
         return 1.0, 0.0, 0
-    parts = [_line_votes(c.subset(block), speeds, bin_s, tol, radius) for block in _vote_blocks(c, len(speeds), bin_s)]
-    parts = [p for p in parts if len(p[0])]
-    if not parts:
+    total: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the lines of the blocks merged so far
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending = 0
+    for block in _vote_blocks(c, len(speeds), bin_s):
+        part = _line_votes(c.subset(block), speeds, bin_s, tol, radius)
+        if len(part[0]):
+            parts.append(part)
+            pending += len(part[0])
+        if pending > MERGE_LINES:
+            total, parts, pending = _merge_lines(([total] if total else []) + parts), [], 0
+    if parts or total:
+        total = _merge_lines(([total] if total else []) + parts)
+    if total is None:
         return 1.0, 0.0, 0
-    if len(parts) == 1:
-        keys, score, votes = parts[0]
-    else:
-        keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
-        score = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
-        votes = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts])).astype(np.int64)
+    keys, score, votes = total
     key_speed, key_bin = keys // 2**40, keys % 2**40 - 2**39
     # a line whose offset straddles two bins splits its votes: pool neighbours
     same_speed_next = np.concatenate([(key_speed[1:] == key_speed[:-1]) & (key_bin[1:] - key_bin[:-1] == 1), [False]])
@@ -451,24 +478,53 @@ def specificity_windows(hits: Candidates, speed: float, offset: float, start: fl
     hi = np.floor((rel_hi[reach] + tol) / cell).astype(np.int64)
     rival = np.zeros(len(line_sum))
     if len(lo):
-        count = hi - lo + 1
-        row = np.repeat(np.arange(len(lo)), count)
-        cells = lo[row] + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        centre = (cells + 0.5) * cell
-        keep = np.abs(centre) > far
-        row, cells = row[keep], cells[keep]
-        hit_inst = inst[reach][row]
-        w = weight[reach][row]
-        # best hit per (instant, rival line), summed per (window, rival line), largest per window
-        c0, n_cells = cells.min(), int(cells.max() - cells.min()) + 1
-        key = hit_inst * n_cells + (cells - c0)
-        order = np.lexsort((-w, key))
-        first = order[np.concatenate([[True], key[order][1:] != key[order][:-1]])]
-        wkey = window[hit_inst[first]] * n_cells + (cells[first] - c0)
-        keys, sums = np.unique(wkey, return_inverse=True)
-        per_line = np.bincount(sums, weights=w[first])
-        np.maximum.at(rival, keys // n_cells, per_line)
+        inst_r, weight_r = inst[reach], weight[reach]
+        # in blocks of whole windows (hits are in instant order, so in window order): each window's
+        # rivals are summed and compared within one block, so memory follows the block
+        for rows in _window_blocks(window[inst_r], hi - lo + 1, SPECIFIC_BLOCK_CELLS):
+            _rival_block(rival, lo[rows], hi[rows], inst_r[rows], weight_r[rows], window, cell, far)
     return line_sum, rival, np.bincount(window, minlength=len(line_sum)).astype(np.float64)
+
+
+#: rival-line cells (hit x offset cell) ``specificity_windows`` holds at a time (about 80 bytes each)
+SPECIFIC_BLOCK_CELLS = 1_000_000
+
+
+def _window_blocks(windows: np.ndarray, cells: np.ndarray, max_cells: int) -> list[np.ndarray]:
+    """Row indices in blocks of whole windows (``windows`` nondecreasing; otherwise one block),
+    each of about ``max_cells`` cells at most (a single window may exceed it)."""
+    total = np.cumsum(cells)
+    if total[-1] <= max_cells or np.any(np.diff(windows) < 0):
+        return [np.arange(len(windows))]
+    starts = np.flatnonzero(np.concatenate([[True], windows[1:] != windows[:-1]]))  # first row of each window
+    before = np.concatenate([[0], total])[starts]
+    cut = starts[np.unique(np.searchsorted(before, np.arange(0, total[-1], max_cells), side="right") - 1)]
+    return np.split(np.arange(len(windows)), cut[1:])
+
+
+def _rival_block(rival: np.ndarray, lo: np.ndarray, hi: np.ndarray, hit_inst: np.ndarray, weight: np.ndarray,
+                 window: np.ndarray, cell: float, far: float) -> None:
+    """Raise ``rival`` (per window) to the best rival line's evidence among these hits (whole windows):
+    each hit supports the offset cells ``lo..hi`` (relative to the line) more than ``far`` away."""
+    count = hi - lo + 1
+    row = np.repeat(np.arange(len(lo)), count)
+    cells = lo[row] + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    centre = (cells + 0.5) * cell
+    keep = np.abs(centre) > far
+    row, cells = row[keep], cells[keep]
+    if len(row) == 0:
+        return
+    hit_inst = hit_inst[row]
+    w = weight[row]
+    # best hit per (instant, rival line), summed per (window, rival line), largest per window
+    c0, n_cells = cells.min(), int(cells.max() - cells.min()) + 1
+    key = hit_inst * n_cells + (cells - c0)
+    order = np.lexsort((-w, key))
+    first = order[np.concatenate([[True], key[order][1:] != key[order][:-1]])]
+    wkey = window[hit_inst[first]] * n_cells + (cells[first] - c0)
+    keys, sums = np.unique(wkey, return_inverse=True)
+    per_line = np.bincount(sums, weights=w[first])
+    np.maximum.at(rival, keys // n_cells, per_line)
 
 
 def _background(specificity: float, background: float, params: AlignParams, won: float = 0.0,
@@ -518,7 +574,7 @@ def _segments_from_inliers(c: Candidates, ref_id: int, speed: float, offset: flo
         return []
     pick = _instants(c)
     q, q_end, d = c.q_start[pick], c.q_end[pick], c.distance[pick]
-    codes = c.query_codes[pick]
+    codes = np.asarray(c.query_codes[pick])
     altered = c.altered[pick]
     cuts = np.flatnonzero(np.diff(q) > params.max_gap_seconds) + 1
     out = []
@@ -691,7 +747,7 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
     pairs = np.unique(np.stack([c.ref_id, c.q_group], axis=1), axis=0)
     refs, counts = np.unique(pairs[:, 0], return_counts=True)
     for ref_id in refs[counts >= params.min_hits]:
-        pool = every_hit = c.subset(c.ref_id == ref_id)
+        pool = every_hit = c if len(refs) == 1 else c.subset(c.ref_id == ref_id)  # (one reference: no copy)
         found: list[tuple[Segment, Candidates]] = []
         for _ in range(params.max_segments_per_ref):
             if len(np.unique(pool.q_group)) < params.min_hits:

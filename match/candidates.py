@@ -6,7 +6,7 @@ import numpy as np
 
 from fingerprint import Fingerprint
 
-from .types import Candidates
+from .types import Candidates, GatheredRows
 
 
 def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndarray, r_start: np.ndarray,
@@ -33,7 +33,8 @@ def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndar
         r_start=np.asarray(r_start, np.float64),
         r_end=np.asarray(r_end, np.float64),
         distance=np.asarray(distance, np.int32),
-        query_codes=query.codes[rows],
+        query_codes=(GatheredRows(query.codes, rows.astype(np.int32)) if query.codes.ndim == 2
+                     and query.codes.shape[1] > 4 and len(query.codes) < 2**31 else query.codes[rows]),
         speed_hint=(np.full(len(rows), np.nan) if row_speed_hint is None
                     else np.asarray(row_speed_hint, np.float64)[rows]),
         altered=None if row_altered is None else np.asarray(row_altered, bool)[rows],

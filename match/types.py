@@ -11,6 +11,29 @@ import numpy as np
 BACKGROUND_PARTLY, BACKGROUND_ONLY = "partly", "only"
 
 
+class GatheredRows:
+    """Rows ``base[rows]`` of an array, gathered only when read (``np.asarray``): a hit keeps a
+    row number (4 bytes) instead of a copy of its query code (32 bytes for video and audio).
+    Indexing gives another ``GatheredRows`` (as a ``Candidates.subset`` needs)."""
+
+    def __init__(self, base: np.ndarray, rows: np.ndarray):
+        self.base, self.rows = base, rows
+
+    def __getitem__(self, keep) -> "GatheredRows":
+        return GatheredRows(self.base, self.rows[keep])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows), *self.base.shape[1:])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        rows = self.base[self.rows]
+        return rows if dtype is None else rows.astype(dtype)
+
+
 @dataclass
 class Candidates:
     """Index hits of one signal of one upload, one row per (query code, stored code) pair.
@@ -43,7 +66,7 @@ class Candidates:
     r_start: np.ndarray
     r_end: np.ndarray
     distance: np.ndarray
-    query_codes: np.ndarray  # (n, bytes) uint8 code of the query row of each hit
+    query_codes: np.ndarray | GatheredRows  # (n, bytes) uint8 code of the query row of each hit
     speed_hint: np.ndarray  # (n,) float, NaN = any speed
     altered: np.ndarray | None = None  # (n,) bool: the query variant assumed an alteration (pitch shift)
     q_run_start: np.ndarray | None = None  # (n,) float, -inf = not known

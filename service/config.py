@@ -343,6 +343,7 @@ _CHECKS: dict[str, tuple] = {
     "index.ivf_min_train_per_list": _between(1, 10000),
     "match.offset_tolerance": _between(0, 3600, "seconds"),
     "index.parallel_min_work": _between(0, 1e9, "code pairs compared"),
+    "index.search_block_rows": _between(256, 1 << 24, "query codes per search call"),
     "match.landmark.verify.candidate_min_instants": _between(1, 1e6),
     "match.landmark.verify.offset_seconds": _between(0, 1, "seconds", lo_open=True),
     "match.landmark.verify.max_gap_seconds": _between(0, 3600, "seconds", lo_open=True),

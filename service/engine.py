@@ -847,10 +847,12 @@ class Prescreen:
                 result.warnings = list(fps.warnings)
                 result.streams = [s.as_dict() for s in fps.stream_info]
                 t1 = time.perf_counter()
-                segments = self._stream_segments(fps.streams, result.timings, fps.duration)
+                streams = fps.streams
+                del fps  # (its ``signals`` hold the same codes: each stream's are freed once it is screened)
+                segments = self._stream_segments(streams, result.timings, result.duration, consume=True)
                 if segments:
                     result.matches = _work_matches(segments, self.catalog.references(),
-                                                   self.workflow.excluded_by_ref(), fps.duration,
+                                                   self.workflow.excluded_by_ref(), result.duration,
                                                    self.config.match.offset_tolerance)
                 result.timings["match"] = time.perf_counter() - t1 - result.timings.get("search", 0.0)
             policies = self.workflow.work_policies() if result.matches else {}
@@ -876,12 +878,19 @@ class Prescreen:
         return result
 
     def _stream_segments(self, streams: dict[str, dict[str, Fingerprint]], timings: dict[str, float],
-                         upload_seconds: float) -> list[Segment]:
+                         upload_seconds: float, consume: bool = False) -> list[Segment]:
         """Segments of every stream of one upload (or of a new reference screened as one), each
         stream aligned on its own (a copy in a second stream is found there, and codes of two
-        streams never make one line); each segment names its stream."""
-        return [replace(seg, stream=label) for label, signals in streams.items()
-                for seg in self._segments_for(signals, timings, upload_seconds)]
+        streams never make one line); each segment names its stream.
+
+        consume: take each stream's codes out of ``streams`` once it is screened (and each signal's
+        once it is aligned), so a long upload's codes are freed as screening goes."""
+        out: list[Segment] = []
+        for label in list(streams):
+            signals = streams.pop(label) if consume else streams[label]
+            out += [replace(seg, stream=label) for seg in self._segments_for(signals, timings, upload_seconds, consume)]
+            del signals
+        return out
 
     def _write_record(self, result: ScreenResult, path: Path, ctx: UploadContext) -> None:
         """Store a screening with its audit record and review item (inside the caller's transaction)."""
@@ -897,8 +906,9 @@ class Prescreen:
                                 (json.dumps(result.as_dict(), allow_nan=False), result.upload_pk))
 
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float],
-                      upload_seconds: float) -> list[Segment]:
-        """Segments of every signal of one stream of an upload of ``upload_seconds`` seconds."""
+                      upload_seconds: float, consume: bool = False) -> list[Segment]:
+        """Segments of every signal of one stream of an upload of ``upload_seconds`` seconds
+        (``consume``: each signal's codes leave ``query`` once aligned)."""
         fp = self.config.fingerprint
         period = {VIDEO: 1.0 / fp.query_fps, AUDIO: fp.audio.frame_seconds,
                   LANDMARK: fp.landmark.frame_seconds(fp.audio.sample_rate)}
@@ -928,12 +938,16 @@ class Prescreen:
                 altered = (variant_semitones(codes.variants, fp.audio) != 0) | (hint != 1.0)
             cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
                                      max(params.instant_seconds, period[signal]), hint, altered)
+            del hits, ref_id, r_start, r_end  # (the candidates hold what is needed of them)
             span = (float(codes.starts.min()), float(codes.ends.max()))
             names = (lambda v: rendition_name(v, fp.video)) if signal == VIDEO else None
             found = align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal,
                           rendition_names=names)
             if signal == LANDMARK and self.config.match.verify.enabled:
                 found += self._verified_quotes(codes, cands, found, params, upload_seconds)
+            del cands  # (before the next signal's search)
+            if consume:
+                del query[signal], codes
             segments += found
         ts = time.perf_counter()
         segments += self._reframed_segments(query, segments)

@@ -182,3 +182,8 @@ def test_votes_counted_in_blocks_find_the_same_line(monkeypatch):
     assert blocked == whole
     assert abs(whole[0] - 1.04) < 0.011 and whole[2] > 1000
     assert align(hits, "video", 256, params) == segments
+    # the blocks' lines merged into a running total in batches: the same floats
+    monkeypatch.setattr(al, "MERGE_LINES", 500)
+    assert al._best_line(hits, params.speeds(), params.offset_bin_seconds, params.hint_tolerance, params.radius,
+                         params.min_hits) == whole
+    assert align(hits, "video", 256, params) == segments

@@ -33,6 +33,11 @@ def test_range_search_matches_naive_oracle(kind):
     np.testing.assert_array_equal(fast.distance, slow.distance)
     # the radius is inclusive: a code exactly 20 bits away is found at radius 20
     assert len(range_search(index, queries[:1], 20).ids) >= 1
+    # searched in blocks of rows: the same hits in the same order (unsorted)
+    whole, blocked = range_search(index, queries, 60), range_search(index, queries, 60, block_rows=7)
+    for field in ("query", "ids", "distance"):
+        np.testing.assert_array_equal(getattr(blocked, field), getattr(whole, field))
+        assert getattr(blocked, field).dtype == getattr(whole, field).dtype
 
 
 def test_exact_hash_index_finds_exactly_the_equal_codes():

@@ -57,6 +57,23 @@ def test_a_copy_of_moving_footage_is_specific_whatever_its_distances():
         assert seg.specificity == pytest.approx(1 - d / 64, abs=0.02)  # nothing elsewhere: its whole evidence
 
 
+def test_specificity_counted_in_blocks_of_windows_is_the_whole_count(monkeypatch):
+    """The rival lines are counted in blocks of whole upload windows (bounded memory): the
+    same floats as one count over every hit."""
+    import importlib
+
+    al = importlib.import_module("match.align")  # (the package's ``align`` is the function)
+    q = np.arange(0.0, 40.0, 0.25)
+    hits = _static_view(q, 60.0, 12.0, 20.0, seed=5)
+    whole = [temporal_specificity(hits, 1.0, 0.0, a, b, VIDEO_PARAMS) for a, b in ((0.0, 40.0), (3.3, 17.9))]
+    segments = align(hits, "video", 256, VIDEO_PARAMS)
+    monkeypatch.setattr(al, "SPECIFIC_BLOCK_CELLS", 500)
+    window = np.floor(q / VIDEO_PARAMS.specific_window_seconds)
+    assert len(al._window_blocks(window, np.full(len(q), 40), 500)) > 10
+    assert [temporal_specificity(hits, 1.0, 0.0, a, b, VIDEO_PARAMS) for a, b in ((0.0, 40.0), (3.3, 17.9))] == whole
+    assert align(hits, "video", 256, VIDEO_PARAMS) == segments
+
+
 def test_a_line_through_a_static_view_rests_only_on_the_background():
     q = np.arange(0.0, 20.0, 0.25)
     segs = align(_static_view(q, 30.0, None, 20.0), "video", 256, VIDEO_PARAMS)

@@ -197,3 +197,29 @@ def test_copy_in_the_second_streams_is_found_there(engine, corpus, tmp_path):
     assert streams <= {"video 1", "audio 1"} and "video 1" in streams, streams
     line = r.as_dict()["matches"][0]["segments"][0]
     assert "stream" in line and line["stream"]
+
+
+def test_blocked_search_and_votes_give_the_whole_upload_segments(engine, corpus, registered_home, monkeypatch):
+    """An upload quoting three works (two films and a song under other pictures): searched in
+    blocks of a few hundred query codes, votes counted in small blocks and their lines merged
+    in small batches, it gets the same segments (every figure) and decision as searched and
+    counted at once."""
+    import importlib
+
+    from service import Prescreen
+
+    al = importlib.import_module("match.align")  # (the package's ``align`` is the function)
+    song = mg.Media(None, corpus.other.fps, corpus.song.audio, corpus.song.sample_rate)
+    upload = mg.concat(mg.excerpt(corpus.film, 2.0, 22.0), mg.excerpt(corpus.other, 0.0, 8.0),
+                       mg.excerpt(corpus.film2, 0.0, 15.0),
+                       mg.replace_audio(mg.excerpt(corpus.other, 10.0, 30.0), mg.excerpt(song, 5.0, 25.0).audio))
+    path = corpus.write("three_works_blocked.mp4", upload)
+    whole = engine.screen_one(str(path))
+    assert {m.work_id for m in whole.matches} >= {"film", "film2", "song"}, [m.work_id for m in whole.matches]
+    config = dataclasses.replace(engine.config, index=dataclasses.replace(engine.config.index, search_block_rows=256))
+    monkeypatch.setattr(al, "VOTE_BLOCK_CELLS", 20_000)
+    monkeypatch.setattr(al, "MERGE_LINES", 2_000)
+    with Prescreen(registered_home, config=config) as blocked_engine:
+        blocked = blocked_engine.screen_one(str(path))
+    assert [m.as_dict() for m in blocked.matches] == [m.as_dict() for m in whole.matches]
+    assert blocked.decision.outcome == whole.decision.outcome and blocked.decision.reasons == whole.decision.reasons
