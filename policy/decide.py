@@ -7,7 +7,9 @@ Per matched work, in this order:
    ``block_long_seconds``, or most of the work) or *partial* (everything in
    between: a short excerpt, a small part of an otherwise original upload, or
    music mixed under other sound: chroma similarity below
-   ``audio_mixed_similarity``, or only the spectral-peak landmarks found it). A
+   ``audio_mixed_similarity``, or only the spectral-peak landmarks found it;
+   chroma alone below ``audio_alone_min_similarity``, no landmark on it, is
+   chance: same-style music, not a quote). A
    priority work uses the stricter
    ``[policy.priority]`` thresholds and sends borderline matches (below its
    review threshold but not chance) to review.
@@ -64,6 +66,7 @@ class Thresholds:
     block_long_seconds: float = 30.0
     block_reference_share: float = 0.8
     audio_mixed_similarity: float = 0.68
+    audio_alone_min_similarity: float = 0.68
 
 
 class RuleError(ValueError):
@@ -277,6 +280,11 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
     if m.modality == "audio" and m.signals == (LANDMARK,):
         return PARTIAL, "audio-under-other-sound", (
             "audio only, found by its spectral peaks while its harmony is masked: music under other sound")
+    if m.modality == "audio" and LANDMARK not in m.signals and m.score < t.audio_alone_min_similarity:
+        return NONE, "audio-uncorroborated", (
+            f"audio only, its harmony alone (similarity below {t.audio_alone_min_similarity:.2f}) and no spectral "
+            "peaks on it: music of the same style resembles a work this much, a quote under other sound keeps "
+            "its peaks")
     if m.modality == "audio" and m.score < t.audio_mixed_similarity:
         return PARTIAL, "audio-under-other-sound", (
             f"audio only, mixed under other sound (similarity below {t.audio_mixed_similarity:.2f})")

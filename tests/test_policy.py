@@ -75,3 +75,24 @@ def test_only_real_uses_of_other_works_make_a_compilation():
     # the same other work used for real (not licensed to this uploader) does make one
     decision = decide([quote, licensed], PolicyParams(), works, UploadContext(uploader_id="bob"), upload_seconds=100.0)
     assert decision.outcome == "block" and {w.rule for w in decision.works} >= {"compilation"}
+
+
+def _audio(signals: tuple[str, ...], score: float) -> WorkMatch:
+    """16 s of a 30 s song found in a 30 s audio-only upload with similarity ``score``."""
+    return replace(_match("song", 7.0, 23.0, 30.0, 30.0, modality="audio"), score=score, signals=signals)
+
+
+def test_harmony_alone_at_a_mixed_similarity_is_chance_not_a_quote_under_other_sound():
+    # same-style music a semitone or so off a song's key: chroma alone at 0.57, no spectral peaks on it
+    alone = decide([_audio(("audio",), 0.57)], PolicyParams(), upload_seconds=30.0)
+    assert alone.outcome == "allow" and alone.works[0].rule == "audio-uncorroborated"
+    assert "no spectral peaks" in alone.works[0].reasons[0]
+    # the same similarity with the peaks on it: music under other sound, reviewed as before
+    mixed = decide([_audio(("audio", "landmark"), 0.57)], PolicyParams(), upload_seconds=30.0)
+    assert mixed.outcome == "review" and mixed.works[0].rule == "audio-under-other-sound"
+    # chroma alone but as similar as an altered copy (a pitched or re-timed song): not affected
+    copy = decide([_audio(("audio",), 0.78)], PolicyParams(), upload_seconds=30.0)
+    assert copy.outcome == "block"
+    # the floor is the config's: at 0.5 the chance match is a quote under other sound again
+    lower = PolicyParams(thresholds=replace(PolicyParams().thresholds, audio_alone_min_similarity=0.5))
+    assert decide([_audio(("audio",), 0.57)], lower, upload_seconds=30.0).works[0].rule == "audio-under-other-sound"
