@@ -8,12 +8,9 @@ Per matched work, in this order:
    between: a short excerpt, a small part of an otherwise original upload, or
    music mixed under other sound: chroma similarity below
    ``audio_mixed_similarity``, or only the spectral-peak landmarks found it;
-   such a match found by chroma alone, no landmark on it, and more than
-   ``audio_mixed_max_altered_share`` of it only in altered readings is
-   chance: same-style music, not a quote; so is one that puts the same upload
-   seconds at two places of the work, more than ``audio_mixed_ambiguous_seconds``
-   of them). A
-   priority work uses the stricter
+   such a match that puts the same upload seconds (more than
+   ``audio_mixed_ambiguous_seconds``) at two places of the work is chance:
+   same-style music, not a quote). A priority work uses the stricter
    ``[policy.priority]`` thresholds and sends borderline matches (below its
    review threshold but not chance) to review.
 2. **Licence**: an uploader on the work's allow-list is allowed.
@@ -69,7 +66,6 @@ class Thresholds:
     block_long_seconds: float = 30.0
     block_reference_share: float = 0.8
     audio_mixed_similarity: float = 0.68
-    audio_mixed_max_altered_share: float = 0.1
     audio_mixed_ambiguous_seconds: float = 1.0
 
 
@@ -289,12 +285,6 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
     if m.modality == "audio" and m.signals == (LANDMARK,):
         return PARTIAL, "audio-under-other-sound", (
             "audio only, found by its spectral peaks while its harmony is masked: music under other sound")
-    if (m.modality == "audio" and LANDMARK not in m.signals and m.score < t.audio_mixed_similarity
-            and (altered := _altered_share(m)) > t.audio_mixed_max_altered_share):
-        return NONE, "audio-uncorroborated", (
-            f"audio only, its harmony alone (similarity below {t.audio_mixed_similarity:.2f}), no spectral peaks on "
-            f"it, and {_pct(altered)} of it found only in pitch- or tempo-altered readings: music of the same style "
-            "resembles a work this much; an altered copy is more similar, a quote under other sound is found as it is")
     if m.modality == "audio" and m.score < t.audio_mixed_similarity:
         return PARTIAL, "audio-under-other-sound", (
             f"audio only, mixed under other sound (similarity below {t.audio_mixed_similarity:.2f})")
@@ -313,14 +303,6 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
     if max(m.upload_coverage, registered) < t.block_upload_share:
         return PARTIAL, "fair-use-band", "a short excerpt within an otherwise original upload; possibly quotation"
     return PARTIAL, "fair-use-band", "a short excerpt; possibly quotation or commentary"
-
-
-def _altered_share(m: WorkMatch) -> float:
-    """Share of a match's matched instants found only through altered (pitch, tempo, speed) readings,
-    over its chroma segments weighted by their hits."""
-    segs = [s for s in m.segments if s.signal != LANDMARK]
-    hits = sum(s.hits for s in segs)
-    return sum(s.altered_share * s.hits for s in segs) / hits if hits else 0.0
 
 
 def _places_clash(m: WorkMatch, seconds: float) -> tuple[float, float, float, float] | None:

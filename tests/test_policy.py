@@ -77,34 +77,6 @@ def test_only_real_uses_of_other_works_make_a_compilation():
     assert decision.outcome == "block" and {w.rule for w in decision.works} >= {"compilation"}
 
 
-def _audio(signals: tuple[str, ...], score: float, altered: float) -> WorkMatch:
-    """16 s of a 30 s song found in a 30 s audio-only upload with similarity ``score``, ``altered``
-    of its instants only in pitch- or tempo-altered readings."""
-    m = _match("song", 7.0, 23.0, 30.0, 30.0, modality="audio")
-    seg = replace(m.segments[0], similarity=score, altered_share=altered, signal="audio")
-    return replace(m, segments=(seg,), score=score, signals=signals)
-
-
-def test_harmony_alone_found_in_altered_readings_at_a_mixed_similarity_is_chance():
-    # same-style music a semitone or so off a song's key: chroma alone at 0.57, 22 % of it only in
-    # pitch-/tempo-altered readings, no spectral peaks on it
-    alone = decide([_audio(("audio",), 0.57, 0.22)], PolicyParams(), upload_seconds=30.0)
-    assert alone.outcome == "allow" and alone.works[0].rule == "audio-uncorroborated"
-    assert "altered readings" in alone.works[0].reasons[0]
-    # a song under a voice found as it is (the demo's podcast: 2 % altered at 0.66): under other sound, review
-    plain = decide([_audio(("audio",), 0.66, 0.02)], PolicyParams(), upload_seconds=30.0)
-    assert plain.outcome == "review" and plain.works[0].rule == "audio-under-other-sound"
-    # the same similarity with the peaks on it: music under other sound, reviewed as before
-    mixed = decide([_audio(("audio", "landmark"), 0.57, 0.22)], PolicyParams(), upload_seconds=30.0)
-    assert mixed.outcome == "review" and mixed.works[0].rule == "audio-under-other-sound"
-    # an altered copy is as similar as altered copies are: not affected
-    copy = decide([_audio(("audio",), 0.78, 0.9)], PolicyParams(), upload_seconds=30.0)
-    assert copy.outcome == "block"
-    # the share is the config's
-    lax = PolicyParams(thresholds=replace(PolicyParams().thresholds, audio_mixed_max_altered_share=0.3))
-    assert decide([_audio(("audio",), 0.57, 0.22)], lax, upload_seconds=30.0).works[0].rule == "audio-under-other-sound"
-
-
 def _seg(start: float, end: float, ref_start: float, signal: str) -> Segment:
     return Segment(ref_id=7, modality="audio", upload_start=start, upload_end=end, ref_start=ref_start,
                    ref_end=ref_start + end - start, speed=1.0, similarity=0.64, mean_distance=0.0, hits=30,
