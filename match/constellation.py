@@ -198,14 +198,29 @@ def _best_stretch(scores: np.ndarray) -> tuple[float, int, int]:
 
 def verify_line(upload: PeakMap, ref_bins: np.ndarray, ref_frames: np.ndarray, speed: float, offset: float,
                 span: tuple[float, float], upload_seconds: float, params: ConstellationParams,
-                instant_seconds: float = 0.25) -> VerifiedQuote | None:
+                instant_seconds: float = 0.25, min_log_likelihood: float | None = None) -> VerifiedQuote | None:
     """Locate and verify a quote along ``ref_time = speed * upload_time + offset``.
 
     ref_bins, ref_frames: the reference's peaks (frames of the upload map's
     length); span: the candidate's upload seconds (widened by
-    ``context_seconds``); upload_seconds: the upload's length. None when the
-    peaks do not show a quote.
+    ``context_seconds``); upload_seconds: the upload's length;
+    min_log_likelihood: the ratio the stretch needs (default
+    ``params.min_log_likelihood``). None when the peaks do not show a quote.
     """
+    need = params.min_log_likelihood if min_log_likelihood is None else min_log_likelihood
+    q = line_evidence(upload, ref_bins, ref_frames, speed, offset, span, upload_seconds, params, instant_seconds)
+    if q is None or q.log_likelihood < need or q.matched < params.min_matched \
+            or q.upload_end - q.upload_start < params.min_seconds:
+        return None
+    return q
+
+
+def line_evidence(upload: PeakMap, ref_bins: np.ndarray, ref_frames: np.ndarray, speed: float, offset: float,
+                  span: tuple[float, float], upload_seconds: float, params: ConstellationParams,
+                  instant_seconds: float = 0.25) -> VerifiedQuote | None:
+    """The best stretch along a line (see ``verify_line``) whatever its strength: None only
+    when too few peaks match at any scanned offset (fewer than ``min_matched``) or chance
+    matches as often as a quote would."""
     fs = upload.frame_seconds
     lo = max(0.0, span[0] - params.context_seconds)
     hi = min(upload_seconds, span[1] + params.context_seconds)
@@ -245,8 +260,6 @@ def verify_line(upload: PeakMap, ref_bins: np.ndarray, ref_frames: np.ndarray, s
     n_matched = int(matched[run].sum())
     start = float(t_up[first]) + best * fs
     end = float(t_up[last]) + (best + 1) * fs
-    if total < params.min_log_likelihood or n_matched < params.min_matched or end - start < params.min_seconds:
-        return None
     instants = np.unique(np.floor((t_up[run][matched[run]] + best * fs) / instant_seconds))
     n_instants = max(1, int(np.ceil((end - start) / instant_seconds)))
     return VerifiedQuote(start, end, float(t_ref[first]), float(t_ref[last]) + fs, speed, n_matched,

@@ -7,8 +7,10 @@ Per matched work, in this order:
    ``block_long_seconds``, or most of the work) or *partial* (everything in
    between: a short excerpt, a small part of an otherwise original upload, or
    music mixed under other sound: chroma similarity below
-   ``audio_mixed_similarity``, or only the spectral-peak landmarks found it). A
-   priority work uses the stricter
+   ``audio_mixed_similarity``, or only the spectral-peak landmarks found it;
+   such a match that puts the same upload seconds (more than
+   ``audio_mixed_ambiguous_seconds``) at two places of the work is chance:
+   same-style music, not a quote). A priority work uses the stricter
    ``[policy.priority]`` thresholds and sends borderline matches (below its
    review threshold but not chance) to review.
 2. **Licence**: an uploader on the work's allow-list is allowed.
@@ -64,6 +66,7 @@ class Thresholds:
     block_long_seconds: float = 30.0
     block_reference_share: float = 0.8
     audio_mixed_similarity: float = 0.68
+    audio_mixed_ambiguous_seconds: float = 1.0
 
 
 class RuleError(ValueError):
@@ -274,6 +277,11 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
         if priority:
             return PARTIAL, "priority-borderline", "a borderline match of a priority work, held for review"
         return NONE, "below-duration", f"shorter than the {t.review_min_seconds:g} s review threshold"
+    mixed = m.modality == "audio" and (m.signals == (LANDMARK,) or m.score < t.audio_mixed_similarity)
+    if mixed and (clash := _places_clash(m, t.audio_mixed_ambiguous_seconds)):
+        return NONE, "audio-ambiguous", (
+            f"audio only, under other sound, and upload {clash[0]:.1f}-{clash[1]:.1f}s fits the work in two places "
+            f"at once (reference {clash[2]:.1f}s and {clash[3]:.1f}s): music of the same style, not a quote")
     if m.modality == "audio" and m.signals == (LANDMARK,):
         return PARTIAL, "audio-under-other-sound", (
             "audio only, found by its spectral peaks while its harmony is masked: music under other sound")
@@ -295,6 +303,24 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
     if max(m.upload_coverage, registered) < t.block_upload_share:
         return PARTIAL, "fair-use-band", "a short excerpt within an otherwise original upload; possibly quotation"
     return PARTIAL, "fair-use-band", "a short excerpt; possibly quotation or commentary"
+
+
+def _places_clash(m: WorkMatch, seconds: float) -> tuple[float, float, float, float] | None:
+    """(upload start, end, reference time of one, of the other) where two segments of ``m`` cover
+    the same upload seconds (more than ``seconds`` of them) but put them at reference places more
+    than ``seconds`` apart; None when every stretch of the upload has one place in the work."""
+    segs = sorted(m.segments, key=lambda s: s.upload_start)
+    for i, a in enumerate(segs):
+        for b in segs[i + 1:]:
+            lo, hi = max(a.upload_start, b.upload_start), min(a.upload_end, b.upload_end)
+            if hi - lo <= seconds:
+                continue
+            mid = 0.5 * (lo + hi)
+            at_a = a.ref_start + a.speed * (mid - a.upload_start)
+            at_b = b.ref_start + b.speed * (mid - b.upload_start)
+            if abs(at_a - at_b) > seconds:
+                return lo, hi, at_a, at_b
+    return None
 
 
 def _fair_use(m: WorkMatch, f: FairUse, ctx: UploadContext, registered: float = 0.0) -> str | None:

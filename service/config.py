@@ -247,6 +247,7 @@ _THRESHOLDS = {
     "min_score": _SHARE, "review_min_seconds": _POLICY_SECONDS, "block_min_seconds": _POLICY_SECONDS,
     "block_upload_share": _SHARE, "block_long_seconds": _POLICY_SECONDS, "block_reference_share": _SHARE,
     "audio_mixed_similarity": _SHARE,
+    "audio_mixed_ambiguous_seconds": _SECONDS,
 }
 _CHECKS: dict[str, tuple] = {
     "fingerprint.reference_fps": _between(0.5, 60, "frames per second"),

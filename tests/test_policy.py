@@ -75,3 +75,28 @@ def test_only_real_uses_of_other_works_make_a_compilation():
     # the same other work used for real (not licensed to this uploader) does make one
     decision = decide([quote, licensed], PolicyParams(), works, UploadContext(uploader_id="bob"), upload_seconds=100.0)
     assert decision.outcome == "block" and {w.rule for w in decision.works} >= {"compilation"}
+
+
+def _seg(start: float, end: float, ref_start: float, signal: str) -> Segment:
+    return Segment(ref_id=7, modality="audio", upload_start=start, upload_end=end, ref_start=ref_start,
+                   ref_end=ref_start + end - start, speed=1.0, similarity=0.64, mean_distance=0.0, hits=30,
+                   density=0.7, changes=20, signal=signal)
+
+
+def test_music_under_other_sound_that_fits_the_work_in_two_places_at_once_is_chance():
+    # an unrelated film of the same generator: chroma puts upload 10.6-17.1 s at the work's 54 s,
+    # landmarks put 12.7-26.6 s at its 40 s: 4.4 upload seconds in two places of the work
+    segs = (_seg(0.0, 8.4, 19.2, "audio"), _seg(10.6, 17.1, 54.1, "audio"), _seg(12.7, 26.6, 40.1, "landmark"))
+    m = WorkMatch("film", "audio", segs, 24.4, 24.4 / 30.0, 24.4 / 75.0, 0.64, {"audio": 24.4},
+                  signals=("audio", "landmark"))
+    d = decide([m], PolicyParams(), upload_seconds=30.0)
+    assert d.outcome == "allow" and d.works[0].rule == "audio-ambiguous"
+    assert "two places" in d.works[0].reasons[0]
+    # the same segments one after another on the upload (a re-edit of the work's music): a quote
+    apart = (segs[0], _seg(10.6, 17.1, 54.1, "audio"), _seg(17.5, 26.6, 40.1, "landmark"))
+    d = decide([replace(m, segments=apart)], PolicyParams(), upload_seconds=30.0)
+    assert d.outcome == "review" and d.works[0].rule == "audio-under-other-sound"
+    # two signals on one line overlap at one place: agreement, not a clash
+    agree = (_seg(10.6, 17.1, 54.1, "audio"), _seg(12.7, 20.0, 56.2, "landmark"))
+    d = decide([replace(m, segments=agree)], PolicyParams(), upload_seconds=30.0)
+    assert d.outcome == "review" and d.works[0].rule == "audio-under-other-sound"
