@@ -30,6 +30,7 @@ from index import IndexParams
 from match import AlignParams, ConstellationParams
 from match.cuts import CutMatchParams
 from policy import FairUse, PolicyParams, Rule, RuleError, Thresholds
+from workflow import WorkflowParams
 
 
 class ConfigError(Exception):
@@ -58,19 +59,6 @@ class MatchParams:
     def for_signal(self, signal: str) -> AlignParams:
         """The alignment settings of one signal (``fingerprint.SIGNALS``)."""
         return getattr(self, signal)
-
-
-@dataclass(frozen=True)
-class WorkflowParams:
-    """Deadlines and strike counting (TOML ``[workflow]``)."""
-
-    review_expiry_hours: float = 72.0
-    review_expiry_outcome: str = "allow"
-    dispute_window_days: float = 30.0
-    dispute_review_hours: float = 168.0
-    dispute_expiry_outcome: str = "released"
-    strike_expiry_days: float = 90.0
-    repeat_uploader_strikes: int = 3
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, alig
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
-from workflow import Deadlines, Workflow, WorkflowError
+from workflow import Workflow, WorkflowError
 
 from .config import Config, ConfigError, load_config
 from .oplog import log_failure
@@ -261,10 +261,7 @@ class Prescreen:
                           CUT: CUT_CODE_BYTES}  # (WINDOW codes: catalog only)
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
             self.format = format_id(config.fingerprint)
-            w = config.workflow
-            self.workflow = Workflow(self.catalog, Deadlines(
-                w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
-                w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+            self.workflow = Workflow(self.catalog, config.workflow, config.version)
         except BaseException:
             self.catalog.close()
             raise

@@ -157,23 +157,34 @@ def parse(t: str) -> datetime:
 
 
 @dataclass(frozen=True)
-class Deadlines:
-    review_hours: float
-    review_outcome: str
-    dispute_window_days: float
-    dispute_hours: float
-    dispute_outcome: str
-    strike_days: float
-    repeat_strikes: int
+class WorkflowParams:
+    """Deadlines and strike counting (TOML ``[workflow]``).
+
+    review_expiry_hours: a pending review not decided in time expires (hours) ...
+    review_expiry_outcome: ... to this outcome.
+    dispute_window_days: an uploader may dispute a decision this long after it (days).
+    dispute_review_hours: a dispute not reviewed in time (hours) ...
+    dispute_expiry_outcome: ... resolves this way.
+    strike_expiry_days: a strike counts for this long (days).
+    repeat_uploader_strikes: active strikes at which an uploader is a repeat infringer.
+    """
+
+    review_expiry_hours: float = 72.0
+    review_expiry_outcome: str = "allow"
+    dispute_window_days: float = 30.0
+    dispute_review_hours: float = 168.0
+    dispute_expiry_outcome: str = "released"
+    strike_expiry_days: float = 90.0
+    repeat_uploader_strikes: int = 3
 
 
 class Workflow:
     """Workflow operations over the catalog's connection; ``now`` is passed in (testable)."""
 
-    def __init__(self, catalog: Catalog, deadlines: Deadlines, config_version: str):
+    def __init__(self, catalog: Catalog, params: WorkflowParams, config_version: str):
         self.catalog = catalog
         self.db = catalog.db
-        self.deadlines = deadlines
+        self.params = params
         self.config_version = config_version
         # called as (work_id, actor, why) when a noticed reference leaves the catalog, inside the
         # same transaction: the engine re-decides the uploads that were blocked by that variant
@@ -370,7 +381,7 @@ class Workflow:
 
     def open_review(self, now: datetime, upload_id: str) -> int:
         """Queue an upload for a person (kind screening) with the configured deadline."""
-        due = now + timedelta(hours=self.deadlines.review_hours)
+        due = now + timedelta(hours=self.params.review_expiry_hours)
         with self.catalog.transaction() as db:
             cur = db.execute(
                 "INSERT INTO reviews(upload_id, kind, status, created_at, due_at) VALUES (?,?,?,?,?)",
@@ -480,7 +491,7 @@ class Workflow:
                            (up["upload_id"],)).fetchone():
             return
         works = sorted({m["work_id"] for m in up["result"].get("matches", [])})
-        expires = now + timedelta(days=self.deadlines.strike_days)
+        expires = now + timedelta(days=self.params.strike_expiry_days)
         self.db.execute(
             "INSERT INTO strikes(uploader_id, upload_id, work_ids, reason, created_at, expires_at) VALUES (?,?,?,?,?,?)",
             (up["uploader_id"], up["upload_id"], json.dumps(works, allow_nan=False), reason, iso(now), iso(expires)),
@@ -530,8 +541,8 @@ class Workflow:
         if uploader_id and up["uploader_id"] and uploader_id != up["uploader_id"]:
             raise WorkflowError(f"only the uploader ({up['uploader_id']}) can dispute upload {upload_id}")
         restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
-        if now > restricted_at + timedelta(days=self.deadlines.dispute_window_days):
-            raise WorkflowError(f"the {self.deadlines.dispute_window_days:g}-day dispute window has closed "
+        if now > restricted_at + timedelta(days=self.params.dispute_window_days):
+            raise WorkflowError(f"the {self.params.dispute_window_days:g}-day dispute window has closed "
                                 f"(the outcome {up['outcome']} was set {iso(restricted_at)})")
         with self.catalog.transaction() as db:
             cur = db.execute(
@@ -541,7 +552,7 @@ class Workflow:
                  up.get("outcome_by") or "system"),
             )
             dispute_id = int(cur.lastrowid)
-            due = now + timedelta(hours=self.deadlines.dispute_hours)
+            due = now + timedelta(hours=self.params.dispute_review_hours)
             cur = db.execute(
                 "INSERT INTO reviews(upload_id, kind, status, created_at, due_at, dispute_id) VALUES (?,?,?,?,?,?)",
                 (upload_id, "dispute", "pending", iso(now), iso(due), dispute_id),
@@ -557,7 +568,7 @@ class Workflow:
         due = [dict(r) for r in self.db.execute(
             "SELECT * FROM reviews WHERE status='pending' AND due_at < ?", (iso(now),))]
         for rv in due:
-            outcome = self.deadlines.dispute_outcome if rv["kind"] == "dispute" else self.deadlines.review_outcome
+            outcome = self.params.dispute_expiry_outcome if rv["kind"] == "dispute" else self.params.review_expiry_outcome
             with self.catalog.transaction() as db:
                 db.execute("UPDATE reviews SET status='expired', outcome=?, decided_at=? WHERE review_id=?",
                            (outcome, iso(now), rv["review_id"]))
@@ -579,7 +590,7 @@ class Workflow:
             "ORDER BY upload_pk", (uploader_id,))]
         active = sum(s["active"] for s in strikes)
         return {"uploader_id": uploader_id, "uploads": uploads, "strikes": strikes, "active_strikes": active,
-                "repeat_infringer": active >= self.deadlines.repeat_strikes}
+                "repeat_infringer": active >= self.params.repeat_uploader_strikes}
 
     # -- conflicts and notices -------------------------------------------
     def record_conflict(self, now: datetime, actor: str, work_id: str, owner: str, path: str,
@@ -681,4 +692,4 @@ def severity(outcome: str | None) -> int:
     return SEVERITY.get(outcome or "allow", 0)
 
 
-__all__ = ["Deadlines", "Workflow", "WorkflowError", "iso", "parse", "severity", "CatalogError"]
+__all__ = ["WorkflowParams", "Workflow", "WorkflowError", "iso", "parse", "severity", "CatalogError"]
