@@ -1172,16 +1172,25 @@ def audit(
     upload: Annotated[Optional[str], typer.Option("--upload", help="Only this upload id.")] = None,
     work: Annotated[Optional[str], typer.Option("--work", help="Only this work id.")] = None,
     action: Annotated[Optional[str], typer.Option("--action", help="Only this action.")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Check the log's hash chain instead: exit 1 if any "
-                                         "record was edited, removed or inserted behind its back.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Check the log's keyed chain instead: exit 1 if any "
+                                         "record was edited, removed or inserted, or a work or upload changed, "
+                                         "behind its back. Prints the head to keep elsewhere.")] = False,
+    head: Annotated[Optional[str], typer.Option("--head", metavar="RECORDS:MAC",
+                                                help="With --verify: a head printed earlier (kept outside "
+                                                "the catalog); the log must still hold it.")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
-    """The append-only audit log: every decision, review, dispute and rule change."""
+    """The append-only audit log: every decision, review, dispute, rule change and catalog change."""
+    if head is not None and not verify:
+        _fail(ValueError("--head is only used with --verify"), 2)
     if verify:
         with _engine(home, config) as engine:
-            check = engine.workflow.verify_audit()
+            try:
+                check = engine.workflow.verify_audit(head)
+            except ValueError as exc:
+                _fail(exc, 2)
         def human(c):
-            out.print(Text.assemble(f"{c['records']} audit records; chain head {c['head'] or '(none)'}; ",
+            out.print(Text.assemble(f"{c['records']} audit records; head {c['head'] or '(none)'}; ",
                                     ("intact", "green") if not c["problems"] else
                                     (f"{len(c['problems'])} problems:", "red")))
             for problem in c["problems"]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -201,6 +201,10 @@ class Catalog:
         folder, locked for longer than ``timeout``) raises CatalogError saying so.
         """
         self.path = Path(path)
+        # called inside every write transaction just before COMMIT (an exception rolls it back), and
+        # after a ROLLBACK: the audit chain writes its records and forgets them there
+        self.before_commit: list[Callable[[], object]] = []
+        self.after_rollback: list[Callable[[], object]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
@@ -258,15 +262,20 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE ... (``before_commit`` hooks) COMMIT, rolled back on any exception."""
         if self.db.in_transaction:
             yield self.db
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            for hook in self.before_commit:
+                hook()
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            for hook in self.after_rollback:
+                hook()
             raise
         self.db.execute("COMMIT")
 

@@ -81,6 +81,20 @@ class ServiceParams:
 
 
 @dataclass(frozen=True)
+class AuditParams:
+    """Where the audit chain's key lives (TOML ``[audit]``).
+
+    key_env: the environment variable that holds the key (at least 32 characters); when it is set it
+        wins over the file.
+    key_file: the file that holds the key; a relative path is inside the data folder. It is made
+        (32 random bytes, hex, mode 0600) when a log is first keyed and no key exists.
+    """
+
+    key_env: str = "PRESCREEN_AUDIT_KEY"
+    key_file: str = "audit.key"
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
@@ -89,6 +103,7 @@ class Config:
     workflow: WorkflowParams
     raw: dict
     service: ServiceParams = ServiceParams()
+    audit: AuditParams = AuditParams()
 
     @property
     def version(self) -> str:
@@ -399,6 +414,9 @@ _CHECKS: dict[str, tuple] = {
     "service.foreign_claim_hours": _between(0, 8760, "hours", lo_open=True),
     "service.log_max_bytes": _between(10_000, 1e9, "bytes"),
     "service.log_backups": _between(0, 100),
+    "audit.key_env": ((lambda v: v == "" or (v.replace("_", "").isalnum() and v.isascii() and not v[0].isdigit())),
+                      "must be an environment variable's name (letters, digits, _) or empty for none"),
+    "audit.key_file": ((lambda v: v != "" and "\0" not in v), "must be a file name"),
 }
 
 
@@ -625,4 +643,5 @@ def load_config(path: str | Path | None = None) -> Config:
         workflow=workflow,
         raw=raw,
         service=_build(ServiceParams, raw["service"]),
+        audit=_build(AuditParams, raw["audit"]),
     )

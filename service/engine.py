@@ -40,6 +40,8 @@ from match.verify import reframed_segments, unexplained_code_rows
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
 from workflow import Workflow, WorkflowError
 
+from .audit_key import audit_key_source
+
 from .config import Config, ConfigError, load_config
 from .oplog import log_failure
 from .processes import (
@@ -261,7 +263,8 @@ class Prescreen:
                           CUT: CUT_CODE_BYTES}  # (WINDOW codes: catalog only)
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
             self.format = format_id(config.fingerprint)
-            self.workflow = Workflow(self.catalog, config.workflow, config.version)
+            self.workflow = Workflow(self.catalog, config.workflow, config.version, audit_key_source(
+                self.home, config.audit.key_env, config.audit.key_file))
         except BaseException:
             self.catalog.close()
             raise
@@ -556,10 +559,11 @@ class Prescreen:
         """Delete a work; its fingerprints leave the index. Returns the removed ref ids."""
         with self._write_lock():
             self._ensure_index()
-            ref_ids, generation = self.catalog.remove_work(work_id)
+            with self.catalog.transaction():  # the removal and its audit record: one commit
+                ref_ids, generation = self.catalog.remove_work(work_id)
+                self.workflow.audit(self.now(), actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
             self.indexes.remove_references(ref_ids, self.catalog)
             self.indexes.save(generation)
-        self.workflow.audit(self.now(), actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
         return ref_ids
 
     def add_exclusion(self, work_id: str, start: float, end: float, reason: str, actor: str = "operator",

@@ -2,11 +2,18 @@
 licences, notices, conflicts and the append-only audit log.
 
 Every state change goes through one transaction that also appends its audit
-record, so the log and the state never disagree. The audit table refuses
-UPDATE and DELETE (SQLite triggers), and each record carries the SHA-256 of
-its content chained to the previous record's hash: an edit made behind the
-triggers' back (dropping them, editing the file) breaks the chain, which
-``verify_audit`` (``prescreen audit --verify``) finds.
+records, so the log and the state never disagree: the records a transaction
+asks for are written when it commits, the last of them carrying the digests
+of every tracked row group it changed (a work with its references,
+exclusions, licences and notices; an upload row), found by per-connection
+triggers. A change to those rows made in a transaction without its own
+record still gets one (action ``row-change``). The audit table refuses UPDATE
+and DELETE (SQLite triggers); each record carries an HMAC-SHA-256 under the
+audit key chained to the previous record's, and the signed head (record
+count and last MAC) is kept in ``meta``: ``verify_audit`` (``prescreen audit
+--verify``) finds records edited, inserted, removed or reordered, a head that
+does not match, and tracked rows changed behind the log's back. See
+:mod:`workflow.audit`.
 
 Who set an upload's current outcome is kept with it (``uploads.outcome_by``:
 system, review, dispute, notice, expiry, release): automatic re-decisions
@@ -15,7 +22,6 @@ system, review, dispute, notice, expiry, release): automatic re-decisions
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +30,8 @@ from datetime import datetime, timedelta, timezone
 from index import Catalog, CatalogError
 from index.catalog import ensure_columns, missing_columns
 from policy import REVIEW, SEVERITY, Rule, WorkPolicy
+
+from .audit import AUDIT_FIELDS, format_head, head_seal, legacy_hash, parse_head, record_mac, rows_digest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -37,7 +45,8 @@ CREATE TABLE IF NOT EXISTS audit (
     evidence TEXT NOT NULL,
     work_ids TEXT,                      -- JSON list of every work the record concerns
     prev_hash TEXT,
-    hash TEXT
+    hash TEXT,                          -- HMAC-SHA-256 under the audit key (SHA-256 before the log was keyed)
+    state TEXT                          -- JSON {row group: digest or null}; NULL on records before keying
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -119,9 +128,22 @@ CREATE TABLE IF NOT EXISTS notices (
 _ADDED_COLUMNS = (
     ("audit", "work_ids", "TEXT"), ("audit", "prev_hash", "TEXT"), ("audit", "hash", "TEXT"),
     ("strikes", "revoked_at", "TEXT"), ("strikes", "revoke_reason", "TEXT"),
-    ("disputes", "disputed_by", "TEXT"), ("notices", "lifted_at", "TEXT"),
+    ("disputes", "disputed_by", "TEXT"), ("notices", "lifted_at", "TEXT"), ("audit", "state", "TEXT"),
 )
-_AUDIT_FIELDS = ("at", "actor", "action", "upload_id", "work_id", "work_ids", "config_version", "evidence")
+_AUDIT_FIELDS = AUDIT_FIELDS
+
+# Row groups under the chain: table -> the column naming its group ('work:<work_id>' or 'upload:<upload_pk>').
+_TRACKED = (("works", "work", "work_id"), ("refs", "work", "work_id"), ("exclusions", "work", "work_id"),
+            ("licenses", "work", "work_id"), ("notices", "work", "work_id"), ("uploads", "upload", "upload_pk"))
+# Per connection (TEMP): the groups the open transaction changed. Not in the file, so an edit made by
+# any other program leaves no trace here and its rows no longer match the chain's digests.
+_TOUCH_SCHEMA = "CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY);\n" + "".join(
+    f"CREATE TEMP TRIGGER IF NOT EXISTS audit_touch_{table}_{event} AFTER {event} ON main.{table} BEGIN "
+    + " ".join(f"INSERT OR IGNORE INTO audit_touched VALUES ('{kind}:' || {row}.{col});" for row in rows)
+    + " END;\n"
+    for table, kind, col in _TRACKED
+    for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))))
+_HEAD_KEY = "audit_head"
 
 RESTRICTIVE = ("block", "mute-audio")
 
@@ -130,10 +152,8 @@ class WorkflowError(Exception):
     """A workflow request that cannot be carried out (unknown id, wrong state, deadline passed)."""
 
 
-def _record_hash(prev_hash: str, row: dict) -> str:
-    """SHA-256 (hex) of an audit record's fields, chained to the previous record's hash."""
-    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+class AuditKeyError(CatalogError):
+    """The audit key is missing or cannot be made: nothing can be written to the log."""
 
 
 def _stored_rules(work_id: str, rules: object) -> tuple[Rule, ...]:
@@ -146,6 +166,11 @@ def _stored_rules(work_id: str, rules: object) -> tuple[Rule, ...]:
     except ValueError as exc:
         raise CatalogError(f"work {work_id!r} has a stored rule that is not valid ({exc}); set its rules again "
                            f"with `prescreen works set-rule {work_id} --rule ...` (or --clear)") from None
+
+
+def _group_words(group: str) -> str:
+    kind, _, ident = group.partition(":")
+    return f"work {ident!r}" if kind == "work" else f"upload row {ident}"
 
 
 def iso(t: datetime) -> str:
@@ -181,11 +206,16 @@ class WorkflowParams:
 class Workflow:
     """Workflow operations over the catalog's connection; ``now`` is passed in (testable)."""
 
-    def __init__(self, catalog: Catalog, params: WorkflowParams, config_version: str):
+    def __init__(self, catalog: Catalog, params: WorkflowParams, config_version: str,
+                 audit_key: Callable[[bool], bytes | None]):
+        """``audit_key(create)``: the key of the audit chain (bytes), or None when there is none;
+        with ``create`` True it may make one (a log that was never keyed)."""
         self.catalog = catalog
         self.db = catalog.db
         self.params = params
         self.config_version = config_version
+        self._audit_key = audit_key
+        self._pending: list[dict] = []  # records asked for in the open transaction, written at its commit
         # called as (work_id, actor, why) when a noticed reference leaves the catalog, inside the
         # same transaction: the engine re-decides the uploads that were blocked by that variant
         self.on_stay_down_lifted: Callable[[str, str, str], object] | None = None
@@ -193,16 +223,23 @@ class Workflow:
         if missing_columns(self.db, _ADDED_COLUMNS):  # the write lock only to migrate
             with catalog.transaction():
                 ensure_columns(self.db, _ADDED_COLUMNS)
+        self.db.executescript(_TOUCH_SCHEMA)
+        catalog.before_commit.append(self._seal)
+        catalog.after_rollback.append(self._pending.clear)
 
     # -- audit ------------------------------------------------------------
     def _audit(self, now: datetime, actor: str, action: str, evidence: dict,
                upload_id: str | None = None, work_id: str | None = None,
                work_ids: list[str] | None = None) -> None:
-        """Append one record (inside the caller's transaction), chained to the previous one.
+        """Ask for one record; it is written, chained, when the caller's transaction commits
+        (or at once, in a transaction of its own, when there is none).
 
         work_ids: every work the record concerns; by default ``work_id``, or for
         an upload the works it matched.
         """
+        if not self.db.in_transaction:
+            with self.catalog.transaction():
+                return self._audit(now, actor, action, evidence, upload_id, work_id, work_ids)
         if work_ids is None:
             if work_id:
                 work_ids = [work_id]
@@ -212,35 +249,110 @@ class Workflow:
                 work_ids = []
         if work_id is None and len(work_ids) == 1:
             work_id = work_ids[0]
-        row = {"at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
-               "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
-               "evidence": json.dumps(evidence, default=str, allow_nan=False)}
-        last = self.db.execute("SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
-        prev = last[0] if last and last[0] else ""
-        self.db.execute(
-            f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash) "
-            f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 2))})",
-            (*(row[k] for k in _AUDIT_FIELDS), prev, _record_hash(prev, row)),
-        )
+        self._pending.append({
+            "at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
+            "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
+            "evidence": json.dumps(evidence, default=str, allow_nan=False)})
 
-    def _upload_works(self, upload_id: str) -> list[str]:
-        row = self.db.execute("SELECT result FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
-        if row is None:
-            return []
-        return sorted({m["work_id"] for m in json.loads(row[0]).get("matches", [])})
+    def _group_digest(self, group: str) -> str | None:
+        """SHA-256 of a tracked row group as it is now ('work:<id>' or 'upload:<pk>'); None if it has no rows."""
+        kind, _, ident = group.partition(":")
+        rows: list[list] = []
+        for table, k, col in _TRACKED:
+            if k == kind:
+                rows += [[table, *r] for r in self.db.execute(
+                    f"SELECT * FROM main.{table} WHERE {col}=? ORDER BY rowid", (ident,))]
+        return rows_digest(rows) if rows else None
 
-    def verify_audit(self) -> dict:
-        """Recompute the audit hash chain; returns {records, head, problems}.
+    def _groups_now(self) -> set[str]:
+        """Every tracked row group that has rows."""
+        groups: set[str] = set()
+        for table, kind, col in _TRACKED:
+            groups |= {f"{kind}:{v}" for (v,) in self.db.execute(f"SELECT DISTINCT {col} FROM main.{table}")}
+        return groups
 
-        Records written before the chain existed (no hash) may only precede the
-        first chained record. ``head`` is the last record's hash: kept outside
-        the catalog, it also shows records removed from the end.
+    def _head(self) -> dict | None:
+        text = self.catalog.get_meta(_HEAD_KEY)
+        return json.loads(text) if text else None
+
+    def _seal(self) -> None:
+        """Write the transaction's records (called by the catalog just before COMMIT): chained MACs, the
+        last record carrying the digests of every row group the transaction changed, and the new head."""
+        touched = [g for (g,) in self.db.execute("SELECT grp FROM temp.audit_touched ORDER BY grp")]
+        if not self._pending and not touched:
+            return
+        self.db.execute("DELETE FROM temp.audit_touched")
+        pending, self._pending[:] = list(self._pending), []
+        head = self._head()
+        if head is None:
+            head = self._start_keyed_chain(touched)
+        key = self._audit_key(False)
+        if key is None:
+            raise AuditKeyError("the audit key is missing (see [audit] in the config: key_file, or the "
+                                "variable key_env names); nothing can be recorded without it")
+        if not pending:  # a tracked change asked for no record of its own: it gets one
+            pending = [{"at": iso(datetime.now(timezone.utc)), "actor": "system", "action": "row-change",
+                        "upload_id": None, "work_id": None, "work_ids": "[]",
+                        "config_version": self.config_version, "evidence": json.dumps({"groups": touched})}]
+        states = ["{}"] * (len(pending) - 1) + [json.dumps({g: self._group_digest(g) for g in touched},
+                                                           sort_keys=True)]
+        prev, count = head["last"], head["records"]
+        for row, state in zip(pending, states):
+            mac = record_mac(key, prev, row, state)
+            self.db.execute(
+                f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
+                f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
+                (*(row[k] for k in _AUDIT_FIELDS), prev, mac, state))
+            prev, count = mac, count + 1
+        self._write_head(key, count, prev, head["keyed_from"])
+
+    def _write_head(self, key: bytes, records: int, last: str, keyed_from: int) -> None:
+        head = {"records": records, "last": last, "keyed_from": keyed_from,
+                "seal": head_seal(key, records, last, keyed_from)}
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_HEAD_KEY, json.dumps(head)))
+
+    def _start_keyed_chain(self, touched: list[str]) -> dict:
+        """The first keyed write of a log (a new catalog, or one of an older version): make the key,
+        and when rows or unkeyed records exist, append an ``audit-keyed`` record that carries the digest
+        of every row group as it is (the state the keyed chain starts from) and the unkeyed chain's head.
+
+        Refused when keyed records exist but the head is gone, or rows exist and no record at all:
+        both mean the log was cut behind its back, and starting a new chain would hide it.
         """
+        if self.db.execute("SELECT 1 FROM audit WHERE state IS NOT NULL LIMIT 1").fetchone():
+            raise CatalogError("the audit log's head is missing from the catalog, so it was changed behind "
+                               "its back; run `prescreen audit --verify`")
+        n, last = self.db.execute("SELECT COUNT(*), (SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1) "
+                                  "FROM audit").fetchone()
+        groups = self._groups_now()
+        if n == 0 and groups - set(touched):
+            raise CatalogError("the catalog has works or uploads but no audit record at all: the log was "
+                               "removed behind its back; run `prescreen audit --verify`")
+        key = self._audit_key(True)
+        if key is None:
+            raise AuditKeyError("no audit key could be made (see [audit] in the config)")
+        first = int(self.db.execute("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM audit").fetchone()[0])
+        head = {"records": n, "last": last or "", "keyed_from": first}
+        if n == 0:
+            return head
+        unkeyed = self._verify_unkeyed(first)
+        row = {"at": iso(datetime.now(timezone.utc)), "actor": "system", "action": "audit-keyed",
+               "upload_id": None, "work_id": None, "work_ids": "[]", "config_version": self.config_version,
+               "evidence": json.dumps({"unkeyed_records": n, "unkeyed_head": last or "",
+                                       "unkeyed_problems": unkeyed})}
+        state = json.dumps({g: self._group_digest(g) for g in sorted(groups - set(touched))}, sort_keys=True)
+        mac = record_mac(key, head["last"], row, state)
+        self.db.execute(f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
+                        f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
+                        (*(row[k] for k in _AUDIT_FIELDS), head["last"], mac, state))
+        return {"records": n + 1, "last": mac, "keyed_from": first}
+
+    def _verify_unkeyed(self, before: int) -> list[str]:
+        """Problems of the unkeyed SHA-256 chain of records with ids below ``before`` (older versions)."""
         problems: list[str] = []
-        prev, chained, n = "", False, 0
+        prev, chained = "", False
         for rec in self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash FROM audit "
-                                   "ORDER BY audit_id"):
-            n += 1
+                                   "WHERE audit_id < ? ORDER BY audit_id", (before,)):
             if rec["hash"] is None:
                 if chained:
                     problems.append(f"record {rec['audit_id']}: no hash after the chain started (inserted behind "
@@ -250,10 +362,116 @@ class Workflow:
             if rec["prev_hash"] != prev:
                 problems.append(f"record {rec['audit_id']}: does not follow the record before it (one was removed "
                                 "or reordered)")
-            if _record_hash(rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS}) != rec["hash"]:
+            if legacy_hash(rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS}) != rec["hash"]:
                 problems.append(f"record {rec['audit_id']}: content does not match its hash (edited)")
             prev = rec["hash"]
-        return {"records": n, "head": prev, "problems": problems}
+        return problems
+
+    def _upload_works(self, upload_id: str) -> list[str]:
+        row = self.db.execute("SELECT result FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        if row is None:
+            return []
+        return sorted({m["work_id"] for m in json.loads(row[0]).get("matches", [])})
+
+    def verify_audit(self, expect_head: str | None = None) -> dict:
+        """Check the whole log; returns {records, head, problems}.
+
+        - every keyed record's MAC (under the audit key) and its link to the record before;
+        - the signed head: its seal, its record count and last MAC against the log (records removed
+          from the end, or the whole log, show here);
+        - every tracked row group (works with their references, exclusions, licences and notices;
+          uploads) against the digest the chain last recorded for it (rows changed, added or deleted
+          behind the log's back);
+        - ``expect_head`` (``<records>:<MAC>``, a head printed earlier and kept elsewhere): the log
+          still holds that record with that MAC.
+
+        ``head`` is ``<records>:<last MAC>``, to be kept outside the catalog.
+        """
+        expected = parse_head(expect_head) if expect_head else None
+        problems: list[str] = []
+        key = self._audit_key(False)
+        head = self._head()
+        rows = self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state FROM audit "
+                               "ORDER BY audit_id").fetchall()
+        keyed_from = head["keyed_from"] if head else None
+        if head is None:
+            if any(r["state"] is not None for r in rows):
+                problems.append("the chain head is missing from the catalog (removed behind the log's back)")
+                keyed_from = min(r["audit_id"] for r in rows if r["state"] is not None)
+            elif self._groups_now() and not rows:
+                problems.append("the catalog has works or uploads but the audit log is empty (removed behind "
+                                "its back)")
+        elif key is None:
+            problems.append("the audit key is missing (see [audit] in the config), so the chain cannot be checked")
+        elif head.get("seal") != head_seal(key, head["records"], head["last"], head["keyed_from"]):
+            problems.append("the chain head's seal does not match: the head was edited, or the audit key is not "
+                            "the one that wrote it")
+        if keyed_from is not None:
+            problems += self._verify_unkeyed(keyed_from)
+            unkeyed = [r for r in rows if r["audit_id"] < keyed_from]
+            started = next((r for r in rows if r["audit_id"] >= keyed_from), None)
+            said = 0
+            if started is not None and started["action"] == "audit-keyed":
+                try:
+                    said = int(json.loads(started["evidence"]).get("unkeyed_records", 0))
+                except (ValueError, TypeError, AttributeError):
+                    said = -1
+            if len(unkeyed) != said:
+                if said == 0:
+                    problems += [f"record {r['audit_id']}: not written by prescreen (before the first record of a "
+                                 "log that was keyed from its start: inserted behind its back)" for r in unkeyed]
+                else:
+                    problems.append(f"{len(unkeyed)} records precede the keyed chain; it was started after "
+                                    f"{said} (records inserted or removed behind the log's back)")
+        prev, macs, states = "", [], {}
+        for rec in rows:
+            if keyed_from is None or rec["audit_id"] < keyed_from:
+                prev = rec["hash"] or prev
+                macs.append(rec["hash"])
+                continue
+            if rec["state"] is None or rec["hash"] is None:
+                problems.append(f"record {rec['audit_id']}: not written by prescreen (no MAC or state: inserted "
+                                "behind the log's back)")
+                macs.append(rec["hash"])
+                continue
+            if rec["prev_hash"] != prev:
+                problems.append(f"record {rec['audit_id']}: does not follow the record before it (one was removed, "
+                                "inserted or reordered)")
+            if key is not None and record_mac(key, rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS},
+                                              rec["state"]) != rec["hash"]:
+                problems.append(f"record {rec['audit_id']}: content does not match its MAC (edited, or written "
+                                "with another key)")
+            try:
+                states.update(json.loads(rec["state"]))
+            except (ValueError, TypeError):
+                problems.append(f"record {rec['audit_id']}: its state is not valid JSON")
+            prev = rec["hash"]
+            macs.append(rec["hash"])
+        if head is not None:
+            if head["records"] != len(rows):
+                problems.append(f"the chain head counts {head['records']} records, the log holds {len(rows)} "
+                                "(records removed or inserted behind its back)")
+            if head["last"] != prev:
+                problems.append("the chain head's last MAC is not the last record's (records removed from or "
+                                "added to the end)")
+        if keyed_from is not None:
+            for group in sorted(self._groups_now() | set(states)):
+                now = self._group_digest(group)
+                if group not in states:
+                    problems.append(f"{_group_words(group)}: has no audit record (written behind the log's back)")
+                elif states[group] != now:
+                    problems.append(f"{_group_words(group)}: " + (
+                        "deleted behind the log's back" if now is None else
+                        "was written behind the log's back" if states[group] is None else
+                        "changed behind the log's back (its rows differ from the digest the log recorded)"))
+        if expected is not None:
+            count, mac = expected
+            if count > len(macs):
+                problems.append(f"the kept head names record {count}; the log holds only {len(macs)} (truncated)")
+            elif count and macs[count - 1] != mac:
+                problems.append(f"record {count} is not the one the kept head names (the log was rewritten)")
+        return {"records": len(rows), "head": format_head(len(rows), prev) if rows else "",
+                "problems": problems}
 
     def audit(self, now: datetime, actor: str, action: str, evidence: dict,
               upload_id: str | None = None, work_id: str | None = None) -> None:
