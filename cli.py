@@ -416,12 +416,15 @@ def register(
         print(_dumps({"status": "ok", **result.as_dict()}))
         return
     table = Table(title=_cell(f"registered work {result.work_id}"))
-    for col in ("file", "seconds", "video codes", "audio codes", "landmarks"):
+    for col in ("file", "seconds", "video codes", "audio codes", "landmarks", "excluded (another owner's)"):
         table.add_column(col)
     for f in result.files:
+        excluded = ", ".join(f"{e['start']:g}-{e['end']:g} s ({e['work_id']})" for e in f.get("excluded", ()))
         _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)),
-             str(f.get("landmark_codes", 0)))
+             str(f.get("landmark_codes", 0)), excluded or "none")
     out.print(table)
+    for line in result.warnings:
+        _say(f"warning: {line}", "yellow")
     for f in result.files:
         for line in f.get("warnings", ()):
             _say(f"warning: {f['path']}: {line}", "yellow")
@@ -696,19 +699,23 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
 @works_app.command("remove")
 def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
                  as_json: JsonFlag = False) -> None:
-    """Remove a work; its fingerprints leave the index."""
+    """Remove a work; its fingerprints leave the index, and the filter's decisions that rested on it are
+    released (people's decisions stay)."""
     from index import CatalogError
 
     with _engine(home, config) as engine:
         try:
-            refs = engine.remove_work(work_id, actor=actor)
+            res = engine.remove_work(work_id, actor=actor)
         except CatalogError as exc:
             _say_error(exc)
             raise typer.Exit(1) from exc
     if as_json:
-        print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": refs}))
+        print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": res["ref_ids"],
+                      "released": res["released"], "withdrawn_reviews": res["withdrawn_reviews"]}))
     else:
-        _say(f"removed work {work_id} ({len(refs)} reference files)")
+        n, r, w = len(res["ref_ids"]), len(res["released"]), len(res["withdrawn_reviews"])
+        _say(f"removed work {work_id} ({_plural(n, 'reference file')}); {_plural(r, 'upload')} released, "
+             f"{_plural(w, 'pending review')} withdrawn")
 
 
 @index_app.command("stats")
@@ -843,6 +850,11 @@ def _seconds(value: Optional[float], name: str) -> Optional[float]:
     return value
 
 
+def _plural(n: int, noun: str) -> str:
+    """'1 file', '2 files' (nouns that take -s)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _fail(exc: Exception, code: int = 1):
     _say_error(exc)
     raise typer.Exit(code) from exc
@@ -937,6 +949,26 @@ def works_exclude(
     _print(res, as_json, lambda o: _say(
         f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
         + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
+
+
+@works_app.command("unexclude")
+def works_unexclude(
+    work_id: WorkIdArg,
+    exclusion_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The exclusion's id (`works show`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
+) -> None:
+    """Withdraw an exclusion: its seconds match again from the next screening on."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            res = engine.workflow.remove_exclusion(engine.now(), actor, work_id, exclusion_id, reason)
+        except WorkflowError as exc:
+            _fail(exc)
+    _print(res, as_json, lambda o: _say(
+        f"exclusion #{exclusion_id} of {work_id} ({o['start']:g}-{o['end']:g} s) withdrawn; earlier decisions "
+        "stay as they are"))
 
 
 @works_app.command("show")
@@ -1094,10 +1126,11 @@ def review_decide(
 def dispute(
     upload_id: Annotated[str, typer.Argument(help="The upload's id (from the manifest or the JSON output).")],
     reason: Annotated[str, typer.Option("--reason", help="The uploader's counter-notice: why the use is lawful.")],
-    uploader: Annotated[Optional[str], typer.Option("--uploader", help="The disputing uploader's id.")] = None,
+    uploader: Annotated[str, typer.Option("--uploader", help="The disputing uploader's id: the upload's "
+                                          "uploader of record.")],
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
-    """An uploader disputes a decision; it goes to review with a deadline."""
+    """The uploader of record disputes a decision; it goes to review with a deadline."""
     from workflow import WorkflowError
 
     with _engine(home, config) as engine:

@@ -25,6 +25,10 @@ SCHEMA_VERSION = 3
 _ADDED_COLUMNS = (
     ("uploads", "outcome_by", "TEXT"),   # who set the current outcome: system, review, dispute, notice, expiry, release
     ("uploads", "outcome_at", "TEXT"),   # when the current outcome was set (dispute windows run from it)
+    # what of the file a reference keeps (a takedown of part of an upload): seconds and modalities;
+    # refingerprinting the file applies them again
+    ("refs", "keep_start", "REAL"), ("refs", "keep_end", "REAL"),
+    ("refs", "keep_modalities", "TEXT NOT NULL DEFAULT 'video,audio'"),
 )
 _MIGRATABLE_FROM = (2,)
 
@@ -49,7 +53,10 @@ CREATE TABLE IF NOT EXISTS refs (
     has_video INTEGER NOT NULL,
     has_audio INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'original'
+    kind TEXT NOT NULL DEFAULT 'original',
+    keep_start REAL,
+    keep_end REAL,
+    keep_modalities TEXT NOT NULL DEFAULT 'video,audio'
 );
 CREATE INDEX IF NOT EXISTS refs_sha256 ON refs(sha256);
 CREATE INDEX IF NOT EXISTS refs_work ON refs(work_id);
@@ -151,6 +158,8 @@ class Reference:
     has_video: bool
     has_audio: bool
     kind: str = "original"
+    span: tuple[float, float] | None = None  # reference seconds whose codes it keeps (None: all)
+    modalities: tuple[str, ...] = ("video", "audio")  # the modalities whose codes it keeps
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,8 @@ class NewReference:
     has_audio: bool
     fingerprints: tuple[Fingerprint, ...]
     kind: str = "original"  # "original" (registered by the owner) or "notice" (a noticed upload variant)
+    span: tuple[float, float] | None = None  # the seconds ``fingerprints`` were cut to (None: all)
+    modalities: tuple[str, ...] = ("video", "audio")  # the modalities ``fingerprints`` were cut to
 
 
 class CatalogError(Exception):
@@ -367,9 +378,11 @@ class Catalog:
             for ref in refs:
                 cur = db.execute(
                     """INSERT INTO refs(work_id, path, sha256, md5, size, duration, has_video, has_audio,
-                                        created_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                                        created_at, kind, keep_start, keep_end, keep_modalities)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (work_id, ref.path, ref.sha256, ref.md5, ref.size, ref.duration,
-                     int(ref.has_video), int(ref.has_audio), utc_now(), ref.kind),
+                     int(ref.has_video), int(ref.has_audio), utc_now(), ref.kind,
+                     *(ref.span if ref.span else (None, None)), ",".join(ref.modalities)),
                 )
                 ref_id = int(cur.lastrowid)
                 ids.append(ref_id)
@@ -577,4 +590,6 @@ def _ref(row: sqlite3.Row) -> Reference:
     return Reference(
         row["ref_id"], row["work_id"], row["path"], row["sha256"], row["md5"], row["size"],
         row["duration"], bool(row["has_video"]), bool(row["has_audio"]), row["kind"],
+        None if row["keep_start"] is None else (row["keep_start"], row["keep_end"]),
+        tuple(row["keep_modalities"].split(",")),
     )

@@ -591,7 +591,7 @@ def test_ids_numbers_and_paths_out_of_range_are_usage_errors_or_clear_failures(h
         (["works", "exclude", "nope", "0", "5", "--reason", "r"], 1, "no work with id 'nope'"),
         (["notice", "u1", "--work", "film2", "--start", "-inf"], 2, "--start must be a finite number"),
         (["works", "show", ""], 1, "no work with id ''"),
-        (["dispute", "nope", "--reason", "r"], 1, "no upload with id 'nope'"),
+        (["dispute", "nope", "--reason", "r", "--uploader", "u"], 1, "no upload with id 'nope'"),
         (["report", "--png", str(tmp_path)], 2, "is a folder"),
         (["review", "show", "1", "--out", str(clips[0])], 2, "is a file"),
         (["screen", str(clips[0]), "--json", str(tmp_path)], 2, "is a folder"),
@@ -651,7 +651,7 @@ def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp
     for args in (["screen", "--manifest", str(manifest), "--verbose"],
                  ["works", "exclude", work, "0", "3", "--reason", f"public{ESC} domain"], ["works", "list"],
                  ["works", "show", work], ["audit"], ["uploaders", "show", "erin\x1b[5m"],
-                 ["dispute", f"id{ESC}", "--reason", f"mine{ESC}"], ["review", "list", "--all"], ["report"],
+                 ["dispute", f"id{ESC}", "--reason", f"mine{ESC}", "--uploader", "erin\x1b[5m"], ["review", "list", "--all"], ["report"],
                  ["works", "remove", work]):
         result = _invoke([*args, "--home", str(home)], env={"COLUMNS": "250"})
         assert result.exit_code == 0, (args, result.output)

@@ -146,6 +146,7 @@ _TOUCH_SCHEMA = "CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY
 _HEAD_KEY = "audit_head"
 
 RESTRICTIVE = ("block", "mute-audio")
+EXCLUSION_END_SLACK_SECONDS = 0.5  # an exclusion may end this far past the reference's measured duration
 
 
 class WorkflowError(Exception):
@@ -530,9 +531,19 @@ class Workflow:
         with self.catalog.transaction() as db:
             if self.catalog.get_work(work_id) is None:
                 raise WorkflowError(f"no work with id {work_id!r}")
-            if ref_id is not None and not any(r.ref_id == ref_id for r in self.catalog.references(work_id)):
-                raise WorkflowError(f"work {work_id!r} has no reference {ref_id} (`prescreen works show "
-                                    f"{work_id}` lists its files)")
+            refs = self.catalog.references(work_id)
+            if ref_id is not None:
+                refs = [r for r in refs if r.ref_id == ref_id]
+                if not refs:
+                    raise WorkflowError(f"work {work_id!r} has no reference {ref_id} (`prescreen works show "
+                                        f"{work_id}` lists its files)")
+            else:  # the work's own timeline: its original files (a noticed upload has a timeline of its own)
+                refs = [r for r in refs if r.kind == "original"] or refs
+            longest = max((r.duration for r in refs), default=0.0)
+            if end > longest + EXCLUSION_END_SLACK_SECONDS:
+                what = f"reference {ref_id}" if ref_id is not None else f"work {work_id!r}"
+                raise WorkflowError(f"{what} is {longest:.1f} s long; an exclusion of {start:g}-{end:g} s "
+                                    "reaches past its end")
             cur = db.execute(
                 "INSERT INTO exclusions(work_id, ref_id, start, end, reason, created_at) VALUES (?,?,?,?,?,?)",
                 (work_id, ref_id, start, end, reason, iso(now)),
@@ -540,6 +551,20 @@ class Workflow:
             self._audit(now, actor, "exclusion-add", {"start": start, "end": end, "reason": reason,
                                                       "ref_id": ref_id}, work_id=work_id)
         return int(cur.lastrowid)
+
+    def remove_exclusion(self, now: datetime, actor: str, work_id: str, exclusion_id: int, reason: str) -> dict:
+        """Withdraw an exclusion: its seconds match again from the next screening on (earlier
+        decisions it lightened are not made stricter after the fact). Returns the removed row."""
+        with self.catalog.transaction() as db:
+            row = db.execute("SELECT * FROM exclusions WHERE exclusion_id=? AND work_id=?",
+                             (exclusion_id, work_id)).fetchone()
+            if row is None:
+                raise WorkflowError(f"work {work_id!r} has no exclusion #{exclusion_id} (`prescreen works show "
+                                    f"{work_id}` lists them)")
+            db.execute("DELETE FROM exclusions WHERE exclusion_id=?", (exclusion_id,))
+            removed = dict(row)
+            self._audit(now, actor, "exclusion-remove", {**removed, "why": reason}, work_id=work_id)
+        return removed
 
     def exclusions(self, work_id: str | None = None) -> list[dict]:
         sql = "SELECT * FROM exclusions" + (" WHERE work_id=?" if work_id else "") + " ORDER BY exclusion_id"
@@ -616,6 +641,33 @@ class Workflow:
                             "WHERE review_id=?", (outcome, why, iso(now), review_id))
             self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome, "why": why},
                         upload_id=upload_id)
+
+    def uploads_matching(self, work_id: str) -> list[str]:
+        """Ids of the stored uploads whose screening matched ``work_id``."""
+        return [r[0] for r in self.db.execute(
+            "SELECT upload_id FROM uploads u WHERE upload_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
+            "json_each(u.result, '$.matches') m WHERE json_extract(m.value, '$.work_id') = ?) ORDER BY upload_pk",
+            (work_id,))]
+
+    def withdraw_reviews(self, now: datetime, actor: str, upload_ids: list[str], why: str) -> list[int]:
+        """Withdraw (audited) the pending reviews of those uploads that are now allowed: there is nothing
+        left for a person to decide. A withdrawn dispute is resolved for the uploader. Returns review ids."""
+        withdrawn = []
+        with self.catalog.transaction() as db:
+            for upload_id in upload_ids:
+                if (self._upload(upload_id)["outcome"] or "allow") != "allow":
+                    continue
+                for rv in db.execute("SELECT * FROM reviews WHERE upload_id=? AND status='pending'",
+                                     (upload_id,)).fetchall():
+                    db.execute("UPDATE reviews SET status='withdrawn', note=?, decided_at=? WHERE review_id=?",
+                               (why, iso(now), rv["review_id"]))
+                    if rv["dispute_id"] is not None:
+                        db.execute("UPDATE disputes SET status='released', resolved_at=? WHERE dispute_id=?",
+                                   (iso(now), rv["dispute_id"]))
+                    self._audit(now, actor, "review-withdrawn", {"review_id": rv["review_id"], "kind": rv["kind"],
+                                                                 "why": why}, upload_id=upload_id)
+                    withdrawn.append(int(rv["review_id"]))
+        return withdrawn
 
     def release(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str, evidence: dict) -> None:
         """An automatic re-decision (exclusion, rule change) that lightens an upload's outcome.
@@ -698,8 +750,10 @@ class Workflow:
             self._revoke_strikes(now, actor, up["upload_id"], f"dispute {rv['dispute_id']} released")
             if dispute["disputed_by"] == "notice":
                 self._lift_notices(now, actor, up["upload_id"], f"dispute {rv['dispute_id']} released")
-        elif human and dispute["disputed_outcome"] == "block":
-            self._strike(now, up, f"block upheld after dispute {rv['dispute_id']}")
+        elif human:  # a person confirmed the outcome: automatic re-decisions leave it alone from now on
+            self.db.execute("UPDATE uploads SET outcome_by='dispute' WHERE upload_id=?", (up["upload_id"],))
+            if dispute["disputed_outcome"] == "block":
+                self._strike(now, up, f"block upheld after dispute {rv['dispute_id']}")
 
     def _strike(self, now: datetime, up: dict, reason: str) -> None:
         """One strike per upload: a block upheld twice (review, then dispute) counts once."""
@@ -746,18 +800,23 @@ class Workflow:
                                          f"stay-down lifted: notice #{notice['notice_id']} ({reason})")
 
     # -- disputes ---------------------------------------------------------
-    def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None = None) -> dict:
-        """The uploader's counter-notice: opens a dispute review with its own deadline."""
+    def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None) -> dict:
+        """The uploader's counter-notice: opens a dispute review with its own deadline. Only the
+        uploader of record (``uploader_id`` equal to the one stored with the upload) can file one."""
         self.expire_due(now)
         up = self._upload(upload_id)
+        if not up["uploader_id"]:
+            raise WorkflowError(f"upload {upload_id} has no uploader of record, so nobody can dispute it (screen "
+                                "uploads with an uploader id: the manifest's uploader_id column)")
+        if uploader_id != up["uploader_id"]:
+            raise WorkflowError(f"only the uploader of record can dispute upload {upload_id}" +
+                                ("" if uploader_id else " (give --uploader)"))
         if not reason.strip():
             raise WorkflowError("a dispute needs a reason")
         if up["status"] != "ok" or up["outcome"] in (None, "allow"):
             raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute")
         if self.db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'", (upload_id,)).fetchone():
             raise WorkflowError(f"upload {upload_id} is already waiting for review")
-        if uploader_id and up["uploader_id"] and uploader_id != up["uploader_id"]:
-            raise WorkflowError(f"only the uploader ({up['uploader_id']}) can dispute upload {upload_id}")
         restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
         if now > restricted_at + timedelta(days=self.params.dispute_window_days):
             raise WorkflowError(f"the {self.params.dispute_window_days:g}-day dispute window has closed "
@@ -766,7 +825,7 @@ class Workflow:
             cur = db.execute(
                 "INSERT INTO disputes(upload_id, uploader_id, reason, disputed_outcome, filed_at, status, disputed_by) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (upload_id, uploader_id or up["uploader_id"], reason, up["outcome"], iso(now), "open",
+                (upload_id, uploader_id, reason, up["outcome"], iso(now), "open",
                  up.get("outcome_by") or "system"),
             )
             dispute_id = int(cur.lastrowid)
@@ -775,7 +834,7 @@ class Workflow:
                 "INSERT INTO reviews(upload_id, kind, status, created_at, due_at, dispute_id) VALUES (?,?,?,?,?,?)",
                 (upload_id, "dispute", "pending", iso(now), iso(due), dispute_id),
             )
-            self._audit(now, uploader_id or up["uploader_id"] or "uploader", "dispute-filed",
+            self._audit(now, uploader_id, "dispute-filed",
                         {"dispute_id": dispute_id, "reason": reason, "disputed_outcome": up["outcome"],
                          "review_id": int(cur.lastrowid)}, upload_id=upload_id)
         return {"dispute_id": dispute_id, "review_id": int(cur.lastrowid), "due_at": iso(due)}
@@ -813,7 +872,13 @@ class Workflow:
     # -- conflicts and notices -------------------------------------------
     def record_conflict(self, now: datetime, actor: str, work_id: str, owner: str, path: str,
                         existing_work_id: str, existing_owner: str, evidence: dict) -> int:
+        """Record (audited) that ``owner`` claimed content of ``existing_work_id``; a retry of the same
+        claim (same work, owner, file, kind) returns the conflict already recorded, not a new one."""
         with self.catalog.transaction() as db:
+            for row in db.execute("SELECT conflict_id, evidence FROM conflicts WHERE work_id=? AND owner=? AND path=? "
+                                  "AND existing_work_id=? ORDER BY conflict_id", (work_id, owner, path, existing_work_id)):
+                if json.loads(row["evidence"]).get("kind") == evidence.get("kind"):
+                    return int(row["conflict_id"])
             cur = db.execute(
                 "INSERT INTO conflicts(work_id, owner, path, existing_work_id, existing_owner, evidence, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
