@@ -88,6 +88,7 @@ class _Typer(typer.Typer):
     """typer.Typer whose groups and commands print plain help (see above)."""
 
     def __init__(self, **kwargs):
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         super().__init__(cls=_PlainHelpGroup, **kwargs)
 
     def command(self, *args, **kwargs):
@@ -222,6 +223,27 @@ works_app = _Typer(help="Registered works: list, show, remove; their rules, prio
                    "time ranges.", no_args_is_help=True)
 index_app = _Typer(help="Inspect or rebuild the FAISS indexes (derived from the catalog).", no_args_is_help=True)
 config_app = _Typer(help="Show the configuration in force or the documented defaults.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"prescreen {version('prescreen')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("prescreen (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print prescreen's version and exit.")] = False) -> None:
+    """Content-fingerprint pre-upload filter: rights holders register works; uploads are screened against them
+    and get an explained decision (allow, review, block, or the work's own mute-audio or track) with the
+    matched seconds."""
+
+
 app.add_typer(works_app, name="works")
 app.add_typer(index_app, name="index")
 app.add_typer(config_app, name="config")
@@ -244,6 +266,7 @@ VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="After the ta
                                            "reasons (works, seconds, shares, similarity, the rule that fired).")]
 WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
 MAX_ID = 2 ** 63 - 1  # row ids are SQLite integers
+REVIEW_OUTCOMES = ("allow", "block", "mute-audio", "track", "upheld", "released")  # screening, then dispute
 ReviewIdArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The review's number (see `prescreen review list`).")]
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
                                        help="Who is acting (recorded in the audit log).")]
@@ -834,8 +857,87 @@ def demo(
 # -- rights workflow ---------------------------------------------------------
 review_app = _Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
 uploaders_app = _Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
+uploads_app = _Typer(help="Screened uploads: the latest, and one upload's outcome, evidence and history.",
+                     no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(uploaders_app, name="uploaders")
+app.add_typer(uploads_app, name="uploads")
+
+OUTCOMES = ("allow", "review", "block", "mute-audio", "track")
+
+
+@uploads_app.command("list")
+def uploads_list(
+    outcome: Annotated[Optional[str], typer.Option("--outcome", callback=lambda v: v and _one_of(v, OUTCOMES),
+                                                   help="Only uploads with this current outcome.")] = None,
+    uploader: Annotated[Optional[str], typer.Option("--uploader", help="Only this uploader's uploads.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many, newest first.")] = 50,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """The newest screened uploads and their current outcome. --json: JSON Lines, one upload per line."""
+    with _engine(home, config) as engine:
+        rows = engine.uploads(outcome, uploader, limit)
+    if as_json:
+        for r in rows:
+            print(_dumps(r))
+        return
+    table = _table("upload", "uploader", "screened (UTC)", "decision", "outcome", "set by", "file",
+                   title=f"uploads (newest first, at most {limit})", no_wrap=("screened (UTC)",))
+    for r in rows:
+        _row(table, r["upload_id"], r["uploader_id"] or "", _when(r["screened_at"]),
+             r["decision"] or r["status"], r["outcome"] or r["status"], r["outcome_by"] or "", r["path"])
+    out.print(table)
+    if not rows:
+        _say("no uploads" + (" with that outcome" if outcome else "") + (" of that uploader" if uploader else ""))
+
+
+@uploads_app.command("show")
+def uploads_show(
+    upload: Annotated[str, typer.Argument(help="The upload's id, or the path of a screened file.")],
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """One upload: current outcome (who set it, when), the screening's reasons, the matched works and
+    seconds on both timelines, its reviews and disputes, and its audit history. --json: one document."""
+    with _engine(home, config) as engine:
+        try:
+            info = engine.upload_status(upload)
+        except CatalogError as exc:
+            _fail(exc)
+
+    def human(o):
+        out.print(Text.assemble(shown(f"upload {o['upload_id']}"), " — ", (o["outcome"] or o["status"], "bold"),
+                                shown(f" (set by {o['outcome_by'] or 'system'} {_when(o['outcome_at'])}; screening "
+                                      f"decided {o['decision'] or o['status']} {_when(o['screened_at'])})")))
+        _say(f"file: {o['path']}" + (f"; uploader {o['uploader_id']}" if o["uploader_id"] else "")
+             + (f"; declared use {o['declared_use']}" if o["declared_use"] else ""))
+        if o["error"]:
+            _say(f"error: {o['error']}", "red")
+        for reason in o["reasons"]:
+            _say(f"  • {reason}")
+        if o["works"]:
+            works = _table("work", "outcome", "rule", title="per work")
+            for w in o["works"]:
+                _row(works, w["work_id"], w["outcome"], w.get("rule", ""))
+            out.print(works)
+        segs = _table("work", "modality", "upload (s)", "work (s)", "similarity", "stream", title="matched seconds")
+        for m in o["matches"]:
+            for seg in m["segments"]:
+                _row(segs, m["work_id"], seg["modality"], f"{seg['upload_start']:.1f}–{seg['upload_end']:.1f}",
+                     f"{seg['ref_start']:.1f}–{seg['ref_end']:.1f}", f"{seg['similarity']:.2f}",
+                     seg.get("stream") or "")
+        if o["matches"]:
+            out.print(segs)
+        if o["reviews"]:
+            reviews = _table("review", "kind", "status", "due", "reviewer", "outcome", "note", title="reviews")
+            for r in o["reviews"]:
+                _row(reviews, str(r["review_id"]), r["kind"], r["status"], _when(r["due_at"]), r["reviewer"] or "",
+                     r["outcome"] or "", r["note"] or "")
+            out.print(reviews)
+        history = _table("#", "time (UTC)", "actor", "action", title="history", no_wrap=("time (UTC)",))
+        for a in o["audit"]:
+            _row(history, str(a["audit_id"]), _when(a["at"]), a["actor"], a["action"])
+        out.print(history)
+    _print(info, as_json, human)
 
 
 def _file_safe(text: str) -> str:
@@ -847,6 +949,13 @@ def _seconds(value: Optional[float], name: str) -> Optional[float]:
     """A typer callback: seconds must be finite ('nan' and 'inf' parse as floats)."""
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{name} must be a finite number of seconds, got {value}")
+    return value
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    """A typer callback: ``value`` must be one of ``choices`` (a misspelling is a usage error, exit 2)."""
+    if value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(choices)}")
     return value
 
 
@@ -1105,7 +1214,8 @@ def review_show(
 @review_app.command("decide")
 def review_decide(
     review_id: ReviewIdArg,
-    outcome: Annotated[str, typer.Option("--outcome", help="Screening review: allow, block, mute-audio or "
+    outcome: Annotated[str, typer.Option("--outcome", callback=lambda v: _one_of(v, REVIEW_OUTCOMES),
+                                         help="Screening review: allow, block, mute-audio or "
                                          "track. Dispute review: upheld or released.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decided (recorded in the audit log).")],
     note: Annotated[str, typer.Option("--note", help="Why.")] = "",
@@ -1197,6 +1307,11 @@ def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader
             _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], _when(s["created_at"]), _when(s["expires_at"]),
                           "yes" if s["active"] else "expired")
         out.print(table)
+        uploads = _table("upload", "screened (UTC)", "decision", "outcome", "file", title="uploads",
+                         no_wrap=("screened (UTC)",))
+        for u in o["uploads"]:
+            _row(uploads, u["upload_id"], _when(u["screened_at"]), u["decision"] or "", u["outcome"] or "", u["path"])
+        out.print(uploads)
     _print(info, as_json, human)
 
 
@@ -1279,18 +1394,32 @@ def report(
     for k in ("allow", "track", "mute-audio", "review", "block"):
         table.add_row(k, str(rep["decisions"].get(k, 0)), str(rep["outcomes"].get(k, 0)))
     out.print(table)
-    out.print(f"reviews: {rep['reviews']}; reviewer outcomes: {rep['review_outcomes']}")
-    out.print(f"disputes: {rep['disputes']}; of {rep['restrictive_decisions']} uploads ever blocked or muted, "
+    table = _table("", "kind", "status", "count", title="reviews and disputes")
+    for key, n in sorted(rep["reviews"].items()):
+        kind, _, status = key.partition(":")
+        _row(table, "review", kind, status, str(n))
+    for status, n in sorted(rep["disputes"].items()):
+        _row(table, "dispute", "", status, str(n))
+    out.print(table)
+    out.print(f"reviewers decided screening reviews as: {_counts(rep['review_outcomes'])}")
+    out.print(f"of {_plural(rep['restrictive_decisions'], 'upload')} ever blocked or muted, "
               f"{rep['overturned']} were released on dispute ({100 * rep['overturned_share']:.0f}% overturned); "
               f"{rep['released_by_rights_holders']} decisions released by rights holders' exclusions or rules")
     table = Table(title="per work")
     for col in ("work", "matched uploads", "decisions", "outcomes", "restricted", "overturned"):
         table.add_column(col)
     for w, d in sorted(rep["per_work"].items()):
-        _row(table, w, str(d["matched_uploads"]), _dumps(d["decisions"]), _dumps(d["outcomes"]),
+        _row(table, w, str(d["matched_uploads"]), _counts(d["decisions"]), _counts(d["outcomes"]),
              str(d["restricted"]), str(d["overturned"]))
     out.print(table)
     _say(f"chart: {chart}")
+
+
+def _counts(counts) -> str:
+    """{'block': 3, 'allow': 1} -> 'block 3, allow 1' (a table cell, not a dict); a plain number as it is."""
+    if not isinstance(counts, dict):
+        return str(counts)
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 
 
 def _outcome(r: ScreenResult) -> str:

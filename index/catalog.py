@@ -564,6 +564,18 @@ class Catalog:
                               (path,)).fetchone()
         return self.upload(row[0]) if row else None
 
+    def upload_rows(self, outcome: str | None = None, uploader_id: str | None = None, path: str | None = None,
+                    limit: int = 50) -> list[dict]:
+        """The newest screened uploads first (no result documents): filtered by current outcome,
+        uploader or stored path; at most ``limit`` rows."""
+        sql, args = ("SELECT upload_pk, upload_id, uploader_id, declared_use, path, screened_at, status, error, "
+                     "decision, outcome, outcome_by, outcome_at FROM uploads WHERE 1=1"), []
+        for col, value in (("outcome", outcome), ("uploader_id", uploader_id), ("path", path)):
+            if value is not None:
+                sql += f" AND {col}=?"
+                args.append(value)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY upload_pk DESC LIMIT ?", (*args, limit))]
+
     def last_upload_pk(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(upload_pk), 0) FROM uploads").fetchone()[0])
 

@@ -707,6 +707,28 @@ class Prescreen:
             self._loaded = True
         return self.indexes.stats()
 
+    def uploads(self, outcome: str | None = None, uploader_id: str | None = None, limit: int = 50) -> list[dict]:
+        """The newest screened uploads with their current outcome (who set it, when)."""
+        self.workflow.expire_due(self.now())  # an outcome past its review deadline is the deadline's
+        return self.catalog.upload_rows(outcome, uploader_id, limit=limit)
+
+    def upload_status(self, upload: str) -> dict:
+        """One upload by id, or the latest screening of a file by its path: current outcome (who set it,
+        when), the screening's decision with reasons, matched works and segments, its reviews and disputes,
+        and its audit history. CatalogError if there is none."""
+        self.workflow.expire_due(self.now())
+        row = self.catalog.upload(upload)
+        if row is None and upload:
+            found = self.catalog.upload_rows(path=stored_path(Path(upload).expanduser()), limit=1)
+            row = self.catalog.upload(found[0]["upload_id"]) if found else None
+        if row is None:
+            raise CatalogError(f"no upload with id or path {upload!r} (`prescreen uploads list` shows the latest)")
+        result = row.pop("result")
+        return {**row, "duration": result.get("duration"), "rule": result.get("rule"),
+                "reasons": result.get("reasons", []), "works": result.get("works", []),
+                "matches": result.get("matches", []), "streams": result.get("streams", []),
+                **self.workflow.upload_history(row["upload_id"])}
+
     def index_stats(self) -> dict:
         self._ensure_index()
         stats = self.indexes.stats()

@@ -694,6 +694,18 @@ class Workflow:
             args = (status,)
         return [dict(r) for r in self.db.execute(sql + " ORDER BY r.due_at, r.review_id", args)]
 
+    def upload_history(self, upload_id: str) -> dict:
+        """An upload's reviews and disputes (every status, oldest first) and its audit records."""
+        return {
+            "reviews": [dict(r) for r in self.db.execute(
+                "SELECT review_id, kind, status, created_at, due_at, reviewer, outcome, note, decided_at FROM reviews "
+                "WHERE upload_id=? ORDER BY review_id", (upload_id,))],
+            "disputes": [dict(r) for r in self.db.execute(
+                "SELECT dispute_id, uploader_id, reason, disputed_outcome, filed_at, status, resolved_at FROM disputes "
+                "WHERE upload_id=? ORDER BY dispute_id", (upload_id,))],
+            "audit": self.audit_records(upload_id=upload_id),
+        }
+
     def review(self, review_id: int) -> dict:
         row = self.db.execute("SELECT * FROM reviews WHERE review_id=?", (review_id,)).fetchone()
         if row is None:
