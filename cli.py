@@ -620,7 +620,7 @@ def screen_summary(results: list[ScreenResult]) -> str:
         else:
             counts[r.decision.outcome] = counts.get(r.decision.outcome, 0) + 1
     parts = [f"{n} {k}" for k, n in counts.items()]
-    return f"{len(results)} uploads: " + ", ".join(parts + [f"{failed} error"])
+    return f"{_plural(len(results), 'upload')}: " + ", ".join(parts + [f"{failed} error"])
 
 
 @app.command()
@@ -699,7 +699,14 @@ def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
         print_reasons(results)
     pending = [r for r in results if r.review_id]
     if pending:
-        out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
+        out.print(f"{_plural(len(pending), 'upload')} {'waits' if len(pending) == 1 else 'wait'} for review: "
+                  "`prescreen review list`")
+    reused = [r for r in results if r.already_screened_at]
+    if reused:
+        _say(f"{_plural(len(reused), 'row')} reused an earlier result (the same upload id with the same file was "
+             "screened before; --rescreen screens again): "
+             + ", ".join(f"{r.upload_id} ({_when(r.already_screened_at)})" for r in reused[:20])
+             + (f" and {len(reused) - 20} more" if len(reused) > 20 else ""), "dim")
     out.print(screen_summary(results))
 
 

@@ -195,7 +195,7 @@ def test_a_removal_and_its_audit_record_are_one_commit(home):
     with Prescreen(home) as engine:
         engine.remove_work("w2")
     actions = [r["action"] for r in Prescreen(home).workflow.audit_records(work_id="w2")]
-    assert actions[-1] == "remove-work"
+    assert "remove-work" in actions
     assert verify(home)["problems"] == []
 
 

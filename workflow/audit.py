@@ -24,7 +24,8 @@ MAC_HEX_CHARS = 64
 
 
 def _canonical(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False, default=str).encode()
+    """Deterministic bytes to hash (non-finite floats as JSON's NaN/Infinity: only hashed, never parsed)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=True, default=str).encode()
 
 
 def record_mac(key: bytes, prev_mac: str, fields: dict, state: str) -> str:
