@@ -28,7 +28,8 @@ from rich.text import Text
 
 from index import CatalogError, describe_sqlite_error
 from service import (
-    CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
+    CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, clock_from_environment,
+    default_toml, load_config, resolve_home,
 )
 from service.engine import DataFolderError, expand_paths
 from service.processes import LockTimeout, describe_holder, write_lock_holder
@@ -391,7 +392,8 @@ def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = T
         _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
                    "(`prescreen register` or `prescreen demo` creates one)")
         raise typer.Exit(2)
-    engine = Prescreen(home, load_config(config) if config else None)  # errors: see _guarded
+    engine = Prescreen(home, load_config(config) if config else None, create=create,
+                       clock=clock_from_environment())  # errors: see _guarded
     if check_format:
         try:
             engine.check_format()
@@ -844,7 +846,8 @@ def demo(
     media = media_dir or home_dir / "demo-media"
     if not as_json:
         out.print(Text.assemble(("prescreen demo", "bold"), shown(f": data in {home_dir}, media in {media}")))
-    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say)
+    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say,
+                                 clock=clock_from_environment())
     if as_json:
         for r in results:
             print(_dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))

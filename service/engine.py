@@ -145,6 +145,21 @@ def stored_path(path: Path) -> str:
     return text
 
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(timezone.utc)
+
+
+def clock_from_environment() -> Clock:
+    """The clock a front end passes in: $PRESCREEN_NOW (ISO 8601) fixed, for replays and tests of
+    deadlines, else the system clock. ConfigError (at once, not in the middle of a batch) if it is no time."""
+    fixed = fixed_now()
+    return system_clock if fixed is None else (lambda: fixed)
+
+
 def fixed_now() -> datetime | None:
     """$PRESCREEN_NOW as a time (UTC if it names no zone), None if unset; ConfigError if it is no time."""
     text = (os.environ.get("PRESCREEN_NOW") or "").strip()
@@ -243,20 +258,30 @@ class ScreenResult:
 
 
 class Prescreen:
-    """Library entry point: ``Prescreen(home).register(...)``, ``.screen(...)``.
+    """Library entry point: ``Prescreen(home, create=True).register(...)``, ``.screen(...)``.
 
     home: the data folder (SQLite catalog + FAISS index files).
     config: the effective configuration (defaults, or ``<home>/config.toml``).
+    create: make the data folder and its catalog when there is none. Without it a folder with no
+        catalog is refused (DataFolderError): a mistyped path must not become an empty catalog that
+        allows every upload because it has nothing to compare with.
+    clock: the time of every decision, deadline and audit record (UTC; default the system clock;
+        front ends pass :func:`clock_from_environment`).
     """
 
-    def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None):
+    def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None, *,
+                 create: bool = False, clock: Clock = system_clock):
         self.home = resolve_home(home)
+        if not create and not (self.home / CATALOG_FILE).is_file():
+            state = "does not exist" if not self.home.exists() else "has no prescreen catalog"
+            raise DataFolderError(f"the data folder {self.home} {state}: check the path (registering a work, or "
+                                  "Prescreen(home, create=True), creates one)")
         _prepare_folder(self.home)
         if config is None:
             user = self.home / "config.toml"
             config = load_config(user if user.exists() else None)
         self.config = config
-        fixed_now()  # a $PRESCREEN_NOW that is no time fails here, not in the middle of a batch
+        self._clock = clock
         self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
         try:
             code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
@@ -274,10 +299,9 @@ class Prescreen:
         self._windows = _ReferenceCache()  # reference window codes read to verify reframed copies
         self._peaks = _ReferenceCache()  # reference spectral peaks read to verify short quotes
 
-    @staticmethod
-    def now() -> datetime:
-        """Current time (UTC); $PRESCREEN_NOW (ISO 8601) overrides it for replays and tests."""
-        return fixed_now() or datetime.now(timezone.utc)
+    def now(self) -> datetime:
+        """The engine's clock (see ``clock``), UTC."""
+        return self._clock()
 
     def close(self) -> None:
         self.catalog.close()

@@ -32,7 +32,7 @@ def template(tmp_path_factory):
     home = folder / "home"
     work = mg.write_media(mg.synth_work(seed=81, duration=12.0), folder / "work.mp4")
     other = mg.write_media(mg.synth_work(seed=82, duration=10.0), folder / "other.mp4")
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([work], "w1", title="One", owner="Studio A")
         engine.register([other], "w2", title="Two", owner="Studio B")
         for action in ("track", "block", "review"):
@@ -95,7 +95,7 @@ def test_the_whole_log_and_its_head_removed_is_found(home):
     tamper(home, "DELETE FROM audit", "DELETE FROM meta WHERE key='audit_head'")
     assert any("audit log is empty" in p for p in problems(home))
     # and nothing is written on top of it as if the catalog were new
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         with pytest.raises(Exception, match="removed behind its back"):
             engine.set_rules("w1", [{"action": "block"}])
 
@@ -151,13 +151,13 @@ def test_rows_changed_behind_the_logs_back_are_found(home, change, words):
 
 def test_a_head_kept_elsewhere_catches_a_log_rewritten_with_the_key(home):
     kept = verify(home)["head"]
-    with Prescreen(home) as engine:  # the log grows after the head was kept: still fine
+    with Prescreen(home, create=True) as engine:  # the log grows after the head was kept: still fine
         engine.set_rules("w2", [{"action": "track"}])
     assert verify(home, "--head", kept)["problems"] == []
     # someone with the key rebuilds a shorter log from scratch: it verifies on its own, not against the head
     tamper(home, "DELETE FROM audit", "DELETE FROM meta WHERE key='audit_head'", "DELETE FROM uploads",
            "DELETE FROM works", "DELETE FROM exclusions", "DELETE FROM licenses", "DELETE FROM refs")
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([mg.write_media(mg.synth_work(seed=84, duration=8.0), home.parent / "w.mp4")], "w4",
                         owner="Mallory")
     assert verify(home)["problems"] == []
@@ -171,7 +171,7 @@ def test_without_the_key_nothing_is_written_and_verify_says_why(home):
     (home / "audit.key").unlink()
     found = problems(home)
     assert any("audit key is missing" in p for p in found)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         with pytest.raises(Exception, match="audit key is missing"):
             engine.set_rules("w1", [{"action": "block"}])
         assert engine.catalog.get_work("w1").rules != [{"action": "block"}]  # rolled back with its record
@@ -181,7 +181,7 @@ def test_another_key_does_not_verify_and_a_key_from_the_environment_is_used(home
     monkeypatch.setenv("PRESCREEN_AUDIT_KEY", "k" * 40)
     assert any("content does not match its MAC" in p for p in problems(home))
     fresh = home.parent / "fresh"
-    with Prescreen(fresh) as engine:
+    with Prescreen(fresh, create=True) as engine:
         engine.register([mg.write_media(mg.synth_work(seed=83, duration=8.0), home.parent / "w.mp4")], "w3",
                         owner="Studio C")
     assert not (fresh / "audit.key").exists()  # the environment's key, no file
@@ -192,9 +192,9 @@ def test_another_key_does_not_verify_and_a_key_from_the_environment_is_used(home
 
 
 def test_a_removal_and_its_audit_record_are_one_commit(home):
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.remove_work("w2")
-    actions = [r["action"] for r in Prescreen(home).workflow.audit_records(work_id="w2")]
+    actions = [r["action"] for r in Prescreen(home, create=True).workflow.audit_records(work_id="w2")]
     assert "remove-work" in actions
     assert verify(home)["problems"] == []
 
@@ -215,7 +215,7 @@ def test_a_log_of_an_older_version_is_keyed_from_its_state_at_the_first_write(ho
     db.commit()
     db.close()
     before = verify(home)["records"]
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.set_rules("w1", [{"action": "block"}])
         records = engine.workflow.audit_records()
     assert [r["action"] for r in records[before:]] == ["audit-keyed", "rule-change"]

@@ -47,7 +47,7 @@ def _screen(engine, path, upload_id, uploader="erin"):
 def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corpus, second):
     """Before, both succeeded (2 of 3 trials): the exact-file and ownership checks ran outside the lock."""
     home = tmp_path / "home"
-    with Prescreen(home):
+    with Prescreen(home, create=True):
         pass  # the catalog exists before the race
     first = corpus.film_path
     other = first if second == "same file" else corpus.write("film_reencoded.mp4", corpus.film, video_bitrate=250_000)
@@ -69,7 +69,7 @@ def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corp
     loser = json.loads(outs[codes.index(1)][0].splitlines()[-1])
     words = "exact file is already registered" if second == "same file" else "ownership conflict"
     assert any(words in why for why in loser["failures"].values()), loser
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert len(engine.catalog.works()) == 1
         assert engine.workflow.verify_audit()["problems"] == []
 
@@ -77,7 +77,7 @@ def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corp
 def test_a_retried_conflicting_registration_is_one_conflict(home, corpus):
     """Before, each failed retry recorded another ownership conflict."""
     copy = corpus.write("film_claimed.mp4", corpus.film, video_bitrate=250_000)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         for _ in range(3):
             with pytest.raises(RegisterError) as refused:
                 engine.register([copy], "mine", owner="Mallory")
@@ -91,7 +91,7 @@ def test_a_takedowns_limits_are_kept_when_the_references_are_refingerprinted(hom
     """Before, `index rebuild --refingerprint` dropped --only and --start/--end: the whole noticed file
     joined the work and unrelated uploads became block."""
     noticed = corpus.write("noticed_mix.mp4", tf.concat(tf.excerpt(corpus.film, 0, 10), tf.excerpt(corpus.other, 0, 20)))
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         res = engine.notice("film", str(noticed), span=(0.0, 10.0), modalities=("video",))
         ref = next(r for r in engine.catalog.references("film") if r.ref_id == res["ref_id"])
         assert ref.span == (0.0, 10.0) and ref.modalities == ("video",)
@@ -108,7 +108,7 @@ def test_a_takedowns_limits_are_kept_when_the_references_are_refingerprinted(hom
     assert len(after["video"]) == len(before["video"])
     # the other material of the noticed file (never the work's) is still nobody's
     unrelated = corpus.write("other_alone.mp4", tf.excerpt(corpus.other, 0, 20))
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert _screen(engine, unrelated, "u-other").decision.outcome == "allow"
 
 
@@ -119,7 +119,7 @@ def test_removing_a_work_releases_the_filters_decisions_and_withdraws_its_review
     full = corpus.write("film2_full.mp4", corpus.film2, video_bitrate=300_000)
     quote = corpus.write("film2_quote.mp4", tf.embed(tf.excerpt(corpus.film2, 4, 10), tf.excerpt(corpus.other, 0, 30), at=5))
     person = corpus.write("film2_full_b.mp4", tf.hflip(corpus.film2), video_bitrate=300_000)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert _screen(engine, full, "r-full").decision.outcome == "block"
         assert _screen(engine, quote, "r-quote").decision.outcome == "review"
         assert _screen(engine, person, "r-person").decision.outcome == "block"
@@ -170,7 +170,7 @@ def test_exclusions_are_checked_listed_and_withdrawn(home):
 def test_only_the_uploader_of_record_can_dispute(home, corpus):
     """Before, anyone could dispute without --uploader, and an upload without an uploader could be disputed."""
     copy = corpus.write("film_for_dispute.mp4", corpus.film, video_bitrate=300_000)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert _screen(engine, copy, "d-1", uploader="erin").decision.outcome == "block"
         assert _screen(engine, copy, "d-2", uploader=None).decision.outcome == "block"
     assert "Missing option '--uploader'" in cli(home, "dispute", "d-1", "--reason", "mine", code=2).output
@@ -197,7 +197,7 @@ def test_an_index_that_cannot_be_written_registers_with_a_warning(home, corpus, 
     out = json.loads(r.output)
     assert out["status"] == "ok" and out["ref_ids"]
     assert any("could not be written" in w and "rebuilt" in w for w in out["warnings"])
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert engine.catalog.get_work("new") is not None
 
 
@@ -209,10 +209,37 @@ def test_after_an_unwritten_index_the_next_command_searches_the_new_work(home, c
     copy = corpus.write("new_work2_copy.mp4", media, video_bitrate=250_000)  # other bytes: found by the index
     real = store._atomic_write
     monkeypatch.setattr(store, "_atomic_write", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left")))
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert engine.register([new], "new2", owner="Studio N").warnings
     monkeypatch.setattr(store, "_atomic_write", real)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         result = _screen(engine, copy, "n-1")
     assert result.decision.outcome == "block" and result.matches[0].work_id == "new2"
     assert np.isfinite(result.duration)
+
+
+# --------------------------------------------------------------------------- explicit catalogs, the clock
+
+def test_the_library_opens_only_an_existing_catalog_unless_asked_to_create_one(tmp_path):
+    """Before, Prescreen(mistyped_path) made an empty catalog, and screening against it allowed everything."""
+    from service import DataFolderError
+
+    with pytest.raises(DataFolderError, match="does not exist"):
+        Prescreen(tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFolderError, match="has no prescreen catalog"):
+        Prescreen(tmp_path / "empty")
+    with Prescreen(tmp_path / "new", create=True):
+        pass
+    with Prescreen(tmp_path / "new") as engine:
+        assert engine.catalog.works() == []
+
+
+def test_the_clock_is_passed_in(home):
+    from datetime import datetime, timezone
+
+    then = datetime(2030, 5, 1, 12, tzinfo=timezone.utc)
+    with Prescreen(home, clock=lambda: then) as engine:
+        engine.set_rules("film", [{"action": "track"}])
+        assert engine.workflow.audit_records(work_id="film")[-1]["at"] == "2030-05-01T12:00:00+00:00"
