@@ -28,7 +28,8 @@ from rich.text import Text
 
 from index import CatalogError, describe_sqlite_error
 from service import (
-    CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, default_toml, load_config, resolve_home,
+    CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, clock_from_environment,
+    default_toml, load_config, resolve_home,
 )
 from service.engine import DataFolderError, expand_paths
 from service.processes import LockTimeout, describe_holder, write_lock_holder
@@ -88,6 +89,7 @@ class _Typer(typer.Typer):
     """typer.Typer whose groups and commands print plain help (see above)."""
 
     def __init__(self, **kwargs):
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         super().__init__(cls=_PlainHelpGroup, **kwargs)
 
     def command(self, *args, **kwargs):
@@ -222,6 +224,27 @@ works_app = _Typer(help="Registered works: list, show, remove; their rules, prio
                    "time ranges.", no_args_is_help=True)
 index_app = _Typer(help="Inspect or rebuild the FAISS indexes (derived from the catalog).", no_args_is_help=True)
 config_app = _Typer(help="Show the configuration in force or the documented defaults.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"prescreen {version('prescreen')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("prescreen (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print prescreen's version and exit.")] = False) -> None:
+    """Content-fingerprint pre-upload filter: rights holders register works; uploads are screened against them
+    and get an explained decision (allow, review, block, or the work's own mute-audio or track) with the
+    matched seconds."""
+
+
 app.add_typer(works_app, name="works")
 app.add_typer(index_app, name="index")
 app.add_typer(config_app, name="config")
@@ -244,6 +267,7 @@ VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="After the ta
                                            "reasons (works, seconds, shares, similarity, the rule that fired).")]
 WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
 MAX_ID = 2 ** 63 - 1  # row ids are SQLite integers
+REVIEW_OUTCOMES = ("allow", "block", "mute-audio", "track", "upheld", "released")  # screening, then dispute
 ReviewIdArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The review's number (see `prescreen review list`).")]
 ActorOpt = Annotated[str, typer.Option("--actor", envvar="PRESCREEN_ACTOR",
                                        help="Who is acting (recorded in the audit log).")]
@@ -368,7 +392,8 @@ def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = T
         _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
                    "(`prescreen register` or `prescreen demo` creates one)")
         raise typer.Exit(2)
-    engine = Prescreen(home, load_config(config) if config else None)  # errors: see _guarded
+    engine = Prescreen(home, load_config(config) if config else None, create=create,
+                       clock=clock_from_environment())  # errors: see _guarded
     if check_format:
         try:
             engine.check_format()
@@ -416,12 +441,15 @@ def register(
         print(_dumps({"status": "ok", **result.as_dict()}))
         return
     table = Table(title=_cell(f"registered work {result.work_id}"))
-    for col in ("file", "seconds", "video codes", "audio codes", "landmarks"):
+    for col in ("file", "seconds", "video codes", "audio codes", "landmarks", "excluded (another owner's)"):
         table.add_column(col)
     for f in result.files:
+        excluded = ", ".join(f"{e['start']:g}-{e['end']:g} s ({e['work_id']})" for e in f.get("excluded", ()))
         _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)),
-             str(f.get("landmark_codes", 0)))
+             str(f.get("landmark_codes", 0)), excluded or "none")
     out.print(table)
+    for line in result.warnings:
+        _say(f"warning: {line}", "yellow")
     for f in result.files:
         for line in f.get("warnings", ()):
             _say(f"warning: {f['path']}: {line}", "yellow")
@@ -594,7 +622,7 @@ def screen_summary(results: list[ScreenResult]) -> str:
         else:
             counts[r.decision.outcome] = counts.get(r.decision.outcome, 0) + 1
     parts = [f"{n} {k}" for k, n in counts.items()]
-    return f"{len(results)} uploads: " + ", ".join(parts + [f"{failed} error"])
+    return f"{_plural(len(results), 'upload')}: " + ", ".join(parts + [f"{failed} error"])
 
 
 @app.command()
@@ -673,7 +701,14 @@ def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
         print_reasons(results)
     pending = [r for r in results if r.review_id]
     if pending:
-        out.print(f"{len(pending)} uploads wait for review: `prescreen review list`")
+        out.print(f"{_plural(len(pending), 'upload')} {'waits' if len(pending) == 1 else 'wait'} for review: "
+                  "`prescreen review list`")
+    reused = [r for r in results if r.already_screened_at]
+    if reused:
+        _say(f"{_plural(len(reused), 'row')} reused an earlier result (the same upload id with the same file was "
+             "screened before; --rescreen screens again): "
+             + ", ".join(f"{r.upload_id} ({_when(r.already_screened_at)})" for r in reused[:20])
+             + (f" and {len(reused) - 20} more" if len(reused) > 20 else ""), "dim")
     out.print(screen_summary(results))
 
 
@@ -696,19 +731,23 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag
 @works_app.command("remove")
 def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
                  as_json: JsonFlag = False) -> None:
-    """Remove a work; its fingerprints leave the index."""
+    """Remove a work; its fingerprints leave the index, and the filter's decisions that rested on it are
+    released (people's decisions stay)."""
     from index import CatalogError
 
     with _engine(home, config) as engine:
         try:
-            refs = engine.remove_work(work_id, actor=actor)
+            res = engine.remove_work(work_id, actor=actor)
         except CatalogError as exc:
             _say_error(exc)
             raise typer.Exit(1) from exc
     if as_json:
-        print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": refs}))
+        print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": res["ref_ids"],
+                      "released": res["released"], "withdrawn_reviews": res["withdrawn_reviews"]}))
     else:
-        _say(f"removed work {work_id} ({len(refs)} reference files)")
+        n, r, w = len(res["ref_ids"]), len(res["released"]), len(res["withdrawn_reviews"])
+        _say(f"removed work {work_id} ({_plural(n, 'reference file')}); {_plural(r, 'upload')} released, "
+             f"{_plural(w, 'pending review')} withdrawn")
 
 
 @index_app.command("stats")
@@ -807,7 +846,8 @@ def demo(
     media = media_dir or home_dir / "demo-media"
     if not as_json:
         out.print(Text.assemble(("prescreen demo", "bold"), shown(f": data in {home_dir}, media in {media}")))
-    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say)
+    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say,
+                                 clock=clock_from_environment())
     if as_json:
         for r in results:
             print(_dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
@@ -827,8 +867,87 @@ def demo(
 # -- rights workflow ---------------------------------------------------------
 review_app = _Typer(help="The human review queue: list, show evidence, decide.", no_args_is_help=True)
 uploaders_app = _Typer(help="Uploaders: strikes and history.", no_args_is_help=True)
+uploads_app = _Typer(help="Screened uploads: the latest, and one upload's outcome, evidence and history.",
+                     no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(uploaders_app, name="uploaders")
+app.add_typer(uploads_app, name="uploads")
+
+OUTCOMES = ("allow", "review", "block", "mute-audio", "track")
+
+
+@uploads_app.command("list")
+def uploads_list(
+    outcome: Annotated[Optional[str], typer.Option("--outcome", callback=lambda v: v and _one_of(v, OUTCOMES),
+                                                   help="Only uploads with this current outcome.")] = None,
+    uploader: Annotated[Optional[str], typer.Option("--uploader", help="Only this uploader's uploads.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many, newest first.")] = 50,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """The newest screened uploads and their current outcome. --json: JSON Lines, one upload per line."""
+    with _engine(home, config) as engine:
+        rows = engine.uploads(outcome, uploader, limit)
+    if as_json:
+        for r in rows:
+            print(_dumps(r))
+        return
+    table = _table("upload", "uploader", "screened (UTC)", "decision", "outcome", "set by", "file",
+                   title=f"uploads (newest first, at most {limit})", no_wrap=("screened (UTC)",))
+    for r in rows:
+        _row(table, r["upload_id"], r["uploader_id"] or "", _when(r["screened_at"]),
+             r["decision"] or r["status"], r["outcome"] or r["status"], r["outcome_by"] or "", r["path"])
+    out.print(table)
+    if not rows:
+        _say("no uploads" + (" with that outcome" if outcome else "") + (" of that uploader" if uploader else ""))
+
+
+@uploads_app.command("show")
+def uploads_show(
+    upload: Annotated[str, typer.Argument(help="The upload's id, or the path of a screened file.")],
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """One upload: current outcome (who set it, when), the screening's reasons, the matched works and
+    seconds on both timelines, its reviews and disputes, and its audit history. --json: one document."""
+    with _engine(home, config) as engine:
+        try:
+            info = engine.upload_status(upload)
+        except CatalogError as exc:
+            _fail(exc)
+
+    def human(o):
+        out.print(Text.assemble(shown(f"upload {o['upload_id']}"), " — ", (o["outcome"] or o["status"], "bold"),
+                                shown(f" (set by {o['outcome_by'] or 'system'} {_when(o['outcome_at'])}; screening "
+                                      f"decided {o['decision'] or o['status']} {_when(o['screened_at'])})")))
+        _say(f"file: {o['path']}" + (f"; uploader {o['uploader_id']}" if o["uploader_id"] else "")
+             + (f"; declared use {o['declared_use']}" if o["declared_use"] else ""))
+        if o["error"]:
+            _say(f"error: {o['error']}", "red")
+        for reason in o["reasons"]:
+            _say(f"  • {reason}")
+        if o["works"]:
+            works = _table("work", "outcome", "rule", title="per work")
+            for w in o["works"]:
+                _row(works, w["work_id"], w["outcome"], w.get("rule", ""))
+            out.print(works)
+        segs = _table("work", "modality", "upload (s)", "work (s)", "similarity", "stream", title="matched seconds")
+        for m in o["matches"]:
+            for seg in m["segments"]:
+                _row(segs, m["work_id"], seg["modality"], f"{seg['upload_start']:.1f}–{seg['upload_end']:.1f}",
+                     f"{seg['ref_start']:.1f}–{seg['ref_end']:.1f}", f"{seg['similarity']:.2f}",
+                     seg.get("stream") or "")
+        if o["matches"]:
+            out.print(segs)
+        if o["reviews"]:
+            reviews = _table("review", "kind", "status", "due", "reviewer", "outcome", "note", title="reviews")
+            for r in o["reviews"]:
+                _row(reviews, str(r["review_id"]), r["kind"], r["status"], _when(r["due_at"]), r["reviewer"] or "",
+                     r["outcome"] or "", r["note"] or "")
+            out.print(reviews)
+        history = _table("#", "time (UTC)", "actor", "action", title="history", no_wrap=("time (UTC)",))
+        for a in o["audit"]:
+            _row(history, str(a["audit_id"]), _when(a["at"]), a["actor"], a["action"])
+        out.print(history)
+    _print(info, as_json, human)
 
 
 def _file_safe(text: str) -> str:
@@ -841,6 +960,18 @@ def _seconds(value: Optional[float], name: str) -> Optional[float]:
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter(f"{name} must be a finite number of seconds, got {value}")
     return value
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    """A typer callback: ``value`` must be one of ``choices`` (a misspelling is a usage error, exit 2)."""
+    if value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def _plural(n: int, noun: str) -> str:
+    """'1 file', '2 files' (nouns that take -s)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fail(exc: Exception, code: int = 1):
@@ -937,6 +1068,26 @@ def works_exclude(
     _print(res, as_json, lambda o: _say(
         f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
         + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
+
+
+@works_app.command("unexclude")
+def works_unexclude(
+    work_id: WorkIdArg,
+    exclusion_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The exclusion's id (`works show`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
+) -> None:
+    """Withdraw an exclusion: its seconds match again from the next screening on."""
+    from workflow import WorkflowError
+
+    with _engine(home, config) as engine:
+        try:
+            res = engine.workflow.remove_exclusion(engine.now(), actor, work_id, exclusion_id, reason)
+        except WorkflowError as exc:
+            _fail(exc)
+    _print(res, as_json, lambda o: _say(
+        f"exclusion #{exclusion_id} of {work_id} ({o['start']:g}-{o['end']:g} s) withdrawn; earlier decisions "
+        "stay as they are"))
 
 
 @works_app.command("show")
@@ -1073,7 +1224,8 @@ def review_show(
 @review_app.command("decide")
 def review_decide(
     review_id: ReviewIdArg,
-    outcome: Annotated[str, typer.Option("--outcome", help="Screening review: allow, block, mute-audio or "
+    outcome: Annotated[str, typer.Option("--outcome", callback=lambda v: _one_of(v, REVIEW_OUTCOMES),
+                                         help="Screening review: allow, block, mute-audio or "
                                          "track. Dispute review: upheld or released.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decided (recorded in the audit log).")],
     note: Annotated[str, typer.Option("--note", help="Why.")] = "",
@@ -1094,10 +1246,11 @@ def review_decide(
 def dispute(
     upload_id: Annotated[str, typer.Argument(help="The upload's id (from the manifest or the JSON output).")],
     reason: Annotated[str, typer.Option("--reason", help="The uploader's counter-notice: why the use is lawful.")],
-    uploader: Annotated[Optional[str], typer.Option("--uploader", help="The disputing uploader's id.")] = None,
+    uploader: Annotated[str, typer.Option("--uploader", help="The disputing uploader's id: the upload's "
+                                          "uploader of record.")],
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
-    """An uploader disputes a decision; it goes to review with a deadline."""
+    """The uploader of record disputes a decision; it goes to review with a deadline."""
     from workflow import WorkflowError
 
     with _engine(home, config) as engine:
@@ -1164,6 +1317,11 @@ def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader
             _row(table, s["upload_id"], ", ".join(s["work_ids"]), s["reason"], _when(s["created_at"]), _when(s["expires_at"]),
                           "yes" if s["active"] else "expired")
         out.print(table)
+        uploads = _table("upload", "screened (UTC)", "decision", "outcome", "file", title="uploads",
+                         no_wrap=("screened (UTC)",))
+        for u in o["uploads"]:
+            _row(uploads, u["upload_id"], _when(u["screened_at"]), u["decision"] or "", u["outcome"] or "", u["path"])
+        out.print(uploads)
     _print(info, as_json, human)
 
 
@@ -1172,16 +1330,25 @@ def audit(
     upload: Annotated[Optional[str], typer.Option("--upload", help="Only this upload id.")] = None,
     work: Annotated[Optional[str], typer.Option("--work", help="Only this work id.")] = None,
     action: Annotated[Optional[str], typer.Option("--action", help="Only this action.")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Check the log's hash chain instead: exit 1 if any "
-                                         "record was edited, removed or inserted behind its back.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Check the log's keyed chain instead: exit 1 if any "
+                                         "record was edited, removed or inserted, or a work or upload changed, "
+                                         "behind its back. Prints the head to keep elsewhere.")] = False,
+    head: Annotated[Optional[str], typer.Option("--head", metavar="RECORDS:MAC",
+                                                help="With --verify: a head printed earlier (kept outside "
+                                                "the catalog); the log must still hold it.")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
-    """The append-only audit log: every decision, review, dispute and rule change."""
+    """The append-only audit log: every decision, review, dispute, rule change and catalog change."""
+    if head is not None and not verify:
+        _fail(ValueError("--head is only used with --verify"), 2)
     if verify:
         with _engine(home, config) as engine:
-            check = engine.workflow.verify_audit()
+            try:
+                check = engine.workflow.verify_audit(head)
+            except ValueError as exc:
+                _fail(exc, 2)
         def human(c):
-            out.print(Text.assemble(f"{c['records']} audit records; chain head {c['head'] or '(none)'}; ",
+            out.print(Text.assemble(f"{c['records']} audit records; head {c['head'] or '(none)'}; ",
                                     ("intact", "green") if not c["problems"] else
                                     (f"{len(c['problems'])} problems:", "red")))
             for problem in c["problems"]:
@@ -1237,18 +1404,32 @@ def report(
     for k in ("allow", "track", "mute-audio", "review", "block"):
         table.add_row(k, str(rep["decisions"].get(k, 0)), str(rep["outcomes"].get(k, 0)))
     out.print(table)
-    out.print(f"reviews: {rep['reviews']}; reviewer outcomes: {rep['review_outcomes']}")
-    out.print(f"disputes: {rep['disputes']}; of {rep['restrictive_decisions']} uploads ever blocked or muted, "
+    table = _table("", "kind", "status", "count", title="reviews and disputes")
+    for key, n in sorted(rep["reviews"].items()):
+        kind, _, status = key.partition(":")
+        _row(table, "review", kind, status, str(n))
+    for status, n in sorted(rep["disputes"].items()):
+        _row(table, "dispute", "", status, str(n))
+    out.print(table)
+    out.print(f"reviewers decided screening reviews as: {_counts(rep['review_outcomes'])}")
+    out.print(f"of {_plural(rep['restrictive_decisions'], 'upload')} ever blocked or muted, "
               f"{rep['overturned']} were released on dispute ({100 * rep['overturned_share']:.0f}% overturned); "
               f"{rep['released_by_rights_holders']} decisions released by rights holders' exclusions or rules")
     table = Table(title="per work")
     for col in ("work", "matched uploads", "decisions", "outcomes", "restricted", "overturned"):
         table.add_column(col)
     for w, d in sorted(rep["per_work"].items()):
-        _row(table, w, str(d["matched_uploads"]), _dumps(d["decisions"]), _dumps(d["outcomes"]),
+        _row(table, w, str(d["matched_uploads"]), _counts(d["decisions"]), _counts(d["outcomes"]),
              str(d["restricted"]), str(d["overturned"]))
     out.print(table)
     _say(f"chart: {chart}")
+
+
+def _counts(counts) -> str:
+    """{'block': 3, 'allow': 1} -> 'block 3, allow 1' (a table cell, not a dict); a plain number as it is."""
+    if not isinstance(counts, dict):
+        return str(counts)
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 
 
 def _outcome(r: ScreenResult) -> str:

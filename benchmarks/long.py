@@ -119,7 +119,7 @@ def _child_step(step: str, home: str, path: str) -> dict:
 
     baseline = _rss_mib()
     c0, w0 = time.process_time(), time.perf_counter()
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         if step == "register":
             result = engine.register([path], work_id="long-film", title="Long film", owner="benchmark")
             detail = {"files": result.files}

@@ -29,7 +29,7 @@ def main(corpus_json: str, out_json: str) -> None:
     data = json.loads(open(corpus_json).read())
     out: dict = {"uploads": {}, "stage_wall_seconds": {}}
     with tempfile.TemporaryDirectory(prefix="prescreen-cpu-") as home:
-        with Prescreen(home) as engine:
+        with Prescreen(home, create=True) as engine:
             c0 = time.process_time()
             for ref in data["references"]:
                 engine.register([ref["path"]], work_id=ref["work_id"], owner="benchmark")

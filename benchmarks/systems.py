@@ -98,7 +98,7 @@ class PrescreenSystem:
 
         if self.home.exists():
             shutil.rmtree(self.home)
-        self.engine = Prescreen(self.home)
+        self.engine = Prescreen(self.home, create=True)
         for ref in corpus.references:
             self.engine.register([corpus.path(ref.path)], work_id=ref.work_id, title=ref.title,
                                  owner="benchmark")

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -25,6 +25,10 @@ SCHEMA_VERSION = 3
 _ADDED_COLUMNS = (
     ("uploads", "outcome_by", "TEXT"),   # who set the current outcome: system, review, dispute, notice, expiry, release
     ("uploads", "outcome_at", "TEXT"),   # when the current outcome was set (dispute windows run from it)
+    # what of the file a reference keeps (a takedown of part of an upload): seconds and modalities;
+    # refingerprinting the file applies them again
+    ("refs", "keep_start", "REAL"), ("refs", "keep_end", "REAL"),
+    ("refs", "keep_modalities", "TEXT NOT NULL DEFAULT 'video,audio'"),
 )
 _MIGRATABLE_FROM = (2,)
 
@@ -49,7 +53,10 @@ CREATE TABLE IF NOT EXISTS refs (
     has_video INTEGER NOT NULL,
     has_audio INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'original'
+    kind TEXT NOT NULL DEFAULT 'original',
+    keep_start REAL,
+    keep_end REAL,
+    keep_modalities TEXT NOT NULL DEFAULT 'video,audio'
 );
 CREATE INDEX IF NOT EXISTS refs_sha256 ON refs(sha256);
 CREATE INDEX IF NOT EXISTS refs_work ON refs(work_id);
@@ -151,6 +158,8 @@ class Reference:
     has_video: bool
     has_audio: bool
     kind: str = "original"
+    span: tuple[float, float] | None = None  # reference seconds whose codes it keeps (None: all)
+    modalities: tuple[str, ...] = ("video", "audio")  # the modalities whose codes it keeps
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,8 @@ class NewReference:
     has_audio: bool
     fingerprints: tuple[Fingerprint, ...]
     kind: str = "original"  # "original" (registered by the owner) or "notice" (a noticed upload variant)
+    span: tuple[float, float] | None = None  # the seconds ``fingerprints`` were cut to (None: all)
+    modalities: tuple[str, ...] = ("video", "audio")  # the modalities ``fingerprints`` were cut to
 
 
 class CatalogError(Exception):
@@ -201,6 +212,10 @@ class Catalog:
         folder, locked for longer than ``timeout``) raises CatalogError saying so.
         """
         self.path = Path(path)
+        # called inside every write transaction just before COMMIT (an exception rolls it back), and
+        # after a ROLLBACK: the audit chain writes its records and forgets them there
+        self.before_commit: list[Callable[[], object]] = []
+        self.after_rollback: list[Callable[[], object]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
@@ -258,15 +273,20 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE ... (``before_commit`` hooks) COMMIT, rolled back on any exception."""
         if self.db.in_transaction:
             yield self.db
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            for hook in self.before_commit:
+                hook()
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            for hook in self.after_rollback:
+                hook()
             raise
         self.db.execute("COMMIT")
 
@@ -358,9 +378,11 @@ class Catalog:
             for ref in refs:
                 cur = db.execute(
                     """INSERT INTO refs(work_id, path, sha256, md5, size, duration, has_video, has_audio,
-                                        created_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                                        created_at, kind, keep_start, keep_end, keep_modalities)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (work_id, ref.path, ref.sha256, ref.md5, ref.size, ref.duration,
-                     int(ref.has_video), int(ref.has_audio), utc_now(), ref.kind),
+                     int(ref.has_video), int(ref.has_audio), utc_now(), ref.kind,
+                     *(ref.span if ref.span else (None, None)), ",".join(ref.modalities)),
                 )
                 ref_id = int(cur.lastrowid)
                 ids.append(ref_id)
@@ -542,6 +564,18 @@ class Catalog:
                               (path,)).fetchone()
         return self.upload(row[0]) if row else None
 
+    def upload_rows(self, outcome: str | None = None, uploader_id: str | None = None, path: str | None = None,
+                    limit: int = 50) -> list[dict]:
+        """The newest screened uploads first (no result documents): filtered by current outcome,
+        uploader or stored path; at most ``limit`` rows."""
+        sql, args = ("SELECT upload_pk, upload_id, uploader_id, declared_use, path, screened_at, status, error, "
+                     "decision, outcome, outcome_by, outcome_at FROM uploads WHERE 1=1"), []
+        for col, value in (("outcome", outcome), ("uploader_id", uploader_id), ("path", path)):
+            if value is not None:
+                sql += f" AND {col}=?"
+                args.append(value)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY upload_pk DESC LIMIT ?", (*args, limit))]
+
     def last_upload_pk(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(upload_pk), 0) FROM uploads").fetchone()[0])
 
@@ -568,4 +602,6 @@ def _ref(row: sqlite3.Row) -> Reference:
     return Reference(
         row["ref_id"], row["work_id"], row["path"], row["sha256"], row["md5"], row["size"],
         row["duration"], bool(row["has_video"]), bool(row["has_audio"]), row["kind"],
+        None if row["keep_start"] is None else (row["keep_start"], row["keep_end"]),
+        tuple(row["keep_modalities"].split(",")),
     )

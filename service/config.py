@@ -30,6 +30,7 @@ from index import IndexParams
 from match import AlignParams, ConstellationParams
 from match.cuts import CutMatchParams
 from policy import FairUse, PolicyParams, Rule, RuleError, Thresholds
+from workflow import WorkflowParams
 
 
 class ConfigError(Exception):
@@ -61,19 +62,6 @@ class MatchParams:
 
 
 @dataclass(frozen=True)
-class WorkflowParams:
-    """Deadlines and strike counting (TOML ``[workflow]``)."""
-
-    review_expiry_hours: float = 72.0
-    review_expiry_outcome: str = "allow"
-    dispute_window_days: float = 30.0
-    dispute_review_hours: float = 168.0
-    dispute_expiry_outcome: str = "released"
-    strike_expiry_days: float = 90.0
-    repeat_uploader_strikes: int = 3
-
-
-@dataclass(frozen=True)
 class ServiceParams:
     """How commands share a data folder, and the operators' log (TOML ``[service]``).
 
@@ -93,6 +81,20 @@ class ServiceParams:
 
 
 @dataclass(frozen=True)
+class AuditParams:
+    """Where the audit chain's key lives (TOML ``[audit]``).
+
+    key_env: the environment variable that holds the key (at least 32 characters); when it is set it
+        wins over the file.
+    key_file: the file that holds the key; a relative path is inside the data folder. It is made
+        (32 random bytes, hex, mode 0600) when a log is first keyed and no key exists.
+    """
+
+    key_env: str = "PRESCREEN_AUDIT_KEY"
+    key_file: str = "audit.key"
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
@@ -101,6 +103,7 @@ class Config:
     workflow: WorkflowParams
     raw: dict
     service: ServiceParams = ServiceParams()
+    audit: AuditParams = AuditParams()
 
     @property
     def version(self) -> str:
@@ -414,6 +417,9 @@ _CHECKS: dict[str, tuple] = {
     "service.foreign_claim_hours": _between(0, 8760, "hours", lo_open=True),
     "service.log_max_bytes": _between(10_000, 1e9, "bytes"),
     "service.log_backups": _between(0, 100),
+    "audit.key_env": ((lambda v: v == "" or (v.replace("_", "").isalnum() and v.isascii() and not v[0].isdigit())),
+                      "must be an environment variable's name (letters, digits, _) or empty for none"),
+    "audit.key_file": ((lambda v: v != "" and "\0" not in v), "must be a file name"),
 }
 
 
@@ -640,4 +646,5 @@ def load_config(path: str | Path | None = None) -> Config:
         workflow=workflow,
         raw=raw,
         service=_build(ServiceParams, raw["service"]),
+        audit=_build(AuditParams, raw["audit"]),
     )

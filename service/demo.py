@@ -14,7 +14,7 @@ import mediagen as mg
 from mediagen import bad
 from mediagen import transforms as tf
 
-from .engine import Prescreen, ScreenResult
+from .engine import Clock, Prescreen, ScreenResult, system_clock
 
 LOW_VIDEO_BITRATE = 20_000  # bit/s: the low-bitrate re-upload, well below the reference's ~60 kbit/s video
 LOW_AUDIO_BITRATE = 24_000  # bit/s: ... and its ~73 kbit/s audio
@@ -73,10 +73,11 @@ def _make_media(folder: Path, say: Callable[[str], None] = print) -> dict[str, s
     }
 
 
-def run_demo(home: Path, media: Path, say: Callable[[str], None] = print) -> tuple[list[ScreenResult], dict[str, str]]:
+def run_demo(home: Path, media: Path, say: Callable[[str], None] = print,
+             clock: Clock = system_clock) -> tuple[list[ScreenResult], dict[str, str]]:
     """Generate media under ``media``, register the works in ``home``, screen the uploads."""
     expected = _make_media(media, say)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True, clock=clock) as engine:
         known = {w.work_id for w in engine.catalog.works()}
         already = [work_id for work_id, *_ in WORKS if work_id in known]
         if already:

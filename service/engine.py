@@ -38,7 +38,9 @@ from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, alig
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
 from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
-from workflow import Deadlines, Workflow, WorkflowError
+from workflow import Workflow, WorkflowError
+
+from .audit_key import audit_key_source
 
 from .config import Config, ConfigError, load_config
 from .oplog import log_failure
@@ -143,6 +145,21 @@ def stored_path(path: Path) -> str:
     return text
 
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(timezone.utc)
+
+
+def clock_from_environment() -> Clock:
+    """The clock a front end passes in: $PRESCREEN_NOW (ISO 8601) fixed, for replays and tests of
+    deadlines, else the system clock. ConfigError (at once, not in the middle of a batch) if it is no time."""
+    fixed = fixed_now()
+    return system_clock if fixed is None else (lambda: fixed)
+
+
 def fixed_now() -> datetime | None:
     """$PRESCREEN_NOW as a time (UTC if it names no zone), None if unset; ConfigError if it is no time."""
     text = (os.environ.get("PRESCREEN_NOW") or "").strip()
@@ -183,10 +200,11 @@ class RegisterResult:
     files: list[dict]
     skipped: list[str] = field(default_factory=list)  # files in folders without a media suffix
     already_registered: list[str] = field(default_factory=list)  # files this work already has
+    warnings: list[str] = field(default_factory=list)  # registered, but (say) the index files could not be written
 
     def as_dict(self) -> dict:
         return {"work_id": self.work_id, "ref_ids": self.ref_ids, "files": self.files, "skipped": self.skipped,
-                "already_registered": self.already_registered}
+                "already_registered": self.already_registered, "warnings": self.warnings}
 
 
 @dataclass
@@ -240,20 +258,30 @@ class ScreenResult:
 
 
 class Prescreen:
-    """Library entry point: ``Prescreen(home).register(...)``, ``.screen(...)``.
+    """Library entry point: ``Prescreen(home, create=True).register(...)``, ``.screen(...)``.
 
     home: the data folder (SQLite catalog + FAISS index files).
     config: the effective configuration (defaults, or ``<home>/config.toml``).
+    create: make the data folder and its catalog when there is none. Without it a folder with no
+        catalog is refused (DataFolderError): a mistyped path must not become an empty catalog that
+        allows every upload because it has nothing to compare with.
+    clock: the time of every decision, deadline and audit record (UTC; default the system clock;
+        front ends pass :func:`clock_from_environment`).
     """
 
-    def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None):
+    def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None, *,
+                 create: bool = False, clock: Clock = system_clock):
         self.home = resolve_home(home)
+        if not create and not (self.home / CATALOG_FILE).is_file():
+            state = "does not exist" if not self.home.exists() else "has no prescreen catalog"
+            raise DataFolderError(f"the data folder {self.home} {state}: check the path (registering a work, or "
+                                  "Prescreen(home, create=True), creates one)")
         _prepare_folder(self.home)
         if config is None:
             user = self.home / "config.toml"
             config = load_config(user if user.exists() else None)
         self.config = config
-        fixed_now()  # a $PRESCREEN_NOW that is no time fails here, not in the middle of a batch
+        self._clock = clock
         self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
         try:
             code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
@@ -261,10 +289,8 @@ class Prescreen:
                           CUT: CUT_CODE_BYTES}  # (WINDOW codes: catalog only)
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
             self.format = format_id(config.fingerprint)
-            w = config.workflow
-            self.workflow = Workflow(self.catalog, Deadlines(
-                w.review_expiry_hours, w.review_expiry_outcome, w.dispute_window_days, w.dispute_review_hours,
-                w.dispute_expiry_outcome, w.strike_expiry_days, w.repeat_uploader_strikes), config.version)
+            self.workflow = Workflow(self.catalog, config.workflow, config.version, audit_key_source(
+                self.home, config.audit.key_env, config.audit.key_file))
         except BaseException:
             self.catalog.close()
             raise
@@ -273,10 +299,9 @@ class Prescreen:
         self._windows = _ReferenceCache()  # reference window codes read to verify reframed copies
         self._peaks = _ReferenceCache()  # reference spectral peaks read to verify short quotes
 
-    @staticmethod
-    def now() -> datetime:
-        """Current time (UTC); $PRESCREEN_NOW (ISO 8601) overrides it for replays and tests."""
-        return fixed_now() or datetime.now(timezone.utc)
+    def now(self) -> datetime:
+        """The engine's clock (see ``clock``), UTC."""
+        return self._clock()
 
     def close(self) -> None:
         self.catalog.close()
@@ -356,37 +381,87 @@ class Prescreen:
         items, skipped = expand_paths(paths, media_only=True)
         if not items:
             raise RegisterError("no media files to register")
-        existing = self.catalog.get_work(work_id)
+        existing = self.catalog.get_work(work_id)  # (checked again under the lock; this saves decoding)
         if existing and owner and existing.owner and owner != existing.owner:
             raise RegisterError(f"work {work_id!r} belongs to {existing.owner!r}: a file of another owner cannot "
                                 "join it (register it under its own work id)")
-        owner = owner or (existing.owner if existing else "")
-        self._ensure_index()
         failures: dict[str, str] = {}
-        new_refs: list[NewReference] = []
-        overlaps: list[list[tuple[WorkMatch, str]]] = []
-        files: list[dict] = []
-        seen: set[str] = set()
-        already: list[str] = []
         now = self.now()
+        made = []  # (given, path, fingerprints, query codes): the slow part, outside the write lock
         for given, path in items:
             try:
                 if not given:
                     raise MediaError("an empty file name")
                 if path.is_dir():  # a folder that could not be listed
                     raise MediaError(folder_problem(path))
-                fps, query = fingerprint_for_registration(path, self.config.fingerprint)
+                made.append((given, path, *fingerprint_for_registration(path, self.config.fingerprint)))
             except MediaError as exc:
                 failures[given] = str(exc)
-                continue
             except sqlite3.Error:
                 raise  # the catalog, not the file: stops the registration (nothing was written)
             except Exception as exc:  # noqa: BLE001 - one file's failure is that file's, and nothing is written
                 failures[given] = self._failure_words("registering", given, exc)
-                continue
             finally:
                 if progress:
                     progress(given)
+        # The checks that depend on what else is registered (the work's owner, exact files, other owners'
+        # works) and the writes happen under one lock: of two owners registering the same content at the
+        # same moment, the second sees the first's references and is refused as a conflict.
+        with self._write_lock():
+            self._ensure_index()
+            existing = self.catalog.get_work(work_id)
+            if existing and owner and existing.owner and owner != existing.owner:
+                raise RegisterError(f"work {work_id!r} belongs to {existing.owner!r}: a file of another owner "
+                                    "cannot join it (register it under its own work id)")
+            owner = owner or (existing.owner if existing else "")
+            new_refs, files, overlaps, already = self._checked_references(
+                made, work_id, owner, kind, span, modalities, check_conflicts, failures, now, actor)
+            if failures:
+                raise RegisterError(f"{len(failures)} of {len(items)} files could not be registered; nothing was "
+                                    "written", failures)
+            if not new_refs:
+                if existing:  # every file was registered before: new rules or priority still apply
+                    with self.catalog.transaction():
+                        self._set_work_settings(work_id, parsed_rules, priority, actor)
+                return RegisterResult(work_id, [], [], skipped, already)
+            with self.catalog.transaction():
+                ref_ids, _ = self.catalog.add_references(work_id, title, owner, new_refs,
+                                                         meta={"fingerprint_format": self.format})
+                self.workflow.audit(now, actor, "register", {"title": title, "owner": owner, "kind": kind,
+                                                             "files": files, "ref_ids": ref_ids}, work_id=work_id)
+                self._set_work_settings(work_id, parsed_rules, priority, actor)
+                for ref_id, ref, found in zip(ref_ids, new_refs, overlaps):
+                    for match, why in found:
+                        self._record_overlap(now, actor, work_id, owner, ref_id, ref.path, match, why)
+            # The catalog (the source of truth) has the work now: whatever happens to the derived index
+            # files, the registration happened. A failure to write them is a warning; the next command
+            # that searches sees the generation differ and rebuilds them from the catalog.
+            warnings = []
+            try:
+                generation = self.catalog.generation()
+                for ref_id, ref in zip(ref_ids, new_refs):
+                    for fp in ref.fingerprints:
+                        if fp.signal in self.indexes.signals:  # (window codes are read from the catalog)
+                            self.indexes.signals[fp.signal].add(ref_id, fp)
+                self.indexes.save(generation)
+            except OSError as exc:
+                self._loaded = False
+                warnings.append(f"registered in the catalog, but the index files in {self.indexes.folder} could not "
+                                f"be written ({exc.strerror or exc}); they are rebuilt from the catalog by the next "
+                                "command that searches (or `prescreen index rebuild`)")
+        return RegisterResult(work_id, ref_ids, files, skipped, already, warnings)
+
+    def _checked_references(self, made, work_id: str, owner: str, kind: str, span, modalities, check_conflicts: bool,
+                            failures: dict[str, str], now: datetime, actor: str):
+        """The new references among the fingerprinted files, under the write lock: files this work has
+        (skipped), exact files of another work, degenerate content and ownership conflicts go to
+        ``failures``. Returns (new references, file summaries, overlaps per reference, already registered)."""
+        new_refs: list[NewReference] = []
+        overlaps: list[list[tuple[WorkMatch, str]]] = []
+        files: list[dict] = []
+        seen: set[str] = set()
+        already: list[str] = []
+        for given, path, fps, query in made:
             clash = self.catalog.references_by_sha256(fps.digest.sha256)
             if any(r.work_id == work_id for r in clash) or fps.digest.sha256 in seen:
                 already.append(given)
@@ -394,7 +469,7 @@ class Prescreen:
             if clash:
                 failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
                 continue
-            kept = [self._keep(fp, span) for signal, fp in fps.signals.items() if MODALITY[signal] in modalities]
+            kept = self._kept_codes(fps, span, modalities)
             try:
                 usable = any(self._matchable(fp) for fp in kept)
                 conflict, found = (self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
@@ -417,43 +492,25 @@ class Prescreen:
             new_refs.append(NewReference(
                 path=stored_path(path.resolve()), sha256=fps.digest.sha256, md5=fps.digest.md5, size=fps.digest.size,
                 duration=fps.duration, has_video=fps.has_video, has_audio=fps.has_audio,
-                fingerprints=tuple(kept), kind=kind,
+                fingerprints=tuple(kept), kind=kind, span=span, modalities=modalities,
             ))
             overlaps.append(found)
             files.append({"path": given, "duration": round(fps.duration, 3),
-                          **{f"{fp.signal}_codes": len(fp) for fp in kept}, "warnings": list(fps.warnings)})
-        if failures:
-            raise RegisterError(f"{len(failures)} of {len(items)} files could not be registered; nothing was written",
-                                failures)
-        if not new_refs:
-            if existing:  # every file was registered before: new rules or priority still apply
-                with self.catalog.transaction():
-                    self._set_work_settings(work_id, parsed_rules, priority, actor)
-            return RegisterResult(work_id, [], [], skipped, already)
-        with self._write_lock():
-            self._ensure_index()
-            with self.catalog.transaction():
-                ref_ids, _ = self.catalog.add_references(work_id, title, owner, new_refs,
-                                                         meta={"fingerprint_format": self.format})
-                self.workflow.audit(now, actor, "register", {"title": title, "owner": owner, "kind": kind,
-                                                             "files": files, "ref_ids": ref_ids}, work_id=work_id)
-                self._set_work_settings(work_id, parsed_rules, priority, actor)
-                for ref_id, ref, found in zip(ref_ids, new_refs, overlaps):
-                    for match, why in found:
-                        self._record_overlap(now, actor, work_id, owner, ref_id, ref.path, match, why)
-            generation = self.catalog.generation()
-            for ref_id, ref in zip(ref_ids, new_refs):
-                for fp in ref.fingerprints:
-                    if fp.signal in self.indexes.signals:  # (window codes are read from the catalog)
-                        self.indexes.signals[fp.signal].add(ref_id, fp)
-            self.indexes.save(generation)
-        return RegisterResult(work_id, ref_ids, files, skipped, already)
+                          **{f"{fp.signal}_codes": len(fp) for fp in kept}, "warnings": list(fps.warnings),
+                          # seconds of this file that another owner's work already has: excluded from it
+                          "excluded": [{"start": round(max(0.0, seg.upload_start), 2),
+                                        "end": round(seg.upload_end, 2), "work_id": m.work_id}
+                                       for m, _ in found for seg in m.segments]})
+        return new_refs, files, overlaps, already
 
     @staticmethod
-    def _keep(fp: Fingerprint, span: tuple[float, float] | None) -> Fingerprint:
+    def _kept_codes(fps, span: tuple[float, float] | None, modalities: tuple[str, ...]) -> list[Fingerprint]:
+        """A file's reference codes of the signals that watch ``modalities``, cut to ``span`` (seconds;
+        None: all): what a reference keeps, at registration and again when it is refingerprinted."""
+        kept = [fp for signal, fp in fps.signals.items() if MODALITY[signal] in modalities]
         if span is None:
-            return fp
-        return fp.subset((fp.ends > span[0]) & (fp.starts < span[1]))
+            return kept
+        return [fp.subset((fp.ends > span[0]) & (fp.starts < span[1])) for fp in kept]
 
     def _matchable(self, fp: Fingerprint) -> bool:
         """Whether a reference's codes of one signal could ever form a segment.
@@ -555,15 +612,31 @@ class Prescreen:
         return {"notice_id": notice_id, "work_id": work_id, "upload_id": upload_id, "ref_id": ref_id,
                 "path": str(path), "span": list(span) if span else None, "modalities": list(modalities)}
 
-    def remove_work(self, work_id: str, actor: str = "operator") -> list[int]:
-        """Delete a work; its fingerprints leave the index. Returns the removed ref ids."""
+    def remove_work(self, work_id: str, actor: str = "operator") -> dict:
+        """Delete a work; its fingerprints leave the index, and what the filter decided because of it goes.
+
+        In one transaction with the removal and its audit record: every stored upload that matched
+        the work is re-decided without it, so an automatic block, mute or review that rested on it
+        is released (audited); the pending reviews of uploads that end up allowed are withdrawn.
+        Outcomes a person set (a reviewer, a dispute, a takedown) stay as they are.
+
+        Returns {work_id, ref_ids, released: [{upload_id, from, to}], withdrawn_reviews: [review ids]}.
+        """
+        now = self.now()
         with self._write_lock():
             self._ensure_index()
-            ref_ids, generation = self.catalog.remove_work(work_id)
+            with self.catalog.transaction():
+                if self.catalog.get_work(work_id) is None:
+                    raise CatalogError(f"no work with id {work_id!r}")
+                affected = self.workflow.uploads_matching(work_id)
+                ref_ids, generation = self.catalog.remove_work(work_id)
+                self.workflow.audit(now, actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
+                why = f"work {work_id} was removed"
+                released = self.redecide_work(work_id, actor, why=why, uploads=affected)
+                withdrawn = self.workflow.withdraw_reviews(now, actor, affected, why)
             self.indexes.remove_references(ref_ids, self.catalog)
             self.indexes.save(generation)
-        self.workflow.audit(self.now(), actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
-        return ref_ids
+        return {"work_id": work_id, "ref_ids": ref_ids, "released": released, "withdrawn_reviews": withdrawn}
 
     def add_exclusion(self, work_id: str, start: float, end: float, reason: str, actor: str = "operator",
                       ref_id: int | None = None) -> dict:
@@ -590,23 +663,25 @@ class Prescreen:
             self.workflow.set_rules(self.now(), actor, work_id, rules)
             return self.redecide_work(work_id, actor, why="rule change")
 
-    def redecide_work(self, work_id: str, actor: str, why: str) -> list[dict]:
-        """Re-decide stored uploads that matched ``work_id`` under the current exclusions and
-        rules; an upload whose automatic outcome becomes less restrictive is released (audited).
+    def redecide_work(self, work_id: str, actor: str, why: str, uploads: list[str] | None = None) -> list[dict]:
+        """Re-decide stored uploads that matched ``work_id`` under the current references, exclusions
+        and rules; an upload whose automatic outcome becomes less restrictive is released (audited).
 
-        Outcomes a person set (a reviewer, a dispute, a takedown) are left alone;
-        a release to ``review`` queues the upload for a person.
+        uploads: the upload ids to consider (default: those that matched the work; a removed work's
+        must be listed before it goes). Outcomes a person set (a reviewer, a dispute, a takedown) are
+        left alone; a release to ``review`` queues the upload for a person.
         """
         now = self.now()
         refs = self.catalog.references()
         excluded = self.workflow.excluded_by_ref()
         policies = self.workflow.work_policies()
         released = []
-        rows = self.catalog.db.execute(
+        wanted = set(self.workflow.uploads_matching(work_id) if uploads is None else uploads)
+        rows = [r for r in self.catalog.db.execute(
             "SELECT upload_id, uploader_id, declared_use, outcome, result FROM uploads u "
             "WHERE status='ok' AND COALESCE(outcome_by, 'system') IN ('system', 'release') AND EXISTS "
             "(SELECT 1 FROM json_each(u.result, '$.matches') m WHERE json_extract(m.value, '$.work_id') = ?)",
-            (work_id,)).fetchall()
+            (work_id,)).fetchall() if r["upload_id"] in wanted]
         for row in rows:
             result = json.loads(row["result"])
             if any(m.get("method") == "digest" for m in result["matches"]):
@@ -638,7 +713,8 @@ class Prescreen:
                 for ref in self.catalog.references():
                     try:
                         fps = fingerprint_file(ref.path, REFERENCE, self.config.fingerprint)
-                        new[ref.ref_id] = tuple(fps.signals.values())
+                        # a takedown's --only and --start/--end stay with the reference
+                        new[ref.ref_id] = tuple(self._kept_codes(fps, ref.span, ref.modalities))
                     except MediaError as exc:
                         failures[ref.path] = str(exc)
                     except Exception as exc:  # noqa: BLE001 - that file's failure; nothing is changed
@@ -654,6 +730,28 @@ class Prescreen:
             self.indexes.rebuild(self.catalog)
             self._loaded = True
         return self.indexes.stats()
+
+    def uploads(self, outcome: str | None = None, uploader_id: str | None = None, limit: int = 50) -> list[dict]:
+        """The newest screened uploads with their current outcome (who set it, when)."""
+        self.workflow.expire_due(self.now())  # an outcome past its review deadline is the deadline's
+        return self.catalog.upload_rows(outcome, uploader_id, limit=limit)
+
+    def upload_status(self, upload: str) -> dict:
+        """One upload by id, or the latest screening of a file by its path: current outcome (who set it,
+        when), the screening's decision with reasons, matched works and segments, its reviews and disputes,
+        and its audit history. CatalogError if there is none."""
+        self.workflow.expire_due(self.now())
+        row = self.catalog.upload(upload)
+        if row is None and upload:
+            found = self.catalog.upload_rows(path=stored_path(Path(upload).expanduser()), limit=1)
+            row = self.catalog.upload(found[0]["upload_id"]) if found else None
+        if row is None:
+            raise CatalogError(f"no upload with id or path {upload!r} (`prescreen uploads list` shows the latest)")
+        result = row.pop("result")
+        return {**row, "duration": result.get("duration"), "rule": result.get("rule"),
+                "reasons": result.get("reasons", []), "works": result.get("works", []),
+                "matches": result.get("matches", []), "streams": result.get("streams", []),
+                **self.workflow.upload_history(row["upload_id"])}
 
     def index_stats(self) -> dict:
         self._ensure_index()

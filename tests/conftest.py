@@ -52,7 +52,7 @@ def corpus(tmp_path_factory) -> Corpus:
 @pytest.fixture(scope="session")
 def registered_home(tmp_path_factory, corpus: Corpus) -> Path:
     home = tmp_path_factory.mktemp("home")
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([corpus.film_path], "film", title="The Film", owner="Studio A")
         engine.register([corpus.film2_path], "film2", title="Second Film", owner="Studio B")
         engine.register([corpus.song_path], "song", title="The Song", owner="Label C")
@@ -61,5 +61,5 @@ def registered_home(tmp_path_factory, corpus: Corpus) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(registered_home: Path):
-    with Prescreen(registered_home) as e:
+    with Prescreen(registered_home, create=True) as e:
         yield e

@@ -128,7 +128,7 @@ def test_failed_register_writes_nothing(tmp_path, corpus, junk_dir):
     folder.mkdir()
     bad.copy_file(corpus.film2_path, folder / "good.mp4")
     bad.write_truncated(corpus.film_path, folder / "broken.mp4", 0.5)
-    with Prescreen(tmp_path / "home") as engine:
+    with Prescreen(tmp_path / "home", create=True) as engine:
         with pytest.raises(RegisterError) as info:
             engine.register([folder], "w")
         assert list(info.value.failures) == [str(folder / "broken.mp4")]
@@ -138,7 +138,7 @@ def test_failed_register_writes_nothing(tmp_path, corpus, junk_dir):
 
 def test_crash_between_catalog_and_index_is_repaired(tmp_path, corpus, monkeypatch):
     home = tmp_path / "home"
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([corpus.film2_path], "film2")
 
         def crash(self, generation):
@@ -149,7 +149,7 @@ def test_crash_between_catalog_and_index_is_repaired(tmp_path, corpus, monkeypat
         with pytest.raises(KeyboardInterrupt):
             engine.register([corpus.film_path], "film")
         monkeypatch.undo()
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert {w.work_id for w in engine.catalog.works()} == {"film", "film2"}
         stats = engine.index_stats()  # stale index detected and rebuilt from the catalog
         codes = sum(s["codes"] for s in stats["signals"].values())
@@ -165,7 +165,7 @@ def test_killed_register_leaves_catalog_consistent(tmp_path, corpus):
     for i in range(6):
         mg.write_media(mg.synth_work(1000 + i, 10.0), folder / f"part{i}.mp4")
     home = tmp_path / "home"
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([corpus.song_path], "song")
     env = {**os.environ, "PRESCREEN_HOME": str(home)}
     for delay in (1.0, 3.0, 6.0):
@@ -175,7 +175,7 @@ def test_killed_register_leaves_catalog_consistent(tmp_path, corpus):
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with Prescreen(home) as engine:
+        with Prescreen(home, create=True) as engine:
             assert engine.catalog.integrity_problems() == []
             work = engine.catalog.get_work(f"w{delay}")
             refs = engine.catalog.references(f"w{delay}")

@@ -142,7 +142,7 @@ def test_mute_audio_decision_in_the_human_table(mute_home, corpus):
     upload = corpus.write("vlog_with_song.mp4", tf.replace_audio(tf.excerpt(corpus.other, 0, 40), corpus.song.audio))
     result = runner.invoke(app, ["screen", str(upload), "--home", str(mute_home)], env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
-    table, summary = result.output.split("1 uploads: ")
+    table, summary = result.output.split("1 upload: ")
     assert "vlog_with" in table and "mute-audio" in table
     assert "the rights holder's rule" in table  # the short why
     assert len(table.splitlines()) <= 12  # compact at 80 columns: the row is two or three lines

@@ -39,7 +39,7 @@ def test_demo_low_bitrate_reupload_is_low_bitrate_and_blocked(tmp_path):
     upload = media / "uploads" / "aurora_reupload_lowbitrate.mp4"
     for kind in ("video", "audio"):
         assert _bit_rate(upload, kind) < 0.5 * _bit_rate(reference, kind), kind
-    with Prescreen(tmp_path / "home") as engine:
+    with Prescreen(tmp_path / "home", create=True) as engine:
         work_id, title, owner, name = WORKS[0]
         engine.register([reference], work_id, title, owner)
         result = engine.screen_one(str(upload))

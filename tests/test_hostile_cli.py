@@ -55,7 +55,7 @@ def clips(tmp_path_factory) -> list[Path]:
 @pytest.fixture(scope="module")
 def base_home(tmp_path_factory, corpus) -> Path:
     home = tmp_path_factory.mktemp("hostile") / "home"
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([corpus.film2_path], "film2", title="Second Film", owner="Studio B")
     return home
 
@@ -94,7 +94,7 @@ def _claims(home: Path) -> list[dict]:
 
 def _assert_consistent(home: Path) -> None:
     """Every recorded upload has its audit record, claims never outlive a recorded upload, the chain holds."""
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert engine.catalog.integrity_problems() == []
         assert engine.workflow.verify_audit()["problems"] == []
         decisions = {r["upload_id"] for r in engine.workflow.audit_records(action="decision")}
@@ -204,7 +204,7 @@ def test_a_failure_inside_registration_is_that_files_failure_and_nothing_is_writ
     assert result.exit_code == 1
     assert "prescreen failed while registering this file (an internal error, ValueError: operands" in \
         _words(result.output)
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert engine.catalog.works() == []
 
 
@@ -334,7 +334,7 @@ def dead_pid() -> int:
 def test_unfinished_files_without_upload_ids_are_not_screened_again_either(home, clips, dead_pid):
     """A plain `prescreen screen clip.mp4` killed on a file: the next run says so; --retry-unfinished (or
     --rescreen) tries it again."""
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.catalog.claim(None, str(clips[0].absolute()), _holder(dead_pid))
         first = engine.screen_one(str(clips[0]))
         assert first.status == "error" and first.error_code == "unfinished" and f"pid {dead_pid}" in first.error
@@ -353,7 +353,7 @@ def test_unfinished_files_without_upload_ids_are_not_screened_again_either(home,
 def test_a_dead_claim_on_another_file_under_the_same_id_is_taken_over(home, clips, dead_pid):
     from policy import UploadContext
 
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.catalog.claim("up-9", "/somewhere/else.mp4", _holder(dead_pid))
         r = engine.screen_one(str(clips[0]), ctx=UploadContext("up-9"))
         assert r.status == "ok" and engine.catalog.claims() == []
@@ -367,7 +367,7 @@ def test_a_claim_from_another_host_counts_as_abandoned_only_when_old(home, clips
     cfg = tmp_path / "c.toml"
     cfg.write_text("[service]\nbusy_wait_seconds = 0.3\nforeign_claim_hours = 1\n")
     now = datetime.now(timezone.utc)
-    with Prescreen(home, load_config(cfg)) as engine:
+    with Prescreen(home, load_config(cfg), create=True) as engine:
         engine.catalog.claim("far-1", str(clips[0].absolute()), _holder(1, host="elsewhere", started_at=now.isoformat()))
         busy = engine.screen_one(str(clips[0]), ctx=UploadContext("far-1"))
         assert busy.error_code == "busy" and "host elsewhere" in busy.error
@@ -387,12 +387,12 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         start = proc_stat(sleeper.pid)[1] if proc_stat(sleeper.pid) else None
-        with Prescreen(home, load_config(cfg)) as engine:
+        with Prescreen(home, load_config(cfg), create=True) as engine:
             claim_id, _ = engine.catalog.claim("held-0", str(clips[0].absolute()), _holder(sleeper.pid, start))
 
             def other_process_finishes():  # what the holder does when it is done: record, release
                 time.sleep(1.0)
-                with Prescreen(home) as other, other.catalog.transaction():
+                with Prescreen(home, create=True) as other, other.catalog.transaction():
                     other._write_record(ScreenResult(upload=str(clips[0]), status="ok"), clips[0],
                                         UploadContext("held-0"))
                     other.catalog.drop_claim(claim_id)
@@ -407,7 +407,7 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
             assert [u["upload_id"] for u in _uploads(home) if u["upload_id"].startswith("held")] == ["held-0"]
 
         cfg.write_text("[service]\nbusy_wait_seconds = 0.5\n")
-        with Prescreen(home, load_config(cfg)) as engine:
+        with Prescreen(home, load_config(cfg), create=True) as engine:
             engine.catalog.claim("held-2", str(clips[2].absolute()), _holder(sleeper.pid, start))
             busy = engine.screen_one(str(clips[2]), ctx=UploadContext("held-2"))
             assert busy.status == "error" and busy.error_code == "busy" and busy.upload_pk is None
@@ -415,7 +415,7 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
     finally:
         sleeper.kill()
         sleeper.wait()
-    with Prescreen(home) as engine:  # the holder is gone: its claim is that file's unfinished error
+    with Prescreen(home, create=True) as engine:  # the holder is gone: its claim is that file's unfinished error
         r = engine.screen_one(str(clips[2]), ctx=UploadContext("held-2"))
         assert r.error_code == "unfinished"
 
@@ -451,7 +451,7 @@ def test_the_reproduced_tracebacks_are_messages(home, clips, tmp_path):
     assert result.exit_code == 2 and "PRESCREEN_NOW: 'yesterday' is not an ISO 8601 time" in result.output
     result = _invoke(["review", "list", *h], env={"PRESCREEN_NOW": "9999-12-31T23:59:59"})
     assert result.exit_code == 2 and "between the years 1970 and 9000" in result.output
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         assert engine.catalog.upload_count() == 0 and engine.catalog.get_work("film2").rules == []
 
 
@@ -538,7 +538,7 @@ def test_a_read_only_data_folder_gives_a_clear_message(home, clips):
 def _hold(home: Path, what: str, seconds: float) -> subprocess.Popen:
     """Another process holding the data folder's write lock ('write-lock') or SQLite's ('catalog')."""
     code = {"write-lock": "from service import Prescreen\nimport sys, time\n"
-                          "with Prescreen(sys.argv[1]) as e, e._write_lock():\n"
+                          "with Prescreen(sys.argv[1], create=True) as e, e._write_lock():\n"
                           "    print('held', flush=True); time.sleep(float(sys.argv[2]))\n",
             "catalog": "import sqlite3, sys, time\n"
                        "db = sqlite3.connect(sys.argv[1] + '/catalog.sqlite', isolation_level=None)\n"
@@ -591,7 +591,7 @@ def test_ids_numbers_and_paths_out_of_range_are_usage_errors_or_clear_failures(h
         (["works", "exclude", "nope", "0", "5", "--reason", "r"], 1, "no work with id 'nope'"),
         (["notice", "u1", "--work", "film2", "--start", "-inf"], 2, "--start must be a finite number"),
         (["works", "show", ""], 1, "no work with id ''"),
-        (["dispute", "nope", "--reason", "r"], 1, "no upload with id 'nope'"),
+        (["dispute", "nope", "--reason", "r", "--uploader", "u"], 1, "no upload with id 'nope'"),
         (["report", "--png", str(tmp_path)], 2, "is a folder"),
         (["review", "show", "1", "--out", str(clips[0])], 2, "is a file"),
         (["screen", str(clips[0]), "--json", str(tmp_path)], 2, "is a folder"),
@@ -651,7 +651,7 @@ def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp
     for args in (["screen", "--manifest", str(manifest), "--verbose"],
                  ["works", "exclude", work, "0", "3", "--reason", f"public{ESC} domain"], ["works", "list"],
                  ["works", "show", work], ["audit"], ["uploaders", "show", "erin\x1b[5m"],
-                 ["dispute", f"id{ESC}", "--reason", f"mine{ESC}"], ["review", "list", "--all"], ["report"],
+                 ["dispute", f"id{ESC}", "--reason", f"mine{ESC}", "--uploader", "erin\x1b[5m"], ["review", "list", "--all"], ["report"],
                  ["works", "remove", work]):
         result = _invoke([*args, "--home", str(home)], env={"COLUMNS": "250"})
         assert result.exit_code == 0, (args, result.output)
@@ -786,7 +786,7 @@ def test_upload_ids_that_look_like_sql_patterns_or_automatic_ids(home, clips):
     id the catalog gives the 7th upload screened without one."""
     from policy import UploadContext
 
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         ids = [engine.screen_one(str(clips[0]), ctx=UploadContext("x_%"), rescreen=True).upload_id for _ in range(3)]
         assert ids == ["x_%", "x_%#2", "x_%#3"]
         assert engine.screen_one(str(clips[1]), ctx=UploadContext("x%")).upload_id == "x%"  # not a re-screen of x_%

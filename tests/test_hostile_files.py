@@ -151,7 +151,7 @@ def test_bombs_inside_a_folder_are_reported_not_dropped(engine, bombs):
 
 
 def test_register_refuses_a_fifo_and_a_device_link_without_blocking(tmp_path, bombs):
-    with Prescreen(tmp_path / "home") as engine:
+    with Prescreen(tmp_path / "home", create=True) as engine:
         for name in ("fifo.mp4", "zero.mp4"):
             with pytest.raises(Exception) as info:
                 engine.register([bombs[name][0]], "w")

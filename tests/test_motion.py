@@ -182,7 +182,7 @@ def static_home(tmp_path_factory):
     folder = tmp_path_factory.mktemp("static")
     recordings = {"street": _recording("street", 31, 1, 90.0), "studio": _recording("studio", 32, 1, 90.0)}
     home = folder / "home"
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         for kind, rec in recordings.items():
             path = mg.write_media(T.excerpt(rec, 0, REGISTERED), folder / f"{kind}.mp4")
             engine.register([path], kind, title=f"registered {kind}", owner="Studio S")
@@ -190,7 +190,7 @@ def static_home(tmp_path_factory):
 
 
 def _screen(home, path):
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         return engine.screen_one(str(path))
 
 
@@ -247,7 +247,7 @@ def test_another_owner_can_register_another_episode_of_the_same_set(static_home,
     mine = tmp_path / "home"
     shutil.copytree(home, mine)
     episode = mg.write_media(_recording("studio", 32, 3, 28.0), tmp_path / "episode3.mp4")
-    with Prescreen(mine) as engine:
+    with Prescreen(mine, create=True) as engine:
         result = engine.register([episode], "episode3", title="another episode", owner="Studio T")
         assert result.ref_ids
         assert engine.workflow.conflicts() == []
@@ -324,7 +324,7 @@ def slow_home(tmp_path_factory):
                     mg.synth_music(63, 30.0, sample_rate=SR), SR)
     vlog = mg.Media(mg.synth_video(64, 30.0, size=SIZE, fps=FPS), FPS, mg.synth_speech(64, 30.0, sample_rate=SR), SR)
     home = folder / "home"
-    with Prescreen(home) as engine:
+    with Prescreen(home, create=True) as engine:
         engine.register([mg.write_media(film, folder / "slow.mp4")], "slow", title="Slow Film", owner="Studio L")
     return home, folder, film, vlog
 
@@ -365,7 +365,7 @@ def test_slow_quotes_are_found_because_changes_are_also_counted_over_longer_step
     config = load_config()
     one_step = replace(config, match=replace(config.match, video=replace(config.match.video, change_max_seconds=0.0)))
     outcomes = []
-    with Prescreen(home, config=one_step) as engine:
+    with Prescreen(home, config=one_step, create=True) as engine:
         for start in QUOTE_STARTS:
             path = mg.write_media(_slow_quote(film, vlog, start), folder / f"quote1-{start:g}.mp4")
             outcomes.append(engine.screen_one(str(path)).decision.outcome)

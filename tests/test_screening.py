@@ -150,7 +150,7 @@ def test_compilation_of_two_songs_finds_each_on_its_diagonal(corpus, tmp_path):
     # song's line used to come out at speed 1.045, pulled by chance hits of the
     # second song that lie along it
     second = mg.Media(None, 25.0, mg.synth_music(seed=505, duration=30.0), 22050)
-    with Prescreen(tmp_path / "home") as engine:
+    with Prescreen(tmp_path / "home", create=True) as engine:
         engine.register([corpus.song_path], "song")
         engine.register([mg.write_media(second, tmp_path / "second.m4a")], "second")
         sr = corpus.song.sample_rate

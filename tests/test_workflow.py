@@ -176,7 +176,7 @@ def test_dispute_overturns_a_block_and_the_audit_shows_every_step(home, corpus):
     assert line["decision"] == "block" and line["upload_id"] == "up-42"
     filed = json.loads(cli(home, "dispute", "up-42", "--reason", "I own a licence", "--uploader", "erin",
                            "--json").output)
-    cli(home, "dispute", "up-42", "--reason", "again", code=1)  # already waiting for review
+    cli(home, "dispute", "up-42", "--reason", "again", "--uploader", "erin", code=1)  # already waiting for review
     cli(home, "review", "decide", filed["review_id"], "--outcome", "released", "--reviewer", "rita",
         "--note", "licence checked")
     records = [json.loads(x) for x in cli(home, "audit", "--upload", "up-42", "--json").output.splitlines()]
@@ -211,7 +211,7 @@ def test_strikes_count_and_expire(home, corpus):
     quote = corpus.write("film_6s_for_strikes.mp4", tf.embed(tf.excerpt(corpus.film, 3, 9),
                                                               tf.excerpt(corpus.other, 20, 40), at=2))
     first = screen(home, copy, uploader="mallory")
-    filed = json.loads(cli(home, "dispute", first["upload_id"], "--reason", "fair use", "--json").output)
+    filed = json.loads(cli(home, "dispute", first["upload_id"], "--reason", "fair use", "--uploader", "mallory", "--json").output)
     cli(home, "review", "decide", filed["review_id"], "--outcome", "upheld", "--reviewer", "rita")
     second = screen(home, quote, uploader="mallory")
     cli(home, "review", "decide", second["review_id"], "--outcome", "block", "--reviewer", "rita")
@@ -357,13 +357,13 @@ def test_a_block_counts_one_strike_and_a_released_dispute_takes_it_back(home, co
                                                          tf.excerpt(corpus.other, 20, 40), at=2))
     first = screen(home, quote, uploader="nan")
     cli(home, "review", "decide", first["review_id"], "--outcome", "block", "--reviewer", "rita")
-    filed = json.loads(cli(home, "dispute", first["upload_id"], "--reason", "parody", "--json").output)
+    filed = json.loads(cli(home, "dispute", first["upload_id"], "--reason", "parody", "--uploader", "nan", "--json").output)
     cli(home, "review", "decide", filed["review_id"], "--outcome", "upheld", "--reviewer", "sam")
     shown = json.loads(cli(home, "uploaders", "show", "nan", "--json").output)
     assert shown["active_strikes"] == 1  # blocked by a reviewer and upheld on dispute: one upload, one strike
     second = screen(home, quote, uploader="nan")
     cli(home, "review", "decide", second["review_id"], "--outcome", "block", "--reviewer", "rita")
-    filed = json.loads(cli(home, "dispute", second["upload_id"], "--reason", "licensed", "--json").output)
+    filed = json.loads(cli(home, "dispute", second["upload_id"], "--reason", "licensed", "--uploader", "nan", "--json").output)
     cli(home, "review", "decide", filed["review_id"], "--outcome", "released", "--reviewer", "sam")
     shown = json.loads(cli(home, "uploaders", "show", "nan", "--json").output)
     assert shown["active_strikes"] == 1 and len(shown["strikes"]) == 2
@@ -396,7 +396,7 @@ def test_a_takedown_can_be_disputed_from_its_own_date_and_release_lifts_the_stay
     reupload = screen(home, again, env=day("02-21"))
     assert reupload["decision"] == "block"
     # 51 days after the screening but 1 after the takedown: within the 30-day window
-    filed = json.loads(cli(home, "dispute", line["upload_id"], "--reason", "my own footage", "--json",
+    filed = json.loads(cli(home, "dispute", line["upload_id"], "--reason", "my own footage", "--uploader", "oli", "--json",
                            env=day("02-21")).output)
     cli(home, "review", "decide", filed["review_id"], "--outcome", "released", "--reviewer", "rita",
         env=day("02-22"))
@@ -440,7 +440,7 @@ def test_audit_chain_shows_tampering(home, corpus):
     db.execute("UPDATE audit SET actor='someone else' WHERE audit_id=1")
     db.commit()
     r = cli(home, "audit", "--verify", "--json", code=1)
-    assert any("record 1: content does not match its hash" in p for p in json.loads(r.output)["problems"])
+    assert any("record 1: content does not match its MAC" in p for p in json.loads(r.output)["problems"])
 
 
 def test_registration_guards_owners_and_overlaps(home, corpus, tmp_path):

@@ -1,6 +1,6 @@
 """The rights workflow over the catalog: review queue, disputes, strikes,
 exclusions, licences, notices, ownership conflicts, audit log, transparency."""
 
-from .store import Deadlines, Workflow, WorkflowError, iso, parse
+from .store import WorkflowParams, Workflow, WorkflowError, iso, parse
 
-__all__ = ["Deadlines", "Workflow", "WorkflowError", "iso", "parse"]
+__all__ = ["WorkflowParams", "Workflow", "WorkflowError", "iso", "parse"]

@@ -2,11 +2,18 @@
 licences, notices, conflicts and the append-only audit log.
 
 Every state change goes through one transaction that also appends its audit
-record, so the log and the state never disagree. The audit table refuses
-UPDATE and DELETE (SQLite triggers), and each record carries the SHA-256 of
-its content chained to the previous record's hash: an edit made behind the
-triggers' back (dropping them, editing the file) breaks the chain, which
-``verify_audit`` (``prescreen audit --verify``) finds.
+records, so the log and the state never disagree: the records a transaction
+asks for are written when it commits, the last of them carrying the digests
+of every tracked row group it changed (a work with its references,
+exclusions, licences and notices; an upload row), found by per-connection
+triggers. A change to those rows made in a transaction without its own
+record still gets one (action ``row-change``). The audit table refuses UPDATE
+and DELETE (SQLite triggers); each record carries an HMAC-SHA-256 under the
+audit key chained to the previous record's, and the signed head (record
+count and last MAC) is kept in ``meta``: ``verify_audit`` (``prescreen audit
+--verify``) finds records edited, inserted, removed or reordered, a head that
+does not match, and tracked rows changed behind the log's back. See
+:mod:`workflow.audit`.
 
 Who set an upload's current outcome is kept with it (``uploads.outcome_by``:
 system, review, dispute, notice, expiry, release): automatic re-decisions
@@ -15,7 +22,6 @@ system, review, dispute, notice, expiry, release): automatic re-decisions
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +30,8 @@ from datetime import datetime, timedelta, timezone
 from index import Catalog, CatalogError
 from index.catalog import ensure_columns, missing_columns
 from policy import REVIEW, SEVERITY, Rule, WorkPolicy
+
+from .audit import AUDIT_FIELDS, format_head, head_seal, legacy_hash, parse_head, record_mac, rows_digest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -37,7 +45,8 @@ CREATE TABLE IF NOT EXISTS audit (
     evidence TEXT NOT NULL,
     work_ids TEXT,                      -- JSON list of every work the record concerns
     prev_hash TEXT,
-    hash TEXT
+    hash TEXT,                          -- HMAC-SHA-256 under the audit key (SHA-256 before the log was keyed)
+    state TEXT                          -- JSON {row group: digest or null}; NULL on records before keying
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -119,21 +128,33 @@ CREATE TABLE IF NOT EXISTS notices (
 _ADDED_COLUMNS = (
     ("audit", "work_ids", "TEXT"), ("audit", "prev_hash", "TEXT"), ("audit", "hash", "TEXT"),
     ("strikes", "revoked_at", "TEXT"), ("strikes", "revoke_reason", "TEXT"),
-    ("disputes", "disputed_by", "TEXT"), ("notices", "lifted_at", "TEXT"),
+    ("disputes", "disputed_by", "TEXT"), ("notices", "lifted_at", "TEXT"), ("audit", "state", "TEXT"),
 )
-_AUDIT_FIELDS = ("at", "actor", "action", "upload_id", "work_id", "work_ids", "config_version", "evidence")
+_AUDIT_FIELDS = AUDIT_FIELDS
+
+# Row groups under the chain: table -> the column naming its group ('work:<work_id>' or 'upload:<upload_pk>').
+_TRACKED = (("works", "work", "work_id"), ("refs", "work", "work_id"), ("exclusions", "work", "work_id"),
+            ("licenses", "work", "work_id"), ("notices", "work", "work_id"), ("uploads", "upload", "upload_pk"))
+# Per connection (TEMP): the groups the open transaction changed. Not in the file, so an edit made by
+# any other program leaves no trace here and its rows no longer match the chain's digests.
+_TOUCH_SCHEMA = "CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY);\n" + "".join(
+    f"CREATE TEMP TRIGGER IF NOT EXISTS audit_touch_{table}_{event} AFTER {event} ON main.{table} BEGIN "
+    + " ".join(f"INSERT OR IGNORE INTO audit_touched VALUES ('{kind}:' || {row}.{col});" for row in rows)
+    + " END;\n"
+    for table, kind, col in _TRACKED
+    for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))))
+_HEAD_KEY = "audit_head"
 
 RESTRICTIVE = ("block", "mute-audio")
+EXCLUSION_END_SLACK_SECONDS = 0.5  # an exclusion may end this far past the reference's measured duration
 
 
 class WorkflowError(Exception):
     """A workflow request that cannot be carried out (unknown id, wrong state, deadline passed)."""
 
 
-def _record_hash(prev_hash: str, row: dict) -> str:
-    """SHA-256 (hex) of an audit record's fields, chained to the previous record's hash."""
-    payload = json.dumps([prev_hash, *(row[k] for k in _AUDIT_FIELDS)], separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+class AuditKeyError(CatalogError):
+    """The audit key is missing or cannot be made: nothing can be written to the log."""
 
 
 def _stored_rules(work_id: str, rules: object) -> tuple[Rule, ...]:
@@ -148,6 +169,11 @@ def _stored_rules(work_id: str, rules: object) -> tuple[Rule, ...]:
                            f"with `prescreen works set-rule {work_id} --rule ...` (or --clear)") from None
 
 
+def _group_words(group: str) -> str:
+    kind, _, ident = group.partition(":")
+    return f"work {ident!r}" if kind == "work" else f"upload row {ident}"
+
+
 def iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="seconds")
 
@@ -157,24 +183,40 @@ def parse(t: str) -> datetime:
 
 
 @dataclass(frozen=True)
-class Deadlines:
-    review_hours: float
-    review_outcome: str
-    dispute_window_days: float
-    dispute_hours: float
-    dispute_outcome: str
-    strike_days: float
-    repeat_strikes: int
+class WorkflowParams:
+    """Deadlines and strike counting (TOML ``[workflow]``).
+
+    review_expiry_hours: a pending review not decided in time expires (hours) ...
+    review_expiry_outcome: ... to this outcome.
+    dispute_window_days: an uploader may dispute a decision this long after it (days).
+    dispute_review_hours: a dispute not reviewed in time (hours) ...
+    dispute_expiry_outcome: ... resolves this way.
+    strike_expiry_days: a strike counts for this long (days).
+    repeat_uploader_strikes: active strikes at which an uploader is a repeat infringer.
+    """
+
+    review_expiry_hours: float = 72.0
+    review_expiry_outcome: str = "allow"
+    dispute_window_days: float = 30.0
+    dispute_review_hours: float = 168.0
+    dispute_expiry_outcome: str = "released"
+    strike_expiry_days: float = 90.0
+    repeat_uploader_strikes: int = 3
 
 
 class Workflow:
     """Workflow operations over the catalog's connection; ``now`` is passed in (testable)."""
 
-    def __init__(self, catalog: Catalog, deadlines: Deadlines, config_version: str):
+    def __init__(self, catalog: Catalog, params: WorkflowParams, config_version: str,
+                 audit_key: Callable[[bool], bytes | None]):
+        """``audit_key(create)``: the key of the audit chain (bytes), or None when there is none;
+        with ``create`` True it may make one (a log that was never keyed)."""
         self.catalog = catalog
         self.db = catalog.db
-        self.deadlines = deadlines
+        self.params = params
         self.config_version = config_version
+        self._audit_key = audit_key
+        self._pending: list[dict] = []  # records asked for in the open transaction, written at its commit
         # called as (work_id, actor, why) when a noticed reference leaves the catalog, inside the
         # same transaction: the engine re-decides the uploads that were blocked by that variant
         self.on_stay_down_lifted: Callable[[str, str, str], object] | None = None
@@ -182,16 +224,23 @@ class Workflow:
         if missing_columns(self.db, _ADDED_COLUMNS):  # the write lock only to migrate
             with catalog.transaction():
                 ensure_columns(self.db, _ADDED_COLUMNS)
+        self.db.executescript(_TOUCH_SCHEMA)
+        catalog.before_commit.append(self._seal)
+        catalog.after_rollback.append(self._pending.clear)
 
     # -- audit ------------------------------------------------------------
     def _audit(self, now: datetime, actor: str, action: str, evidence: dict,
                upload_id: str | None = None, work_id: str | None = None,
                work_ids: list[str] | None = None) -> None:
-        """Append one record (inside the caller's transaction), chained to the previous one.
+        """Ask for one record; it is written, chained, when the caller's transaction commits
+        (or at once, in a transaction of its own, when there is none).
 
         work_ids: every work the record concerns; by default ``work_id``, or for
         an upload the works it matched.
         """
+        if not self.db.in_transaction:
+            with self.catalog.transaction():
+                return self._audit(now, actor, action, evidence, upload_id, work_id, work_ids)
         if work_ids is None:
             if work_id:
                 work_ids = [work_id]
@@ -201,35 +250,110 @@ class Workflow:
                 work_ids = []
         if work_id is None and len(work_ids) == 1:
             work_id = work_ids[0]
-        row = {"at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
-               "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
-               "evidence": json.dumps(evidence, default=str, allow_nan=False)}
-        last = self.db.execute("SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
-        prev = last[0] if last and last[0] else ""
-        self.db.execute(
-            f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash) "
-            f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 2))})",
-            (*(row[k] for k in _AUDIT_FIELDS), prev, _record_hash(prev, row)),
-        )
+        self._pending.append({
+            "at": iso(now), "actor": actor, "action": action, "upload_id": upload_id, "work_id": work_id,
+            "work_ids": json.dumps(sorted(set(work_ids))), "config_version": self.config_version,
+            "evidence": json.dumps(evidence, default=str, allow_nan=False)})
 
-    def _upload_works(self, upload_id: str) -> list[str]:
-        row = self.db.execute("SELECT result FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
-        if row is None:
-            return []
-        return sorted({m["work_id"] for m in json.loads(row[0]).get("matches", [])})
+    def _group_digest(self, group: str) -> str | None:
+        """SHA-256 of a tracked row group as it is now ('work:<id>' or 'upload:<pk>'); None if it has no rows."""
+        kind, _, ident = group.partition(":")
+        rows: list[list] = []
+        for table, k, col in _TRACKED:
+            if k == kind:
+                rows += [[table, *r] for r in self.db.execute(
+                    f"SELECT * FROM main.{table} WHERE {col}=? ORDER BY rowid", (ident,))]
+        return rows_digest(rows) if rows else None
 
-    def verify_audit(self) -> dict:
-        """Recompute the audit hash chain; returns {records, head, problems}.
+    def _groups_now(self) -> set[str]:
+        """Every tracked row group that has rows."""
+        groups: set[str] = set()
+        for table, kind, col in _TRACKED:
+            groups |= {f"{kind}:{v}" for (v,) in self.db.execute(f"SELECT DISTINCT {col} FROM main.{table}")}
+        return groups
 
-        Records written before the chain existed (no hash) may only precede the
-        first chained record. ``head`` is the last record's hash: kept outside
-        the catalog, it also shows records removed from the end.
+    def _head(self) -> dict | None:
+        text = self.catalog.get_meta(_HEAD_KEY)
+        return json.loads(text) if text else None
+
+    def _seal(self) -> None:
+        """Write the transaction's records (called by the catalog just before COMMIT): chained MACs, the
+        last record carrying the digests of every row group the transaction changed, and the new head."""
+        touched = [g for (g,) in self.db.execute("SELECT grp FROM temp.audit_touched ORDER BY grp")]
+        if not self._pending and not touched:
+            return
+        self.db.execute("DELETE FROM temp.audit_touched")
+        pending, self._pending[:] = list(self._pending), []
+        head = self._head()
+        if head is None:
+            head = self._start_keyed_chain(touched)
+        key = self._audit_key(False)
+        if key is None:
+            raise AuditKeyError("the audit key is missing (see [audit] in the config: key_file, or the "
+                                "variable key_env names); nothing can be recorded without it")
+        if not pending:  # a tracked change asked for no record of its own: it gets one
+            pending = [{"at": iso(datetime.now(timezone.utc)), "actor": "system", "action": "row-change",
+                        "upload_id": None, "work_id": None, "work_ids": "[]",
+                        "config_version": self.config_version, "evidence": json.dumps({"groups": touched})}]
+        states = ["{}"] * (len(pending) - 1) + [json.dumps({g: self._group_digest(g) for g in touched},
+                                                           sort_keys=True)]
+        prev, count = head["last"], head["records"]
+        for row, state in zip(pending, states):
+            mac = record_mac(key, prev, row, state)
+            self.db.execute(
+                f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
+                f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
+                (*(row[k] for k in _AUDIT_FIELDS), prev, mac, state))
+            prev, count = mac, count + 1
+        self._write_head(key, count, prev, head["keyed_from"])
+
+    def _write_head(self, key: bytes, records: int, last: str, keyed_from: int) -> None:
+        head = {"records": records, "last": last, "keyed_from": keyed_from,
+                "seal": head_seal(key, records, last, keyed_from)}
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_HEAD_KEY, json.dumps(head)))
+
+    def _start_keyed_chain(self, touched: list[str]) -> dict:
+        """The first keyed write of a log (a new catalog, or one of an older version): make the key,
+        and when rows or unkeyed records exist, append an ``audit-keyed`` record that carries the digest
+        of every row group as it is (the state the keyed chain starts from) and the unkeyed chain's head.
+
+        Refused when keyed records exist but the head is gone, or rows exist and no record at all:
+        both mean the log was cut behind its back, and starting a new chain would hide it.
         """
+        if self.db.execute("SELECT 1 FROM audit WHERE state IS NOT NULL LIMIT 1").fetchone():
+            raise CatalogError("the audit log's head is missing from the catalog, so it was changed behind "
+                               "its back; run `prescreen audit --verify`")
+        n, last = self.db.execute("SELECT COUNT(*), (SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1) "
+                                  "FROM audit").fetchone()
+        groups = self._groups_now()
+        if n == 0 and groups - set(touched):
+            raise CatalogError("the catalog has works or uploads but no audit record at all: the log was "
+                               "removed behind its back; run `prescreen audit --verify`")
+        key = self._audit_key(True)
+        if key is None:
+            raise AuditKeyError("no audit key could be made (see [audit] in the config)")
+        first = int(self.db.execute("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM audit").fetchone()[0])
+        head = {"records": n, "last": last or "", "keyed_from": first}
+        if n == 0:
+            return head
+        unkeyed = self._verify_unkeyed(first)
+        row = {"at": iso(datetime.now(timezone.utc)), "actor": "system", "action": "audit-keyed",
+               "upload_id": None, "work_id": None, "work_ids": "[]", "config_version": self.config_version,
+               "evidence": json.dumps({"unkeyed_records": n, "unkeyed_head": last or "",
+                                       "unkeyed_problems": unkeyed})}
+        state = json.dumps({g: self._group_digest(g) for g in sorted(groups - set(touched))}, sort_keys=True)
+        mac = record_mac(key, head["last"], row, state)
+        self.db.execute(f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
+                        f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
+                        (*(row[k] for k in _AUDIT_FIELDS), head["last"], mac, state))
+        return {"records": n + 1, "last": mac, "keyed_from": first}
+
+    def _verify_unkeyed(self, before: int) -> list[str]:
+        """Problems of the unkeyed SHA-256 chain of records with ids below ``before`` (older versions)."""
         problems: list[str] = []
-        prev, chained, n = "", False, 0
+        prev, chained = "", False
         for rec in self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash FROM audit "
-                                   "ORDER BY audit_id"):
-            n += 1
+                                   "WHERE audit_id < ? ORDER BY audit_id", (before,)):
             if rec["hash"] is None:
                 if chained:
                     problems.append(f"record {rec['audit_id']}: no hash after the chain started (inserted behind "
@@ -239,10 +363,116 @@ class Workflow:
             if rec["prev_hash"] != prev:
                 problems.append(f"record {rec['audit_id']}: does not follow the record before it (one was removed "
                                 "or reordered)")
-            if _record_hash(rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS}) != rec["hash"]:
+            if legacy_hash(rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS}) != rec["hash"]:
                 problems.append(f"record {rec['audit_id']}: content does not match its hash (edited)")
             prev = rec["hash"]
-        return {"records": n, "head": prev, "problems": problems}
+        return problems
+
+    def _upload_works(self, upload_id: str) -> list[str]:
+        row = self.db.execute("SELECT result FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        if row is None:
+            return []
+        return sorted({m["work_id"] for m in json.loads(row[0]).get("matches", [])})
+
+    def verify_audit(self, expect_head: str | None = None) -> dict:
+        """Check the whole log; returns {records, head, problems}.
+
+        - every keyed record's MAC (under the audit key) and its link to the record before;
+        - the signed head: its seal, its record count and last MAC against the log (records removed
+          from the end, or the whole log, show here);
+        - every tracked row group (works with their references, exclusions, licences and notices;
+          uploads) against the digest the chain last recorded for it (rows changed, added or deleted
+          behind the log's back);
+        - ``expect_head`` (``<records>:<MAC>``, a head printed earlier and kept elsewhere): the log
+          still holds that record with that MAC.
+
+        ``head`` is ``<records>:<last MAC>``, to be kept outside the catalog.
+        """
+        expected = parse_head(expect_head) if expect_head else None
+        problems: list[str] = []
+        key = self._audit_key(False)
+        head = self._head()
+        rows = self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state FROM audit "
+                               "ORDER BY audit_id").fetchall()
+        keyed_from = head["keyed_from"] if head else None
+        if head is None:
+            if any(r["state"] is not None for r in rows):
+                problems.append("the chain head is missing from the catalog (removed behind the log's back)")
+                keyed_from = min(r["audit_id"] for r in rows if r["state"] is not None)
+            elif self._groups_now() and not rows:
+                problems.append("the catalog has works or uploads but the audit log is empty (removed behind "
+                                "its back)")
+        elif key is None:
+            problems.append("the audit key is missing (see [audit] in the config), so the chain cannot be checked")
+        elif head.get("seal") != head_seal(key, head["records"], head["last"], head["keyed_from"]):
+            problems.append("the chain head's seal does not match: the head was edited, or the audit key is not "
+                            "the one that wrote it")
+        if keyed_from is not None:
+            problems += self._verify_unkeyed(keyed_from)
+            unkeyed = [r for r in rows if r["audit_id"] < keyed_from]
+            started = next((r for r in rows if r["audit_id"] >= keyed_from), None)
+            said = 0
+            if started is not None and started["action"] == "audit-keyed":
+                try:
+                    said = int(json.loads(started["evidence"]).get("unkeyed_records", 0))
+                except (ValueError, TypeError, AttributeError):
+                    said = -1
+            if len(unkeyed) != said:
+                if said == 0:
+                    problems += [f"record {r['audit_id']}: not written by prescreen (before the first record of a "
+                                 "log that was keyed from its start: inserted behind its back)" for r in unkeyed]
+                else:
+                    problems.append(f"{len(unkeyed)} records precede the keyed chain; it was started after "
+                                    f"{said} (records inserted or removed behind the log's back)")
+        prev, macs, states = "", [], {}
+        for rec in rows:
+            if keyed_from is None or rec["audit_id"] < keyed_from:
+                prev = rec["hash"] or prev
+                macs.append(rec["hash"])
+                continue
+            if rec["state"] is None or rec["hash"] is None:
+                problems.append(f"record {rec['audit_id']}: not written by prescreen (no MAC or state: inserted "
+                                "behind the log's back)")
+                macs.append(rec["hash"])
+                continue
+            if rec["prev_hash"] != prev:
+                problems.append(f"record {rec['audit_id']}: does not follow the record before it (one was removed, "
+                                "inserted or reordered)")
+            if key is not None and record_mac(key, rec["prev_hash"], {k: rec[k] for k in _AUDIT_FIELDS},
+                                              rec["state"]) != rec["hash"]:
+                problems.append(f"record {rec['audit_id']}: content does not match its MAC (edited, or written "
+                                "with another key)")
+            try:
+                states.update(json.loads(rec["state"]))
+            except (ValueError, TypeError):
+                problems.append(f"record {rec['audit_id']}: its state is not valid JSON")
+            prev = rec["hash"]
+            macs.append(rec["hash"])
+        if head is not None:
+            if head["records"] != len(rows):
+                problems.append(f"the chain head counts {head['records']} records, the log holds {len(rows)} "
+                                "(records removed or inserted behind its back)")
+            if head["last"] != prev:
+                problems.append("the chain head's last MAC is not the last record's (records removed from or "
+                                "added to the end)")
+        if keyed_from is not None:
+            for group in sorted(self._groups_now() | set(states)):
+                now = self._group_digest(group)
+                if group not in states:
+                    problems.append(f"{_group_words(group)}: has no audit record (written behind the log's back)")
+                elif states[group] != now:
+                    problems.append(f"{_group_words(group)}: " + (
+                        "deleted behind the log's back" if now is None else
+                        "was written behind the log's back" if states[group] is None else
+                        "changed behind the log's back (its rows differ from the digest the log recorded)"))
+        if expected is not None:
+            count, mac = expected
+            if count > len(macs):
+                problems.append(f"the kept head names record {count}; the log holds only {len(macs)} (truncated)")
+            elif count and macs[count - 1] != mac:
+                problems.append(f"record {count} is not the one the kept head names (the log was rewritten)")
+        return {"records": len(rows), "head": format_head(len(rows), prev) if rows else "",
+                "problems": problems}
 
     def audit(self, now: datetime, actor: str, action: str, evidence: dict,
               upload_id: str | None = None, work_id: str | None = None) -> None:
@@ -301,9 +531,19 @@ class Workflow:
         with self.catalog.transaction() as db:
             if self.catalog.get_work(work_id) is None:
                 raise WorkflowError(f"no work with id {work_id!r}")
-            if ref_id is not None and not any(r.ref_id == ref_id for r in self.catalog.references(work_id)):
-                raise WorkflowError(f"work {work_id!r} has no reference {ref_id} (`prescreen works show "
-                                    f"{work_id}` lists its files)")
+            refs = self.catalog.references(work_id)
+            if ref_id is not None:
+                refs = [r for r in refs if r.ref_id == ref_id]
+                if not refs:
+                    raise WorkflowError(f"work {work_id!r} has no reference {ref_id} (`prescreen works show "
+                                        f"{work_id}` lists its files)")
+            else:  # the work's own timeline: its original files (a noticed upload has a timeline of its own)
+                refs = [r for r in refs if r.kind == "original"] or refs
+            longest = max((r.duration for r in refs), default=0.0)
+            if end > longest + EXCLUSION_END_SLACK_SECONDS:
+                what = f"reference {ref_id}" if ref_id is not None else f"work {work_id!r}"
+                raise WorkflowError(f"{what} is {longest:.1f} s long; an exclusion of {start:g}-{end:g} s "
+                                    "reaches past its end")
             cur = db.execute(
                 "INSERT INTO exclusions(work_id, ref_id, start, end, reason, created_at) VALUES (?,?,?,?,?,?)",
                 (work_id, ref_id, start, end, reason, iso(now)),
@@ -311,6 +551,20 @@ class Workflow:
             self._audit(now, actor, "exclusion-add", {"start": start, "end": end, "reason": reason,
                                                       "ref_id": ref_id}, work_id=work_id)
         return int(cur.lastrowid)
+
+    def remove_exclusion(self, now: datetime, actor: str, work_id: str, exclusion_id: int, reason: str) -> dict:
+        """Withdraw an exclusion: its seconds match again from the next screening on (earlier
+        decisions it lightened are not made stricter after the fact). Returns the removed row."""
+        with self.catalog.transaction() as db:
+            row = db.execute("SELECT * FROM exclusions WHERE exclusion_id=? AND work_id=?",
+                             (exclusion_id, work_id)).fetchone()
+            if row is None:
+                raise WorkflowError(f"work {work_id!r} has no exclusion #{exclusion_id} (`prescreen works show "
+                                    f"{work_id}` lists them)")
+            db.execute("DELETE FROM exclusions WHERE exclusion_id=?", (exclusion_id,))
+            removed = dict(row)
+            self._audit(now, actor, "exclusion-remove", {**removed, "why": reason}, work_id=work_id)
+        return removed
 
     def exclusions(self, work_id: str | None = None) -> list[dict]:
         sql = "SELECT * FROM exclusions" + (" WHERE work_id=?" if work_id else "") + " ORDER BY exclusion_id"
@@ -370,7 +624,7 @@ class Workflow:
 
     def open_review(self, now: datetime, upload_id: str) -> int:
         """Queue an upload for a person (kind screening) with the configured deadline."""
-        due = now + timedelta(hours=self.deadlines.review_hours)
+        due = now + timedelta(hours=self.params.review_expiry_hours)
         with self.catalog.transaction() as db:
             cur = db.execute(
                 "INSERT INTO reviews(upload_id, kind, status, created_at, due_at) VALUES (?,?,?,?,?)",
@@ -387,6 +641,33 @@ class Workflow:
                             "WHERE review_id=?", (outcome, why, iso(now), review_id))
             self._audit(now, actor, "review-closed", {"review_id": review_id, "outcome": outcome, "why": why},
                         upload_id=upload_id)
+
+    def uploads_matching(self, work_id: str) -> list[str]:
+        """Ids of the stored uploads whose screening matched ``work_id``."""
+        return [r[0] for r in self.db.execute(
+            "SELECT upload_id FROM uploads u WHERE upload_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
+            "json_each(u.result, '$.matches') m WHERE json_extract(m.value, '$.work_id') = ?) ORDER BY upload_pk",
+            (work_id,))]
+
+    def withdraw_reviews(self, now: datetime, actor: str, upload_ids: list[str], why: str) -> list[int]:
+        """Withdraw (audited) the pending reviews of those uploads that are now allowed: there is nothing
+        left for a person to decide. A withdrawn dispute is resolved for the uploader. Returns review ids."""
+        withdrawn = []
+        with self.catalog.transaction() as db:
+            for upload_id in upload_ids:
+                if (self._upload(upload_id)["outcome"] or "allow") != "allow":
+                    continue
+                for rv in db.execute("SELECT * FROM reviews WHERE upload_id=? AND status='pending'",
+                                     (upload_id,)).fetchall():
+                    db.execute("UPDATE reviews SET status='withdrawn', note=?, decided_at=? WHERE review_id=?",
+                               (why, iso(now), rv["review_id"]))
+                    if rv["dispute_id"] is not None:
+                        db.execute("UPDATE disputes SET status='released', resolved_at=? WHERE dispute_id=?",
+                                   (iso(now), rv["dispute_id"]))
+                    self._audit(now, actor, "review-withdrawn", {"review_id": rv["review_id"], "kind": rv["kind"],
+                                                                 "why": why}, upload_id=upload_id)
+                    withdrawn.append(int(rv["review_id"]))
+        return withdrawn
 
     def release(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str, evidence: dict) -> None:
         """An automatic re-decision (exclusion, rule change) that lightens an upload's outcome.
@@ -412,6 +693,18 @@ class Workflow:
             sql += " WHERE r.status=?"
             args = (status,)
         return [dict(r) for r in self.db.execute(sql + " ORDER BY r.due_at, r.review_id", args)]
+
+    def upload_history(self, upload_id: str) -> dict:
+        """An upload's reviews and disputes (every status, oldest first) and its audit records."""
+        return {
+            "reviews": [dict(r) for r in self.db.execute(
+                "SELECT review_id, kind, status, created_at, due_at, reviewer, outcome, note, decided_at FROM reviews "
+                "WHERE upload_id=? ORDER BY review_id", (upload_id,))],
+            "disputes": [dict(r) for r in self.db.execute(
+                "SELECT dispute_id, uploader_id, reason, disputed_outcome, filed_at, status, resolved_at FROM disputes "
+                "WHERE upload_id=? ORDER BY dispute_id", (upload_id,))],
+            "audit": self.audit_records(upload_id=upload_id),
+        }
 
     def review(self, review_id: int) -> dict:
         row = self.db.execute("SELECT * FROM reviews WHERE review_id=?", (review_id,)).fetchone()
@@ -469,8 +762,10 @@ class Workflow:
             self._revoke_strikes(now, actor, up["upload_id"], f"dispute {rv['dispute_id']} released")
             if dispute["disputed_by"] == "notice":
                 self._lift_notices(now, actor, up["upload_id"], f"dispute {rv['dispute_id']} released")
-        elif human and dispute["disputed_outcome"] == "block":
-            self._strike(now, up, f"block upheld after dispute {rv['dispute_id']}")
+        elif human:  # a person confirmed the outcome: automatic re-decisions leave it alone from now on
+            self.db.execute("UPDATE uploads SET outcome_by='dispute' WHERE upload_id=?", (up["upload_id"],))
+            if dispute["disputed_outcome"] == "block":
+                self._strike(now, up, f"block upheld after dispute {rv['dispute_id']}")
 
     def _strike(self, now: datetime, up: dict, reason: str) -> None:
         """One strike per upload: a block upheld twice (review, then dispute) counts once."""
@@ -480,7 +775,7 @@ class Workflow:
                            (up["upload_id"],)).fetchone():
             return
         works = sorted({m["work_id"] for m in up["result"].get("matches", [])})
-        expires = now + timedelta(days=self.deadlines.strike_days)
+        expires = now + timedelta(days=self.params.strike_expiry_days)
         self.db.execute(
             "INSERT INTO strikes(uploader_id, upload_id, work_ids, reason, created_at, expires_at) VALUES (?,?,?,?,?,?)",
             (up["uploader_id"], up["upload_id"], json.dumps(works, allow_nan=False), reason, iso(now), iso(expires)),
@@ -517,36 +812,41 @@ class Workflow:
                                          f"stay-down lifted: notice #{notice['notice_id']} ({reason})")
 
     # -- disputes ---------------------------------------------------------
-    def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None = None) -> dict:
-        """The uploader's counter-notice: opens a dispute review with its own deadline."""
+    def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None) -> dict:
+        """The uploader's counter-notice: opens a dispute review with its own deadline. Only the
+        uploader of record (``uploader_id`` equal to the one stored with the upload) can file one."""
         self.expire_due(now)
         up = self._upload(upload_id)
+        if not up["uploader_id"]:
+            raise WorkflowError(f"upload {upload_id} has no uploader of record, so nobody can dispute it (screen "
+                                "uploads with an uploader id: the manifest's uploader_id column)")
+        if uploader_id != up["uploader_id"]:
+            raise WorkflowError(f"only the uploader of record can dispute upload {upload_id}" +
+                                ("" if uploader_id else " (give --uploader)"))
         if not reason.strip():
             raise WorkflowError("a dispute needs a reason")
         if up["status"] != "ok" or up["outcome"] in (None, "allow"):
             raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute")
         if self.db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'", (upload_id,)).fetchone():
             raise WorkflowError(f"upload {upload_id} is already waiting for review")
-        if uploader_id and up["uploader_id"] and uploader_id != up["uploader_id"]:
-            raise WorkflowError(f"only the uploader ({up['uploader_id']}) can dispute upload {upload_id}")
         restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
-        if now > restricted_at + timedelta(days=self.deadlines.dispute_window_days):
-            raise WorkflowError(f"the {self.deadlines.dispute_window_days:g}-day dispute window has closed "
+        if now > restricted_at + timedelta(days=self.params.dispute_window_days):
+            raise WorkflowError(f"the {self.params.dispute_window_days:g}-day dispute window has closed "
                                 f"(the outcome {up['outcome']} was set {iso(restricted_at)})")
         with self.catalog.transaction() as db:
             cur = db.execute(
                 "INSERT INTO disputes(upload_id, uploader_id, reason, disputed_outcome, filed_at, status, disputed_by) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (upload_id, uploader_id or up["uploader_id"], reason, up["outcome"], iso(now), "open",
+                (upload_id, uploader_id, reason, up["outcome"], iso(now), "open",
                  up.get("outcome_by") or "system"),
             )
             dispute_id = int(cur.lastrowid)
-            due = now + timedelta(hours=self.deadlines.dispute_hours)
+            due = now + timedelta(hours=self.params.dispute_review_hours)
             cur = db.execute(
                 "INSERT INTO reviews(upload_id, kind, status, created_at, due_at, dispute_id) VALUES (?,?,?,?,?,?)",
                 (upload_id, "dispute", "pending", iso(now), iso(due), dispute_id),
             )
-            self._audit(now, uploader_id or up["uploader_id"] or "uploader", "dispute-filed",
+            self._audit(now, uploader_id, "dispute-filed",
                         {"dispute_id": dispute_id, "reason": reason, "disputed_outcome": up["outcome"],
                          "review_id": int(cur.lastrowid)}, upload_id=upload_id)
         return {"dispute_id": dispute_id, "review_id": int(cur.lastrowid), "due_at": iso(due)}
@@ -557,7 +857,7 @@ class Workflow:
         due = [dict(r) for r in self.db.execute(
             "SELECT * FROM reviews WHERE status='pending' AND due_at < ?", (iso(now),))]
         for rv in due:
-            outcome = self.deadlines.dispute_outcome if rv["kind"] == "dispute" else self.deadlines.review_outcome
+            outcome = self.params.dispute_expiry_outcome if rv["kind"] == "dispute" else self.params.review_expiry_outcome
             with self.catalog.transaction() as db:
                 db.execute("UPDATE reviews SET status='expired', outcome=?, decided_at=? WHERE review_id=?",
                            (outcome, iso(now), rv["review_id"]))
@@ -579,12 +879,18 @@ class Workflow:
             "ORDER BY upload_pk", (uploader_id,))]
         active = sum(s["active"] for s in strikes)
         return {"uploader_id": uploader_id, "uploads": uploads, "strikes": strikes, "active_strikes": active,
-                "repeat_infringer": active >= self.deadlines.repeat_strikes}
+                "repeat_infringer": active >= self.params.repeat_uploader_strikes}
 
     # -- conflicts and notices -------------------------------------------
     def record_conflict(self, now: datetime, actor: str, work_id: str, owner: str, path: str,
                         existing_work_id: str, existing_owner: str, evidence: dict) -> int:
+        """Record (audited) that ``owner`` claimed content of ``existing_work_id``; a retry of the same
+        claim (same work, owner, file, kind) returns the conflict already recorded, not a new one."""
         with self.catalog.transaction() as db:
+            for row in db.execute("SELECT conflict_id, evidence FROM conflicts WHERE work_id=? AND owner=? AND path=? "
+                                  "AND existing_work_id=? ORDER BY conflict_id", (work_id, owner, path, existing_work_id)):
+                if json.loads(row["evidence"]).get("kind") == evidence.get("kind"):
+                    return int(row["conflict_id"])
             cur = db.execute(
                 "INSERT INTO conflicts(work_id, owner, path, existing_work_id, existing_owner, evidence, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
@@ -681,4 +987,4 @@ def severity(outcome: str | None) -> int:
     return SEVERITY.get(outcome or "allow", 0)
 
 
-__all__ = ["Deadlines", "Workflow", "WorkflowError", "iso", "parse", "severity", "CatalogError"]
+__all__ = ["WorkflowParams", "Workflow", "WorkflowError", "iso", "parse", "severity", "CatalogError"]
