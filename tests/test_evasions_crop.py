@@ -260,7 +260,7 @@ def flat_centre_home(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("flat-centre")
     film = _flat_centre_film()
-    with Prescreen(folder / "home") as engine:
+    with Prescreen(folder / "home", create=True) as engine:
         engine.register([mg.write_media(film, folder / "film.mp4")], "flat", title="Flat Centre", owner="Studio F")
     upload = mg.write_media(T.crop_window(T.excerpt(film, 2.0, 30.0), 0.7, (1.0, 0.0)), folder / "crop.mp4")
     return folder / "home", upload

@@ -262,7 +262,7 @@ def long_studio(tmp_path_factory):
     size = (256, 144)
     rec = mg.Media(mg.synth_static_camera(41, 1, 110.0, size=size, fps=FPS, kind="studio"), FPS, None, SR)
     other = mg.Media(mg.synth_static_camera(41, 2, 40.0, size=size, fps=FPS, kind="studio"), FPS, None, SR)
-    with Prescreen(folder / "home") as engine:
+    with Prescreen(folder / "home", create=True) as engine:
         engine.register([mg.write_media(T.excerpt(rec, 0, 72.0), folder / "set.mp4")], "set", title="Late Show",
                         owner="Studio S")
     uploads = {"copy": mg.write_media(T.excerpt(rec, 9.0, 63.0), folder / "copy.mp4"),
