@@ -262,7 +262,9 @@ ConfigOpt = Annotated[
     typer.Option("--config", metavar="FILE",
                  help="TOML config file (default: <home>/config.toml if present, else built-in defaults)."),
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the table.")]
+JsonLinesFlag = Annotated[bool, typer.Option("--json", help="Print JSON Lines instead of the table: one object "
+                                             "per line, one line per row.")]
 VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="After the table, every decision's full "
                                            "reasons (works, seconds, shares, similarity, the rule that fired).")]
 WorkIdArg = Annotated[str, typer.Argument(help="The work's id (see `prescreen works list`).")]
@@ -713,12 +715,12 @@ def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
 
 
 @works_app.command("list")
-def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
-    """List registered works with their reference files and code counts."""
+def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False) -> None:
+    """List registered works with their reference files and code counts. --json: JSON Lines."""
     with _engine(home, config) as engine:
         rows = engine.catalog.work_summaries()
     if as_json:
-        print(_dumps(rows))
+        _print_lines(rows)
         return
     table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
                    title="registered works", no_wrap=("files", "seconds", "registered"))
@@ -836,7 +838,7 @@ def demo(
     home: HomeOpt = None,
     media_dir: Annotated[Optional[Path], typer.Option(
         "--media", metavar="DIR", help="Where to write the demo media (default <home>/demo-media).")] = None,
-    as_json: JsonFlag = False,
+    as_json: JsonLinesFlag = False,
     verbose: VerboseFlag = False,
 ) -> None:
     """Generate a few reference works and an upload batch, register, screen and print the decisions."""
@@ -882,14 +884,13 @@ def uploads_list(
                                                    help="Only uploads with this current outcome.")] = None,
     uploader: Annotated[Optional[str], typer.Option("--uploader", help="Only this uploader's uploads.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many, newest first.")] = 50,
-    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False,
 ) -> None:
     """The newest screened uploads and their current outcome. --json: JSON Lines, one upload per line."""
     with _engine(home, config) as engine:
         rows = engine.uploads(outcome, uploader, limit)
     if as_json:
-        for r in rows:
-            print(_dumps(r))
+        _print_lines(rows)
         return
     table = _table("upload", "uploader", "screened (UTC)", "decision", "outcome", "set by", "file",
                    title=f"uploads (newest first, at most {limit})", no_wrap=("screened (UTC)",))
@@ -977,6 +978,12 @@ def _plural(n: int, noun: str) -> str:
 def _fail(exc: Exception, code: int = 1):
     _say_error(exc)
     raise typer.Exit(code) from exc
+
+
+def _print_lines(rows) -> None:
+    """JSON Lines: one object per row (listings; a single record is one document, see ``_print``)."""
+    for row in rows:
+        print(_dumps(row))
 
 
 def _print(obj, as_json: bool, human) -> None:
@@ -1138,9 +1145,9 @@ def _print_work(o: dict) -> None:
 @review_app.command("list")
 def review_list(
     all_: Annotated[bool, typer.Option("--all", help="Decided and expired reviews too.")] = False,
-    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False,
 ) -> None:
-    """Pending reviews, most urgent first (expired ones are resolved first)."""
+    """Pending reviews, most urgent first (expired ones are resolved first). --json: JSON Lines."""
     with _engine(home, config) as engine:
         engine.workflow.expire_due(engine.now())
         rows = engine.workflow.reviews(None if all_ else "pending")
@@ -1155,7 +1162,10 @@ def review_list(
         out.print(table)
         if not rows:
             out.print("no reviews" + ("" if all_ else " pending (`--all` lists decided ones too)"))
-    _print(rows, as_json, human)
+    if as_json:
+        _print_lines(rows)
+    else:
+        human(rows)
 
 
 @review_app.command("show")
@@ -1336,7 +1346,8 @@ def audit(
     head: Annotated[Optional[str], typer.Option("--head", metavar="RECORDS:MAC",
                                                 help="With --verify: a head printed earlier (kept outside "
                                                 "the catalog); the log must still hold it.")] = None,
-    home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
+    home: HomeOpt = None, config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of the table: one record per "
+                                           "line; with --verify one JSON document.")] = False,
 ) -> None:
     """The append-only audit log: every decision, review, dispute, rule change and catalog change."""
     if head is not None and not verify:
@@ -1361,8 +1372,7 @@ def audit(
         engine.workflow.expire_due(engine.now())
         rows = engine.workflow.audit_records(upload, work, action)
     if as_json:
-        for r in rows:
-            print(_dumps(r))
+        _print_lines(rows)
         return
     table = _table("#", "time (UTC)", "actor", "action", "upload", "work", "config", "evidence",
                    title="audit log")

@@ -55,7 +55,7 @@ def test_usage_errors_exit_two(home):
 def test_home_from_environment(home, corpus):
     result = runner.invoke(app, ["works", "list", "--json"], env={"PRESCREEN_HOME": str(home)})
     assert result.exit_code == 0
-    assert [w["work_id"] for w in json.loads(result.output)] == ["film"]
+    assert [json.loads(line)["work_id"] for line in result.output.splitlines()] == ["film"]  # JSON Lines
 
 
 def test_remove_work_takes_its_fingerprints_out_of_the_index(home, corpus):

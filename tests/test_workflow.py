@@ -155,7 +155,7 @@ def test_review_queue_shows_evidence_and_records_the_decision(home, corpus, tmp_
                                                          tf.excerpt(corpus.other, 0, 20), at=5))
     line = screen(home, upload, uploader="dave")
     assert line["decision"] == "review" and line["review_id"]
-    rows = json.loads(cli(home, "review", "list", "--json").output)
+    rows = [json.loads(x) for x in cli(home, "review", "list", "--json").output.splitlines()]
     assert [r["review_id"] for r in rows] == [line["review_id"]]
     shown = json.loads(cli(home, "review", "show", line["review_id"], "--out", tmp_path / "ev", "--json").output)
     ev = shown["evidence"][0]
@@ -166,7 +166,7 @@ def test_review_queue_shows_evidence_and_records_the_decision(home, corpus, tmp_
         assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cli(home, "review", "decide", line["review_id"], "--outcome", "allow", "--reviewer", "rita",
         "--note", "commentary on the scene")
-    assert json.loads(cli(home, "review", "list", "--json").output) == []
+    assert [json.loads(x) for x in cli(home, "review", "list", "--json").output.splitlines()] == []
     cli(home, "review", "decide", line["review_id"], "--outcome", "block", "--reviewer", "rita", code=1)
 
 
@@ -227,7 +227,7 @@ def test_pending_review_expires_to_the_configured_outcome(home, corpus):
                                                           tf.excerpt(corpus.other, 0, 20), at=4))
     line = screen(home, upload)
     later = {"PRESCREEN_NOW": "2099-01-01T00:00:00+00:00"}
-    rows = json.loads(cli(home, "review", "list", "--all", "--json", env=later).output)
+    rows = [json.loads(x) for x in cli(home, "review", "list", "--all", "--json", env=later).output.splitlines()]
     assert [(r["review_id"], r["status"], r["outcome"]) for r in rows] == [(line["review_id"], "expired", "allow")]
 
 
@@ -235,7 +235,7 @@ def test_conflicting_registration_is_reported(home, corpus):
     copy = corpus.write("film_claimed_by_other.mp4", tf.scale(corpus.film, 0.5))
     r = cli(home, "register", copy, "--work-id", "my-film", "--owner", "Someone Else", code=1)
     assert "ownership conflict" in r.output and "film" in r.output
-    works = [w["work_id"] for w in json.loads(cli(home, "works", "list", "--json").output)]
+    works = [w["work_id"] for w in map(json.loads, cli(home, "works", "list", "--json").output.splitlines())]
     assert "my-film" not in works
     audit = [json.loads(x) for x in cli(home, "audit", "--action", "ownership-conflict", "--json").output.splitlines()]
     assert audit and audit[0]["evidence"]["existing_work_id"] == "film"
@@ -320,13 +320,13 @@ def test_exclusions_and_rule_changes_release_only_automatic_decisions(home, corp
     # a rule change that sends the film's substantial matches to review releases the copy to review:
     # it is queued for a person instead of left waiting for nobody
     cli(home, "works", "set-rule", "film", "--rule", '{"action": "review", "band": "substantial"}')
-    reviews = json.loads(cli(home, "review", "list", "--json").output)
+    reviews = [json.loads(x) for x in cli(home, "review", "list", "--json").output.splitlines()]
     assert [r["upload_id"] for r in reviews] == [copy["upload_id"]]
     # then excluding the rest releases it fully, and its open review is closed on the record
     out = json.loads(cli(home, "works", "exclude", "film", "12", "26", "--reason", "public domain",
                          "--json").output)
     assert out["released"] == [{"upload_id": copy["upload_id"], "from": "review", "to": "allow"}]
-    assert json.loads(cli(home, "review", "list", "--json").output) == []
+    assert [json.loads(x) for x in cli(home, "review", "list", "--json").output.splitlines()] == []
     actions = [json.loads(x)["action"] for x in cli(home, "audit", "--upload", copy["upload_id"],
                                                      "--json").output.splitlines()]
     assert actions == ["decision", "outcome-change", "review-opened", "outcome-change", "review-closed"]
