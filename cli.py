@@ -745,11 +745,14 @@ def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = N
             raise typer.Exit(1) from exc
     if as_json:
         print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": res["ref_ids"],
-                      "released": res["released"], "withdrawn_reviews": res["withdrawn_reviews"]}))
+                      "released": res["released"], "withdrawn_reviews": res["withdrawn_reviews"],
+                      "warnings": res["warnings"]}))
     else:
         n, r, w = len(res["ref_ids"]), len(res["released"]), len(res["withdrawn_reviews"])
         _say(f"removed work {work_id} ({_plural(n, 'reference file')}); {_plural(r, 'upload')} released, "
              f"{_plural(w, 'pending review')} withdrawn")
+        for line in res["warnings"]:
+            _say(f"warning: {line}", "yellow")
 
 
 @index_app.command("stats")

@@ -290,7 +290,7 @@ class Prescreen:
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
             self.format = format_id(config.fingerprint)
             self.workflow = Workflow(self.catalog, config.workflow, config.version, audit_key_source(
-                self.home, config.audit.key_env, config.audit.key_file))
+                self.home, config.audit.key_env, config.audit.key_file), clock=clock)
         except BaseException:
             self.catalog.close()
             raise
@@ -444,10 +444,10 @@ class Prescreen:
                         if fp.signal in self.indexes.signals:  # (window codes are read from the catalog)
                             self.indexes.signals[fp.signal].add(ref_id, fp)
                 self.indexes.save(generation)
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:  # (FAISS reports a failed write, a full disk, as RuntimeError)
                 self._loaded = False
                 warnings.append(f"registered in the catalog, but the index files in {self.indexes.folder} could not "
-                                f"be written ({exc.strerror or exc}); they are rebuilt from the catalog by the next "
+                                f"be written ({getattr(exc, 'strerror', None) or exc}); they are rebuilt from the catalog by the next "
                                 "command that searches (or `prescreen index rebuild`)")
         return RegisterResult(work_id, ref_ids, files, skipped, already, warnings)
 
@@ -607,7 +607,11 @@ class Prescreen:
         else:
             result = self.register([path], work_id, actor=actor, kind="notice", check_conflicts=False, span=span,
                                    modalities=modalities)
-            ref_id = result.ref_ids[0]
+            if result.ref_ids:
+                ref_id = result.ref_ids[0]
+            else:  # a concurrent notice of the same file registered it first
+                ref_id = next(r.ref_id for r in self.catalog.references_by_sha256(file_digest(path).sha256)
+                              if r.work_id == work_id)
         notice_id = self.workflow.record_notice(self.now(), actor, work_id, str(path), ref_id, upload_id)
         return {"notice_id": notice_id, "work_id": work_id, "upload_id": upload_id, "ref_id": ref_id,
                 "path": str(path), "span": list(span) if span else None, "modalities": list(modalities)}
@@ -634,9 +638,17 @@ class Prescreen:
                 why = f"work {work_id} was removed"
                 released = self.redecide_work(work_id, actor, why=why, uploads=affected)
                 withdrawn = self.workflow.withdraw_reviews(now, actor, affected, why)
-            self.indexes.remove_references(ref_ids, self.catalog)
-            self.indexes.save(generation)
-        return {"work_id": work_id, "ref_ids": ref_ids, "released": released, "withdrawn_reviews": withdrawn}
+            warnings = []
+            try:
+                self.indexes.remove_references(ref_ids, self.catalog)
+                self.indexes.save(generation)
+            except (OSError, RuntimeError) as exc:  # the catalog has the removal: the index is rebuilt from it
+                self._loaded = False
+                warnings.append(f"removed from the catalog, but the index files in {self.indexes.folder} could not "
+                                f"be written ({getattr(exc, 'strerror', None) or exc}); they are rebuilt from the "
+                                "catalog by the next command that searches (or `prescreen index rebuild`)")
+        return {"work_id": work_id, "ref_ids": ref_ids, "released": released, "withdrawn_reviews": withdrawn,
+                "warnings": warnings}
 
     def add_exclusion(self, work_id: str, start: float, end: float, reason: str, actor: str = "operator",
                       ref_id: int | None = None) -> dict:

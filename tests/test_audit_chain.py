@@ -92,7 +92,7 @@ def test_records_removed_from_the_end_are_found(home, removed):
 
 
 def test_the_whole_log_and_its_head_removed_is_found(home):
-    tamper(home, "DELETE FROM audit", "DELETE FROM meta WHERE key='audit_head'")
+    tamper(home, "DELETE FROM audit", "DELETE FROM meta WHERE key='audit_head'", "DELETE FROM audit_groups")
     assert any("audit log is empty" in p for p in problems(home))
     # and nothing is written on top of it as if the catalog were new
     with Prescreen(home, create=True) as engine:
@@ -143,6 +143,10 @@ def test_an_edit_with_the_chain_recomputed_without_the_key_is_found(home):
     ("DELETE FROM works WHERE work_id='w1'; DELETE FROM refs WHERE work_id='w1'", "work 'w1': deleted behind"),
     ("INSERT INTO works(work_id, created_at) VALUES ('w9', '2026-01-01')", "work 'w9': has no audit record"),
     ("INSERT INTO licenses VALUES ('w1', 'mallory', '2026-01-01')", "work 'w1': changed behind"),
+    # review deadlines, fingerprints, strikes and disputes are covered too (found by a review of the change)
+    ("UPDATE reviews SET due_at='2000-01-01T00:00:00+00:00'", "changed behind"),
+    ("UPDATE fingerprints SET codes=zeroblob(length(codes)) WHERE ref_id=1", "work 'w1': changed behind"),
+    ("DELETE FROM uploads WHERE upload_id='up-2'", "upload 'up-2': changed behind"),  # (its review stays)
 ])
 def test_rows_changed_behind_the_logs_back_are_found(home, change, words):
     tamper(home, "PRAGMA foreign_keys=OFF", change, drop_triggers=False)
@@ -156,7 +160,8 @@ def test_a_head_kept_elsewhere_catches_a_log_rewritten_with_the_key(home):
     assert verify(home, "--head", kept)["problems"] == []
     # someone with the key rebuilds a shorter log from scratch: it verifies on its own, not against the head
     tamper(home, "DELETE FROM audit", "DELETE FROM meta WHERE key='audit_head'", "DELETE FROM uploads",
-           "DELETE FROM works", "DELETE FROM exclusions", "DELETE FROM licenses", "DELETE FROM refs")
+           "DELETE FROM works", "DELETE FROM exclusions", "DELETE FROM licenses", "DELETE FROM refs",
+           "DELETE FROM reviews", "DELETE FROM audit_groups")
     with Prescreen(home, create=True) as engine:
         engine.register([mg.write_media(mg.synth_work(seed=84, duration=8.0), home.parent / "w.mp4")], "w4",
                         owner="Mallory")
@@ -212,9 +217,12 @@ def test_a_log_of_an_older_version_is_keyed_from_its_state_at_the_first_write(ho
         db.execute("UPDATE audit SET prev_hash=?, hash=?, state=NULL WHERE audit_id=?", (prev, old, rec["audit_id"]))
         prev = old
     db.execute("DELETE FROM meta WHERE key='audit_head'")
+    db.execute("DELETE FROM audit_groups")  # (older versions had none)
     db.commit()
     db.close()
-    before = verify(home)["records"]
+    unkeyed = verify(home, code=1)  # its unkeyed chain holds, but nothing covers the rows yet: said so
+    assert [p for p in unkeyed["problems"]] == [next(p for p in unkeyed["problems"] if "the log is not keyed" in p)]
+    before = unkeyed["records"]
     with Prescreen(home, create=True) as engine:
         engine.set_rules("w1", [{"action": "block"}])
         records = engine.workflow.audit_records()
@@ -223,3 +231,36 @@ def test_a_log_of_an_older_version_is_keyed_from_its_state_at_the_first_write(ho
     assert verify(home)["problems"] == []
     tamper(home, "UPDATE works SET owner='Mallory' WHERE work_id='w2'", drop_triggers=False)
     assert any("work 'w2': changed behind" in p for p in problems(home))
+
+
+def test_nulling_the_keyed_records_and_removing_the_head_is_found(home):
+    """The records made to look as if an older version wrote them: their hashes are no SHA-256 chain."""
+    tamper(home, "UPDATE audit SET state=NULL", "DELETE FROM meta WHERE key='audit_head'", "DELETE FROM audit_groups",
+           "UPDATE uploads SET outcome='allow'")
+    found = problems(home)
+    assert any("content does not match its hash" in p for p in found)
+
+
+def test_a_change_behind_the_logs_back_is_not_sealed_over_by_the_next_write(home):
+    tamper(home, "UPDATE works SET rules='[{\"action\": \"allow\"}]' WHERE work_id='w1'", drop_triggers=False)
+    with Prescreen(home) as engine:
+        with pytest.raises(Exception, match="changed behind the audit log's back"):
+            engine.workflow.set_priority(engine.now(), "operator", "w1", True)
+    assert any("work 'w1': changed behind" in p for p in problems(home))  # still there: nothing was sealed
+
+
+def test_a_truncated_log_with_its_head_rewound_is_found_and_refuses_writes(home):
+    db = sqlite3.connect(home / "catalog.sqlite")
+    db.row_factory = sqlite3.Row
+    last, prev = db.execute("SELECT audit_id, prev_hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
+    head = json.loads(db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0])
+    head.update(records=head["records"] - 1, last=prev, last_id=last - 1)  # the seal cannot be redone
+    db.execute("DROP TRIGGER audit_no_delete")
+    db.execute("DELETE FROM audit WHERE audit_id=?", (last,))
+    db.execute("UPDATE meta SET value=? WHERE key='audit_head'", (json.dumps(head),))
+    db.commit()
+    db.close()
+    assert any("seal does not match" in p for p in problems(home))
+    with Prescreen(home) as engine:
+        with pytest.raises(Exception, match="head does not match"):
+            engine.workflow.set_priority(engine.now(), "operator", "w1", True)

@@ -47,6 +47,11 @@ def head_seal(key: bytes, records: int, last_mac: str, keyed_from: int) -> str:
     return hmac.new(key, _canonical(["head", records, last_mac, keyed_from]), hashlib.sha256).hexdigest()
 
 
+def group_mac(key: bytes, group: str, digest: str | None, audit_id: int) -> str:
+    """HMAC-SHA-256 (hex) of a row group's last recorded digest and the record that carries it."""
+    return hmac.new(key, _canonical(["group", group, digest, audit_id]), hashlib.sha256).hexdigest()
+
+
 def rows_digest(rows: list[list]) -> str:
     """SHA-256 (hex) of a group of rows (each a list of column values, in a fixed order)."""
     return hashlib.sha256(_canonical(rows)).hexdigest()
@@ -66,4 +71,4 @@ def parse_head(text: str) -> tuple[int, str]:
     return int(count), mac
 
 
-__all__ = ["AUDIT_FIELDS", "record_mac", "legacy_hash", "head_seal", "rows_digest", "format_head", "parse_head"]
+__all__ = ["AUDIT_FIELDS", "group_mac", "record_mac", "legacy_hash", "head_seal", "rows_digest", "format_head", "parse_head"]

@@ -22,6 +22,7 @@ system, review, dispute, notice, expiry, release): automatic re-decisions
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from index import Catalog, CatalogError
 from index.catalog import ensure_columns, missing_columns
 from policy import REVIEW, SEVERITY, Rule, WorkPolicy
 
-from .audit import AUDIT_FIELDS, format_head, head_seal, legacy_hash, parse_head, record_mac, rows_digest
+from .audit import (AUDIT_FIELDS, format_head, group_mac, head_seal, legacy_hash, parse_head, record_mac,
+                    rows_digest)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -52,6 +54,12 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_groups (  -- each row group's last recorded digest, MAC'd: changes made
+    grp TEXT PRIMARY KEY,                   -- behind the log are refused by the next write, not sealed over
+    digest TEXT,
+    audit_id INTEGER NOT NULL,
+    mac TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reviews (
     review_id INTEGER PRIMARY KEY AUTOINCREMENT,
     upload_id TEXT NOT NULL,
@@ -132,16 +140,49 @@ _ADDED_COLUMNS = (
 )
 _AUDIT_FIELDS = AUDIT_FIELDS
 
-# Row groups under the chain: table -> the column naming its group ('work:<work_id>' or 'upload:<upload_pk>').
-_TRACKED = (("works", "work", "work_id"), ("refs", "work", "work_id"), ("exclusions", "work", "work_id"),
-            ("licenses", "work", "work_id"), ("notices", "work", "work_id"), ("uploads", "upload", "upload_pk"))
-# Per connection (TEMP): the groups the open transaction changed. Not in the file, so an edit made by
-# any other program leaves no trace here and its rows no longer match the chain's digests.
-_TOUCH_SCHEMA = "CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY);\n" + "".join(
-    f"CREATE TEMP TRIGGER IF NOT EXISTS audit_touch_{table}_{event} AFTER {event} ON main.{table} BEGIN "
-    + " ".join(f"INSERT OR IGNORE INTO audit_touched VALUES ('{kind}:' || {row}.{col});" for row in rows)
+# Row groups under the chain: (table, group kind, SQL naming the group of a row ``R``, columns hashed).
+# A work's group: the work, its references and their fingerprints, exclusions, licences, notices. An
+# upload's: its row, reviews, disputes and strikes. Columns are listed, not ``*``: a column added by a
+# later schema does not change every digest.
+_TRACKED = (
+    ("works", "work", "R.work_id", ("work_id", "title", "owner", "created_at", "rules", "priority")),
+    ("refs", "work", "R.work_id", ("ref_id", "work_id", "path", "sha256", "md5", "size", "duration", "has_video",
+                                   "has_audio", "created_at", "kind", "keep_start", "keep_end", "keep_modalities")),
+    ("fingerprints", "work", "(SELECT work_id FROM main.refs WHERE ref_id = R.ref_id)",
+     ("ref_id", "signal", "code_bytes", "n", "codes", "starts", "ends", "variants")),
+    ("exclusions", "work", "R.work_id", ("exclusion_id", "work_id", "ref_id", "start", "end", "reason",
+                                         "created_at")),
+    ("licenses", "work", "R.work_id", ("work_id", "uploader_id", "created_at")),
+    ("notices", "work", "R.work_id", ("notice_id", "work_id", "upload_id", "path", "ref_id", "actor", "created_at",
+                                      "lifted_at")),
+    ("uploads", "upload", "R.upload_id", ("upload_pk", "upload_id", "uploader_id", "declared_use", "path", "sha256",
+                                          "size", "screened_at", "status", "error", "decision", "outcome",
+                                          "config_version", "result", "outcome_by", "outcome_at")),
+    ("reviews", "upload", "R.upload_id", ("review_id", "upload_id", "kind", "status", "created_at", "due_at",
+                                          "reviewer", "outcome", "note", "decided_at", "dispute_id")),
+    ("disputes", "upload", "R.upload_id", ("dispute_id", "upload_id", "uploader_id", "reason", "disputed_outcome",
+                                           "filed_at", "status", "resolved_at", "disputed_by")),
+    ("strikes", "upload", "R.upload_id", ("strike_id", "uploader_id", "upload_id", "work_ids", "reason",
+                                          "created_at", "expires_at", "revoked_at", "revoke_reason")),
+)
+# Which rows of a table make a group: a work's fingerprints through its references.
+_GROUP_ROWS = {"fingerprints": "ref_id IN (SELECT ref_id FROM main.refs WHERE work_id=?)"}
+# Per connection (TEMP): the groups the open transaction changed, and each one's digest before its first
+# change (computed by a BEFORE trigger through ``audit_group_digest``). Not in the file: an edit made by any
+# other program leaves no trace here, and its rows no longer match the chain's digests.
+_TOUCH_SCHEMA = ("CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY);\n"
+                 "CREATE TEMP TABLE IF NOT EXISTS audit_before (grp TEXT PRIMARY KEY, digest TEXT);\n") + "".join(
+    f"CREATE TEMP TRIGGER IF NOT EXISTS audit_{when.lower()}_{table}_{event} {when} {event} ON main.{table} BEGIN "
+    + " ".join(
+        (f"INSERT OR IGNORE INTO audit_touched SELECT g FROM (SELECT '{kind}:' || {expr.replace('R.', row + '.')} AS g)"
+         " WHERE g IS NOT NULL;") if when == "AFTER" else
+        (f"INSERT OR IGNORE INTO audit_before SELECT g, audit_group_digest(g) FROM (SELECT '{kind}:' || "
+         f"{expr.replace('R.', row + '.')} AS g) WHERE g IS NOT NULL AND NOT EXISTS "
+         "(SELECT 1 FROM audit_before WHERE grp = g);")
+        for row in rows)
     + " END;\n"
-    for table, kind, col in _TRACKED
+    for table, kind, expr, _ in _TRACKED
+    for when in ("BEFORE", "AFTER")
     for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))))
 _HEAD_KEY = "audit_head"
 
@@ -171,7 +212,7 @@ def _stored_rules(work_id: str, rules: object) -> tuple[Rule, ...]:
 
 def _group_words(group: str) -> str:
     kind, _, ident = group.partition(":")
-    return f"work {ident!r}" if kind == "work" else f"upload row {ident}"
+    return f"work {ident!r}" if kind == "work" else f"upload {ident!r}"
 
 
 def iso(t: datetime) -> str:
@@ -208,14 +249,17 @@ class Workflow:
     """Workflow operations over the catalog's connection; ``now`` is passed in (testable)."""
 
     def __init__(self, catalog: Catalog, params: WorkflowParams, config_version: str,
-                 audit_key: Callable[[bool], bytes | None]):
+                 audit_key: Callable[[bool], bytes | None],
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         """``audit_key(create)``: the key of the audit chain (bytes), or None when there is none;
-        with ``create`` True it may make one (a log that was never keyed)."""
+        with ``create`` True it may make one (a log that was never keyed). ``clock``: the time of
+        records no caller asked for (``row-change``, ``audit-keyed``), UTC."""
         self.catalog = catalog
         self.db = catalog.db
         self.params = params
         self.config_version = config_version
         self._audit_key = audit_key
+        self._clock = clock
         self._pending: list[dict] = []  # records asked for in the open transaction, written at its commit
         # called as (work_id, actor, why) when a noticed reference leaves the catalog, inside the
         # same transaction: the engine re-decides the uploads that were blocked by that variant
@@ -224,6 +268,7 @@ class Workflow:
         if missing_columns(self.db, _ADDED_COLUMNS):  # the write lock only to migrate
             with catalog.transaction():
                 ensure_columns(self.db, _ADDED_COLUMNS)
+        self.db.create_function("audit_group_digest", 1, self._group_digest)
         self.db.executescript(_TOUCH_SCHEMA)
         catalog.before_commit.append(self._seal)
         catalog.after_rollback.append(self._pending.clear)
@@ -256,104 +301,155 @@ class Workflow:
             "evidence": json.dumps(evidence, default=str, allow_nan=False)})
 
     def _group_digest(self, group: str) -> str | None:
-        """SHA-256 of a tracked row group as it is now ('work:<id>' or 'upload:<pk>'); None if it has no rows."""
+        """SHA-256 of a tracked row group as it is now ('work:<id>' or 'upload:<id>'); None if it has no rows."""
         kind, _, ident = group.partition(":")
         rows: list[list] = []
-        for table, k, col in _TRACKED:
-            if k == kind:
-                rows += [[table, *r] for r in self.db.execute(
-                    f"SELECT * FROM main.{table} WHERE {col}=? ORDER BY rowid", (ident,))]
+        for table, k, expr, columns in _TRACKED:
+            if k != kind:
+                continue
+            where = _GROUP_ROWS.get(table, f"{expr.removeprefix('R.')}=?")
+            rows += [[table, *(hashlib.sha256(v).hexdigest() if isinstance(v, bytes) else v for v in r)]
+                     for r in self.db.execute(f"SELECT {', '.join(columns)} FROM main.{table} WHERE {where} "
+                                              "ORDER BY rowid", (ident,))]
         return rows_digest(rows) if rows else None
 
     def _groups_now(self) -> set[str]:
         """Every tracked row group that has rows."""
         groups: set[str] = set()
-        for table, kind, col in _TRACKED:
-            groups |= {f"{kind}:{v}" for (v,) in self.db.execute(f"SELECT DISTINCT {col} FROM main.{table}")}
+        for table, kind, expr, _ in _TRACKED:
+            if table in _GROUP_ROWS:
+                continue  # (a fingerprint's work has a references row)
+            col = expr.removeprefix("R.")
+            groups |= {f"{kind}:{v}" for (v,) in self.db.execute(
+                f"SELECT DISTINCT {col} FROM main.{table} WHERE {col} IS NOT NULL")}
         return groups
 
     def _head(self) -> dict | None:
         text = self.catalog.get_meta(_HEAD_KEY)
         return json.loads(text) if text else None
 
+    def _recorded_digest(self, key: bytes, group: str) -> tuple[bool, str | None]:
+        """(known, digest): the group's last recorded digest from ``audit_groups``; CatalogError if
+        that row's MAC does not hold (edited behind the log's back)."""
+        row = self.db.execute("SELECT digest, audit_id, mac FROM audit_groups WHERE grp=?", (group,)).fetchone()
+        if row is None:
+            return False, None
+        if row["mac"] != group_mac(key, group, row["digest"], row["audit_id"]):
+            raise CatalogError(f"the audit log's record of {_group_words(group)} was edited behind its back; "
+                               "nothing was written (run `prescreen audit --verify`)")
+        return True, row["digest"]
+
     def _seal(self) -> None:
         """Write the transaction's records (called by the catalog just before COMMIT): chained MACs, the
-        last record carrying the digests of every row group the transaction changed, and the new head."""
+        last record carrying the digests of every row group the transaction changed, and the new head.
+
+        Refused (CatalogError: the transaction rolls back) when the log's head does not match its last
+        record, or a changed group did not match its last recorded digest before this transaction: a
+        change made behind the log's back is never sealed over by the next legitimate write."""
         touched = [g for (g,) in self.db.execute("SELECT grp FROM temp.audit_touched ORDER BY grp")]
         if not self._pending and not touched:
             return
+        before = dict(self.db.execute("SELECT grp, digest FROM temp.audit_before").fetchall())
         self.db.execute("DELETE FROM temp.audit_touched")
+        self.db.execute("DELETE FROM temp.audit_before")
         pending, self._pending[:] = list(self._pending), []
         head = self._head()
         if head is None:
-            head = self._start_keyed_chain(touched)
+            head = self._start_keyed_chain(touched, before)
         key = self._audit_key(False)
         if key is None:
             raise AuditKeyError("the audit key is missing (see [audit] in the config: key_file, or the "
                                 "variable key_env names); nothing can be recorded without it")
+        last = self.db.execute("SELECT audit_id, hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
+        if (head.get("seal") != head_seal(key, head["records"], head["last"], head["keyed_from"])
+                or (last["hash"] if last else "") != head["last"]
+                or (last["audit_id"] if last else 0) != head.get("last_id", last["audit_id"] if last else 0)):
+            raise CatalogError("the audit log's head does not match its last record (records removed or "
+                               "added behind its back, or another audit key): nothing was written; run "
+                               "`prescreen audit --verify`")
+        for group in touched:
+            known, digest = self._recorded_digest(key, group)
+            if before.get(group) != digest and (known or before.get(group) is not None):
+                raise CatalogError(f"{_group_words(group)} was changed behind the audit log's back (its rows "
+                                   "differ from the digest the log recorded): nothing was written; run "
+                                   "`prescreen audit --verify`")
         if not pending:  # a tracked change asked for no record of its own: it gets one
-            pending = [{"at": iso(datetime.now(timezone.utc)), "actor": "system", "action": "row-change",
+            pending = [{"at": iso(self._clock()), "actor": "system", "action": "row-change",
                         "upload_id": None, "work_id": None, "work_ids": "[]",
                         "config_version": self.config_version, "evidence": json.dumps({"groups": touched})}]
-        states = ["{}"] * (len(pending) - 1) + [json.dumps({g: self._group_digest(g) for g in touched},
-                                                           sort_keys=True)]
+        digests = {g: self._group_digest(g) for g in touched}
+        states = ["{}"] * (len(pending) - 1) + [json.dumps(digests, sort_keys=True)]
         prev, count = head["last"], head["records"]
         for row, state in zip(pending, states):
             mac = record_mac(key, prev, row, state)
-            self.db.execute(
+            cur = self.db.execute(
                 f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
                 f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
                 (*(row[k] for k in _AUDIT_FIELDS), prev, mac, state))
-            prev, count = mac, count + 1
-        self._write_head(key, count, prev, head["keyed_from"])
+            prev, count, last_id = mac, count + 1, int(cur.lastrowid)
+        self._record_digests(key, digests, last_id)
+        self._write_head(key, count, prev, head["keyed_from"], last_id)
 
-    def _write_head(self, key: bytes, records: int, last: str, keyed_from: int) -> None:
-        head = {"records": records, "last": last, "keyed_from": keyed_from,
+    def _record_digests(self, key: bytes, digests: dict[str, str | None], audit_id: int) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO audit_groups VALUES (?, ?, ?, ?)",
+                            [(g, d, audit_id, group_mac(key, g, d, audit_id)) for g, d in digests.items()])
+
+    def _write_head(self, key: bytes, records: int, last: str, keyed_from: int, last_id: int) -> None:
+        head = {"records": records, "last": last, "keyed_from": keyed_from, "last_id": last_id,
                 "seal": head_seal(key, records, last, keyed_from)}
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_HEAD_KEY, json.dumps(head)))
 
-    def _start_keyed_chain(self, touched: list[str]) -> dict:
+    def _start_keyed_chain(self, touched: list[str], before: dict[str, str | None]) -> dict:
         """The first keyed write of a log (a new catalog, or one of an older version): make the key,
         and when rows or unkeyed records exist, append an ``audit-keyed`` record that carries the digest
-        of every row group as it is (the state the keyed chain starts from) and the unkeyed chain's head.
+        of every row group as it was before this transaction (the state the keyed chain starts from)
+        and the unkeyed chain's head and problems.
 
         Refused when keyed records exist but the head is gone, or rows exist and no record at all:
         both mean the log was cut behind its back, and starting a new chain would hide it.
         """
-        if self.db.execute("SELECT 1 FROM audit WHERE state IS NOT NULL LIMIT 1").fetchone():
+        if self.db.execute("SELECT 1 FROM audit WHERE state IS NOT NULL LIMIT 1").fetchone() or \
+                self.db.execute("SELECT 1 FROM audit_groups LIMIT 1").fetchone():
             raise CatalogError("the audit log's head is missing from the catalog, so it was changed behind "
                                "its back; run `prescreen audit --verify`")
         n, last = self.db.execute("SELECT COUNT(*), (SELECT hash FROM audit ORDER BY audit_id DESC LIMIT 1) "
                                   "FROM audit").fetchone()
         groups = self._groups_now()
-        if n == 0 and groups - set(touched):
+        untouched = groups - set(touched)
+        if n == 0 and (untouched or any(d is not None for d in before.values())):
             raise CatalogError("the catalog has works or uploads but no audit record at all: the log was "
                                "removed behind its back; run `prescreen audit --verify`")
         key = self._audit_key(True)
         if key is None:
             raise AuditKeyError("no audit key could be made (see [audit] in the config)")
         first = int(self.db.execute("SELECT COALESCE(MAX(audit_id), 0) + 1 FROM audit").fetchone()[0])
-        head = {"records": n, "last": last or "", "keyed_from": first}
+        head = {"records": n, "last": last or "", "keyed_from": first, "last_id": first - 1}
         if n == 0:
+            head["seal"] = head_seal(key, n, head["last"], first)
             return head
         unkeyed = self._verify_unkeyed(first)
-        row = {"at": iso(datetime.now(timezone.utc)), "actor": "system", "action": "audit-keyed",
+        row = {"at": iso(self._clock()), "actor": "system", "action": "audit-keyed",
                "upload_id": None, "work_id": None, "work_ids": "[]", "config_version": self.config_version,
                "evidence": json.dumps({"unkeyed_records": n, "unkeyed_head": last or "",
                                        "unkeyed_problems": unkeyed})}
-        state = json.dumps({g: self._group_digest(g) for g in sorted(groups - set(touched))}, sort_keys=True)
+        start = {g: self._group_digest(g) for g in sorted(untouched)}
+        start.update({g: before.get(g) for g in touched})
+        state = json.dumps(start, sort_keys=True)
         mac = record_mac(key, head["last"], row, state)
-        self.db.execute(f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
-                        f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
-                        (*(row[k] for k in _AUDIT_FIELDS), head["last"], mac, state))
-        return {"records": n + 1, "last": mac, "keyed_from": first}
+        cur = self.db.execute(f"INSERT INTO audit({', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state) "
+                              f"VALUES ({', '.join('?' * (len(_AUDIT_FIELDS) + 3))})",
+                              (*(row[k] for k in _AUDIT_FIELDS), head["last"], mac, state))
+        self._record_digests(key, start, int(cur.lastrowid))
+        return {"records": n + 1, "last": mac, "keyed_from": first, "last_id": int(cur.lastrowid),
+                "seal": head_seal(key, n + 1, mac, first)}
 
-    def _verify_unkeyed(self, before: int) -> list[str]:
-        """Problems of the unkeyed SHA-256 chain of records with ids below ``before`` (older versions)."""
+    def _verify_unkeyed(self, before: int | None) -> list[str]:
+        """Problems of the unkeyed SHA-256 chain of records with ids below ``before`` (older versions;
+        None: every record)."""
         problems: list[str] = []
         prev, chained = "", False
         for rec in self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash FROM audit "
-                                   "WHERE audit_id < ? ORDER BY audit_id", (before,)):
+                                   "WHERE ? IS NULL OR audit_id < ? ORDER BY audit_id", (before, before)):
             if rec["hash"] is None:
                 if chained:
                     problems.append(f"record {rec['audit_id']}: no hash after the chain started (inserted behind "
@@ -389,19 +485,38 @@ class Workflow:
         ``head`` is ``<records>:<last MAC>``, to be kept outside the catalog.
         """
         expected = parse_head(expect_head) if expect_head else None
-        problems: list[str] = []
         key = self._audit_key(False)
+        # one snapshot: a commit by another process half-way through must not look like tampering
+        opened = not self.db.in_transaction
+        if opened:
+            self.db.execute("BEGIN")
+        try:
+            return self._verify(key, expected)
+        finally:
+            if opened:
+                self.db.execute("COMMIT")
+
+    def _verify(self, key: bytes | None, expected: tuple[int, str] | None) -> dict:
+        problems: list[str] = []
         head = self._head()
         rows = self.db.execute(f"SELECT audit_id, {', '.join(_AUDIT_FIELDS)}, prev_hash, hash, state FROM audit "
                                "ORDER BY audit_id").fetchall()
         keyed_from = head["keyed_from"] if head else None
         if head is None:
-            if any(r["state"] is not None for r in rows):
+            if any(r["state"] is not None for r in rows) or \
+                    self.db.execute("SELECT 1 FROM audit_groups LIMIT 1").fetchone():
                 problems.append("the chain head is missing from the catalog (removed behind the log's back)")
-                keyed_from = min(r["audit_id"] for r in rows if r["state"] is not None)
+                keyed = [r["audit_id"] for r in rows if r["state"] is not None]
+                keyed_from = min(keyed) if keyed else None
             elif self._groups_now() and not rows:
                 problems.append("the catalog has works or uploads but the audit log is empty (removed behind "
                                 "its back)")
+            elif rows:
+                problems.append("the log is not keyed: written by an older prescreen and not written since (the "
+                                "next write keys it), or its keying was removed behind its back; its unkeyed "
+                                "chain is checked, the rows are not")
+            if keyed_from is None:
+                problems += self._verify_unkeyed(None)
         elif key is None:
             problems.append("the audit key is missing (see [audit] in the config), so the chain cannot be checked")
         elif head.get("seal") != head_seal(key, head["records"], head["last"], head["keyed_from"]):
@@ -661,8 +776,8 @@ class Workflow:
                                      (upload_id,)).fetchall():
                     db.execute("UPDATE reviews SET status='withdrawn', note=?, decided_at=? WHERE review_id=?",
                                (why, iso(now), rv["review_id"]))
-                    if rv["dispute_id"] is not None:
-                        db.execute("UPDATE disputes SET status='released', resolved_at=? WHERE dispute_id=?",
+                    if rv["dispute_id"] is not None:  # (not 'released': nobody overturned the decision)
+                        db.execute("UPDATE disputes SET status='withdrawn', resolved_at=? WHERE dispute_id=?",
                                    (iso(now), rv["dispute_id"]))
                     self._audit(now, actor, "review-withdrawn", {"review_id": rv["review_id"], "kind": rv["kind"],
                                                                  "why": why}, upload_id=upload_id)
@@ -679,6 +794,8 @@ class Workflow:
             self._set_outcome(now, actor, upload_id, outcome, f"released: {why}", "release", evidence)
             if outcome != REVIEW:
                 self._close_pending_screening(now, actor, upload_id, outcome, f"released: {why}")
+            if outcome == "allow":  # a pending dispute of it has nothing left to decide (and must earn no strike)
+                self.withdraw_reviews(now, actor, [upload_id], f"released: {why}")
             elif not db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'",
                                 (upload_id,)).fetchone():
                 review_id = self.open_review(now, upload_id)
