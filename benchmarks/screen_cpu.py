@@ -24,12 +24,16 @@ import time
 
 
 def main(corpus_json: str, out_json: str) -> None:
+    import inspect
+
     from service import Prescreen  # the tree on PYTHONPATH
 
     data = json.loads(open(corpus_json).read())
     out: dict = {"uploads": {}, "stage_wall_seconds": {}}
+    # trees before issue 10 create the data folder without being asked (and know no `create`)
+    create = {"create": True} if "create" in inspect.signature(Prescreen).parameters else {}
     with tempfile.TemporaryDirectory(prefix="prescreen-cpu-") as home:
-        with Prescreen(home, create=True) as engine:
+        with Prescreen(home, **create) as engine:
             c0 = time.process_time()
             for ref in data["references"]:
                 engine.register([ref["path"]], work_id=ref["work_id"], owner="benchmark")
