@@ -69,6 +69,17 @@ def tamper(home, *statements, drop_triggers=True):
     db.close()
 
 
+def _rechain_unkeyed(db) -> str:
+    """Recompute every record's hash as a plain SHA-256 chain (what older versions wrote; no key
+    needed); returns the last hash. ``audit_no_update`` must be dropped first."""
+    prev = ""
+    for rec in db.execute(f"SELECT audit_id, {', '.join(AUDIT_FIELDS)} FROM audit ORDER BY audit_id").fetchall():
+        mac = legacy_hash(prev, dict(rec))
+        db.execute("UPDATE audit SET prev_hash=?, hash=? WHERE audit_id=?", (prev, mac, rec["audit_id"]))
+        prev = mac
+    return prev
+
+
 def problems(home) -> list[str]:
     return verify(home, code=1)["problems"]
 
@@ -119,11 +130,7 @@ def test_an_edit_with_the_chain_recomputed_without_the_key_is_found(home):
     db.row_factory = sqlite3.Row
     db.execute("DROP TRIGGER audit_no_update")
     db.execute("UPDATE audit SET actor='someone else' WHERE audit_id=3")
-    prev = ""
-    for rec in db.execute(f"SELECT audit_id, {', '.join(AUDIT_FIELDS)} FROM audit ORDER BY audit_id").fetchall():
-        mac = legacy_hash(prev, dict(rec))
-        db.execute("UPDATE audit SET prev_hash=?, hash=? WHERE audit_id=?", (prev, mac, rec["audit_id"]))
-        prev = mac
+    prev = _rechain_unkeyed(db)
     head = json.loads(db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0])
     head["last"] = prev
     db.execute("UPDATE meta SET value=? WHERE key='audit_head'", (json.dumps(head),))
@@ -211,11 +218,8 @@ def test_a_log_of_an_older_version_is_keyed_from_its_state_at_the_first_write(ho
     db = sqlite3.connect(home / "catalog.sqlite")
     db.row_factory = sqlite3.Row
     db.execute("DROP TRIGGER audit_no_update")
-    prev = ""
-    for rec in db.execute(f"SELECT audit_id, {', '.join(AUDIT_FIELDS)} FROM audit ORDER BY audit_id").fetchall():
-        old = legacy_hash(prev, dict(rec))
-        db.execute("UPDATE audit SET prev_hash=?, hash=?, state=NULL WHERE audit_id=?", (prev, old, rec["audit_id"]))
-        prev = old
+    _rechain_unkeyed(db)
+    db.execute("UPDATE audit SET state=NULL")
     db.execute("DELETE FROM meta WHERE key='audit_head'")
     db.execute("DELETE FROM audit_groups")  # (older versions had none)
     db.commit()
