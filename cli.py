@@ -1,4 +1,4 @@
-"""prescreen's command line: thin; parses, calls the library, prints.
+"""prescreen's command line: thin; parses, calls the application layer (service/app.py), prints.
 
 Every command has a human form (rich tables) and a machine form (--json).
 Exit codes: 0 success, 1 something failed (a file, a registration), 2 usage.
@@ -11,7 +11,6 @@ import json
 import math
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -26,13 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from index import CatalogError, describe_sqlite_error
 from service import (
-    CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, clock_from_environment,
-    default_toml, load_config, resolve_home,
+    ConfigError, ScreenResult, clock_from_environment, default_toml, expand_paths, load_config, resolve_home,
 )
-from service.engine import DataFolderError, expand_paths
-from service.processes import LockTimeout, describe_holder, write_lock_holder
+from service.app import App, translated
+from service.errors import PrescreenError
 from service.oplog import log_failure
 
 # -- help that reads normally ------------------------------------------------
@@ -136,21 +133,15 @@ def _guarded(command):
         except BrokenPipeError:  # `prescreen ... | head`: the reader left; nothing more to say
             _silence_stdout()
             raise typer.Exit(1) from None
-        except ConfigError as exc:
+        except ConfigError as exc:  # (config show and defaults read the file themselves)
             _say_error(exc, "config error")
             raise typer.Exit(2) from None
-        except DataFolderError as exc:
-            _say_error(exc)
-            raise typer.Exit(2 if exc.usage else 1) from None
-        except (LockTimeout, CatalogError, FormatMismatch) as exc:
-            _say_error(exc)
-            raise typer.Exit(1) from None
-        except sqlite3.Error as exc:
-            catalog = resolve_home(home) / CATALOG_FILE
-            holder = write_lock_holder(resolve_home(home))
-            _say_error(f"{catalog}: {describe_sqlite_error(exc)}"
-                       + (f" (the write lock is held by {describe_holder(holder)})" if holder else ""))
-            raise typer.Exit(1) from None
+        except PrescreenError as exc:  # the application layer's errors: their exit code
+            _say_error(exc, "config error" if isinstance(exc.__cause__, ConfigError) else "error")
+            if exc.details.get("failures"):
+                for path, why in exc.details["failures"].items():
+                    _say(f"  {path}: {why}", console=err)
+            raise typer.Exit(exc.exit_code) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             _say_error(f"{where}{exc.strerror or exc}")
@@ -380,29 +371,9 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
     return rules
 
 
-def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = True,
-            create: bool = False) -> Prescreen:
-    """Open the data folder. Only commands that add works (create=True) may start a new one:
-    a mistyped --home must not turn into an empty catalog, empty tables, or a screening
-    that allows everything because it has nothing to compare with."""
-    folder = resolve_home(home)
-    if folder.exists() and not folder.is_dir():
-        _say_error(f"the data folder {folder} is a file, not a folder: check --home or $PRESCREEN_HOME")
-        raise typer.Exit(2)
-    if not create and not (folder / CATALOG_FILE).is_file():
-        state = "does not exist" if not folder.exists() else "has no prescreen catalog"
-        _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
-                   "(`prescreen register` or `prescreen demo` creates one)")
-        raise typer.Exit(2)
-    engine = Prescreen(home, load_config(config) if config else None, create=create,
-                       clock=clock_from_environment())  # errors: see _guarded
-    if check_format:
-        try:
-            engine.check_format()
-        except BaseException:
-            engine.close()
-            raise
-    return engine
+def _app(home: Optional[Path], config: Optional[Path], check_format: bool = True, create: bool = False) -> App:
+    """Open the data folder (see App.open: only commands that add works may start a new one)."""
+    return App.open(home, config, create=create, check_format=check_format, clock=clock_from_environment())
 
 
 @app.command()
@@ -426,19 +397,19 @@ def register(
     All or nothing: if any file fails, or the content already belongs to another owner's work (an ownership
     conflict), nothing is written."""
     rules = _parse_rules(rule)
-    with _engine(home, config, create=True) as engine:
+    with _app(home, config, create=True) as app_:
         items, _ = expand_paths(paths, media_only=True)
         try:
             with _progress([given for given, _ in items], "fingerprinting",
                            quiet=as_json or len(items) < 2) as advance:
-                result = engine.register(paths, work_id, title, owner, progress=advance, rules=rules,
-                                         priority=priority, actor=actor)
-        except RegisterError as exc:
-            if as_json:
-                print(_dumps({"status": "error", "error": str(exc), "failures": exc.failures}))
-            else:
-                _register_failures(exc)
-            raise typer.Exit(1) from exc
+                result = app_.register(paths, work_id, title, owner, progress=advance, rules=rules,
+                                       priority=priority, actor=actor)
+        except PrescreenError as exc:
+            if not as_json:
+                raise
+            print(_dumps({"status": "error", "error": str(exc), "code": exc.code,
+                          "failures": exc.details.get("failures", {})}))
+            raise typer.Exit(exc.exit_code) from exc
     if as_json:
         print(_dumps({"status": "ok", **result.as_dict()}))
         return
@@ -459,13 +430,6 @@ def register(
         _say(f"skipped (not a media file name): {path}", "dim")
     for path in result.already_registered:
         _say(f"skipped (already registered for {result.work_id}): {path}", "dim")
-
-
-def _register_failures(exc: RegisterError) -> None:
-    """A registration that wrote nothing: why, and each file's failure."""
-    _say_error(exc)
-    for path, why in exc.failures.items():
-        _say(f"  {path}: {why}", console=err)
 
 
 class _progress:
@@ -654,29 +618,16 @@ def screen(
     """Screen uploads against the registered works and print each decision.
 
     Exit code 1 if any file could not be screened (it is reported and recorded, and the batch goes on)."""
-    rows = []
-    if manifest:
-        from service.manifest import ManifestError, read_manifest
-
-        try:
-            rows = read_manifest(manifest)
-        except ManifestError as exc:
-            _say_error(exc)
-            raise typer.Exit(2) from exc
     to_stdout = json_file is not None and str(json_file) == "-"
     if json_file is not None and not to_stdout:
         _check_output_file(json_file, "--json")
-    with _engine(home, config) as engine:  # no catalog: refused, never "allow" against nothing
-        items = [(given, path, None) for given, path in expand_paths(paths or [], media_only=False)[0]]
-        items += [(given, Path(given), ctx) for given, ctx in rows]
-        if not items:
-            _say_error("no files to screen: give upload files or folders, or --manifest FILE")
-            raise typer.Exit(2)
+    with _app(home, config) as app_:  # no catalog: refused, never "allow" against nothing
+        items = app_.upload_items(paths or [], manifest)
         sink = sys.stdout if to_stdout else (_open_output(json_file, "--json") if json_file else None)
         results: list[ScreenResult] = []
         try:
             with _progress([given for given, _, _ in items], "screening", quiet=quiet or to_stdout) as advance:
-                for r in engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished):
+                for r in app_.screen(items, rescreen=rescreen, retry_unfinished=retry_unfinished):
                     given = r.upload
                     results.append(r)
                     if sink:
@@ -717,16 +668,16 @@ def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
 @works_app.command("list")
 def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False) -> None:
     """List registered works with their reference files and code counts. --json: JSON Lines."""
-    with _engine(home, config) as engine:
-        rows = engine.catalog.work_summaries()
+    with _app(home, config) as app_:
+        works = app_.works()
     if as_json:
-        _print_lines(rows)
+        _print_lines(w.as_dict() for w in works)
         return
     table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
                    title="registered works", no_wrap=("files", "seconds", "registered"))
-    for r in rows:
-        _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
-             f"{r['video_codes']} / {r['audio_codes']} / {r['landmark_codes']}", r["created_at"][:10])
+    for w in works:
+        _row(table, w.work_id, w.title, w.owner, str(w.refs), f"{w.seconds:.1f}",
+             " / ".join(str(w.codes.get(s, 0)) for s in ("video", "audio", "landmark")), w.created_at[:10])
     out.print(table)
 
 
@@ -735,31 +686,23 @@ def works_remove(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = N
                  as_json: JsonFlag = False) -> None:
     """Remove a work; its fingerprints leave the index, and the filter's decisions that rested on it are
     released (people's decisions stay)."""
-    from index import CatalogError
-
-    with _engine(home, config) as engine:
-        try:
-            res = engine.remove_work(work_id, actor=actor)
-        except CatalogError as exc:
-            _say_error(exc)
-            raise typer.Exit(1) from exc
+    with _app(home, config) as app_:
+        res = app_.remove_work(work_id, actor=actor)
     if as_json:
-        print(_dumps({"status": "ok", "work_id": work_id, "removed_refs": res["ref_ids"],
-                      "released": res["released"], "withdrawn_reviews": res["withdrawn_reviews"],
-                      "warnings": res["warnings"]}))
+        print(_dumps(res.as_dict()))
     else:
-        n, r, w = len(res["ref_ids"]), len(res["released"]), len(res["withdrawn_reviews"])
+        n, r, w = len(res.removed_refs), len(res.released), len(res.withdrawn_reviews)
         _say(f"removed work {work_id} ({_plural(n, 'reference file')}); {_plural(r, 'upload')} released, "
              f"{_plural(w, 'pending review')} withdrawn")
-        for line in res["warnings"]:
+        for line in res.warnings:
             _say(f"warning: {line}", "yellow")
 
 
 @index_app.command("stats")
 def index_stats(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Codes, index type and file size per signal."""
-    with _engine(home, config) as engine:
-        stats = engine.index_stats()
+    with _app(home, config) as app_:
+        stats = app_.index_stats().as_dict()
     if as_json:
         print(_dumps(stats))
         return
@@ -797,14 +740,9 @@ def index_rebuild(
         "fingerprint settings or upgrading prescreen).")] = False,
 ) -> None:
     """Rebuild every index from the catalog (the source of truth)."""
-    with _engine(home, config, check_format=not refingerprint) as engine:
-        try:
-            with _progress([r.path for r in engine.catalog.references()], "fingerprinting",
-                           quiet=as_json or not refingerprint) as advance:
-                stats = engine.rebuild_index(refingerprint, progress=advance)
-        except RegisterError as exc:
-            _register_failures(exc)
-            raise typer.Exit(1) from exc
+    with _app(home, config, check_format=not refingerprint) as app_:
+        with _progress(app_.reference_paths(), "fingerprinting", quiet=as_json or not refingerprint) as advance:
+            stats = app_.rebuild_index(refingerprint, progress=advance).as_dict()
     if as_json:
         print(_dumps(stats))
     else:
@@ -851,8 +789,9 @@ def demo(
     media = media_dir or home_dir / "demo-media"
     if not as_json:
         out.print(Text.assemble(("prescreen demo", "bold"), shown(f": data in {home_dir}, media in {media}")))
-    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say,
-                                 clock=clock_from_environment())
+    with translated(home_dir):
+        results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say,
+                                     clock=clock_from_environment())
     if as_json:
         for r in results:
             print(_dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))
@@ -890,8 +829,8 @@ def uploads_list(
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False,
 ) -> None:
     """The newest screened uploads and their current outcome. --json: JSON Lines, one upload per line."""
-    with _engine(home, config) as engine:
-        rows = engine.uploads(outcome, uploader, limit)
+    with _app(home, config) as app_:
+        rows = [r.as_dict() for r in app_.uploads(outcome, uploader, limit)]
     if as_json:
         _print_lines(rows)
         return
@@ -912,11 +851,8 @@ def uploads_show(
 ) -> None:
     """One upload: current outcome (who set it, when), the screening's reasons, the matched works and
     seconds on both timelines, its reviews and disputes, and its audit history. --json: one document."""
-    with _engine(home, config) as engine:
-        try:
-            info = engine.upload_status(upload)
-        except CatalogError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        info = app_.upload(upload).as_dict()
 
     def human(o):
         out.print(Text.assemble(shown(f"upload {o['upload_id']}"), " — ", (o["outcome"] or o["status"], "bold"),
@@ -952,11 +888,6 @@ def uploads_show(
             _row(history, str(a["audit_id"]), _when(a["at"]), a["actor"], a["action"])
         out.print(history)
     _print(info, as_json, human)
-
-
-def _file_safe(text: str) -> str:
-    """A work id made safe inside a file name ('../x' or 'a/b' must not leave the evidence folder)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")[:80] or "work"
 
 
 def _seconds(value: Optional[float], name: str) -> Optional[float]:
@@ -1006,20 +937,14 @@ def works_set_rule(
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
 ) -> None:
     """Set what happens when this work matches (block, mute-audio, review, track, allow)."""
-    from workflow import WorkflowError
-    from index import CatalogError
-
     if not rule and not clear:
         _say_error("give --rule JSON (repeatable) or --clear")
         raise typer.Exit(2)
     rules = [] if clear else _parse_rules(rule)
-    with _engine(home, config) as engine:
-        try:
-            released = engine.set_rules(work_id, rules, actor=actor)
-        except (WorkflowError, CatalogError) as exc:
-            _fail(exc)
-    _print({"work_id": work_id, "rules": rules, "released": released}, as_json,
-           lambda o: _say(f"{work_id}: {len(rules)} rule(s) set; {len(released)} earlier decisions released"))
+    with _app(home, config) as app_:
+        change = app_.set_rules(work_id, rules, actor=actor)
+    _print(change.as_dict(), as_json, lambda o: _say(
+        f"{work_id}: {_plural(len(rules), 'rule')} set; {_plural(len(change.released), 'earlier decision')} released"))
 
 
 @works_app.command("priority")
@@ -1029,13 +954,8 @@ def works_priority(
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
 ) -> None:
     """Priority works (new releases, protection warning lists) use stricter thresholds."""
-    from index import CatalogError
-
-    with _engine(home, config) as engine:
-        try:
-            engine.workflow.set_priority(engine.now(), actor, work_id, on)
-        except CatalogError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        app_.set_priority(work_id, on, actor=actor)
     _say(f"{work_id}: priority {'on' if on else 'off'}")
 
 
@@ -1047,13 +967,8 @@ def works_license(
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator",
 ) -> None:
     """Allow-list an uploader licensed for a work: their uploads are allowed on it."""
-    from workflow import WorkflowError
-
-    with _engine(home, config) as engine:
-        try:
-            engine.workflow.license(engine.now(), actor, work_id, uploader_id, granted=not revoke)
-        except WorkflowError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        app_.license(work_id, uploader_id, granted=not revoke, actor=actor)
     _say(f"{uploader_id} {'no longer licensed' if revoke else 'licensed'} for {work_id}")
 
 
@@ -1068,13 +983,8 @@ def works_exclude(
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
 ) -> None:
     """Exclude a time range of the work from matching; earlier decisions that relied only on it are released."""
-    from workflow import WorkflowError
-
-    with _engine(home, config) as engine:
-        try:
-            res = engine.add_exclusion(work_id, start, end, reason, actor=actor, ref_id=ref_id)
-        except WorkflowError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        res = app_.exclude(work_id, start, end, reason, actor=actor, ref_id=ref_id).as_dict()
     _print(res, as_json, lambda o: _say(
         f"excluded {work_id} {start:g}-{end:g}s (#{o['exclusion_id']}); released: "
         + (", ".join(f"{r['upload_id']} {r['from']}→{r['to']}" for r in o["released"]) or "none")))
@@ -1088,13 +998,8 @@ def works_unexclude(
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
 ) -> None:
     """Withdraw an exclusion: its seconds match again from the next screening on."""
-    from workflow import WorkflowError
-
-    with _engine(home, config) as engine:
-        try:
-            res = engine.workflow.remove_exclusion(engine.now(), actor, work_id, exclusion_id, reason)
-        except WorkflowError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        res = app_.unexclude(work_id, exclusion_id, reason, actor=actor).as_dict()
     _print(res, as_json, lambda o: _say(
         f"exclusion #{exclusion_id} of {work_id} ({o['start']:g}-{o['end']:g} s) withdrawn; earlier decisions "
         "stay as they are"))
@@ -1103,16 +1008,8 @@ def works_unexclude(
 @works_app.command("show")
 def works_show(work_id: WorkIdArg, home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """A work's files, rules, priority, licences and exclusions."""
-    with _engine(home, config) as engine:
-        work = engine.catalog.get_work(work_id)
-        if work is None:
-            _fail(ValueError(f"no work with id {work_id!r}"))
-        policy = engine.workflow.work_policies()[work_id]
-        info = {"work_id": work.work_id, "title": work.title, "owner": work.owner, "priority": work.priority,
-                "rules": work.rules, "licensed_uploaders": sorted(policy.licensed_uploaders),
-                "exclusions": engine.workflow.exclusions(work_id),
-                "references": [{"ref_id": r.ref_id, "path": r.path, "seconds": r.duration, "kind": r.kind}
-                               for r in engine.catalog.references(work_id)]}
+    with _app(home, config) as app_:
+        info = app_.work(work_id).as_dict()
     _print(info, as_json, _print_work)
 
 
@@ -1151,9 +1048,8 @@ def review_list(
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False,
 ) -> None:
     """Pending reviews, most urgent first (expired ones are resolved first). --json: JSON Lines."""
-    with _engine(home, config) as engine:
-        engine.workflow.expire_due(engine.now())
-        rows = engine.workflow.reviews(None if all_ else "pending")
+    with _app(home, config) as app_:
+        rows = [r.as_dict() for r in app_.reviews(pending_only=not all_)]
 
     def human(rows):
         columns = ["id", "kind", "upload", "uploader", "automatic", "status", "due (UTC)"]
@@ -1179,37 +1075,11 @@ def review_show(
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """Evidence for a review: matched segments on both timelines and side-by-side key frames (PNG files)."""
-    from service.evidence import write_thumbnails
-    from workflow import WorkflowError
-
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         _say_error(f"--out {out_dir}: is a file; give a folder for the thumbnails")
         raise typer.Exit(2)
-    with _engine(home, config) as engine:
-        try:
-            rv = engine.workflow.review(review_id)
-        except WorkflowError as exc:
-            _fail(exc)
-        up = engine.catalog.upload(rv["upload_id"])
-        refs = {r.ref_id: r for r in engine.catalog.references()}
-        folder = out_dir or engine.home / "evidence" / f"review-{review_id}"
-        evidence = []
-        for m in up["result"]["matches"]:
-            for ref_id in sorted({s["ref_id"] for s in m["segments"]}):
-                segs = [s for s in m["segments"] if s["ref_id"] == ref_id]
-                ref = refs.get(ref_id)
-                pngs = write_thumbnails(up["path"], ref.path, segs[:3], folder,
-                                        f"{_file_safe(m['work_id'])}-ref{ref_id}") if ref else []
-                evidence.append({"work_id": m["work_id"], "ref_id": ref_id, "reference": ref.path if ref else None,
-                                 "modality": m["modality"], "segments": segs,
-                                 "thumbnails": [str(p) for p in pngs]})
-        dispute = None
-        if rv["dispute_id"]:
-            row = engine.catalog.db.execute("SELECT * FROM disputes WHERE dispute_id=?", (rv["dispute_id"],)).fetchone()
-            dispute = dict(row)
-        info = {"review": rv, "upload": {k: up[k] for k in ("upload_id", "path", "uploader_id", "declared_use",
-                                                            "decision", "outcome", "screened_at")},
-                "reasons": up["result"]["reasons"], "dispute": dispute, "evidence": evidence}
+    with _app(home, config) as app_:
+        info = app_.review_evidence(review_id, out_dir).as_dict()
 
     def human(o):
         r = o["review"]
@@ -1245,13 +1115,8 @@ def review_decide(
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """Record a reviewer's decision; it applies to the upload at once."""
-    from workflow import WorkflowError
-
-    with _engine(home, config) as engine:
-        try:
-            rv = engine.workflow.decide_review(engine.now(), review_id, reviewer, outcome, note)
-        except WorkflowError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        rv = app_.decide_review(review_id, reviewer, outcome, note).as_dict()
     _print(rv, as_json, lambda r: _say(f"review {review_id} decided: {r['outcome']} by {r['reviewer']}"))
 
 
@@ -1264,13 +1129,8 @@ def dispute(
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """The uploader of record disputes a decision; it goes to review with a deadline."""
-    from workflow import WorkflowError
-
-    with _engine(home, config) as engine:
-        try:
-            res = engine.workflow.file_dispute(engine.now(), upload_id, reason, uploader)
-        except WorkflowError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        res = app_.dispute(upload_id, reason, uploader).as_dict()
     _print(res, as_json, lambda r: _say(
         f"dispute #{r['dispute_id']} filed; review {r['review_id']} due {r['due_at']}"))
 
@@ -1288,8 +1148,6 @@ def notice(
     home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
 ) -> None:
     """Takedown notice for a published upload: record it, and keep that variant down on re-upload."""
-    from workflow import WorkflowError
-
     if only not in (None, "video", "audio"):
         _say_error("--only takes video or audio")
         raise typer.Exit(2)
@@ -1299,15 +1157,9 @@ def notice(
         if not span[1] > span[0] >= 0:
             _say_error("give 0 <= --start < --end (upload seconds)")
             raise typer.Exit(2)
-    with _engine(home, config) as engine:
-        try:
-            res = engine.notice(work, upload, actor=actor, span=span,
-                                modalities=(only,) if only else ("video", "audio"))
-        except RegisterError as exc:
-            _register_failures(exc)
-            raise typer.Exit(1) from None
-        except WorkflowError as exc:
-            _fail(exc)
+    with _app(home, config) as app_:
+        res = app_.notice(work, upload, actor=actor, span=span,
+                          modalities=(only,) if only else ("video", "audio")).as_dict()
     _print(res, as_json, lambda r: _say(
         f"notice #{r['notice_id']}: {r['path']} taken down for {work}; its fingerprints joined the work "
         f"(reference {r['ref_id']}), so re-uploads stay down"))
@@ -1317,9 +1169,8 @@ def notice(
 def uploaders_show(uploader_id: Annotated[str, typer.Argument(help="The uploader's id.")], home: HomeOpt = None, config: ConfigOpt = None,
                    as_json: JsonFlag = False) -> None:
     """An uploader's uploads and strikes (active and expired)."""
-    with _engine(home, config) as engine:
-        engine.workflow.expire_due(engine.now())
-        info = engine.workflow.uploader(engine.now(), uploader_id)
+    with _app(home, config) as app_:
+        info = app_.uploader(uploader_id).as_dict()
 
     def human(o):
         flag = ("  repeat infringer", "bold red") if o["repeat_infringer"] else ""
@@ -1356,11 +1207,8 @@ def audit(
     if head is not None and not verify:
         _fail(ValueError("--head is only used with --verify"), 2)
     if verify:
-        with _engine(home, config) as engine:
-            try:
-                check = engine.workflow.verify_audit(head)
-            except ValueError as exc:
-                _fail(exc, 2)
+        with _app(home, config) as app_:
+            check = app_.verify_audit(head).as_dict()
         def human(c):
             out.print(Text.assemble(f"{c['records']} audit records; head {c['head'] or '(none)'}; ",
                                     ("intact", "green") if not c["problems"] else
@@ -1371,9 +1219,8 @@ def audit(
         if check["problems"]:
             raise typer.Exit(1)
         return
-    with _engine(home, config) as engine:
-        engine.workflow.expire_due(engine.now())
-        rows = engine.workflow.audit_records(upload, work, action)
+    with _app(home, config) as app_:
+        rows = [r.as_dict() for r in app_.audit_log(upload, work, action)]
     if as_json:
         _print_lines(rows)
         return
@@ -1395,17 +1242,13 @@ def report(
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """Transparency report: uploads screened, decisions, reviews, disputes, overturned share, per work."""
-    from service.report import write_chart
-
     if png is not None and (png.is_dir() or png.suffix.lower() != ".png"):
         _say_error(f"--png {png}: " + ("is a folder; give a file name for the chart" if png.is_dir() else
                                        "the chart is a PNG image: give a file name ending in .png"))
         raise typer.Exit(2)
-    with _engine(home, config) as engine:
-        engine.workflow.expire_due(engine.now())
-        rep = engine.workflow.report(engine.now())
-        chart = write_chart(rep, png or engine.home / "report.png")
-    rep["chart"] = str(chart)
+    with _app(home, config) as app_:
+        rep = app_.report(png).as_dict()
+    chart = rep["chart"]
     if as_json:
         print(_dumps(rep))
         return

@@ -180,7 +180,14 @@ class NewReference:
 
 
 class CatalogError(Exception):
-    """A catalog operation that cannot be done (unknown work, duplicate id...)."""
+    """A catalog operation that cannot be done (unknown work, duplicate id...).
+
+    ``kind`` names the application layer's error class (service/errors.py): ``unavailable`` (the
+    default: the catalog cannot be opened, read or written), ``not_found`` or ``conflict``."""
+
+    def __init__(self, message: str, kind: str = "unavailable"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def describe_sqlite_error(exc: sqlite3.Error) -> str:
@@ -368,7 +375,7 @@ class Catalog:
                 )
             else:
                 if owner and existing.owner and owner != existing.owner:
-                    raise CatalogError(f"work {work_id!r} belongs to {existing.owner!r}, not {owner!r}")
+                    raise CatalogError(f"work {work_id!r} belongs to {existing.owner!r}, not {owner!r}", "conflict")
                 if title and title != existing.title or owner and not existing.owner:
                     db.execute(
                         "UPDATE works SET title=?, owner=? WHERE work_id=?",
@@ -398,7 +405,7 @@ class Catalog:
         """Delete a work with its references and fingerprints; returns (ref ids, generation)."""
         with self.transaction() as db:
             if self.get_work(work_id) is None:
-                raise CatalogError(f"no work with id {work_id!r}")
+                raise CatalogError(f"no work with id {work_id!r}", "not_found")
             ref_ids = [r[0] for r in db.execute("SELECT ref_id FROM refs WHERE work_id=?", (work_id,))]
             db.execute("DELETE FROM works WHERE work_id=?", (work_id,))
             gen = self._bump_generation()
@@ -408,7 +415,7 @@ class Catalog:
         """Delete one reference file and its fingerprints; returns the new generation."""
         with self.transaction() as db:
             if db.execute("DELETE FROM refs WHERE ref_id=?", (ref_id,)).rowcount == 0:
-                raise CatalogError(f"no reference with id {ref_id}")
+                raise CatalogError(f"no reference with id {ref_id}", "not_found")
             return self._bump_generation()
 
     # -- references -------------------------------------------------------
@@ -493,7 +500,7 @@ class Catalog:
     def set_work_settings(self, work_id: str, *, rules: list | None = None, priority: bool | None = None) -> None:
         with self.transaction() as db:
             if self.get_work(work_id) is None:
-                raise CatalogError(f"no work with id {work_id!r}")
+                raise CatalogError(f"no work with id {work_id!r}", "not_found")
             if rules is not None:
                 db.execute("UPDATE works SET rules=? WHERE work_id=?", (json.dumps(rules, allow_nan=False), work_id))
             if priority is not None:

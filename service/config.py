@@ -39,6 +39,8 @@ class ConfigError(Exception):
     The message reads ``<file>: <key>: <why>`` (or ``<file>: <why>``).
     """
 
+    kind = "invalid_input"
+
 
 @dataclass(frozen=True)
 class MatchParams:

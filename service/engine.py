@@ -59,6 +59,8 @@ CATALOG_FILE = "catalog.sqlite"  # inside the data folder: the catalog makes a f
 class FormatMismatch(Exception):
     """The catalog's reference codes were made with other fingerprint settings."""
 
+    kind = "unavailable"  # until `prescreen index rebuild --refingerprint`
+
 
 class DataFolderError(Exception):
     """The data folder cannot be used: a file where a folder should be (``usage``: the caller gave the
@@ -67,14 +69,17 @@ class DataFolderError(Exception):
     def __init__(self, message: str, usage: bool = True):
         super().__init__(message)
         self.usage = usage
+        self.kind = "invalid_input" if usage else "unavailable"
 
 
 class RegisterError(Exception):
-    """A registration that wrote nothing; ``failures`` maps path -> reason."""
+    """A registration that wrote nothing; ``failures`` maps path -> reason. ``kind``: ``invalid_input``
+    (files that cannot be registered) or ``conflict`` (the work or the content is another owner's)."""
 
-    def __init__(self, message: str, failures: dict[str, str] | None = None):
+    def __init__(self, message: str, failures: dict[str, str] | None = None, kind: str = "invalid_input"):
         super().__init__(message)
         self.failures = failures or {}
+        self.kind = kind
 
 
 def resolve_home(home: str | os.PathLike | None) -> Path:
@@ -384,7 +389,7 @@ class Prescreen:
         existing = self.catalog.get_work(work_id)  # (checked again under the lock; this saves decoding)
         if existing and owner and existing.owner and owner != existing.owner:
             raise RegisterError(f"work {work_id!r} belongs to {existing.owner!r}: a file of another owner cannot "
-                                "join it (register it under its own work id)")
+                                "join it (register it under its own work id)", kind="conflict")
         failures: dict[str, str] = {}
         now = self.now()
         made = []  # (given, path, fingerprints, query codes): the slow part, outside the write lock
@@ -412,7 +417,7 @@ class Prescreen:
             existing = self.catalog.get_work(work_id)
             if existing and owner and existing.owner and owner != existing.owner:
                 raise RegisterError(f"work {work_id!r} belongs to {existing.owner!r}: a file of another owner "
-                                    "cannot join it (register it under its own work id)")
+                                    "cannot join it (register it under its own work id)", kind="conflict")
             owner = owner or (existing.owner if existing else "")
             new_refs, files, overlaps, already = self._checked_references(
                 made, work_id, owner, kind, span, modalities, check_conflicts, failures, now, actor)
@@ -594,7 +599,7 @@ class Prescreen:
         A dispute of the takedown that is released removes that reference again.
         """
         if self.catalog.get_work(work_id) is None:
-            raise WorkflowError(f"no work with id {work_id!r}")
+            raise WorkflowError(f"no work with id {work_id!r}", "not_found")
         stored = self.catalog.upload(upload)
         path = Path(stored["path"]) if stored else Path(upload)
         if not path.is_file():
@@ -631,7 +636,7 @@ class Prescreen:
             self._ensure_index()
             with self.catalog.transaction():
                 if self.catalog.get_work(work_id) is None:
-                    raise CatalogError(f"no work with id {work_id!r}")
+                    raise CatalogError(f"no work with id {work_id!r}", "not_found")
                 affected = self.workflow.uploads_matching(work_id)
                 ref_ids, generation = self.catalog.remove_work(work_id)
                 self.workflow.audit(now, actor, "remove-work", {"ref_ids": ref_ids}, work_id=work_id)
@@ -758,7 +763,7 @@ class Prescreen:
             found = self.catalog.upload_rows(path=stored_path(Path(upload).expanduser()), limit=1)
             row = self.catalog.upload(found[0]["upload_id"]) if found else None
         if row is None:
-            raise CatalogError(f"no upload with id or path {upload!r} (`prescreen uploads list` shows the latest)")
+            raise CatalogError(f"no upload with id or path {upload!r} (`prescreen uploads list` shows the latest)", "not_found")
         result = row.pop("result")
         return {**row, "duration": result.get("duration"), "rule": result.get("rule"),
                 "reasons": result.get("reasons", []), "works": result.get("works", []),

@@ -17,6 +17,8 @@ MAX_PROBLEMS_SHOWN = 10      # a manifest with many bad lines names the first te
 class ManifestError(Exception):
     """A manifest that cannot be used; the message names the file and every bad line (the first ten)."""
 
+    kind = "invalid_input"
+
 
 def read_manifest(path: str | Path) -> list[tuple[str, UploadContext]]:
     """The manifest's rows in order: (media path resolved against the manifest's folder, upload context).

@@ -29,6 +29,8 @@ HOST = socket.gethostname()
 class LockTimeout(Exception):
     """Another process held the data folder's write lock longer than ``[service] lock_timeout_seconds``."""
 
+    kind = "unavailable"
+
 
 def _read(path: str) -> str | None:
     try:

@@ -191,7 +191,14 @@ EXCLUSION_END_SLACK_SECONDS = 0.5  # an exclusion may end this far past the refe
 
 
 class WorkflowError(Exception):
-    """A workflow request that cannot be carried out (unknown id, wrong state, deadline passed)."""
+    """A workflow request that cannot be carried out (unknown id, wrong state, deadline passed).
+
+    ``kind`` names the application layer's error class (service/errors.py): ``not_found``,
+    ``conflict``, ``invalid_input`` (the default) or ``forbidden``."""
+
+    def __init__(self, message: str, kind: str = "invalid_input"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class AuditKeyError(CatalogError):
@@ -631,7 +638,7 @@ class Workflow:
     def license(self, now: datetime, actor: str, work_id: str, uploader_id: str, granted: bool = True) -> None:
         with self.catalog.transaction() as db:
             if self.catalog.get_work(work_id) is None:
-                raise WorkflowError(f"no work with id {work_id!r}")
+                raise WorkflowError(f"no work with id {work_id!r}", "not_found")
             if granted:
                 db.execute("INSERT OR IGNORE INTO licenses VALUES (?,?,?)", (work_id, uploader_id, iso(now)))
             else:
@@ -645,13 +652,13 @@ class Workflow:
             raise WorkflowError("an exclusion needs 0 <= start < end (reference seconds)")
         with self.catalog.transaction() as db:
             if self.catalog.get_work(work_id) is None:
-                raise WorkflowError(f"no work with id {work_id!r}")
+                raise WorkflowError(f"no work with id {work_id!r}", "not_found")
             refs = self.catalog.references(work_id)
             if ref_id is not None:
                 refs = [r for r in refs if r.ref_id == ref_id]
                 if not refs:
                     raise WorkflowError(f"work {work_id!r} has no reference {ref_id} (`prescreen works show "
-                                        f"{work_id}` lists its files)")
+                                        f"{work_id}` lists its files)", "not_found")
             else:  # the work's own timeline: its original files (a noticed upload has a timeline of its own)
                 refs = [r for r in refs if r.kind == "original"] or refs
             longest = max((r.duration for r in refs), default=0.0)
@@ -675,7 +682,7 @@ class Workflow:
                              (exclusion_id, work_id)).fetchone()
             if row is None:
                 raise WorkflowError(f"work {work_id!r} has no exclusion #{exclusion_id} (`prescreen works show "
-                                    f"{work_id}` lists them)")
+                                    f"{work_id}` lists them)", "not_found")
             db.execute("DELETE FROM exclusions WHERE exclusion_id=?", (exclusion_id,))
             removed = dict(row)
             self._audit(now, actor, "exclusion-remove", {**removed, "why": reason}, work_id=work_id)
@@ -713,7 +720,7 @@ class Workflow:
     def _upload(self, upload_id: str) -> dict:
         up = self.catalog.upload(upload_id)
         if up is None:
-            raise WorkflowError(f"no upload with id {upload_id!r}")
+            raise WorkflowError(f"no upload with id {upload_id!r}", "not_found")
         return up
 
     def _set_outcome(self, now: datetime, actor: str, upload_id: str, outcome: str, why: str, source: str,
@@ -826,7 +833,13 @@ class Workflow:
     def review(self, review_id: int) -> dict:
         row = self.db.execute("SELECT * FROM reviews WHERE review_id=?", (review_id,)).fetchone()
         if row is None:
-            raise WorkflowError(f"no review with id {review_id}")
+            raise WorkflowError(f"no review with id {review_id}", "not_found")
+        return dict(row)
+
+    def dispute(self, dispute_id: int) -> dict:
+        row = self.db.execute("SELECT * FROM disputes WHERE dispute_id=?", (dispute_id,)).fetchone()
+        if row is None:
+            raise WorkflowError(f"no dispute with id {dispute_id}", "not_found")
         return dict(row)
 
     def decide_review(self, now: datetime, review_id: int, reviewer: str, outcome: str, note: str = "") -> dict:
@@ -834,7 +847,7 @@ class Workflow:
         self.expire_due(now)
         rv = self.review(review_id)
         if rv["status"] != "pending":
-            raise WorkflowError(f"review {review_id} is already {rv['status']}")
+            raise WorkflowError(f"review {review_id} is already {rv['status']}", "conflict")
         allowed = ("upheld", "released") if rv["kind"] == "dispute" else ("allow", "block", "mute-audio", "track")
         if outcome not in allowed:
             raise WorkflowError(f"a {rv['kind']} review is decided as one of: {', '.join(allowed)}")
@@ -936,20 +949,20 @@ class Workflow:
         up = self._upload(upload_id)
         if not up["uploader_id"]:
             raise WorkflowError(f"upload {upload_id} has no uploader of record, so nobody can dispute it (screen "
-                                "uploads with an uploader id: the manifest's uploader_id column)")
+                                "uploads with an uploader id: the manifest's uploader_id column)", "forbidden")
         if uploader_id != up["uploader_id"]:
             raise WorkflowError(f"only the uploader of record can dispute upload {upload_id}" +
-                                ("" if uploader_id else " (give --uploader)"))
+                                ("" if uploader_id else " (give --uploader)"), "forbidden")
         if not reason.strip():
             raise WorkflowError("a dispute needs a reason")
         if up["status"] != "ok" or up["outcome"] in (None, "allow"):
-            raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute")
+            raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute", "conflict")
         if self.db.execute("SELECT 1 FROM reviews WHERE upload_id=? AND status='pending'", (upload_id,)).fetchone():
-            raise WorkflowError(f"upload {upload_id} is already waiting for review")
+            raise WorkflowError(f"upload {upload_id} is already waiting for review", "conflict")
         restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
         if now > restricted_at + timedelta(days=self.params.dispute_window_days):
             raise WorkflowError(f"the {self.params.dispute_window_days:g}-day dispute window has closed "
-                                f"(the outcome {up['outcome']} was set {iso(restricted_at)})")
+                                f"(the outcome {up['outcome']} was set {iso(restricted_at)})", "conflict")
         with self.catalog.transaction() as db:
             cur = db.execute(
                 "INSERT INTO disputes(upload_id, uploader_id, reason, disputed_outcome, filed_at, status, disputed_by) "

@@ -1,0 +1,671 @@
+"""The application layer: every use case of prescreen in one place, for every front end.
+
+The CLI (cli.py), and the HTTP service and cluster workers to come, call only this module. Each
+use case is one method of :class:`App`; it returns a typed record (a frozen dataclass whose
+``as_dict()`` is the documented JSON) and fails with one error of :mod:`service.errors` (not found,
+conflict, invalid input, forbidden, unavailable), whatever went wrong below. The clock is passed
+in (``App.open(..., clock=...)``); nothing here reads the environment.
+
+Who calls whom::
+
+    cli.py / HTTP service        parse, call one use case, print or serialise the record
+        -> service.app.App       use cases, typed records, the error hierarchy
+            -> service.engine.Prescreen   registration, screening, re-decisions, index freshness
+            -> workflow.Workflow          reviews, disputes, strikes, notices, audit chain
+            -> index.Catalog              the stored works, references and uploads
+                -> fingerprint, match, policy   pure functions over arrays and records
+
+Why a layer of its own: a rule that re-decides earlier uploads (a new exclusion, a rule change, a
+removal) must run the same way from every front end; so must the safety rule that a data folder
+with no catalog is never screened against, and the expiry of review deadlines before a queue or
+an outcome is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+from policy import UploadContext
+
+from .config import Config, load_config
+from .engine import (
+    CATALOG_FILE, Clock, Prescreen, RegisterResult, ScreenResult, expand_paths, resolve_home, system_clock,
+)
+from .errors import ERROR_CLASSES, INVALID, InvalidInput, NotFound, PrescreenError, Unavailable
+from .processes import describe_holder, write_lock_holder
+
+__all__ = [
+    "App", "AuditCheck", "AuditRecord", "DisputeFiled", "ExclusionChange", "ExclusionRemoved", "IndexStats",
+    "LicenceChange", "NoticeResult", "PriorityChange", "QueueEntry", "Release", "Removal", "Report", "ReviewEvidence",
+    "ReviewRecord", "RulesChange", "UploadRow", "UploadStatus", "UploaderRecord", "WorkDetails", "WorkSummary",
+    "translated",
+]
+
+
+# -- errors: the lower layers' exceptions as the application's ---------------------------------
+@contextlib.contextmanager
+def translated(home: Path | None = None) -> Iterator[None]:
+    """Run a use case, turning every expected failure of the layers below into a
+    :class:`~service.errors.PrescreenError` (the lower exception is kept as ``__cause__``).
+
+    Lower exceptions say their kind with a ``kind`` attribute (service/errors.py); SQLite errors are
+    the catalog being unavailable (with the write lock's holder, when another process has it).
+    Anything else is a bug and passes through unchanged."""
+    try:
+        yield
+    except PrescreenError:
+        raise
+    except sqlite3.Error as exc:
+        from index import describe_sqlite_error
+
+        where = f"{home / CATALOG_FILE}: " if home else ""
+        holder = write_lock_holder(home) if home else None
+        raise Unavailable(f"{where}{describe_sqlite_error(exc)}"
+                          + (f" (the write lock is held by {describe_holder(holder)})" if holder else "")) from exc
+    except Exception as exc:
+        kind = getattr(exc, "kind", None)
+        if kind not in ERROR_CLASSES:
+            raise
+        details = {"failures": exc.failures} if getattr(exc, "failures", None) else None
+        raise ERROR_CLASSES[kind](str(exc), details=details, usage=kind == INVALID and _usage(exc)) from exc
+
+
+def _usage(exc: Exception) -> bool:
+    """A mistake in how prescreen was called (a setting, a data folder that is not one): exit 2."""
+    from .config import ConfigError
+    from .manifest import ManifestError
+
+    return isinstance(exc, (ConfigError, ManifestError)) or bool(getattr(exc, "usage", False))
+
+
+# -- records --------------------------------------------------------------------------------
+class _Record:
+    """A frozen dataclass with ``as_dict()`` (its JSON form) and ``from_row`` (from a stored row,
+    keeping only the record's fields)."""
+
+    def as_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_row(cls, row: Mapping, **extra):
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in {**row, **extra}.items() if k in names})
+
+
+@dataclass(frozen=True)
+class WorkSummary(_Record):
+    """One registered work: its reference files, seconds and codes per signal."""
+
+    work_id: str
+    title: str
+    owner: str
+    created_at: str
+    refs: int
+    seconds: float
+    codes: dict[str, int]  # signal name -> stored codes
+
+    @classmethod
+    def from_summary(cls, row: Mapping) -> "WorkSummary":
+        codes = {k[:-len("_codes")]: int(v) for k, v in row.items() if k.endswith("_codes")}
+        return cls(row["work_id"], row["title"], row["owner"], row["created_at"], int(row["refs"]),
+                   float(row["seconds"]), codes)
+
+    def as_dict(self) -> dict:
+        """The listing's JSON: one ``<signal>_codes`` count per signal."""
+        out = {k: v for k, v in asdict(self).items() if k != "codes"}
+        return {**out, **{f"{signal}_codes": n for signal, n in self.codes.items()}}
+
+
+@dataclass(frozen=True)
+class WorkDetails(_Record):
+    """A work's files, rules, priority, licensed uploaders and exclusions (reference seconds)."""
+
+    work_id: str
+    title: str
+    owner: str
+    priority: bool
+    rules: list[dict]
+    licensed_uploaders: list[str]
+    exclusions: list[dict]  # {exclusion_id, work_id, ref_id (None: every original file), start, end, reason, ...}
+    references: list[dict]  # {ref_id, path, seconds, kind (original or notice)}
+
+
+@dataclass(frozen=True)
+class Release(_Record):
+    """An upload whose automatic outcome was lightened by a change to a work (``from`` -> ``to``)."""
+
+    upload_id: str
+    from_outcome: str
+    to_outcome: str
+
+    @classmethod
+    def from_engine(cls, row: Mapping) -> "Release":
+        return cls(row["upload_id"], row["from"], row["to"])
+
+    def as_dict(self) -> dict:
+        return {"upload_id": self.upload_id, "from": self.from_outcome, "to": self.to_outcome}
+
+
+def _releases(rows: Iterable[Mapping]) -> tuple[Release, ...]:
+    return tuple(Release.from_engine(r) for r in rows)
+
+
+@dataclass(frozen=True)
+class Removal(_Record):
+    """A removed work: its reference ids, the uploads released and the pending reviews withdrawn."""
+
+    work_id: str
+    removed_refs: list[int]
+    released: tuple[Release, ...]
+    withdrawn_reviews: list[int]
+    warnings: list[str]
+
+    def as_dict(self) -> dict:
+        return {"status": "ok", "work_id": self.work_id, "removed_refs": self.removed_refs,
+                "released": [r.as_dict() for r in self.released], "withdrawn_reviews": self.withdrawn_reviews,
+                "warnings": self.warnings}
+
+
+@dataclass(frozen=True)
+class RulesChange(_Record):
+    work_id: str
+    rules: list[dict]
+    released: tuple[Release, ...]
+
+    def as_dict(self) -> dict:
+        return {"work_id": self.work_id, "rules": self.rules, "released": [r.as_dict() for r in self.released]}
+
+
+@dataclass(frozen=True)
+class PriorityChange(_Record):
+    work_id: str
+    priority: bool
+
+
+@dataclass(frozen=True)
+class LicenceChange(_Record):
+    work_id: str
+    uploader_id: str
+    licensed: bool
+
+
+@dataclass(frozen=True)
+class ExclusionChange(_Record):
+    """A new exclusion (reference seconds ``start``-``end``) and the decisions it released."""
+
+    exclusion_id: int
+    work_id: str
+    start: float
+    end: float
+    ref_id: int | None
+    released: tuple[Release, ...]
+
+    def as_dict(self) -> dict:
+        return {**{k: v for k, v in asdict(self).items() if k != "released"},
+                "released": [r.as_dict() for r in self.released]}
+
+
+@dataclass(frozen=True)
+class ExclusionRemoved(_Record):
+    exclusion_id: int
+    work_id: str
+    ref_id: int | None
+    start: float
+    end: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoticeResult(_Record):
+    """A takedown notice: the noticed file joined the work as reference ``ref_id``."""
+
+    notice_id: int
+    work_id: str
+    upload_id: str | None
+    ref_id: int
+    path: str
+    span: list[float] | None  # upload seconds kept (None: all)
+    modalities: list[str]
+
+
+@dataclass(frozen=True)
+class UploadRow(_Record):
+    """One screened upload in a listing: the screening's decision and the current outcome (who set it)."""
+
+    upload_pk: int
+    upload_id: str
+    uploader_id: str | None
+    declared_use: str | None
+    path: str
+    screened_at: str
+    status: str
+    error: str | None
+    decision: str | None
+    outcome: str | None
+    outcome_by: str | None
+    outcome_at: str | None
+
+
+@dataclass(frozen=True)
+class UploadStatus(_Record):
+    """One upload: current outcome, the screening's reasons, matched works and segments (seconds on
+    both timelines), its reviews and disputes, and its audit history."""
+
+    upload_pk: int
+    upload_id: str
+    uploader_id: str | None
+    declared_use: str | None
+    path: str
+    sha256: str | None
+    size: int | None
+    screened_at: str
+    status: str
+    error: str | None
+    decision: str | None
+    outcome: str | None
+    outcome_by: str | None
+    outcome_at: str | None
+    config_version: str | None
+    duration: float | None
+    rule: str | None
+    reasons: list[str]
+    works: list[dict]
+    matches: list[dict]
+    streams: list[dict]
+    reviews: list[dict]
+    disputes: list[dict]
+    audit: list[dict]
+
+
+@dataclass(frozen=True)
+class ReviewRecord(_Record):
+    """A review: a screening decision in the review band, or a dispute; ``due_at`` its deadline."""
+
+    review_id: int
+    upload_id: str
+    kind: str  # screening or dispute
+    status: str  # pending, decided, expired, withdrawn
+    created_at: str
+    due_at: str
+    reviewer: str | None
+    outcome: str | None  # the reviewer's (or the deadline's) outcome
+    note: str | None
+    decided_at: str | None
+    dispute_id: int | None
+
+
+@dataclass(frozen=True)
+class QueueEntry(ReviewRecord):
+    """A review in the queue, with its upload's file, uploader and automatic decision."""
+
+    path: str
+    uploader_id: str | None
+    decision: str | None
+
+
+@dataclass(frozen=True)
+class ReviewEvidence(_Record):
+    """What a reviewer needs: the review, the upload, the screening's reasons, the dispute, and per
+    matched reference its segments with side-by-side key-frame thumbnails (PNG paths)."""
+
+    review: ReviewRecord
+    upload: dict
+    reasons: list[str]
+    dispute: dict | None
+    evidence: list[dict]  # {work_id, ref_id, reference, modality, segments, thumbnails}
+
+    def as_dict(self) -> dict:
+        return {"review": self.review.as_dict(), "upload": self.upload, "reasons": self.reasons, "dispute": self.dispute,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class DisputeFiled(_Record):
+    dispute_id: int
+    review_id: int
+    due_at: str
+
+
+@dataclass(frozen=True)
+class UploaderRecord(_Record):
+    uploader_id: str
+    uploads: list[dict]
+    strikes: list[dict]
+    active_strikes: int
+    repeat_infringer: bool
+
+
+@dataclass(frozen=True)
+class AuditRecord(_Record):
+    audit_id: int
+    at: str
+    actor: str
+    action: str
+    upload_id: str | None
+    work_id: str | None
+    work_ids: list[str]
+    config_version: str | None
+    evidence: dict
+    prev_hash: str | None  # the chain: the record before's MAC, this record's MAC (HMAC-SHA-256)
+    hash: str | None
+    state: str | None  # JSON {row group: digest} sealed by this record (the last of its transaction)
+
+
+@dataclass(frozen=True)
+class AuditCheck(_Record):
+    """The keyed chain checked: ``head`` (``<records>:<MAC>``) to keep elsewhere; problems found."""
+
+    records: int
+    head: str
+    problems: list[str]
+
+
+@dataclass(frozen=True)
+class IndexStats(_Record):
+    """Per signal: codes, bits, search kind, FAISS type, bytes; the catalog's counts."""
+
+    home: str
+    works: int
+    references: int
+    uploads_screened: int
+    generation: int
+    kind: str
+    signals: dict[str, dict]
+    ivf_min_codes: int | None = None
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        if self.ivf_min_codes is None:
+            del out["ivf_min_codes"]
+        return out
+
+
+@dataclass(frozen=True)
+class Report(_Record):
+    """The transparency report (see Workflow.report) and the path of its chart."""
+
+    figures: dict
+    chart: str
+
+    def as_dict(self) -> dict:
+        return {**self.figures, "chart": self.chart}
+
+
+# -- the use cases --------------------------------------------------------------------------
+class App:
+    """The use cases over one data folder (catalog, indexes, audit key).
+
+    Open with :meth:`open`; close with ``with`` or :meth:`close`. ``actor`` is who acts (recorded in
+    the audit log); the clock is the one given to ``open``."""
+
+    def __init__(self, engine: Prescreen):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, home: str | os.PathLike | None = None, config: Config | str | os.PathLike | None = None, *,
+             create: bool = False, check_format: bool = True, clock: Clock = system_clock) -> "App":
+        """Open a data folder. Only use cases that add works (``create=True``) may start a new one: a
+        mistyped folder must not become an empty catalog that allows every upload because it has
+        nothing to compare with (InvalidInput, usage). ``check_format``: refuse a catalog whose
+        reference codes were made with other fingerprint settings (Unavailable) — off only to
+        refingerprint them."""
+        folder = resolve_home(home)
+        with translated(folder):
+            if folder.exists() and not folder.is_dir():
+                raise InvalidInput(f"the data folder {folder} is a file, not a folder: check --home or "
+                                   "$PRESCREEN_HOME", usage=True)
+            if not create and not (folder / CATALOG_FILE).is_file():
+                state = "does not exist" if not folder.exists() else "has no prescreen catalog"
+                raise InvalidInput(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
+                                   "(`prescreen register` or `prescreen demo` creates one)", usage=True)
+            if config is not None and not isinstance(config, Config):
+                config = load_config(config)
+            engine = Prescreen(folder, config, create=create, clock=clock)
+            try:
+                if check_format:
+                    engine.check_format()
+            except BaseException:
+                engine.close()
+                raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> "App":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def home(self) -> Path:
+        return self.engine.home
+
+    def now(self) -> datetime:
+        return self.engine.now()
+
+    def _use(self):
+        return translated(self.engine.home)
+
+    def _expired(self) -> None:
+        """Resolve reviews past their deadline first: a queue or an outcome read now is the deadline's."""
+        self.engine.workflow.expire_due(self.now())
+
+    # -- works ------------------------------------------------------------------------------
+    def register(self, paths: Iterable[str | os.PathLike], work_id: str, title: str = "", owner: str = "", *,
+                 rules: list[dict] | None = None, priority: bool | None = None, actor: str = "operator",
+                 progress: Callable[[str], None] | None = None) -> RegisterResult:
+        """Register the reference files of a work (new or existing): all or nothing. InvalidInput with
+        ``details["failures"]`` (path -> why) when a file cannot be registered; Conflict when the work
+        or the content is another owner's."""
+        with self._use():
+            return self.engine.register(paths, work_id, title, owner, progress=progress, rules=rules,
+                                        priority=priority, actor=actor)
+
+    def works(self) -> list[WorkSummary]:
+        with self._use():
+            return [WorkSummary.from_summary(r) for r in self.engine.catalog.work_summaries()]
+
+    def work(self, work_id: str) -> WorkDetails:
+        with self._use():
+            work = self.engine.catalog.get_work(work_id)
+            if work is None:
+                raise NotFound(f"no work with id {work_id!r}")
+            policy = self.engine.workflow.work_policies()[work_id]
+            refs = [{"ref_id": r.ref_id, "path": r.path, "seconds": r.duration, "kind": r.kind}
+                    for r in self.engine.catalog.references(work_id)]
+            return WorkDetails(work.work_id, work.title, work.owner, work.priority, work.rules,
+                               sorted(policy.licensed_uploaders), self.engine.workflow.exclusions(work_id), refs)
+
+    def remove_work(self, work_id: str, actor: str = "operator") -> Removal:
+        with self._use():
+            res = self.engine.remove_work(work_id, actor=actor)
+        return Removal(work_id, res["ref_ids"], _releases(res["released"]), res["withdrawn_reviews"],
+                       res["warnings"])
+
+    def set_rules(self, work_id: str, rules: list[dict], actor: str = "operator") -> RulesChange:
+        """Replace the work's own rules ([] clears them); earlier automatic decisions they lighten are
+        released."""
+        with self._use():
+            if self.engine.catalog.get_work(work_id) is None:
+                raise NotFound(f"no work with id {work_id!r}")
+            return RulesChange(work_id, rules, _releases(self.engine.set_rules(work_id, rules, actor=actor)))
+
+    def set_priority(self, work_id: str, priority: bool, actor: str = "operator") -> PriorityChange:
+        with self._use():
+            self.engine.workflow.set_priority(self.now(), actor, work_id, priority)
+        return PriorityChange(work_id, priority)
+
+    def license(self, work_id: str, uploader_id: str, granted: bool = True, actor: str = "operator") -> LicenceChange:
+        with self._use():
+            self.engine.workflow.license(self.now(), actor, work_id, uploader_id, granted=granted)
+        return LicenceChange(work_id, uploader_id, granted)
+
+    def exclude(self, work_id: str, start: float, end: float, reason: str, actor: str = "operator",
+                ref_id: int | None = None) -> ExclusionChange:
+        """Exclude reference seconds ``start``-``end`` from matching (one file, or every original);
+        decisions that relied only on them are released."""
+        with self._use():
+            res = self.engine.add_exclusion(work_id, start, end, reason, actor=actor, ref_id=ref_id)
+        return ExclusionChange(res["exclusion_id"], work_id, start, end, ref_id, _releases(res["released"]))
+
+    def unexclude(self, work_id: str, exclusion_id: int, reason: str, actor: str = "operator") -> ExclusionRemoved:
+        """Withdraw an exclusion: its seconds match again from the next screening on."""
+        with self._use():
+            return ExclusionRemoved.from_row(
+                self.engine.workflow.remove_exclusion(self.now(), actor, work_id, exclusion_id, reason))
+
+    def notice(self, work_id: str, upload: str, actor: str = "operator", span: tuple[float, float] | None = None,
+               modalities: Iterable[str] = ("video", "audio")) -> NoticeResult:
+        """A takedown notice for a published upload (its id, or the file): the upload's seconds
+        ``span`` and ``modalities`` join the work, so re-uploads stay down."""
+        with self._use():
+            return NoticeResult.from_row(self.engine.notice(work_id, upload, actor=actor, span=span,
+                                                            modalities=modalities))
+
+    # -- index ------------------------------------------------------------------------------
+    def index_stats(self) -> IndexStats:
+        with self._use():
+            return IndexStats.from_row(self.engine.index_stats())
+
+    def reference_paths(self) -> list[str]:
+        """Every reference file (what a refingerprinting rebuild reads)."""
+        with self._use():
+            return [r.path for r in self.engine.catalog.references()]
+
+    def rebuild_index(self, refingerprint: bool = False,
+                      progress: Callable[[str], None] | None = None) -> IndexStats:
+        """Rebuild every index from the catalog; ``refingerprint``: first recompute every reference's
+        codes from its file (InvalidInput with the files' failures: nothing changed)."""
+        with self._use():
+            self.engine.rebuild_index(refingerprint, progress=progress)
+            return IndexStats.from_row(self.engine.index_stats())
+
+    # -- screening --------------------------------------------------------------------------
+    def upload_items(self, paths: Iterable[str] = (), manifest: str | os.PathLike | None = None,
+                     ) -> list[tuple[str, Path, UploadContext | None]]:
+        """What a screening run will screen: the files given (folders expanded) and the manifest's rows
+        (with their upload context). InvalidInput (usage) for a bad manifest or nothing to screen."""
+        from .manifest import read_manifest
+
+        with self._use():
+            rows = read_manifest(manifest) if manifest else []
+            items = [(given, path, None) for given, path in expand_paths(paths, media_only=False)[0]]
+            items += [(given, Path(given), ctx) for given, ctx in rows]
+        if not items:
+            raise InvalidInput("no files to screen: give upload files or folders, or --manifest FILE", usage=True)
+        return items
+
+    def screen(self, items: Iterable[tuple[str, Path | None, UploadContext | None]], *, rescreen: bool = False,
+               retry_unfinished: bool = False) -> Iterator[ScreenResult]:
+        """Screen uploads; one result per item, in order. A file that cannot be screened is that
+        file's result (status error), recorded, and the batch goes on; a failure of the catalog
+        itself ends the batch (Unavailable) with what was done recorded."""
+        results = self.engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished)
+        while True:
+            with self._use():
+                try:
+                    result = next(results)
+                except StopIteration:
+                    return
+            yield result
+
+    # -- uploads ----------------------------------------------------------------------------
+    def uploads(self, outcome: str | None = None, uploader_id: str | None = None, limit: int = 50) -> list[UploadRow]:
+        """The newest screened uploads first, with their current outcome."""
+        with self._use():
+            return [UploadRow.from_row(r) for r in self.engine.uploads(outcome, uploader_id, limit)]
+
+    def upload(self, upload: str) -> UploadStatus:
+        """One upload by id, or the latest screening of a file by its path."""
+        with self._use():
+            return UploadStatus.from_row(self.engine.upload_status(upload))
+
+    def uploader(self, uploader_id: str) -> UploaderRecord:
+        with self._use():
+            self._expired()
+            return UploaderRecord.from_row(self.engine.workflow.uploader(self.now(), uploader_id))
+
+    # -- review and dispute -----------------------------------------------------------------
+    def reviews(self, pending_only: bool = True) -> list[QueueEntry]:
+        """The review queue, most urgent first (expired reviews are resolved first)."""
+        with self._use():
+            self._expired()
+            return [QueueEntry.from_row(r) for r in self.engine.workflow.reviews("pending" if pending_only else None)]
+
+    def review_evidence(self, review_id: int, out_dir: str | os.PathLike | None = None) -> ReviewEvidence:
+        """A review's evidence; key-frame thumbnails of up to three segments per matched reference are
+        written as PNG files to ``out_dir`` (default ``<home>/evidence/review-<id>``)."""
+        from .evidence import write_thumbnails
+
+        with self._use():
+            review = ReviewRecord.from_row(self.engine.workflow.review(review_id))
+            up = self.engine.catalog.upload(review.upload_id)
+            refs = {r.ref_id: r for r in self.engine.catalog.references()}
+            folder = Path(out_dir) if out_dir else self.home / "evidence" / f"review-{review_id}"
+            evidence = []
+            for m in up["result"]["matches"]:
+                for ref_id in sorted({s["ref_id"] for s in m["segments"]}):
+                    segs = [s for s in m["segments"] if s["ref_id"] == ref_id]
+                    ref = refs.get(ref_id)
+                    pngs = write_thumbnails(up["path"], ref.path, segs[:3], folder,
+                                            f"{_file_safe(m['work_id'])}-ref{ref_id}") if ref else []
+                    evidence.append({"work_id": m["work_id"], "ref_id": ref_id,
+                                     "reference": ref.path if ref else None, "modality": m["modality"],
+                                     "segments": segs, "thumbnails": [str(p) for p in pngs]})
+            dispute = self.engine.workflow.dispute(review.dispute_id) if review.dispute_id else None
+            upload = {k: up[k] for k in ("upload_id", "path", "uploader_id", "declared_use", "decision", "outcome",
+                                         "screened_at")}
+            return ReviewEvidence(review, upload, up["result"]["reasons"], dispute, evidence)
+
+    def decide_review(self, review_id: int, reviewer: str, outcome: str, note: str = "") -> ReviewRecord:
+        """A reviewer's decision; it applies to the upload at once (and to its dispute and strikes)."""
+        with self._use():
+            return ReviewRecord.from_row(self.engine.workflow.decide_review(self.now(), review_id, reviewer,
+                                                                            outcome, note))
+
+    def dispute(self, upload_id: str, reason: str, uploader_id: str) -> DisputeFiled:
+        """The uploader of record disputes a restriction; it goes to review with a deadline
+        (Forbidden for anyone else)."""
+        with self._use():
+            return DisputeFiled.from_row(self.engine.workflow.file_dispute(self.now(), upload_id, reason,
+                                                                           uploader_id))
+
+    # -- audit and report -------------------------------------------------------------------
+    def audit_log(self, upload_id: str | None = None, work_id: str | None = None,
+                  action: str | None = None) -> list[AuditRecord]:
+        with self._use():
+            self._expired()
+            return [AuditRecord.from_row(r)
+                    for r in self.engine.workflow.audit_records(upload_id, work_id, action)]
+
+    def verify_audit(self, expect_head: str | None = None) -> AuditCheck:
+        """Check the keyed chain (and, given a head kept elsewhere, that the log still holds it:
+        InvalidInput, usage, if it is not of the form RECORDS:MAC)."""
+        with self._use():
+            try:
+                return AuditCheck.from_row(self.engine.workflow.verify_audit(expect_head))
+            except ValueError as exc:
+                raise InvalidInput(str(exc), usage=True) from exc
+
+    def report(self, png: str | os.PathLike | None = None) -> Report:
+        """The transparency report; its chart is written to ``png`` (default ``<home>/report.png``)."""
+        from .report import write_chart
+
+        with self._use():
+            self._expired()
+            figures = self.engine.workflow.report(self.now())
+            chart = write_chart(figures, Path(png) if png else self.home / "report.png")
+        return Report(figures, str(chart))
+
+
+def _file_safe(text: str) -> str:
+    """A work id made safe inside a file name ('../x' or 'a/b' must not leave the evidence folder)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")[:80] or "work"
