@@ -320,10 +320,6 @@ class ReviewEvidence(_Record):
     dispute: dict | None
     evidence: list[dict]  # {work_id, ref_id, reference, modality, segments, thumbnails}
 
-    def as_dict(self) -> dict:
-        return {"review": self.review.as_dict(), "upload": self.upload, "reasons": self.reasons, "dispute": self.dispute,
-                "evidence": self.evidence}
-
 
 @dataclass(frozen=True)
 class DisputeFiled(_Record):
@@ -565,9 +561,11 @@ class App:
 
     def screen(self, items: Iterable[tuple[str, Path | None, UploadContext | None]], *, rescreen: bool = False,
                retry_unfinished: bool = False) -> Iterator[ScreenResult]:
-        """Screen uploads; one result per item, in order. A file that cannot be screened is that
+        """Screen uploads: (name given, file or None for the name, upload context or None) per item; one
+        result per item, in order (an upload id another process is screening comes last). A file that cannot be screened is that
         file's result (status error), recorded, and the batch goes on; a failure of the catalog
         itself ends the batch (Unavailable) with what was done recorded."""
+        items = ((given, Path(given) if path is None else path, ctx) for given, path, ctx in items)
         results = self.engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished)
         while True:
             with self._use():
