@@ -5,10 +5,11 @@ from .decide import (
     TRACK, Decision, FairUse, PolicyParams, Rule, RuleError, Thresholds, UploadContext, WorkDecision, WorkPolicy, classify,
     combine_decisions, decide, decide_work, describe_match, with_thresholds,
 )
+from .ownership import OwnershipClaims, ownership_claims
 
 __all__ = [
     "ACTIONS", "ALLOW", "BLOCK", "DECLARED_USES", "DEFAULT_RULES", "MUTE_AUDIO", "NONE", "PARTIAL", "REVIEW",
-    "SEVERITY", "SUBSTANTIAL", "TRACK", "Decision", "FairUse", "PolicyParams", "Rule", "RuleError", "Thresholds",
+    "OwnershipClaims", "SEVERITY", "SUBSTANTIAL", "TRACK", "Decision", "FairUse", "PolicyParams", "Rule", "RuleError", "Thresholds",
     "UploadContext", "WorkDecision", "WorkPolicy", "classify", "combine_decisions", "decide", "decide_work",
-    "describe_match", "with_thresholds",
+    "describe_match", "ownership_claims", "with_thresholds",
 ]

@@ -37,7 +37,7 @@ from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
-from policy import NONE, SEVERITY, SUBSTANTIAL, Decision, Rule, UploadContext, WorkDecision, classify, decide
+from policy import SEVERITY, Decision, Rule, UploadContext, WorkDecision, decide, ownership_claims
 from workflow import Workflow, WorkflowError
 
 from .audit_key import audit_key_source
@@ -568,26 +568,19 @@ class Prescreen:
         # (seconds a work excludes, public-domain material say, are nobody's to claim)
         matches = _work_matches(segments, self.catalog.references(), self.workflow.excluded_by_ref(), duration,
                                 self.config.match.offset_tolerance)
-        overlaps = []
-        for m in matches:
-            other = self.catalog.get_work(m.work_id)
-            if other is None or m.work_id == work_id or (owner and other.owner == owner):
-                continue
-            band, _, why = classify(m, self.config.policy.thresholds)
-            if band == NONE:
-                continue
-            if band != SUBSTANTIAL:
-                overlaps.append((m, why))
-                continue
-            evidence = {"matched_seconds": round(m.matched_seconds, 2), "reference_coverage":
-                        round(m.reference_coverage, 3), "why": why, "kind": "substantial",
-                        "segments": [s.as_dict() for s in m.segments[:5]]}
-            cid = self.workflow.record_conflict(now, actor, work_id, owner or "(unknown)", given, m.work_id,
-                                                other.owner, evidence)
-            return (f"ownership conflict #{cid}: this content matches work {m.work_id!r} of "
-                    f"{other.owner or 'another owner'} for {m.matched_seconds:.1f} s ({why}); "
-                    "not registered as a second claim"), []
-        return None, overlaps
+        owners = {w.work_id: w.owner for w in self.catalog.works()}
+        claims = ownership_claims(matches, owners, work_id, owner, self.config.policy.thresholds)
+        if claims.conflict is None:
+            return None, list(claims.overlaps)
+        m, why = claims.conflict
+        evidence = {"matched_seconds": round(m.matched_seconds, 2), "reference_coverage":
+                    round(m.reference_coverage, 3), "why": why, "kind": "substantial",
+                    "segments": [s.as_dict() for s in m.segments[:5]]}
+        cid = self.workflow.record_conflict(now, actor, work_id, owner or "(unknown)", given, m.work_id,
+                                            owners[m.work_id], evidence)
+        return (f"ownership conflict #{cid}: this content matches work {m.work_id!r} of "
+                f"{owners[m.work_id] or 'another owner'} for {m.matched_seconds:.1f} s ({why}); "
+                "not registered as a second claim"), []
 
     def notice(self, work_id: str, upload: str, actor: str = "operator", span: tuple[float, float] | None = None,
                modalities: Iterable[str] = ("video", "audio")) -> dict:

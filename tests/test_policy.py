@@ -100,3 +100,22 @@ def test_music_under_other_sound_that_fits_the_work_in_two_places_at_once_is_cha
     agree = (_seg(10.6, 17.1, 54.1, "audio"), _seg(12.7, 20.0, 56.2, "landmark"))
     d = decide([replace(m, segments=agree)], PolicyParams(), upload_seconds=30.0)
     assert d.outcome == "review" and d.works[0].rule == "audio-under-other-sound"
+
+
+def test_ownership_claims_sort_another_owners_content_into_a_conflict_or_overlaps():
+    from policy import ownership_claims
+
+    t = PolicyParams().thresholds
+    owners = {"film": "Studio A", "trailer": "Studio A", "song": "Label C"}
+    whole = _match("song", 0.0, 40.0, 40.0, 40.0)    # the new file is all of the song: a second claim
+    quote = _match("film", 5.0, 17.0, 60.0, 60.0)    # 12 s of a 60 s film inside a 60 s file: a quoted stretch
+    blip = _match("film", 5.0, 6.0, 60.0, 60.0)      # 1 s: below the review band, no claim on anything
+    claims = ownership_claims([quote, blip], owners, "new-work", "Label C", t)
+    assert claims.conflict is None and [m for m, _ in claims.overlaps] == [quote]
+    claims = ownership_claims([quote, whole], owners, "new-work", "Studio A", t)
+    assert claims.conflict is not None and claims.conflict[0] is whole and claims.overlaps == ()
+    # the owner's own works, the same work, and works removed meanwhile are no claim
+    assert ownership_claims([quote, whole], owners, "film", "Someone", t).conflict[0] is whole  # (not the film)
+    assert ownership_claims([whole], owners, "new-work", "Label C", t).conflict is None  # its own song
+    assert ownership_claims([quote], owners, "trailer", "Studio A", t) == ownership_claims([], owners, "x", "y", t)
+    assert ownership_claims([whole], {"film": "Studio A"}, "new-work", "Someone", t).conflict is None
