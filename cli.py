@@ -28,7 +28,7 @@ from rich.text import Text
 from service import (
     ConfigError, ScreenResult, clock_from_environment, default_toml, expand_paths, load_config, resolve_home,
 )
-from service.app import App, translated
+from service.app import App
 from service.errors import PrescreenError
 from service.oplog import log_failure
 
@@ -789,9 +789,8 @@ def demo(
     media = media_dir or home_dir / "demo-media"
     if not as_json:
         out.print(Text.assemble(("prescreen demo", "bold"), shown(f": data in {home_dir}, media in {media}")))
-    with translated(home_dir):
-        results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say,
-                                     clock=clock_from_environment())
+    results, expected = run_demo(home_dir, media, say=(lambda m: None) if as_json else _say,
+                                 clock=clock_from_environment())
     if as_json:
         for r in results:
             print(_dumps({**r.as_dict(), "expected": expected.get(Path(r.upload).name)}))

@@ -14,7 +14,8 @@ import mediagen as mg
 from mediagen import bad
 from mediagen import transforms as tf
 
-from .engine import Clock, Prescreen, ScreenResult, system_clock
+from .app import App
+from .engine import Clock, ScreenResult, system_clock
 
 LOW_VIDEO_BITRATE = 20_000  # bit/s: the low-bitrate re-upload, well below the reference's ~60 kbit/s video
 LOW_AUDIO_BITRATE = 24_000  # bit/s: ... and its ~73 kbit/s audio
@@ -77,19 +78,19 @@ def run_demo(home: Path, media: Path, say: Callable[[str], None] = print,
              clock: Clock = system_clock) -> tuple[list[ScreenResult], dict[str, str]]:
     """Generate media under ``media``, register the works in ``home``, screen the uploads."""
     expected = _make_media(media, say)
-    with Prescreen(home, create=True, clock=clock) as engine:
-        known = {w.work_id for w in engine.catalog.works()}
+    with App.open(home, create=True, clock=clock) as app:
+        known = {w.work_id for w in app.works()}
         already = [work_id for work_id, *_ in WORKS if work_id in known]
         if already:
             say(f"already registered: {', '.join(already)}")
         for work_id, title, owner, name in WORKS:
             if work_id in known:
                 continue
-            result = engine.register([media / "references" / name], work_id, title, owner)
+            result = app.register([media / "references" / name], work_id, title, owner)
             f = result.files[0]
             say(f"registered {work_id}: {title} by {owner} "
                 f"({f['duration']:.0f} s, {f.get('video_codes', 0)} video + {f.get('audio_codes', 0)} audio codes, "
                 f"{f.get('landmark_codes', 0)} landmarks)")
         say("screening the upload batch ...")
-        results = list(engine.screen([media / "uploads"]))
+        results = list(app.screen(app.upload_items([str(media / "uploads")])))
     return results, expected
