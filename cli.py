@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from fingerprint import REGISTRY
 from index import CatalogError, describe_sqlite_error
 from service import (
     CATALOG_FILE, ConfigError, FormatMismatch, Prescreen, RegisterError, ScreenResult, clock_from_environment,
@@ -443,12 +444,13 @@ def register(
         print(_dumps({"status": "ok", **result.as_dict()}))
         return
     table = Table(title=_cell(f"registered work {result.work_id}"))
-    for col in ("file", "seconds", "video codes", "audio codes", "landmarks", "excluded (another owner's)"):
+    shown = _code_columns()
+    for col in ("file", "seconds", *(s.code_column for s in shown), "excluded (another owner's)"):
         table.add_column(col)
     for f in result.files:
         excluded = ", ".join(f"{e['start']:g}-{e['end']:g} s ({e['work_id']})" for e in f.get("excluded", ()))
-        _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)),
-             str(f.get("landmark_codes", 0)), excluded or "none")
+        _row(table, f["path"], f"{f['duration']:.1f}", *(str(f.get(f"{s.name}_codes", 0)) for s in shown),
+             excluded or "none")
     out.print(table)
     for line in result.warnings:
         _say(f"warning: {line}", "yellow")
@@ -714,6 +716,11 @@ def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
     out.print(screen_summary(results))
 
 
+def _code_columns() -> list:
+    """The signals whose code counts the tables show (``code_column``), in registry order."""
+    return [s for s in REGISTRY if s.code_column]
+
+
 @works_app.command("list")
 def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False) -> None:
     """List registered works with their reference files and code counts. --json: JSON Lines."""
@@ -722,11 +729,12 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLine
     if as_json:
         _print_lines(rows)
         return
-    table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
-                   title="registered works", no_wrap=("files", "seconds", "registered"))
+    shown = _code_columns()
+    table = _table("work id", "title", "owner", "files", "seconds", "codes " + " / ".join(s.name for s in shown),
+                   "registered", title="registered works", no_wrap=("files", "seconds", "registered"))
     for r in rows:
         _row(table, r["work_id"], r["title"], r["owner"], str(r["refs"]), f"{r['seconds']:.1f}",
-             f"{r['video_codes']} / {r['audio_codes']} / {r['landmark_codes']}", r["created_at"][:10])
+             " / ".join(str(r.get(f"{s.name}_codes", 0)) for s in shown), r["created_at"][:10])
     out.print(table)
 
 
