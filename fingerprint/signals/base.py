@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -108,8 +109,6 @@ class Signal:
 
     def reference_settings(self, params) -> dict:
         """The settings that shape stored reference codes (``format_id``): all but ``query_*``."""
-        from dataclasses import asdict
-
         value = self.settings(params)
         return {k: v for k, v in asdict(value).items() if not k.startswith("query_")} if value is not None else {}
 
