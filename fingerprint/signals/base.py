@@ -64,7 +64,10 @@ class Signal:
 
     Subclasses set the class attributes and implement ``code_bytes``, ``query_period`` and the
     fingerprinting of their modality: ``frames_fingerprint`` (video; or ``video_stream`` for a
-    signal that needs the whole stream) or ``audio_fingerprint`` (audio, with ``audio_context``).
+    signal that needs the whole stream) or ``audio_fingerprint`` (audio, with ``audio_context``);
+    a searched signal of the "align" kind also ``code_seconds``. ``params`` is always the
+    ``fingerprint.FingerprintParams`` in force (a signal reads its own section with ``settings``,
+    and may read the shared ones: sampling rates, the decoder's audio rate).
     """
 
     name: str = ""
