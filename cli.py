@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from fingerprint import REGISTRY
 from service import (
     ConfigError, ScreenResult, clock_from_environment, default_toml, expand_paths, load_config, resolve_home,
 )
@@ -414,12 +415,13 @@ def register(
         print(_dumps({"status": "ok", **result.as_dict()}))
         return
     table = Table(title=_cell(f"registered work {result.work_id}"))
-    for col in ("file", "seconds", "video codes", "audio codes", "landmarks", "excluded (another owner's)"):
+    columns = _code_columns()
+    for col in ("file", "seconds", *(s.code_column for s in columns), "excluded (another owner's)"):
         table.add_column(col)
     for f in result.files:
         excluded = ", ".join(f"{e['start']:g}-{e['end']:g} s ({e['work_id']})" for e in f.get("excluded", ()))
-        _row(table, f["path"], f"{f['duration']:.1f}", str(f.get("video_codes", 0)), str(f.get("audio_codes", 0)),
-             str(f.get("landmark_codes", 0)), excluded or "none")
+        _row(table, f["path"], f"{f['duration']:.1f}", *(str(f.get(f"{s.name}_codes", 0)) for s in columns),
+             excluded or "none")
     out.print(table)
     for line in result.warnings:
         _say(f"warning: {line}", "yellow")
@@ -665,6 +667,11 @@ def _print_screening(results: list[ScreenResult], verbose: bool) -> None:
     out.print(screen_summary(results))
 
 
+def _code_columns() -> list:
+    """The signals whose code counts the tables show (``code_column``), in registry order."""
+    return [s for s in REGISTRY if s.code_column]
+
+
 @works_app.command("list")
 def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False) -> None:
     """List registered works with their reference files and code counts. --json: JSON Lines."""
@@ -673,11 +680,12 @@ def works_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLine
     if as_json:
         _print_lines(w.as_dict() for w in works)
         return
-    table = _table("work id", "title", "owner", "files", "seconds", "codes video / audio / landmark", "registered",
-                   title="registered works", no_wrap=("files", "seconds", "registered"))
+    columns = _code_columns()
+    table = _table("work id", "title", "owner", "files", "seconds", "codes " + " / ".join(s.name for s in columns),
+                   "registered", title="registered works", no_wrap=("files", "seconds", "registered"))
     for w in works:
         _row(table, w.work_id, w.title, w.owner, str(w.refs), f"{w.seconds:.1f}",
-             " / ".join(str(w.codes.get(s, 0)) for s in ("video", "audio", "landmark")), w.created_at[:10])
+             " / ".join(str(w.codes.get(s.name, 0)) for s in columns), w.created_at[:10])
     out.print(table)
 
 

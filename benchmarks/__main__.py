@@ -101,25 +101,24 @@ def _serialise(result) -> dict:
     }
 
 
-def _audio_codes_searched(audio, engine, cfg, radius: int) -> np.ndarray:
-    """The chroma codes screening searches for this upload: the plain reading and the probe of
-    every altered variant, then the variants whose probe hit (``index.staged_search``)."""
-    from fingerprint import AUDIO
-    from fingerprint.audio import probe_rows
+def _codes_searched(signal, fp, engine, cfg, radius: int) -> np.ndarray:
+    """The codes of ``signal`` screening searches for this upload: all of them, or for a signal
+    searched in stages (chroma: the plain reading and the probe of every altered variant, then
+    the variants whose probe hit, ``index.staged_search``) those."""
     from index import staged_search
 
-    index = engine.indexes.signals.get(AUDIO)
-    if index is None or len(audio) == 0:
-        return audio.codes
+    index = engine.indexes.signals.get(signal.name)
+    plan = signal.search_plan(fp, cfg.fingerprint) if len(fp) else None
+    if index is None or plan is None:
+        return fp.codes
     searched: list[np.ndarray] = []
 
     def search(codes):
         searched.append(codes)
         return index.search(codes, radius)
 
-    staged_search(search, audio.codes, probe_rows(audio, cfg.fingerprint.audio), audio.variants,
-                  cfg.fingerprint.audio.query_probe_min_hits, audio.starts)
-    return np.concatenate(searched) if searched else audio.codes[:0]
+    staged_search(search, fp.codes, plan[0], fp.variants, plan[1], fp.starts)
+    return np.concatenate(searched) if searched else fp.codes[:0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     # ------------------------------------------------------------------ speed
     speed: dict = {"skipped": "--skip-speed was given"} if args.skip_speed else {}
     if not args.skip_speed:
-        from fingerprint import AUDIO, QUERY, SIGNALS, fingerprint_file
+        from fingerprint import QUERY, REGISTRY, fingerprint_file
         from service import load_config
 
         from .speed import fingerprint_speed, search_scaling
@@ -236,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = prescreen.engine
         ref_ids = [r.ref_id for r in engine.catalog.references(probe.work_id)]
         real = {}
-        for signal in SIGNALS:
+        searched = [s.name for s in REGISTRY.searched()]
+        for signal in searched:
             parts = [fp.codes for _, fp in engine.catalog.fingerprints(signal, ref_ids)]
             real[signal] = np.concatenate(parts) if parts else np.zeros((0, q.signals[signal].codes.shape[1]),
                                                                          np.uint8)
@@ -253,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             from .systems import fpcalc
 
             peers_q["chromaprint"] = fpcalc(corpus.path(probe.path))[0]
-        radius = {signal: cfg.match.for_signal(signal).radius for signal in SIGNALS}
+        radius = {signal: cfg.match.for_signal(signal).radius for signal in searched}
         query_codes = {s: fp.codes for s, fp in q.signals.items()}
-        query_codes[AUDIO] = _audio_codes_searched(q.signals[AUDIO], engine, cfg, radius[AUDIO])
+        query_codes.update({s: _codes_searched(REGISTRY[s], q.signals[s], engine, cfg, radius[s]) for s in searched})
         speed["search"] = search_scaling(args.workdir, real, query_codes, sizes_list, radius, peers_q)
         speed["search"]["probe_upload"] = probe.upload_id
         speed["screen_wall_seconds"] = _screen_timings(raw["prescreen"])

@@ -215,14 +215,14 @@ def _timed(fn, repeats: int) -> tuple[float, float, object]:
 
 def _child_prescreen_search(data_path: str, sizes: list[int], kinds: list[str], radius: dict,
                             repeats: int, seed: int) -> dict:
-    from fingerprint import EXACT_MATCH, SIGNALS
+    from fingerprint import REGISTRY
     from index import IndexParams, build_index, range_search
 
     data = np.load(data_path)
     rng = np.random.default_rng(seed)
     rows = []
     baseline = _rss_mib()
-    for signal in SIGNALS:
+    for signal in [s.name for s in REGISTRY.searched()]:
         if f"{signal}_ref" not in data:
             continue
         real, query = data[f"{signal}_ref"], data[f"{signal}_query"]
@@ -231,7 +231,7 @@ def _child_prescreen_search(data_path: str, sizes: list[int], kinds: list[str], 
         width = real.shape[1]
         biggest = max(sizes)
         filler = rng.integers(0, 256, (biggest, width), dtype=np.uint8)
-        exact = signal in EXACT_MATCH  # landmarks: one hash table, whatever the kind
+        exact = REGISTRY.is_exact(signal)  # landmarks: one hash table, whatever the kind
         for n in sizes:
             k = min(len(real), n)
             codes = np.concatenate([real[:k], filler[: n - k]])

@@ -23,29 +23,26 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
-from .audio import (
-    WINDOW_FRAMES, AudioParams, _last_code_to_end, query_audio_fingerprint, query_variants,
-    reference_audio_fingerprint,
-)
-from .cuts import CODE_BYTES as CUT_CODE_BYTES, CutParams, cut_codes, cut_fingerprint, cut_strength, cuts_from_strength
+from .audio import AudioParams
+from .cuts import CutParams
 from .decode import (
     AcceptParams, AudioChunk, DecodedMedia, DecodeParams, LimitParams, MediaError, MediaReader, StreamInfo,
     VideoChunk, check_file, decode_media,
 )
 from .digest import FileDigest, file_digest
-from .landmarks import LandmarkParams, landmark_fingerprint
+from .landmarks import LandmarkParams
+from .signals import REGISTRY, Signal
 from .stereo import LEFT, RIGHT, SIDE, StereoParams, hidden_runs, mid_side
-from .types import (AUDIO, CUT, EXACT_MATCH, LANDMARK, MODALITY, REFRAME_SIGNALS, SIGNALS, VIDEO, WINDOW, Fingerprint,
+from .types import (AUDIO, CUT, LANDMARK, QUERY, REFERENCE, REFRAME_SIGNALS, SIGNALS, VIDEO, WINDOW, Fingerprint,
                     hamming_matrix)
-from .video import VideoParams, query_video_fingerprint, reference_video_fingerprint
-from .window import WindowParams, probe_frames, query_window_probes, reference_window_fingerprint
+from .video import VideoParams
+from .window import WindowParams
 
-REFERENCE = "reference"
-QUERY = "query"
 # Bump when the code layout changes in a way the parameters do not show
 # (filters, projections, bit order): stored reference codes become unusable.
 FORMAT_VERSION = 3  # 2: references also store spectral-peak landmarks; 3: and scene cuts and central-window codes
@@ -61,6 +58,8 @@ class FingerprintParams:
     decode: how decoding treats damaged files, which frames it may skip, the window.
     limits: the work one file may cause. accept: the containers and codecs read.
     stereo: when a stereo stream's side and channels are fingerprinted besides its mix.
+    video, audio, landmark, cut, window: the built-in signals' settings (``[fingerprint.<signal>]``);
+    extra: (name, settings) of registered signals that have no field here.
     """
 
     reference_fps: float = 8.0
@@ -75,6 +74,16 @@ class FingerprintParams:
     stereo: StereoParams = field(default_factory=StereoParams)
     cut: CutParams = field(default_factory=CutParams)
     window: WindowParams = field(default_factory=WindowParams)
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def settings_of(self, signal: str) -> Any:
+        """The ``[fingerprint.<signal>]`` settings of a registered signal (None if none were given)."""
+        if signal in _PARAM_FIELDS:
+            return getattr(self, signal)
+        return dict(self.extra).get(signal)
+
+
+_PARAM_FIELDS = frozenset(f.name for f in fields(FingerprintParams)) - {"extra"}
 
 
 def format_id(params: "FingerprintParams") -> str:
@@ -86,25 +95,19 @@ def format_id(params: "FingerprintParams") -> str:
     import hashlib
     import json
 
-    video, audio = _reference_side(params.video), _reference_side(params.audio)
     shape = {"version": FORMAT_VERSION, "reference_fps": params.reference_fps, "frame_size": params.frame_size,
-             "video": video, "audio": audio, "landmark": _reference_side(params.landmark),
-             "cut": _reference_side(params.cut), "window": _reference_side(params.window)}
+             **{s.name: s.reference_settings(params) for s in REGISTRY if s.settings_type is not None}}
     return f"v{FORMAT_VERSION}-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def _reference_side(params) -> dict:
-    return {k: v for k, v in asdict(params).items() if not k.startswith("query_")}
 
 
 @dataclass(frozen=True)
 class FileFingerprints:
     """All fingerprints of one file.
 
-    duration: media seconds. signals: signal name (``SIGNALS`` and ``REFRAME_SIGNALS``) ->
+    duration: media seconds. signals: signal name (every registered signal, in registry order) ->
         codes of every stream, possibly empty (what a reference stores).
-    timings: seconds spent per stage (digest, decode, video, audio, landmark, channels,
-        reframe: scene cuts and the central window).
+    timings: seconds spent per stage (digest, decode, each signal's ``stage``: video, audio,
+        landmark, reframe (scene cuts and the central window); channels).
     warnings: decoding damage that was worked around, streams ignored, in words
         (empty for a clean file).
     streams: stream label ("video 0", "audio 1", or an audio stream's extra
@@ -142,49 +145,12 @@ def fingerprint_decoded(media: DecodedMedia, role: str, params: FingerprintParam
     fps = params.reference_fps if role == REFERENCE else params.query_fps
     out: dict[str, Fingerprint] = {}
     timings: dict[str, float] = {}
-    t0 = clock()
-    if role == REFERENCE:
-        out[VIDEO] = reference_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
-    else:
-        out[VIDEO] = query_video_fingerprint(media.frames, media.frame_times, 1.0 / fps, params.video)
-    t1 = clock()
-    if role == REFERENCE:
-        out[AUDIO] = reference_audio_fingerprint(media.audio, params.audio)
-    else:
-        out[AUDIO] = query_audio_fingerprint(media.audio, params.audio)
-    t2 = clock()
-    out[LANDMARK] = landmark_fingerprint(media.audio, media.sample_rate, params.landmark, query=role == QUERY)
-    t3 = clock()
-    out.update(_reframe_renditions(media, role, 1.0 / fps, params))
-    t4 = clock()
-    timings.update(video=t1 - t0, audio=t2 - t1, landmark=t3 - t2, reframe=t4 - t3)
+    shared: dict = {}  # what several signals derive from the same frames
+    for signal in REGISTRY:
+        t = clock()
+        out[signal.name] = signal.fingerprint(media, role, 1.0 / fps, params, shared)
+        timings[signal.stage] = timings.get(signal.stage, 0.0) + clock() - t
     return out, timings
-
-
-def _reframe_renditions(media: DecodedMedia, role: str, period: float, params: FingerprintParams
-                        ) -> dict[str, Fingerprint]:
-    """Scene cuts and the central window (references: its codes; uploads: small frames to verify
-    candidates on), for copies that show another window of the picture (``fingerprint.cuts``),
-    of already decoded media (``_VideoWindows`` makes the same per window)."""
-    half = _cut_frames(media.frames, params)
-    cuts = cut_fingerprint(half, media.frame_times, params.cut, query=role == QUERY)
-    return {CUT: cuts, WINDOW: _window_rendition(media.frames, half, media.frame_times, role, period, params)}
-
-
-def _cut_frames(frames: np.ndarray, params: FingerprintParams) -> np.ndarray:
-    """Frames at half the decoder's size, where cuts are found (block means need no more, and
-    halving is four adds); uploads shrink them further into their small frames."""
-    return probe_frames(frames, max(params.cut.grid, frames.shape[-1] // 2))
-
-
-def _window_rendition(frames: np.ndarray, half: np.ndarray, times: np.ndarray, role: str, period: float,
-                      params: FingerprintParams) -> Fingerprint:
-    """The ``WINDOW`` rendition of sampled frames: a reference's central-window codes, an
-    upload's small frames (``half``: the frames at the cut detector's size)."""
-    if role == QUERY:
-        small = probe_frames(half, min(params.window.query_probe_size, half.shape[-1]))
-        return query_window_probes(small, times, period, params.window)
-    return reference_window_fingerprint(frames, times, period, params.video, params.window)
 
 
 def fingerprint_for_registration(path: str | os.PathLike, params: FingerprintParams
@@ -223,7 +189,7 @@ def _fingerprint(path, roles: tuple[str, ...], params: FingerprintParams, digest
             raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
     t1 = clock()
     fps = params.reference_fps if roles[0] == REFERENCE else params.query_fps
-    sink = _Sink(roles, params, clock)
+    sink = _Sink(roles, params, clock, tuple(REGISTRY))
     with MediaReader(path, video_fps=fps, frame_size=params.frame_size, sample_rate=params.audio.sample_rate,
                      decode=params.decode, limits=params.limits, accept=params.accept) as reader:
         windows: dict[str, _VideoWindows | _AudioWindows] = {}
@@ -248,35 +214,25 @@ def _fingerprint(path, roles: tuple[str, ...], params: FingerprintParams, digest
     for role in roles:
         streams = sink.streams(role, info)
         signals = {}
-        for signal in SIGNALS + REFRAME_SIGNALS:
-            parts = [s[signal] for s in streams.values() if signal in s]
+        for signal in sink.signals:
+            parts = [s[signal.name] for s in streams.values() if signal.name in s]
             # (one stream: its own codes, not a copy of them)
-            signals[signal] = (parts[0] if len(parts) == 1 else Fingerprint.concat(parts)) if parts \
-                else _empty(signal, role, params)
+            signals[signal.name] = (parts[0] if len(parts) == 1 else Fingerprint.concat(parts)) if parts \
+                else signal.empty(params, role)
         out[role] = FileFingerprints(digest, duration, has_video, has_audio, signals, dict(timings),
                                      tuple(warnings), streams, info)
     return out
 
 
-def _empty(signal: str, role: str, params: FingerprintParams) -> Fingerprint:
-    """No codes of ``signal`` for ``role``, with the row width its codes have (an upload's
-    window rows are its small frames, ``query_probe_size`` squared bytes)."""
-    from .landmarks import CODE_BYTES
-
-    window = params.window.query_probe_size ** 2 if role == QUERY else params.window.hash_size ** 2 // 8
-    width = {VIDEO: params.video.hash_size ** 2 // 8, AUDIO: params.audio.code_bytes, LANDMARK: CODE_BYTES,
-             CUT: CUT_CODE_BYTES, WINDOW: window}[signal]
-    return Fingerprint.empty(signal, width)
-
-
 class _Sink:
     """Codes per (role, stream label, signal) as windows produce them, and the seconds spent per stage."""
 
-    def __init__(self, roles: tuple[str, ...], params: FingerprintParams, clock: Callable[[], float]):
-        self.roles, self.params, self.clock = roles, params, clock
+    def __init__(self, roles: tuple[str, ...], params: FingerprintParams, clock: Callable[[], float],
+                 signals: tuple[Signal, ...]):
+        self.roles, self.params, self.clock, self.signals = roles, params, clock, signals
         self.parts: dict[tuple[str, str, str], list[Fingerprint]] = {}
         self.ends: dict[str, float] = {}  # audio rendition -> the end of its audio (seconds), if it reaches it
-        self.timings = {"video": 0.0, "audio": 0.0, "landmark": 0.0, "reframe": 0.0}
+        self.timings = {s.stage: 0.0 for s in signals}
 
     def add(self, role: str, label: str, fp: Fingerprint) -> None:
         self.parts.setdefault((role, label, fp.signal), []).append(fp)
@@ -295,41 +251,36 @@ class _Sink:
         out: dict[str, dict[str, Fingerprint]] = {}
         for label in labels + extra:
             kind = "video" if label.startswith("video") else "audio"
-            signals = (VIDEO, *REFRAME_SIGNALS) if kind == "video" else (AUDIO, LANDMARK)
-            if label not in labels and not any((role, label, s) in self.parts for s in signals):
+            signals = [s for s in self.signals if s.modality == kind]
+            if label not in labels and not any((role, label, s.name) in self.parts for s in signals):
                 continue
             out[label] = {}
             for signal in signals:
-                parts = self.parts.get((role, label, signal))
+                parts = self.parts.get((role, label, signal.name))
                 if not parts:
-                    out[label][signal] = _empty(signal, role, self.params)
+                    out[label][signal.name] = signal.empty(self.params, role)
                     continue
                 fp = parts[0] if len(parts) == 1 else Fingerprint.concat(parts)
                 if len(parts) > 1:
                     fp = fp.subset(np.argsort(fp.variants, kind="stable"))
-                if signal == AUDIO and label in self.ends:
-                    fp = _last_code_to_end(fp, self.ends[label])
-                out[label][signal] = fp
+                if label in self.ends:
+                    fp = signal.at_stream_end(fp, self.ends[label])
+                out[label][signal.name] = fp
         return out
 
 
 class _VideoWindows:
-    """Sampled frames of one video stream, fingerprinted per window of ``window_seconds`` of its time.
-
-    Per window: the video codes, and the central-window codes (references) or small
-    frames (uploads) of ``_reframe_renditions``. Scene cuts need the whole stream's
-    timing: each window adds the cut strength of its frame pairs (the first paired with
-    the last frame of the window before) and the cuts and their codes are made once the
-    stream ends, from one float per frame."""
+    """Sampled frames of one video stream, fingerprinted per window of ``window_seconds`` of its time
+    by every video signal's stream (``Signal.video_stream``: most fingerprint each window on its
+    own; scene cuts need the whole stream's timing and make their codes when it ends)."""
 
     def __init__(self, label: str, sink: _Sink, period: float, window_seconds: float):
         self.label, self.sink, self.period, self.window = label, sink, period, window_seconds
         self.frames: list[np.ndarray] = []
         self.times: list[np.ndarray] = []
         self.window_end = window_seconds
-        self.last_half: np.ndarray | None = None  # the previous window's last frame, at the cut detector's size
-        self.strength: list[np.ndarray] = []  # cut strength of every frame pair so far
-        self.all_times: list[np.ndarray] = []
+        self.streams = [(s, s.video_stream(sink.roles, period, sink.params)) for s in sink.signals
+                        if s.modality == "video"]
 
     def add(self, chunk: VideoChunk) -> None:
         frames, times = chunk.frames, chunk.times
@@ -346,13 +297,9 @@ class _VideoWindows:
 
     def finish(self) -> None:
         self._flush()
-        if not self.all_times:
-            return
-        sink, params = self.sink, self.sink.params
-        times = np.concatenate(self.all_times)
-        cuts = sink.timed("reframe", cuts_from_strength, np.concatenate(self.strength), times, params.cut)
-        for role in sink.roles:
-            sink.add(role, self.label, sink.timed("reframe", cut_codes, cuts, params.cut, role == QUERY))
+        for signal, stream in self.streams:
+            for role, fp in self.sink.timed(signal.stage, stream.finish):
+                self.sink.add(role, self.label, fp)
 
     def _flush(self) -> None:
         if not self.times:
@@ -360,39 +307,10 @@ class _VideoWindows:
         frames = self.frames[0] if len(self.frames) == 1 else np.concatenate(self.frames)
         times = self.times[0] if len(self.times) == 1 else np.concatenate(self.times)
         self.frames, self.times = [], []
-        sink, params = self.sink, self.sink.params
-        for role in sink.roles:
-            make = reference_video_fingerprint if role == REFERENCE else query_video_fingerprint
-            sink.add(role, self.label, sink.timed("video", make, frames, times, self.period, params.video))
-        half = sink.timed("reframe", _cut_frames, frames, params)
-        paired = half if self.last_half is None else np.concatenate([self.last_half[None], half])
-        self.strength.append(sink.timed("reframe", cut_strength, paired, params.cut))
-        self.all_times.append(times)
-        self.last_half = half[-1].copy()
-        for role in sink.roles:
-            sink.add(role, self.label, sink.timed("reframe", _window_rendition, frames, half, times, role,
-                                                  self.period, params))
-
-
-def _audio_contexts(params: FingerprintParams) -> tuple[int, int]:
-    """Samples of context a window needs either side so that its codes are the whole signal's:
-    (chroma, landmarks).
-
-    Chroma: a code spans ``(words_per_code - 1) * word_stride + 16`` frames
-    about its time, read more sparsely by the slowest tempo or speed variant,
-    plus an STFT window (one STFT serves every variant). Landmarks: the
-    time high-pass (half of ``highpass_seconds``) and the peak neighbourhood
-    must see real samples, pairs reach ``max_dt_frames`` on, and peaks are
-    ranked per whole second. One second of margin each.
-    """
-    a, lm, sr = params.audio, params.landmark, params.audio.sample_rate
-    slowest = min(1.0, *(tempo for _, tempo in query_variants(a)))
-    span = ((a.words_per_code - 1) * a.word_stride + WINDOW_FRAMES + 2) * a.hop_length / slowest
-    chroma = span / 2 + a.n_fft / slowest + sr
-    frame = lm.hop_length
-    landmark = (lm.highpass_seconds / 2 + 2.0) * sr + (lm.neighbourhood_frames + lm.max_dt_frames + 2) * frame \
-        + lm.n_fft
-    return int(np.ceil(chroma)), int(np.ceil(landmark))
+        shared: dict = {}  # what several signals derive from this window's frames
+        for signal, stream in self.streams:
+            for role, fp in self.sink.timed(signal.stage, stream.window, frames, times, shared):
+                self.sink.add(role, self.label, fp)
 
 
 class _AudioWindows:
@@ -408,8 +326,11 @@ class _AudioWindows:
         params = sink.params
         self.label, self.sink, self.rate = label, sink, params.audio.sample_rate
         self.window = max(1, int(round(window_seconds * self.rate)))
-        self.context = _audio_contexts(params)
-        self.reach = max(self.context)
+        self.signals = [s for s in sink.signals if s.modality == "audio"]
+        # samples of context each signal's codes need either side of a window (its codes are then
+        # the whole signal's)
+        self.context = {s.name: s.audio_context(params) for s in self.signals}
+        self.reach = max(self.context.values(), default=0)
         self.chunks: list[np.ndarray] = []
         self.start = 0  # sample of the stream the buffer starts at
         self.length = 0  # samples buffered
@@ -456,22 +377,17 @@ class _AudioWindows:
         """Codes of ``signal`` (the buffer's samples of one rendition) that start inside ``spans``
         (sample ranges within ``own``), each computed with its context. (The last code's reach to
         the end of the audio is set once every window is in: ``_Sink.streams``.)"""
-        sink, params = self.sink, self.sink.params
-        a, lm, rate = params.audio, params.landmark, self.rate
+        sink, params, rate = self.sink, self.sink.params, self.rate
         end = self.start + len(signal)
         for lo, hi in spans:
-            for signal_name, context in ((AUDIO, self.context[0]), (LANDMARK, self.context[1])):
+            for kind in self.signals:
+                context = self.context[kind.name]
                 first, last = max(self.start, lo - context), min(end, hi + context)
                 piece = signal[first - self.start: last - self.start]
-                silence = a.silence_db if signal_name == AUDIO else lm.silence_db
-                if not _may_sound(piece, silence) and (signal_name != AUDIO or a.min_voiced_share > 0):
+                if kind.silent(piece, params):
                     continue  # no frame of it can be above the silence level: no code
                 for role in sink.roles:
-                    if signal_name == AUDIO:
-                        make = reference_audio_fingerprint if role == REFERENCE else query_audio_fingerprint
-                        fp = sink.timed("audio", make, piece, a, first, False)
-                    else:
-                        fp = sink.timed("landmark", landmark_fingerprint, piece, rate, lm, role == QUERY, first)
+                    fp = sink.timed(kind.stage, kind.audio_fingerprint, piece, rate, first, role, params)
                     if (first, last) != (lo, hi) or (lo, hi) != (self.start, end):
                         keep = fp.starts >= lo / rate
                         if hi < end:
@@ -480,18 +396,9 @@ class _AudioWindows:
                     sink.add(role, label, fp)
 
 
-def _may_sound(signal: np.ndarray, silence_db: float) -> bool:
-    """Whether any STFT frame of ``signal`` can be louder than ``silence_db`` (the
-    ``spectrum.frame_level_db`` of a frame is at most 10 log10(2 max|x|^2))."""
-    if signal.size == 0:
-        return False
-    peak = float(np.max(np.abs(signal)))
-    return 2 * peak * peak >= 10 ** (silence_db / 10)
-
-
 __all__ = [
-    "AUDIO", "CUT", "EXACT_MATCH", "LANDMARK", "MODALITY", "QUERY", "REFERENCE", "REFRAME_SIGNALS", "SIGNALS",
-    "VIDEO", "WINDOW",
+    "AUDIO", "CUT", "LANDMARK", "QUERY", "REFERENCE", "REFRAME_SIGNALS", "REGISTRY", "SIGNALS",
+    "VIDEO", "WINDOW", "Signal",
     "AcceptParams", "AudioParams", "CutParams", "DecodedMedia", "DecodeParams", "FileDigest", "FileFingerprints",
     "Fingerprint", "FingerprintParams", "LandmarkParams", "LimitParams", "MediaError", "StereoParams", "StreamInfo",
     "VideoParams", "WindowParams", "check_file",

@@ -46,3 +46,12 @@ def frame_level_db(power: np.ndarray, n_fft: int) -> np.ndarray:
     sine (one-sided spectrum, normalised by the Hann window's power)."""
     window_power = float((hann(n_fft) ** 2).sum())
     return 10 * np.log10(power.sum(axis=0) * 2 / (window_power * n_fft) + 1e-12)
+
+
+def may_sound(signal: np.ndarray, silence_db: float) -> bool:
+    """Whether any STFT frame of ``signal`` can be louder than ``silence_db`` (the
+    ``frame_level_db`` of a frame is at most 10 log10(2 max|x|^2))."""
+    if signal.size == 0:
+        return False
+    peak = float(np.max(np.abs(signal)))
+    return 2 * peak * peak >= 10 ** (silence_db / 10)

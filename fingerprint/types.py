@@ -9,19 +9,18 @@ import numpy as np
 VIDEO = "video"
 AUDIO = "audio"        # chroma words: harmony, robust to re-encoding, noise, pitch and tempo variants
 LANDMARK = "landmark"  # spectral-peak pairs: exact hashes that survive music under other sound
-SIGNALS = (VIDEO, AUDIO, LANDMARK)
 # Reframed pictures (a crop at an unknown offset, the work inside a border): shot-boundary timing
 # finds candidate lines, the central window of the picture verifies them (fingerprint/cuts.py,
-# fingerprint/window.py, match/verify.py). Not searched like SIGNALS: cut codes are looked up
-# first, window codes are read per candidate reference.
+# fingerprint/window.py, match/verify.py).
 CUT = "cut"        # shot-length ratio codes (exact 32-bit hashes), one row per scene cut
 WINDOW = "window"  # 64-bit pHash of the picture's central window; for uploads, small frames
+# The built-in signals' names, searched and reframing. What a signal is and does is its object in
+# ``fingerprint.signals.REGISTRY``; code that must see every registered signal loops over that.
+SIGNALS = (VIDEO, AUDIO, LANDMARK)
 REFRAME_SIGNALS = (CUT, WINDOW)
-# what each signal watches, as reported to users (a match's modality: video, audio or both)
-MODALITY = {VIDEO: "video", AUDIO: "audio", LANDMARK: "audio", CUT: "video", WINDOW: "video"}
-# signals whose codes match only when equal: searched at radius 0 through a hash table
-EXACT_MATCH = frozenset({LANDMARK, CUT})
-
+# the two roles a file is fingerprinted in: a registered reference, a screened upload
+REFERENCE = "reference"
+QUERY = "query"
 
 @dataclass(frozen=True)
 class Fingerprint:

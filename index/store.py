@@ -20,7 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from fingerprint import EXACT_MATCH, Fingerprint, hamming_matrix
+from fingerprint import REGISTRY, Fingerprint, hamming_matrix
 
 from .catalog import Catalog
 
@@ -353,7 +353,9 @@ def _atomic_write(path: Path, write) -> None:
 class IndexStore:
     """The index folder: ``<signal>.faissb``, ``<signal>.times.npz``, ``manifest.json``.
 
-    code_bytes: the signals indexed and the width of their codes.
+    code_bytes: the signals indexed and the width of their codes; a signal whose codes match only
+    when equal (``index_kind`` exact in ``fingerprint.REGISTRY``) gets a hash table, the others the
+    ``[index] kind``.
     """
 
     def __init__(self, folder: str | Path, params: IndexParams, code_bytes: dict[str, int]):
@@ -433,7 +435,7 @@ class IndexStore:
         width = self.code_bytes[signal]
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
-        index = build_index(width, all_ids, all_codes, self.params, exact=signal in EXACT_MATCH)
+        index = build_index(width, all_ids, all_codes, self.params, exact=REGISTRY.is_exact(signal))
         return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params.parallel_min_work,
                            self.params.search_block_rows)
 
@@ -481,7 +483,7 @@ class IndexStore:
                 "code_bits": self.code_bytes[signal] * 8,
                 "search": sig.search_kind,
                 "index_type": _type_name(sig.index),
-                "exact_match": signal in EXACT_MATCH,
+                "exact_match": REGISTRY.is_exact(signal),
                 "bytes": path.stat().st_size if path.exists() else 0,
             }
         return out

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from fingerprint import EXACT_MATCH
+from fingerprint import REGISTRY
 
 from .types import BACKGROUND_ONLY, BACKGROUND_PARTLY, Segment, WorkMatch
 
@@ -74,7 +74,9 @@ def _merge(a: Segment, b: Segment) -> Segment:
 
 
 def _exact(seg: Segment) -> bool:
-    return seg.signal in EXACT_MATCH
+    """Whether the segment comes from exact hashes (landmarks): its similarity is a share of instants, not
+    of bits, and it adds nothing where other signals explain its seconds."""
+    return REGISTRY.is_exact(seg.signal)
 
 
 def _covered_share(seg: Segment, others: list[Segment]) -> float:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from fingerprint import LANDMARK
+from fingerprint import REGISTRY
 from match import BACKGROUND_ONLY, BACKGROUND_PARTLY, WorkMatch, union_seconds
 
 ALLOW, TRACK, MUTE_AUDIO, REVIEW, BLOCK = "allow", "track", "mute-audio", "review", "block"
@@ -277,14 +277,14 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
         if priority:
             return PARTIAL, "priority-borderline", "a borderline match of a priority work, held for review"
         return NONE, "below-duration", f"shorter than the {t.review_min_seconds:g} s review threshold"
-    mixed = m.modality == "audio" and (m.signals == (LANDMARK,) or m.score < t.audio_mixed_similarity)
+    alone = _alone_under_other_sound(m)
+    mixed = m.modality == "audio" and (alone is not None or m.score < t.audio_mixed_similarity)
     if mixed and (clash := _places_clash(m, t.audio_mixed_ambiguous_seconds)):
         return NONE, "audio-ambiguous", (
             f"audio only, under other sound, and upload {clash[0]:.1f}-{clash[1]:.1f}s fits the work in two places "
             f"at once (reference {clash[2]:.1f}s and {clash[3]:.1f}s): music of the same style, not a quote")
-    if m.modality == "audio" and m.signals == (LANDMARK,):
-        return PARTIAL, "audio-under-other-sound", (
-            "audio only, found by its spectral peaks while its harmony is masked: music under other sound")
+    if m.modality == "audio" and alone is not None:
+        return PARTIAL, "audio-under-other-sound", f"audio only, {alone}: music under other sound"
     if m.modality == "audio" and m.score < t.audio_mixed_similarity:
         return PARTIAL, "audio-under-other-sound", (
             f"audio only, mixed under other sound (similarity below {t.audio_mixed_similarity:.2f})")
@@ -303,6 +303,16 @@ def classify(m: WorkMatch, t: Thresholds, priority: bool = False,
     if max(m.upload_coverage, registered) < t.block_upload_share:
         return PARTIAL, "fair-use-band", "a short excerpt within an otherwise original upload; possibly quotation"
     return PARTIAL, "fair-use-band", "a short excerpt; possibly quotation or commentary"
+
+
+def _alone_under_other_sound(m: WorkMatch) -> str | None:
+    """How the one signal that found ``m`` hears music under other sound (its
+    ``alone_under_other_sound`` trait, ``fingerprint.signals``: landmarks), or None when several
+    signals found it or its one signal has no such trait."""
+    if len(m.signals) != 1:
+        return None
+    signal = REGISTRY.get(m.signals[0])
+    return signal.alone_under_other_sound if signal is not None and signal.alone_under_other_sound else None
 
 
 def _places_clash(m: WorkMatch, seconds: float) -> tuple[float, float, float, float] | None:

@@ -7,6 +7,11 @@ in ``_CHECKS``, so a bad file fails at load time with the file, the key and
 the reason, not later with a traceback in the middle of a batch.
 The config version is a short hash of the effective settings, recorded with
 every decision so an audit can tell which thresholds produced it.
+
+Each signal's sections (``[fingerprint.<signal>]``, ``[match.<signal>]``) come from the
+signal's own declaration (``fingerprint.signals``): its settings class, the kind of its match
+section, its defaults when ``default.toml`` does not list it, the range check of every key and
+its checks across keys. This module loops over the registry; it names no signal.
 """
 
 from __future__ import annotations
@@ -22,10 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fingerprint import (
-    AcceptParams, AudioParams, CutParams, DecodeParams, FingerprintParams, LandmarkParams, LimitParams, StereoParams,
-    VideoParams, WindowParams,
-)
+from fingerprint import REGISTRY, AcceptParams, DecodeParams, FingerprintParams, LimitParams, StereoParams
+from fingerprint.checks import COUNT, SECONDS, SHARE, between, number_words
 from index import IndexParams
 from match import AlignParams, ConstellationParams
 from match.cuts import CutMatchParams
@@ -48,6 +51,7 @@ class MatchParams:
 
     cut: candidates from scene-cut timing and their geometric verification;
     window: the alignment of the verified window codes (``match.verify``).
+    extra: (name, settings) of registered signals' ``[match.<name>]`` that have no field here.
     """
 
     offset_tolerance: float
@@ -56,11 +60,18 @@ class MatchParams:
     landmark: AlignParams
     cut: CutMatchParams
     window: AlignParams
-    verify: ConstellationParams = ConstellationParams()  # [match.landmark.verify]
+    verify: ConstellationParams = ConstellationParams()  # [match.<signal>.verify] of the signal that verifies_quotes
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def for_signal(self, signal: str) -> AlignParams:
-        """The alignment settings of one signal (``fingerprint.SIGNALS``)."""
-        return getattr(self, signal)
+        """The ``[match.<signal>]`` settings of one registered signal (``fingerprint.REGISTRY``)."""
+        return getattr(self, signal) if signal in _MATCH_FIELDS else dict(self.extra)[signal]
+
+
+_MATCH_FIELDS = frozenset(f.name for f in dataclasses.fields(MatchParams)) - {"extra", "offset_tolerance", "verify"}
+# What a signal's ``match_kind`` makes its [match.<signal>] section, and the checks of its keys
+# (the signal declares checks for keys of its own beyond these).
+_MATCH_KINDS = {"align": AlignParams, "cut": CutMatchParams}
 
 
 @dataclass(frozen=True)
@@ -203,35 +214,12 @@ MAX_LIST_ITEMS = 32
 MAX_RULES = 100                 # [[policy.rules]] entries
 MAX_GRID_POINTS = 512           # speeds tried per signal (0.5-2x by 0.005 is 301)
 MAX_VOTES_PER_HIT = 1024        # aligner: speeds x offset bins one hit votes in (default audio: 25 x 11)
-MAX_SPECTRUM_CELLS_PER_SECOND = 200_000  # STFT frames per second x frequency bins (defaults 16 k and 11 k)
-MAX_LANDMARKS_PER_SECOND = 20_000        # peaks per second x fan-out (default uploads 32 x 16)
 
 
-def _num(v: float) -> str:
-    """1048576 -> '1,048,576', 0.5 -> '0.5' (limits in messages)."""
-    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
-
-
-def _between(lo: float, hi: float, unit: str = "", lo_open: bool = False) -> tuple:
-    """A range check: lo <= v <= hi (lo < v with ``lo_open``), with the message that says so."""
-    test = (lambda v: lo < v <= hi) if lo_open else (lambda v: lo <= v <= hi)
-    span = f"greater than {_num(lo)} and at most {_num(hi)}" if lo_open else f"between {_num(lo)} and {_num(hi)}"
-    return test, f"must be {span}" + (f" ({unit})" if unit else "")
-
-
-def _each(lo: float, hi: float, what: str, unit: str, non_empty: bool = False) -> tuple:
-    """A check over a list: every entry in [lo, hi] (and at least one entry)."""
-    return ((lambda v: (len(v) >= 1 or not non_empty) and all(lo <= x <= hi for x in v)),
-            ("must list at least one " + what + ", each " if non_empty else f"each {what} must be ")
-            + f"between {_num(lo)} and {_num(hi)}" + (f" {unit}" if unit else "")
-            + ("" if non_empty else " (an empty list tries none)"))
-
-
-_SHARE = _between(0, 1)
-_SECONDS = _between(0, 3600, "seconds")              # spans of time inside one file
+_num, _between = number_words, between
+_SHARE, _SECONDS, _COUNT = SHARE, SECONDS, COUNT
 _POLICY_SECONDS = _between(0, 1e6, "seconds")        # matched seconds (a 1e6 s upload is 11 days long)
-_COUNT = _between(1, 1e6)
-_ALIGN = {
+_ALIGN = {  # every key of a [match.<signal>] section of the "align" kind
     "radius": _between(0, 4096, "bits"), "min_evidence": _between(0, 1e6), "edge_seconds": _between(0, 60, "seconds"),
     "min_speed": _between(0.1, 10, "reference seconds per upload second"),
     "max_speed": _between(0.1, 10, "reference seconds per upload second"),
@@ -254,7 +242,7 @@ _THRESHOLDS = {
     "audio_mixed_similarity": _SHARE,
     "audio_mixed_ambiguous_seconds": _SECONDS,
 }
-_CHECKS: dict[str, tuple] = {
+_GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "fingerprint.reference_fps": _between(0.5, 60, "frames per second"),
     "fingerprint.query_fps": _between(0.5, 60, "frames per second"),
     "fingerprint.frame_size": _between(16, 512, "pixels"),
@@ -282,67 +270,6 @@ _CHECKS: dict[str, tuple] = {
     "fingerprint.stereo.min_seconds": _SECONDS,
     "fingerprint.stereo.pad_seconds": _between(0, 60, "seconds"),
     "fingerprint.stereo.silence_db": _between(-200, 0, "dB relative to full scale"),
-    "fingerprint.video.hash_size": (lambda v: 4 <= v <= 32 and v % 4 == 0,
-                                    "must be a multiple of 4 from 4 to 32 (codes are whole bytes: hash_size**2 bits)"),
-    "fingerprint.video.black_level": _between(0, 255, "grey level"),
-    "fingerprint.video.max_border_share": ((lambda v: 0 <= v < 0.5), "must be at least 0 and below 0.5"),
-    "fingerprint.video.min_frame_std": _between(0, 255, "grey levels"),
-    "fingerprint.video.crop_scales": ((lambda v: all(0 < x <= 1 for x in v)), "every scale must be in (0, 1]"),
-    "fingerprint.video.query_rotations": _each(-45, 45, "angle", "degrees"),
-    "fingerprint.video.query_flip_seconds": _between(0, 3600, "seconds", lo_open=True),
-    "fingerprint.video.query_tilts": _each(-45, 45, "angle", "degrees"),
-    "fingerprint.video.query_tilt_seconds": _between(0, 3600, "seconds", lo_open=True),
-    "fingerprint.video.query_tilt_crop": _between(0, 1, lo_open=True),
-    "fingerprint.video.query_aspect": _between(0.25, 4, "width / height"),
-    "fingerprint.video.split_dominance": _between(1, 1000),
-    "fingerprint.video.band_min_share": _between(0, 1, lo_open=True),
-    "fingerprint.video.band_max_share": _between(0, 1, lo_open=True),
-    "fingerprint.video.band_detail_ratio": _between(1, 1000),
-    "fingerprint.video.margin_motion_share": ((lambda v: 0 < v < 1), "must be between 0 and 1 (exclusive)"),
-    "fingerprint.video.margin_min_motion": _between(0, 255, "grey levels"),
-    "fingerprint.video.margin_tolerance": _between(0, 255, "grey levels"),
-    "fingerprint.video.margin_uniform_share": _between(0, 1, lo_open=True),
-    "fingerprint.video.collapse_distance": _between(0, 1024, "bits"),
-    "fingerprint.video.max_run_seconds": _between(0, 60, "seconds", lo_open=True),
-    "fingerprint.video.inset_edge_ratio": _between(0, 1000, lo_open=True),
-    "fingerprint.video.inset_min_share": _between(0, 1, lo_open=True),
-    "fingerprint.video.inset_max_share": _between(0, 1, lo_open=True),
-    "fingerprint.audio.sample_rate": _between(1000, 48000, "Hz"),
-    "fingerprint.audio.n_fft": _between(16, 65536, "samples"),
-    "fingerprint.audio.hop_length": _between(1, 65536, "samples"),
-    "fingerprint.audio.fmin": _between(0, 24000, "Hz", lo_open=True),
-    "fingerprint.audio.fmax": _between(0, 24000, "Hz", lo_open=True),
-    "fingerprint.audio.silence_db": _between(-200, 0, "dB relative to full scale"),
-    "fingerprint.audio.words_per_code": _between(1, 32),
-    "fingerprint.audio.word_stride": _between(1, 64, "chroma frames"),
-    "fingerprint.audio.min_voiced_share": _SHARE,
-    "fingerprint.audio.query_semitones": _each(-11, 11, "shift", "semitones"),
-    "fingerprint.audio.query_tempo_range": ((lambda v: len(v) == 2 and 0.5 <= v[0] <= v[1] <= 2),
-                                            "must be [lowest, highest], within 0.5-2"),
-    "fingerprint.audio.query_tempo_step": _between(0.005, 1, "a ratio"),
-    "fingerprint.audio.query_speed_range": ((lambda v: len(v) == 2 and 0.5 <= v[0] <= v[1] <= 2),
-                                            "must be [lowest, highest], within 0.5-2"),
-    "fingerprint.audio.query_speed_step": _between(0.05, 12, "semitones"),
-    "fingerprint.audio.query_pitch_tempos": _each(0.5, 2, "factor", ""),
-    "fingerprint.audio.query_altered_stride": _between(1, 64, "chroma frames"),
-    "fingerprint.audio.query_probe_stride": _between(1, 1000, "codes"),
-    "fingerprint.audio.query_probe_min_hits": _between(1, 1e6, "hits"),
-    "fingerprint.landmark.n_fft": _between(64, 65536, "samples"),
-    "fingerprint.landmark.hop_length": _between(1, 65536, "samples"),
-    "fingerprint.landmark.min_bin": _between(0, 511, "FFT bin"),
-    "fingerprint.landmark.max_bin": _between(1, 511, "9-bit anchor bins"),
-    "fingerprint.landmark.neighbourhood_bins": _between(1, 1025, "FFT bins"),
-    "fingerprint.landmark.neighbourhood_frames": _between(1, 1000, "STFT frames"),
-    "fingerprint.landmark.whiten_bins": _between(1, 4097, "FFT bins"),
-    "fingerprint.landmark.highpass_seconds": _between(0, 600, "seconds", lo_open=True),
-    "fingerprint.landmark.min_peak_db": _between(0, 200, "dB"),
-    "fingerprint.landmark.silence_db": _between(-200, 0, "dB relative to full scale"),
-    "fingerprint.landmark.peaks_per_second": _between(1, 1000),
-    "fingerprint.landmark.fan_out": _between(1, 64),
-    "fingerprint.landmark.query_peaks_per_second": _between(1, 1000),
-    "fingerprint.landmark.query_fan_out": _between(1, 64),
-    "fingerprint.landmark.max_dt_frames": _between(1, 63, "6-bit time steps"),
-    "fingerprint.landmark.max_df_bins": _between(0, 63, "7-bit steps"),
     "index.kind": ((lambda v: v in ("flat", "ivf")), "must be \"flat\" or \"ivf\""),
     "index.nlist": _between(1, 2 ** 20),
     "index.nprobe": _between(1, 2 ** 20),
@@ -350,57 +277,6 @@ _CHECKS: dict[str, tuple] = {
     "match.offset_tolerance": _between(0, 3600, "seconds"),
     "index.parallel_min_work": _between(0, 1e9, "code pairs compared"),
     "index.search_block_rows": _between(256, 1 << 24, "query codes per search call"),
-    "match.landmark.verify.candidate_min_instants": _between(1, 1e6),
-    "match.landmark.verify.offset_seconds": _between(0, 1, "seconds", lo_open=True),
-    "match.landmark.verify.max_gap_seconds": _between(0, 3600, "seconds", lo_open=True),
-    "match.landmark.verify.max_candidates": _between(0, 1000),
-    "match.landmark.verify.context_seconds": _between(0, 60, "seconds"),
-    "match.landmark.verify.scan_frames": _between(0, 200, "frames"),
-    "match.landmark.verify.tolerance_bins": _between(0, 8, "bins"),
-    "match.landmark.verify.tolerance_frames": _between(0, 8, "frames"),
-    "match.landmark.verify.null_min_seconds": _between(0, 30, "seconds", lo_open=True),
-    "match.landmark.verify.null_max_seconds": _between(0, 30, "seconds", lo_open=True),
-    "match.landmark.verify.quote_match_rate": ((lambda v: 0 < v < 1), "must be between 0 and 1 (exclusive)"),
-    "match.landmark.verify.min_log_likelihood": _between(0, 1e6),
-    "match.landmark.verify.min_matched": _between(1, 1e6),
-    "match.landmark.verify.min_seconds": _SECONDS,
-    "match.landmark.verify.ambiguous_overlap_seconds": _SECONDS,
-    **{f"match.{signal}.{k}": check for signal in ("video", "audio", "landmark", "window")
-       for k, check in _ALIGN.items()},
-    "fingerprint.cut.grid": _between(2, 64, "blocks per side"),
-    "fingerprint.cut.change_ratio": _between(0, 1000, lo_open=True),
-    "fingerprint.cut.change_floor": _between(0, 255, "grey levels"),
-    "fingerprint.cut.min_cut_share": _between(0, 1, lo_open=True),
-    "fingerprint.cut.peak_ratio": _between(0, 1000, lo_open=True),
-    "fingerprint.cut.peak_window_seconds": _between(0, 60, "seconds", lo_open=True),
-    "fingerprint.cut.min_shot_seconds": _between(0, 60, "seconds"),
-    "fingerprint.cut.shots_per_code": _between(2, 6, "6 bits per ratio in a 32-bit code"),
-    "fingerprint.cut.ratio_bin": _between(0, 5, "natural log", lo_open=True),
-    "fingerprint.cut.max_log_ratio": _between(0, 10, "natural log", lo_open=True),
-    "fingerprint.cut.query_probe_margin": _between(0, 5, "natural log"),
-    "fingerprint.window.scale": _between(0, 1, lo_open=True),
-    "fingerprint.window.hash_size": ((lambda v: 4 <= v <= 32 and v % 4 == 0),
-                                     "must be a multiple of 4 between 4 and 32 (codes are whole bytes)"),
-    "fingerprint.window.collapse_distance": _between(0, 1024, "bits"),
-    "fingerprint.window.max_run_seconds": _between(0, 60, "seconds", lo_open=True),
-    "fingerprint.window.min_std": _between(0, 255, "grey levels"),
-    "fingerprint.window.frame_stride": _between(1, 64, "frames"),
-    "fingerprint.window.query_probe_size": _between(16, 256, "pixels"),
-    "match.cut.min_speed": _between(0.1, 10), "match.cut.max_speed": _between(0.1, 10),
-    "match.cut.speed_bin": _between(0.001, 1, "natural log"),
-    "match.cut.offset_bin_seconds": _between(0.01, 60, "seconds"),
-    "match.cut.max_lines": _between(1, 10_000),
-    "match.cut.cut_tolerance_seconds": _between(0, 60, "seconds", lo_open=True),
-    "match.cut.min_cuts": _between(3, 1e6, "two cuts fit any line"),
-    "match.cut.min_cut_share": _SHARE,
-    "match.cut.max_candidates": _between(1, 100),
-    "match.cut.probe_frames": _between(3, 64),
-    "match.cut.min_scale": _between(0.1, 10), "match.cut.max_scale": _between(0.1, 10),
-    "match.cut.scale_steps": _between(1, 200),
-    "match.cut.min_sketch_score": _between(-1, 1, "a correlation"),
-    "match.cut.max_probe_distance": _between(0, 1e6),
-    "match.cut.speed_tolerance": ((lambda v: 0 <= v < 1), "must be at least 0 and below 1"),
-    "match.cut.band_seconds": _between(0, 60, "seconds", lo_open=True),
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,
@@ -425,22 +301,26 @@ _CHECKS: dict[str, tuple] = {
 }
 
 
-def _code_seconds(r: dict, signal: str) -> float:
-    """Longest time one stored code of ``signal`` stands for (its window on the reference axis), seconds."""
-    fp = r["fingerprint"]
-    if signal == "video":
-        return max(fp["video"]["max_run_seconds"], 1.0 / fp["reference_fps"])
-    a = fp["audio"]
-    if signal == "audio":
-        return ((a["words_per_code"] - 1) * a["word_stride"] + 16) * a["hop_length"] / a["sample_rate"]
-    return fp["landmark"]["hop_length"] / a["sample_rate"]
+def _checks() -> dict[str, tuple]:
+    """The range check of every key: the general ones, then each registered signal's (its align
+    section's keys, then what it declares)."""
+    out = dict(_GENERAL_CHECKS)
+    for signal in REGISTRY:
+        if signal.match_kind == "align":
+            out.update({f"match.{signal.name}.{k}": check for k, check in _ALIGN.items()})
+        out.update(signal.checks)
+    return out
 
 
-def _votes_per_hit(r: dict, signal: str) -> int:
+# (the built-in signals' checks as well: a test keeps every numeric key of default.toml listed)
+_CHECKS = _checks()
+
+
+def _votes_per_hit(r: dict, signal) -> int:
     """Cells of the aligner's (speed, offset bin) vote grid one hit of ``signal`` fills."""
-    m = r["match"][signal]
+    m = r["match"][signal.name]
     return _grid_points(m["min_speed"], m["max_speed"], m["speed_step"]) * (
-        int(_code_seconds(r, signal) // m["offset_bin_seconds"]) + 2)
+        int(signal.code_seconds(r) // m["offset_bin_seconds"]) + 2)
 
 
 def _grid_points(lo: float, hi: float, step: float) -> int:
@@ -448,87 +328,41 @@ def _grid_points(lo: float, hi: float, step: float) -> int:
     return int(round((hi - lo) / step)) + 1 if step > 0 and hi >= lo else 1
 
 
-def _spectrum_cells(r: dict, table: str) -> float:
-    """STFT values computed per second of audio: frames per second x frequency bins."""
-    t = r["fingerprint"][table]
-    return r["fingerprint"]["audio"]["sample_rate"] / t["hop_length"] * (t["n_fft"] // 2 + 1)
+def _align_cross_checks(signal) -> tuple:
+    """Checks across the keys of an align section (a searched signal's bound its vote grid and
+    readings; ``[match.window]`` searches only +- match.cut.speed_tolerance)."""
+    sig = signal.name
+    out = [(f"match.{sig}.max_speed", lambda r: r["match"][sig]["max_speed"] >= r["match"][sig]["min_speed"],
+            "must be at least min_speed")]
+    if signal.searched:
+        out += [
+            (f"match.{sig}.offset_bin_seconds", lambda r: _votes_per_hit(r, signal) <= MAX_VOTES_PER_HIT,
+             f"is too small for this speed grid: each hit would vote in more than {MAX_VOTES_PER_HIT} (speed, offset) "
+             "cells (speeds tried x offset bins a code spans); use a coarser speed_step or wider bins"),
+            (f"match.{sig}.change_max_seconds", lambda r: r["match"][sig]["change_max_seconds"]
+             <= 10 * r["match"][sig]["change_seconds"], "must be at most 10 x change_seconds (each multiple is a "
+             "reading of every segment)"),
+            (f"match.{sig}.review_specificity", lambda r: r["match"][sig]["review_specificity"] == 0
+             or r["match"][sig]["review_specificity"] >= r["match"][sig]["min_specificity"],
+             "must be 0 (off) or at least min_specificity"),
+        ]
+    return tuple(out)
 
 
-# Query variants of the audio (one chroma reading each): their ids are bytes, and each costs fingerprinting
-# and a probe search per upload (the default grids make 69).
-MAX_AUDIO_VARIANTS = 160
-
-
-def _audio_variant_count(raw: dict) -> int:
-    from fingerprint.audio import query_variants
-
-    return len(query_variants(_build(AudioParams, raw["fingerprint"]["audio"])))
-
-
-
-# Checks across keys: (key reported, test over the whole raw config, why).
-_CROSS_CHECKS = (
-    ("fingerprint.audio.fmax", lambda r: r["fingerprint"]["audio"]["fmax"] > r["fingerprint"]["audio"]["fmin"],
-     "must be above fmin"),
-    ("fingerprint.audio.fmax",
-     lambda r: r["fingerprint"]["audio"]["fmax"] <= r["fingerprint"]["audio"]["sample_rate"] / 2,
-     "must be at most half the sample_rate (the highest frequency it can hold)"),
-    ("fingerprint.audio.hop_length",
-     lambda r: r["fingerprint"]["audio"]["hop_length"] <= r["fingerprint"]["audio"]["n_fft"], "must be at most n_fft"),
-    ("fingerprint.landmark.hop_length",
-     lambda r: r["fingerprint"]["landmark"]["hop_length"] <= r["fingerprint"]["landmark"]["n_fft"],
-     "must be at most n_fft"),
-    *((f"fingerprint.{t}.hop_length", lambda r, t=t: _spectrum_cells(r, t) <= MAX_SPECTRUM_CELLS_PER_SECOND,
-       f"is too small for n_fft and the sample rate: the spectrogram would hold more than "
-       f"{MAX_SPECTRUM_CELLS_PER_SECOND:,} values per second (frames per second x (n_fft / 2 + 1))")
-      for t in ("audio", "landmark")),
-    *((f"fingerprint.landmark.{fan}", lambda r, p=peaks, f=fan: r["fingerprint"]["landmark"][p]
-       * r["fingerprint"]["landmark"][f] <= MAX_LANDMARKS_PER_SECOND,
-       f"x {peaks} must be at most {MAX_LANDMARKS_PER_SECOND:,} landmarks per second")
-      for peaks, fan in (("peaks_per_second", "fan_out"), ("query_peaks_per_second", "query_fan_out"))),
-    ("fingerprint.audio.query_altered_stride", lambda r: r["fingerprint"]["audio"]["word_stride"]
-     % r["fingerprint"]["audio"]["query_altered_stride"] == 0, "must divide word_stride"),
-    ("fingerprint.audio", lambda r: _audio_variant_count(r) <= MAX_AUDIO_VARIANTS,
-     f"the query grids (query_semitones, query_tempo_*, query_speed_*, query_pitch_tempos) make more than "
-     f"{MAX_AUDIO_VARIANTS} variants: use fewer or coarser ones"),
-    ("fingerprint.video.inset_max_share", lambda r: r["fingerprint"]["video"]["inset_max_share"]
-     >= r["fingerprint"]["video"]["inset_min_share"], "must be at least inset_min_share"),
-    ("fingerprint.video.collapse_distance", lambda r: r["fingerprint"]["video"]["collapse_distance"]
-     <= r["fingerprint"]["video"]["hash_size"] ** 2, "must be at most the video code's bits (hash_size**2)"),
-    ("fingerprint.video.band_max_share", lambda r: r["fingerprint"]["video"]["band_max_share"]
-     >= r["fingerprint"]["video"]["band_min_share"], "must be at least band_min_share"),
-    ("match.video.radius", lambda r: r["match"]["video"]["radius"] <= r["fingerprint"]["video"]["hash_size"] ** 2,
-     "must be at most the video code's bits (hash_size**2)"),
-    ("match.audio.radius", lambda r: r["match"]["audio"]["radius"] <= 32 * r["fingerprint"]["audio"]["words_per_code"],
-     "must be at most the audio code's bits (32 x words_per_code)"),
-    ("match.landmark.radius", lambda r: r["match"]["landmark"]["radius"] == 0,
-     "must be 0: landmarks are exact hashes, found by table lookup"),
-    ("fingerprint.landmark.max_bin", lambda r: r["fingerprint"]["landmark"]["max_bin"]
-     < r["fingerprint"]["landmark"]["n_fft"] // 2 + 1, "must be below n_fft / 2 + 1 (the STFT's bins)"),
-    ("fingerprint.landmark.min_bin", lambda r: r["fingerprint"]["landmark"]["min_bin"]
-     < r["fingerprint"]["landmark"]["max_bin"], "must be below max_bin"),
+# Checks across keys: (key reported, test over the whole raw config, why). The general ones; each
+# signal declares its own (``Signal.cross_checks``), and its align section gets ``_align_cross_checks``.
+_GENERAL_CROSS_CHECKS = (
     ("index.nprobe", lambda r: r["index"]["nprobe"] <= r["index"]["nlist"], "must be at most nlist"),
-    ("match.landmark.verify.null_max_seconds", lambda r: r["match"]["landmark"]["verify"]["null_max_seconds"]
-     > r["match"]["landmark"]["verify"]["null_min_seconds"], "must be above null_min_seconds"),
-    *((f"match.{sig}.max_speed", lambda r, s=sig: r["match"][s]["max_speed"] >= r["match"][s]["min_speed"],
-       "must be at least min_speed") for sig in ("video", "audio", "landmark", "window", "cut")),
-    *((f"match.{sig}.offset_bin_seconds", lambda r, s=sig: _votes_per_hit(r, s) <= MAX_VOTES_PER_HIT,
-       f"is too small for this speed grid: each hit would vote in more than {MAX_VOTES_PER_HIT} (speed, offset) "
-       "cells (speeds tried x offset bins a code spans); use a coarser speed_step or wider bins")
-      for sig in ("video", "audio", "landmark")),  # ([match.window] searches only +- match.cut.speed_tolerance)
-    *((f"match.{sig}.change_max_seconds", lambda r, s=sig: r["match"][s]["change_max_seconds"]
-       <= 10 * r["match"][s]["change_seconds"], "must be at most 10 x change_seconds (each multiple is a reading "
-       "of every segment)") for sig in ("video", "audio", "landmark")),
-    *((f"match.{sig}.review_specificity", lambda r, s=sig: r["match"][s]["review_specificity"] == 0
-       or r["match"][s]["review_specificity"] >= r["match"][s]["min_specificity"],
-       "must be 0 (off) or at least min_specificity") for sig in ("video", "audio", "landmark")),
-    ("fingerprint.cut.ratio_bin", lambda r: 2 * r["fingerprint"]["cut"]["max_log_ratio"]
-     <= 64 * r["fingerprint"]["cut"]["ratio_bin"], "must be at least max_log_ratio / 32 (at most 64 bins: 6 bits)"),
-    ("match.cut.max_scale", lambda r: r["match"]["cut"]["max_scale"] >= r["match"]["cut"]["min_scale"],
-     "must be at least min_scale"),
-    ("match.window.radius", lambda r: r["match"]["window"]["radius"] <= r["fingerprint"]["window"]["hash_size"] ** 2,
-     "must be at most the window code's bits (hash_size**2)"),
 )
+
+
+def _cross_checks() -> tuple:
+    out = list(_GENERAL_CROSS_CHECKS)
+    for signal in REGISTRY:
+        out += signal.cross_checks
+        if signal.match_kind == "align":
+            out += _align_cross_checks(signal)
+    return tuple(out)
 
 
 def _check_grids(table: dict, where: str = "") -> None:
@@ -550,14 +384,14 @@ def _check_grids(table: dict, where: str = "") -> None:
 
 def _check_values(raw: dict) -> None:
     """Range checks over the merged settings; raises _Bad naming the first bad key."""
-    for key, (test, why) in _CHECKS.items():
+    for key, (test, why) in _checks().items():
         value: Any = raw
         for part in key.split("."):
             value = value[part]
         if not test(value):
             raise _Bad(key, f"{why}, got {value!r}")
     _check_grids(raw)
-    for key, test, why in _CROSS_CHECKS:
+    for key, test, why in _cross_checks():
         if not test(raw):
             raise _Bad(key, why)
     for i, rule in enumerate(raw["policy"]["rules"]):
@@ -604,9 +438,29 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from exc
 
 
+_FINGERPRINT_FIELDS = frozenset(f.name for f in dataclasses.fields(FingerprintParams)) - {"extra"}
+
+
+def _defaults() -> dict:
+    """``default.toml``, plus the sections of registered signals it does not list, from their
+    declarations (``settings_type()``'s values; ``AlignParams()``'s with ``match_defaults``)."""
+    raw = tomllib.loads(default_toml())
+    for sig in REGISTRY:
+        if sig.settings_type is not None and sig.name not in raw["fingerprint"]:
+            raw["fingerprint"][sig.name] = _toml_table(sig.settings_type())
+        if sig.match_kind and sig.name not in raw["match"]:
+            raw["match"][sig.name] = {**_toml_table(_MATCH_KINDS[sig.match_kind]()), **sig.match_defaults}
+    return raw
+
+
+def _toml_table(settings) -> dict:
+    """A settings dataclass as the table TOML would give (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(settings).items()}
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Defaults merged with the TOML file at ``path`` (if given and present)."""
-    raw = tomllib.loads(default_toml())
+    raw = _defaults()
     try:
         if path is not None:
             raw = _merge(raw, _read_toml(Path(path)))
@@ -614,21 +468,22 @@ def load_config(path: str | Path | None = None) -> Config:
     except _Bad as exc:
         raise ConfigError(f"{path or 'defaults'}: {exc.key}: {exc.why}") from exc
     fp, m = raw["fingerprint"], raw["match"]
+    settings = {sig.name: _build(sig.settings_type, fp[sig.name]) for sig in REGISTRY if sig.settings_type}
     fingerprint = _build(
         FingerprintParams, fp,
-        video=_build(VideoParams, fp["video"]),
-        audio=_build(AudioParams, fp["audio"]),
-        landmark=_build(LandmarkParams, fp["landmark"]),
         decode=_build(DecodeParams, fp["decode"]),
         limits=_build(LimitParams, fp["limits"]),
         accept=_build(AcceptParams, fp["accept"]),
         stereo=_build(StereoParams, fp["stereo"]),
-        cut=_build(CutParams, fp["cut"]),
-        window=_build(WindowParams, fp["window"]),
+        **{name: value for name, value in settings.items() if name in _FINGERPRINT_FIELDS},
+        extra=tuple((name, value) for name, value in settings.items() if name not in _FINGERPRINT_FIELDS),
     )
-    match = _build(MatchParams, m, cut=_build(CutMatchParams, m["cut"]),
-                   **{s: _build(AlignParams, m[s]) for s in ("video", "audio", "landmark", "window")},
-                   verify=_build(ConstellationParams, m["landmark"]["verify"]))
+    sections = {sig.name: _build(_MATCH_KINDS[sig.match_kind], m[sig.name]) for sig in REGISTRY if sig.match_kind}
+    verifier = next((sig for sig in REGISTRY if sig.verifies_quotes), None)  # [match.<signal>.verify]
+    verify = _build(ConstellationParams, m[verifier.name]["verify"]) if verifier else ConstellationParams()
+    match = _build(MatchParams, m, verify=verify,
+                   **{name: value for name, value in sections.items() if name in _MATCH_FIELDS},
+                   extra=tuple((name, value) for name, value in sections.items() if name not in _MATCH_FIELDS))
     pol = raw["policy"]
     try:
         policy = PolicyParams(

@@ -26,13 +26,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from fingerprint import (
-    AUDIO, CUT, LANDMARK, MODALITY, QUERY, REFERENCE, SIGNALS, VIDEO, WINDOW, Fingerprint, MediaError, check_file,
-    file_digest, fingerprint_file, fingerprint_for_registration, format_id,
+    CUT, QUERY, REFERENCE, REGISTRY, WINDOW, Fingerprint, MediaError, Signal, check_file, file_digest, fingerprint_file,
+    fingerprint_for_registration, format_id,
 )
-from fingerprint.cuts import CODE_BYTES as CUT_CODE_BYTES
-from fingerprint.landmarks import CODE_BYTES as LANDMARK_CODE_BYTES, landmark_peaks
-from fingerprint.audio import probe_rows, variant_semitones, variant_tempo
-from fingerprint.video import rendition_name
 from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
@@ -289,9 +285,7 @@ class Prescreen:
         self._clock = clock
         self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
         try:
-            code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
-                          AUDIO: config.fingerprint.audio.code_bytes, LANDMARK: LANDMARK_CODE_BYTES,
-                          CUT: CUT_CODE_BYTES}  # (WINDOW codes: catalog only)
+            code_bytes = {s.name: s.code_bytes(config.fingerprint, REFERENCE) for s in REGISTRY.indexed()}
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
             self.format = format_id(config.fingerprint)
             self.workflow = Workflow(self.catalog, config.workflow, config.version, audit_key_source(
@@ -512,7 +506,7 @@ class Prescreen:
     def _kept_codes(fps, span: tuple[float, float] | None, modalities: tuple[str, ...]) -> list[Fingerprint]:
         """A file's reference codes of the signals that watch ``modalities``, cut to ``span`` (seconds;
         None: all): what a reference keeps, at registration and again when it is refingerprinted."""
-        kept = [fp for signal, fp in fps.signals.items() if MODALITY[signal] in modalities]
+        kept = [fp for signal, fp in fps.signals.items() if REGISTRY[signal].modality in modalities]
         if span is None:
             return kept
         return [fp.subset((fp.ends > span[0]) & (fp.starts < span[1])) for fp in kept]
@@ -527,7 +521,8 @@ class Prescreen:
         bits are noise on a steady tone, so they never make a reference
         matchable on their own.
         """
-        if len(fp) == 0 or fp.signal not in SIGNALS or fp.signal == AUDIO:
+        signal = REGISTRY.get(fp.signal)
+        if len(fp) == 0 or signal is None or not signal.searched or not signal.matchable_alone:
             return False  # (cut timing and window codes only verify what cuts propose)
         params = self.config.match.for_signal(fp.signal)
         plain = fp.subset(fp.variants == 0)
@@ -535,7 +530,7 @@ class Prescreen:
         period = float(np.median(plain.ends - plain.starts))
         self_hits = build_candidates(plain, rows, np.zeros(len(rows), np.int64), plain.starts, plain.ends,
                                      np.zeros(len(rows)), max(params.instant_seconds, period))
-        return bool(align(self_hits, MODALITY[fp.signal], plain.code_bits, params))
+        return bool(align(self_hits, signal.modality, plain.code_bits, params))
 
     def _record_overlap(self, now: datetime, actor: str, work_id: str, owner: str, ref_id: int, path: str,
                         m: WorkMatch, why: str) -> None:
@@ -1015,87 +1010,79 @@ class Prescreen:
 
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float],
                       upload_seconds: float, consume: bool = False) -> list[Segment]:
-        """Segments of every signal of one stream of an upload of ``upload_seconds`` seconds
-        (``consume``: each signal's codes leave ``query`` once aligned)."""
+        """Segments of every searched signal (``fingerprint.REGISTRY``) of one stream of an upload of
+        ``upload_seconds`` seconds, then of the reframing step (``consume``: each signal's codes leave
+        ``query`` once aligned)."""
         fp = self.config.fingerprint
-        period = {VIDEO: 1.0 / fp.query_fps, AUDIO: fp.audio.frame_seconds,
-                  LANDMARK: fp.landmark.frame_seconds(fp.audio.sample_rate)}
         segments: list[Segment] = []
-        for signal in SIGNALS:
-            codes = query.get(signal)
-            index = self.indexes.signals.get(signal)
+        for signal in REGISTRY.searched():
+            codes = query.get(signal.name)
+            index = self.indexes.signals.get(signal.name)
             if codes is None or index is None or len(codes) == 0 or index.ntotal == 0:
                 continue
-            params = self.config.match.for_signal(signal)
+            params = self.config.match.for_signal(signal.name)
             ts = time.perf_counter()
-            if signal == AUDIO:  # altered variants: a sparse probe first, in full where it hits
-                hits = staged_search(lambda q: index.search(q, params.radius), codes.codes,
-                                     probe_rows(codes, fp.audio), codes.variants, fp.audio.query_probe_min_hits,
-                                     codes.starts)
+            plan = signal.search_plan(codes, fp)
+            if plan is not None:  # altered variants: a sparse probe first, in full where it hits
+                hits = staged_search(lambda q: index.search(q, params.radius), codes.codes, plan[0], codes.variants,
+                                     plan[1], codes.starts)
             else:
                 hits = index.search(codes.codes, params.radius)
             timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
             if len(hits.ids) == 0:
                 continue
             ref_id, r_start, r_end = index.times.lookup(hits.ids)
-            hint = altered = None
-            if signal == AUDIO:
-                # variants that undo a change of pitch, tempo or speed: a song in a related key or
-                # played at another tempo must not pass for an altered copy (altered_min_similarity)
-                hint = variant_tempo(codes.variants, fp.audio)
-                altered = (variant_semitones(codes.variants, fp.audio) != 0) | (hint != 1.0)
+            hint, altered = signal.candidate_hints(codes, fp)
             cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
-                                     max(params.instant_seconds, period[signal]), hint, altered)
+                                     max(params.instant_seconds, signal.query_period(fp)), hint, altered)
             del hits, ref_id, r_start, r_end  # (the candidates hold what is needed of them)
             span = (float(codes.starts.min()), float(codes.ends.max()))
-            names = (lambda v: rendition_name(v, fp.video)) if signal == VIDEO else None
-            found = align(cands, MODALITY[signal], codes.code_bits, params, query_span=span, signal=signal,
-                          rendition_names=names)
-            if signal == LANDMARK and self.config.match.verify.enabled:
-                found += self._verified_quotes(codes, cands, found, params, upload_seconds)
+            found = align(cands, signal.modality, codes.code_bits, params, query_span=span, signal=signal.name,
+                          rendition_names=signal.rendition_namer(fp))
+            if signal.verifies_quotes and self.config.match.verify.enabled:
+                found += self._verified_quotes(signal, codes, cands, found, params, upload_seconds)
             del cands  # (before the next signal's search)
             if consume:
-                del query[signal], codes
+                del query[signal.name], codes
             segments += found
         ts = time.perf_counter()
         segments += self._reframed_segments(query, segments)
         timings["reframe_match"] = timings.get("reframe_match", 0.0) + time.perf_counter() - ts
         return segments
 
-    def _verified_quotes(self, codes: Fingerprint, cands, strict: list[Segment], params: AlignParams,
-                         upload_seconds: float) -> list[Segment]:
-        """Short quotes under other sound: landmark lines too weak to be segments,
-        verified by their single spectral peaks (``match.constellation``): the
-        reference's peaks are recovered from its stored landmarks, the upload's
-        from its own."""
-        verify, lm = self.config.match.verify, self.config.fingerprint.landmark
-        rate = self.config.fingerprint.audio.sample_rate
+    def _verified_quotes(self, signal: Signal, codes: Fingerprint, cands, strict: list[Segment],
+                         params: AlignParams, upload_seconds: float) -> list[Segment]:
+        """Short quotes under other sound: lines of a signal that ``verifies_quotes`` (landmarks)
+        too weak to be segments, verified by their single spectral peaks (``match.constellation``):
+        the reference's peaks are recovered from its stored codes, the upload's from its own."""
+        verify, fp = self.config.match.verify, self.config.fingerprint
         candidates = candidate_lines(cands, verify, strict)
         if not candidates:
             return []
-        upload = PeakMap.build(*landmark_peaks(codes, lm, rate), lm.frame_seconds(rate), verify)
+        upload = PeakMap.build(*signal.peaks(codes, fp), signal.peak_frame_seconds(fp), verify)
         instant = max(params.instant_seconds, upload.frame_seconds)
         quotes: list[tuple[VerifiedQuote, int]] = []
         for cand in candidates:
-            bins, frames = self._reference_peaks(cand.ref_id)
+            bins, frames = self._reference_peaks(signal, cand.ref_id)
             q = verify_line(upload, bins, frames, 1.0, cand.offset, (cand.upload_start, cand.upload_end),
                             upload_seconds, verify, instant)
             if q is not None:
                 quotes.append((q, cand.ref_id))
         return distinct_quotes(quotes, verify)
 
-    def _reference_peaks(self, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """(bins, frames) of a reference's spectral peaks, from its stored landmarks."""
+    def _reference_peaks(self, signal: Signal, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bins, frames) of a reference's spectral peaks, from its stored codes of ``signal``."""
         def load(ref: int) -> tuple[np.ndarray, np.ndarray]:
-            lm, rate = self.config.fingerprint.landmark, self.config.fingerprint.audio.sample_rate
-            fps = [fp for _, fp in self.catalog.fingerprints(LANDMARK, [ref])]
-            return landmark_peaks(fps[0], lm, rate) if fps else (np.zeros(0, np.int64),) * 2
-        return self._peaks.get(self.catalog.generation(), ref_id, load)
+            fps = [fp for _, fp in self.catalog.fingerprints(signal.name, [ref])]
+            return signal.peaks(fps[0], self.config.fingerprint) if fps else (np.zeros(0, np.int64),) * 2
+        return self._peaks.get(self.catalog.generation(), (signal.name, ref_id), lambda key: load(key[1]))
 
     def _reframed_segments(self, query: dict[str, Fingerprint], found: list[Segment]) -> list[Segment]:
         """Segments of a copy showing another window of the picture (a crop at any offset, the work
         inside a border): scene-cut timing proposes lines, the reference's window codes verify
-        each (``match.verify``); lines the other signals already explain are not verified."""
+        each (``match.verify``); lines the other signals already explain are not verified. The one
+        step that names signals: the two reframing signals, not searched like the others
+        (``fingerprint.signals.base``)."""
         cuts, probes, index = query.get(CUT), query.get(WINDOW), self.indexes.signals.get(CUT)
         if cuts is None or probes is None or index is None or index.ntotal == 0 or not len(probes):
             return []
@@ -1115,7 +1102,7 @@ class Prescreen:
         """A reference's window codes, from the catalog."""
         def load(ref: int) -> Fingerprint:
             found = list(self.catalog.fingerprints(WINDOW, [ref]))
-            return found[0][1] if found else Fingerprint.empty(WINDOW, self.config.fingerprint.window.hash_size ** 2 // 8)
+            return found[0][1] if found else REGISTRY[WINDOW].empty(self.config.fingerprint, REFERENCE)
         return self._windows.get(self.catalog.generation(), ref_id, load)
 
 
@@ -1127,7 +1114,7 @@ class _ReferenceCache:
     def __init__(self, size: int = 64):
         self.size, self.generation, self.items = size, -1, {}
 
-    def get(self, generation: int, ref_id: int, load: Callable[[int], object]):
+    def get(self, generation: int, ref_id, load: Callable[[object], object]):
         if generation != self.generation:
             self.items, self.generation = {}, generation
         if ref_id not in self.items:
