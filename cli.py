@@ -1205,8 +1205,7 @@ def review_show(
                                  "thumbnails": [str(p) for p in pngs]})
         dispute = None
         if rv["dispute_id"]:
-            row = engine.catalog.db.execute("SELECT * FROM disputes WHERE dispute_id=?", (rv["dispute_id"],)).fetchone()
-            dispute = dict(row)
+            dispute = engine.workflow.dispute(rv["dispute_id"])
         info = {"review": rv, "upload": {k: up[k] for k in ("upload_id", "path", "uploader_id", "declared_use",
                                                             "decision", "outcome", "screened_at")},
                 "reasons": up["result"]["reasons"], "dispute": dispute, "evidence": evidence}
