@@ -239,10 +239,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print prescreen's version and exit.")] = False) -> None:
+                                                help="Print prescreen's version and exit.")] = False,
+          catalog: Annotated[Optional[str], typer.Option(
+              "--catalog", envvar="PRESCREEN_CATALOG", metavar="URL",
+              help="A PostgreSQL catalog (postgresql://...) instead of the data folder's SQLite file "
+                   "(default: [catalog] url in the config).")] = None) -> None:
     """Content-fingerprint pre-upload filter: rights holders register works; uploads are screened against them
     and get an explained decision (allow, review, block, or the work's own mute-audio or track) with the
     matched seconds."""
+    _CATALOG_URL[0] = catalog
+
+
+_CATALOG_URL: list[str | None] = [None]  # the global --catalog (read by _engine)
 
 
 app.add_typer(works_app, name="works")
@@ -389,13 +397,13 @@ def _engine(home: Optional[Path], config: Optional[Path], check_format: bool = T
     if folder.exists() and not folder.is_dir():
         _say_error(f"the data folder {folder} is a file, not a folder: check --home or $PRESCREEN_HOME")
         raise typer.Exit(2)
-    if not create and not (folder / CATALOG_FILE).is_file():
+    if not create and not _CATALOG_URL[0] and not (folder / CATALOG_FILE).is_file():
         state = "does not exist" if not folder.exists() else "has no prescreen catalog"
         _say_error(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
                    "(`prescreen register` or `prescreen demo` creates one)")
         raise typer.Exit(2)
     engine = Prescreen(home, load_config(config) if config else None, create=create,
-                       clock=clock_from_environment())  # errors: see _guarded
+                       clock=clock_from_environment(), catalog=_CATALOG_URL[0])  # errors: see _guarded
     if check_format:
         try:
             engine.check_format()

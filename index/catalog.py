@@ -24,12 +24,13 @@ class Catalog:
     used from one thread. ``timeout``: seconds to wait for another writer's lock.
 
     A target that is not a usable catalog (another kind of file, damaged, a folder, a database that
-    cannot be reached, locked for longer than ``timeout``) raises CatalogError saying so.
+    cannot be reached, locked for longer than ``timeout``; with ``create`` False, a database without the
+    tables) raises CatalogError saying so.
     ``refs``, ``decisions`` and ``rights`` are its three stores (:mod:`storage.interfaces`).
     """
 
-    def __init__(self, target: str | Path, timeout: float = 30.0):
-        self.backend = open_backend(target if is_url(target) else Path(target), timeout)
+    def __init__(self, target: str | Path, timeout: float = 30.0, create: bool = True):
+        self.backend = open_backend(target if is_url(target) else Path(target), timeout, create)
         self.path = target if is_url(target) else Path(target)
         self.db = self.backend.db  # the driver's connection (tests and repairs of an SQLite file read it)
         self.refs = SQLReferences(self.backend)

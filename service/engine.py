@@ -268,15 +268,19 @@ class Prescreen:
         allows every upload because it has nothing to compare with.
     clock: the time of every decision, deadline and audit record (UTC; default the system clock;
         front ends pass :func:`clock_from_environment`).
+    catalog: a ``postgresql://`` URL of the catalog, over the config's ``[catalog] url`` (``--catalog``).
     """
 
     def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None, *,
-                 create: bool = False, clock: Clock = system_clock):
+                 create: bool = False, clock: Clock = system_clock, catalog: str | None = None):
         self.home = resolve_home(home)
-        if config is None and (self.home / "config.toml").is_file():
+        if config is None and (self.home / "config.toml").exists():  # (a folder there is reported)
             config = load_config(self.home / "config.toml")
         config = config or load_config(None)
-        target = config.catalog.url or self.home / CATALOG_FILE
+        target = catalog or config.catalog.url or self.home / CATALOG_FILE
+        if catalog and not is_url(catalog):
+            raise ConfigError(f"--catalog: {catalog!r} is not a postgresql:// URL (without it the catalog is the "
+                              "SQLite file in the data folder)")
         if not create and not is_url(target) and not (self.home / CATALOG_FILE).is_file():
             state = "does not exist" if not self.home.exists() else "has no prescreen catalog"
             raise DataFolderError(f"the data folder {self.home} {state}: check the path (registering a work, or "
@@ -284,7 +288,7 @@ class Prescreen:
         _prepare_folder(self.home)
         self.config = config
         self._clock = clock
-        self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds)
+        self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds, create=create)
         try:
             code_bytes = {VIDEO: config.fingerprint.video.hash_size ** 2 // 8,
                           AUDIO: config.fingerprint.audio.code_bytes, LANDMARK: LANDMARK_CODE_BYTES,

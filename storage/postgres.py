@@ -98,11 +98,13 @@ def redact(url: str) -> str:
 
 class PostgresBackend(Backend):
     """The catalog in the PostgreSQL database at ``url`` (``postgresql://user@host/db``, a unix-socket
-    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock."""
+    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock. ``create``:
+    make the tables in a database that has none (else CatalogError: a mistyped URL must not become an
+    empty catalog that allows every upload)."""
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, timeout: float = 30.0):
+    def __init__(self, url: str, timeout: float = 30.0, create: bool = True):
         super().__init__()
         import psycopg  # (the optional dependency: only a PostgreSQL catalog needs it)
         self._psycopg = psycopg
@@ -114,7 +116,7 @@ class PostgresBackend(Backend):
             raise CatalogError(f"{self.target}: {self.describe_error(exc)}") from None
         try:
             with self.transaction():
-                self._ensure_schema()
+                self._ensure_schema(create)
         except BaseException:
             self.db.close()
             raise
@@ -126,7 +128,7 @@ class PostgresBackend(Backend):
         db.execute("SET client_min_messages = warning")
         return db
 
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self, create: bool) -> None:
         """Create the tables (a new database) or check the schema version, under the write lock."""
         has_meta = self.scalar("SELECT to_regclass('meta') IS NOT NULL")
         if has_meta:
@@ -136,6 +138,9 @@ class PostgresBackend(Backend):
                                    f"{SCHEMA_VERSION}; register the works again into a new database")
             if version is not None:
                 return
+        if not create:
+            raise CatalogError(f"{self.target} holds no prescreen catalog: check the URL (registering a work, or "
+                               "Prescreen(home, create=True), creates one)")
         self._script(postgres_ddl(TABLES) + _APPEND_ONLY + _tracking_ddl())
         self.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
                      "excluded.value", (str(SCHEMA_VERSION),))

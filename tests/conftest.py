@@ -6,6 +6,7 @@ All media is synthesised with mediagen (PyAV encodes it); nothing is fetched.
 PostgreSQL: ``PRESCREEN_TEST_POSTGRES_URL`` names a server prescreen may create databases on (say
 ``postgresql://prescreen@/postgres?host=/tmp/pg``; ``.ci/run`` starts a throwaway one). Without it the
 tests that need it skip, saying so; with ``PRESCREEN_REQUIRE_SERVICES=1`` (CI) such a skip is a failure.
+``PRESCREEN_TEST_CATALOG_URL`` (a server too) puts the shared ``engine`` fixture's catalog there.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import mediagen as mg
 from service import Prescreen
 
 SR = 22050
+POSTGRES_URL_VARIABLE = "PRESCREEN_TEST_POSTGRES_URL"
+CATALOG_URL_VARIABLE = "PRESCREEN_TEST_CATALOG_URL"  # a server: the engine fixture's catalog goes there
+REQUIRE_SERVICES_VARIABLE = "PRESCREEN_REQUIRE_SERVICES"
+SERVICE_MISSING = "service unavailable:"  # how a skip for want of a server begins (the hook below finds it)
 
 
 @dataclass
@@ -58,13 +63,27 @@ def corpus(tmp_path_factory) -> Corpus:
 
 
 @pytest.fixture(scope="session")
-def registered_home(tmp_path_factory, corpus: Corpus) -> Path:
+def registered_home(tmp_path_factory, corpus: Corpus):
+    """A data folder with the corpus registered. With ``PRESCREEN_TEST_CATALOG_URL`` (a PostgreSQL server)
+    its catalog is a new database there (named in the folder's config.toml), so the tests that screen
+    with the ``engine`` fixture run against PostgreSQL (tests that copy the folder or open its SQLite
+    file directly are SQLite's)."""
     home = tmp_path_factory.mktemp("home")
+    server = os.environ.get(CATALOG_URL_VARIABLE)
+    if server:
+        import psycopg
+        name = f"prescreen_engine_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        (home / "config.toml").write_text(f"[catalog]\nurl = {database_url(server, name)!r}\n".replace("'", '"'))
     with Prescreen(home, create=True) as engine:
         engine.register([corpus.film_path], "film", title="The Film", owner="Studio A")
         engine.register([corpus.film2_path], "film2", title="Second Film", owner="Studio B")
         engine.register([corpus.song_path], "song", title="The Song", owner="Label C")
-    return home
+    yield home
+    if server:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
@@ -73,9 +92,6 @@ def engine(registered_home: Path):
         yield e
 
 
-POSTGRES_URL_VARIABLE = "PRESCREEN_TEST_POSTGRES_URL"
-REQUIRE_SERVICES_VARIABLE = "PRESCREEN_REQUIRE_SERVICES"
-SERVICE_MISSING = "service unavailable:"  # how a skip for want of a server begins (the hook below finds it)
 
 
 def _services_required() -> bool:

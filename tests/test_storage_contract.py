@@ -364,3 +364,38 @@ def test_registration_lock_is_the_databases(catalog_target):
         pass
     first.close()
     second.close()
+
+
+# -- migration ----------------------------------------------------------------
+def test_a_schema_3_catalog_gets_its_upload_works_once(tmp_path):
+    """A catalog written before upload_works existed (schema 3) opens, migrated: the per-work rows of
+    every stored upload are filled from its JSON result, the audit chain stays intact, and uploads are
+    found by work from then on."""
+    path = tmp_path / "catalog.sqlite"
+    catalog, workflow = open_workflow(path)
+    register(catalog, workflow, "film", "A", new_ref("a.mp4", 1))
+    register(catalog, workflow, "song", "B", new_ref("s.m4a", 2))
+    screen(catalog, workflow, result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1")
+    screen(catalog, workflow, result_doc({"song": (5.0, "allow")}, "allow"), "up-2")
+    head = workflow.verify_audit()["head"]
+    catalog.close()
+    raw_sql(path, "DROP TABLE upload_works", "UPDATE meta SET value='3' WHERE key='schema_version'")
+    catalog, workflow = open_workflow(path)
+    assert catalog.get_meta("schema_version") == "4"
+    assert catalog.decisions.uploads_matching("song") == ["up-1", "up-2"]
+    assert [(w.work_id, w.outcome, w.matched_seconds) for w in catalog.decisions.upload_works("up-1")] == [
+        ("film", "block", 12.0), ("song", "review", 3.0)]
+    assert workflow.verify_audit(expect_head=head)["problems"] == []
+    catalog.close()
+    raw_sql(path, "DELETE FROM upload_works WHERE upload_id='up-2'")  # schema 4 now: not filled again
+    catalog = Catalog(path)
+    assert catalog.decisions.uploads_matching("song") == ["up-1"]
+    catalog.close()
+
+
+def test_a_database_without_a_catalog_is_not_made_one_unless_asked(postgres_url):
+    """As a data folder without catalog.sqlite: opening an empty database without ``create`` is refused."""
+    with pytest.raises(CatalogError, match="holds no prescreen catalog"):
+        Catalog(postgres_url, create=False)
+    Catalog(postgres_url, create=True).close()
+    Catalog(postgres_url, create=False).close()
