@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from .backend import Backend
 from .chain import (AUDIT_FIELDS, format_head, group_mac, head_seal, legacy_hash, parse_head, record_mac,
                     rows_digest)
-from .records import CatalogError
+from .records import CatalogError, upload_works_of
 from .schema import GROUP_ROWS, TRACKED
 
 HEAD_KEY = "audit_head"
@@ -339,6 +339,7 @@ class AuditLog:
                         "deleted behind the log's back" if now is None else
                         "was written behind the log's back" if states[group] is None else
                         "changed behind the log's back (its rows differ from the digest the log recorded)"))
+        problems += self._derived_rows_problems()
         if expected is not None:
             count, mac = expected
             if count > len(macs):
@@ -347,6 +348,29 @@ class AuditLog:
                 problems.append(f"record {count} is not the one the kept head names (the log was rewritten)")
         return {"records": len(rows), "head": format_head(len(rows), prev) if rows else "",
                 "problems": problems}
+
+    def _derived_rows_problems(self) -> list[str]:
+        """Uploads whose per-work rows (``upload_works``, not hashed themselves) differ from what their
+        result document (hashed with the upload) says: rows edited, added or removed behind the log's back."""
+        columns = ("upload_pk", "upload_id", "work_id", "outcome", "matched_seconds", "upload_coverage",
+                   "reference_coverage", "modality", "method")
+        stored: dict[int, set] = {}
+        for row in self.b.execute(f"SELECT {', '.join(columns)} FROM upload_works").fetchall():
+            stored.setdefault(row["upload_pk"], set()).add(tuple(row))
+        problems = []
+        for row in self.b.execute("SELECT upload_pk, upload_id, result FROM uploads WHERE upload_id IS NOT NULL "
+                                  "ORDER BY upload_pk").fetchall():
+            try:
+                expected = {tuple(getattr(w, c) for c in columns)
+                            for w in upload_works_of(row["upload_pk"], row["upload_id"], json.loads(row["result"]))}
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # (a result that is no screening document: its digest check says more)
+            if stored.pop(row["upload_pk"], set()) != expected:
+                problems.append(f"upload {row['upload_id']!r}: its per-work rows differ from its recorded result "
+                                "(changed behind the log's back)")
+        problems += [f"per-work rows of upload row {pk}, which does not exist (written behind the log's back)"
+                     for pk in sorted(stored)]
+        return problems
 
     # -- reading ----------------------------------------------------------
     def records(self, upload_id: str | None = None, work_id: str | None = None,

@@ -253,7 +253,7 @@ class SQLDecisions:
 
     def set_result(self, upload_pk: int, result: dict) -> None:
         """Replace the stored result document of an upload row (the same decision, completed: say its
-        review id) and its per-work rows."""
+        review id) and its per-work rows, made from it (so the two always agree)."""
         with self.b.transaction():
             self.b.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
                            (json.dumps(result, allow_nan=False), upload_pk))
@@ -270,11 +270,7 @@ class SQLDecisions:
                 raise CatalogError(f"no upload with id {upload_id!r}")
             result = json.loads(row["result"])
             result["works"] = works
-            self.b.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
-                           (json.dumps(result, allow_nan=False), row["upload_pk"]))
-            for w in works:
-                self.b.execute("UPDATE upload_works SET outcome=? WHERE upload_pk=? AND work_id=?",
-                               (w["outcome"], row["upload_pk"], w["work_id"]))
+            self.set_result(row["upload_pk"], result)
 
     def upload_works(self, upload_id: str) -> list[UploadWork]:
         """The per-work rows of one upload, by work id."""

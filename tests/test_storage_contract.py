@@ -258,6 +258,21 @@ def test_audit_chain_intact_and_reopened(catalog_target):
     catalog.close()
 
 
+@pytest.mark.parametrize("change, found", [
+    ("DELETE FROM upload_works WHERE work_id='film'", "upload 'up-1': its per-work rows differ"),
+    ("UPDATE upload_works SET outcome='allow'", "upload 'up-1': its per-work rows differ"),
+    ("INSERT INTO upload_works VALUES (1, 'up-1', 'song', 'block', 1, 0.1, 0.1, 'video', 'fingerprint')",
+     "upload 'up-1': its per-work rows differ"),
+])
+def test_per_work_rows_changed_behind_the_log(catalog_target, change, found):
+    """upload_works is derived from the hashed result document: verify checks that they agree."""
+    _populated(catalog_target)
+    raw_sql(catalog_target, change)
+    catalog, workflow = open_workflow(catalog_target)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    catalog.close()
+
+
 @pytest.mark.parametrize("change, found, touch", [
     ("UPDATE works SET title='Stolen' WHERE work_id='film'", "work 'film': changed behind the log's back",
      lambda w: w.set_priority(NOW, "op", "film", True)),
