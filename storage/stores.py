@@ -275,7 +275,8 @@ class SQLDecisions:
     def upload_works(self, upload_id: str) -> list[UploadWork]:
         """The per-work rows of one upload, by work id."""
         return [UploadWork(**dict(r)) for r in self.b.execute(
-            f"SELECT {', '.join(self._UPLOAD_WORK_COLUMNS)} FROM upload_works WHERE upload_id=? ORDER BY work_id",
+            f"SELECT {', '.join('w.' + c for c in self._UPLOAD_WORK_COLUMNS)} FROM upload_works w "
+            "JOIN uploads u ON u.upload_pk = w.upload_pk WHERE u.upload_id=? ORDER BY w.work_id",
             (upload_id,)).fetchall()]
 
     def upload_work_ids(self, upload_id: str) -> list[str]:
@@ -284,7 +285,8 @@ class SQLDecisions:
     def uploads_matching(self, work_id: str) -> list[str]:
         """Ids of the stored uploads whose screening matched ``work_id``, oldest first."""
         return [r[0] for r in self.b.execute(
-            "SELECT upload_id FROM upload_works WHERE work_id=? ORDER BY upload_pk", (work_id,)).fetchall()]
+            "SELECT u.upload_id FROM upload_works w JOIN uploads u ON u.upload_pk = w.upload_pk WHERE w.work_id=? "
+            "ORDER BY w.upload_pk", (work_id,)).fetchall()]
 
     def redecidable(self, work_id: str) -> list[dict]:
         """Screened uploads (status ok) that matched ``work_id`` and whose outcome the filter set
