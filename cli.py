@@ -231,10 +231,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print prescreen's version and exit.")] = False) -> None:
+                                                help="Print prescreen's version and exit.")] = False,
+          catalog: Annotated[Optional[str], typer.Option(
+              "--catalog", envvar="PRESCREEN_CATALOG", metavar="URL",
+              help="A PostgreSQL catalog (postgresql://...) instead of the data folder's SQLite file "
+                   "(default: [catalog] url in the config).")] = None) -> None:
     """Content-fingerprint pre-upload filter: rights holders register works; uploads are screened against them
     and get an explained decision (allow, review, block, or the work's own mute-audio or track) with the
     matched seconds."""
+    _CATALOG_URL[0] = catalog
+
+
+_CATALOG_URL: list[str | None] = [None]  # the global --catalog (read by _engine)
 
 
 app.add_typer(works_app, name="works")
@@ -373,8 +381,10 @@ def _parse_rules(texts: Optional[list[str]]) -> Optional[list[dict]]:
 
 
 def _app(home: Optional[Path], config: Optional[Path], check_format: bool = True, create: bool = False) -> App:
-    """Open the data folder (see App.open: only commands that add works may start a new one)."""
-    return App.open(home, config, create=create, check_format=check_format, clock=clock_from_environment())
+    """Open the data folder and its catalog (the global --catalog, else the config's [catalog] url, else the
+    folder's SQLite file; see App.open: only commands that add works may start a new one)."""
+    return App.open(home, config, create=create, check_format=check_format, clock=clock_from_environment(),
+                    catalog=_CATALOG_URL[0])
 
 
 @app.command()

@@ -61,8 +61,8 @@ def translated(home: Path | None = None) -> Iterator[None]:
         yield
     except PrescreenError:
         raise
-    except sqlite3.Error as exc:
-        from index import describe_sqlite_error
+    except sqlite3.Error as exc:  # (PostgreSQL's errors arrive as storage.DatabaseError: a CatalogError)
+        from storage import describe_sqlite_error
 
         where = f"{home / CATALOG_FILE}: " if home else ""
         holder = write_lock_holder(home) if home else None
@@ -405,24 +405,20 @@ class App:
 
     @classmethod
     def open(cls, home: str | os.PathLike | None = None, config: Config | str | os.PathLike | None = None, *,
-             create: bool = False, check_format: bool = True, clock: Clock = system_clock) -> "App":
-        """Open a data folder. Only use cases that add works (``create=True``) may start a new one: a
-        mistyped folder must not become an empty catalog that allows every upload because it has
-        nothing to compare with (InvalidInput, usage). ``check_format``: refuse a catalog whose
-        reference codes were made with other fingerprint settings (Unavailable) — off only to
-        refingerprint them."""
+             create: bool = False, check_format: bool = True, clock: Clock = system_clock,
+             catalog: str | None = None) -> "App":
+        """Open a data folder (and its catalog: the SQLite file in it, or the PostgreSQL database of
+        ``catalog`` or the config's ``[catalog] url``).
+
+        Only use cases that add works (``create=True``) may start a new catalog: a mistyped folder
+        or URL must not become an empty catalog that allows every upload because it has nothing to
+        compare with (InvalidInput, usage). ``check_format``: refuse a catalog whose reference codes
+        were made with other fingerprint settings (Unavailable) — off only to refingerprint them."""
         folder = resolve_home(home)
         with translated(folder):
-            if folder.exists() and not folder.is_dir():
-                raise InvalidInput(f"the data folder {folder} is a file, not a folder: check --home or "
-                                   "$PRESCREEN_HOME", usage=True)
-            if not create and not (folder / CATALOG_FILE).is_file():
-                state = "does not exist" if not folder.exists() else "has no prescreen catalog"
-                raise InvalidInput(f"the data folder {folder} {state}: check --home or $PRESCREEN_HOME "
-                                   "(`prescreen register` or `prescreen demo` creates one)", usage=True)
             if config is not None and not isinstance(config, Config):
                 config = load_config(config)
-            engine = Prescreen(folder, config, create=create, clock=clock)
+            engine = Prescreen(folder, config, create=create, clock=clock, catalog=catalog)
             try:
                 if check_format:
                     engine.check_format()

@@ -108,6 +108,18 @@ class AuditParams:
 
 
 @dataclass(frozen=True)
+class CatalogParams:
+    """Where the catalog is (TOML ``[catalog]``).
+
+    url: a PostgreSQL database (``postgresql://user@host/db``: one catalog shared by several machines),
+        or empty for the SQLite file in the data folder (``<home>/catalog.sqlite``). The data folder
+        still holds the index files, locks, logs and (by default) the audit key.
+    """
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
@@ -117,10 +129,12 @@ class Config:
     raw: dict
     service: ServiceParams = ServiceParams()
     audit: AuditParams = AuditParams()
+    catalog: CatalogParams = CatalogParams()
 
     @property
     def version(self) -> str:
-        blob = json.dumps(self.raw, sort_keys=True).encode()
+        """Digest of the settings that shape decisions (where the catalog is does not)."""
+        blob = json.dumps({k: v for k, v in self.raw.items() if k != "catalog"}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -298,6 +312,8 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "audit.key_env": ((lambda v: v == "" or (v.replace("_", "").isalnum() and v.isascii() and not v[0].isdigit())),
                       "must be an environment variable's name (letters, digits, _) or empty for none"),
     "audit.key_file": ((lambda v: v != "" and "\0" not in v), "must be a file name"),
+    "catalog.url": ((lambda v: v == "" or v.startswith(("postgresql://", "postgres://"))),
+                    "must be empty (the SQLite file in the data folder) or a postgresql:// URL"),
 }
 
 
@@ -504,4 +520,5 @@ def load_config(path: str | Path | None = None) -> Config:
         raw=raw,
         service=_build(ServiceParams, raw["service"]),
         audit=_build(AuditParams, raw["audit"]),
+        catalog=_build(CatalogParams, raw["catalog"]),
     )

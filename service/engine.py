@@ -13,9 +13,8 @@ detects and rebuilds from the catalog.
 
 from __future__ import annotations
 
-import json
+from contextlib import contextmanager
 import os
-import sqlite3
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
+from storage import DATABASE_ERRORS, is_url
 from policy import SEVERITY, Decision, Rule, UploadContext, WorkDecision, decide, ownership_claims
 from workflow import Workflow, WorkflowError
 
@@ -261,29 +261,39 @@ class ScreenResult:
 class Prescreen:
     """Library entry point: ``Prescreen(home, create=True).register(...)``, ``.screen(...)``.
 
-    home: the data folder (SQLite catalog + FAISS index files).
-    config: the effective configuration (defaults, or ``<home>/config.toml``).
+    home: the data folder (SQLite catalog + FAISS index files, locks, logs).
+    config: the effective configuration (defaults, or ``<home>/config.toml``). Its ``[catalog] url``, when
+        set, names a PostgreSQL catalog used instead of the data folder's SQLite file.
     create: make the data folder and its catalog when there is none. Without it a folder with no
         catalog is refused (DataFolderError): a mistyped path must not become an empty catalog that
         allows every upload because it has nothing to compare with.
     clock: the time of every decision, deadline and audit record (UTC; default the system clock;
         front ends pass :func:`clock_from_environment`).
+    catalog: a ``postgresql://`` URL of the catalog, over the config's ``[catalog] url`` (``--catalog``).
     """
 
     def __init__(self, home: str | os.PathLike | None = None, config: Config | None = None, *,
-                 create: bool = False, clock: Clock = system_clock):
+                 create: bool = False, clock: Clock = system_clock, catalog: str | None = None):
         self.home = resolve_home(home)
-        if not create and not (self.home / CATALOG_FILE).is_file():
+        if config is None and (self.home / "config.toml").exists():  # (a folder there is reported)
+            config = load_config(self.home / "config.toml")
+        config = config or load_config(None)
+        target = catalog or config.catalog.url or self.home / CATALOG_FILE
+        if catalog and not is_url(catalog):
+            raise ConfigError(f"--catalog: {catalog!r} is not a postgresql:// URL (without it the catalog is the "
+                              "SQLite file in the data folder)")
+        if self.home.exists() and not self.home.is_dir():
+            raise DataFolderError(f"the data folder {self.home} is a file, not a folder: check --home or "
+                                  "$PRESCREEN_HOME")
+        if not create and not is_url(target) and not (self.home / CATALOG_FILE).is_file():
             state = "does not exist" if not self.home.exists() else "has no prescreen catalog"
-            raise DataFolderError(f"the data folder {self.home} {state}: check the path (registering a work, or "
-                                  "Prescreen(home, create=True), creates one)")
+            raise DataFolderError(f"the data folder {self.home} {state}: check --home or $PRESCREEN_HOME "
+                                  "(`prescreen register` or `prescreen demo` creates one; in the library, "
+                                  "App.open(home, create=True))")
         _prepare_folder(self.home)
-        if config is None:
-            user = self.home / "config.toml"
-            config = load_config(user if user.exists() else None)
         self.config = config
         self._clock = clock
-        self.catalog = Catalog(self.home / CATALOG_FILE, timeout=config.service.lock_timeout_seconds)
+        self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds, create=create)
         try:
             code_bytes = {s.name: s.code_bytes(config.fingerprint, REFERENCE) for s in REGISTRY.indexed()}
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)
@@ -329,10 +339,14 @@ class Prescreen:
         return head + (f"; the details are in {where}" if where else "")
 
     # -- locking and index freshness -------------------------------------
-    def _write_lock(self):
-        """The data folder's write lock (see ``processes.write_lock``): LockTimeout after
-        ``[service] lock_timeout_seconds``, naming the holder."""
-        return write_lock(self.home, self.config.service.lock_timeout_seconds)
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """The data folder's write lock (see ``processes.write_lock``: LockTimeout after ``[service]
+        lock_timeout_seconds``, naming the holder), then the catalog's own (PostgreSQL: an advisory lock
+        that also holds against processes on other machines; CatalogError after the same time)."""
+        timeout = self.config.service.lock_timeout_seconds
+        with write_lock(self.home, timeout), self.catalog.write_lock(timeout):
+            yield
 
     def check_format(self) -> None:
         """Raise FormatMismatch if stored reference codes were made with other settings."""
@@ -396,7 +410,7 @@ class Prescreen:
                 made.append((given, path, *fingerprint_for_registration(path, self.config.fingerprint)))
             except MediaError as exc:
                 failures[given] = str(exc)
-            except sqlite3.Error:
+            except DATABASE_ERRORS:
                 raise  # the catalog, not the file: stops the registration (nothing was written)
             except Exception as exc:  # noqa: BLE001 - one file's failure is that file's, and nothing is written
                 failures[given] = self._failure_words("registering", given, exc)
@@ -473,7 +487,7 @@ class Prescreen:
                 usable = any(self._matchable(fp) for fp in kept)
                 conflict, found = (self._ownership_conflict(work_id, owner, given, fps.duration, query, now, actor)
                                    if usable and check_conflicts else (None, []))
-            except sqlite3.Error:
+            except DATABASE_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - the checks of one file failed inside prescreen
                 failures[given] = self._failure_words("checking", given, exc)
@@ -682,13 +696,9 @@ class Prescreen:
         policies = self.workflow.work_policies()
         released = []
         wanted = set(self.workflow.uploads_matching(work_id) if uploads is None else uploads)
-        rows = [r for r in self.catalog.db.execute(
-            "SELECT upload_id, uploader_id, declared_use, outcome, result FROM uploads u "
-            "WHERE status='ok' AND COALESCE(outcome_by, 'system') IN ('system', 'release') AND EXISTS "
-            "(SELECT 1 FROM json_each(u.result, '$.matches') m WHERE json_extract(m.value, '$.work_id') = ?)",
-            (work_id,)).fetchall() if r["upload_id"] in wanted]
+        rows = [r for r in self.catalog.decisions.redecidable(work_id) if r["upload_id"] in wanted]
         for row in rows:
-            result = json.loads(row["result"])
+            result = row["result"]
             if any(m.get("method") == "digest" for m in result["matches"]):
                 # a byte-identical copy, as screen_one finds it: its references (if still there), whole
                 matches = [_exact_match(r) for r in self.catalog.references_by_sha256(result["sha256"])]
@@ -699,12 +709,11 @@ class Prescreen:
             ctx = UploadContext(row["upload_id"], row["uploader_id"], row["declared_use"])
             decision = decide(matches, self.config.policy, policies, ctx, upload_seconds=result["duration"])
             if SEVERITY[decision.outcome] < SEVERITY.get(row["outcome"] or "allow", 0):
-                with self.catalog.transaction() as db:
+                with self.catalog.transaction():
                     self.workflow.release(now, actor, row["upload_id"], decision.outcome, why,
                                           {"reasons": list(decision.reasons)})
                     # later steps (a review of the released upload) read each work's current action here
-                    db.execute("UPDATE uploads SET result=json_set(result, '$.works', json(?)) WHERE upload_id=?",
-                               (json.dumps(_works_dicts(decision)), row["upload_id"]))
+                    self.catalog.decisions.set_work_outcomes(row["upload_id"], _works_dicts(decision))
                 released.append({"upload_id": row["upload_id"], "from": row["outcome"], "to": decision.outcome})
         return released
 
@@ -962,7 +971,7 @@ class Prescreen:
             result.decision = decide(result.matches, self.config.policy, policies, ctx, upload_seconds=result.duration)
         except MediaError as exc:
             result = _failed(result, "media", str(exc))
-        except sqlite3.Error:
+        except DATABASE_ERRORS:
             raise  # the catalog, not the file: the batch cannot go on (the caller says why)
         except Exception as exc:  # noqa: BLE001 - whatever fails while screening one file is that file's error
             result = _failed(result, "internal", self._failure_words("screening", given, exc))
@@ -1005,8 +1014,7 @@ class Prescreen:
             config_version=self.config.version, at=now.isoformat(timespec="seconds"),
         )
         result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
-        self.catalog.db.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
-                                (json.dumps(result.as_dict(), allow_nan=False), result.upload_pk))
+        self.catalog.decisions.set_result(result.upload_pk, result.as_dict())
 
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float],
                       upload_seconds: float, consume: bool = False) -> list[Segment]:

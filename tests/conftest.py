@@ -1,12 +1,21 @@
-"""Shared fixtures: a small corpus generated once per session, and a home with it registered.
+"""Shared fixtures: a small corpus generated once per session, a home with it registered, and
+a fresh PostgreSQL database per test when a server is given.
 
 All media is synthesised with mediagen (PyAV encodes it); nothing is fetched.
+
+PostgreSQL: ``PRESCREEN_TEST_POSTGRES_URL`` names a server prescreen may create databases on (say
+``postgresql://prescreen@/postgres?host=/tmp/pg``; ``.ci/run`` starts a throwaway one). Without it the
+tests that need it skip, saying so; with ``PRESCREEN_REQUIRE_SERVICES=1`` (CI) such a skip is a failure.
+``PRESCREEN_TEST_CATALOG_URL`` (a server too) puts the shared ``engine`` fixture's catalog there.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -14,6 +23,10 @@ import mediagen as mg
 from service import Prescreen
 
 SR = 22050
+POSTGRES_URL_VARIABLE = "PRESCREEN_TEST_POSTGRES_URL"
+CATALOG_URL_VARIABLE = "PRESCREEN_TEST_CATALOG_URL"  # a server: the engine fixture's catalog goes there
+REQUIRE_SERVICES_VARIABLE = "PRESCREEN_REQUIRE_SERVICES"
+SERVICE_MISSING = "service unavailable:"  # how a skip for want of a server begins (the hook below finds it)
 
 
 @dataclass
@@ -50,16 +63,79 @@ def corpus(tmp_path_factory) -> Corpus:
 
 
 @pytest.fixture(scope="session")
-def registered_home(tmp_path_factory, corpus: Corpus) -> Path:
+def registered_home(tmp_path_factory, corpus: Corpus):
+    """A data folder with the corpus registered. With ``PRESCREEN_TEST_CATALOG_URL`` (a PostgreSQL server)
+    its catalog is a new database there (named in the folder's config.toml), so the tests that screen
+    with the ``engine`` fixture run against PostgreSQL (tests that copy the folder or open its SQLite
+    file directly are SQLite's)."""
     home = tmp_path_factory.mktemp("home")
+    server = os.environ.get(CATALOG_URL_VARIABLE)
+    if server:
+        import psycopg
+        name = f"prescreen_engine_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        (home / "config.toml").write_text(f"[catalog]\nurl = {database_url(server, name)!r}\n".replace("'", '"'))
     with Prescreen(home, create=True) as engine:
         engine.register([corpus.film_path], "film", title="The Film", owner="Studio A")
         engine.register([corpus.film2_path], "film2", title="Second Film", owner="Studio B")
         engine.register([corpus.song_path], "song", title="The Song", owner="Label C")
-    return home
+    yield home
+    if server:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
 def engine(registered_home: Path):
     with Prescreen(registered_home, create=True) as e:
         yield e
+
+
+
+
+def _services_required() -> bool:
+    return os.environ.get(REQUIRE_SERVICES_VARIABLE, "") not in ("", "0")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With PRESCREEN_REQUIRE_SERVICES=1 a test skipped because a service is missing fails instead:
+    CI can never pass without the PostgreSQL tests having run."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _services_required() and isinstance(report.longrepr, tuple) \
+            and SERVICE_MISSING in str(report.longrepr[2]):
+        report.outcome = "failed"
+        report.longrepr = f"{report.longrepr[2]} ({REQUIRE_SERVICES_VARIABLE}=1: a missing service is a failure)"
+
+
+def database_url(server_url: str, name: str) -> str:
+    """``server_url`` naming the database ``name`` instead."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture()
+def postgres_url():
+    """The URL of a new, empty PostgreSQL database, dropped after the test (skips without a server)."""
+    server = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server:
+        pytest.skip(f"{SERVICE_MISSING} no PostgreSQL server ({POSTGRES_URL_VARIABLE} is not set; .ci/run starts one)")
+    psycopg = pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    name = f"prescreen_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield database_url(server, name)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_target(request, tmp_path):
+    """Where a new catalog goes, once per backend: an SQLite file, or a new PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return tmp_path / "catalog.sqlite"
+    return request.getfixturevalue("postgres_url")

@@ -4,6 +4,7 @@ refingerprinting, what a removal takes with it, exclusions, disputes, registrati
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,12 +44,10 @@ def _screen(engine, path, upload_id, uploader="erin"):
 
 # --------------------------------------------------------------------------- concurrent registration
 
-@pytest.mark.parametrize("second", ["same file", "re-encode"])
-def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corpus, second):
-    """Before, both succeeded (2 of 3 trials): the exact-file and ownership checks ran outside the lock."""
-    home = tmp_path / "home"
-    with Prescreen(home, create=True):
-        pass  # the catalog exists before the race
+def _race_registrations(tmp_path, corpus, second: str, homes: tuple, env: dict | None = None) -> None:
+    """Two owners register the film (``second``: the same file or a re-encode of it) at the same moment,
+    in two processes with data folders ``homes``: exactly one wins, the other is refused for the
+    existing work."""
     first = corpus.film_path
     other = first if second == "same file" else corpus.write("film_reencoded.mp4", corpus.film, video_bitrate=250_000)
     go = tmp_path / "go"
@@ -59,9 +58,9 @@ def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corp
             "sys.argv = ['prescreen', *sys.argv[2:]]\n"
             "main()\n")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(go), "register", str(path), "--work-id", work,
-                               "--owner", owner, "--home", str(home), "--json"], cwd=ROOT,
+                               "--owner", owner, "--home", str(home), "--json"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for path, work, owner in ((first, "a", "Owner A"), (other, "b", "Owner B"))]
+             for path, work, owner, home in ((first, "a", "Owner A", homes[0]), (other, "b", "Owner B", homes[1]))]
     go.touch()
     outs = [p.communicate(timeout=600) for p in procs]
     codes = [p.returncode for p in procs]
@@ -69,7 +68,29 @@ def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corp
     loser = json.loads(outs[codes.index(1)][0].splitlines()[-1])
     words = "exact file is already registered" if second == "same file" else "ownership conflict"
     assert any(words in why for why in loser["failures"].values()), loser
+
+
+@pytest.mark.parametrize("second", ["same file", "re-encode"])
+def test_two_owners_registering_the_same_content_at_once_one_wins(tmp_path, corpus, second):
+    """Before, both succeeded (2 of 3 trials): the exact-file and ownership checks ran outside the lock."""
+    home = tmp_path / "home"
+    with Prescreen(home, create=True):
+        pass  # the catalog exists before the race
+    _race_registrations(tmp_path, corpus, second, (home, home))
     with Prescreen(home, create=True) as engine:
+        assert len(engine.catalog.works()) == 1
+        assert engine.workflow.verify_audit()["problems"] == []
+
+
+@pytest.mark.parametrize("second", ["same file", "re-encode"])
+def test_two_machines_registering_the_same_content_on_postgresql_one_wins(tmp_path, corpus, postgres_url, second,
+                                                                         monkeypatch):
+    """On a shared PostgreSQL catalog the lock is the database's: two data folders (two machines, no
+    common file lock) registering the same content at once give one work and one refusal."""
+    monkeypatch.setenv("PRESCREEN_AUDIT_KEY", "k" * 40)  # (one key for every machine)
+    env = {**os.environ, "PRESCREEN_CATALOG": postgres_url}
+    _race_registrations(tmp_path, corpus, second, (tmp_path / "m1", tmp_path / "m2"), env)
+    with Prescreen(tmp_path / "m3", create=True, catalog=postgres_url) as engine:  # a third machine sees it
         assert len(engine.catalog.works()) == 1
         assert engine.workflow.verify_audit()["problems"] == []
 

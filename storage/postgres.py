@@ -1,0 +1,251 @@
+"""The shared backend: a PostgreSQL database (psycopg 3), for catalogs used from several machines.
+
+Locking is the database's, so it holds across machines: every write transaction takes one
+transaction-level advisory lock (``pg_advisory_xact_lock``) as it begins, which serialises writers
+as SQLite's ``BEGIN IMMEDIATE`` does (a claim, a suffixed upload id, the audit chain's head are read
+and written under it); a registration or removal also holds a session-level advisory lock over its
+checks and writes (:meth:`PostgresBackend.write_lock`), the cross-machine form of the data folder's
+file lock. Waits end after the catalog timeout (``lock_timeout``).
+
+The audit chain on PostgreSQL. Which row groups a transaction changed is noted by plpgsql triggers
+(AFTER each row change of a tracked table, cascades included) into a per-session TEMP table; a
+session that has none (psql, another program) writes untracked rows, which ``audit --verify`` then
+reports. What each changed group was *before* the transaction is computed in Python at commit, on a
+second connection: writers are serialised by the advisory lock, so that connection sees exactly the
+committed state this transaction started from, including any change made behind the log's back, which
+the seal then refuses as SQLite's does. (Computing digests in plpgsql would mean a second
+implementation of the digest; snapshotting rows in triggers would copy every fingerprint blob.)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+from .backend import Backend, Digest, DigestVia
+from .records import CatalogError
+from .schema import PRIMARY_ORDER, SCHEMA_VERSION, TABLES, TRACKED, postgres_ddl
+
+WRITE_TRANSACTION_LOCK = 0x70726573_63726e31  # advisory lock keys ('presc' 'rn1'/'rn2'), one per catalog database
+REGISTRATION_LOCK = 0x70726573_63726e32
+LOCK_POLL_SECONDS = 0.1
+
+_APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit EXECUTE FUNCTION audit_append_only();
+"""
+
+
+def _tracking_ddl() -> str:
+    """One plpgsql trigger per tracked table: the row groups a change touches go into the session's
+    ``audit_touched`` (when the session keeps one: prescreen's do)."""
+    out = ""
+    for table, kind, expr, _ in TRACKED:
+        def group(row: str) -> str:
+            return f"'{kind}:' || {expr.replace('R.', row + '.')}"
+        out += f"""
+CREATE OR REPLACE FUNCTION audit_touch_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE g text;
+BEGIN
+  IF to_regclass('pg_temp.audit_touched') IS NULL THEN RETURN NULL; END IF;
+  IF TG_OP <> 'INSERT' THEN
+    g := {group('OLD')};
+    IF g IS NOT NULL THEN INSERT INTO pg_temp.audit_touched VALUES (g) ON CONFLICT DO NOTHING; END IF;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    g := {group('NEW')};
+    IF g IS NOT NULL THEN INSERT INTO pg_temp.audit_touched VALUES (g) ON CONFLICT DO NOTHING; END IF;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER audit_touch AFTER INSERT OR UPDATE OR DELETE ON {table}
+  FOR EACH ROW EXECUTE FUNCTION audit_touch_{table}();
+"""
+    return out
+
+
+class _Row(tuple):
+    """A result row read by position, by column name, and into a dict (``dict(row)``), as sqlite3.Row."""
+
+    def __new__(cls, values: Sequence, index: dict[str, int]):
+        row = super().__new__(cls, values)
+        row._index = index
+        return row
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _row_factory(cursor):
+    index = {c.name: i for i, c in enumerate(cursor.description or ())}
+    return lambda values: _Row(values, index)
+
+
+def redact(url: str) -> str:
+    """A connection URL without its password (for messages)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+class PostgresBackend(Backend):
+    """The catalog in the PostgreSQL database at ``url`` (``postgresql://user@host/db``, a unix-socket
+    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock. ``create``:
+    make the tables in a database that has none (else CatalogError: a mistyped URL must not become an
+    empty catalog that allows every upload)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, timeout: float = 30.0, create: bool = True):
+        super().__init__()
+        import psycopg  # (the optional dependency: only a PostgreSQL catalog needs it)
+        self._psycopg = psycopg
+        self.url, self.target, self.timeout = url, redact(url), timeout
+        self._side = None  # a second connection: the committed state, for the audit chain's "before"
+        try:
+            self.db = self._connect()
+        except psycopg.Error as exc:
+            raise CatalogError(f"{self.target}: {self.describe_error(exc)}") from None
+        try:
+            with self.transaction():
+                self._ensure_schema(create)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _connect(self):
+        db = self._psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
+                                   connect_timeout=max(1, int(self.timeout)))
+        db.execute(f"SET lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
+        db.execute("SET client_min_messages = warning")
+        return db
+
+    def _ensure_schema(self, create: bool) -> None:
+        """Create the tables (a new database) or check the schema version, under the write lock."""
+        has_meta = self.scalar("SELECT to_regclass('meta') IS NOT NULL")
+        if has_meta:
+            version = self.scalar("SELECT value FROM meta WHERE key='schema_version'")
+            if version is not None and int(version) != SCHEMA_VERSION:
+                raise CatalogError(f"{self.target} has catalog schema {version}, this prescreen uses "
+                                   f"{SCHEMA_VERSION}; register the works again into a new database")
+            if version is not None:
+                return
+        if not create:
+            raise CatalogError(f"{self.target} holds no prescreen catalog: check the URL (registering a work, or "
+                               "Prescreen(home, create=True), creates one)")
+        self._script(postgres_ddl(TABLES) + _APPEND_ONLY + _tracking_ddl())
+        self.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
+                     "excluded.value", (str(SCHEMA_VERSION),))
+        self.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
+
+    def _script(self, sql: str) -> None:
+        self._run(self.db, sql, None)
+
+    # -- statements and transactions --------------------------------------
+    def _run(self, db, sql: str, args):
+        try:
+            if args is None:
+                return db.execute(sql)
+            return db.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(args))
+        except self._psycopg.Error as exc:
+            raise DatabaseError(f"{self.target}: {self.describe_error(exc)}", exc) from exc
+
+    def execute(self, sql: str, args: Sequence = ()):
+        return self._run(self.db, sql, args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE
+
+    def _begin(self) -> None:
+        self.execute("BEGIN")
+        self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_TRANSACTION_LOCK,))
+
+    def _commit(self) -> None:
+        self.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            self.db.execute("ROLLBACK")
+        except self._psycopg.Error:
+            pass  # the connection is gone: the server ended the transaction
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self.in_transaction:
+            yield
+            return
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            self._rollback()
+
+    @contextmanager
+    def write_lock(self, timeout: float) -> Iterator[None]:
+        """The registration lock (session-level advisory lock): CatalogError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.scalar("SELECT pg_try_advisory_lock(?)", (REGISTRATION_LOCK,)):
+            if time.monotonic() > deadline:
+                raise CatalogError(f"{self.target}: another prescreen process (perhaps on another machine) held "
+                                   f"the catalog's write lock for more than {timeout:g} s; try again when it "
+                                   "has finished")
+            time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            try:
+                self.execute("SELECT pg_advisory_unlock(?)", (REGISTRATION_LOCK,))
+            except DatabaseError:
+                pass  # the connection is gone, and the lock with it
+
+    # -- dialect ----------------------------------------------------------
+    def row_order(self, table: str) -> str:
+        return PRIMARY_ORDER[table]
+
+    def integrity_problems(self) -> list[str]:
+        return []  # (foreign keys are enforced by the server; pages are its own)
+
+    def install_audit_tracking(self, digest: Digest) -> None:
+        self.execute("CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY)")
+
+    def take_touched(self, digest: DigestVia) -> tuple[list[str], dict[str, str | None]]:
+        touched = [r[0] for r in self.execute("SELECT grp FROM pg_temp.audit_touched ORDER BY grp").fetchall()]
+        if not touched:
+            return [], {}
+        self.execute("DELETE FROM pg_temp.audit_touched")
+        if self._side is None:
+            self._side = self._connect()
+        side = lambda sql, args=(): self._run(self._side, sql, args)  # noqa: E731
+        return touched, {g: digest(g, side) for g in touched}
+
+    def describe_error(self, exc: BaseException) -> str:
+        errors = self._psycopg.errors
+        text = " ".join(str(exc).split())
+        if isinstance(exc, errors.LockNotAvailable):
+            return ("the catalog is locked by another process (another prescreen command writing, perhaps on "
+                    "another machine); try again when it has finished")
+        if isinstance(exc, self._psycopg.OperationalError):
+            return f"cannot reach the PostgreSQL catalog ({text})"
+        return f"catalog error: {text}"
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+        self.db.close()
+
+
+class DatabaseError(CatalogError):
+    """A PostgreSQL error, in words (``cause``: the driver's exception)."""
+
+    def __init__(self, message: str, cause: BaseException):
+        super().__init__(message)
+        self.cause = cause

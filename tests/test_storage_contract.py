@@ -1,0 +1,416 @@
+"""One contract for every catalog backend: the same tests run against SQLite and PostgreSQL.
+
+What the engine and the rights workflow rely on from storage: references with their fingerprints,
+uploads with their per-work rows, atomic claims, the rights records, the keyed audit chain (and
+its detection of tampering), and writers serialised by the database's own lock.
+PostgreSQL runs need a server (see ``tests/conftest.py``: ``PRESCREEN_TEST_POSTGRES_URL``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from fingerprint import AUDIO, VIDEO, Fingerprint
+from index import Catalog, CatalogError, NewReference
+from storage import is_url
+from workflow import Workflow, WorkflowError, WorkflowParams
+
+KEY = b"k" * 32
+NOW = datetime(2030, 1, 1, 12, tzinfo=timezone.utc)
+
+
+def fingerprint(signal: str, n: int, width: int, seed: int) -> Fingerprint:
+    rng = np.random.default_rng(seed)
+    starts = np.arange(n) * 0.25
+    return Fingerprint(signal, rng.integers(0, 256, (n, width), dtype=np.uint8), starts, starts + 0.25,
+                       rng.integers(0, 3, n, dtype=np.uint8))
+
+
+def new_ref(name: str, seed: int, duration: float = 12.0) -> NewReference:
+    return NewReference(path=f"/media/{name}", sha256=f"sha-{name}", md5=f"md5-{name}", size=1000 + seed,
+                        duration=duration, has_video=True, has_audio=True,
+                        fingerprints=(fingerprint(VIDEO, 40, 32, seed), fingerprint(AUDIO, 30, 4, seed + 1)))
+
+
+def result_doc(matches: dict[str, tuple[float, str]], decision: str | None = "block") -> dict:
+    """A screening result document as the engine stores it: {work_id: (matched seconds, outcome)}."""
+    return {"status": "ok", "decision": decision, "rule": "r", "reasons": ["because"], "duration": 20.0,
+            "matches": [{"work_id": w, "modality": "video", "method": "fingerprint", "segments": [],
+                         "matched_seconds": s, "upload_coverage": s / 20.0, "reference_coverage": 0.5}
+                        for w, (s, _) in matches.items()],
+            "works": [{"work_id": w, "outcome": o, "rule": "r", "band": "substantial"} for w, (_, o) in matches.items()]}
+
+
+def open_workflow(target) -> tuple[Catalog, Workflow]:
+    catalog = Catalog(target, timeout=5.0)
+    return catalog, Workflow(catalog, WorkflowParams(), "test-config", lambda create: KEY, clock=lambda: NOW)
+
+
+@pytest.fixture()
+def store(catalog_target):
+    catalog, workflow = open_workflow(catalog_target)
+    yield catalog, workflow
+    catalog.close()
+
+
+def raw_sql(target, *statements) -> None:
+    """Run statements on the database directly, as another program would (not through prescreen)."""
+    if is_url(target):
+        import psycopg
+        with psycopg.connect(target, autocommit=True) as db:
+            for sql in statements:
+                db.execute(sql)
+    else:
+        db = sqlite3.connect(target, isolation_level=None)
+        for sql in statements:
+            db.execute(sql)
+        db.close()
+
+
+def register(catalog: Catalog, workflow: Workflow, work_id: str, owner: str, *refs: NewReference) -> list[int]:
+    with catalog.transaction():
+        ids, _ = catalog.add_references(work_id, work_id.title(), owner, list(refs))
+        workflow.audit(NOW, "operator", "register", {"ref_ids": ids}, work_id=work_id)
+    return ids
+
+
+def screen(catalog: Catalog, workflow: Workflow, result: dict, upload_id: str | None = None,
+           uploader_id: str | None = "erin") -> str:
+    with catalog.transaction():
+        _, uid = catalog.record_upload("/uploads/u.mp4", "sha-up", 10, "ok", None, result["decision"], result,
+                                       upload_id=upload_id, uploader_id=uploader_id, at=NOW.isoformat())
+        workflow.record_screening(NOW, uid, result)
+    return uid
+
+
+# -- references -----------------------------------------------------------
+def test_references_round_trip(store):
+    catalog, workflow = store
+    a, b = new_ref("a.mp4", 1), new_ref("b.mp4", 2)
+    gen = catalog.generation()
+    ids = register(catalog, workflow, "film", "Studio A", a, b)
+    assert catalog.generation() == gen + 1  # one registration, one generation
+    work = catalog.get_work("film")
+    assert (work.title, work.owner, work.rules, work.priority) == ("Film", "Studio A", [], False)
+    refs = catalog.references("film")
+    assert [r.ref_id for r in refs] == ids and refs[0].path == "/media/a.mp4" and refs[0].duration == 12.0
+    assert catalog.references_by_sha256("sha-b.mp4")[0].ref_id == ids[1]
+    stored = dict(catalog.fingerprints(VIDEO))
+    for ref_id, ref in zip(ids, (a, b)):
+        original = ref.fingerprints[0]
+        np.testing.assert_array_equal(stored[ref_id].codes, original.codes)
+        np.testing.assert_array_equal(stored[ref_id].starts, original.starts)
+        np.testing.assert_array_equal(stored[ref_id].variants, original.variants)
+    assert [r for r, _ in catalog.fingerprints(AUDIO, [ids[1]])] == [ids[1]]
+    assert catalog.work_summaries()[0]["video_codes"] == 80
+    with pytest.raises(CatalogError, match="belongs to"):
+        catalog.add_references("film", "", "Studio B", [new_ref("c.mp4", 3)])
+    assert len(catalog.references()) == 2  # the refused one wrote nothing
+    catalog.set_work_settings("film", rules=[{"action": "block"}], priority=True)
+    assert catalog.get_work("film").rules == [{"action": "block"}] and catalog.get_work("film").priority
+    removed, _ = catalog.remove_work("film")
+    assert removed == ids and catalog.references() == [] and list(catalog.fingerprints(VIDEO)) == []
+
+
+def test_replace_fingerprints_bumps_generation(store):
+    catalog, workflow = store
+    (ref_id,) = register(catalog, workflow, "film", "A", new_ref("a.mp4", 1))
+    gen = catalog.generation()
+    fresh = fingerprint(VIDEO, 5, 32, 99)
+    assert catalog.replace_fingerprints({ref_id: (fresh,)}, {"fingerprint_format": "f2"}) == gen + 1
+    ((_, got),) = list(catalog.fingerprints(VIDEO))
+    np.testing.assert_array_equal(got.codes, fresh.codes)
+    assert list(catalog.fingerprints(AUDIO)) == [] and catalog.get_meta("fingerprint_format") == "f2"
+
+
+# -- decisions --------------------------------------------------------------
+def test_uploads_and_their_work_rows(store):
+    catalog, workflow = store
+    register(catalog, workflow, "film", "A", new_ref("a.mp4", 1))
+    register(catalog, workflow, "song", "B", new_ref("s.m4a", 2))
+    both = screen(catalog, workflow, result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1")
+    again = screen(catalog, workflow, result_doc({"song": (5.0, "allow")}, "allow"), "up-1")
+    auto = screen(catalog, workflow, result_doc({}, "allow"), None)
+    assert (both, again) == ("up-1", "up-1#2") and auto.startswith("u")
+    rows = catalog.decisions.upload_works("up-1")
+    assert [(r.work_id, r.outcome, r.matched_seconds) for r in rows] == [("film", "block", 12.0),
+                                                                          ("song", "review", 3.0)]
+    assert catalog.decisions.uploads_matching("song") == ["up-1", "up-1#2"]
+    assert catalog.decisions.uploads_matching("film") == ["up-1"]
+    assert [r["upload_id"] for r in catalog.decisions.redecidable("song")] == ["up-1", "up-1#2"]
+    assert catalog.latest_upload("up-1")["upload_id"] == "up-1#2"
+    assert catalog.upload("up-1")["result"]["matches"][0]["work_id"] == "film"  # the JSON document, as stored
+    catalog.decisions.set_work_outcomes("up-1", [{"work_id": "film", "outcome": "allow", "rule": "x", "band": "none"}])
+    assert catalog.decisions.upload_works("up-1")[0].outcome == "allow"
+    assert catalog.upload("up-1")["result"]["works"][0]["outcome"] == "allow"
+    workflow.release(NOW, "operator", "up-1", "allow", "exclusion", {})  # the filter's outcome, released
+    assert catalog.upload("up-1")["outcome_by"] == "release"
+    assert [r["upload_id"] for r in catalog.decisions.redecidable("film")] == ["up-1"]  # (a person's would not be)
+    assert catalog.upload_count() == 3 and catalog.upload_rows(limit=1)[0]["upload_id"] == auto
+    assert workflow.verify_audit()["problems"] == []
+
+
+def test_claims(store):
+    catalog, _ = store
+    holder = {"token": "t1", "pid": 1, "host": "h", "boot_id": None, "proc_start": None, "command": "c",
+              "started_at": NOW.isoformat()}
+    claim_id, held = catalog.claim("up-9", "/x", holder)
+    assert held is None
+    again, held = catalog.claim("up-9", "/x", {**holder, "token": "t2"})
+    assert again is None and held["token"] == "t1"
+    assert catalog.take_over_claim(claim_id, "t1", {**holder, "token": "t3"})
+    assert not catalog.take_over_claim(claim_id, "t1", holder)  # another process changed it first
+    assert not catalog.drop_claim(claim_id, "t1") and catalog.drop_claim(claim_id, "t3")
+    assert catalog.claims() == []
+
+
+def _claim_in_process(target, barrier, results) -> None:
+    catalog = Catalog(target, timeout=20.0)
+    barrier.wait()
+    claim_id, _ = catalog.claim("up-race", "/x", {"token": multiprocessing.current_process().name, "pid": 1,
+                                                 "host": "h", "boot_id": None, "proc_start": None, "command": "c",
+                                                 "started_at": NOW.isoformat()})
+    results.put(claim_id is not None)
+    catalog.close()
+
+
+def test_concurrent_claims_one_wins(catalog_target):
+    Catalog(catalog_target).close()  # (the schema, before the race)
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_process, args=(catalog_target, barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sorted(results.get(timeout=5) for _ in procs) == [False, False, False, True]
+
+
+# -- rights -----------------------------------------------------------------
+def test_rights_process(store):
+    catalog, workflow = store
+    (ref_id,) = register(catalog, workflow, "film", "A", new_ref("a.mp4", 1, duration=40.0))
+    uid = screen(catalog, workflow, result_doc({"film": (12.0, "block")}), "up-1")
+    # a dispute needs the uploader of record
+    with pytest.raises(WorkflowError, match="uploader of record"):
+        workflow.file_dispute(NOW, uid, "fair use", "mallory")
+    filed = workflow.file_dispute(NOW, uid, "fair use", "erin")
+    assert workflow.dispute(filed["dispute_id"])["status"] == "open"
+    assert [r["review_id"] for r in workflow.reviews()] == [filed["review_id"]]
+    decided = workflow.decide_review(NOW + timedelta(hours=1), filed["review_id"], "rita", "upheld")
+    assert decided["status"] == "decided" and workflow.dispute(filed["dispute_id"])["status"] == "upheld"
+    assert catalog.upload(uid)["outcome_by"] == "dispute" and catalog.decisions.redecidable("film") == []
+    assert workflow.uploader(NOW, "erin")["active_strikes"] == 1
+    # exclusions: out of range and unknown references refused; listed and removed
+    with pytest.raises(WorkflowError, match="past its end"):
+        workflow.add_exclusion(NOW, "op", "film", 10, 999, "x")
+    with pytest.raises(WorkflowError, match="no reference 99"):
+        workflow.add_exclusion(NOW, "op", "film", 0, 5, "x", ref_id=99)
+    ex = workflow.add_exclusion(NOW, "op", "film", 0.0, 5.0, "public domain", ref_id=ref_id)
+    assert workflow.excluded_by_ref() == {ref_id: [(0.0, 5.0)]}
+    assert workflow.remove_exclusion(NOW, "op", "film", ex, "mistake")["reason"] == "public domain"
+    assert workflow.exclusions() == []
+    # licences
+    workflow.license(NOW, "op", "film", "erin")
+    workflow.license(NOW, "op", "film", "erin")  # (granted twice: one licence)
+    assert workflow.work_policies()["film"].licensed_uploaders == frozenset({"erin"})
+    workflow.license(NOW, "op", "film", "erin", granted=False)
+    assert workflow.work_policies()["film"].licensed_uploaders == frozenset()
+    # a notice blocks a later upload and closes its pending review
+    later = screen(catalog, workflow, result_doc({"film": (4.0, "review")}, "review"), "up-2")
+    notice = workflow.record_notice(NOW, "op", "film", "/uploads/u.mp4", ref_id, later)
+    assert catalog.upload(later)["outcome"] == "block" and catalog.upload(later)["outcome_by"] == "notice"
+    assert workflow.reviews() == [] and notice >= 1
+    # deadlines: a pending review past its due time expires to the configured outcome
+    third = screen(catalog, workflow, result_doc({"film": (4.0, "review")}, "review"), "up-3")
+    assert [r["upload_id"] for r in workflow.expire_due(NOW + timedelta(days=30))] == [third]
+    assert catalog.upload(third)["outcome"] == "allow"
+    report = workflow.report(NOW)
+    assert report["uploads_screened"] == 3 and report["per_work"]["film"]["matched_uploads"] == 3
+    assert report["disputes"] == {"upheld": 1} and report["strikes_active"] == 1
+    actions = [r["action"] for r in workflow.audit_records(work_id="film")]
+    assert "dispute-filed" in actions and "takedown-notice" in actions and "exclusion-remove" in actions
+    assert workflow.verify_audit()["problems"] == []
+
+
+# -- the audit chain --------------------------------------------------------
+def _populated(target) -> None:
+    catalog, workflow = open_workflow(target)
+    register(catalog, workflow, "film", "A", new_ref("a.mp4", 1))
+    register(catalog, workflow, "song", "B", new_ref("s.m4a", 2))
+    screen(catalog, workflow, result_doc({"film": (12.0, "block")}), "up-1")
+    workflow.set_priority(NOW, "op", "song", True)
+    catalog.close()
+
+
+def test_audit_chain_intact_and_reopened(catalog_target):
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    checked = workflow.verify_audit()
+    assert checked["problems"] == [] and checked["records"] == 4
+    workflow.license(NOW, "op", "film", "erin")  # a later session continues the chain
+    assert workflow.verify_audit(expect_head=checked["head"])["problems"] == []
+    catalog.close()
+
+
+@pytest.mark.parametrize("change, found", [
+    ("DELETE FROM upload_works WHERE work_id='film'", "upload 'up-1': its per-work rows differ"),
+    ("UPDATE upload_works SET outcome='allow'", "upload 'up-1': its per-work rows differ"),
+    ("INSERT INTO upload_works VALUES (1, 'up-1', 'song', 'block', 1, 0.1, 0.1, 'video', 'fingerprint')",
+     "upload 'up-1': its per-work rows differ"),
+])
+def test_per_work_rows_changed_behind_the_log(catalog_target, change, found):
+    """upload_works is derived from the hashed result document: verify checks that they agree."""
+    _populated(catalog_target)
+    raw_sql(catalog_target, change)
+    catalog, workflow = open_workflow(catalog_target)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    catalog.close()
+
+
+@pytest.mark.parametrize("change, found, touch", [
+    ("UPDATE works SET title='Stolen' WHERE work_id='film'", "work 'film': changed behind the log's back",
+     lambda w: w.set_priority(NOW, "op", "film", True)),
+    ("UPDATE uploads SET outcome='allow' WHERE upload_id='up-1'", "upload 'up-1': changed behind the log's back",
+     lambda w: w.open_review(NOW, "up-1")),
+    ("DELETE FROM refs WHERE work_id='song'", "work 'song': changed behind",
+     lambda w: w.set_priority(NOW, "op", "song", False)),
+    ("INSERT INTO licenses VALUES ('film', 'mallory', 'x')", "work 'film': changed behind",
+     lambda w: w.license(NOW, "op", "film", "erin")),
+])
+def test_rows_changed_behind_the_log(catalog_target, change, found, touch):
+    _populated(catalog_target)
+    raw_sql(catalog_target, change)
+    catalog, workflow = open_workflow(catalog_target)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    with pytest.raises(CatalogError, match="behind the audit log's back"):  # never sealed over by a later write
+        touch(workflow)
+    catalog.close()
+
+
+def _disable_append_only(target) -> list[str]:
+    if is_url(target):
+        return ["ALTER TABLE audit DISABLE TRIGGER USER"]
+    return ["DROP TRIGGER audit_no_update", "DROP TRIGGER audit_no_delete"]
+
+
+@pytest.mark.parametrize("tampering, found", [
+    ("UPDATE audit SET actor='someone else' WHERE audit_id=2", "content does not match its MAC"),
+    ("DELETE FROM audit WHERE audit_id=(SELECT MAX(audit_id) FROM audit)", "the chain head counts"),
+    ("DELETE FROM audit", "the chain head counts"),
+    ("INSERT INTO audit(audit_id, at, actor, action, evidence) VALUES (0, 'x', 'x', 'x', '{}')", "not written by"),
+])
+def test_log_tampering_detected(catalog_target, tampering, found):
+    _populated(catalog_target)
+    raw_sql(catalog_target, *_disable_append_only(catalog_target), tampering)
+    catalog, workflow = open_workflow(catalog_target)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    catalog.close()
+
+
+def test_audit_log_is_append_only(catalog_target):
+    _populated(catalog_target)
+    errors = (sqlite3.DatabaseError,)
+    if is_url(catalog_target):
+        import psycopg
+        errors = (psycopg.Error,)
+    for sql in ("UPDATE audit SET actor='x'", "DELETE FROM audit"):
+        with pytest.raises(errors, match="append-only"):
+            raw_sql(catalog_target, sql)
+
+
+# -- writers ----------------------------------------------------------------
+def _audited_writes(target, barrier, n: int, who: str) -> None:
+    catalog, workflow = open_workflow(target)
+    barrier.wait()
+    for i in range(n):
+        workflow.license(NOW, who, "film", f"{who}-{i}")
+    catalog.close()
+
+
+def test_concurrent_writers_keep_one_chain(catalog_target):
+    """Writers in several processes are serialised by the database's lock: no record lost, no fork in
+    the chain (every record follows the one before it)."""
+    _populated(catalog_target)
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(3)
+    procs = [ctx.Process(target=_audited_writes, args=(catalog_target, barrier, 8, f"p{i}")) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    catalog, workflow = open_workflow(catalog_target)
+    assert len(workflow.rights.licensed()["film"]) == 24
+    assert len(workflow.audit_records(action="license-grant")) == 24
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+
+
+def test_write_transaction_waits_for_the_other_writer(catalog_target):
+    """While one connection holds a write transaction, another's gives up after its timeout."""
+    first = Catalog(catalog_target, timeout=5.0)
+    second = Catalog(catalog_target, timeout=0.5)
+    with first.transaction():
+        first.set_meta("holder", "first")
+        with pytest.raises((sqlite3.OperationalError, CatalogError), match="locked"):
+            second.set_meta("holder", "second")
+    second.set_meta("holder", "second")
+    assert first.get_meta("holder") == "second"
+    first.close()
+    second.close()
+
+
+def test_registration_lock_is_the_databases(catalog_target):
+    """The lock a registration holds over its checks and writes: on PostgreSQL the database's (it holds
+    across machines); on SQLite the data folder's file lock does this (the catalog's is a no-op)."""
+    first, second = Catalog(catalog_target), Catalog(catalog_target)
+    with first.write_lock(1.0):
+        if is_url(catalog_target):
+            with pytest.raises(CatalogError, match="write lock"):
+                with second.write_lock(0.3):
+                    pass
+    with second.write_lock(0.3):  # released: the next one gets it
+        pass
+    first.close()
+    second.close()
+
+
+# -- migration ----------------------------------------------------------------
+def test_a_schema_3_catalog_gets_its_upload_works_once(tmp_path):
+    """A catalog written before upload_works existed (schema 3) opens, migrated: the per-work rows of
+    every stored upload are filled from its JSON result, the audit chain stays intact, and uploads are
+    found by work from then on."""
+    path = tmp_path / "catalog.sqlite"
+    catalog, workflow = open_workflow(path)
+    register(catalog, workflow, "film", "A", new_ref("a.mp4", 1))
+    register(catalog, workflow, "song", "B", new_ref("s.m4a", 2))
+    screen(catalog, workflow, result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1")
+    screen(catalog, workflow, result_doc({"song": (5.0, "allow")}, "allow"), "up-2")
+    head = workflow.verify_audit()["head"]
+    catalog.close()
+    raw_sql(path, "DROP TABLE upload_works", "UPDATE meta SET value='3' WHERE key='schema_version'")
+    catalog, workflow = open_workflow(path)
+    assert catalog.get_meta("schema_version") == "4"
+    assert catalog.decisions.uploads_matching("song") == ["up-1", "up-2"]
+    assert [(w.work_id, w.outcome, w.matched_seconds) for w in catalog.decisions.upload_works("up-1")] == [
+        ("film", "block", 12.0), ("song", "review", 3.0)]
+    assert workflow.verify_audit(expect_head=head)["problems"] == []
+    catalog.close()
+    raw_sql(path, "DELETE FROM upload_works WHERE upload_id='up-2'")  # schema 4 now: not filled again
+    catalog = Catalog(path)
+    assert catalog.decisions.uploads_matching("song") == ["up-1"]
+    catalog.close()
+
+
+def test_a_database_without_a_catalog_is_not_made_one_unless_asked(postgres_url):
+    """As a data folder without catalog.sqlite: opening an empty database without ``create`` is refused."""
+    with pytest.raises(CatalogError, match="holds no prescreen catalog"):
+        Catalog(postgres_url, create=False)
+    Catalog(postgres_url, create=True).close()
+    Catalog(postgres_url, create=False).close()
