@@ -80,10 +80,40 @@ def registered_home(tmp_path_factory, corpus: Corpus):
         engine.register([corpus.film_path], "film", title="The Film", owner="Studio A")
         engine.register([corpus.film2_path], "film2", title="Second Film", owner="Studio B")
         engine.register([corpus.song_path], "song", title="The Song", owner="Label C")
+    if server:  # a pristine copy nobody connects to: copy_home clones it (a template must have no sessions)
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}_t TEMPLATE {name}")
+        (home / TEMPLATE_DATABASE_FILE).write_text(f"{name}_t")
     yield home
     if server:
         with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            for db in (name, f"{name}_t", *_CLONES.pop(name, ())):
+                admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+TEMPLATE_DATABASE_FILE = ".test-template-database"  # in a registered home whose catalog is on PostgreSQL
+_CLONES: dict[str, list[str]] = {}  # database -> the clones copy_home made of it (dropped with it)
+
+
+def copy_home(src: Path, dst: Path) -> Path:
+    """A private copy of the data folder ``src`` at ``dst``. A folder whose catalog is a PostgreSQL
+    database (``PRESCREEN_TEST_CATALOG_URL``) gets its own clone of the database, so a test that changes
+    its copy never changes anyone else's catalog."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    marker = dst / TEMPLATE_DATABASE_FILE
+    if marker.exists():
+        import psycopg
+
+        server, template = os.environ[CATALOG_URL_VARIABLE], marker.read_text().strip()
+        name = f"prescreen_copy_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        _CLONES.setdefault(template[:-2], []).append(name)
+        (dst / "config.toml").write_text(f"[catalog]\nurl = {database_url(server, name)!r}\n".replace("'", '"'))
+        marker.unlink()
+    return dst
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +169,11 @@ def catalog_target(request, tmp_path):
     if request.param == "sqlite":
         return tmp_path / "catalog.sqlite"
     return request.getfixturevalue("postgres_url")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests whose catalog is the shared registered home's (``-m catalog`` selects them):
+    ``.ci/run`` runs them a second time with that catalog on PostgreSQL (PRESCREEN_TEST_CATALOG_URL)."""
+    for item in items:
+        if "registered_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.catalog)

@@ -3,11 +3,11 @@ the one error hierarchy, the clock passed in, and the refusal to screen against 
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import copy_home
 
 from mediagen import transforms as tf
 from policy import UploadContext
@@ -30,8 +30,7 @@ class Clock:
 @pytest.fixture()
 def home(registered_home, tmp_path) -> Path:
     dst = tmp_path / "home"
-    shutil.copytree(registered_home, dst)
-    return dst
+    return copy_home(registered_home, dst)
 
 
 def _screen(app: App, path: Path, upload_id: str, uploader: str | None = "uma"):

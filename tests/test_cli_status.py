@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
+from conftest import copy_home
 from typer.testing import CliRunner
 
 from cli import app
@@ -24,7 +24,7 @@ def cli(home, *args, code=0):
 def screened(registered_home, corpus, tmp_path_factory):
     """A home where a full copy (block) and a short quote (review) were screened with an uploader."""
     home = tmp_path_factory.mktemp("status") / "home"
-    shutil.copytree(registered_home, home)
+    copy_home(registered_home, home)
     copy = corpus.write("status_copy.mp4", corpus.film, video_bitrate=300_000)
     quote = corpus.write("status_quote.mp4", tf.embed(tf.excerpt(corpus.film, 3, 9), tf.excerpt(corpus.other, 20, 40),
                                                      at=2))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_home
 from typer.testing import CliRunner
 
 import mediagen as mg
@@ -33,8 +33,7 @@ def cli(home, *args, code=0):
 @pytest.fixture()
 def home(registered_home, tmp_path):
     dst = tmp_path / "home"
-    shutil.copytree(registered_home, dst)
-    return dst
+    return copy_home(registered_home, dst)
 
 
 def _screen(engine, path, upload_id, uploader="erin"):
