@@ -780,10 +780,10 @@ def config_show(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFla
             _say(f"note: there is no data folder {folder}; showing the built-in defaults", console=err)
     cfg = load_config(config)  # a bad file: a usage error (see _guarded)
     if as_json:
-        print(_dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.raw}))
+        print(_dumps({"version": cfg.version, "source": str(config) if config else "defaults", **cfg.shown()}))
     else:
         _say(f"# config version {cfg.version} from {config or 'built-in defaults'}")
-        out.print_json(_dumps(cfg.raw))
+        out.print_json(_dumps(cfg.shown()))
 
 
 @config_app.command("defaults")

@@ -137,6 +137,15 @@ class Config:
         blob = json.dumps({k: v for k, v in self.raw.items() if k != "catalog"}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
+    def shown(self) -> dict:
+        """The settings as given, for people to read: a password in the catalog URL is masked."""
+        from storage import redact
+
+        catalog = self.raw.get("catalog", {})
+        if not catalog.get("url"):
+            return self.raw
+        return {**self.raw, "catalog": {**catalog, "url": redact(catalog["url"])}}
+
 
 def default_toml() -> str:
     return resources.files("service").joinpath("default.toml").read_text()

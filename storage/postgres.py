@@ -92,8 +92,10 @@ def _row_factory(cursor):
 
 
 def redact(url: str) -> str:
-    """A connection URL without its password (for messages)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    """A connection URL without its password (for messages and ``config show``): the one after the user
+    name, and a ``password=`` query parameter."""
+    url = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 class PostgresBackend(Backend):

@@ -270,3 +270,13 @@ def test_index_stats_says_when_ivf_falls_back_to_exact_search(home, tmp_path):
     assert stats["kind"] == "ivf" and {k: s["search"] for k, s in stats["signals"].items()} == {
         "video": "exact", "audio": "exact", "landmark": "hash", "cut": "hash"}
     assert stats["ivf_min_codes"] == 1024 * 39
+
+
+def test_config_show_masks_the_catalog_password(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[catalog]\nurl = "postgresql://rita:s3cret@db.example/prescreen?password=s3cret"\n')
+    for extra in ([], ["--json"]):
+        result = runner.invoke(app, ["config", "show", "--home", str(home), *extra])
+        assert result.exit_code == 0, result.output
+        assert "s3cret" not in result.output and "rita:***@db.example" in result.output
