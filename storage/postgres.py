@@ -141,8 +141,9 @@ class PostgresBackend(Backend):
             if version is not None:
                 return
         if not create:
-            raise CatalogError(f"{self.target} holds no prescreen catalog: check the URL (registering a work, or "
-                               "Prescreen(home, create=True), creates one)")
+            raise CatalogError(f"{self.target} holds no prescreen catalog: check the URL (`prescreen register` or "
+                               "`prescreen demo` creates one; in the library, App.open(..., create=True))",
+                               "invalid_input", usage=True)
         self._script(postgres_ddl(TABLES) + _APPEND_ONLY + _tracking_ddl())
         self.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
                      "excluded.value", (str(SCHEMA_VERSION),))

@@ -91,8 +91,10 @@ class CatalogError(Exception):
     """A catalog operation that cannot be done (unknown work, duplicate id, a catalog that cannot be opened...).
 
     ``kind`` names the application layer's error class (service/errors.py): ``unavailable`` (the
-    default: the catalog cannot be opened, read or written), ``not_found`` or ``conflict``."""
+    default: the catalog cannot be opened, read or written), ``not_found``, ``conflict`` or
+    ``invalid_input``; ``usage``: the caller named the wrong catalog (a front end's usage error)."""
 
-    def __init__(self, message: str, kind: str = "unavailable"):
+    def __init__(self, message: str, kind: str = "unavailable", usage: bool = False):
         super().__init__(message)
         self.kind = kind
+        self.usage = usage
