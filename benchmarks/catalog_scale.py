@@ -40,11 +40,21 @@ WINDOW_RADIUS_BITS = 12  # only for the self-check's "within radius" share of 64
 
 
 def pick_uploads(uploads: list, cap: int) -> list:
-    """``cap`` uploads spread evenly over the corpus's transformation rows (which are grouped by
-    kind), so copies, quotes, voice-overs and negatives are all sampled."""
+    """``cap`` uploads (all if ``cap`` is 0), taken in turn from each kind of upload (copy, quote,
+    music under voice, negative) and spread evenly over each kind's transformation rows, so every
+    kind is sampled; in corpus order."""
     if cap <= 0 or cap >= len(uploads):
         return list(uploads)
-    at = np.unique(np.linspace(0, len(uploads) - 1, cap).round().astype(int))
+    kinds: dict[str, list[int]] = {}
+    for i, u in enumerate(uploads):
+        kinds.setdefault(u.kind, []).append(i)
+    share = {k: 0 for k in kinds}
+    while sum(share.values()) < cap:  # one more for each kind in turn, while it has uploads left
+        for k, rows in kinds.items():
+            if sum(share.values()) < cap and share[k] < len(rows):
+                share[k] += 1
+    at = sorted(rows[j] for k, rows in kinds.items()
+                for j in np.unique(np.linspace(0, len(rows) - 1, share[k]).round().astype(int)) if share[k])
     return [uploads[i] for i in at]
 
 
@@ -204,6 +214,8 @@ def _screen_main(home: str, list_file: str, out_file: str, kind: str | None) -> 
             "claimed": sorted(m.work_id for m in r.matches if outcomes.get(m.work_id) in ("review", "block")),
             "matched": sorted(m.work_id for m in r.matches),
         }
+        print(f"  {item['upload_id']}: {r.status}, {results[item['upload_id']]['decision']}, {cpu:.1f} s CPU",
+              flush=True)
     engine.close()
     Path(out_file).write_text(json.dumps({"load": load, "results": results, "peak_rss_bytes": _maxrss_bytes(),
                                           "index_kind": cfg.index.kind}))

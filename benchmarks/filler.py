@@ -18,6 +18,8 @@ So filler is derived from *real* fingerprints of **unregistered** generated medi
      are rebuilt from the item's spectral peaks at the new frames (new time deltas, consistently
      over the reference), cut codes are rebuilt from the moved cut times;
    - the landmark peaks move by a few frequency bins (a pitch shift of the peaks);
+   - the chroma is read **rotated by -3..+3 semitones** (the harmony transposed: codes computed
+     from the pool item's 12 pitch classes rolled, once, when the pool is made);
    - the pHash bit grids of the picture (256-bit) and of the central window (64-bit) get one of
      the 8 **dihedral transforms** (transpose is exact for pHash; flips use the sign rule on odd
      DCT rows / columns, which the research note found to keep the distance distribution);
@@ -47,7 +49,9 @@ import numpy as np
 #: (references 1000*seed+i, uploads 100_000*seed + 1000*row + k + small offsets).
 POOL_SEED_BASE = 7_000_000
 #: Bump when the pool recipe changes: a cached pool of another version is rebuilt.
-POOL_VERSION = 1
+POOL_VERSION = 2  # 2: chroma rotated by semitones
+#: Semitone rotations of the chroma computed for every pool item (0 is the stored reading).
+ROTATIONS = (-3, -2, -1, 1, 2, 3)
 
 FILM, SONG = "film", "song"
 
@@ -61,6 +65,9 @@ class PoolItem:
     seed: int
     duration: float  # seconds
     fingerprints: dict  # signal name -> fingerprint.Fingerprint (possibly empty)
+    # semitones -> (n, code_bytes) chroma codes of the item's music with its chroma rotated by
+    # that many semitones, row for row with ``fingerprints["audio"]`` (same times)
+    audio_rotations: dict = None  # type: ignore[assignment]
 
     @property
     def has_video(self) -> bool:
@@ -76,6 +83,7 @@ class FillerSettings:
     bin_shift: int = 3  # landmark peaks move by up to this many frequency bins
     phrase_seconds: tuple[float, float] = (3.0, 10.0)  # segment length where there is no cut
     dihedral: bool = True  # transpose / flip the pHash bit grids
+    rotate_chroma: bool = True  # read the chroma rotated by one of ``ROTATIONS`` semitones (or not)
 
 
 # --------------------------------------------------------------------------- the pool
@@ -98,8 +106,10 @@ def _save_item(path: Path, item: PoolItem) -> None:
         arrays[f"{signal}.starts"] = fp.starts
         arrays[f"{signal}.ends"] = fp.ends
         arrays[f"{signal}.variants"] = fp.variants
+    for k, codes in (item.audio_rotations or {}).items():
+        arrays[f"audio.rot{k}"] = codes
     meta = {"name": item.name, "kind": item.kind, "seed": item.seed, "duration": item.duration,
-            "signals": list(item.fingerprints)}
+            "signals": list(item.fingerprints), "rotations": list(item.audio_rotations or {})}
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
     tmp.replace(path)
@@ -112,7 +122,35 @@ def _load_item(path: Path) -> PoolItem:
         meta = json.loads(str(z["meta"]))
         fps = {s: Fingerprint(s, z[f"{s}.codes"], z[f"{s}.starts"], z[f"{s}.ends"], z[f"{s}.variants"])
                for s in meta["signals"]}
-    return PoolItem(meta["name"], meta["kind"], meta["seed"], meta["duration"], fps)
+        rotations = {int(k): z[f"audio.rot{k}"] for k in meta["rotations"]}
+    return PoolItem(meta["name"], meta["kind"], meta["seed"], meta["duration"], fps, rotations)
+
+
+def rotated_chroma_codes(audio: np.ndarray, sample_rate: int, fp, params, semitones=ROTATIONS) -> dict:
+    """semitones -> chroma codes of ``audio`` (mono, ``sample_rate`` Hz) with its 12 pitch classes
+    rotated by that many semitones (the harmony transposed), row for row with the reference chroma
+    fingerprint ``fp`` of the same music (its times say which code window each row is)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    from fingerprint.audio import WINDOW_FRAMES, chroma_frames, chroma_words, pack_codes
+
+    ap = params.audio
+    if len(fp) == 0:
+        return {}
+    g = gcd(int(ap.sample_rate), int(sample_rate))
+    x = resample_poly(audio, ap.sample_rate // g, sample_rate // g).astype(np.float32)
+    chroma, _ = chroma_frames(x, ap)
+    span = (ap.words_per_code - 1) * ap.word_stride + WINDOW_FRAMES
+    rows = np.rint(fp.starts / ap.frame_seconds + 0.5 - (span - 1) / 2.0).astype(np.int64)
+    out = {}
+    for k in semitones:
+        codes = pack_codes(chroma_words(np.roll(chroma, k, axis=0)), ap)
+        if len(codes) == 0:
+            return {}
+        out[int(k)] = codes[np.clip(rows, 0, len(codes) - 1)]
+    return out
 
 
 def make_pool_item(kind: str, index: int, seconds: float, params, scratch: Path) -> PoolItem:
@@ -129,7 +167,8 @@ def make_pool_item(kind: str, index: int, seconds: float, params, scratch: Path)
         ff = fingerprint_file(path, REFERENCE, params)
     finally:
         path.unlink(missing_ok=True)
-    return PoolItem(f"{kind}{index:04d}", kind, seed, float(ff.duration), dict(ff.signals))
+    rotations = rotated_chroma_codes(media.audio, media.sample_rate, ff.signals["audio"], params)
+    return PoolItem(f"{kind}{index:04d}", kind, seed, float(ff.duration), dict(ff.signals), rotations)
 
 
 def pool_folder(workdir: Path, params) -> Path:
@@ -290,6 +329,8 @@ def filler_fingerprints(item: PoolItem, rng: np.random.Generator, params,
     kind = int(rng.integers(8)) if settings.dihedral else 0
     noise = float(rng.uniform(*settings.noise))
     shift = int(rng.integers(-settings.bin_shift, settings.bin_shift + 1))
+    readings = {0: None, **(item.audio_rotations or {})} if settings.rotate_chroma else {0: None}
+    semitones = list(readings)[int(rng.integers(len(readings)))]
     out = {}
     for signal, fp in item.fingerprints.items():
         if signal == "landmark":
@@ -297,6 +338,8 @@ def filler_fingerprints(item: PoolItem, rng: np.random.Generator, params,
         elif signal == "cut":
             out[signal] = _cuts(fp, retime, params)
         else:
+            if signal == "audio" and readings[semitones] is not None:
+                fp = Fingerprint(signal, readings[semitones], fp.starts, fp.ends, fp.variants)
             moved = _moved(fp, retime)
             codes = moved.codes
             if len(moved) and signal in ("video", "window"):
