@@ -257,17 +257,27 @@ def score(uploads, screened: dict, exact: dict) -> dict:
 
 
 def cpu_summary(uploads, screened: dict) -> dict:
+    """CPU per minute of upload: all of screening (process time around ``screen_one``), and the
+    search + match share of it (each upload's CPU split by its stages' wall-time shares)."""
     minutes = sum(u.duration for u in uploads) / 60.0
     total = sum(r["cpu_seconds"] for r in screened.values())
     stages: dict[str, float] = {}
+    search_match_cpu = 0.0
     for r in screened.values():
-        for k, v in r["timings"].items():
+        t = r["timings"]
+        for k, v in t.items():
             stages[k] = stages.get(k, 0.0) + v
+        if t.get("total"):
+            search_match_cpu += r["cpu_seconds"] * (t.get("search", 0.0) + t.get("match", 0.0)) / t["total"]
     sm = stages.get("search", 0.0) + stages.get("match", 0.0)
+    per = (lambda x: round(x / minutes, 3) if minutes else None)
     return {"upload_minutes": round(minutes, 2), "screen_cpu_seconds": round(total, 2),
-            "screen_cpu_per_upload_minute": round(total / minutes, 3) if minutes else None,
+            "screen_cpu_per_upload_minute": per(total),
+            "search_match_cpu_seconds": round(search_match_cpu, 2),
+            "search_match_cpu_per_upload_minute": per(search_match_cpu),
+            "search_match_cpu_per_10_minute_upload": round(10 * search_match_cpu / minutes, 2) if minutes else None,
             "search_match_wall_seconds": round(sm, 2),
-            "search_match_wall_per_upload_minute": round(sm / minutes, 3) if minutes else None,
+            "search_match_wall_per_upload_minute": per(sm),
             "stage_wall_seconds": {k: round(v, 2) for k, v in sorted(stages.items())}}
 
 
@@ -386,6 +396,9 @@ def markdown(d: dict) -> str:
              f"(after index load: {_mib(d['peak_rss_bytes']['screening_after_index_load'])}) |",
              f"| index load in the screening process | {d['index_load']['wall_seconds']} s |",
              f"| screening CPU per minute of upload | {c['screen_cpu_per_upload_minute']} s |",
+             f"| search + match CPU per minute of upload (stage share of it) | "
+             f"{c['search_match_cpu_per_upload_minute']} s ({c['search_match_cpu_per_10_minute_upload']} s per "
+             "10-minute upload; target at 10^4 h: 1 s) |",
              f"| search + match wall per minute of upload | {c['search_match_wall_per_upload_minute']} s |",
              f"| work recall vs ground truth | {s['recall_vs_ground_truth']} |",
              f"| work recall vs exact search | {s['recall_vs_exact']} |",
@@ -423,7 +436,21 @@ def markdown(d: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render(json_path: Path) -> None:
+    """Recompute the derived CPU figures of a stored ``catalog-<H>h.json`` and rewrite it and its ``.md``."""
+    from types import SimpleNamespace
+
+    data = json.loads(Path(json_path).read_text())
+    ups = [SimpleNamespace(**u) for u in data["uploads"]]
+    data["cpu"] = cpu_summary(ups, {u["upload_id"]: u for u in data["uploads"] if "cpu_seconds" in u})
+    Path(json_path).write_text(json.dumps(data, indent=1))
+    Path(json_path).with_name(Path(json_path).name[:-len(".json")] + ".md").write_text(markdown(data))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "render":
+        sys.exit(render(Path(sys.argv[2])))
     if len(sys.argv) >= 5 and sys.argv[1] == "screen":
         sys.exit(_screen_main(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None))
-    sys.exit("usage: python -m benchmarks --catalog-hours H (this module's own entry is its screening child)")
+    sys.exit("usage: python -m benchmarks --catalog-hours H (this module's own entries: its screening child, "
+             "and `render <catalog-<H>h.json>`)")

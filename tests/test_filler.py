@@ -55,6 +55,9 @@ def test_dihedral_transpose_is_exact_for_phash():
 def test_filler_is_like_unrelated_real_codes_not_uniform_random(media):
     _, upload, unrelated, item = media
     rng = np.random.default_rng(0)
+    # the chroma is read transposed too: every rotation, row for row with the stored codes
+    assert set(item.audio_rotations) == set(F.ROTATIONS)
+    assert all(c.shape == item.fingerprints["audio"].codes.shape for c in item.audio_rotations.values())
     fillers = [F.filler_fingerprints(item, rng, PARAMS)[0] for _ in range(6)]
 
     # chroma: filler sits at the distances of unrelated real music, far below uniform random codes
