@@ -389,7 +389,7 @@ def _plain(x):
 
 
 def _mib(b) -> str:
-    return f"{b / 2 ** 20:,.1f} MiB"
+    return "n/a" if b is None else f"{b / 2 ** 20:,.1f} MiB"
 
 
 def markdown(d: dict) -> str:
