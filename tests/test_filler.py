@@ -131,3 +131,21 @@ def test_catalog_with_filler_finds_the_real_work_and_no_filler(media, tmp_path):
     assert result.status == "ok"
     assert claimed == {"real"}
     assert not any(w.startswith("filler") for w in matched)
+
+
+def test_catalog_hours_flag_and_upload_sample():
+    from types import SimpleNamespace
+
+    from benchmarks.__main__ import _parse
+    from benchmarks.catalog_scale import pick_uploads
+
+    args = _parse(["--catalog-hours", "1000", "--catalog-uploads", "4"])
+    assert args.catalog_hours == 1000 and args.catalog_uploads == 4
+    with pytest.raises(SystemExit):
+        _parse(["--catalog-hours", "0"])
+    uploads = [SimpleNamespace(upload_id=f"{k}{i}", kind=k) for k in ("copy", "quote", "negative")
+               for i in range(10 if k == "copy" else 3)]
+    picked = pick_uploads(uploads, 6)
+    assert len(picked) == 6 and {u.kind for u in picked} == {"copy", "quote", "negative"}
+    assert [u.upload_id for u in picked] == [u.upload_id for u in uploads if u in picked]  # corpus order
+    assert pick_uploads(uploads, 0) == uploads
