@@ -62,6 +62,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     scale.add_argument("--catalog-uploads", type=int, default=8,
                        help="uploads screened against the big catalog, spread over the transformations "
                             "(default 8; 0 = all)")
+    scale.add_argument("--catalog-index-kind", choices=("flat", "ivf"), default=None,
+                       help="[index] kind the uploads are screened with (default: the configured one); "
+                            "anything but flat is compared with flat, the exact oracle; names the report "
+                            "catalog-<H>h-<kind>")
     scale.add_argument("--catalog-chunk", type=int, default=200,
                        help="filler references generated and inserted per catalog transaction (default 200)")
     scale.add_argument("--filler-pool-films", type=int, default=12,
