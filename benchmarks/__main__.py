@@ -5,6 +5,8 @@ Examples::
     python -m benchmarks                      # the small default (a few minutes on 2 cores)
     python -m benchmarks --scale 4            # more and longer works, 4 uploads per transformation
     python -m benchmarks --skip-peers         # prescreen only (peers reported as skipped)
+    python -m benchmarks --catalog-hours 100  # the corpus's uploads against 100 h of references
+                                              # (real + filler; benchmarks/catalog_scale.py)
 
 Writes ``<out>/<name>.md`` (tables), ``<out>/<name>.json`` (every figure and
 every per-upload result) and ``<out>/<name>-*.png`` (plots).
@@ -53,7 +55,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--search-sizes", default=None,
                    help="comma-separated catalog sizes in codes (default 1000,10000,100000,1000000; "
                         "scale >= 4 adds 4000000)")
-    return p.parse_args(argv)
+    scale = p.add_argument_group("catalog scale (benchmarks/catalog_scale.py)")
+    scale.add_argument("--catalog-hours", type=float, default=None, metavar="H",
+                       help="run the catalog-scale benchmark instead: the corpus's references plus filler that "
+                            "behaves like real codes up to H hours (100, 1000, 10000); writes catalog-<H>h.json/.md")
+    scale.add_argument("--catalog-uploads", type=int, default=8,
+                       help="uploads screened against the big catalog, spread over the transformations "
+                            "(default 8; 0 = all)")
+    scale.add_argument("--catalog-index-kind", choices=("flat", "ivf"), default=None,
+                       help="[index] kind the uploads are screened with (default: the configured one); "
+                            "anything but flat is compared with flat, the exact oracle; names the report "
+                            "catalog-<H>h-<kind>")
+    scale.add_argument("--catalog-chunk", type=int, default=200,
+                       help="filler references generated and inserted per catalog transaction (default 200)")
+    scale.add_argument("--filler-pool-films", type=int, default=12,
+                       help="unregistered generated films fingerprinted once for the filler pool (default 12)")
+    scale.add_argument("--filler-pool-songs", type=int, default=6,
+                       help="unregistered generated songs in the filler pool (default 6)")
+    scale.add_argument("--filler-pool-seconds", type=float, default=60.0,
+                       help="length of each pool item, seconds (default 60)")
+    scale.add_argument("--keep-catalog", action="store_true",
+                       help="keep the built catalog in the workdir (catalog-<H>h/) after the run")
+    args = p.parse_args(argv)
+    if args.catalog_hours is not None and args.catalog_hours <= 0:
+        p.error("--catalog-hours must be positive")
+    return args
 
 
 def _version(cmd: list[str]) -> str:
@@ -127,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     version = _git_version()  # before anything runs: the code measured is the code at the start
     name = args.name or ("default" if args.scale == 1 else f"scale{args.scale:g}")
     sys.path.insert(0, str(HERE.parent))  # run from anywhere: the product packages sit next to benchmarks/
+    if args.catalog_hours is not None:
+        from .catalog_scale import run
+
+        return run(args, version)
 
     from . import metrics, report
     from .corpus import build_corpus, transform_docs
