@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import unquote
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -91,11 +92,22 @@ def _row_factory(cursor):
     return lambda values: _Row(values, index)
 
 
+_SECRET_PARAMETERS = r"(?:ssl)?password"  # libpq's query parameters that hold a secret
+
+
 def redact(url: str) -> str:
-    """A connection URL without its password (for messages and ``config show``): the one after the user
-    name, and a ``password=`` query parameter."""
+    """A connection URL without its secrets (for messages and ``config show``): the password after the
+    user name, and a ``password=`` or ``sslpassword=`` query parameter."""
     url = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+    return re.sub(rf"([?&]{_SECRET_PARAMETERS}=)[^&]*", r"\1***", url)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a connection URL holds, as written and percent-decoded (longest first): a driver's
+    message may quote them (libpq echoes a malformed token or the whole URL)."""
+    found = re.findall(r"://[^:/@]*:([^@]*)@", url) + re.findall(rf"[?&]{_SECRET_PARAMETERS}=([^&]*)", url)
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
 
 
 class PostgresBackend(Backend):
@@ -232,7 +244,9 @@ class PostgresBackend(Backend):
 
     def describe_error(self, exc: BaseException) -> str:
         errors = self._psycopg.errors
-        text = " ".join(str(exc).split())
+        text = " ".join(str(exc).split()).replace(self.url, self.target)
+        for secret in url_secrets(self.url):
+            text = text.replace(secret, "***")
         if isinstance(exc, errors.LockNotAvailable):
             return ("the catalog is locked by another process (another prescreen command writing, perhaps on "
                     "another machine); try again when it has finished")

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from conftest import SERVICE_MISSING
 
 from fingerprint import AUDIO, VIDEO, Fingerprint
 from index import Catalog, CatalogError, NewReference
-from storage import is_url
+from storage import is_url, redact
 from workflow import Workflow, WorkflowError, WorkflowParams
 
 KEY = b"k" * 32
@@ -414,3 +415,19 @@ def test_a_database_without_a_catalog_is_not_made_one_unless_asked(postgres_url)
         Catalog(postgres_url, create=False)
     Catalog(postgres_url, create=True).close()
     Catalog(postgres_url, create=False).close()
+
+
+# -- the catalog URL ------------------------------------------------------------
+@pytest.mark.parametrize("url", [
+    "postgresql://prescreen:pa%zzs3cret@/postgres?host=/nowhere",       # libpq quotes the bad token
+    "postgresql://prescreen:s3cret@[::1/postgres",                      # libpq quotes the whole URL
+    "postgresql://prescreen@/postgres?host=/nowhere&sslpassword=s3cret&bogus=1",
+    "postgresql://prescreen@/postgres?password=s3cret&port=notaport",
+])
+def test_a_password_in_the_catalog_url_is_never_printed(url):
+    """Neither in the URL as messages show it (redact) nor in the driver's own words about it."""
+    pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    assert "s3cret" not in redact(url)
+    with pytest.raises(CatalogError) as raised:
+        Catalog(url, timeout=1.0)
+    assert "s3cret" not in str(raised.value) and "catalog" in str(raised.value)
