@@ -32,6 +32,7 @@ from .schema import PRIMARY_ORDER, SCHEMA_VERSION, TABLES, TRACKED, postgres_ddl
 WRITE_TRANSACTION_LOCK = 0x70726573_63726e31  # advisory lock keys ('presc' 'rn1'/'rn2'), one per catalog database
 REGISTRATION_LOCK = 0x70726573_63726e32
 LOCK_POLL_SECONDS = 0.1
+TABLE_NAMES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", TABLES))
 
 _APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -156,6 +157,11 @@ class PostgresBackend(Backend):
             raise CatalogError(f"{self.target} holds no prescreen catalog: check the URL (`prescreen register` or "
                                "`prescreen demo` creates one; in the library, App.open(..., create=True))",
                                "invalid_input", usage=True)
+        foreign = [t for t in TABLE_NAMES if self.scalar("SELECT to_regclass(?) IS NOT NULL", (t,))]
+        if foreign:  # another application's tables: never graft triggers and rows onto them
+            raise CatalogError(f"{self.target} holds no prescreen catalog but tables of the same names "
+                               f"({', '.join(foreign)}), another application's: give prescreen a database of its "
+                               "own", "invalid_input", usage=True)
         self._script(postgres_ddl(TABLES) + _APPEND_ONLY + _tracking_ddl())
         self.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
                      "excluded.value", (str(SCHEMA_VERSION),))

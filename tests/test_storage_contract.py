@@ -431,3 +431,18 @@ def test_a_password_in_the_catalog_url_is_never_printed(url):
     with pytest.raises(CatalogError) as raised:
         Catalog(url, timeout=1.0)
     assert "s3cret" not in str(raised.value) and "catalog" in str(raised.value)
+
+
+def test_a_database_of_another_application_is_left_alone(postgres_url):
+    """Tables of the same names without a prescreen schema version: refused, and nothing is added to them
+    (no prescreen rows in their meta, no triggers on their audit table)."""
+    raw_sql(postgres_url, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "INSERT INTO meta VALUES ('app', 'shop')", "CREATE TABLE audit (id SERIAL, what TEXT)")
+    with pytest.raises(CatalogError, match="another application's") as raised:
+        Catalog(postgres_url, create=True)
+    assert "meta" in str(raised.value) and "audit" in str(raised.value)
+    import psycopg
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT key FROM meta").fetchall() == [("app",)]
+        assert db.execute("SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal").fetchone() == (0,)
+        assert db.execute("SELECT to_regclass('works')").fetchone() == (None,)
