@@ -13,7 +13,8 @@ session that has none (psql, another program) writes untracked rows, which ``aud
 reports. What each changed group was *before* the transaction is computed in Python at commit, on a
 second connection: writers are serialised by the advisory lock, so that connection sees exactly the
 committed state this transaction started from, including any change made behind the log's back, which
-the seal then refuses as SQLite's does. (Computing digests in plpgsql would mean a second
+the seal then refuses as SQLite's does. Sessions that take no advisory lock (psql) are kept out of the
+tracked tables from that read to COMMIT by a SHARE table lock, as SQLite's write lock keeps them out. (Computing digests in plpgsql would mean a second
 implementation of the digest; snapshotting rows in triggers would copy every fingerprint blob.)
 """
 
@@ -243,6 +244,10 @@ class PostgresBackend(Backend):
         if not touched:
             return [], {}
         self.execute("DELETE FROM pg_temp.audit_touched")
+        # From here to COMMIT nobody else changes a tracked row: a session outside prescreen (psql) takes no
+        # advisory lock, and its change committed between the "before" read below and the digests sealed
+        # after it would be sealed over as if this transaction had made it. (Readers are not blocked.)
+        self.execute(f"LOCK TABLE {', '.join(t for t, *_ in TRACKED)} IN SHARE MODE")
         if self._side is None:
             self._side = self._connect()
         side = lambda sql, args=(): self._run(self._side, sql, args)  # noqa: E731

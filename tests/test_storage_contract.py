@@ -446,3 +446,30 @@ def test_a_database_of_another_application_is_left_alone(postgres_url):
         assert db.execute("SELECT key FROM meta").fetchall() == [("app",)]
         assert db.execute("SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal").fetchone() == (0,)
         assert db.execute("SELECT to_regclass('works')").fetchone() == (None,)
+
+
+def test_a_change_committed_by_another_program_during_a_seal_is_not_sealed_over(catalog_target):
+    """A session outside prescreen (psql) takes no write lock of prescreen's: its change to a row group,
+    committed while a prescreen transaction that touched the group is being sealed, must not end up in
+    that seal's digest (it would then look legitimate), so it waits for the commit and verify finds it."""
+    import threading
+
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    take, tampering = catalog.backend.take_touched, []
+
+    def take_then_tamper(digest):
+        touched = take(digest)
+        if touched[0] and not tampering:  # the moment between the seal's "before" and its digests
+            tampering.append(threading.Thread(target=raw_sql, args=(
+                catalog_target, "UPDATE refs SET path='/elsewhere.mp4' WHERE work_id='film'")))
+            tampering[0].start()
+            tampering[0].join(1.0)
+        return touched
+
+    catalog.backend.take_touched = take_then_tamper
+    workflow.set_priority(NOW, "op", "film", True)
+    tampering[0].join(10)
+    assert catalog.references("film")[0].path == "/elsewhere.mp4"  # (the change landed, after the seal)
+    assert any("work 'film': changed behind the log's back" in p for p in workflow.verify_audit()["problems"])
+    catalog.close()
