@@ -473,3 +473,74 @@ def test_a_change_committed_by_another_program_during_a_seal_is_not_sealed_over(
     assert catalog.references("film")[0].path == "/elsewhere.mp4"  # (the change landed, after the seal)
     assert any("work 'film': changed behind the log's back" in p for p in workflow.verify_audit()["problems"])
     catalog.close()
+
+
+def _race_against(target, who, act):
+    """Patch ``who`` (a method of one workflow's) so that, as soon as it has read, another workflow on its
+    own connection runs ``act`` to its end (in a thread: while the first holds the write lock it waits).
+    Returns the list the other's result or error lands in."""
+    import threading
+
+    other: list = []
+
+    def run():
+        catalog, workflow = open_workflow(target)
+        try:
+            other.append(act(workflow))
+        except (WorkflowError, CatalogError) as exc:
+            other.append(exc)
+        finally:
+            catalog.close()
+
+    owner, name = who
+    original = getattr(owner, name)
+
+    def read_then_race(*args, **kwargs):
+        value = original(*args, **kwargs)
+        if not other and not getattr(read_then_race, "started", False):
+            read_then_race.started = threading.Thread(target=run)
+            read_then_race.started.start()
+            read_then_race.started.join(1.0)
+        return value
+
+    setattr(owner, name, read_then_race)
+    return other, lambda: read_then_race.started.join(20)
+
+
+def test_two_reviewers_deciding_one_review_at_once_one_wins(catalog_target):
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    review_id = workflow.open_review(NOW, "up-1")
+    other, wait = _race_against(catalog_target, (workflow, "review"),
+                                lambda w: w.decide_review(NOW, review_id, "bob", "allow"))
+    try:
+        mine = workflow.decide_review(NOW, review_id, "rita", "block")
+    except WorkflowError as exc:
+        mine = exc
+    wait()
+    outcomes = [mine, *other]
+    assert sum(isinstance(o, dict) for o in outcomes) == 1, outcomes
+    assert any(isinstance(o, WorkflowError) and "already decided" in str(o) for o in outcomes)
+    assert len(workflow.audit_records(action="review-decision")) == 1
+    winner = next(o for o in outcomes if isinstance(o, dict))
+    assert catalog.upload("up-1")["outcome"] == winner["outcome"]
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+
+
+def test_two_disputes_of_one_upload_at_once_one_is_filed(catalog_target):
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    other, wait = _race_against(catalog_target, (workflow.rights, "pending_reviews_of"),
+                                lambda w: w.file_dispute(NOW, "up-1", "my own film", "erin"))
+    try:
+        mine = workflow.file_dispute(NOW, "up-1", "fair use", "erin")
+    except WorkflowError as exc:
+        mine = exc
+    wait()
+    outcomes = [mine, *other]
+    assert sum(isinstance(o, dict) for o in outcomes) == 1, outcomes
+    assert any(isinstance(o, WorkflowError) and "already waiting for review" in str(o) for o in outcomes)
+    assert len(workflow.audit_records(action="dispute-filed")) == 1 and len(workflow.reviews()) == 1
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
