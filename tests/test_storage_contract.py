@@ -544,3 +544,19 @@ def test_two_disputes_of_one_upload_at_once_one_is_filed(catalog_target):
     assert len(workflow.audit_records(action="dispute-filed")) == 1 and len(workflow.reviews()) == 1
     assert workflow.verify_audit()["problems"] == []
     catalog.close()
+
+
+def test_digests_do_not_depend_on_the_databases_collation(postgres_url):
+    """A catalog restored into a database of another collation (or read after a glibc/ICU upgrade) orders
+    text differently ('B' < 'a' bytewise, 'a' < 'B' in English): the chain's digests must not move."""
+    _populated(postgres_url)
+    catalog, workflow = open_workflow(postgres_url)
+    for uploader in ("B", "a"):
+        workflow.license(NOW, "op", "film", uploader)
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+    raw_sql(postgres_url, 'ALTER TABLE licenses ALTER COLUMN uploader_id TYPE TEXT COLLATE "en-x-icu"')
+    catalog, workflow = open_workflow(postgres_url)
+    assert workflow.verify_audit()["problems"] == []
+    workflow.license(NOW, "op", "film", "c")  # and the next write is not refused
+    catalog.close()
