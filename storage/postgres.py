@@ -20,6 +20,7 @@ implementation of the digest; snapshotting rows in triggers would copy every fin
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from urllib.parse import unquote
@@ -114,17 +115,18 @@ def url_secrets(url: str) -> list[str]:
 
 class PostgresBackend(Backend):
     """The catalog in the PostgreSQL database at ``url`` (``postgresql://user@host/db``, a unix-socket
-    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock. ``create``:
+    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock;
+    ``connect_timeout``: seconds to wait for the server to answer a connection (whole seconds). ``create``:
     make the tables in a database that has none (else CatalogError: a mistyped URL must not become an
     empty catalog that allows every upload)."""
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, timeout: float = 30.0, create: bool = True):
+    def __init__(self, url: str, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0):
         super().__init__()
         import psycopg  # (the optional dependency: only a PostgreSQL catalog needs it)
         self._psycopg = psycopg
-        self.url, self.target, self.timeout = url, redact(url), timeout
+        self.url, self.target, self.timeout, self.connect_timeout = url, redact(url), timeout, connect_timeout
         self._side = None  # a second connection: the committed state, for the audit chain's "before"
         try:
             self.db = self._connect()
@@ -139,7 +141,7 @@ class PostgresBackend(Backend):
 
     def _connect(self):
         db = self._psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
-                                   connect_timeout=max(1, int(self.timeout)))
+                                   connect_timeout=max(1, math.ceil(self.connect_timeout)))
         db.execute(f"SET lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
         db.execute("SET client_min_messages = warning")
         return db

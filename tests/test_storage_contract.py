@@ -560,3 +560,26 @@ def test_digests_do_not_depend_on_the_databases_collation(postgres_url):
     assert workflow.verify_audit()["problems"] == []
     workflow.license(NOW, "op", "film", "c")  # and the next write is not refused
     catalog.close()
+
+
+def test_a_server_that_never_answers_fails_after_the_configured_connect_timeout(tmp_path):
+    """A host that accepts the connection and says nothing (down behind a proxy, a hung server): the
+    wait is ``[catalog] connect_timeout_seconds``, not the lock timeout, and the message says so."""
+    import socket
+
+    from service import Prescreen
+    from service.config import load_config
+
+    pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"postgresql://prescreen:s3cret@127.0.0.1:{silent.getsockname()[1]}/prescreen"
+    (tmp_path / "c.toml").write_text(f'[catalog]\nurl = "{url}"\nconnect_timeout_seconds = 2\n'
+                                     "[service]\nlock_timeout_seconds = 3600\n")
+    try:
+        with pytest.raises(CatalogError, match="timeout") as raised:
+            Prescreen(tmp_path / "home", config=load_config(tmp_path / "c.toml"))
+    finally:
+        silent.close()
+    assert "127.0.0.1" in str(raised.value) and "s3cret" not in str(raised.value)
