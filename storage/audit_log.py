@@ -120,6 +120,10 @@ class AuditLog:
         Refused (CatalogError: the transaction rolls back) when the log's head does not match its last
         record, or a changed group did not match its last recorded digest before this transaction: a
         change made behind the log's back is never sealed over by the next legitimate write."""
+        guards = self.b.guard_problems()  # (before anything: a disabled tracking trigger leaves touched empty)
+        if guards:
+            raise CatalogError("; ".join(guards) + ": nothing was written (enable or restore it, as `prescreen "
+                               "audit --verify` lists, before writing again)")
         touched, before = self.b.take_touched(self.group_digest)
         if not self._pending and not touched:
             return
@@ -339,7 +343,7 @@ class AuditLog:
                         "deleted behind the log's back" if now is None else
                         "was written behind the log's back" if states[group] is None else
                         "changed behind the log's back (its rows differ from the digest the log recorded)"))
-        problems += self._derived_rows_problems()
+        problems += self._derived_rows_problems() + self.b.guard_problems()
         if expected is not None:
             count, mac = expected
             if count > len(macs):

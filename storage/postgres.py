@@ -73,6 +73,18 @@ CREATE OR REPLACE TRIGGER audit_touch AFTER INSERT OR UPDATE OR DELETE ON {table
     return out
 
 
+def _guards() -> list[tuple[str, str, str]]:
+    """(table, trigger, its function's body) of every trigger the audit chain relies on, as installed."""
+    ddl = _APPEND_ONLY + _tracking_ddl()
+    bodies = dict(re.findall(r"CREATE OR REPLACE FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$",
+                             ddl, re.S))
+    return [(table, trigger, bodies[function]) for trigger, table, function in re.findall(
+        r"CREATE OR REPLACE TRIGGER (\w+) [^;]*? ON (\w+)\s+(?:FOR EACH ROW )?EXECUTE FUNCTION (\w+)", ddl)]
+
+
+GUARDS = _guards()
+
+
 class _Row(tuple):
     """A result row read by position, by column name, and into a dict (``dict(row)``), as sqlite3.Row."""
 
@@ -237,6 +249,22 @@ class PostgresBackend(Backend):
 
     def integrity_problems(self) -> list[str]:
         return []  # (foreign keys are enforced by the server; pages are its own)
+
+    def guard_problems(self) -> list[str]:
+        """The audit triggers (append-only log, row tracking) that are missing, disabled or run another body
+        than prescreen installed: a session of prescreen's would write untracked rows through them."""
+        found = {(r["relname"], r["tgname"]): r for r in self.execute(
+            "SELECT c.relname, t.tgname, t.tgenabled, p.prosrc FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid IN (SELECT to_regclass(x) FROM unnest(?::text[]) x)",
+            (sorted({table for table, _, _ in GUARDS}),)).fetchall()}
+        problems = []
+        for table, trigger, body in GUARDS:
+            row = found.get((table, trigger))
+            state = ("missing" if row is None else "disabled" if row["tgenabled"] not in ("O", "A") else
+                     "running another function than prescreen installed" if row["prosrc"] != body else None)
+            if state:
+                problems.append(f"the audit trigger {trigger} on {table} is {state} (changed behind the log's back)")
+        return problems
 
     def install_audit_tracking(self, digest: Digest) -> None:
         self.execute("CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY)")

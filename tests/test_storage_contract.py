@@ -583,3 +583,24 @@ def test_a_server_that_never_answers_fails_after_the_configured_connect_timeout(
     finally:
         silent.close()
     assert "127.0.0.1" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("sabotage, found", [
+    ("ALTER TABLE works DISABLE TRIGGER audit_touch", "audit_touch on works is disabled"),
+    ("DROP TRIGGER audit_touch ON licenses", "audit_touch on licenses is missing"),
+    ("CREATE OR REPLACE FUNCTION audit_touch_refs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+     "audit_touch on refs is running another function"),
+    ("ALTER TABLE audit DISABLE TRIGGER USER", "audit_no_update on audit is disabled"),
+])
+def test_audit_triggers_switched_off_stop_every_write(postgres_url, sabotage, found):
+    """On PostgreSQL the tracking and append-only triggers live in the database: switched off by its owner,
+    prescreen's own writes would go untracked. verify names the trigger and nothing is written until it
+    is back."""
+    _populated(postgres_url)
+    raw_sql(postgres_url, sabotage)
+    catalog, workflow = open_workflow(postgres_url)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    with pytest.raises(CatalogError, match=found):
+        workflow.set_priority(NOW, "op", "film", True)
+    assert not catalog.get_work("film").priority
+    catalog.close()
