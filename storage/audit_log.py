@@ -302,7 +302,7 @@ class AuditLog:
                 else:
                     problems.append(f"{len(unkeyed)} records precede the keyed chain; it was started after "
                                     f"{said} (records inserted or removed behind the log's back)")
-        prev, macs, states = "", [], {}
+        prev, macs, states, recorded_by = "", [], {}, {}
         for rec in rows:
             if keyed_from is None or rec["audit_id"] < keyed_from:
                 prev = rec["hash"] or prev
@@ -321,8 +321,10 @@ class AuditLog:
                 problems.append(f"record {rec['audit_id']}: content does not match its MAC (edited, or written "
                                 "with another key)")
             try:
-                states.update(json.loads(rec["state"]))
-            except (ValueError, TypeError):
+                state = json.loads(rec["state"])
+                states.update(state)
+                recorded_by.update(dict.fromkeys(state, rec["audit_id"]))
+            except (ValueError, TypeError, AttributeError):
                 problems.append(f"record {rec['audit_id']}: its state is not valid JSON")
             prev = rec["hash"]
             macs.append(rec["hash"])
@@ -343,6 +345,7 @@ class AuditLog:
                         "deleted behind the log's back" if now is None else
                         "was written behind the log's back" if states[group] is None else
                         "changed behind the log's back (its rows differ from the digest the log recorded)"))
+            problems += self._recorded_groups_problems(key, states, recorded_by)
         problems += self._derived_rows_problems() + self.b.guard_problems()
         if expected is not None:
             count, mac = expected
@@ -352,6 +355,21 @@ class AuditLog:
                 problems.append(f"record {count} is not the one the kept head names (the log was rewritten)")
         return {"records": len(rows), "head": format_head(len(rows), prev) if rows else "",
                 "problems": problems}
+
+    def _recorded_groups_problems(self, key: bytes | None, states: dict, recorded_by: dict) -> list[str]:
+        """``audit_groups`` (each group's last recorded digest, which the next write checks against) against
+        the records: rows removed, added or edited there would make every later write refuse, or accept."""
+        rows = {r["grp"]: r for r in self.b.execute("SELECT grp, digest, audit_id, mac FROM audit_groups").fetchall()}
+        problems = []
+        for group in sorted(set(rows) | set(states)):
+            row = rows.get(group)
+            if row is None or group not in states or row["digest"] != states[group] \
+                    or row["audit_id"] != recorded_by[group] \
+                    or (key is not None and row["mac"] != group_mac(key, group, row["digest"], row["audit_id"])):
+                problems.append(f"the log's record of {group_words(group)} (audit_groups) does not match its "
+                                "records (" + ("removed" if row is None else "added" if group not in states else
+                                               "edited") + " behind the log's back)")
+        return problems
 
     def _derived_rows_problems(self) -> list[str]:
         """Uploads whose per-work rows (``upload_works``, not hashed themselves) differ from what their

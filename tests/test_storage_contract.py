@@ -604,3 +604,20 @@ def test_audit_triggers_switched_off_stop_every_write(postgres_url, sabotage, fo
         workflow.set_priority(NOW, "op", "film", True)
     assert not catalog.get_work("film").priority
     catalog.close()
+
+
+@pytest.mark.parametrize("change, found", [
+    ("DELETE FROM audit_groups", "work 'film' (audit_groups) does not match its records (removed"),
+    ("UPDATE audit_groups SET digest=NULL WHERE grp='work:film'", "work 'film' (audit_groups) does not match its "
+                                                                  "records (edited"),
+    ("INSERT INTO audit_groups VALUES ('work:ghost', NULL, 1, 'x')", "work 'ghost' (audit_groups) does not match "
+                                                                     "its records (added"),
+])
+def test_the_recorded_digests_table_changed_behind_the_log(catalog_target, change, found):
+    """audit_groups (what the next write checks a group against) changed by hand: verify says so (it said
+    intact, while the next write of the group was refused as if the group itself had been changed)."""
+    _populated(catalog_target)
+    raw_sql(catalog_target, change)
+    catalog, workflow = open_workflow(catalog_target)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    catalog.close()
