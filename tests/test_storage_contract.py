@@ -507,22 +507,29 @@ def _race_against(target, who, act):
     return other, lambda: read_then_race.started.join(20)
 
 
+def _one_of_two_wins(target, who, mine, theirs, refused: str) -> dict:
+    """Run ``mine`` while another workflow runs ``theirs`` (see _race_against): exactly one returns, the
+    other is refused saying ``refused``. Returns the winner's result."""
+    other, wait = _race_against(target, who, theirs)
+    try:
+        first = mine()
+    except WorkflowError as exc:
+        first = exc
+    wait()
+    outcomes = [first, *other]
+    assert sum(isinstance(o, dict) for o in outcomes) == 1, outcomes
+    assert any(isinstance(o, WorkflowError) and refused in str(o) for o in outcomes), outcomes
+    return next(o for o in outcomes if isinstance(o, dict))
+
+
 def test_two_reviewers_deciding_one_review_at_once_one_wins(catalog_target):
     _populated(catalog_target)
     catalog, workflow = open_workflow(catalog_target)
     review_id = workflow.open_review(NOW, "up-1")
-    other, wait = _race_against(catalog_target, (workflow, "review"),
-                                lambda w: w.decide_review(NOW, review_id, "bob", "allow"))
-    try:
-        mine = workflow.decide_review(NOW, review_id, "rita", "block")
-    except WorkflowError as exc:
-        mine = exc
-    wait()
-    outcomes = [mine, *other]
-    assert sum(isinstance(o, dict) for o in outcomes) == 1, outcomes
-    assert any(isinstance(o, WorkflowError) and "already decided" in str(o) for o in outcomes)
+    winner = _one_of_two_wins(catalog_target, (workflow, "review"),
+                              lambda: workflow.decide_review(NOW, review_id, "rita", "block"),
+                              lambda w: w.decide_review(NOW, review_id, "bob", "allow"), "already decided")
     assert len(workflow.audit_records(action="review-decision")) == 1
-    winner = next(o for o in outcomes if isinstance(o, dict))
     assert catalog.upload("up-1")["outcome"] == winner["outcome"]
     assert workflow.verify_audit()["problems"] == []
     catalog.close()
@@ -531,16 +538,9 @@ def test_two_reviewers_deciding_one_review_at_once_one_wins(catalog_target):
 def test_two_disputes_of_one_upload_at_once_one_is_filed(catalog_target):
     _populated(catalog_target)
     catalog, workflow = open_workflow(catalog_target)
-    other, wait = _race_against(catalog_target, (workflow.rights, "pending_reviews_of"),
-                                lambda w: w.file_dispute(NOW, "up-1", "my own film", "erin"))
-    try:
-        mine = workflow.file_dispute(NOW, "up-1", "fair use", "erin")
-    except WorkflowError as exc:
-        mine = exc
-    wait()
-    outcomes = [mine, *other]
-    assert sum(isinstance(o, dict) for o in outcomes) == 1, outcomes
-    assert any(isinstance(o, WorkflowError) and "already waiting for review" in str(o) for o in outcomes)
+    _one_of_two_wins(catalog_target, (workflow.rights, "pending_reviews_of"),
+                     lambda: workflow.file_dispute(NOW, "up-1", "fair use", "erin"),
+                     lambda w: w.file_dispute(NOW, "up-1", "my own film", "erin"), "already waiting for review")
     assert len(workflow.audit_records(action="dispute-filed")) == 1 and len(workflow.reviews()) == 1
     assert workflow.verify_audit()["problems"] == []
     catalog.close()
