@@ -114,9 +114,12 @@ class CatalogParams:
     url: a PostgreSQL database (``postgresql://user@host/db``: one catalog shared by several machines),
         or empty for the SQLite file in the data folder (``<home>/catalog.sqlite``). The data folder
         still holds the index files, locks, logs and (by default) the audit key.
+    connect_timeout_seconds: longest wait for a PostgreSQL server to answer a connection, seconds (a host
+        that is down or unreachable fails after it, naming the URL without its password).
     """
 
     url: str = ""
+    connect_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,7 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "audit.key_file": ((lambda v: v != "" and "\0" not in v), "must be a file name"),
     "catalog.url": ((lambda v: v == "" or v.startswith(("postgresql://", "postgres://"))),
                     "must be empty (the SQLite file in the data folder) or a postgresql:// URL"),
+    "catalog.connect_timeout_seconds": _between(1, 3600, "seconds"),
 }
 
 

@@ -293,7 +293,8 @@ class Prescreen:
         _prepare_folder(self.home)
         self.config = config
         self._clock = clock
-        self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds, create=create)
+        self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds, create=create,
+                               connect_timeout=config.catalog.connect_timeout_seconds)
         try:
             code_bytes = {s.name: s.code_bytes(config.fingerprint, REFERENCE) for s in REGISTRY.indexed()}
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)

@@ -128,6 +128,8 @@ def _text(row: dict, name: str, whole_number: bool = False, strip: bool = True) 
         raise ValueError(f"{name} must be text, got {json.dumps(value)[:60]}")
     if len(value) > MAX_FIELD_CHARS:
         raise ValueError(f"{name} is longer than {MAX_FIELD_CHARS} characters")
+    if "\0" in value:  # (no file name holds one, and a PostgreSQL catalog cannot store one: the batch stopped)
+        raise ValueError(f"the {name} contains a NUL character")
     if not value.strip():
         return None
     return value.strip() if strip else value
@@ -143,8 +145,6 @@ def _row(manifest: Path, row: object) -> tuple[str, UploadContext]:
     media_text = _text(row, "path", strip=False)  # a file name is taken as written
     if not media_text:
         raise ValueError("no path")
-    if "\0" in media_text:
-        raise ValueError("the path contains a NUL character")
     use = (_text(row, "declared_use") or "").lower() or None
     if use and use not in DECLARED_USES:
         raise ValueError(f"declared_use {use!r} is not one of {', '.join(DECLARED_USES)}")

@@ -29,13 +29,15 @@ def is_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(URL_SCHEMES)
 
 
-def open_backend(target: str | Path, timeout: float = 30.0, create: bool = True) -> Backend:
+def open_backend(target: str | Path, timeout: float = 30.0, create: bool = True,
+                 connect_timeout: float = 10.0) -> Backend:
     """The catalog at ``target`` (a path: SQLite; a ``postgresql://`` URL: PostgreSQL), created if new and
     ``create`` (the engine checks an SQLite file's presence itself); ``timeout``: seconds to wait for another
-    writer. CatalogError if it cannot be opened."""
+    writer; ``connect_timeout``: seconds to wait for a PostgreSQL server to answer. CatalogError if it cannot
+    be opened."""
     if is_url(target):
         try:
-            return PostgresBackend(str(target), timeout, create)
+            return PostgresBackend(str(target), timeout, create, connect_timeout)
         except ImportError:
             raise CatalogError(f"{redact(str(target))}: a PostgreSQL catalog needs psycopg 3 "
                                "(pip install 'psycopg[binary]', or prescreen's [postgres] extra)") from None

@@ -120,6 +120,10 @@ class AuditLog:
         Refused (CatalogError: the transaction rolls back) when the log's head does not match its last
         record, or a changed group did not match its last recorded digest before this transaction: a
         change made behind the log's back is never sealed over by the next legitimate write."""
+        guards = self.b.guard_problems()  # (before anything: a disabled tracking trigger leaves touched empty)
+        if guards:
+            raise CatalogError("; ".join(guards) + ": nothing was written (enable or restore it, as `prescreen "
+                               "audit --verify` lists, before writing again)")
         touched, before = self.b.take_touched(self.group_digest)
         if not self._pending and not touched:
             return
@@ -298,7 +302,7 @@ class AuditLog:
                 else:
                     problems.append(f"{len(unkeyed)} records precede the keyed chain; it was started after "
                                     f"{said} (records inserted or removed behind the log's back)")
-        prev, macs, states = "", [], {}
+        prev, macs, states, recorded_by = "", [], {}, {}
         for rec in rows:
             if keyed_from is None or rec["audit_id"] < keyed_from:
                 prev = rec["hash"] or prev
@@ -317,8 +321,10 @@ class AuditLog:
                 problems.append(f"record {rec['audit_id']}: content does not match its MAC (edited, or written "
                                 "with another key)")
             try:
-                states.update(json.loads(rec["state"]))
-            except (ValueError, TypeError):
+                state = json.loads(rec["state"])
+                states.update(state)
+                recorded_by.update(dict.fromkeys(state, rec["audit_id"]))
+            except (ValueError, TypeError, AttributeError):
                 problems.append(f"record {rec['audit_id']}: its state is not valid JSON")
             prev = rec["hash"]
             macs.append(rec["hash"])
@@ -339,7 +345,8 @@ class AuditLog:
                         "deleted behind the log's back" if now is None else
                         "was written behind the log's back" if states[group] is None else
                         "changed behind the log's back (its rows differ from the digest the log recorded)"))
-        problems += self._derived_rows_problems()
+            problems += self._recorded_groups_problems(key, states, recorded_by)
+        problems += self._derived_rows_problems() + self.b.guard_problems()
         if expected is not None:
             count, mac = expected
             if count > len(macs):
@@ -348,6 +355,21 @@ class AuditLog:
                 problems.append(f"record {count} is not the one the kept head names (the log was rewritten)")
         return {"records": len(rows), "head": format_head(len(rows), prev) if rows else "",
                 "problems": problems}
+
+    def _recorded_groups_problems(self, key: bytes | None, states: dict, recorded_by: dict) -> list[str]:
+        """``audit_groups`` (each group's last recorded digest, which the next write checks against) against
+        the records: rows removed, added or edited there would make every later write refuse, or accept."""
+        rows = {r["grp"]: r for r in self.b.execute("SELECT grp, digest, audit_id, mac FROM audit_groups").fetchall()}
+        problems = []
+        for group in sorted(set(rows) | set(states)):
+            row = rows.get(group)
+            if row is None or group not in states or row["digest"] != states[group] \
+                    or row["audit_id"] != recorded_by[group] \
+                    or (key is not None and row["mac"] != group_mac(key, group, row["digest"], row["audit_id"])):
+                problems.append(f"the log's record of {group_words(group)} (audit_groups) does not match its "
+                                "records (" + ("removed" if row is None else "added" if group not in states else
+                                               "edited") + " behind the log's back)")
+        return problems
 
     def _derived_rows_problems(self) -> list[str]:
         """Uploads whose per-work rows (``upload_works``, not hashed themselves) differ from what their

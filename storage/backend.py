@@ -107,6 +107,11 @@ class Backend(ABC):
     def integrity_problems(self) -> list[str]:
         """The database's own consistency checks (foreign keys, damaged pages), in words."""
 
+    def guard_problems(self) -> list[str]:
+        """The database objects the audit chain relies on (triggers) that were removed, disabled or changed,
+        in words: while any is, nothing may be written (SQLite's are made by each connection itself)."""
+        return []
+
     @abstractmethod
     def install_audit_tracking(self, digest: Digest) -> None:
         """Track, per connection, the row groups (``schema.TRACKED``) the open transaction changes, and

@@ -13,14 +13,17 @@ session that has none (psql, another program) writes untracked rows, which ``aud
 reports. What each changed group was *before* the transaction is computed in Python at commit, on a
 second connection: writers are serialised by the advisory lock, so that connection sees exactly the
 committed state this transaction started from, including any change made behind the log's back, which
-the seal then refuses as SQLite's does. (Computing digests in plpgsql would mean a second
+the seal then refuses as SQLite's does. Sessions that take no advisory lock (psql) are kept out of the
+tracked tables from that read to COMMIT by a SHARE table lock, as SQLite's write lock keeps them out. (Computing digests in plpgsql would mean a second
 implementation of the digest; snapshotting rows in triggers would copy every fingerprint blob.)
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from urllib.parse import unquote
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -31,6 +34,7 @@ from .schema import PRIMARY_ORDER, SCHEMA_VERSION, TABLES, TRACKED, postgres_ddl
 WRITE_TRANSACTION_LOCK = 0x70726573_63726e31  # advisory lock keys ('presc' 'rn1'/'rn2'), one per catalog database
 REGISTRATION_LOCK = 0x70726573_63726e32
 LOCK_POLL_SECONDS = 0.1
+TABLE_NAMES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", TABLES))
 
 _APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -69,6 +73,18 @@ CREATE OR REPLACE TRIGGER audit_touch AFTER INSERT OR UPDATE OR DELETE ON {table
     return out
 
 
+def _guards() -> list[tuple[str, str, str]]:
+    """(table, trigger, its function's body) of every trigger the audit chain relies on, as installed."""
+    ddl = _APPEND_ONLY + _tracking_ddl()
+    bodies = dict(re.findall(r"CREATE OR REPLACE FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$",
+                             ddl, re.S))
+    return [(table, trigger, bodies[function]) for trigger, table, function in re.findall(
+        r"CREATE OR REPLACE TRIGGER (\w+) [^;]*? ON (\w+)\s+(?:FOR EACH ROW )?EXECUTE FUNCTION (\w+)", ddl)]
+
+
+GUARDS = _guards()
+
+
 class _Row(tuple):
     """A result row read by position, by column name, and into a dict (``dict(row)``), as sqlite3.Row."""
 
@@ -91,26 +107,38 @@ def _row_factory(cursor):
     return lambda values: _Row(values, index)
 
 
+_SECRET_PARAMETERS = r"(?:ssl)?password"  # libpq's query parameters that hold a secret
+
+
 def redact(url: str) -> str:
-    """A connection URL without its password (for messages and ``config show``): the one after the user
-    name, and a ``password=`` query parameter."""
+    """A connection URL without its secrets (for messages and ``config show``): the password after the
+    user name, and a ``password=`` or ``sslpassword=`` query parameter."""
     url = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+    return re.sub(rf"([?&]{_SECRET_PARAMETERS}=)[^&]*", r"\1***", url)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a connection URL holds, as written and percent-decoded (longest first): a driver's
+    message may quote them (libpq echoes a malformed token or the whole URL)."""
+    found = re.findall(r"://[^:/@]*:([^@]*)@", url) + re.findall(rf"[?&]{_SECRET_PARAMETERS}=([^&]*)", url)
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
 
 
 class PostgresBackend(Backend):
     """The catalog in the PostgreSQL database at ``url`` (``postgresql://user@host/db``, a unix-socket
-    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock. ``create``:
+    ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock;
+    ``connect_timeout``: seconds to wait for the server to answer a connection (whole seconds). ``create``:
     make the tables in a database that has none (else CatalogError: a mistyped URL must not become an
     empty catalog that allows every upload)."""
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, timeout: float = 30.0, create: bool = True):
+    def __init__(self, url: str, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0):
         super().__init__()
         import psycopg  # (the optional dependency: only a PostgreSQL catalog needs it)
         self._psycopg = psycopg
-        self.url, self.target, self.timeout = url, redact(url), timeout
+        self.url, self.target, self.timeout, self.connect_timeout = url, redact(url), timeout, connect_timeout
         self._side = None  # a second connection: the committed state, for the audit chain's "before"
         try:
             self.db = self._connect()
@@ -125,7 +153,7 @@ class PostgresBackend(Backend):
 
     def _connect(self):
         db = self._psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
-                                   connect_timeout=max(1, int(self.timeout)))
+                                   connect_timeout=max(1, math.ceil(self.connect_timeout)))
         db.execute(f"SET lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
         db.execute("SET client_min_messages = warning")
         return db
@@ -144,6 +172,11 @@ class PostgresBackend(Backend):
             raise CatalogError(f"{self.target} holds no prescreen catalog: check the URL (`prescreen register` or "
                                "`prescreen demo` creates one; in the library, App.open(..., create=True))",
                                "invalid_input", usage=True)
+        foreign = [t for t in TABLE_NAMES if self.scalar("SELECT to_regclass(?) IS NOT NULL", (t,))]
+        if foreign:  # another application's tables: never graft triggers and rows onto them
+            raise CatalogError(f"{self.target} holds no prescreen catalog but tables of the same names "
+                               f"({', '.join(foreign)}), another application's: give prescreen a database of its "
+                               "own", "invalid_input", usage=True)
         self._script(postgres_ddl(TABLES) + _APPEND_ONLY + _tracking_ddl())
         self.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
                      "excluded.value", (str(SCHEMA_VERSION),))
@@ -217,6 +250,22 @@ class PostgresBackend(Backend):
     def integrity_problems(self) -> list[str]:
         return []  # (foreign keys are enforced by the server; pages are its own)
 
+    def guard_problems(self) -> list[str]:
+        """The audit triggers (append-only log, row tracking) that are missing, disabled or run another body
+        than prescreen installed: a session of prescreen's would write untracked rows through them."""
+        found = {(r["relname"], r["tgname"]): r for r in self.execute(
+            "SELECT c.relname, t.tgname, t.tgenabled, p.prosrc FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid IN (SELECT to_regclass(x) FROM unnest(?::text[]) x)",
+            (sorted({table for table, _, _ in GUARDS}),)).fetchall()}
+        problems = []
+        for table, trigger, body in GUARDS:
+            row = found.get((table, trigger))
+            state = ("missing" if row is None else "disabled" if row["tgenabled"] not in ("O", "A") else
+                     "running another function than prescreen installed" if row["prosrc"] != body else None)
+            if state:
+                problems.append(f"the audit trigger {trigger} on {table} is {state} (changed behind the log's back)")
+        return problems
+
     def install_audit_tracking(self, digest: Digest) -> None:
         self.execute("CREATE TEMP TABLE IF NOT EXISTS audit_touched (grp TEXT PRIMARY KEY)")
 
@@ -225,6 +274,10 @@ class PostgresBackend(Backend):
         if not touched:
             return [], {}
         self.execute("DELETE FROM pg_temp.audit_touched")
+        # From here to COMMIT nobody else changes a tracked row: a session outside prescreen (psql) takes no
+        # advisory lock, and its change committed between the "before" read below and the digests sealed
+        # after it would be sealed over as if this transaction had made it. (Readers are not blocked.)
+        self.execute(f"LOCK TABLE {', '.join(t for t, *_ in TRACKED)} IN SHARE MODE")
         if self._side is None:
             self._side = self._connect()
         side = lambda sql, args=(): self._run(self._side, sql, args)  # noqa: E731
@@ -232,7 +285,9 @@ class PostgresBackend(Backend):
 
     def describe_error(self, exc: BaseException) -> str:
         errors = self._psycopg.errors
-        text = " ".join(str(exc).split())
+        text = " ".join(str(exc).split()).replace(self.url, self.target)
+        for secret in url_secrets(self.url):
+            text = text.replace(secret, "***")
         if isinstance(exc, errors.LockNotAvailable):
             return ("the catalog is locked by another process (another prescreen command writing, perhaps on "
                     "another machine); try again when it has finished")

@@ -236,9 +236,12 @@ TRACKED = (
 GROUP_ROWS = {"fingerprints": "ref_id IN (SELECT ref_id FROM refs WHERE work_id=?)"}
 # A stable order of each tracked table's rows (PostgreSQL has no rowid; SQLite keeps ``rowid``, the order
 # its digests were always made in).
-PRIMARY_ORDER = {"works": "work_id", "refs": "ref_id", "fingerprints": "ref_id, signal", "exclusions": "exclusion_id",
-                 "licenses": "work_id, uploader_id", "notices": "notice_id", "uploads": "upload_pk",
-                 "reviews": "review_id", "disputes": "dispute_id", "strikes": "strike_id"}
+# Text keys are ordered bytewise (COLLATE "C"): under the database's collation a dump restored into another
+# database, or a new glibc/ICU, would reorder them and every digest made over them would look tampered with.
+PRIMARY_ORDER = {"works": 'work_id COLLATE "C"', "refs": "ref_id", "fingerprints": 'ref_id, signal COLLATE "C"',
+                 "exclusions": "exclusion_id", "licenses": 'work_id COLLATE "C", uploader_id COLLATE "C"',
+                 "notices": "notice_id", "uploads": "upload_pk", "reviews": "review_id", "disputes": "dispute_id",
+                 "strikes": "strike_id"}
 
 
 def postgres_ddl(sql: str) -> str:

@@ -265,3 +265,19 @@ def test_the_clock_is_passed_in(home):
     with Prescreen(home, clock=lambda: then) as engine:
         engine.set_rules("film", [{"action": "track"}])
         assert engine.workflow.audit_records(work_id="film")[-1]["at"] == "2030-05-01T12:00:00+00:00"
+
+
+# --------------------------------------------------------------------------- text a catalog cannot store
+
+@pytest.mark.parametrize("field", ["upload_id", "uploader_id", "declared_use"])
+def test_a_nul_character_in_any_manifest_field_is_that_lines_error(tmp_path, field):
+    """SQLite stored a NUL in an upload or uploader id; PostgreSQL cannot, and the batch stopped on a catalog
+    error half-way. Every field is refused the way the path is: a clear error naming the line."""
+    from service.manifest import ManifestError, read_manifest
+
+    row = {"path": "/x.mp4", "upload_id": "up-1", "uploader_id": "erin", "declared_use": "parody"}
+    row[field] = row[field][:2] + "\0" + row[field][2:]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"path": "/y.mp4", "upload_id": "fine"}) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(ManifestError, match=f"line 2: the {field} contains a NUL character"):
+        read_manifest(manifest)

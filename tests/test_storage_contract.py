@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from conftest import SERVICE_MISSING
 
 from fingerprint import AUDIO, VIDEO, Fingerprint
 from index import Catalog, CatalogError, NewReference
-from storage import is_url
+from storage import is_url, redact
 from workflow import Workflow, WorkflowError, WorkflowParams
 
 KEY = b"k" * 32
@@ -414,3 +415,209 @@ def test_a_database_without_a_catalog_is_not_made_one_unless_asked(postgres_url)
         Catalog(postgres_url, create=False)
     Catalog(postgres_url, create=True).close()
     Catalog(postgres_url, create=False).close()
+
+
+# -- the catalog URL ------------------------------------------------------------
+@pytest.mark.parametrize("url", [
+    "postgresql://prescreen:pa%zzs3cret@/postgres?host=/nowhere",       # libpq quotes the bad token
+    "postgresql://prescreen:s3cret@[::1/postgres",                      # libpq quotes the whole URL
+    "postgresql://prescreen@/postgres?host=/nowhere&sslpassword=s3cret&bogus=1",
+    "postgresql://prescreen@/postgres?password=s3cret&port=notaport",
+])
+def test_a_password_in_the_catalog_url_is_never_printed(url):
+    """Neither in the URL as messages show it (redact) nor in the driver's own words about it."""
+    pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    assert "s3cret" not in redact(url)
+    with pytest.raises(CatalogError) as raised:
+        Catalog(url, timeout=1.0)
+    assert "s3cret" not in str(raised.value) and "catalog" in str(raised.value)
+
+
+def test_a_database_of_another_application_is_left_alone(postgres_url):
+    """Tables of the same names without a prescreen schema version: refused, and nothing is added to them
+    (no prescreen rows in their meta, no triggers on their audit table)."""
+    raw_sql(postgres_url, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "INSERT INTO meta VALUES ('app', 'shop')", "CREATE TABLE audit (id SERIAL, what TEXT)")
+    with pytest.raises(CatalogError, match="another application's") as raised:
+        Catalog(postgres_url, create=True)
+    assert "meta" in str(raised.value) and "audit" in str(raised.value)
+    import psycopg
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT key FROM meta").fetchall() == [("app",)]
+        assert db.execute("SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal").fetchone() == (0,)
+        assert db.execute("SELECT to_regclass('works')").fetchone() == (None,)
+
+
+def test_a_change_committed_by_another_program_during_a_seal_is_not_sealed_over(catalog_target):
+    """A session outside prescreen (psql) takes no write lock of prescreen's: its change to a row group,
+    committed while a prescreen transaction that touched the group is being sealed, must not end up in
+    that seal's digest (it would then look legitimate), so it waits for the commit and verify finds it."""
+    import threading
+
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    take, tampering = catalog.backend.take_touched, []
+
+    def take_then_tamper(digest):
+        touched = take(digest)
+        if touched[0] and not tampering:  # the moment between the seal's "before" and its digests
+            tampering.append(threading.Thread(target=raw_sql, args=(
+                catalog_target, "UPDATE refs SET path='/elsewhere.mp4' WHERE work_id='film'")))
+            tampering[0].start()
+            tampering[0].join(1.0)
+        return touched
+
+    catalog.backend.take_touched = take_then_tamper
+    workflow.set_priority(NOW, "op", "film", True)
+    tampering[0].join(10)
+    assert catalog.references("film")[0].path == "/elsewhere.mp4"  # (the change landed, after the seal)
+    assert any("work 'film': changed behind the log's back" in p for p in workflow.verify_audit()["problems"])
+    catalog.close()
+
+
+def _race_against(target, who, act):
+    """Patch ``who`` (a method of one workflow's) so that, as soon as it has read, another workflow on its
+    own connection runs ``act`` to its end (in a thread: while the first holds the write lock it waits).
+    Returns the list the other's result or error lands in."""
+    import threading
+
+    other: list = []
+
+    def run():
+        catalog, workflow = open_workflow(target)
+        try:
+            other.append(act(workflow))
+        except (WorkflowError, CatalogError) as exc:
+            other.append(exc)
+        finally:
+            catalog.close()
+
+    owner, name = who
+    original = getattr(owner, name)
+
+    def read_then_race(*args, **kwargs):
+        value = original(*args, **kwargs)
+        if not other and not getattr(read_then_race, "started", False):
+            read_then_race.started = threading.Thread(target=run)
+            read_then_race.started.start()
+            read_then_race.started.join(1.0)
+        return value
+
+    setattr(owner, name, read_then_race)
+    return other, lambda: read_then_race.started.join(20)
+
+
+def _one_of_two_wins(target, who, mine, theirs, refused: str) -> dict:
+    """Run ``mine`` while another workflow runs ``theirs`` (see _race_against): exactly one returns, the
+    other is refused saying ``refused``. Returns the winner's result."""
+    other, wait = _race_against(target, who, theirs)
+    try:
+        first = mine()
+    except WorkflowError as exc:
+        first = exc
+    wait()
+    outcomes = [first, *other]
+    assert sum(isinstance(o, dict) for o in outcomes) == 1, outcomes
+    assert any(isinstance(o, WorkflowError) and refused in str(o) for o in outcomes), outcomes
+    return next(o for o in outcomes if isinstance(o, dict))
+
+
+def test_two_reviewers_deciding_one_review_at_once_one_wins(catalog_target):
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    review_id = workflow.open_review(NOW, "up-1")
+    winner = _one_of_two_wins(catalog_target, (workflow, "review"),
+                              lambda: workflow.decide_review(NOW, review_id, "rita", "block"),
+                              lambda w: w.decide_review(NOW, review_id, "bob", "allow"), "already decided")
+    assert len(workflow.audit_records(action="review-decision")) == 1
+    assert catalog.upload("up-1")["outcome"] == winner["outcome"]
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+
+
+def test_two_disputes_of_one_upload_at_once_one_is_filed(catalog_target):
+    _populated(catalog_target)
+    catalog, workflow = open_workflow(catalog_target)
+    _one_of_two_wins(catalog_target, (workflow.rights, "pending_reviews_of"),
+                     lambda: workflow.file_dispute(NOW, "up-1", "fair use", "erin"),
+                     lambda w: w.file_dispute(NOW, "up-1", "my own film", "erin"), "already waiting for review")
+    assert len(workflow.audit_records(action="dispute-filed")) == 1 and len(workflow.reviews()) == 1
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+
+
+def test_digests_do_not_depend_on_the_databases_collation(postgres_url):
+    """A catalog restored into a database of another collation (or read after a glibc/ICU upgrade) orders
+    text differently ('B' < 'a' bytewise, 'a' < 'B' in English): the chain's digests must not move."""
+    _populated(postgres_url)
+    catalog, workflow = open_workflow(postgres_url)
+    for uploader in ("B", "a"):
+        workflow.license(NOW, "op", "film", uploader)
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+    raw_sql(postgres_url, 'ALTER TABLE licenses ALTER COLUMN uploader_id TYPE TEXT COLLATE "en-x-icu"')
+    catalog, workflow = open_workflow(postgres_url)
+    assert workflow.verify_audit()["problems"] == []
+    workflow.license(NOW, "op", "film", "c")  # and the next write is not refused
+    catalog.close()
+
+
+def test_a_server_that_never_answers_fails_after_the_configured_connect_timeout(tmp_path):
+    """A host that accepts the connection and says nothing (down behind a proxy, a hung server): the
+    wait is ``[catalog] connect_timeout_seconds``, not the lock timeout, and the message says so."""
+    import socket
+
+    from service import Prescreen
+    from service.config import load_config
+
+    pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"postgresql://prescreen:s3cret@127.0.0.1:{silent.getsockname()[1]}/prescreen"
+    (tmp_path / "c.toml").write_text(f'[catalog]\nurl = "{url}"\nconnect_timeout_seconds = 2\n'
+                                     "[service]\nlock_timeout_seconds = 3600\n")
+    try:
+        with pytest.raises(CatalogError, match="timeout") as raised:
+            Prescreen(tmp_path / "home", config=load_config(tmp_path / "c.toml"))
+    finally:
+        silent.close()
+    assert "127.0.0.1" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("sabotage, found", [
+    ("ALTER TABLE works DISABLE TRIGGER audit_touch", "audit_touch on works is disabled"),
+    ("DROP TRIGGER audit_touch ON licenses", "audit_touch on licenses is missing"),
+    ("CREATE OR REPLACE FUNCTION audit_touch_refs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+     "audit_touch on refs is running another function"),
+    ("ALTER TABLE audit DISABLE TRIGGER USER", "audit_no_update on audit is disabled"),
+])
+def test_audit_triggers_switched_off_stop_every_write(postgres_url, sabotage, found):
+    """On PostgreSQL the tracking and append-only triggers live in the database: switched off by its owner,
+    prescreen's own writes would go untracked. verify names the trigger and nothing is written until it
+    is back."""
+    _populated(postgres_url)
+    raw_sql(postgres_url, sabotage)
+    catalog, workflow = open_workflow(postgres_url)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    with pytest.raises(CatalogError, match=found):
+        workflow.set_priority(NOW, "op", "film", True)
+    assert not catalog.get_work("film").priority
+    catalog.close()
+
+
+@pytest.mark.parametrize("change, found", [
+    ("DELETE FROM audit_groups", "work 'film' (audit_groups) does not match its records (removed"),
+    ("UPDATE audit_groups SET digest=NULL WHERE grp='work:film'", "work 'film' (audit_groups) does not match its "
+                                                                  "records (edited"),
+    ("INSERT INTO audit_groups VALUES ('work:ghost', NULL, 1, 'x')", "work 'ghost' (audit_groups) does not match "
+                                                                     "its records (added"),
+])
+def test_the_recorded_digests_table_changed_behind_the_log(catalog_target, change, found):
+    """audit_groups (what the next write checks a group against) changed by hand: verify says so (it said
+    intact, while the next write of the group was refused as if the group itself had been changed)."""
+    _populated(catalog_target)
+    raw_sql(catalog_target, change)
+    catalog, workflow = open_workflow(catalog_target)
+    assert any(found in p for p in workflow.verify_audit()["problems"])
+    catalog.close()

@@ -336,13 +336,13 @@ class Workflow:
     def decide_review(self, now: datetime, review_id: int, reviewer: str, outcome: str, note: str = "") -> dict:
         """Record a reviewer's outcome; applies it to the upload (and the dispute, strikes)."""
         self.expire_due(now)
-        rv = self.review(review_id)
-        if rv["status"] != "pending":
-            raise WorkflowError(f"review {review_id} is already {rv['status']}", "conflict")
-        allowed = ("upheld", "released") if rv["kind"] == "dispute" else ("allow", "block", "mute-audio", "track")
-        if outcome not in allowed:
-            raise WorkflowError(f"a {rv['kind']} review is decided as one of: {', '.join(allowed)}")
-        with self.catalog.transaction():
+        with self.catalog.transaction():  # read and checked under the write lock: of two reviewers at once, one decides
+            rv = self.review(review_id)
+            if rv["status"] != "pending":
+                raise WorkflowError(f"review {review_id} is already {rv['status']}", "conflict")
+            allowed = ("upheld", "released") if rv["kind"] == "dispute" else ("allow", "block", "mute-audio", "track")
+            if outcome not in allowed:
+                raise WorkflowError(f"a {rv['kind']} review is decided as one of: {', '.join(allowed)}")
             self.rights.close_review(review_id, "decided", iso(now), outcome=outcome, note=note, reviewer=reviewer)
             self._audit(now, reviewer, "review-decision", {"review_id": review_id, "kind": rv["kind"],
                                                            "outcome": outcome, "note": note},
@@ -426,24 +426,24 @@ class Workflow:
         """The uploader's counter-notice: opens a dispute review with its own deadline. Only the
         uploader of record (``uploader_id`` equal to the one stored with the upload) can file one."""
         self.expire_due(now)
-        up = self._upload(upload_id)
-        if not up["uploader_id"]:
-            raise WorkflowError(f"upload {upload_id} has no uploader of record, so nobody can dispute it (screen "
-                                "uploads with an uploader id: the manifest's uploader_id column)", "forbidden")
-        if uploader_id != up["uploader_id"]:
-            raise WorkflowError(f"only the uploader of record can dispute upload {upload_id}" +
-                                ("" if uploader_id else " (give --uploader)"), "forbidden")
-        if not reason.strip():
-            raise WorkflowError("a dispute needs a reason")
-        if up["status"] != "ok" or up["outcome"] in (None, "allow"):
-            raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute", "conflict")
-        if self.rights.pending_reviews_of(upload_id):
-            raise WorkflowError(f"upload {upload_id} is already waiting for review", "conflict")
-        restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
-        if now > restricted_at + timedelta(days=self.params.dispute_window_days):
-            raise WorkflowError(f"the {self.params.dispute_window_days:g}-day dispute window has closed "
-                                f"(the outcome {up['outcome']} was set {iso(restricted_at)})", "conflict")
-        with self.catalog.transaction():
+        with self.catalog.transaction():  # checked under the write lock: two disputes at once file one
+            up = self._upload(upload_id)
+            if not up["uploader_id"]:
+                raise WorkflowError(f"upload {upload_id} has no uploader of record, so nobody can dispute it (screen "
+                                    "uploads with an uploader id: the manifest's uploader_id column)", "forbidden")
+            if uploader_id != up["uploader_id"]:
+                raise WorkflowError(f"only the uploader of record can dispute upload {upload_id}" +
+                                    ("" if uploader_id else " (give --uploader)"), "forbidden")
+            if not reason.strip():
+                raise WorkflowError("a dispute needs a reason")
+            if up["status"] != "ok" or up["outcome"] in (None, "allow"):
+                raise WorkflowError(f"upload {upload_id} was not restricted (outcome {up['outcome']}); nothing to dispute", "conflict")
+            if self.rights.pending_reviews_of(upload_id):
+                raise WorkflowError(f"upload {upload_id} is already waiting for review", "conflict")
+            restricted_at = parse(up.get("outcome_at") or up["screened_at"])  # a later takedown restarts the window
+            if now > restricted_at + timedelta(days=self.params.dispute_window_days):
+                raise WorkflowError(f"the {self.params.dispute_window_days:g}-day dispute window has closed "
+                                    f"(the outcome {up['outcome']} was set {iso(restricted_at)})", "conflict")
             dispute_id = self.rights.add_dispute(upload_id, uploader_id, reason, up["outcome"], iso(now),
                                                  up.get("outcome_by") or "system")
             due = now + timedelta(hours=self.params.dispute_review_hours)
@@ -456,16 +456,19 @@ class Workflow:
     # -- deadlines --------------------------------------------------------
     def expire_due(self, now: datetime) -> list[dict]:
         """Resolve pending reviews past their deadline with the configured default."""
-        due = self.rights.reviews_due(iso(now))
+        due, expired = self.rights.reviews_due(iso(now)), []
         for rv in due:
             outcome = self.params.dispute_expiry_outcome if rv["kind"] == "dispute" else self.params.review_expiry_outcome
             with self.catalog.transaction():
+                if self.review(rv["review_id"])["status"] != "pending":
+                    continue  # (decided or expired by another process since it was listed)
+                expired.append(rv)
                 self.rights.close_review(rv["review_id"], "expired", iso(now), outcome=outcome)
                 self._audit(now, "system", "review-expired", {"review_id": rv["review_id"], "kind": rv["kind"],
                                                               "outcome": outcome, "due_at": rv["due_at"]},
                             upload_id=rv["upload_id"])
                 self._apply_review(now, "system", rv, outcome, "deadline passed", human=False)
-        return due
+        return expired
 
     # -- uploaders --------------------------------------------------------
     def uploader(self, now: datetime, uploader_id: str) -> dict:
