@@ -6,7 +6,8 @@ All media is synthesised with mediagen (PyAV encodes it); nothing is fetched.
 PostgreSQL: ``PRESCREEN_TEST_POSTGRES_URL`` names a server prescreen may create databases on (say
 ``postgresql://prescreen@/postgres?host=/tmp/pg``; ``.ci/run`` starts a throwaway one). Without it the
 tests that need it skip, saying so; with ``PRESCREEN_REQUIRE_SERVICES=1`` (CI) such a skip is a failure.
-``PRESCREEN_TEST_CATALOG_URL`` (a server too) puts the shared ``engine`` fixture's catalog there.
+The shared registered home (and the ``engine`` fixture over it) comes once per backend, so every test
+that uses it runs with its catalog in SQLite and in a PostgreSQL database on that server.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from service import Prescreen
 
 SR = 22050
 POSTGRES_URL_VARIABLE = "PRESCREEN_TEST_POSTGRES_URL"
-CATALOG_URL_VARIABLE = "PRESCREEN_TEST_CATALOG_URL"  # a server: the engine fixture's catalog goes there
 REQUIRE_SERVICES_VARIABLE = "PRESCREEN_REQUIRE_SERVICES"
 SERVICE_MISSING = "service unavailable:"  # how a skip for want of a server begins (the hook below finds it)
 
@@ -62,16 +62,20 @@ def corpus(tmp_path_factory) -> Corpus:
     return Corpus(folder, film, film2, song, other, *paths)
 
 
-@pytest.fixture(scope="session")
-def registered_home(tmp_path_factory, corpus: Corpus):
-    """A data folder with the corpus registered. With ``PRESCREEN_TEST_CATALOG_URL`` (a PostgreSQL server)
-    its catalog is a new database there (named in the folder's config.toml), so the tests that screen
-    with the ``engine`` fixture run against PostgreSQL (tests that copy the folder or open its SQLite
-    file directly are SQLite's)."""
-    home = tmp_path_factory.mktemp("home")
-    server = os.environ.get(CATALOG_URL_VARIABLE)
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def registered_home(request, tmp_path_factory, corpus: Corpus):
+    """A data folder with the corpus registered, once per backend: its catalog is the folder's SQLite
+    file, or a new database on the ``PRESCREEN_TEST_POSTGRES_URL`` server (named in the folder's
+    config.toml; skipped, saying so, without a server). Copy it with ``copy_home``."""
+    server = None
+    if request.param == "postgresql":
+        server = os.environ.get(POSTGRES_URL_VARIABLE)
+        if not server:
+            pytest.skip(f"{SERVICE_MISSING} no PostgreSQL server for the shared catalog ({POSTGRES_URL_VARIABLE} "
+                        "is not set; .ci/run starts one)")
+        psycopg = pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    home = tmp_path_factory.mktemp(f"home-{request.param}")
     if server:
-        import psycopg
         name = f"prescreen_engine_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {name}")
@@ -97,7 +101,7 @@ _CLONES: dict[str, list[str]] = {}  # database -> the clones copy_home made of i
 
 def copy_home(src: Path, dst: Path) -> Path:
     """A private copy of the data folder ``src`` at ``dst``. A folder whose catalog is a PostgreSQL
-    database (``PRESCREEN_TEST_CATALOG_URL``) gets its own clone of the database, so a test that changes
+    database gets its own clone of the database, so a test that changes
     its copy never changes anyone else's catalog."""
     import shutil
 
@@ -106,7 +110,7 @@ def copy_home(src: Path, dst: Path) -> Path:
     if marker.exists():
         import psycopg
 
-        server, template = os.environ[CATALOG_URL_VARIABLE], marker.read_text().strip()
+        server, template = os.environ[POSTGRES_URL_VARIABLE], marker.read_text().strip()
         name = f"prescreen_copy_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
@@ -169,11 +173,3 @@ def catalog_target(request, tmp_path):
     if request.param == "sqlite":
         return tmp_path / "catalog.sqlite"
     return request.getfixturevalue("postgres_url")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Mark the tests whose catalog is the shared registered home's (``-m catalog`` selects them):
-    ``.ci/run`` runs them a second time with that catalog on PostgreSQL (PRESCREEN_TEST_CATALOG_URL)."""
-    for item in items:
-        if "registered_home" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.catalog)
