@@ -192,8 +192,8 @@ def _blas_controller():
 
 
 def _matmul_one_thread(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` with BLAS held to one thread; the values are the same (OpenBLAS
-    splits the output between its threads, not the sums).
+    """``a @ b`` with BLAS held to one thread: the same sums whatever the
+    process's BLAS threads (a threaded product may differ in the last bits).
 
     The chroma product (12 x 2049 x frames) is big enough for OpenBLAS to wake
     its worker threads, which then busy-wait and are charged to this process:
