@@ -22,7 +22,8 @@ __all__ = ["Catalog", "CatalogError", "NewReference", "Reference", "SCHEMA_VERSI
 class Catalog:
     """The catalog at ``target`` (an SQLite file's path, or a ``postgresql://`` URL); one connection,
     used from one thread. ``timeout``: seconds to wait for another writer's lock;
-    ``connect_timeout``: seconds to wait for a PostgreSQL server to answer a connection.
+    ``connect_timeout``: seconds to wait for a PostgreSQL server to answer a connection; ``dead_peer``:
+    seconds after which a PostgreSQL connection whose other end vanished is dropped (its locks freed).
 
     A target that is not a usable catalog (another kind of file, damaged, a folder, a database that
     cannot be reached, locked for longer than ``timeout``; with ``create`` False, a database without the
@@ -31,8 +32,9 @@ class Catalog:
     """
 
     def __init__(self, target: str | Path, timeout: float = 30.0, create: bool = True,
-                 connect_timeout: float = 10.0):
-        self.backend = open_backend(target if is_url(target) else Path(target), timeout, create, connect_timeout)
+                 connect_timeout: float = 10.0, dead_peer: float = 60.0):
+        self.backend = open_backend(target if is_url(target) else Path(target), timeout, create, connect_timeout,
+                                    dead_peer)
         self.path = target if is_url(target) else Path(target)
         self.db = self.backend.db  # the driver's connection (tests and repairs of an SQLite file read it)
         self.refs = SQLReferences(self.backend)

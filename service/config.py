@@ -116,10 +116,15 @@ class CatalogParams:
         still holds the index files, locks, logs and (by default) the audit key.
     connect_timeout_seconds: longest wait for a PostgreSQL server to answer a connection, seconds (a host
         that is down or unreachable fails after it, naming the URL without its password).
+    dead_peer_seconds: how long a PostgreSQL connection whose other end vanished without closing it (a
+        machine that lost power or its network mid-registration) may go unnoticed, seconds: TCP keepalives
+        on both ends drop it within this, so the server frees that process's locks and this process stops
+        waiting for a server that is gone. (A process that is alive but stuck keeps its locks.)
     """
 
     url: str = ""
     connect_timeout_seconds: float = 10.0
+    dead_peer_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -327,6 +332,7 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "catalog.url": ((lambda v: v == "" or v.startswith(("postgresql://", "postgres://"))),
                     "must be empty (the SQLite file in the data folder) or a postgresql:// URL"),
     "catalog.connect_timeout_seconds": _between(1, 3600, "seconds"),
+    "catalog.dead_peer_seconds": _between(10, 86400, "seconds"),
 }
 
 

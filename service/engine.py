@@ -294,7 +294,8 @@ class Prescreen:
         self.config = config
         self._clock = clock
         self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds, create=create,
-                               connect_timeout=config.catalog.connect_timeout_seconds)
+                               connect_timeout=config.catalog.connect_timeout_seconds,
+                               dead_peer=config.catalog.dead_peer_seconds)
         try:
             code_bytes = {s.name: s.code_bytes(config.fingerprint, REFERENCE) for s in REGISTRY.indexed()}
             self.indexes = IndexStore(self.home / "index", config.index, code_bytes)

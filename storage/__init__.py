@@ -30,14 +30,15 @@ def is_url(target: str | Path) -> bool:
 
 
 def open_backend(target: str | Path, timeout: float = 30.0, create: bool = True,
-                 connect_timeout: float = 10.0) -> Backend:
+                 connect_timeout: float = 10.0, dead_peer: float = 60.0) -> Backend:
     """The catalog at ``target`` (a path: SQLite; a ``postgresql://`` URL: PostgreSQL), created if new and
     ``create`` (the engine checks an SQLite file's presence itself); ``timeout``: seconds to wait for another
-    writer; ``connect_timeout``: seconds to wait for a PostgreSQL server to answer. CatalogError if it cannot
-    be opened."""
+    writer; ``connect_timeout``: seconds to wait for a PostgreSQL server to answer; ``dead_peer``: seconds
+    after which a PostgreSQL connection whose other end vanished is dropped. CatalogError if it cannot be
+    opened."""
     if is_url(target):
         try:
-            return PostgresBackend(str(target), timeout, create, connect_timeout)
+            return PostgresBackend(str(target), timeout, create, connect_timeout, dead_peer)
         except ImportError:
             raise CatalogError(f"{redact(str(target))}: a PostgreSQL catalog needs psycopg 3 "
                                "(pip install 'psycopg[binary]', or prescreen's [postgres] extra)") from None

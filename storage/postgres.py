@@ -125,20 +125,39 @@ def url_secrets(url: str) -> list[str]:
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
+def session_keepalives(dead_peer: float) -> dict[str, int]:
+    """TCP keepalive settings under which a vanished peer is noticed within ``dead_peer`` seconds:
+    ``idle`` (s of silence before the first probe), ``interval`` (s between probes), ``count`` (probes
+    unanswered before the connection is dropped): idle + count * interval <= dead_peer; and
+    ``user_timeout`` (ms that sent data may stay unacknowledged). The same settings serve libpq (the
+    client's end: ``keepalives_*``, ``tcp_user_timeout``) and the server (``tcp_keepalives_*``,
+    ``tcp_user_timeout``)."""
+    idle = max(1, int(dead_peer // 3))
+    count = 3
+    interval = max(1, int((dead_peer - idle) // (count + 1)))
+    return {"idle": idle, "interval": interval, "count": count, "user_timeout": int(dead_peer * 1000)}
+
+
 class PostgresBackend(Backend):
     """The catalog in the PostgreSQL database at ``url`` (``postgresql://user@host/db``, a unix-socket
     ``?host=/path`` or any libpq URL); ``timeout``: seconds to wait for another writer's lock;
-    ``connect_timeout``: seconds to wait for the server to answer a connection (whole seconds). ``create``:
-    make the tables in a database that has none (else CatalogError: a mistyped URL must not become an
-    empty catalog that allows every upload)."""
+    ``connect_timeout``: seconds to wait for the server to answer a connection (whole seconds).
+    ``dead_peer``: seconds after which a TCP connection whose other end has vanished without closing it
+    (a machine that lost power or its network) is dropped, on both ends: the server then ends the session
+    and frees its advisory locks (else another machine's registration waits for TCP's own ~2 h), and this
+    process stops waiting for a server that is gone (``session_keepalives``). ``create``: make the tables
+    in a database that has none (else CatalogError: a mistyped URL must not become an empty catalog that
+    allows every upload)."""
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0):
+    def __init__(self, url: str, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0,
+                 dead_peer: float = 60.0):
         super().__init__()
         import psycopg  # (the optional dependency: only a PostgreSQL catalog needs it)
         self._psycopg = psycopg
         self.url, self.target, self.timeout, self.connect_timeout = url, redact(url), timeout, connect_timeout
+        self.keepalives = session_keepalives(dead_peer)
         self._side = None  # a second connection: the committed state, for the audit chain's "before"
         try:
             self.db = self._connect()
@@ -152,9 +171,13 @@ class PostgresBackend(Backend):
             raise
 
     def _connect(self):
+        client = {"keepalives": 1, **{f"keepalives_{k}": v for k, v in self.keepalives.items() if k != "user_timeout"},
+                  "tcp_user_timeout": self.keepalives["user_timeout"]}
         db = self._psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
-                                   connect_timeout=max(1, math.ceil(self.connect_timeout)))
+                                   connect_timeout=max(1, math.ceil(self.connect_timeout)), **client)
         db.execute(f"SET lock_timeout = '{max(1, int(self.timeout * 1000))}ms'")
+        for name, value in self.keepalives.items():  # the server's side of the same (ignored over a unix socket)
+            db.execute(f"SET tcp_{name if name == 'user_timeout' else 'keepalives_' + name} = {int(value)}")
         db.execute("SET client_min_messages = warning")
         return db
 
