@@ -9,7 +9,7 @@ once and never changed:
       manifest-00000042.json   generation, settings, segments (files with size and SHA-256, ref ids),
                                tombstones; a SHA-256 of its own body
       seg-00000007/            one segment: ref_ids.i64, and per table <t>.base.u64 (row bases per
-                               reference), <t>.pos.u64 (positions, sorted by key then position) and
+                               reference), <t>.pos.u32 (positions, sorted by key then position) and
                                <t>.keys.u32 (sorted keys) or, for keys of at most ``direct_bits``
                                bits, <t>.off.u64 (2^bits + 1 offsets: key k's postings are
                                pos[off[k]:off[k + 1]], no key array, one lookup per key)
@@ -57,7 +57,8 @@ FORMAT = 1
 MANIFEST_RE = re.compile(r"^manifest-(\d{8})\.json$")
 SEGMENT_RE = re.compile(r"^seg-(\d{8})$")
 KEY_DTYPE = np.uint32
-POS_DTYPE = np.uint64
+POS_DTYPE = np.uint32  # positions within a segment: 4 B a posting; a segment holds < 2^32 code rows per table
+OFF_DTYPE = np.uint64
 REF_DTYPE = np.int64
 KEPT_MANIFESTS = 2  # the newest and the one before it (the fallback when the newest is damaged)
 
@@ -207,11 +208,11 @@ class _Segment:
         self.ref_ids = _map(folder / "ref_ids.i64", REF_DTYPE)
         self.base, self.pos, self.lookup_array = {}, {}, {}
         for t in tables:
-            self.base[t.name] = _map(folder / f"{t.name}.base.u64", POS_DTYPE)
-            self.pos[t.name] = _map(folder / f"{t.name}.pos.u64", POS_DTYPE)
+            self.base[t.name] = _map(folder / f"{t.name}.base.u64", OFF_DTYPE)
+            self.pos[t.name] = _map(folder / f"{t.name}.pos.u32", POS_DTYPE)
             suffix = "off.u64" if t.direct_bits is not None else "keys.u32"
             self.lookup_array[t.name] = _map(folder / f"{t.name}.{suffix}",
-                                             POS_DTYPE if t.direct_bits is not None else KEY_DTYPE)
+                                             OFF_DTYPE if t.direct_bits is not None else KEY_DTYPE)
 
     def ranges(self, table: TableSpec, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi) of each key's postings in ``pos``."""
@@ -247,7 +248,9 @@ def _write_segment(folder: Path, name: str, tables: tuple[TableSpec, ...], refs:
     entries = {}
     for t in tables:
         counts = np.array([int(r.rows.get(t.name, 0)) for r in refs], np.int64)
-        base = np.concatenate([[0], np.cumsum(counts)]).astype(POS_DTYPE)
+        base = np.concatenate([[0], np.cumsum(counts)]).astype(OFF_DTYPE)
+        if int(base[-1]) > np.iinfo(POS_DTYPE).max:
+            raise SegmentError(f"table {t.name}: {int(base[-1])} code rows do not fit one segment (< 2^32)")
         keys_parts, pos_parts = [], []
         for i, r in enumerate(refs):
             keys = np.asarray(r.keys.get(t.name, np.zeros(0)), np.int64)
@@ -265,10 +268,10 @@ def _write_segment(folder: Path, name: str, tables: tuple[TableSpec, ...], refs:
         order = np.lexsort((pos, keys))
         keys, pos = keys[order], pos[order]
         arrays[f"{t.name}.base.u64"] = base
-        arrays[f"{t.name}.pos.u64"] = pos.astype(POS_DTYPE)
+        arrays[f"{t.name}.pos.u32"] = pos.astype(POS_DTYPE)
         if t.direct_bits is not None:
             off = np.searchsorted(keys, np.arange((1 << t.direct_bits) + 1, dtype=np.int64), "left")
-            arrays[f"{t.name}.off.u64"] = off.astype(POS_DTYPE)
+            arrays[f"{t.name}.off.u64"] = off.astype(OFF_DTYPE)
         else:
             arrays[f"{t.name}.keys.u32"] = keys.astype(KEY_DTYPE)
         entries[t.name] = int(len(pos))

@@ -141,7 +141,7 @@ def test_a_flipped_byte_is_found_on_open_and_the_segment_rebuilt(tmp_path):
     refs = [_ref(rng, i) for i in range(1, 11)]
     store.append(refs[:5])
     damaged = store.append(refs[5:])
-    path = folder / damaged / "video.pos.u64"
+    path = folder / damaged / "video.pos.u32"
     data = bytearray(path.read_bytes())
     data[17] ^= 0x10
     path.write_bytes(bytes(data))
@@ -178,7 +178,7 @@ def test_a_crash_at_any_step_leaves_the_last_committed_state_and_sweep_cleans_up
     newest = folder / f"manifest-{store.generation:08d}.json"
     newest.unlink()
     (folder / "seg-00000099.tmp").mkdir()                      # killed while writing a segment
-    (folder / "seg-00000099.tmp" / "video.pos.u64").write_bytes(b"12345678")
+    (folder / "seg-00000099.tmp" / "video.pos.u32").write_bytes(b"12345678")
     (folder / "manifest-00000077.json.x.tmp").write_text("{")  # killed while writing a manifest
     after = SegmentStore(folder, TABLES)
     assert after.generation == committed
