@@ -685,7 +685,8 @@ class Prescreen:
             row = stored.record
             if any(w.method == "digest" for w in stored.works):
                 # a byte-identical copy, as screen_one finds it: its references (if still there), whole
-                matches = [_exact_match(r) for r in self.catalog.references_by_sha256(row.sha256)]
+                matches = _exact_matches(self.catalog.references_by_sha256(row.sha256), refs, excluded,
+                                         self.config.match.offset_tolerance)
             else:  # the stored segments, at the matcher's full precision (never the rounded JSON figures)
                 matches = _work_matches([segment_of(s) for s in stored.segments], refs, excluded, row.duration or 0.0,
                                         self.config.match.offset_tolerance)
@@ -936,7 +937,8 @@ class Prescreen:
             exact = self.catalog.references_by_sha256(digest.sha256)
             if exact:
                 result.duration = exact[0].duration
-                result.matches = [_exact_match(ref) for ref in exact]
+                result.matches = _exact_matches(exact, self.catalog.references(), self.workflow.excluded_by_ref(),
+                                                self.config.match.offset_tolerance)
                 result.timings = {"digest": time.perf_counter() - t0}
             else:
                 fps = fingerprint_file(path, QUERY, self.config.fingerprint, digest=digest)
@@ -1167,6 +1169,17 @@ def _work_matches(segments: list[Segment], refs, excluded: dict[int, list[tuple[
     segments = apply_exclusions([s for s in segments if s.ref_id in refs], excluded)
     return combine(segments, {i: r.work_id for i, r in refs.items()}, {i: r.duration for i, r in refs.items()},
                    upload_seconds, offset_tolerance=offset_tolerance)
+
+
+def _exact_matches(exact, refs, excluded: dict[int, list[tuple[float, float]]],
+                   offset_tolerance: float) -> list[WorkMatch]:
+    """A byte-identical copy of the reference files ``exact``: each whole, less the seconds its work
+    excludes (a file whose every second is excluded matches nothing), found by its digest."""
+    if not any(r.ref_id in excluded for r in exact):
+        return [_exact_match(r) for r in exact]
+    whole = [seg for r in exact for seg in _exact_match(r).segments]
+    kept = _work_matches(whole, refs, excluded, max(r.duration for r in exact), offset_tolerance)
+    return [replace(m, method="digest") for m in kept]
 
 
 def _exact_match(ref) -> WorkMatch:
