@@ -39,6 +39,7 @@ from .engine import (
 )
 from .errors import ERROR_CLASSES, INVALID, InvalidInput, NotFound, PrescreenError, Unavailable
 from .processes import describe_holder, write_lock_holder
+from .view import work_matches
 
 __all__ = [
     "App", "AuditCheck", "AuditRecord", "DisputeFiled", "ExclusionChange", "ExclusionRemoved", "IndexStats",
@@ -601,23 +602,24 @@ class App:
 
         with self._use():
             review = ReviewRecord.from_row(self.engine.workflow.review(review_id))
-            up = self.engine.catalog.upload(review.upload_id)
+            stored = self.engine.stored_upload(review.upload_id)
+            up = stored.record
             refs = {r.ref_id: r for r in self.engine.catalog.references()}
             folder = Path(out_dir) if out_dir else self.home / "evidence" / f"review-{review_id}"
             evidence = []
-            for m in up["result"]["matches"]:
-                for ref_id in sorted({s["ref_id"] for s in m["segments"]}):
-                    segs = [s for s in m["segments"] if s["ref_id"] == ref_id]
+            for m in work_matches(stored):
+                for ref_id in sorted({s.ref_id for s in m.segments}):
+                    segs = [s for s in m.segments if s.ref_id == ref_id]
                     ref = refs.get(ref_id)
-                    pngs = write_thumbnails(up["path"], ref.path, segs[:3], folder,
-                                            f"{_file_safe(m['work_id'])}-ref{ref_id}") if ref else []
-                    evidence.append({"work_id": m["work_id"], "ref_id": ref_id,
-                                     "reference": ref.path if ref else None, "modality": m["modality"],
-                                     "segments": segs, "thumbnails": [str(p) for p in pngs]})
+                    pngs = write_thumbnails(up.path, ref.path, [asdict(s) for s in segs[:3]], folder,
+                                            f"{_file_safe(m.work_id)}-ref{ref_id}") if ref else []
+                    evidence.append({"work_id": m.work_id, "ref_id": ref_id,
+                                     "reference": ref.path if ref else None, "modality": m.modality,
+                                     "segments": [s.as_dict() for s in segs], "thumbnails": [str(p) for p in pngs]})
             dispute = self.engine.workflow.dispute(review.dispute_id) if review.dispute_id else None
-            upload = {k: up[k] for k in ("upload_id", "path", "uploader_id", "declared_use", "decision", "outcome",
-                                         "screened_at")}
-            return ReviewEvidence(review, upload, up["result"]["reasons"], dispute, evidence)
+            upload = {k: getattr(up, k) for k in ("upload_id", "path", "uploader_id", "declared_use", "decision",
+                                                  "outcome", "screened_at")}
+            return ReviewEvidence(review, upload, list(up.reasons), dispute, evidence)
 
     def decide_review(self, review_id: int, reviewer: str, outcome: str, note: str = "") -> ReviewRecord:
         """A reviewer's decision; it applies to the upload at once (and to its dispute and strikes)."""

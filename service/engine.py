@@ -32,14 +32,15 @@ from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
-from storage import DATABASE_ERRORS, is_url
-from policy import SEVERITY, Decision, Rule, UploadContext, WorkDecision, decide, ownership_claims
+from storage import DATABASE_ERRORS, StoredUpload, is_url
+from policy import SEVERITY, Decision, Rule, UploadContext, decide, ownership_claims
 from workflow import Workflow, WorkflowError
 
 from .audit_key import audit_key_source
 
 from .config import Config, ConfigError, load_config
 from .oplog import log_failure
+from .view import decision_of, result_view, segment_of, stored_from, work_matches
 from .processes import (
     ACTIVE_CLAIMS, LockTimeout, claim_is_dead, describe_holder, this_process, write_lock, write_lock_holder,
 )
@@ -235,27 +236,8 @@ class ScreenResult:
     streams: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
-            "upload": self.upload,
-            "upload_id": self.upload_id,
-            "uploader_id": self.uploader_id,
-            "declared_use": self.declared_use,
-            "status": self.status,
-            "error": self.error,
-            "error_code": self.error_code,
-            "decision": self.decision.outcome if self.decision else None,
-            "rule": self.decision.rule if self.decision else None,
-            "reasons": list(self.decision.reasons) if self.decision else [],
-            "matches": [m.as_dict() for m in self.matches],
-            "duration": round(self.duration, 3) if self.duration is not None else None,
-            "sha256": self.sha256,
-            "review_id": self.review_id,
-            "works": _works_dicts(self.decision) if self.decision else [],
-            "already_screened_at": self.already_screened_at,
-            "warnings": self.warnings,
-            "streams": self.streams,
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        """The JSON document (``service.view.result_view``) of the rows this screening is stored as."""
+        return result_view(stored_from(self), self.upload, self.timings, self.already_screened_at)
 
 
 class Prescreen:
@@ -698,25 +680,25 @@ class Prescreen:
         policies = self.workflow.work_policies()
         released = []
         wanted = set(self.workflow.uploads_matching(work_id) if uploads is None else uploads)
-        rows = [r for r in self.catalog.decisions.redecidable(work_id) if r["upload_id"] in wanted]
-        for row in rows:
-            result = row["result"]
-            if any(m.get("method") == "digest" for m in result["matches"]):
+        rows = [u for u in self.catalog.decisions.redecidable(work_id) if u.record.upload_id in wanted]
+        for stored in rows:
+            row = stored.record
+            if any(w.method == "digest" for w in stored.works):
                 # a byte-identical copy, as screen_one finds it: its references (if still there), whole
-                matches = [_exact_match(r) for r in self.catalog.references_by_sha256(result["sha256"])]
-            else:
-                segments = [Segment.from_dict(s) for m in result["matches"] for s in m["segments"]]
-                matches = _work_matches(segments, refs, excluded, result["duration"] or 0.0,
+                matches = _exact_matches(self.catalog.references_by_sha256(row.sha256), refs, excluded,
+                                         self.config.match.offset_tolerance)
+            else:  # the stored segments, at the matcher's full precision (never the rounded JSON figures)
+                matches = _work_matches([segment_of(s) for s in stored.segments], refs, excluded, row.duration or 0.0,
                                         self.config.match.offset_tolerance)
-            ctx = UploadContext(row["upload_id"], row["uploader_id"], row["declared_use"])
-            decision = decide(matches, self.config.policy, policies, ctx, upload_seconds=result["duration"])
-            if SEVERITY[decision.outcome] < SEVERITY.get(row["outcome"] or "allow", 0):
+            ctx = UploadContext(row.upload_id, row.uploader_id, row.declared_use)
+            decision = decide(matches, self.config.policy, policies, ctx, upload_seconds=row.duration)
+            if SEVERITY[decision.outcome] < SEVERITY.get(row.outcome or "allow", 0):
                 with self.catalog.transaction():
-                    self.workflow.release(now, actor, row["upload_id"], decision.outcome, why,
+                    self.workflow.release(now, actor, row.upload_id, decision.outcome, why,
                                           {"reasons": list(decision.reasons)})
                     # later steps (a review of the released upload) read each work's current action here
-                    self.catalog.decisions.set_work_outcomes(row["upload_id"], _works_dicts(decision))
-                released.append({"upload_id": row["upload_id"], "from": row["outcome"], "to": decision.outcome})
+                    self.catalog.decisions.set_work_outcomes(row.upload_id, _works_dicts(decision))
+                released.append({"upload_id": row.upload_id, "from": row.outcome, "to": decision.outcome})
         return released
 
     def rebuild_index(self, refingerprint: bool = False,
@@ -757,17 +739,20 @@ class Prescreen:
         when), the screening's decision with reasons, matched works and segments, its reviews and disputes,
         and its audit history. CatalogError if there is none."""
         self.workflow.expire_due(self.now())
-        row = self.catalog.upload(upload)
-        if row is None and upload:
+        stored = self.catalog.decisions.stored(upload)
+        if stored is None and upload:
             found = self.catalog.upload_rows(path=stored_path(Path(upload).expanduser()), limit=1)
-            row = self.catalog.upload(found[0]["upload_id"]) if found else None
-        if row is None:
+            stored = self.catalog.decisions.stored(found[0]["upload_id"]) if found else None
+        if stored is None:
             raise CatalogError(f"no upload with id or path {upload!r} (`prescreen uploads list` shows the latest)", "not_found")
-        result = row.pop("result")
-        return {**row, "duration": result.get("duration"), "rule": result.get("rule"),
-                "reasons": result.get("reasons", []), "works": result.get("works", []),
-                "matches": result.get("matches", []), "streams": result.get("streams", []),
-                **self.workflow.upload_history(row["upload_id"])}
+        view = result_view(stored, stored.record.path)
+        return {**stored.record.as_dict(), **{k: view[k] for k in ("duration", "rule", "reasons", "works", "matches",
+                                                                   "streams")},
+                **self.workflow.upload_history(stored.record.upload_id)}
+
+    def stored_upload(self, upload_id: str) -> StoredUpload | None:
+        """One upload's stored decision as typed rows (None if there is none)."""
+        return self.catalog.decisions.stored(upload_id)
 
     def index_stats(self) -> dict:
         self._ensure_index()
@@ -876,7 +861,7 @@ class Prescreen:
         try:
             if seen_pk is not None:  # the other process finished it meanwhile: its result, not a second screening
                 before = self.catalog.latest_upload(ctx.upload_id)
-                if before and before["upload_pk"] > seen_pk:
+                if before and before.record.upload_pk > seen_pk:
                     self.catalog.drop_claim(*claim)
                     return _stored_result(given, before)
             if ctx.upload_id is None:
@@ -952,7 +937,8 @@ class Prescreen:
             exact = self.catalog.references_by_sha256(digest.sha256)
             if exact:
                 result.duration = exact[0].duration
-                result.matches = [_exact_match(ref) for ref in exact]
+                result.matches = _exact_matches(exact, self.catalog.references(), self.workflow.excluded_by_ref(),
+                                                self.config.match.offset_tolerance)
                 result.timings = {"digest": time.perf_counter() - t0}
             else:
                 fps = fingerprint_file(path, QUERY, self.config.fingerprint, digest=digest)
@@ -1009,14 +995,12 @@ class Prescreen:
     def _write_record(self, result: ScreenResult, path: Path, ctx: UploadContext) -> None:
         """Store a screening with its audit record and review item (inside the caller's transaction)."""
         now = self.now()
-        result.upload_pk, result.upload_id = self.catalog.record_upload(
-            stored_path(path), result.sha256, None, result.status, result.error,
-            result.decision.outcome if result.decision else None, result.as_dict(),
-            upload_id=ctx.upload_id, uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
-            config_version=self.config.version, at=now.isoformat(timespec="seconds"),
-        )
+        result.upload_id = ctx.upload_id  # (the id asked for; the store may suffix it)
+        result.upload_pk, result.upload_id = self.catalog.record_upload(stored_from(
+            result, stored_path(path), now.isoformat(timespec="seconds"), self.config.version))
         result.review_id = self.workflow.record_screening(now, result.upload_id, result.as_dict())
-        self.catalog.decisions.set_result(result.upload_pk, result.as_dict())
+        if result.review_id is not None:
+            self.catalog.decisions.set_review_id(result.upload_pk, result.review_id)
 
     def _segments_for(self, query: dict[str, Fingerprint], timings: dict[str, float],
                       upload_seconds: float, consume: bool = False) -> list[Segment]:
@@ -1153,31 +1137,28 @@ def _failed(result: ScreenResult, code: str, error: str) -> ScreenResult:
                         upload_id=result.upload_id, uploader_id=result.uploader_id, declared_use=result.declared_use)
 
 
-def _resumable(before: dict, sha256: str, by_id: bool, retry_unfinished: bool) -> bool:
+def _resumable(before: StoredUpload, sha256: str, by_id: bool, retry_unfinished: bool) -> bool:
     """Whether a stored screening stands for a new one of the file with digest ``sha256``.
 
     By upload id: a decision made on the same bytes (a manifest re-run resumes). Either way: an
     earlier screening that died (``unfinished``) on the same bytes (or before they were read), so
     a file that kills the process is not screened again unless asked (``retry_unfinished``).
     """
-    result = before["result"]
-    same = before["sha256"] == sha256
-    if result.get("error_code") == "unfinished":
-        return not retry_unfinished and (same or before["sha256"] is None)
-    return by_id and same and before["status"] == "ok"
+    r = before.record
+    same = r.sha256 == sha256
+    if r.error_code == "unfinished":
+        return not retry_unfinished and (same or r.sha256 is None)
+    return by_id and same and r.status == "ok"
 
 
-def _stored_result(given: str, up: dict) -> ScreenResult:
-    """A ScreenResult for an upload screened before (its stored decision and matches)."""
-    r = up["result"]
-    works = tuple(WorkDecision(w["work_id"], w["outcome"], w["rule"], w["band"], ()) for w in r.get("works", []))
-    decision = Decision(r["decision"], r["rule"], tuple(r["reasons"]), works) if r.get("decision") else None
+def _stored_result(given: str, up: StoredUpload) -> ScreenResult:
+    """A ScreenResult for an upload screened before (its stored decision and matches, from its typed rows)."""
+    r = up.record
     return ScreenResult(
-        upload=given, status=r["status"], error=r.get("error"), error_code=r.get("error_code"), decision=decision,
-        matches=[WorkMatch.from_dict(m) for m in r.get("matches", [])], duration=r.get("duration"),
-        sha256=r.get("sha256"), timings={}, warnings=r.get("warnings", []), upload_pk=up["upload_pk"], upload_id=up["upload_id"],
-        uploader_id=up["uploader_id"], declared_use=up["declared_use"], review_id=r.get("review_id"),
-        already_screened_at=up["screened_at"], streams=r.get("streams", []))
+        upload=given, status=r.status, error=r.error, error_code=r.error_code, decision=decision_of(up),
+        matches=work_matches(up), duration=r.duration, sha256=r.sha256, timings={}, warnings=list(r.warnings),
+        upload_pk=r.upload_pk, upload_id=r.upload_id, uploader_id=r.uploader_id, declared_use=r.declared_use,
+        review_id=r.review_id, already_screened_at=r.screened_at, streams=[dict(s) for s in r.streams])
 
 
 def _work_matches(segments: list[Segment], refs, excluded: dict[int, list[tuple[float, float]]],
@@ -1188,6 +1169,17 @@ def _work_matches(segments: list[Segment], refs, excluded: dict[int, list[tuple[
     segments = apply_exclusions([s for s in segments if s.ref_id in refs], excluded)
     return combine(segments, {i: r.work_id for i, r in refs.items()}, {i: r.duration for i, r in refs.items()},
                    upload_seconds, offset_tolerance=offset_tolerance)
+
+
+def _exact_matches(exact, refs, excluded: dict[int, list[tuple[float, float]]],
+                   offset_tolerance: float) -> list[WorkMatch]:
+    """A byte-identical copy of the reference files ``exact``: each whole, less the seconds its work
+    excludes (a file whose every second is excluded matches nothing), found by its digest."""
+    if not any(r.ref_id in excluded for r in exact):
+        return [_exact_match(r) for r in exact]
+    whole = [seg for r in exact for seg in _exact_match(r).segments]
+    kept = _work_matches(whole, refs, excluded, max(r.duration for r in exact), offset_tolerance)
+    return [replace(m, method="digest") for m in kept]
 
 
 def _exact_match(ref) -> WorkMatch:

@@ -14,7 +14,8 @@ from pathlib import Path
 from .audit_log import AuditKeyError, AuditLog
 from .backend import Backend
 from .postgres import DatabaseError, PostgresBackend, redact
-from .records import CatalogError, NewReference, Reference, UploadWork, Work, upload_works_of
+from .records import (CatalogError, NewReference, Reference, StoredUpload, UploadRecord, UploadSegment, UploadWork,
+                      Work)
 from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteBackend, describe_sqlite_error
 from .stores import SQLDecisions, SQLReferences, SQLRights, utc_now
@@ -47,5 +48,5 @@ def open_backend(target: str | Path, timeout: float = 30.0, create: bool = True,
 
 __all__ = ["AuditKeyError", "AuditLog", "Backend", "CatalogError", "DATABASE_ERRORS", "DatabaseError", "NewReference",
            "PostgresBackend", "Reference", "SCHEMA_VERSION", "SQLDecisions", "SQLReferences", "SQLRights",
-           "SQLiteBackend", "UploadWork", "Work", "describe_sqlite_error", "is_url", "open_backend", "redact",
-           "upload_works_of", "utc_now"]
+           "SQLiteBackend", "StoredUpload", "UploadRecord", "UploadSegment", "UploadWork", "Work",
+           "describe_sqlite_error", "is_url", "open_backend", "redact", "utc_now"]

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from .backend import Backend
 from .chain import (AUDIT_FIELDS, format_head, group_mac, head_seal, legacy_hash, parse_head, record_mac,
                     rows_digest)
-from .records import CatalogError, upload_works_of
-from .schema import GROUP_ROWS, TRACKED
+from .records import CatalogError, legacy_decision, typed_rows
+from .schema import GROUP_ROWS, TRACKED, TYPED_TABLES, UPLOAD_SEGMENT_COLUMNS, UPLOAD_TYPED_COLUMNS, UPLOAD_WORK_COLUMNS
 
 HEAD_KEY = "audit_head"
 
@@ -72,14 +72,39 @@ class AuditLog:
         kind, _, ident = group.partition(":")
         rows: list[list] = []
         for table, k, expr, columns in TRACKED:
-            if k != kind:
+            if k != kind or table in TYPED_TABLES:
                 continue
             where = GROUP_ROWS.get(table, f"{expr.removeprefix('R.')}=?")
             rows += [[table, *(hashlib.sha256(bytes(v)).hexdigest() if isinstance(v, (bytes, memoryview)) else v
                                for v in r)]
                      for r in execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} "
                                       f"ORDER BY {self.b.row_order(table)}", (ident,)).fetchall()]
+        if kind == "upload":
+            rows += self._typed_decision_rows(execute, ident)
         return rows_digest(rows) if rows else None
+
+    @staticmethod
+    def _typed_decision_rows(execute: Callable, upload_id: str) -> list[list]:
+        """The rows an upload's digest adds for its typed decision (schema 5): its typed columns of uploads,
+        its upload_works and upload_segments rows. None of them for an upload stored before schema 5 whose
+        typed rows are exactly what its JSON document (``uploads.result``, hashed with the row) says: its
+        digest is then the one the log recorded before the migration; once they differ (changed behind the
+        log's back, or by prescreen, which empties the document first) they are all hashed."""
+        up = execute(f"SELECT upload_pk, result, {', '.join(UPLOAD_TYPED_COLUMNS)} FROM uploads WHERE upload_id=?",
+                     (upload_id,)).fetchone()
+        rows = typed_rows(
+            tuple(up[c] for c in UPLOAD_TYPED_COLUMNS) if up is not None else (),
+            [tuple(r) for r in execute(f"SELECT {', '.join(UPLOAD_WORK_COLUMNS)} FROM upload_works WHERE upload_id=?",
+                                       (upload_id,)).fetchall()],
+            [tuple(r) for r in execute(f"SELECT {', '.join(UPLOAD_SEGMENT_COLUMNS)} FROM upload_segments "
+                                       "WHERE upload_id=?", (upload_id,)).fetchall()])
+        if up is None:
+            rows = rows[1:]  # (rows of an upload row that is gone: hashed, so verify sees them)
+        elif up["result"]:
+            typed, works, segments = legacy_decision(up["upload_pk"], upload_id, up["result"])
+            if rows == typed_rows(typed, [w.row() for w in works], [s.row() for s in segments]):
+                return []
+        return rows
 
     def groups_now(self) -> set[str]:
         """Every tracked row group that has rows."""
@@ -346,7 +371,7 @@ class AuditLog:
                         "was written behind the log's back" if states[group] is None else
                         "changed behind the log's back (its rows differ from the digest the log recorded)"))
             problems += self._recorded_groups_problems(key, states, recorded_by)
-        problems += self._derived_rows_problems() + self.b.guard_problems()
+        problems += self.b.guard_problems()
         if expected is not None:
             count, mac = expected
             if count > len(macs):
@@ -370,27 +395,6 @@ class AuditLog:
                                 "records (" + ("removed" if row is None else "added" if group not in states else
                                                "edited") + " behind the log's back)")
         return problems
-
-    def _derived_rows_problems(self) -> list[str]:
-        """Uploads whose per-work rows (``upload_works``, not hashed themselves) differ from what their
-        result document (hashed with the upload) says: rows edited, added or removed behind the log's back."""
-        columns = ("upload_pk", "upload_id", "work_id", "outcome", "matched_seconds", "upload_coverage",
-                   "reference_coverage", "modality", "method")
-        stored: dict[int, set] = {}
-        for row in self.b.execute(f"SELECT {', '.join(columns)} FROM upload_works").fetchall():
-            stored.setdefault(row["upload_pk"], set()).add(tuple(row))
-        problems = []
-        for row in self.b.execute("SELECT upload_pk, upload_id, result FROM uploads WHERE upload_id IS NOT NULL "
-                                  "ORDER BY upload_pk").fetchall():
-            try:
-                expected = {tuple(getattr(w, c) for c in columns)
-                            for w in upload_works_of(row["upload_pk"], row["upload_id"], json.loads(row["result"]))}
-            except (ValueError, TypeError, KeyError, AttributeError):
-                continue  # (a result that is no screening document: its digest check says more)
-            if stored.get(row["upload_pk"], set()) != expected:
-                problems.append(f"upload {row['upload_id']!r}: its per-work rows differ from its recorded result "
-                                "(changed behind the log's back)")
-        return problems  # (rows of an upload row that is gone are never read: the stores join uploads)
 
     # -- reading ----------------------------------------------------------
     def records(self, upload_id: str | None = None, work_id: str | None = None,

@@ -29,7 +29,9 @@ from typing import Iterator, Sequence
 
 from .backend import Backend, Digest, DigestVia
 from .records import CatalogError
-from .schema import PRIMARY_ORDER, SCHEMA_VERSION, TABLES, TRACKED, postgres_ddl
+from .migrations import typed_decisions_from_documents
+from .schema import (ADDED_COLUMNS, POSTGRES_MIGRATABLE_FROM, PRIMARY_ORDER, SCHEMA_VERSION, TABLES, TRACKED,
+                     postgres_ddl)
 
 WRITE_TRANSACTION_LOCK = 0x70726573_63726e31  # advisory lock keys ('presc' 'rn1'/'rn2'), one per catalog database
 REGISTRATION_LOCK = 0x70726573_63726e32
@@ -186,6 +188,9 @@ class PostgresBackend(Backend):
         has_meta = self.scalar("SELECT to_regclass('meta') IS NOT NULL")
         if has_meta:
             version = self.scalar("SELECT value FROM meta WHERE key='schema_version'")
+            if version is not None and int(version) in POSTGRES_MIGRATABLE_FROM:
+                self._migrate(int(version))
+                return
             if version is not None and int(version) != SCHEMA_VERSION:
                 raise CatalogError(f"{self.target} has catalog schema {version}, this prescreen uses "
                                    f"{SCHEMA_VERSION}; register the works again into a new database")
@@ -204,6 +209,17 @@ class PostgresBackend(Backend):
         self.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = "
                      "excluded.value", (str(SCHEMA_VERSION),))
         self.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
+
+    def _migrate(self, version: int) -> None:
+        """Bring a catalog of an older schema to :data:`SCHEMA_VERSION`, inside the open transaction (which
+        holds the write lock): PostgreSQL's DDL is transactional, so it is all or nothing. New tables, the
+        columns added since, the audit tracking triggers of the new tracked tables, then the data."""
+        self._script(postgres_ddl(TABLES))  # (CREATE ... IF NOT EXISTS: only what is new)
+        for table, column, decl in ADDED_COLUMNS:
+            self.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {postgres_ddl(decl)}")
+        self._script(_tracking_ddl())
+        typed_decisions_from_documents(self, version)
+        self.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def _script(self, sql: str) -> None:
         self._run(self.db, sql, None)

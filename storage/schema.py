@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 
-SCHEMA_VERSION = 4
-# schema 2 -> 3: the outcome's provenance (uploads.outcome_by, outcome_at); 3 -> 4: upload_works
-MIGRATABLE_FROM = (2, 3)
+SCHEMA_VERSION = 5
+# schema 2 -> 3: the outcome's provenance (uploads.outcome_by, outcome_at); 3 -> 4: upload_works; 4 -> 5: the
+# decision as typed rows (uploads' typed columns, upload_works' full row, upload_segments), filled from the
+# JSON document ``uploads.result`` that schema 4 stored, which is kept (the audit chain's digests cover it)
+MIGRATABLE_FROM = (2, 3, 4)
+POSTGRES_MIGRATABLE_FROM = (4,)  # (PostgreSQL catalogs started at schema 4)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,9 +69,19 @@ CREATE TABLE IF NOT EXISTS uploads (
     decision TEXT,
     outcome TEXT,
     config_version TEXT,
-    result TEXT NOT NULL,
+    -- '' from schema 5 on; before: the JSON document the upload was stored as. Kept on the uploads stored
+    -- then (the audit log's digests were made over it) until their typed rows are first changed; read only
+    -- by the audit digest and the 4 -> 5 migration, never by a reader of decisions
+    result TEXT NOT NULL DEFAULT '',
     outcome_by TEXT,
-    outcome_at TEXT
+    outcome_at TEXT,
+    error_code TEXT,                    -- media, internal, unfinished, busy (status error)
+    rule TEXT,                          -- the rule that fired (the screening's decision)
+    reasons TEXT NOT NULL DEFAULT '[]', -- JSON list of the decision's reasons
+    duration REAL,                      -- the upload's seconds, full precision
+    review_id INTEGER,                  -- the screening review it opened
+    warnings TEXT NOT NULL DEFAULT '[]',-- JSON list: damage worked around
+    streams TEXT NOT NULL DEFAULT '[]'  -- JSON list of the streams read ({label, codec, ...})
 );
 CREATE INDEX IF NOT EXISTS uploads_uploader ON uploads(uploader_id);
 CREATE INDEX IF NOT EXISTS uploads_path ON uploads(path);
@@ -76,15 +89,49 @@ CREATE TABLE IF NOT EXISTS upload_works (  -- one row per (upload, matched work)
     upload_pk INTEGER NOT NULL REFERENCES uploads(upload_pk) ON DELETE CASCADE,
     upload_id TEXT NOT NULL,
     work_id TEXT NOT NULL,              -- (not a foreign key: a removed work's uploads keep their record)
-    outcome TEXT,                       -- the work's own outcome in the decision (re-decisions update it)
-    matched_seconds REAL NOT NULL,
-    upload_coverage REAL NOT NULL,
+    outcome TEXT,                       -- the work's own outcome in the decision (re-decisions update it;
+                                        -- NULL: no decision, or a re-decision no longer found the work)
+    matched_seconds REAL NOT NULL,      -- upload seconds matched (s)
+    upload_coverage REAL NOT NULL,      -- shares 0..1
     reference_coverage REAL NOT NULL,
     modality TEXT NOT NULL,
-    method TEXT NOT NULL,
+    method TEXT NOT NULL,               -- fingerprint | digest
+    seq INTEGER NOT NULL DEFAULT 0,     -- the match's place in the upload's list (longest first)
+    rule TEXT,                          -- the rule that fired for this work, and its band
+    band TEXT,
+    score REAL NOT NULL DEFAULT 0,      -- 0..1
+    signals TEXT NOT NULL DEFAULT '[]', -- JSON list of the signals that found it
+    background TEXT NOT NULL DEFAULT '',
+    modality_seconds TEXT NOT NULL DEFAULT '{}',  -- JSON {modality: matched seconds}
     PRIMARY KEY (upload_pk, work_id)
 );
 CREATE INDEX IF NOT EXISTS upload_works_work ON upload_works(work_id);
+CREATE TABLE IF NOT EXISTS upload_segments (  -- every matched segment (match.types.Segment), full precision
+    upload_pk INTEGER NOT NULL REFERENCES uploads(upload_pk) ON DELETE CASCADE,
+    upload_id TEXT NOT NULL,
+    work_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,               -- order in the upload: by match, then as the match lists them
+    ref_id INTEGER NOT NULL,            -- (not a foreign key: evidence outlives a removed reference)
+    modality TEXT NOT NULL,
+    upload_start REAL NOT NULL,         -- seconds on both timelines
+    upload_end REAL NOT NULL,
+    ref_start REAL NOT NULL,
+    ref_end REAL NOT NULL,
+    speed REAL NOT NULL,                -- reference seconds per upload second
+    similarity REAL NOT NULL,
+    mean_distance REAL NOT NULL,        -- bits
+    hits INTEGER NOT NULL,
+    density REAL NOT NULL,
+    changes INTEGER NOT NULL,
+    clean_share REAL NOT NULL,
+    altered_share REAL NOT NULL,
+    signal TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    rendition TEXT NOT NULL,
+    specificity REAL NOT NULL,
+    background TEXT NOT NULL,
+    PRIMARY KEY (upload_pk, seq)
+);
 CREATE TABLE IF NOT EXISTS screen_claims (
     claim_id INTEGER PRIMARY KEY AUTOINCREMENT,
     upload_id TEXT UNIQUE,              -- a manifest's upload id (one claim at a time); NULL: a file without one
@@ -194,7 +241,7 @@ CREATE TABLE IF NOT EXISTS notices (
 """
 
 # Additive changes since earlier schema versions: (table, column, declaration). A catalog of an older
-# version gets the missing columns on open (SQLite; a PostgreSQL catalog starts at schema 4).
+# version gets the missing columns on open (a PostgreSQL catalog started at schema 4: those of schema 5).
 ADDED_COLUMNS = (
     ("uploads", "outcome_by", "TEXT"),   # who set the current outcome: system, review, dispute, notice, expiry, release
     ("uploads", "outcome_at", "TEXT"),   # when the current outcome was set (dispute windows run from it)
@@ -205,12 +252,34 @@ ADDED_COLUMNS = (
     ("audit", "work_ids", "TEXT"), ("audit", "prev_hash", "TEXT"), ("audit", "hash", "TEXT"),
     ("strikes", "revoked_at", "TEXT"), ("strikes", "revoke_reason", "TEXT"),
     ("disputes", "disputed_by", "TEXT"), ("notices", "lifted_at", "TEXT"), ("audit", "state", "TEXT"),
+    # schema 5: the decision as typed columns (see TABLES)
+    ("uploads", "error_code", "TEXT"), ("uploads", "rule", "TEXT"), ("uploads", "reasons", "TEXT NOT NULL DEFAULT '[]'"),
+    ("uploads", "duration", "REAL"), ("uploads", "review_id", "INTEGER"),
+    ("uploads", "warnings", "TEXT NOT NULL DEFAULT '[]'"), ("uploads", "streams", "TEXT NOT NULL DEFAULT '[]'"),
+    ("upload_works", "seq", "INTEGER NOT NULL DEFAULT 0"), ("upload_works", "rule", "TEXT"),
+    ("upload_works", "band", "TEXT"), ("upload_works", "score", "REAL NOT NULL DEFAULT 0"),
+    ("upload_works", "signals", "TEXT NOT NULL DEFAULT '[]'"), ("upload_works", "background", "TEXT NOT NULL DEFAULT ''"),
+    ("upload_works", "modality_seconds", "TEXT NOT NULL DEFAULT '{}'"),
 )
+
+# The typed record of a decision (schema 5), in the order rows are read, written and hashed. JSON columns:
+# lists and maps of strings or of display-free numbers, never read back into a re-decision.
+UPLOAD_TYPED_COLUMNS = ("error_code", "rule", "reasons", "duration", "review_id", "warnings", "streams")
+UPLOAD_JSON_COLUMNS = ("reasons", "warnings", "streams")
+UPLOAD_WORK_COLUMNS = ("upload_pk", "upload_id", "work_id", "seq", "outcome", "rule", "band", "matched_seconds",
+                       "upload_coverage", "reference_coverage", "score", "modality", "method", "signals", "background",
+                       "modality_seconds")
+UPLOAD_WORK_JSON_COLUMNS = ("signals", "modality_seconds")
+SEGMENT_FIELDS = ("ref_id", "modality", "upload_start", "upload_end", "ref_start", "ref_end", "speed", "similarity",
+                  "mean_distance", "hits", "density", "changes", "clean_share", "altered_share", "signal", "stream",
+                  "rendition", "specificity", "background")  # every field of match.types.Segment
+UPLOAD_SEGMENT_COLUMNS = ("upload_pk", "upload_id", "work_id", "seq", *SEGMENT_FIELDS)
 
 # Row groups under the audit chain: (table, group kind, SQL naming the group of a row ``R``, columns hashed).
 # A work's group: the work, its references and their fingerprints, exclusions, licences, notices. An
-# upload's: its row, reviews, disputes and strikes. Columns are listed, not ``*``: a column added by a
-# later schema does not change every digest. (upload_works is derived from uploads.result, which is hashed.)
+# upload's: its row, reviews, disputes and strikes, and its typed decision (TYPED_TABLES, the typed columns of
+# uploads: hashed as storage.audit_log.AuditLog.group_digest says, so digests recorded before schema 5 still
+# hold). Columns are listed, not ``*``: a column added by a later schema does not change every digest.
 TRACKED = (
     ("works", "work", "R.work_id", ("work_id", "title", "owner", "created_at", "rules", "priority")),
     ("refs", "work", "R.work_id", ("ref_id", "work_id", "path", "sha256", "md5", "size", "duration", "has_video",
@@ -231,7 +300,10 @@ TRACKED = (
                                            "filed_at", "status", "resolved_at", "disputed_by")),
     ("strikes", "upload", "R.upload_id", ("strike_id", "uploader_id", "upload_id", "work_ids", "reason",
                                           "created_at", "expires_at", "revoked_at", "revoke_reason")),
+    ("upload_works", "upload", "R.upload_id", UPLOAD_WORK_COLUMNS),
+    ("upload_segments", "upload", "R.upload_id", UPLOAD_SEGMENT_COLUMNS),
 )
+TYPED_TABLES = ("upload_works", "upload_segments")  # (tracked; hashed with the typed columns of uploads)
 # Which rows of a table make a group: a work's fingerprints through its references.
 GROUP_ROWS = {"fingerprints": "ref_id IN (SELECT ref_id FROM refs WHERE work_id=?)"}
 # A stable order of each tracked table's rows (PostgreSQL has no rowid; SQLite keeps ``rowid``, the order
@@ -241,7 +313,7 @@ GROUP_ROWS = {"fingerprints": "ref_id IN (SELECT ref_id FROM refs WHERE work_id=
 PRIMARY_ORDER = {"works": 'work_id COLLATE "C"', "refs": "ref_id", "fingerprints": 'ref_id, signal COLLATE "C"',
                  "exclusions": "exclusion_id", "licenses": 'work_id COLLATE "C", uploader_id COLLATE "C"',
                  "notices": "notice_id", "uploads": "upload_pk", "reviews": "review_id", "disputes": "dispute_id",
-                 "strikes": "strike_id"}
+                 "strikes": "strike_id", "upload_works": "upload_pk, seq", "upload_segments": "upload_pk, seq"}
 
 
 def postgres_ddl(sql: str) -> str:

@@ -8,14 +8,14 @@ changes and, before its first change, the group's digest (through a Python SQL f
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from .backend import Backend, Digest, DigestVia
-from .records import CatalogError, upload_works_of
+from .migrations import typed_decisions_from_documents
+from .records import CatalogError
 from .schema import ADDED_COLUMNS, MIGRATABLE_FROM, SCHEMA_VERSION, TABLES, TRACKED
 
 _APPEND_ONLY = """
@@ -105,11 +105,12 @@ class SQLiteBackend(Backend):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            version = self._stored_version()
+            version = self._stored_version()  # (refused before anything is created in it; None: a new file)
             self.db.executescript(TABLES + _APPEND_ONLY)  # idempotent: CREATE ... IF NOT EXISTS (no write lock)
             if self._needs_migration():  # only then the write lock: reading commands work beside a writer
-                with self.transaction():
-                    self._migrate(version)
+                with self.transaction():  # all or nothing; read again under the lock (another process may
+                    if self._needs_migration():  # have migrated it meanwhile)
+                        self._migrate(None if version is None else self._stored_version())
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise CatalogError(f"{self.path}: {describe_sqlite_error(exc)}") from exc
@@ -140,8 +141,8 @@ class SQLiteBackend(Backend):
         """Bring an older catalog (or a new file) to :data:`SCHEMA_VERSION`, inside the write lock."""
         if "uploads.outcome_by" in ensure_columns(self.db, ADDED_COLUMNS):
             self._backfill_outcome_provenance()
-        if version is not None and version < 4:
-            self._backfill_upload_works()
+        if version is not None and version < 5:
+            typed_decisions_from_documents(self, version)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
@@ -154,19 +155,6 @@ class SQLiteBackend(Backend):
         noticed = "EXISTS (SELECT 1 FROM notices n WHERE n.upload_id = uploads.upload_id)"
         self.db.execute(f"""UPDATE uploads SET outcome_at = screened_at, outcome_by = CASE
                                 WHEN outcome IS decision THEN 'system' WHEN {noticed} THEN 'notice' ELSE 'review' END""")
-
-    def _backfill_upload_works(self) -> None:
-        """Schema 3 -> 4: the per-work rows of every stored upload, from its JSON result (once)."""
-        rows = []
-        for pk, upload_id, result in self.db.execute("SELECT upload_pk, upload_id, result FROM uploads "
-                                                     "WHERE upload_id IS NOT NULL"):
-            try:
-                rows += upload_works_of(pk, upload_id, json.loads(result))
-            except (ValueError, TypeError, KeyError, AttributeError):
-                continue  # a result that is not a screening document has no matches to index
-        self.db.executemany("INSERT OR IGNORE INTO upload_works VALUES (?,?,?,?,?,?,?,?,?)",
-                            [(r.upload_pk, r.upload_id, r.work_id, r.outcome, r.matched_seconds, r.upload_coverage,
-                              r.reference_coverage, r.modality, r.method) for r in rows])
 
     # -- statements and transactions --------------------------------------
     def execute(self, sql: str, args: Sequence = ()):

@@ -12,6 +12,7 @@ as dicts (or the typed records of :mod:`storage.records`).
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -20,7 +21,11 @@ import numpy as np
 from fingerprint import Fingerprint
 
 from .backend import Backend
-from .records import CatalogError, NewReference, Reference, UploadWork, Work, upload_works_of
+from .records import (CatalogError, NewReference, Reference, StoredUpload, UploadRecord, UploadSegment, UploadWork,
+                      Work)
+from .schema import UPLOAD_SEGMENT_COLUMNS, UPLOAD_TYPED_COLUMNS, UPLOAD_WORK_COLUMNS
+
+_RECORD_COLUMNS = ", ".join(f.name for f in fields(UploadRecord))  # (never result: no reader of decisions reads it)
 
 
 def utc_now() -> str:
@@ -202,10 +207,9 @@ class SQLReferences:
 
 
 class SQLDecisions:
-    """Screened uploads, their per-work rows and screening claims (:class:`storage.interfaces.DecisionsStore`)."""
-
-    _UPLOAD_WORK_COLUMNS = ("upload_pk", "upload_id", "work_id", "outcome", "matched_seconds", "upload_coverage",
-                            "reference_coverage", "modality", "method")
+    """Screened uploads as typed rows (``uploads``, ``upload_works``, ``upload_segments``) and screening
+    claims (:class:`storage.interfaces.DecisionsStore`). The JSON a screening prints is a view of these
+    rows (``service.view``), never stored."""
 
     def __init__(self, backend: Backend):
         self.b = backend
@@ -213,16 +217,20 @@ class SQLDecisions:
     def _taken(self, upload_id: str) -> bool:
         return self.b.execute("SELECT 1 FROM uploads WHERE upload_id=?", (upload_id,)).fetchone() is not None
 
-    def record_upload(self, path: str, sha256: str | None, size: int | None, status: str,
-                      error: str | None, decision: str | None, result: dict, *, upload_id: str | None = None,
-                      uploader_id: str | None = None, declared_use: str | None = None,
-                      config_version: str | None = None, at: str | None = None) -> tuple[int, str]:
-        """Store one screened upload with its per-work rows; returns (row id, upload id). An upload id
-        given again (a re-screen) gets a suffix so every screening is kept.
+    def record_upload(self, upload: StoredUpload) -> tuple[int, str]:
+        """Store one screened upload (its row, per-work rows and segments; ``upload.record.upload_pk`` and
+        the rows' ids are ignored); returns (row id, upload id). The record's ``upload_id`` is the id asked
+        for: given again (a re-screen) it gets a suffix so every screening is kept; None: ``u<row id>``.
+        Its outcome starts as its decision, set by the system at ``screened_at``. ValueError (nothing
+        written) for a figure that is not a finite number.
 
-        path: the file's absolute path (evidence and notices read it later).
+        ``record.path``: the file's absolute path (evidence and notices read it later).
         """
-        at = at or utc_now()
+        r = upload.record
+        typed = r.typed_row()  # (before anything is written: a NaN is the caller's error)
+        work_rows = [w.row() for w in upload.works]
+        segment_rows = [s.row() for s in upload.segments]
+        upload_id = r.upload_id
         with self.b.transaction():
             if upload_id and self._taken(upload_id):
                 # id#2, id#3...: counted as a range, not LIKE (an id may hold '%' or '_')
@@ -232,52 +240,83 @@ class SQLDecisions:
                     n += 1
                 upload_id = f"{upload_id}#{n}"
             pk = self.b.insert(
-                """INSERT INTO uploads(upload_id, uploader_id, declared_use, path, sha256, size, screened_at, status,
-                                       error, decision, outcome, config_version, result, outcome_by, outcome_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (upload_id, uploader_id, declared_use, path, sha256, size, at, status, error,
-                 decision, decision, config_version, json.dumps(result, allow_nan=False), "system", at), "upload_pk")
+                f"""INSERT INTO uploads(upload_id, uploader_id, declared_use, path, sha256, size, screened_at, status,
+                                       error, decision, outcome, config_version, result, outcome_by, outcome_at,
+                                       {', '.join(UPLOAD_TYPED_COLUMNS)})
+                   VALUES ({', '.join('?' * (15 + len(UPLOAD_TYPED_COLUMNS)))})""",
+                (upload_id, r.uploader_id, r.declared_use, r.path, r.sha256, r.size, r.screened_at, r.status, r.error,
+                 r.decision, r.decision, r.config_version, "", "system", r.screened_at, *typed), "upload_pk")
             if not upload_id:  # u<row id>, or u<row id>~2... where a manifest already used that id
                 upload_id, n = f"u{pk}", 1
                 while self._taken(upload_id):
                     n += 1
                     upload_id = f"u{pk}~{n}"
                 self.b.execute("UPDATE uploads SET upload_id=? WHERE upload_pk=?", (upload_id, pk))
-            self._write_upload_works(upload_works_of(pk, upload_id, result))
+            self._insert_rows("upload_works", UPLOAD_WORK_COLUMNS, [(pk, upload_id, *w[2:]) for w in work_rows])
+            self._insert_rows("upload_segments", UPLOAD_SEGMENT_COLUMNS,
+                              [(pk, upload_id, *s[2:]) for s in segment_rows])
         return pk, upload_id
 
-    def _write_upload_works(self, rows: list[UploadWork]) -> None:
-        cols = self._UPLOAD_WORK_COLUMNS
-        self.b.executemany(f"INSERT INTO upload_works({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                           [tuple(getattr(r, c) for c in cols) for r in rows])
+    def _insert_rows(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        self.b.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                           rows)
 
-    def set_result(self, upload_pk: int, result: dict) -> None:
-        """Replace the stored result document of an upload row (the same decision, completed: say its
-        review id) and its per-work rows, made from it (so the two always agree)."""
+    def _typed_change(self, upload_pk: int) -> None:
+        """Before an upload's typed rows change: one stored before schema 5 sheds its JSON document (its
+        digest then covers the typed rows, which no longer say what the document says)."""
+        self.b.execute("UPDATE uploads SET result='' WHERE upload_pk=? AND result <> ''", (upload_pk,))
+
+    def set_review_id(self, upload_pk: int, review_id: int | None) -> None:
+        """The screening review the upload's decision opened."""
         with self.b.transaction():
-            self.b.execute("UPDATE uploads SET result=? WHERE upload_pk=?",
-                           (json.dumps(result, allow_nan=False), upload_pk))
-            upload_id = self.b.scalar("SELECT upload_id FROM uploads WHERE upload_pk=?", (upload_pk,))
-            self.b.execute("DELETE FROM upload_works WHERE upload_pk=?", (upload_pk,))
-            self._write_upload_works(upload_works_of(upload_pk, upload_id, result))
+            self._typed_change(upload_pk)
+            self.b.execute("UPDATE uploads SET review_id=? WHERE upload_pk=?", (review_id, upload_pk))
 
     def set_work_outcomes(self, upload_id: str, works: list[dict]) -> None:
-        """A re-decision's per-work actions (``[{work_id, outcome, rule, band}]``): into the result
-        document (later steps, a review of the upload, read them there) and the per-work rows."""
+        """A re-decision's per-work actions (``[{work_id, outcome, rule, band}]``) into the per-work rows
+        (later steps, a review of the upload, read them there); a matched work the re-decision no longer
+        lists (its seconds all excluded) is left without an outcome."""
         with self.b.transaction():
-            row = self.b.execute("SELECT upload_pk, result FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
-            if row is None:
+            pk = self.b.scalar("SELECT upload_pk FROM uploads WHERE upload_id=?", (upload_id,))
+            if pk is None:
                 raise CatalogError(f"no upload with id {upload_id!r}", "not_found")
-            result = json.loads(row["result"])
-            result["works"] = works
-            self.set_result(row["upload_pk"], result)
+            self._typed_change(pk)
+            given = {w["work_id"]: w for w in works}
+            for work_id in [r[0] for r in self.b.execute("SELECT work_id FROM upload_works WHERE upload_pk=?",
+                                                         (pk,)).fetchall()]:
+                w = given.get(work_id, {})
+                self.b.execute("UPDATE upload_works SET outcome=?, rule=?, band=? WHERE upload_pk=? AND work_id=?",
+                               (w.get("outcome"), w.get("rule"), w.get("band"), pk, work_id))
+
+    def _works_of(self, upload_pk: int) -> list[UploadWork]:
+        return [UploadWork.from_row(r) for r in self.b.execute(
+            f"SELECT {', '.join(UPLOAD_WORK_COLUMNS)} FROM upload_works WHERE upload_pk=? ORDER BY seq",
+            (upload_pk,)).fetchall()]
 
     def upload_works(self, upload_id: str) -> list[UploadWork]:
-        """The per-work rows of one upload, by work id."""
-        return [UploadWork(**dict(r)) for r in self.b.execute(
-            f"SELECT {', '.join('w.' + c for c in self._UPLOAD_WORK_COLUMNS)} FROM upload_works w "
-            "JOIN uploads u ON u.upload_pk = w.upload_pk WHERE u.upload_id=? ORDER BY w.work_id",
-            (upload_id,)).fetchall()]
+        """The per-work rows of one upload, in match order (longest match first)."""
+        pk = self.b.scalar("SELECT upload_pk FROM uploads WHERE upload_id=?", (upload_id,))
+        return [] if pk is None else self._works_of(pk)
+
+    def upload_segments(self, upload_id: str) -> list[UploadSegment]:
+        """The matched segments of one upload (full precision), in their order."""
+        pk = self.b.scalar("SELECT upload_pk FROM uploads WHERE upload_id=?", (upload_id,))
+        return [] if pk is None else self._segments_of(pk)
+
+    def _segments_of(self, upload_pk: int) -> list[UploadSegment]:
+        return [UploadSegment.from_row(r) for r in self.b.execute(
+            f"SELECT {', '.join(UPLOAD_SEGMENT_COLUMNS)} FROM upload_segments WHERE upload_pk=? ORDER BY seq",
+            (upload_pk,)).fetchall()]
+
+    def _stored(self, row) -> StoredUpload:
+        record = UploadRecord.from_row(row)
+        return StoredUpload(record, tuple(self._works_of(record.upload_pk)),
+                            tuple(self._segments_of(record.upload_pk)))
+
+    def stored(self, upload_id: str) -> StoredUpload | None:
+        """One upload's whole stored decision (row, per-work rows, segments); None if there is none."""
+        row = self.b.execute(f"SELECT {_RECORD_COLUMNS} FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        return self._stored(row) if row else None
 
     def upload_work_ids(self, upload_id: str) -> list[str]:
         return [w.work_id for w in self.upload_works(upload_id)]
@@ -288,41 +327,35 @@ class SQLDecisions:
             "SELECT u.upload_id FROM upload_works w JOIN uploads u ON u.upload_pk = w.upload_pk WHERE w.work_id=? "
             "ORDER BY w.upload_pk", (work_id,)).fetchall()]
 
-    def redecidable(self, work_id: str) -> list[dict]:
+    def redecidable(self, work_id: str) -> list[StoredUpload]:
         """Screened uploads (status ok) that matched ``work_id`` and whose outcome the filter set
-        (system or release), oldest first, with their parsed ``result``."""
-        rows = [dict(r) for r in self.b.execute(
-            "SELECT u.upload_id, u.uploader_id, u.declared_use, u.outcome, u.result FROM uploads u "
+        (system or release), oldest first, each with its whole stored decision."""
+        return [self._stored(r) for r in self.b.execute(
+            f"SELECT {', '.join('u.' + f.name for f in fields(UploadRecord))} FROM uploads u "
             "JOIN upload_works w ON w.upload_pk = u.upload_pk WHERE w.work_id=? AND u.status='ok' "
             "AND COALESCE(u.outcome_by, 'system') IN ('system', 'release') ORDER BY u.upload_pk",
             (work_id,)).fetchall()]
-        for row in rows:
-            row["result"] = json.loads(row["result"])
-        return rows
 
-    def latest_upload(self, upload_id: str) -> dict | None:
+    def latest_upload(self, upload_id: str) -> StoredUpload | None:
         """The most recent screening stored under ``upload_id`` or its re-screens (``id#2``...)."""
         # 'id#...' as a range ('#' < '$'): both terms use the upload_id index (a substr scan read every upload)
         found = self.b.scalar(
             "SELECT upload_id FROM uploads WHERE upload_id=? OR (upload_id > ? AND upload_id < ?) "
             "ORDER BY upload_pk DESC LIMIT 1", (upload_id, upload_id + "#", upload_id + "$"))
-        return self.upload(found) if found else None
+        return self.stored(found) if found else None
 
     def upload(self, upload_id: str) -> dict | None:
-        row = self.b.execute("SELECT * FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
-        if row is None:
-            return None
-        d = dict(row)
-        d["result"] = json.loads(d["result"])
-        return d
+        """One upload's row (``UploadRecord.as_dict``: its typed columns, lists parsed); None if none."""
+        row = self.b.execute(f"SELECT {_RECORD_COLUMNS} FROM uploads WHERE upload_id=?", (upload_id,)).fetchone()
+        return UploadRecord.from_row(row).as_dict() if row else None
 
-    def latest_upload_at_path(self, path: str) -> dict | None:
+    def latest_upload_at_path(self, path: str) -> StoredUpload | None:
         """The most recent screening of the file at ``path`` that had no upload id of its own."""
         found = self.b.scalar(
             "SELECT upload_id FROM uploads WHERE path=? AND (upload_id = 'u' || upload_pk OR "
             "substr(upload_id, 1, length('u' || upload_pk) + 1) = 'u' || upload_pk || '~') "
             "ORDER BY upload_pk DESC LIMIT 1", (path,))
-        return self.upload(found) if found else None
+        return self.stored(found) if found else None
 
     def upload_rows(self, outcome: str | None = None, uploader_id: str | None = None, path: str | None = None,
                     limit: int = 50) -> list[dict]:

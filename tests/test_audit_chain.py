@@ -168,7 +168,7 @@ def test_a_head_kept_elsewhere_catches_a_log_rewritten_with_the_key(home):
     # someone with the key rebuilds a shorter log from scratch: it verifies on its own, not against the head
     tamper(home, "DELETE FROM audit", "DELETE FROM meta WHERE key='audit_head'", "DELETE FROM uploads",
            "DELETE FROM works", "DELETE FROM exclusions", "DELETE FROM licenses", "DELETE FROM refs",
-           "DELETE FROM reviews", "DELETE FROM audit_groups")
+           "DELETE FROM reviews", "DELETE FROM audit_groups", "DELETE FROM upload_works", "DELETE FROM upload_segments")
     with Prescreen(home, create=True) as engine:
         engine.register([mg.write_media(mg.synth_work(seed=84, duration=8.0), home.parent / "w.mp4")], "w4",
                         owner="Mallory")

@@ -131,13 +131,15 @@ def test_a_schema_2_catalog_is_migrated_in_place(tmp_path):
     import sqlite3
 
     from index.catalog import SCHEMA_VERSION
+    from storage import StoredUpload, UploadRecord
 
     path = tmp_path / "catalog.sqlite"
     catalog = Catalog(path)
     screened = "2026-01-01T00:00:00+00:00"
     for upload_id, decision, outcome in (("auto", "block", "block"), ("reviewed", "review", "allow")):
-        catalog.record_upload(f"/{upload_id}.mp4", None, None, "ok", None, decision, {}, upload_id=upload_id,
-                              at=screened)
+        catalog.record_upload(StoredUpload(UploadRecord(
+            None, upload_id, None, None, f"/{upload_id}.mp4", None, None, screened, "ok", None, None, decision, "r",
+            (), 10.0, None, (), (), decision)))
         catalog.db.execute("UPDATE uploads SET outcome=? WHERE upload_id=?", (outcome, upload_id))
     catalog.close()
     db = sqlite3.connect(path)  # make it look like a catalog written by the previous release

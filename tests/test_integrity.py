@@ -167,6 +167,24 @@ def test_removing_a_work_releases_the_filters_decisions_and_withdraws_its_review
 
 # --------------------------------------------------------------------------- exclusions
 
+def test_a_byte_identical_copy_is_decided_on_the_seconds_its_work_does_not_exclude(home, corpus):
+    """Before, a byte-identical copy (found by its digest) was blocked whole even where the owner had
+    excluded every second of the work: exclusions applied to fingerprint matches only."""
+    with Prescreen(home) as engine:
+        (ref,) = engine.catalog.references("song")
+        first = _screen(engine, corpus.song_path, "same-1")
+        assert first.decision.outcome == "block" and first.matches[0].method == "digest"
+        engine.add_exclusion("song", 0.0, 30.0, "public domain")
+        (match,) = _screen(engine, corpus.song_path, "same-2").matches
+        assert match.method == "digest" and match.matched_seconds == pytest.approx(ref.duration - 30.0, abs=0.01)
+        released = engine.add_exclusion("song", 30.0, ref.duration, "public domain too")
+        assert {r["upload_id"]: r["to"] for r in released["released"]}.get("same-1") == "allow"
+        whole = _screen(engine, corpus.song_path, "same-3")
+        assert whole.matches == [] and whole.decision.outcome == "allow"
+        assert engine.workflow.verify_audit()["problems"] == []
+
+
+
 def test_exclusions_are_checked_listed_and_withdrawn(home):
     """Before, `works exclude W 10 999` on a 40 s work and `--ref 99` were accepted, and exclusions
     could not be removed."""

@@ -9,8 +9,11 @@ PostgreSQL runs need a server (see ``tests/conftest.py``: ``PRESCREEN_TEST_POSTG
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ from conftest import SERVICE_MISSING
 
 from fingerprint import AUDIO, VIDEO, Fingerprint
 from index import Catalog, CatalogError, NewReference
-from storage import is_url, redact
+from storage import StoredUpload, UploadRecord, UploadSegment, UploadWork, is_url, redact
 from workflow import Workflow, WorkflowError, WorkflowParams
 
 KEY = b"k" * 32
@@ -39,12 +42,34 @@ def new_ref(name: str, seed: int, duration: float = 12.0) -> NewReference:
 
 
 def result_doc(matches: dict[str, tuple[float, str]], decision: str | None = "block") -> dict:
-    """A screening result document as the engine stores it: {work_id: (matched seconds, outcome)}."""
+    """A screening's JSON document as the engine audits it: {work_id: (matched seconds, outcome)}, one
+    segment per match, starting a third of a second in (a figure display rounding would change)."""
     return {"status": "ok", "decision": decision, "rule": "r", "reasons": ["because"], "duration": 20.0,
-            "matches": [{"work_id": w, "modality": "video", "method": "fingerprint", "segments": [],
-                         "matched_seconds": s, "upload_coverage": s / 20.0, "reference_coverage": 0.5}
-                        for w, (s, _) in matches.items()],
+            "matches": [{"work_id": w, "modality": "video", "method": "fingerprint",
+                         "segments": [_segment(1, 1 / 3, s)], "matched_seconds": s, "upload_coverage": s / 20.0,
+                         "reference_coverage": 0.5} for w, (s, _) in matches.items()],
             "works": [{"work_id": w, "outcome": o, "rule": "r", "band": "substantial"} for w, (_, o) in matches.items()]}
+
+
+def _segment(ref_id: int, start: float, seconds: float) -> dict:
+    return {"ref_id": ref_id, "modality": "video", "upload_start": start, "upload_end": start + seconds,
+            "ref_start": start / 7, "ref_end": start / 7 + seconds, "speed": 1.0, "similarity": 0.9,
+            "mean_distance": 6.4, "hits": 40, "density": 0.8, "changes": 2}
+
+
+def stored_upload(result: dict, upload_id: str | None, uploader_id: str | None) -> StoredUpload:
+    """The typed rows a screening with document ``result`` is stored as (what service.view.stored_from makes)."""
+    at = NOW.isoformat()
+    record = UploadRecord(None, upload_id, uploader_id, None, "/uploads/u.mp4", "sha-up", 10, at, result["status"],
+                          None, None, result["decision"], result["rule"], tuple(result["reasons"]), result["duration"],
+                          None, (), (), result["decision"], "system", at, None)
+    outcomes = {w["work_id"]: w for w in result["works"]}
+    works = tuple(UploadWork(0, "", m["work_id"], outcomes[m["work_id"]]["outcome"], m["matched_seconds"],
+                             m["upload_coverage"], m["reference_coverage"], m["modality"], m["method"], i,
+                             outcomes[m["work_id"]]["rule"], outcomes[m["work_id"]]["band"], 0.9, ("video",))
+                  for i, m in enumerate(result["matches"]))
+    segments = tuple(UploadSegment(0, "", m["work_id"], i, **m["segments"][0]) for i, m in enumerate(result["matches"]))
+    return StoredUpload(record, works, segments)
 
 
 def open_workflow(target) -> tuple[Catalog, Workflow]:
@@ -83,8 +108,7 @@ def register(catalog: Catalog, workflow: Workflow, work_id: str, owner: str, *re
 def screen(catalog: Catalog, workflow: Workflow, result: dict, upload_id: str | None = None,
            uploader_id: str | None = "erin") -> str:
     with catalog.transaction():
-        _, uid = catalog.record_upload("/uploads/u.mp4", "sha-up", 10, "ok", None, result["decision"], result,
-                                       upload_id=upload_id, uploader_id=uploader_id, at=NOW.isoformat())
+        _, uid = catalog.record_upload(stored_upload(result, upload_id, uploader_id))
         workflow.record_screening(NOW, uid, result)
     return uid
 
@@ -143,15 +167,24 @@ def test_uploads_and_their_work_rows(store):
                                                                           ("song", "review", 3.0)]
     assert catalog.decisions.uploads_matching("song") == ["up-1", "up-1#2"]
     assert catalog.decisions.uploads_matching("film") == ["up-1"]
-    assert [r["upload_id"] for r in catalog.decisions.redecidable("song")] == ["up-1", "up-1#2"]
-    assert catalog.latest_upload("up-1")["upload_id"] == "up-1#2"
-    assert catalog.upload("up-1")["result"]["matches"][0]["work_id"] == "film"  # the JSON document, as stored
+    assert [r.record.upload_id for r in catalog.decisions.redecidable("song")] == ["up-1", "up-1#2"]
+    assert catalog.latest_upload("up-1").record.upload_id == "up-1#2"
+    stored = catalog.decisions.stored("up-1")  # the typed rows, as written: segments at full precision
+    assert stored == StoredUpload(
+        replace(stored_upload(result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1", "erin").record,
+                upload_pk=stored.record.upload_pk),
+        tuple(replace(w, upload_pk=stored.record.upload_pk, upload_id="up-1") for w in stored_upload(
+            result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1", "erin").works),
+        tuple(replace(x, upload_pk=stored.record.upload_pk, upload_id="up-1") for x in stored_upload(
+            result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1", "erin").segments))
+    assert stored.segments[0].upload_start == 1 / 3 and stored.segments[0].ref_start == 1 / 21  # bit for bit
+    assert [s.work_id for s in catalog.decisions.upload_segments("up-1")] == ["film", "song"]
     catalog.decisions.set_work_outcomes("up-1", [{"work_id": "film", "outcome": "allow", "rule": "x", "band": "none"}])
-    assert catalog.decisions.upload_works("up-1")[0].outcome == "allow"
-    assert catalog.upload("up-1")["result"]["works"][0]["outcome"] == "allow"
+    assert [(w.work_id, w.outcome, w.rule) for w in catalog.decisions.upload_works("up-1")] == [
+        ("film", "allow", "x"), ("song", None, None)]  # (song: no longer found by that re-decision)
     workflow.release(NOW, "operator", "up-1", "allow", "exclusion", {})  # the filter's outcome, released
     assert catalog.upload("up-1")["outcome_by"] == "release"
-    assert [r["upload_id"] for r in catalog.decisions.redecidable("film")] == ["up-1"]  # (a person's would not be)
+    assert [r.record.upload_id for r in catalog.decisions.redecidable("film")] == ["up-1"]  # (a person's would not be)
     assert catalog.upload_count() == 3 and catalog.upload_rows(limit=1)[0]["upload_id"] == auto
     assert workflow.verify_audit()["problems"] == []
 
@@ -259,18 +292,23 @@ def test_audit_chain_intact_and_reopened(catalog_target):
     catalog.close()
 
 
-@pytest.mark.parametrize("change, found", [
-    ("DELETE FROM upload_works WHERE work_id='film'", "upload 'up-1': its per-work rows differ"),
-    ("UPDATE upload_works SET outcome='allow'", "upload 'up-1': its per-work rows differ"),
-    ("INSERT INTO upload_works VALUES (1, 'up-1', 'song', 'block', 1, 0.1, 0.1, 'video', 'fingerprint')",
-     "upload 'up-1': its per-work rows differ"),
+@pytest.mark.parametrize("change", [
+    "DELETE FROM upload_works WHERE work_id='film'",
+    "UPDATE upload_works SET outcome='allow'",
+    "UPDATE upload_works SET matched_seconds=1",
+    "INSERT INTO upload_works(upload_pk, upload_id, work_id, outcome, matched_seconds, upload_coverage, "
+    "reference_coverage, modality, method, seq) VALUES (1, 'up-1', 'song', 'block', 1, 0.1, 0.1, 'video', 'fingerprint', 1)",
+    "UPDATE upload_segments SET upload_start=0",
+    "DELETE FROM upload_segments",
+    "UPDATE uploads SET reasons='[]', duration=99",
 ])
-def test_per_work_rows_changed_behind_the_log(catalog_target, change, found):
-    """upload_works is derived from the hashed result document: verify checks that they agree."""
+def test_typed_decision_rows_changed_behind_the_log(catalog_target, change):
+    """The decision is its typed rows (the upload's columns, per-work rows, segments): every one is under
+    the audit chain, so verify names the upload whose rows were changed without it."""
     _populated(catalog_target)
     raw_sql(catalog_target, change)
     catalog, workflow = open_workflow(catalog_target)
-    assert any(found in p for p in workflow.verify_audit()["problems"])
+    assert "upload 'up-1': changed behind the log's back" in " ".join(workflow.verify_audit()["problems"])
     catalog.close()
 
 
@@ -383,29 +421,99 @@ def test_registration_lock_is_the_databases(catalog_target):
 
 
 # -- migration ----------------------------------------------------------------
-def test_a_schema_3_catalog_gets_its_upload_works_once(tmp_path):
-    """A catalog written before upload_works existed (schema 3) opens, migrated: the per-work rows of
-    every stored upload are filled from its JSON result, the audit chain stays intact, and uploads are
-    found by work from then on."""
-    path = tmp_path / "catalog.sqlite"
-    catalog, workflow = open_workflow(path)
-    register(catalog, workflow, "film", "A", new_ref("a.mp4", 1))
-    register(catalog, workflow, "song", "B", new_ref("s.m4a", 2))
-    screen(catalog, workflow, result_doc({"film": (12.0, "block"), "song": (3.0, "review")}), "up-1")
-    screen(catalog, workflow, result_doc({"song": (5.0, "allow")}, "allow"), "up-2")
-    head = workflow.verify_audit()["head"]
-    catalog.close()
+def test_a_schema_3_catalog_gets_its_typed_decisions_once(tmp_path):
+    """A catalog written before upload_works existed (schema 3: the schema-4 fixture without that table)
+    opens migrated: the per-work rows and segments of every stored upload are filled from its JSON
+    document, the audit chain stays intact, and uploads are found by work from then on."""
+    path = _schema4_catalog(tmp_path / "catalog.sqlite")
     raw_sql(path, "DROP TABLE upload_works", "UPDATE meta SET value='3' WHERE key='schema_version'")
     catalog, workflow = open_workflow(path)
-    assert catalog.get_meta("schema_version") == "4"
+    assert catalog.get_meta("schema_version") == "5"
     assert catalog.decisions.uploads_matching("song") == ["up-1", "up-2"]
     assert [(w.work_id, w.outcome, w.matched_seconds) for w in catalog.decisions.upload_works("up-1")] == [
         ("film", "block", 12.0), ("song", "review", 3.0)]
-    assert workflow.verify_audit(expect_head=head)["problems"] == []
+    assert len(catalog.decisions.upload_segments("up-1")) == 2
+    assert workflow.verify_audit()["problems"] == []
     catalog.close()
-    raw_sql(path, "DELETE FROM upload_works WHERE upload_id='up-2'")  # schema 4 now: not filled again
+    raw_sql(path, "DELETE FROM upload_works WHERE upload_id='up-2'")  # schema 5 now: not filled again
     catalog = Catalog(path)
     assert catalog.decisions.uploads_matching("song") == ["up-1"]
+    catalog.close()
+
+
+SCHEMA4 = Path(__file__).parent / "data"  # made by the schema-4 prescreen: see make_schema4_catalogs.py
+
+
+def _schema4_catalog(catalog_target):
+    """A copy of the schema-4 catalog of tests/data at ``catalog_target`` (an SQLite path or a new database)."""
+    if is_url(catalog_target):
+        dump = (SCHEMA4 / "catalog-schema4.postgres.sql").read_text()
+        dump = "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))  # (psql's \restrict)
+        raw_sql(catalog_target, dump)
+    else:
+        shutil.copy(SCHEMA4 / "catalog-schema4.sqlite", catalog_target)
+    return catalog_target
+
+
+def test_a_schema_4_catalog_is_migrated_its_audit_log_intact(catalog_target):
+    """A catalog the previous release wrote (its decisions stored as JSON documents only) opens as schema 5:
+    every decision becomes typed rows (the document's figures), the audit log written before still verifies,
+    a change made behind its back after the migration is found, and new writes go on the chain."""
+    target = _schema4_catalog(catalog_target)
+    catalog, workflow = open_workflow(target)
+    assert catalog.get_meta("schema_version") == "5"
+    assert workflow.verify_audit()["problems"] == []
+    up1 = catalog.decisions.stored("up-1")
+    assert [(w.work_id, w.outcome, w.matched_seconds, w.rule, w.band) for w in up1.works] == [
+        ("film", "block", 12.0, "r", "substantial"), ("song", "review", 3.0, "r", "substantial")]
+    assert [(s.work_id, s.upload_start, s.upload_end, s.stream) for s in up1.segments] == [
+        ("film", 0.333, 12.333, "video 0"), ("song", 0.333, 3.333, "video 0")]
+    assert (up1.record.decision, up1.record.reasons, up1.record.duration) == ("block", ("because",), 20.0)
+    assert up1.record.outcome == "review" and up1.record.outcome_by == "release"
+    up2 = catalog.decisions.stored("up-2")
+    assert up2.record.review_id is not None and up2.record.outcome == "allow"
+    assert [r.record.upload_id for r in catalog.decisions.redecidable("song")] == ["up-1"]
+    workflow.set_priority(NOW, "op", "song", True)  # the chain goes on
+    catalog.decisions.set_work_outcomes("up-1", [{"work_id": "film", "outcome": "allow", "rule": "x", "band": "none"}])
+    assert workflow.verify_audit()["problems"] == []
+    catalog.close()
+    raw_sql(target, "UPDATE upload_segments SET upload_start=0 WHERE upload_id='up-2'")
+    catalog, workflow = open_workflow(target)
+    assert "upload 'up-2': changed behind the log's back" in " ".join(workflow.verify_audit()["problems"])
+    catalog.close()
+
+
+def test_a_schema_4_migration_that_fails_changes_nothing(catalog_target, monkeypatch):
+    target = _schema4_catalog(catalog_target)
+    import storage.migrations
+
+    calls = []
+
+    def failing(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("the disk went away")
+        return real(*args)
+
+    real = storage.migrations.legacy_decision
+    monkeypatch.setattr(storage.migrations, "legacy_decision", failing)
+    with pytest.raises(Exception, match="the disk went away"):
+        Catalog(target)
+    monkeypatch.undo()
+    if is_url(target):
+        import psycopg
+        with psycopg.connect(target) as db:
+            assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "4"
+            assert db.execute("SELECT to_regclass('upload_segments')").fetchone()[0] is None
+    else:
+        db = sqlite3.connect(target)
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "4"
+        assert "duration" not in {r[1] for r in db.execute("PRAGMA table_info(uploads)")}
+        assert db.execute("SELECT count(*) FROM upload_segments").fetchone()[0] == 0  # (made empty, outside)
+        db.close()
+    catalog, workflow = open_workflow(target)  # and the next open migrates it whole
+    assert catalog.get_meta("schema_version") == "5" and workflow.verify_audit()["problems"] == []
+    assert len(catalog.decisions.stored("up-1").segments) == 2
     catalog.close()
 
 

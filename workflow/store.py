@@ -360,11 +360,11 @@ class Workflow:
         """
         up = self._upload(rv["upload_id"])
         if rv["kind"] == "screening":
-            others = [w for w in up["result"].get("works", []) if w["outcome"] != REVIEW]
-            final = max([outcome, *(w["outcome"] for w in others)], key=severity)
+            others = [w for w in self.decisions.upload_works(up["upload_id"]) if w.outcome not in (None, REVIEW)]
+            final = max([outcome, *(w.outcome for w in others)], key=severity)
             why = f"review {rv['review_id']}: {note}".strip(": ")
             if final != outcome:
-                kept = ", ".join(f"{w['work_id']} ({w['outcome']})" for w in others if w["outcome"] == final)
+                kept = ", ".join(f"{w.work_id} ({w.outcome})" for w in others if w.outcome == final)
                 why += f"; the rights holder's action for {kept} still applies"
             self._set_outcome(now, actor, up["upload_id"], final, why, "review" if human else "expiry",
                               {"review_outcome": outcome})
@@ -392,7 +392,7 @@ class Workflow:
             return
         if self.rights.live_strikes_of_upload(up["upload_id"]):
             return
-        works = sorted({m["work_id"] for m in up["result"].get("matches", [])})
+        works = sorted(self.decisions.upload_work_ids(up["upload_id"]))
         expires = now + timedelta(days=self.params.strike_expiry_days)
         self.rights.add_strike(up["uploader_id"], up["upload_id"], works, reason, iso(now), iso(expires))
         self._audit(now, "system", "strike", {"uploader_id": up["uploader_id"], "reason": reason,
