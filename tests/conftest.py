@@ -235,6 +235,37 @@ def raw_rows(home: Path, sql: str, args: tuple = ()) -> list[tuple]:
         db.close()
 
 
+class RawConnection:
+    """A direct autocommit connection to ``home``'s catalog, as another program (psql, sqlite3) has: rows
+    read by position and by name, ``?`` placeholders on both backends, ``postgres`` says which."""
+
+    def __init__(self, home: Path):
+        catalog = home_catalog(home)
+        self.postgres = isinstance(catalog, str)
+        if self.postgres:
+            import psycopg
+            from storage.postgres import _row_factory
+
+            self.db = psycopg.connect(catalog, autocommit=True, row_factory=_row_factory)
+        else:
+            self.db = sqlite3.connect(catalog, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+
+    def execute(self, sql: str, args: tuple = ()):
+        if self.postgres:
+            return self.db.execute(sql.replace("?", "%s"), args) if args else self.db.execute(sql)
+        return self.db.execute(sql, args)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "RawConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def database_errors() -> tuple[type[BaseException], ...]:
     """The drivers' error classes (what ``raw_rows`` raises on either backend)."""
     try:
