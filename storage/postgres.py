@@ -170,8 +170,9 @@ class PostgresBackend(Backend):
         except psycopg.Error as exc:
             raise CatalogError(f"{self.target}: {self.describe_error(exc)}") from None
         try:
-            with self.transaction():
-                self._ensure_schema(create)
+            if not self._is_current_catalog():  # (a reader of an existing catalog never waits for a writer)
+                with self.transaction():
+                    self._ensure_schema(create)
         except BaseException:
             self.db.close()
             raise
@@ -186,6 +187,14 @@ class PostgresBackend(Backend):
             db.execute(f"SET tcp_{name if name == 'user_timeout' else 'keepalives_' + name} = {int(value)}")
         db.execute("SET client_min_messages = warning")
         return db
+
+    def _is_current_catalog(self) -> bool:
+        """A prescreen catalog of this schema version is there (read without the write lock: opening one
+        must not wait for another process's write transaction; anything else is settled under the lock)."""
+        if not self.scalar("SELECT to_regclass('meta') IS NOT NULL"):
+            return False
+        version = self.scalar("SELECT value FROM meta WHERE key='schema_version'")
+        return version is not None and version == str(SCHEMA_VERSION)
 
     def _ensure_schema(self, create: bool) -> None:
         """Create the tables (a new database) or check the schema version, under the write lock."""
