@@ -400,7 +400,7 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
             assert results[1].already_screened_at  # the other process's result, not a screening of ours
             assert [u["upload_id"] for u in _uploads(home) if u["upload_id"].startswith("held")] == ["held-0"]
 
-        cfg.write_text("[service]\nbusy_wait_seconds = 0.5\n")
+        config_file(home, cfg, "[service]\nbusy_wait_seconds = 0.5\n")
         with Prescreen(home, load_config(cfg), create=True) as engine:
             engine.catalog.claim("held-2", str(clips[2].absolute()), _holder(sleeper.pid, start))
             busy = engine.screen_one(str(clips[2]), ctx=UploadContext("held-2"))
