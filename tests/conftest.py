@@ -311,15 +311,8 @@ def postgres_url():
     server = os.environ.get(POSTGRES_URL_VARIABLE)
     if not server:
         pytest.skip(f"{SERVICE_MISSING} no PostgreSQL server ({POSTGRES_URL_VARIABLE} is not set; .ci/run starts one)")
-    psycopg = pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
-    name = f"prescreen_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield database_url(server, name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pytest.importorskip("psycopg", reason=f"{SERVICE_MISSING} psycopg is not installed")
+    return database_url(server, _new_database(server, "prescreen_test"))  # (dropped when the test ends)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
