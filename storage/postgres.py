@@ -37,6 +37,12 @@ WRITE_TRANSACTION_LOCK = 0x70726573_63726e31  # advisory lock keys ('presc' 'rn1
 REGISTRATION_LOCK = 0x70726573_63726e32
 LOCK_POLL_SECONDS = 0.1
 TABLE_NAMES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", TABLES))
+# (table, column, parent table, parent column) of every foreign key the schema declares: checked by
+# integrity_problems whether or not the server still enforces the constraint
+FOREIGN_KEYS = tuple((table, column, parent, key)
+                     for table, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", TABLES, re.S)
+                     for column, parent, key in re.findall(r"^\s*(\w+) \w+[^,\n]*? REFERENCES (\w+)\((\w+)\)",
+                                                           body, re.M))
 
 _APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -166,8 +172,9 @@ class PostgresBackend(Backend):
         except psycopg.Error as exc:
             raise CatalogError(f"{self.target}: {self.describe_error(exc)}") from None
         try:
-            with self.transaction():
-                self._ensure_schema(create)
+            if not self._is_current_catalog():  # (a reader of an existing catalog never waits for a writer)
+                with self.transaction():
+                    self._ensure_schema(create)
         except BaseException:
             self.db.close()
             raise
@@ -182,6 +189,14 @@ class PostgresBackend(Backend):
             db.execute(f"SET tcp_{name if name == 'user_timeout' else 'keepalives_' + name} = {int(value)}")
         db.execute("SET client_min_messages = warning")
         return db
+
+    def _is_current_catalog(self) -> bool:
+        """A prescreen catalog of this schema version is there (read without the write lock: opening one
+        must not wait for another process's write transaction; anything else is settled under the lock)."""
+        if not self.scalar("SELECT to_regclass('meta') IS NOT NULL"):
+            return False
+        version = self.scalar("SELECT value FROM meta WHERE key='schema_version'")
+        return version is not None and version == str(SCHEMA_VERSION)
 
     def _ensure_schema(self, create: bool) -> None:
         """Create the tables (a new database) or check the schema version, under the write lock."""
@@ -287,7 +302,16 @@ class PostgresBackend(Backend):
         return PRIMARY_ORDER[table]
 
     def integrity_problems(self) -> list[str]:
-        return []  # (foreign keys are enforced by the server; pages are its own)
+        """SQLite's ``foreign_key_check`` on PostgreSQL, in its words (one problem per orphan row): the server
+        enforces the constraints, but not on rows written while they were dropped, made NOT VALID, or while
+        its triggers were off (``session_replication_role = replica``, a restore with triggers disabled).
+        (Damaged pages are the server's to find: ``amcheck``.)"""
+        problems = []
+        for table, column, parent, key in FOREIGN_KEYS:
+            orphans = self.scalar(f"SELECT COUNT(*) FROM {table} c WHERE c.{column} IS NOT NULL AND NOT EXISTS "
+                                  f"(SELECT 1 FROM {parent} p WHERE p.{key} = c.{column})")
+            problems += [f"foreign key violation in {table}"] * int(orphans)
+        return problems
 
     def guard_problems(self) -> list[str]:
         """The audit triggers (append-only log, row tracking) that are missing, disabled or run another body

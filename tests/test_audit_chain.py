@@ -10,10 +10,10 @@ chain.
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
+from contextlib import ExitStack, contextmanager
 
 import pytest
+from conftest import RawConnection, copy_home, freeze_template, is_postgres
 from typer.testing import CliRunner
 
 import mediagen as mg
@@ -26,10 +26,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """A catalog with two works, rule changes, an exclusion and three screened uploads (over 10 records)."""
-    folder = tmp_path_factory.mktemp("audit")
-    home = folder / "home"
+def template(tmp_path_factory, catalog_backend):
+    """A catalog with two works, rule changes, an exclusion and three screened uploads (over 10 records),
+    once per backend."""
+    folder = tmp_path_factory.mktemp(f"audit-{catalog_backend.name}")
+    home = catalog_backend.new_home(folder / "home")
     work = mg.write_media(mg.synth_work(seed=81, duration=12.0), folder / "work.mp4")
     other = mg.write_media(mg.synth_work(seed=82, duration=10.0), folder / "other.mp4")
     with Prescreen(home, create=True) as engine:
@@ -42,14 +43,26 @@ def template(tmp_path_factory):
         engine.add_exclusion("w2", 0.0, 2.0, "public domain")
         for i, path in enumerate((work, other, work)):
             list(engine.screen([path], {str(path): UploadContext(upload_id=f"up-{i}", uploader_id="erin")}))
-    return home
+    return freeze_template(home)
 
 
 @pytest.fixture()
 def home(template, tmp_path):
-    dst = tmp_path / "home"
-    shutil.copytree(template, dst)
-    return dst
+    return copy_home(template, tmp_path / "home")
+
+
+@contextmanager
+def guards_lifted(db: RawConnection):
+    """The database's owner lifts the audit log's append-only triggers and, on PostgreSQL, where they are
+    the table's own, puts them back after (SQLite's are remade by every prescreen connection)."""
+    if db.postgres:
+        db.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+    else:
+        db.execute("DROP TRIGGER IF EXISTS audit_no_update")
+        db.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    yield db
+    if db.postgres:
+        db.execute("ALTER TABLE audit ENABLE TRIGGER USER")
 
 
 def verify(home, *args, code=0) -> dict:
@@ -58,20 +71,23 @@ def verify(home, *args, code=0) -> dict:
     return json.loads(r.output)
 
 
-def tamper(home, *statements, drop_triggers=True):
-    db = sqlite3.connect(home / "catalog.sqlite")
-    if drop_triggers:
-        db.execute("DROP TRIGGER IF EXISTS audit_no_update")
-        db.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-    for sql in statements:
-        db.executescript(sql) if ";" in sql else db.execute(sql)
-    db.commit()
-    db.close()
+def tamper(home, *statements, drop_triggers=True, foreign_keys=True):
+    """Run ``statements`` on the catalog as another program would, without the append-only guards (unless
+    ``drop_triggers`` is false) and, with ``foreign_keys`` false, past the foreign keys (SQLite's pragma;
+    on PostgreSQL a superuser's replica role, which fires no trigger)."""
+    with RawConnection(home) as db, ExitStack() as lifted:
+        if drop_triggers:
+            lifted.enter_context(guards_lifted(db))
+        if not foreign_keys:
+            db.execute("SET session_replication_role = replica" if db.postgres else "PRAGMA foreign_keys=OFF")
+        for sql in statements:
+            for statement in filter(str.strip, sql.split(";")):
+                db.execute(statement)
 
 
 def _rechain_unkeyed(db) -> str:
     """Recompute every record's hash as a plain SHA-256 chain (what older versions wrote; no key
-    needed); returns the last hash. ``audit_no_update`` must be dropped first."""
+    needed); returns the last hash. The append-only guards must be lifted first."""
     prev = ""
     for rec in db.execute(f"SELECT audit_id, {', '.join(AUDIT_FIELDS)} FROM audit ORDER BY audit_id").fetchall():
         mac = legacy_hash(prev, dict(rec))
@@ -126,15 +142,12 @@ def test_a_plain_insert_with_id_0_is_found(home):
 def test_an_edit_with_the_chain_recomputed_without_the_key_is_found(home):
     """The attacker edits a record and recomputes every hash after it with plain SHA-256 (what
     the log used to be), head included as far as it can: without the key nothing verifies."""
-    db = sqlite3.connect(home / "catalog.sqlite")
-    db.row_factory = sqlite3.Row
-    db.execute("DROP TRIGGER audit_no_update")
-    db.execute("UPDATE audit SET actor='someone else' WHERE audit_id=3")
-    prev = _rechain_unkeyed(db)
-    head = json.loads(db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0])
-    head["last"] = prev
-    db.execute("UPDATE meta SET value=? WHERE key='audit_head'", (json.dumps(head),))
-    db.commit()
+    with RawConnection(home) as db, guards_lifted(db):
+        db.execute("UPDATE audit SET actor='someone else' WHERE audit_id=3")
+        prev = _rechain_unkeyed(db)
+        head = json.loads(db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0])
+        head["last"] = prev
+        db.execute("UPDATE meta SET value=? WHERE key='audit_head'", (json.dumps(head),))
     found = problems(home)
     assert any("record 3: content does not match its MAC" in p for p in found)
     assert any("head's seal does not match" in p for p in found)
@@ -152,11 +165,11 @@ def test_an_edit_with_the_chain_recomputed_without_the_key_is_found(home):
     ("INSERT INTO licenses VALUES ('w1', 'mallory', '2026-01-01')", "work 'w1': changed behind"),
     # review deadlines, fingerprints, strikes and disputes are covered too (found by a review of the change)
     ("UPDATE reviews SET due_at='2000-01-01T00:00:00+00:00'", "changed behind"),
-    ("UPDATE fingerprints SET codes=zeroblob(length(codes)) WHERE ref_id=1", "work 'w1': changed behind"),
+    ("UPDATE fingerprints SET codes=substr(codes, 2) WHERE ref_id=1", "work 'w1': changed behind"),
     ("DELETE FROM uploads WHERE upload_id='up-2'", "upload 'up-2': changed behind"),  # (its review stays)
 ])
 def test_rows_changed_behind_the_logs_back_are_found(home, change, words):
-    tamper(home, "PRAGMA foreign_keys=OFF", change, drop_triggers=False)
+    tamper(home, change, drop_triggers=False, foreign_keys=False)
     assert any(words in p for p in problems(home)), problems(home)
 
 
@@ -215,14 +228,14 @@ def test_a_log_of_an_older_version_is_keyed_from_its_state_at_the_first_write(ho
     """An older prescreen chained records with plain SHA-256 and kept no head: the first write of
     this version checks that chain, then appends an ``audit-keyed`` record holding the digests of
     every work and upload as they are, and the keyed chain goes on from there."""
-    db = sqlite3.connect(home / "catalog.sqlite")
-    db.row_factory = sqlite3.Row
+    if is_postgres(home):
+        pytest.skip("SQLite only: no older version wrote a PostgreSQL catalog")
+    db = RawConnection(home)
     db.execute("DROP TRIGGER audit_no_update")
     _rechain_unkeyed(db)
     db.execute("UPDATE audit SET state=NULL")
     db.execute("DELETE FROM meta WHERE key='audit_head'")
     db.execute("DELETE FROM audit_groups")  # (older versions had none)
-    db.commit()
     db.close()
     unkeyed = verify(home, code=1)  # its unkeyed chain holds, but nothing covers the rows yet: said so
     assert [p for p in unkeyed["problems"]] == [next(p for p in unkeyed["problems"] if "the log is not keyed" in p)]
@@ -254,16 +267,12 @@ def test_a_change_behind_the_logs_back_is_not_sealed_over_by_the_next_write(home
 
 
 def test_a_truncated_log_with_its_head_rewound_is_found_and_refuses_writes(home):
-    db = sqlite3.connect(home / "catalog.sqlite")
-    db.row_factory = sqlite3.Row
-    last, prev = db.execute("SELECT audit_id, prev_hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
-    head = json.loads(db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0])
-    head.update(records=head["records"] - 1, last=prev, last_id=last - 1)  # the seal cannot be redone
-    db.execute("DROP TRIGGER audit_no_delete")
-    db.execute("DELETE FROM audit WHERE audit_id=?", (last,))
-    db.execute("UPDATE meta SET value=? WHERE key='audit_head'", (json.dumps(head),))
-    db.commit()
-    db.close()
+    with RawConnection(home) as db, guards_lifted(db):
+        last, prev = db.execute("SELECT audit_id, prev_hash FROM audit ORDER BY audit_id DESC LIMIT 1").fetchone()
+        head = json.loads(db.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0])
+        head.update(records=head["records"] - 1, last=prev, last_id=last - 1)  # the seal cannot be redone
+        db.execute("DELETE FROM audit WHERE audit_id=?", (last,))
+        db.execute("UPDATE meta SET value=? WHERE key='audit_head'", (json.dumps(head),))
     assert any("seal does not match" in p for p in problems(home))
     with Prescreen(home) as engine:
         with pytest.raises(Exception, match="head does not match"):

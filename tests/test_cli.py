@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from conftest import config_file, copy_home, freeze_template
 from typer.testing import CliRunner
 
 import mediagen as mg
@@ -16,13 +17,19 @@ from mediagen import transforms as tf
 runner = CliRunner()
 
 
-@pytest.fixture()
-def home(tmp_path, corpus):
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, corpus, catalog_backend):
+    """The film registered through the command line, once per backend (copied for each test)."""
+    home = catalog_backend.new_home(tmp_path_factory.mktemp(f"cli-{catalog_backend.name}") / "home")
     result = runner.invoke(app, ["register", str(corpus.film_path), "--work-id", "film", "--title", "The Film",
                                  "--owner", "Studio A", "--home", str(home)])
     assert result.exit_code == 0, result.output
-    return home
+    return freeze_template(home)  # (copies clone a database nobody is connected to)
+
+
+@pytest.fixture()
+def home(template, tmp_path):
+    return copy_home(template, tmp_path / "home")
 
 
 def test_screen_writes_json_lines_and_exit_code_says_failure(home, corpus, tmp_path):
@@ -79,8 +86,7 @@ def test_index_rebuild_reproduces_the_index(home):
 
 
 def test_config_errors_are_usage_errors(home, tmp_path):
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[policy]\nblock_upload_shar = 0.4\n")
+    cfg = config_file(home, tmp_path / "c.toml", "[policy]\nblock_upload_shar = 0.4\n")
     result = runner.invoke(app, ["works", "list", "--home", str(home), "--config", str(cfg)])
     assert result.exit_code == 2 and "block_upload_shar" in result.output
 
@@ -93,8 +99,7 @@ def test_help_explains_the_commands():
 
 
 def test_changed_fingerprint_settings_are_caught_and_refingerprinted(home, corpus, tmp_path):
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[fingerprint.video]\ncrop_scales = [0.9]\n")
+    cfg = config_file(home, tmp_path / "c.toml", "[fingerprint.video]\ncrop_scales = [0.9]\n")
     copy = corpus.write("cli_copy_small.mp4", tf.scale(corpus.film, 0.5))
     result = runner.invoke(app, ["screen", str(copy), "--home", str(home), "--config", str(cfg)])
     assert result.exit_code == 1 and "--refingerprint" in result.output
@@ -129,8 +134,8 @@ def test_every_outcome_renders_in_the_table_and_the_summary():
 
 
 @pytest.fixture()
-def mute_home(tmp_path, corpus):
-    home = tmp_path / "mute-home"
+def mute_home(tmp_path, corpus, catalog_backend):
+    home = catalog_backend.new_home(tmp_path / "mute-home")
     result = runner.invoke(app, ["register", str(corpus.song_path), "--work-id", "song", "--title", "The Song",
                                  "--owner", "Label C", "--rule", '{"action": "mute-audio", "modality": "audio"}',
                                  "--home", str(home)])
@@ -152,11 +157,11 @@ def test_mute_audio_decision_in_the_human_table(mute_home, corpus):
 HOSTILE_TITLE = "Evil [/] Title [bold]x[/bold] [link=http://x]"
 
 
-def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatch):
+def test_user_text_is_shown_literally_not_as_markup(tmp_path, corpus, monkeypatch, new_home):
     import cli
 
     monkeypatch.setattr(cli.out, "_width", 250)  # no folding: the strings below stay on one line
-    home = tmp_path / "home"
+    home = new_home
     result = runner.invoke(app, ["register", str(corpus.film2_path), "--work-id", "w[red]1", "--title", HOSTILE_TITLE,
                                  "--owner", "[b]Owner[/]", "--home", str(home)])
     assert result.exit_code == 0, result.output
@@ -179,7 +184,7 @@ def test_bad_config_values_are_usage_errors_with_file_and_key(home, tmp_path, co
     for text, key in (('[policy]\nblock_min_seconds = "x"\n', "policy.block_min_seconds"),
                       ("[fingerprint]\nquery_fps = 0\n", "fingerprint.query_fps"),
                       ('[index]\nkind = "hnsw"\n', "index.kind")):
-        cfg.write_text(text)
+        config_file(home, cfg, text)
         result = runner.invoke(app, ["screen", str(corpus.film2_path), "--home", str(home), "--config", str(cfg)])
         assert result.exit_code == 2, result.output
         assert f"config error: {cfg}: {key}: " in result.output
@@ -201,6 +206,7 @@ READ_ONLY = [["works", "list"], ["works", "show", "film"], ["index", "stats"], [
              ["screen", __file__]]  # screening against no catalog would allow everything
 
 
+# SQLite only: a data folder that is missing or empty has no config.toml to name another catalog
 @pytest.mark.parametrize("args", READ_ONLY, ids=[" ".join(a) for a in READ_ONLY])
 def test_commands_refuse_a_data_folder_that_does_not_exist(tmp_path, args):
     typo = tmp_path / "prescreen-dta"
@@ -260,8 +266,7 @@ def test_progress_label_names_the_file_in_progress(monkeypatch):
 
 
 def test_index_stats_says_when_ivf_falls_back_to_exact_search(home, tmp_path):
-    cfg = tmp_path / "ivf.toml"
-    cfg.write_text('[index]\nkind = "ivf"\n')
+    cfg = config_file(home, tmp_path / "ivf.toml", '[index]\nkind = "ivf"\n')
     result = runner.invoke(app, ["index", "stats", "--home", str(home), "--config", str(cfg)])
     assert result.exit_code == 0, result.output
     assert "index kind ivf, but exact search for video and audio" in " ".join(result.output.split())

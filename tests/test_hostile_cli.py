@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RawConnection, config_file, copy_home, database_errors, freeze_template, home_catalog, \
+    is_postgres
 from typer.testing import CliRunner
 
 import mediagen as mg
@@ -53,19 +54,18 @@ def clips(tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def base_home(tmp_path_factory, corpus) -> Path:
-    home = tmp_path_factory.mktemp("hostile") / "home"
+def base_home(tmp_path_factory, corpus, catalog_backend) -> Path:
+    """The second film registered, once per backend."""
+    home = catalog_backend.new_home(tmp_path_factory.mktemp(f"hostile-{catalog_backend.name}") / "home")
     with Prescreen(home, create=True) as engine:
         engine.register([corpus.film2_path], "film2", title="Second Film", owner="Studio B")
-    return home
+    return freeze_template(home)
 
 
 @pytest.fixture()
 def home(base_home, tmp_path) -> Path:
     """A registered data folder of this test's own (commands may write to it)."""
-    copy = tmp_path / "home"
-    shutil.copytree(base_home, copy)
-    return copy
+    return copy_home(base_home, tmp_path / "home")
 
 
 def _manifest(folder: Path, clips: list[Path], prefix: str = "up") -> Path:
@@ -76,12 +76,9 @@ def _manifest(folder: Path, clips: list[Path], prefix: str = "up") -> Path:
 
 def _rows(home: Path, table: str) -> list[dict]:
     """The rows of a catalog table, read as another process would (not through the engine)."""
-    db = sqlite3.connect(home / "catalog.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
-    finally:
-        db.close()
+    key = {"uploads": "upload_pk", "screen_claims": "claim_id"}[table]
+    with RawConnection(home) as db:
+        return [dict(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()]
 
 
 def _uploads(home: Path) -> list[dict]:
@@ -187,7 +184,7 @@ def test_interrupt_stops_the_batch_keeps_what_was_finished_and_releases_the_file
     assert lines[0]["already_screened_at"] and not any(line["already_screened_at"] for line in lines[1:])
 
 
-def test_a_failure_inside_registration_is_that_files_failure_and_nothing_is_written(tmp_path, clips, monkeypatch):
+def test_a_failure_inside_registration_is_that_files_failure_and_nothing_is_written(new_home, clips, monkeypatch):
     import service.engine as engine_module
 
     real = engine_module.fingerprint_for_registration
@@ -198,7 +195,7 @@ def test_a_failure_inside_registration_is_that_files_failure_and_nothing_is_writ
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(engine_module, "fingerprint_for_registration", failing)
-    home = tmp_path / "home"
+    home = new_home
     result = _invoke(["register", str(clips[0]), str(clips[1]), "--work-id", "w", "--home", str(home)],
                      internal_errors=True)
     assert result.exit_code == 1
@@ -228,7 +225,7 @@ def _wait_for(condition, timeout: float = 120.0, proc: subprocess.Popen | None =
 def _claimed(home: Path, upload_id: str) -> bool:
     try:
         return any(c["upload_id"] == upload_id for c in _claims(home))
-    except sqlite3.Error:
+    except database_errors():
         return False
 
 
@@ -364,8 +361,7 @@ def test_a_claim_from_another_host_counts_as_abandoned_only_when_old(home, clips
 
     from policy import UploadContext
 
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[service]\nbusy_wait_seconds = 0.3\nforeign_claim_hours = 1\n")
+    cfg = config_file(home, tmp_path / "c.toml", "[service]\nbusy_wait_seconds = 0.3\nforeign_claim_hours = 1\n")
     now = datetime.now(timezone.utc)
     with Prescreen(home, load_config(cfg), create=True) as engine:
         engine.catalog.claim("far-1", str(clips[0].absolute()), _holder(1, host="elsewhere", started_at=now.isoformat()))
@@ -382,8 +378,7 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
     from policy import UploadContext
     from service.processes import proc_stat
 
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[service]\nbusy_wait_seconds = 20\n")
+    cfg = config_file(home, tmp_path / "c.toml", "[service]\nbusy_wait_seconds = 20\n")
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         start = proc_stat(sleeper.pid)[1] if proc_stat(sleeper.pid) else None
@@ -406,7 +401,7 @@ def test_an_upload_another_live_process_screens_is_left_to_it(home, clips, tmp_p
             assert results[1].already_screened_at  # the other process's result, not a screening of ours
             assert [u["upload_id"] for u in _uploads(home) if u["upload_id"].startswith("held")] == ["held-0"]
 
-        cfg.write_text("[service]\nbusy_wait_seconds = 0.5\n")
+        config_file(home, cfg, "[service]\nbusy_wait_seconds = 0.5\n")
         with Prescreen(home, load_config(cfg), create=True) as engine:
             engine.catalog.claim("held-2", str(clips[2].absolute()), _holder(sleeper.pid, start))
             busy = engine.screen_one(str(clips[2]), ctx=UploadContext("held-2"))
@@ -500,6 +495,7 @@ def test_unusable_data_folders_and_catalogs_say_so(home, tmp_path, clips):
     (folder_catalog / "catalog.sqlite").mkdir(parents=True)
     result = _invoke(["register", str(clips[0]), "--work-id", "w", "--home", str(folder_catalog)])
     assert result.exit_code == 1 and "cannot open the catalog" in result.output
+    (home / "config.toml").unlink(missing_ok=True)  # (a PostgreSQL home's names its catalog)
     (home / "config.toml").mkdir()
     result = _invoke(["works", "list", "--home", str(home)])
     assert result.exit_code == 2 and "config.toml: cannot read the file (it is a folder)" in result.output
@@ -536,21 +532,29 @@ def test_a_read_only_data_folder_gives_a_clear_message(home, clips):
 
 
 def _hold(home: Path, what: str, seconds: float) -> subprocess.Popen:
-    """Another process holding the data folder's write lock ('write-lock') or SQLite's ('catalog')."""
+    """Another process holding the data folder's write lock ('write-lock') or the catalog's ('catalog':
+    SQLite's, or on PostgreSQL the advisory lock every write transaction takes)."""
+    catalog = home_catalog(home)
     code = {"write-lock": "from service import Prescreen\nimport sys, time\n"
                           "with Prescreen(sys.argv[1], create=True) as e, e._write_lock():\n"
                           "    print('held', flush=True); time.sleep(float(sys.argv[2]))\n",
             "catalog": "import sqlite3, sys, time\n"
-                       "db = sqlite3.connect(sys.argv[1] + '/catalog.sqlite', isolation_level=None)\n"
+                       "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
                        "db.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(float(sys.argv[2]))\n"}
-    proc = subprocess.Popen([sys.executable, "-c", code[what], str(home), str(seconds)], cwd=ROOT, text=True,
+    if isinstance(catalog, str):
+        code["catalog"] = ("import psycopg, sys, time\nfrom storage.postgres import WRITE_TRANSACTION_LOCK\n"
+                           "db = psycopg.connect(sys.argv[1])\n"
+                           "db.execute('SELECT pg_advisory_xact_lock(%s)', (WRITE_TRANSACTION_LOCK,))\n"
+                           "print('held', flush=True); time.sleep(float(sys.argv[2]))\n")
+    target = home if what == "write-lock" else catalog
+    proc = subprocess.Popen([sys.executable, "-c", code[what], str(target), str(seconds)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout.readline().strip() == "held"
     return proc
 
 
 def test_locks_held_by_another_process_give_up_with_its_name(home, clips, tmp_path, corpus):
-    cfg = _write(tmp_path / "c.toml", "[service]\nlock_timeout_seconds = 0.5\n")
+    cfg = config_file(home, tmp_path / "c.toml", "[service]\nlock_timeout_seconds = 0.5\n")
     h = ["--home", str(home), "--config", str(cfg)]
     holder = _hold(home, "write-lock", 120)
     try:
@@ -635,11 +639,12 @@ def test_a_file_that_cannot_be_read_is_that_files_error(home, clips, tmp_path, m
 
 # -- what files, manifests and the catalog supply is shown escaped ------------------------------------
 
-def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp_path, clips, corpus, monkeypatch):
+def test_control_characters_from_files_manifests_and_the_catalog_are_escaped(tmp_path, clips, corpus, monkeypatch,
+                                                                            new_home):
     import cli
 
     monkeypatch.setattr(cli.out, "_width", 250)  # no folding: each string stays on one line
-    home = tmp_path / "home"
+    home = new_home
     work, title, owner = f"w{ESC}1", "T\x1b]0;owned\x07 \u202eitle", "O\x9bwner\nforged line"
     result = _invoke(["register", str(corpus.film2_path), "--work-id", work, "--title", title, "--owner", owner,
                       "--home", str(home)])
@@ -766,12 +771,13 @@ def test_every_command_with_hostile_values_exits_cleanly(path, command, base_hom
     traceback (the `_invoke` checks)."""
     from hypothesis import HealthCheck, given, settings
 
-    home = tmp_path / "home"
-    shutil.copytree(base_home, home)
+    home = copy_home(base_home, tmp_path / "home")
     places = {**hostile_inputs, "home": str(home)}
     monkeypatch.chdir(tmp_path)  # relative names land here, never in the repository
 
-    @settings(max_examples=20, deadline=None, database=None, derandomize=True,
+    # 20 examples on SQLite; on PostgreSQL 5, enough for the catalog's side of each command (parsing is
+    # the same on both and takes most examples), at a quarter of the time
+    @settings(max_examples=5 if is_postgres(home) else 20, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(_hostile_invocation(path, command))
     def check(args):

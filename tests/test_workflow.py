@@ -6,40 +6,39 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import config_file, copy_home, database_errors, freeze_template, is_postgres, raw_rows
 from typer.testing import CliRunner
 
 import mediagen as mg
 from cli import app
 from mediagen import transforms as tf
+from service import Prescreen
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory, corpus):
-    """A home with three works registered by three owners (copied fresh for each test)."""
-    home = tmp_path_factory.mktemp("wf-template")
+def template(tmp_path_factory, corpus, catalog_backend):
+    """A home with three works registered by three owners (copied fresh for each test), once per backend."""
+    home = catalog_backend.new_home(tmp_path_factory.mktemp(f"wf-template-{catalog_backend.name}"))
     for path, work, owner in ((corpus.film_path, "film", "Studio A"), (corpus.film2_path, "film2", "Studio B"),
                               (corpus.song_path, "song", "Label C")):
         r = runner.invoke(app, ["register", str(path), "--work-id", work, "--title", work, "--owner", owner,
                                 "--home", str(home)])
         assert r.exit_code == 0, r.output
-    return home
+    return freeze_template(home)
 
 
 @pytest.fixture()
 def home(template, tmp_path):
-    dst = tmp_path / "home"
-    shutil.copytree(template, dst)
-    return dst
+    return copy_home(template, tmp_path / "home")
 
 
 def cli(home, *args, env=None, code=0):
@@ -135,8 +134,7 @@ def test_flagged_quotation_of_ten_seconds_is_review_not_block(home, corpus, tmp_
     quote = corpus.write("quote_10s.mp4", tf.concat(tf.excerpt(corpus.film, 5, 15), tf.excerpt(corpus.other, 0, 8)))
     line = screen(home, quote, uploader="critic", use="quotation")
     assert line["decision"] == "review" and line["rule"] == "fair-use-preset"
-    strict = tmp_path / "strict.toml"
-    strict.write_text("[policy.fair_use]\nenabled = false\n")
+    strict = config_file(home, tmp_path / "strict.toml", "[policy.fair_use]\nenabled = false\n")
     assert screen(home, quote, uploader="critic", use="quotation", config=strict)["decision"] == "block"
 
 
@@ -245,11 +243,12 @@ def test_conflicting_registration_is_reported(home, corpus):
 
 def test_audit_log_is_append_only(home, corpus):
     screen(home, corpus.write("any_upload.mp4", mg.synth_work(seed=55, duration=6.0)))
-    db = sqlite3.connect(home / "catalog.sqlite")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("UPDATE audit SET actor='someone else'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("DELETE FROM audit")
+    for change in ("UPDATE audit SET actor='someone else'", "DELETE FROM audit"):  # by another program
+        with pytest.raises(database_errors(), match="append-only"):
+            raw_rows(home, change)
+    if is_postgres(home):
+        with pytest.raises(database_errors(), match="append-only"):
+            raw_rows(home, "TRUNCATE audit")
 
 
 def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, corpus, tmp_path):
@@ -274,18 +273,26 @@ def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, co
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     written = [json.loads(x) for x in out.read_text().splitlines() if x.endswith("}")]
-    db = sqlite3.connect(home / "catalog.sqlite")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    stored = {row[0] for row in db.execute("SELECT upload_id FROM uploads")}
+    with Prescreen(home) as engine:
+        assert engine.catalog.integrity_problems() == []
+
+    def ids(sql):
+        return {row[0] for row in raw_rows(home, sql)}
+
+    def count(table):
+        (n,), = raw_rows(home, f"SELECT COUNT(*) FROM {table}")
+        return n
+
+    stored = ids("SELECT upload_id FROM uploads")
     # the upload being screened when the process died (if any) is still claimed: the rerun reports it
     # as that file's error (killed or crashed) instead of risking the same crash again
-    unfinished = {row[0] for row in db.execute("SELECT upload_id FROM screen_claims")}
+    unfinished = ids("SELECT upload_id FROM screen_claims")
     assert len(unfinished) <= 1 and not unfinished & stored
     assert 3 <= len(written) and len(stored) < 8, "the kill came after the batch finished: nothing was tested"
     assert {w["upload_id"] for w in written} <= stored
     # every recorded upload has its audit record and its review item: they land in one transaction
-    assert stored == {row[0] for row in db.execute("SELECT upload_id FROM audit WHERE action='decision'")}
-    assert stored == {row[0] for row in db.execute("SELECT upload_id FROM reviews")}
+    assert stored == ids("SELECT upload_id FROM audit WHERE action='decision'")
+    assert stored == ids("SELECT upload_id FROM reviews")
     assert cli(home, "audit", "--verify").exit_code == 0
     # the same manifest again screens only what is missing
     lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-",
@@ -294,14 +301,14 @@ def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, co
     assert {x["upload_id"] for x in lines if x["already_screened_at"]} == stored
     assert all(x["decision"] == "review" for x in lines if x["upload_id"] not in unfinished)
     assert all(x["error_code"] == "unfinished" for x in lines if x["upload_id"] in unfinished)
-    assert db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0] == 8
-    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 8 - len(unfinished)
+    assert count("uploads") == 8
+    assert count("reviews") == 8 - len(unfinished)
     # asked to, it tries the unfinished one again (and only that one)
     lines = [json.loads(x) for x in cli(home, "screen", "--manifest", manifest, "--json", "-",
                                         "--retry-unfinished").output.splitlines()]
     assert all(x["decision"] == "review" for x in lines)
     assert {x["upload_id"] for x in lines if not x["already_screened_at"]} == {f"{u}#2" for u in unfinished}
-    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 8
+    assert count("reviews") == 8
 
 
 def test_exclusions_and_rule_changes_release_only_automatic_decisions(home, corpus):
@@ -369,8 +376,7 @@ def test_a_block_counts_one_strike_and_a_released_dispute_takes_it_back(home, co
     assert shown["active_strikes"] == 1 and len(shown["strikes"]) == 2
     assert [s["revoked_at"] is not None for s in shown["strikes"]] == [False, True]
     # a review that runs out of time is nobody's judgement: no strike, even when it expires to block
-    harsh = tmp_path / "harsh.toml"
-    harsh.write_text('[workflow]\nreview_expiry_outcome = "block"\n')
+    harsh = config_file(home, tmp_path / "harsh.toml", '[workflow]\nreview_expiry_outcome = "block"\n')
     third = screen(home, quote, uploader="pat", config=harsh)
     later = {"PRESCREEN_NOW": "2099-01-01T00:00:00+00:00"}
     shown = json.loads(cli(home, "uploaders", "show", "pat", "--json", "--config", harsh, env=later).output)
@@ -435,12 +441,13 @@ def test_a_manifest_may_name_one_file_for_two_uploaders(home, corpus, tmp_path):
 def test_audit_chain_shows_tampering(home, corpus):
     screen(home, corpus.write("any_upload.mp4", mg.synth_work(seed=55, duration=6.0)))
     assert "intact" in cli(home, "audit", "--verify").output
-    db = sqlite3.connect(home / "catalog.sqlite")
-    db.execute("DROP TRIGGER audit_no_update")
-    db.execute("UPDATE audit SET actor='someone else' WHERE audit_id=1")
-    db.commit()
-    r = cli(home, "audit", "--verify", "--json", code=1)
-    assert any("record 1: content does not match its MAC" in p for p in json.loads(r.output)["problems"])
+    # the database's owner lifts the append-only guard (SQLite: the file's, PostgreSQL: the table's)
+    raw_rows(home, "DROP TRIGGER audit_no_update" + (" ON audit" if is_postgres(home) else ""))
+    raw_rows(home, "UPDATE audit SET actor='someone else' WHERE audit_id=1")
+    problems = json.loads(cli(home, "audit", "--verify", "--json", code=1).output)["problems"]
+    assert any("record 1: content does not match its MAC" in p for p in problems)
+    if is_postgres(home):  # the guard is the database's own there: its absence is named too
+        assert any("audit_no_update on audit is missing" in p for p in problems)
 
 
 def test_registration_guards_owners_and_overlaps(home, corpus, tmp_path):
