@@ -9,8 +9,10 @@ PostgreSQL runs need a server (see ``tests/conftest.py``: ``PRESCREEN_TEST_POSTG
 from __future__ import annotations
 
 import multiprocessing
-import shutil
+import os
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -421,11 +423,11 @@ def test_registration_lock_is_the_databases(catalog_target):
 
 
 # -- migration ----------------------------------------------------------------
-def test_a_schema_3_catalog_gets_its_typed_decisions_once(tmp_path):
+def test_a_schema_3_catalog_gets_its_typed_decisions_once(tmp_path, schema4_tree):
     """A catalog written before upload_works existed (schema 3: the schema-4 fixture without that table)
     opens migrated: the per-work rows and segments of every stored upload are filled from its JSON
     document, the audit chain stays intact, and uploads are found by work from then on."""
-    path = _schema4_catalog(tmp_path / "catalog.sqlite")
+    path = _schema4_catalog(schema4_tree, tmp_path / "catalog.sqlite")
     raw_sql(path, "DROP TABLE upload_works", "UPDATE meta SET value='3' WHERE key='schema_version'")
     catalog, workflow = open_workflow(path)
     assert catalog.get_meta("schema_version") == "5"
@@ -441,25 +443,34 @@ def test_a_schema_3_catalog_gets_its_typed_decisions_once(tmp_path):
     catalog.close()
 
 
-SCHEMA4 = Path(__file__).parent / "data"  # made by the schema-4 prescreen: see make_schema4_catalogs.py
+SCHEMA4_REV = "0e8b648"  # the last revision of prescreen that wrote catalog schema 4
 
 
-def _schema4_catalog(catalog_target):
-    """A copy of the schema-4 catalog of tests/data at ``catalog_target`` (an SQLite path or a new database)."""
-    if is_url(catalog_target):
-        dump = (SCHEMA4 / "catalog-schema4.postgres.sql").read_text()
-        dump = "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))  # (psql's \restrict)
-        raw_sql(catalog_target, dump)
-    else:
-        shutil.copy(SCHEMA4 / "catalog-schema4.sqlite", catalog_target)
+@pytest.fixture(scope="session")
+def schema4_tree(tmp_path_factory):
+    """The source tree of the release that wrote schema 4 (``git archive`` of this repository)."""
+    from benchmarks.before_after import export_tree
+
+    try:
+        return export_tree(SCHEMA4_REV, tmp_path_factory.mktemp("schema4"))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"needs this repository's git history (revision {SCHEMA4_REV} wrote schema 4): {exc}")
+
+
+def _schema4_catalog(tree: Path, catalog_target):
+    """A schema-4 catalog at ``catalog_target`` (an SQLite path or a new database), written by that
+    release's own code (tests/schema4_writer.py run against ``tree``)."""
+    done = subprocess.run([sys.executable, str(Path(__file__).parent / "schema4_writer.py"), str(catalog_target)],
+                          cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     return catalog_target
 
 
-def test_a_schema_4_catalog_is_migrated_its_audit_log_intact(catalog_target):
+def test_a_schema_4_catalog_is_migrated_its_audit_log_intact(catalog_target, schema4_tree):
     """A catalog the previous release wrote (its decisions stored as JSON documents only) opens as schema 5:
     every decision becomes typed rows (the document's figures), the audit log written before still verifies,
     a change made behind its back after the migration is found, and new writes go on the chain."""
-    target = _schema4_catalog(catalog_target)
+    target = _schema4_catalog(schema4_tree, catalog_target)
     catalog, workflow = open_workflow(target)
     assert catalog.get_meta("schema_version") == "5"
     assert workflow.verify_audit()["problems"] == []
@@ -483,8 +494,8 @@ def test_a_schema_4_catalog_is_migrated_its_audit_log_intact(catalog_target):
     catalog.close()
 
 
-def test_a_schema_4_migration_that_fails_changes_nothing(catalog_target, monkeypatch):
-    target = _schema4_catalog(catalog_target)
+def test_a_schema_4_migration_that_fails_changes_nothing(catalog_target, schema4_tree, monkeypatch):
+    target = _schema4_catalog(schema4_tree, catalog_target)
     import storage.migrations
 
     calls = []

@@ -1,21 +1,16 @@
-"""Make the schema-4 catalogs tests/test_storage_contract.py migrates (run once, with a schema-4 tree).
+"""Write a schema-4 catalog with the previous release's own code (run by tests/test_storage_contract.py).
 
-    git archive 0e8b648 | tar -x -C /tmp/schema4    # the last revision that wrote schema 4
-    PYTHONPATH=/tmp/schema4 python3 tests/data/make_schema4_catalogs.py tests/data [postgresql://...]
+    PYTHONPATH=<tree of revision SCHEMA4_REV> python3 tests/schema4_writer.py TARGET
 
-Writes ``catalog-schema4.sqlite`` and, given a PostgreSQL server URL, ``catalog-schema4.postgres.sql``
-(pg_dump --inserts of a database made there, then dropped). The contents: two works, three screenings
-(one with segments at figures display rounding changes, one sent to review and decided), a release;
-audit key ``b"k" * 32`` (the contract tests' KEY).
+TARGET: an SQLite file's path or a PostgreSQL database URL (an empty database). The contents: two works,
+three screenings (one with segments at figures display rounding changes, one sent to review and decided),
+a release; audit key ``b"k" * 32`` (the contract tests' KEY). Nothing is committed: the test exports the
+tree with ``git archive`` and runs this against it, so the catalog is what that release really wrote.
 """
 
-import shutil
-import subprocess
 import sys
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -79,28 +74,8 @@ def fill(target):
     catalog.close()
 
 
-def main(out: str, server: str | None = None) -> None:
-    out = Path(out)
-    sqlite_path = out / "catalog-schema4.sqlite"
-    sqlite_path.unlink(missing_ok=True)
-    fill(sqlite_path)
-    for extra in ("-wal", "-shm"):
-        Path(str(sqlite_path) + extra).unlink(missing_ok=True)
-    if server:
-        import psycopg
-        name = f"schema4_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = urlunsplit(urlsplit(server)._replace(path="/" + name))
-        try:
-            fill(url)
-            pg_dump = shutil.which("pg_dump") or "/usr/lib/postgresql/15/bin/pg_dump"
-            dump = subprocess.run([pg_dump, "--inserts", "--no-owner", "--no-privileges", "--dbname", url],
-                                  capture_output=True, text=True, check=True).stdout
-            (out / "catalog-schema4.postgres.sql").write_text(dump)
-        finally:
-            with psycopg.connect(server, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def main(target: str) -> None:
+    fill(target if target.startswith("postgresql://") else Path(target))
 
 
 if __name__ == "__main__":
