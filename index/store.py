@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 
 from fingerprint import REGISTRY, Fingerprint, hamming_matrix
+from match.align import distinct_counts
 
 from .catalog import Catalog
 
@@ -205,20 +206,13 @@ def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarr
 
 
 def _groups_with_hits(group: np.ndarray, ref: np.ndarray, row: np.ndarray, min_hits: int) -> np.ndarray:
-    """The groups (sorted) with ``min_hits`` distinct rows or more hitting one reference: the
-    (group, reference, row) triples counted as one int64 key each when they fit (``np.unique``
-    over rows sorts them as bytes, several times slower), else as rows."""
+    """The groups (sorted) with ``min_hits`` distinct rows or more hitting one reference."""
     if len(group) == 0:
         return np.zeros(0, np.int64)
-    group, ref, row = (np.asarray(a, np.int64) for a in (group, ref, row))
-    n_ref, n_row = int(ref.max()) + 1, int(row.max()) + 1
-    if min(int(group.min()), int(ref.min()), int(row.min())) < 0 or (int(group.max()) + 1) * n_ref * n_row >= 2**62:
-        pairs = np.unique(np.stack([group, ref, row], axis=1), axis=0)
-        keys, counts = np.unique(pairs[:, :2], axis=0, return_counts=True)
-        return np.unique(keys[counts >= min_hits, 0])
-    pair = np.unique((group * n_ref + ref) * n_row + row) // n_row  # distinct triples -> their (group, ref)
-    keys, counts = np.unique(pair, return_counts=True)
-    return np.unique(keys[counts >= min_hits] // n_ref)
+    refs, ref_index = np.unique(np.asarray(ref, np.int64), return_inverse=True)
+    pair = np.asarray(group, np.int64) * len(refs) + ref_index  # (group, reference) as one key
+    keys, counts = distinct_counts(pair, row)
+    return np.unique(keys[counts >= min_hits] // len(refs))
 
 
 def naive_range_search(stored_ids: np.ndarray, stored_codes: np.ndarray, codes: np.ndarray, radius: int) -> Hits:

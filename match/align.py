@@ -723,18 +723,22 @@ def _named(seg: Segment, hits: Candidates, rendition_names: Callable[[int], str]
     return replace(seg, rendition=rendition_names(int(np.argmax(counts))))
 
 
-def _instants_per_reference(ref_id: np.ndarray, q_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(references sorted, distinct upload instants each): the rows of ``np.unique`` over the
-    (reference, instant) pairs, counted per reference, with the pair as one int64 key (``np.unique``
-    over rows sorts them as bytes, several times slower)."""
-    ref_id, q_group = np.asarray(ref_id, np.int64), np.asarray(q_group, np.int64)
-    g0 = int(q_group.min())
-    span = int(q_group.max()) - g0 + 1
-    if int(ref_id.min()) < 0 or (int(ref_id.max()) + 1) * span >= 2**62:
-        pairs = np.unique(np.stack([ref_id, q_group], axis=1), axis=0)
+def distinct_counts(outer: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each distinct value of ``outer``, sorted; how many distinct ``inner`` values come with it):
+    the rows of ``np.unique`` over the (outer, inner) pairs, counted per outer value. Integer arrays of
+    one length; each pair is counted as one int64 key when the values' spans allow (``np.unique`` over
+    rows sorts them as bytes, several times slower), else as rows."""
+    outer, inner = np.asarray(outer, np.int64), np.asarray(inner, np.int64)
+    if len(outer) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    o0, i0 = int(outer.min()), int(inner.min())
+    span = int(inner.max()) - i0 + 1
+    if (int(outer.max()) - o0 + 1) * span >= 2**62:
+        pairs = np.unique(np.stack([outer, inner], axis=1), axis=0)
         return np.unique(pairs[:, 0], return_counts=True)
-    keys = np.unique(ref_id * span + (q_group - g0))
-    return np.unique(keys // span, return_counts=True)
+    keys = np.unique((outer - o0) * span + (inner - i0))
+    values, counts = np.unique(keys // span, return_counts=True)
+    return values + o0, counts
 
 
 def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
@@ -758,7 +762,7 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
     segments: list[Segment] = []
     judge_background = params.min_specificity > 0 or params.review_specificity > 0
     # references with too few distinct upload instants cannot hold a segment
-    refs, counts = _instants_per_reference(c.ref_id, c.q_group)
+    refs, counts = distinct_counts(c.ref_id, c.q_group)
     # each reference's hits, in their order in ``c`` (one stable sort instead of a mask per reference)
     by_ref = np.argsort(c.ref_id, kind="stable")
     lows = np.searchsorted(c.ref_id[by_ref], refs, side="left")

@@ -1,6 +1,7 @@
 """Matching core on synthetic hits: diagonals, speed changes, static content, combine."""
 
 import numpy as np
+import pytest
 
 from dataclasses import replace
 
@@ -187,3 +188,17 @@ def test_votes_counted_in_blocks_find_the_same_line(monkeypatch):
     assert al._best_line(hits, params.speeds(), params.offset_bin_seconds, params.hint_tolerance, params.radius,
                          params.min_hits) == whole
     assert align(hits, "video", 256, params) == segments
+
+
+@pytest.mark.parametrize("spread", [10, 2**61])  # packed as one int64 key; too wide for it: counted as rows
+def test_distinct_counts_equal_unique_rows(spread):
+    from match.align import distinct_counts
+
+    rng = np.random.default_rng(spread % 97)
+    outer = rng.integers(-5, 40, 3000)
+    inner = rng.integers(-spread, spread, 3000) // 7
+    pairs = np.unique(np.stack([outer, inner], axis=1), axis=0)
+    want = np.unique(pairs[:, 0], return_counts=True)
+    got = distinct_counts(outer, inner)
+    assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert [a.tolist() for a in distinct_counts(np.zeros(0), np.zeros(0))] == [[], []]
