@@ -449,7 +449,7 @@ class App:
 
     def _expired(self) -> None:
         """Resolve reviews past their deadline first: a queue or an outcome read now is the deadline's."""
-        self.engine.workflow.expire_due(self.now())
+        self.engine.expire_due()
 
     # -- works ------------------------------------------------------------------------------
     def register(self, paths: Iterable[str | os.PathLike], work_id: str, title: str = "", owner: str = "", *,
@@ -624,13 +624,13 @@ class App:
     def decide_review(self, review_id: int, reviewer: str, outcome: str, note: str = "") -> ReviewRecord:
         """A reviewer's decision; it applies to the upload at once (and to its dispute and strikes)."""
         with self._use():
-            return ReviewRecord.from_row(self.engine.workflow.decide_review(self.now(), review_id, reviewer,
-                                                                            outcome, note))
+            return ReviewRecord.from_row(self.engine.decide_review(review_id, reviewer, outcome, note))
 
     def dispute(self, upload_id: str, reason: str, uploader_id: str) -> DisputeFiled:
         """The uploader of record disputes a restriction; it goes to review with a deadline
         (Forbidden for anyone else)."""
         with self._use():
+            self._expired()
             return DisputeFiled.from_row(self.engine.workflow.file_dispute(self.now(), upload_id, reason,
                                                                            uploader_id))
 

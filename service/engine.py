@@ -287,7 +287,6 @@ class Prescreen:
         except BaseException:
             self.catalog.close()
             raise
-        self.workflow.on_stay_down_lifted = self.redecide_work
         self._loaded = False
         self._windows = _ReferenceCache()  # reference window codes read to verify reframed copies
         self._peaks = _ReferenceCache()  # reference spectral peaks read to verify short quotes
@@ -586,6 +585,7 @@ class Prescreen:
         """
         if self.catalog.get_work(work_id) is None:
             raise WorkflowError(f"no work with id {work_id!r}", "not_found")
+        self.expire_due()  # (a dispute released by its deadline lifts its notice before a new one is counted)
         stored = self.catalog.upload(upload)
         path = Path(stored["path"]) if stored else Path(upload)
         if not path.is_file():
@@ -666,6 +666,41 @@ class Prescreen:
             self.workflow.set_rules(self.now(), actor, work_id, rules)
             return self.redecide_work(work_id, actor, why="rule change")
 
+    # -- reviews and their consequences --------------------------------------------------------
+    def expire_due(self) -> list[dict]:
+        """Resolve the reviews past their deadline (see ``Workflow.expire_due``), then withdraw the
+        references of takedowns that a released dispute lifted. Returns the expired reviews."""
+        expired = self.workflow.expire_due(self.now())
+        self.withdraw_lifted_stay_downs()
+        return expired
+
+    def decide_review(self, review_id: int, reviewer: str, outcome: str, note: str = "") -> dict:
+        """A person's decision of a review (``Workflow.decide_review``), with what follows from it in the
+        same transaction: a released takedown dispute withdraws the noticed reference and re-decides
+        the uploads that variant alone blocked."""
+        with self.catalog.transaction():
+            review = self.workflow.decide_review(self.now(), review_id, reviewer, outcome, note)
+            self.withdraw_lifted_stay_downs(reviewer)
+        return review
+
+    def withdraw_lifted_stay_downs(self, actor: str = "system") -> list[dict]:
+        """Remove every takedown reference whose notices are all lifted (audited) and release the
+        automatic decisions that rested on it. Idempotent: one read when there is nothing to do, so
+        calling it from every command also completes a withdrawal a killed process left undone.
+        Returns ``[{ref_id, work_id, notice_id, released}]``."""
+        if not self.catalog.rights.lifted_notice_references():
+            return []
+        withdrawn = []
+        with self.catalog.transaction():  # (listed again under the write lock: another process may be first)
+            for row in self.catalog.rights.lifted_notice_references():
+                self.catalog.remove_reference(row["ref_id"])  # bumps the generation: the index follows
+                self.workflow.audit(self.now(), actor, "notice-reference-withdrawn",
+                                    {"ref_id": row["ref_id"], "notice_id": row["notice_id"]}, work_id=row["work_id"])
+                released = self.redecide_work(row["work_id"], actor,
+                                              why=f"stay-down lifted: notice #{row['notice_id']}")
+                withdrawn.append({**row, "released": released})
+        return withdrawn
+
     def redecide_work(self, work_id: str, actor: str, why: str, uploads: list[str] | None = None) -> list[dict]:
         """Re-decide stored uploads that matched ``work_id`` under the current references, exclusions
         and rules; an upload whose automatic outcome becomes less restrictive is released (audited).
@@ -731,14 +766,14 @@ class Prescreen:
 
     def uploads(self, outcome: str | None = None, uploader_id: str | None = None, limit: int = 50) -> list[dict]:
         """The newest screened uploads with their current outcome (who set it, when)."""
-        self.workflow.expire_due(self.now())  # an outcome past its review deadline is the deadline's
+        self.expire_due()  # an outcome past its review deadline is the deadline's
         return self.catalog.upload_rows(outcome, uploader_id, limit=limit)
 
     def upload_status(self, upload: str) -> dict:
         """One upload by id, or the latest screening of a file by its path: current outcome (who set it,
         when), the screening's decision with reasons, matched works and segments, its reviews and disputes,
         and its audit history. CatalogError if there is none."""
-        self.workflow.expire_due(self.now())
+        self.expire_due()
         stored = self.catalog.decisions.stored(upload)
         if stored is None and upload:
             found = self.catalog.upload_rows(path=stored_path(Path(upload).expanduser()), limit=1)
@@ -783,7 +818,7 @@ class Prescreen:
         (so results may come out of order; each says which upload it is).
         """
         self._ensure_index()
-        self.workflow.expire_due(self.now())
+        self.expire_due()
         deferred = []
         for given, path, ctx in items:
             result = self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=False)

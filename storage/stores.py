@@ -660,6 +660,16 @@ class SQLRights:
     def lift_notice(self, notice_id: int, at: str) -> None:
         self._write("UPDATE notices SET lifted_at=? WHERE notice_id=?", (at, notice_id))
 
+    def lifted_notice_references(self) -> list[dict]:
+        """The takedown references whose every notice is lifted: ``{ref_id, work_id, notice_id}`` (the
+        latest lifted notice of each), to be withdrawn from the catalog. Empty in a consistent catalog
+        once the application layer has withdrawn them."""
+        return self._rows("SELECT r.ref_id AS ref_id, r.work_id AS work_id, MAX(n.notice_id) AS notice_id "
+                          "FROM refs r JOIN notices n ON n.ref_id = r.ref_id "
+                          "WHERE r.kind = 'notice' AND n.lifted_at IS NOT NULL AND NOT EXISTS "
+                          "(SELECT 1 FROM notices m WHERE m.ref_id = r.ref_id AND m.lifted_at IS NULL) "
+                          "GROUP BY r.ref_id, r.work_id ORDER BY r.ref_id")
+
 
 def _work(row) -> Work:
     return Work(row["work_id"], row["title"], row["owner"], row["created_at"], json.loads(row["rules"] or "[]"),

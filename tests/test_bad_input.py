@@ -123,12 +123,12 @@ def test_missing_file_and_directory_are_errors(engine, tmp_path):
     assert r.status == "error" and "directory" in r.error
 
 
-def test_failed_register_writes_nothing(tmp_path, corpus, junk_dir):
+def test_failed_register_writes_nothing(tmp_path, new_home, corpus, junk_dir):
     folder = tmp_path / "mixed"
     folder.mkdir()
     bad.copy_file(corpus.film2_path, folder / "good.mp4")
     bad.write_truncated(corpus.film_path, folder / "broken.mp4", 0.5)
-    with Prescreen(tmp_path / "home", create=True) as engine:
+    with Prescreen(new_home, create=True) as engine:
         with pytest.raises(RegisterError) as info:
             engine.register([folder], "w")
         assert list(info.value.failures) == [str(folder / "broken.mp4")]
@@ -136,8 +136,8 @@ def test_failed_register_writes_nothing(tmp_path, corpus, junk_dir):
         assert engine.index_stats()["signals"]["video"]["codes"] == 0
 
 
-def test_crash_between_catalog_and_index_is_repaired(tmp_path, corpus, monkeypatch):
-    home = tmp_path / "home"
+def test_crash_between_catalog_and_index_is_repaired(new_home, corpus, monkeypatch):
+    home = new_home
     with Prescreen(home, create=True) as engine:
         engine.register([corpus.film2_path], "film2")
 
@@ -159,12 +159,13 @@ def test_crash_between_catalog_and_index_is_repaired(tmp_path, corpus, monkeypat
         assert result.decision.outcome == "block" and result.matches[0].work_id == "film"
 
 
-def test_killed_register_leaves_catalog_consistent(tmp_path, corpus):
+def test_killed_register_leaves_catalog_consistent(tmp_path, new_home, corpus):
+    """kill -9 of a registration at any moment, on either catalog: the work is all there or not at all."""
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(6):
         mg.write_media(mg.synth_work(1000 + i, 10.0), folder / f"part{i}.mp4")
-    home = tmp_path / "home"
+    home = new_home
     with Prescreen(home, create=True) as engine:
         engine.register([corpus.song_path], "song")
     env = {**os.environ, "PRESCREEN_HOME": str(home)}

@@ -146,6 +146,35 @@ def test_a_takedowns_limits_are_kept_when_the_references_are_refingerprinted(hom
         assert _screen(engine, unrelated, "u-other").decision.outcome == "allow"
 
 
+def test_a_lifted_takedown_left_half_done_by_a_killed_process_is_completed_by_the_next_command(home, corpus):
+    """A dispute released by its deadline lifts the notice in one transaction; withdrawing the noticed
+    reference is the application layer's next one. A process killed between the two (here: the workflow
+    alone, as such a process leaves it) leaves a lifted notice with its reference still there: the
+    next command that reads the catalog withdraws it and releases what it blocked, audited."""
+    from datetime import timedelta
+
+    variant = tf.replace_audio(tf.reverse(corpus.film), tf.excerpt(corpus.other, 0, 30))  # slips through alone
+    first = corpus.write("film_rev_a.mp4", variant)
+    with Prescreen(home) as engine:
+        line = _screen(engine, first, "n-1", uploader="oli")
+        assert line.decision.outcome != "block"
+        res = engine.notice("film", "n-1", modalities=("video",))
+        reupload = _screen(engine, corpus.write("film_rev_b.mp4", variant, video_bitrate=250_000), "n-2")
+        assert reupload.decision.outcome == "block"
+        engine.workflow.file_dispute(engine.now(), "n-1", "my own footage", "oli")
+        later = engine.now() + timedelta(days=30)
+        assert [r["kind"] for r in engine.workflow.expire_due(later)] == ["dispute"]  # released by the deadline
+        assert [r["ref_id"] for r in engine.catalog.rights.lifted_notice_references()] == [res["ref_id"]]
+    with Prescreen(home, clock=lambda: later) as engine:
+        assert engine.upload_status("n-2")["outcome"] != "block"  # (any command: this one reads an upload)
+        assert engine.catalog.rights.lifted_notice_references() == []
+        assert [r.kind for r in engine.catalog.references("film")] == ["original"]
+        [withdrawn] = engine.workflow.audit_records(work_id="film", action="notice-reference-withdrawn")
+        assert withdrawn["evidence"]["ref_id"] == res["ref_id"]
+        assert engine.withdraw_lifted_stay_downs() == []  # nothing left to do
+        assert engine.workflow.verify_audit()["problems"] == []
+
+
 # --------------------------------------------------------------------------- removal
 
 def test_removing_a_work_releases_the_filters_decisions_and_withdraws_its_reviews(home, corpus):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import config_file
 
 import mediagen as mg
 from fingerprint import REGISTRY, Fingerprint, Signal
@@ -98,15 +99,14 @@ def media(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def _home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "config.toml").write_text(CONFIG)
-    return home
+def _home(new_home: Path) -> Path:
+    """``new_home`` (either catalog backend) with the toy's settings added to its config.toml."""
+    config_file(new_home, new_home / "config.toml", CONFIG)
+    return new_home
 
 
-def test_a_registered_toy_signal_screens_through_the_engine(toy, media, tmp_path):
-    with Prescreen(_home(tmp_path), create=True) as engine:
+def test_a_registered_toy_signal_screens_through_the_engine(toy, media, new_home):
+    with Prescreen(_home(new_home), create=True) as engine:
         assert engine.config.match.for_signal(NAME).radius == 8  # its declared defaults, in the config
         registered = engine.register([media["work"]], work_id="w", owner="o")
         assert registered.files[0][f"{NAME}_codes"] > 100
@@ -128,11 +128,11 @@ def test_a_registered_toy_signal_screens_through_the_engine(toy, media, tmp_path
         assert unrelated.status == "ok" and unrelated.matches == [] and unrelated.decision.outcome == "allow"
 
 
-def test_without_the_toy_the_same_home_finds_nothing(media, tmp_path):
+def test_without_the_toy_the_same_home_finds_nothing(media, new_home):
     """The other half of the proof: with the toy unregistered the same config leaves the silent work
     no usable signal (registration refuses it), so the copy above was the toy's finding."""
     assert NAME not in REGISTRY
-    with Prescreen(_home(tmp_path), create=True) as engine:
+    with Prescreen(_home(new_home), create=True) as engine:
         assert NAME not in engine.config.raw["fingerprint"] and NAME not in engine.indexes.code_bytes
         with pytest.raises(RegisterError) as info:
             engine.register([media["work"]], work_id="w", owner="o")

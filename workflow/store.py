@@ -104,9 +104,6 @@ class Workflow:
         self.params = params
         self.config_version = config_version
         self.log = AuditLog(catalog.backend, audit_key, config_version, clock)
-        # called as (work_id, actor, why) when a noticed reference leaves the catalog, inside the
-        # same transaction: the engine re-decides the uploads that were blocked by that variant
-        self.on_stay_down_lifted: Callable[[str, str, str], object] | None = None
 
     # -- audit ------------------------------------------------------------
     def _audit(self, now: datetime, actor: str, action: str, evidence: dict,
@@ -406,20 +403,14 @@ class Workflow:
                         upload_id=upload_id)
 
     def _lift_notices(self, now: datetime, actor: str, upload_id: str, reason: str) -> None:
-        """A takedown overturned: the noticed variant stops being a reference (stay-down lifted)."""
+        """A takedown overturned: its notices are lifted (stay-down over). Withdrawing the noticed
+        reference and re-deciding what it blocked is the application layer's (it finds them with
+        ``rights.lifted_notice_references``), not the workflow's."""
         for notice in self.rights.live_notices_of_upload(upload_id):
             self.rights.lift_notice(notice["notice_id"], iso(now))
-            removed = False
-            ref = self.catalog.reference(notice["ref_id"]) if notice["ref_id"] is not None else None
-            if ref is not None and ref.kind == "notice" and not self.rights.reference_noticed(notice["ref_id"]):
-                self.catalog.remove_reference(notice["ref_id"])  # bumps the generation: the index follows
-                removed = True
             self._audit(now, actor, "stay-down-lifted", {"notice_id": notice["notice_id"], "reason": reason,
-                                                         "ref_id": notice["ref_id"], "reference_removed": removed},
+                                                         "ref_id": notice["ref_id"]},
                         upload_id=upload_id, work_id=notice["work_id"])
-            if removed and self.on_stay_down_lifted is not None:
-                self.on_stay_down_lifted(notice["work_id"], actor,
-                                         f"stay-down lifted: notice #{notice['notice_id']} ({reason})")
 
     # -- disputes ---------------------------------------------------------
     def file_dispute(self, now: datetime, upload_id: str, reason: str, uploader_id: str | None) -> dict:
