@@ -652,11 +652,6 @@ class SQLRights:
         return self._rows("SELECT * FROM notices WHERE upload_id=? AND lifted_at IS NULL ORDER BY notice_id",
                           (upload_id,))
 
-    def reference_noticed(self, ref_id: int) -> bool:
-        """Whether a notice not lifted still names reference ``ref_id``."""
-        return self.b.execute("SELECT 1 FROM notices WHERE ref_id=? AND lifted_at IS NULL",
-                              (ref_id,)).fetchone() is not None
-
     def lift_notice(self, notice_id: int, at: str) -> None:
         self._write("UPDATE notices SET lifted_at=? WHERE notice_id=?", (at, notice_id))
 
