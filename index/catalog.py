@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fingerprint import REGISTRY
 from storage import (SCHEMA_VERSION, CatalogError, NewReference, Reference, SQLDecisions, SQLReferences, SQLRights,
-                     Work, describe_sqlite_error, is_url, open_backend, utc_now)
+                     SQLService, Work, describe_sqlite_error, is_url, open_backend, utc_now)
 
 __all__ = ["Catalog", "CatalogError", "NewReference", "Reference", "SCHEMA_VERSION", "Work", "describe_sqlite_error",
            "utc_now"]
@@ -28,7 +28,8 @@ class Catalog:
     A target that is not a usable catalog (another kind of file, damaged, a folder, a database that
     cannot be reached, locked for longer than ``timeout``; with ``create`` False, a database without the
     tables) raises CatalogError saying so.
-    ``refs``, ``decisions`` and ``rights`` are its three stores (:mod:`storage.interfaces`).
+    ``refs``, ``decisions`` and ``rights`` are its three stores (:mod:`storage.interfaces`); ``service``
+    holds the HTTP service's API keys and jobs.
     """
 
     def __init__(self, target: str | Path, timeout: float = 30.0, create: bool = True,
@@ -40,6 +41,7 @@ class Catalog:
         self.refs = SQLReferences(self.backend)
         self.decisions = SQLDecisions(self.backend)
         self.rights = SQLRights(self.backend)
+        self.service = SQLService(self.backend)  # the HTTP service's keys and jobs
         # called inside every write transaction just before COMMIT (an exception rolls it back), and
         # after a ROLLBACK: the audit chain writes its records and forgets them there
         self.before_commit = self.backend.before_commit

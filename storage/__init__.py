@@ -18,7 +18,7 @@ from .records import (CatalogError, NewReference, Reference, StoredUpload, Uploa
                       Work)
 from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteBackend, describe_sqlite_error
-from .stores import SQLDecisions, SQLReferences, SQLRights, utc_now
+from .stores import SQLDecisions, SQLReferences, SQLRights, SQLService, utc_now
 
 # What a database failure (not a file's, not a request's) raises: a command stops on it
 DATABASE_ERRORS = (sqlite3.Error, DatabaseError)
@@ -47,6 +47,6 @@ def open_backend(target: str | Path, timeout: float = 30.0, create: bool = True,
 
 
 __all__ = ["AuditKeyError", "AuditLog", "Backend", "CatalogError", "DATABASE_ERRORS", "DatabaseError", "NewReference",
-           "PostgresBackend", "Reference", "SCHEMA_VERSION", "SQLDecisions", "SQLReferences", "SQLRights",
+           "PostgresBackend", "Reference", "SCHEMA_VERSION", "SQLDecisions", "SQLReferences", "SQLRights", "SQLService",
            "SQLiteBackend", "StoredUpload", "UploadRecord", "UploadSegment", "UploadWork", "Work",
            "describe_sqlite_error", "is_url", "open_backend", "redact", "utc_now"]

@@ -233,7 +233,8 @@ class PostgresBackend(Backend):
         for table, column, decl in ADDED_COLUMNS:
             self.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {postgres_ddl(decl)}")
         self._script(_tracking_ddl())
-        typed_decisions_from_documents(self, version)
+        if version < 5:
+            typed_decisions_from_documents(self, version)
         self.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def _script(self, sql: str) -> None:

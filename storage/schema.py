@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # schema 2 -> 3: the outcome's provenance (uploads.outcome_by, outcome_at); 3 -> 4: upload_works; 4 -> 5: the
 # decision as typed rows (uploads' typed columns, upload_works' full row, upload_segments), filled from the
-# JSON document ``uploads.result`` that schema 4 stored, which is kept (the audit chain's digests cover it)
-MIGRATABLE_FROM = (2, 3, 4)
-POSTGRES_MIGRATABLE_FROM = (4,)  # (PostgreSQL catalogs started at schema 4)
+# JSON document ``uploads.result`` that schema 4 stored, which is kept (the audit chain's digests cover it);
+# 5 -> 6: the HTTP service's tables (api_keys, jobs), new and empty
+MIGRATABLE_FROM = (2, 3, 4, 5)
+POSTGRES_MIGRATABLE_FROM = (4, 5)  # (PostgreSQL catalogs started at schema 4)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -238,6 +239,40 @@ CREATE TABLE IF NOT EXISTS notices (
     created_at TEXT NOT NULL,
     lifted_at TEXT                      -- a released dispute lifted the stay-down (reference removed)
 );
+CREATE TABLE IF NOT EXISTS api_keys (  -- the HTTP service's keys (service/access.py): never the secret itself
+    key_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,          -- who acts: the audit log's actor for every write made with the key
+    role TEXT NOT NULL,                 -- operator, rights_holder, reviewer, uploader
+    subject TEXT,                       -- a rights holder's owner name, an uploader's uploader id
+    prefix TEXT NOT NULL,               -- the key's first characters, for people to tell keys apart
+    secret_sha256 TEXT NOT NULL UNIQUE, -- SHA-256 of the whole key (a 256-bit random token)
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS jobs (  -- screening jobs of the HTTP service: queued -> running -> done | failed
+    job_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    path TEXT NOT NULL,                 -- the upload's file: its body as stored in the data folder, or an
+                                        -- operator's server-side path
+    stored INTEGER NOT NULL DEFAULT 0,  -- 1: the file is the job's own copy of the body (deleted when done)
+    context TEXT NOT NULL,              -- JSON: upload_id, uploader_id, declared_use
+    submitted_by TEXT NOT NULL,         -- the key's name
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    holder TEXT,                        -- JSON: the process running it (service.processes.this_process)
+    upload_id TEXT,                     -- the screened upload (its decision is in uploads)
+    error TEXT,
+    webhook_url TEXT,
+    webhook_secret TEXT,                -- the HMAC-SHA-256 key its deliveries are signed with
+    webhook_status TEXT,                -- pending, delivered, failed (NULL: no webhook)
+    webhook_attempts INTEGER NOT NULL DEFAULT 0,
+    webhook_next_at TEXT,
+    webhook_error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
 """
 
 # Additive changes since earlier schema versions: (table, column, declaration). A catalog of an older

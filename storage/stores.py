@@ -678,3 +678,110 @@ def _ref(row) -> Reference:
         None if row["keep_start"] is None else (row["keep_start"], row["keep_end"]),
         tuple(row["keep_modalities"].split(",")),
     )
+
+
+class SQLService:
+    """The HTTP service's own rows (:class:`storage.interfaces.ServiceStore`): API keys (their SHA-256,
+    never the secret) and screening jobs with their webhook deliveries. Writes join the caller's
+    transaction (or run in one of their own); a job is claimed by one process only."""
+
+    def __init__(self, backend: Backend):
+        self.b = backend
+
+    def _rows(self, sql: str, args=()) -> list[dict]:
+        return [dict(r) for r in self.b.execute(sql, args).fetchall()]
+
+    def _one(self, sql: str, args=()) -> dict | None:
+        rows = self._rows(sql, args)
+        return rows[0] if rows else None
+
+    def _write(self, sql: str, args=()) -> int:
+        with self.b.transaction():
+            return self.b.execute(sql, args).rowcount
+
+    # -- keys -------------------------------------------------------------
+    def add_key(self, name: str, role: str, subject: str | None, prefix: str, secret_sha256: str,
+                created_at: str, created_by: str) -> int:
+        with self.b.transaction():
+            if self.key(name) is not None:
+                raise CatalogError(f"a key named {name!r} exists already (names are the audit log's actors: "
+                                   "revoked keys keep theirs)", "conflict")
+            return self.b.insert("INSERT INTO api_keys(name, role, subject, prefix, secret_sha256, created_at, "
+                                 "created_by) VALUES (?,?,?,?,?,?,?)",
+                                 (name, role, subject, prefix, secret_sha256, created_at, created_by), "key_id")
+
+    def key(self, name: str) -> dict | None:
+        return self._one("SELECT * FROM api_keys WHERE name=?", (name,))
+
+    def key_by_secret(self, secret_sha256: str) -> dict | None:
+        return self._one("SELECT * FROM api_keys WHERE secret_sha256=?", (secret_sha256,))
+
+    def keys(self) -> list[dict]:
+        return self._rows("SELECT * FROM api_keys ORDER BY key_id")
+
+    def revoke_key(self, name: str, at: str) -> bool:
+        """Revoke a live key; False if there is none of that name, or it was revoked already."""
+        return self._write("UPDATE api_keys SET revoked_at=? WHERE name=? AND revoked_at IS NULL", (at, name)) > 0
+
+    # -- jobs -------------------------------------------------------------
+    def add_job(self, job_id: str, path: str, stored: bool, context: dict, submitted_by: str, created_at: str,
+                webhook_url: str | None = None, webhook_secret: str | None = None) -> None:
+        self._write("INSERT INTO jobs(job_id, status, path, stored, context, submitted_by, created_at, webhook_url, "
+                    "webhook_secret, webhook_status) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (job_id, "queued", path, int(stored), json.dumps(context, allow_nan=False), submitted_by,
+                     created_at, webhook_url, webhook_secret, "pending" if webhook_url else None))
+
+    def job(self, job_id: str) -> dict | None:
+        row = self._one("SELECT * FROM jobs WHERE job_id=?", (job_id,))
+        return _job(row) if row else None
+
+    def jobs(self, status: str | None = None, submitted_by: str | None = None, limit: int = 100) -> list[dict]:
+        sql, args, where = "SELECT * FROM jobs", [], []
+        for col, value in (("status", status), ("submitted_by", submitted_by)):
+            if value is not None:
+                where.append(f"{col}=?")
+                args.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_job(r) for r in self._rows(sql + " ORDER BY created_at DESC, job_id LIMIT ?", (*args, int(limit)))]
+
+    def claim_job(self, holder: dict, at: str) -> dict | None:
+        """The oldest queued job, now running under ``holder`` (attempts counted); None if none is queued.
+        One transaction under the write lock: two processes never claim the same job."""
+        with self.b.transaction():
+            row = self._one("SELECT job_id FROM jobs WHERE status='queued' ORDER BY created_at, job_id LIMIT 1")
+            if row is None:
+                return None
+            self.b.execute("UPDATE jobs SET status='running', holder=?, started_at=?, attempts=attempts+1 "
+                           "WHERE job_id=? AND status='queued'", (json.dumps(holder), at, row["job_id"]))
+            return self.job(row["job_id"])
+
+    def requeue_job(self, job_id: str, attempts: int) -> bool:
+        """Put a running job back in the queue, if its claim is still the one of attempt ``attempts`` (as
+        read: no other process has taken it over since)."""
+        return self._write("UPDATE jobs SET status='queued', holder=NULL WHERE job_id=? AND status='running' AND "
+                           "attempts=?", (job_id, int(attempts))) > 0
+
+    def finish_job(self, job_id: str, status: str, at: str, *, upload_id: str | None = None,
+                   error: str | None = None) -> None:
+        """A job done (``upload_id`` screened) or failed (``error``)."""
+        self._write("UPDATE jobs SET status=?, finished_at=?, upload_id=?, error=?, holder=NULL WHERE job_id=?",
+                    (status, at, upload_id, error, job_id))
+
+    def webhooks_due(self, at: str) -> list[dict]:
+        """Finished jobs whose webhook delivery is pending and due by ``at``."""
+        return [_job(r) for r in self._rows(
+            "SELECT * FROM jobs WHERE webhook_status='pending' AND status IN ('done', 'failed') AND "
+            "(webhook_next_at IS NULL OR webhook_next_at <= ?) ORDER BY finished_at, job_id", (at,))]
+
+    def set_webhook(self, job_id: str, status: str, attempts: int, next_at: str | None, error: str | None) -> None:
+        self._write("UPDATE jobs SET webhook_status=?, webhook_attempts=?, webhook_next_at=?, webhook_error=? "
+                    "WHERE job_id=?", (status, attempts, next_at, error, job_id))
+
+
+def _job(row: dict) -> dict:
+    row = dict(row)
+    row["context"] = json.loads(row["context"] or "{}")
+    row["holder"] = json.loads(row["holder"]) if row.get("holder") else None
+    row["stored"] = bool(row["stored"])
+    return row

@@ -24,6 +24,7 @@ from conftest import SERVICE_MISSING
 from fingerprint import AUDIO, VIDEO, Fingerprint
 from index import Catalog, CatalogError, NewReference
 from storage import StoredUpload, UploadRecord, UploadSegment, UploadWork, is_url, redact
+from storage.schema import SCHEMA_VERSION
 from workflow import Workflow, WorkflowError, WorkflowParams
 
 KEY = b"k" * 32
@@ -430,14 +431,14 @@ def test_a_schema_3_catalog_gets_its_typed_decisions_once(tmp_path, schema4_tree
     path = _schema4_catalog(schema4_tree, tmp_path / "catalog.sqlite")
     raw_sql(path, "DROP TABLE upload_works", "UPDATE meta SET value='3' WHERE key='schema_version'")
     catalog, workflow = open_workflow(path)
-    assert catalog.get_meta("schema_version") == "5"
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert catalog.decisions.uploads_matching("song") == ["up-1", "up-2"]
     assert [(w.work_id, w.outcome, w.matched_seconds) for w in catalog.decisions.upload_works("up-1")] == [
         ("film", "block", 12.0), ("song", "review", 3.0)]
     assert len(catalog.decisions.upload_segments("up-1")) == 2
     assert workflow.verify_audit()["problems"] == []
     catalog.close()
-    raw_sql(path, "DELETE FROM upload_works WHERE upload_id='up-2'")  # schema 5 now: not filled again
+    raw_sql(path, "DELETE FROM upload_works WHERE upload_id='up-2'")  # current schema now: not filled again
     catalog = Catalog(path)
     assert catalog.decisions.uploads_matching("song") == ["up-1"]
     catalog.close()
@@ -472,7 +473,7 @@ def test_a_schema_4_catalog_is_migrated_its_audit_log_intact(catalog_target, sch
     a change made behind its back after the migration is found, and new writes go on the chain."""
     target = _schema4_catalog(schema4_tree, catalog_target)
     catalog, workflow = open_workflow(target)
-    assert catalog.get_meta("schema_version") == "5"
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert workflow.verify_audit()["problems"] == []
     up1 = catalog.decisions.stored("up-1")
     assert [(w.work_id, w.outcome, w.matched_seconds, w.rule, w.band) for w in up1.works] == [
@@ -523,7 +524,7 @@ def test_a_schema_4_migration_that_fails_changes_nothing(catalog_target, schema4
         assert db.execute("SELECT count(*) FROM upload_segments").fetchone()[0] == 0  # (made empty, outside)
         db.close()
     catalog, workflow = open_workflow(target)  # and the next open migrates it whole
-    assert catalog.get_meta("schema_version") == "5" and workflow.verify_audit()["problems"] == []
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION) and workflow.verify_audit()["problems"] == []
     assert len(catalog.decisions.stored("up-1").segments) == 2
     catalog.close()
 
