@@ -70,7 +70,10 @@ class Thresholds:
 
 
 class RuleError(ValueError):
-    """A rule that cannot be used; ``field`` names the bad field ("" for the rule as a whole)."""
+    """A rule that cannot be used; ``field`` names the bad field ("" for the rule as a whole). The
+    application layer's kind (service/errors.py): invalid input."""
+
+    kind = "invalid_input"
 
     def __init__(self, field_name: str, why: str):
         super().__init__(f"{field_name}: {why}" if field_name else why)

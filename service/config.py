@@ -128,6 +128,38 @@ class CatalogParams:
 
 
 @dataclass(frozen=True)
+class ServerParams:
+    """The HTTP service, ``prescreen serve`` (TOML ``[server]``; service/http).
+
+    max_body_bytes: the largest request body, bytes (a bigger one gets 413 before it is read).
+    sync_max_bytes: the largest upload screened while the request waits (``POST /v1/uploads``),
+        bytes; bigger ones go through a job (``POST /v1/screening/jobs``).
+    sync_wait_seconds: how long such a request waits for its decision, seconds; then it is answered
+        202 with the job to poll.
+    path_roots: folders whose files an operator may name by server-side path (registration or
+        screening by path); empty: none (files arrive only as request bodies).
+    workers: use cases run at once (each worker holds its own catalog connection and indexes).
+    job_workers: screening jobs run at once, beside the request workers.
+    job_max_attempts: a job whose server was killed while screening it is tried again on
+        restart, at most this many times in all; then it fails, saying so.
+    webhook_max_attempts: deliveries of a job's webhook tried before it is marked failed.
+    webhook_backoff_seconds: the wait before the second delivery, doubled after each failure, seconds.
+    webhook_timeout_seconds: longest wait for a webhook's answer, seconds.
+    """
+
+    max_body_bytes: int = 2_000_000_000
+    sync_max_bytes: int = 50_000_000
+    sync_wait_seconds: float = 300.0
+    path_roots: tuple[str, ...] = ()
+    workers: int = 2
+    job_workers: int = 1
+    job_max_attempts: int = 3
+    webhook_max_attempts: int = 6
+    webhook_backoff_seconds: float = 2.0
+    webhook_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
@@ -138,11 +170,13 @@ class Config:
     service: ServiceParams = ServiceParams()
     audit: AuditParams = AuditParams()
     catalog: CatalogParams = CatalogParams()
+    server: ServerParams = ServerParams()
 
     @property
     def version(self) -> str:
-        """Digest of the settings that shape decisions (where the catalog is does not)."""
-        blob = json.dumps({k: v for k, v in self.raw.items() if k != "catalog"}, sort_keys=True).encode()
+        """Digest of the settings that shape decisions (where the catalog is and how it is served do not)."""
+        blob = json.dumps({k: v for k, v in self.raw.items() if k not in ("catalog", "server")},
+                          sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def shown(self) -> dict:
@@ -333,6 +367,16 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
                     "must be empty (the SQLite file in the data folder) or a postgresql:// URL"),
     "catalog.connect_timeout_seconds": _between(1, 3600, "seconds"),
     "catalog.dead_peer_seconds": _between(10, 86400, "seconds"),
+    "server.max_body_bytes": _between(1_000, 1e12, "bytes"),
+    "server.sync_max_bytes": _between(1_000, 1e12, "bytes"),
+    "server.sync_wait_seconds": _between(0, 86400, "seconds"),
+    "server.path_roots": ((lambda v: all(isinstance(p, str) and p.strip() and "\0" not in p for p in v)), "must list folder names"),
+    "server.workers": _between(1, 64, "workers"),
+    "server.job_workers": _between(1, 64, "workers"),
+    "server.job_max_attempts": _between(1, 100, "attempts"),
+    "server.webhook_max_attempts": _between(1, 100, "attempts"),
+    "server.webhook_backoff_seconds": _between(0, 86400, "seconds"),
+    "server.webhook_timeout_seconds": _between(0.1, 600, "seconds"),
 }
 
 
@@ -388,6 +432,8 @@ def _align_cross_checks(signal) -> tuple:
 # signal declares its own (``Signal.cross_checks``), and its align section gets ``_align_cross_checks``.
 _GENERAL_CROSS_CHECKS = (
     ("index.nprobe", lambda r: r["index"]["nprobe"] <= r["index"]["nlist"], "must be at most nlist"),
+    ("server.sync_max_bytes", lambda r: r["server"]["sync_max_bytes"] <= r["server"]["max_body_bytes"],
+     "must be at most max_body_bytes"),
 )
 
 
@@ -540,4 +586,5 @@ def load_config(path: str | Path | None = None) -> Config:
         service=_build(ServiceParams, raw["service"]),
         audit=_build(AuditParams, raw["audit"]),
         catalog=_build(CatalogParams, raw["catalog"]),
+        server=_build(ServerParams, raw["server"]),
     )

@@ -1,6 +1,6 @@
 """The one error hierarchy of the application layer (service/app.py).
 
-Every use case fails with one of five kinds, each with a stable ``code`` a front end can rely on:
+Every use case fails with one of these kinds, each with a stable ``code`` a front end can rely on:
 the CLI maps them to exit codes (``exit_code``: 2 for a usage error, 1 otherwise), an HTTP service
 to statuses (``http_status``). The message is for people; ``details`` carries structured facts
 (for example each file's failure of a registration that wrote nothing).
@@ -18,7 +18,9 @@ CONFLICT = "conflict"
 INVALID = "invalid_input"
 FORBIDDEN = "forbidden"
 UNAVAILABLE = "unavailable"
-KINDS = (NOT_FOUND, CONFLICT, INVALID, FORBIDDEN, UNAVAILABLE)
+UNAUTHENTICATED = "unauthenticated"
+TOO_LARGE = "too_large"
+KINDS = (NOT_FOUND, CONFLICT, INVALID, FORBIDDEN, UNAVAILABLE, UNAUTHENTICATED, TOO_LARGE)
 
 
 class PrescreenError(Exception):
@@ -64,6 +66,18 @@ class Forbidden(PrescreenError):
     code, http_status = FORBIDDEN, 403
 
 
+class Unauthenticated(PrescreenError):
+    """No key, or a key that is unknown or revoked (the HTTP service: 401)."""
+
+    code, http_status = UNAUTHENTICATED, 401
+
+
+class TooLarge(PrescreenError):
+    """A request body over ``[server] max_body_bytes`` (or, screened while waiting, ``sync_max_bytes``)."""
+
+    code, http_status = TOO_LARGE, 413
+
+
 class Unavailable(PrescreenError):
     """The catalog, its lock, its index or its audit key cannot be used now; trying again later, or
     an operator's repair, may help."""
@@ -73,4 +87,5 @@ class Unavailable(PrescreenError):
 
 ERROR_CLASSES: dict[str, type[PrescreenError]] = {
     NOT_FOUND: NotFound, CONFLICT: Conflict, INVALID: InvalidInput, FORBIDDEN: Forbidden, UNAVAILABLE: Unavailable,
+    UNAUTHENTICATED: Unauthenticated, TOO_LARGE: TooLarge,
 }

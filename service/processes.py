@@ -72,6 +72,7 @@ def process_alive(pid: int, start: str | None) -> bool:
 
 _OWN_START = (proc_stat(os.getpid()) or (None, None))[1]
 ACTIVE_CLAIMS: set[int] = set()  # screening claims (catalog row ids) this process holds right now
+ACTIVE_JOBS: set[str] = set()  # the HTTP service's screening jobs (job ids) this process runs right now
 
 
 def this_process() -> dict:
@@ -91,10 +92,13 @@ def describe_holder(holder: dict) -> str:
     return words
 
 
-def claim_is_dead(claim: dict, foreign_after_seconds: float) -> bool:
-    """Whether the process that made ``claim`` (a ``this_process`` record with a ``claim_id``) is gone.
+def claim_is_dead(claim: dict, foreign_after_seconds: float, active: set = ACTIVE_CLAIMS,
+                  key: str = "claim_id") -> bool:
+    """Whether the process that made ``claim`` (a ``this_process`` record with an id under ``key``) is gone.
 
-    On another host it cannot be checked: abandoned once older than ``foreign_after_seconds``.
+    On another host it cannot be checked: abandoned once older than ``foreign_after_seconds``. A claim
+    of this very process is alive while its id is in ``active`` (screening claims: ACTIVE_CLAIMS; the
+    HTTP service's jobs: ACTIVE_JOBS).
     """
     if claim["host"] != HOST:
         try:
@@ -105,7 +109,7 @@ def claim_is_dead(claim: dict, foreign_after_seconds: float) -> bool:
     if claim["boot_id"] and BOOT_ID and claim["boot_id"] != BOOT_ID:
         return True  # from before a reboot
     if claim["pid"] == os.getpid() and claim["proc_start"] == _OWN_START:
-        return claim["claim_id"] not in ACTIVE_CLAIMS  # a leftover of this process
+        return claim[key] not in active  # a leftover of this process
     return not process_alive(claim["pid"], claim["proc_start"])
 
 
