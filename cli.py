@@ -1305,6 +1305,77 @@ def _counts(counts) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 
 
+# -- the HTTP service ------------------------------------------------------------
+keys_app = _Typer(help="API keys of the HTTP service (`prescreen serve`): create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+ROLE_NAMES = ("operator", "rights_holder", "reviewer", "uploader")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="The key's name: the actor the audit log records for its writes.")],
+    role: Annotated[str, typer.Option("--role", help="operator, rights_holder, reviewer or uploader.")],
+    subject: Annotated[Optional[str], typer.Option(
+        "--subject", help="Whom the key acts for: a rights holder's owner name (its works' --owner), an uploader's "
+                          "uploader id.")] = None,
+    home: HomeOpt = None, config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False,
+) -> None:
+    """Create an API key and print it once: the catalog keeps only its SHA-256."""
+    role = role.replace("-", "_")
+    with _app(home, config) as app_:
+        made = app_.create_key(name, role, subject, actor=actor)
+    if as_json:
+        print(_dumps({"key": made.key, **made.record.as_dict()}))
+        return
+    print(made.key)  # (alone on stdout: `KEY=$(prescreen keys create ...)`)
+    _say(f"created {made.record.role} key {shown(name)}"
+         + (f" for {shown(made.record.subject)}" if made.record.subject else "")
+         + ": keep it now, it is not shown again", console=err)
+
+
+@keys_app.command("list")
+def keys_list(home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonLinesFlag = False) -> None:
+    """The keys (never their secrets): name, role, subject, prefix, created, revoked."""
+    with _app(home, config) as app_:
+        keys = app_.keys()
+    if as_json:
+        _print_lines(k.as_dict() for k in keys)
+        return
+    table = _table("name", "role", "subject", "prefix", "created", "by", "revoked", title="API keys")
+    for k in keys:
+        _row(table, k.name, k.role, k.subject or "", k.prefix, _when(k.created_at), k.created_by,
+             _when(k.revoked_at) if k.revoked_at else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")], home: HomeOpt = None,
+                config: ConfigOpt = None, actor: ActorOpt = "operator", as_json: JsonFlag = False) -> None:
+    """Revoke a key at once (audited); requests with it get 401 from then on."""
+    with _app(home, config) as app_:
+        rec = app_.revoke_key(name, actor=actor)
+    _print(rec.as_dict(), as_json, lambda r: _say(f"revoked key {shown(r['name'])} ({r['role']})"))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8000,
+    create: Annotated[bool, typer.Option("--create", help="Make the catalog if the data folder has none "
+                                         "(otherwise a folder without one is refused).")] = False,
+    home: HomeOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Serve the HTTP API and the web pages (FastAPI on uvicorn) over the data folder or catalog: API docs at
+    /docs, pages at /ui. Keys: `prescreen keys create`."""
+    import uvicorn
+
+    from service.http import create_app
+
+    api = create_app(home, config, catalog=_CATALOG_URL[0], clock=clock_from_environment(), create=create)
+    _say(f"prescreen serving {resolve_home(home)} on http://{host}:{port} (API docs /docs, pages /ui)", console=err)
+    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+
+
 def _outcome(r: ScreenResult) -> str:
     return r.decision.outcome if r.decision else r.status
 

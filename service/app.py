@@ -37,12 +37,12 @@ from .config import Config, load_config
 from .engine import (
     CATALOG_FILE, Clock, Prescreen, RegisterResult, ScreenResult, expand_paths, resolve_home, system_clock,
 )
-from .errors import ERROR_CLASSES, INVALID, InvalidInput, NotFound, PrescreenError, Unavailable
+from .errors import ERROR_CLASSES, INVALID, Conflict, InvalidInput, NotFound, PrescreenError, Unavailable
 from .processes import describe_holder, write_lock_holder
 from .view import work_matches
 
 __all__ = [
-    "App", "AuditCheck", "AuditRecord", "DisputeFiled", "ExclusionChange", "ExclusionRemoved", "IndexStats",
+    "App", "AuditCheck", "AuditRecord", "Claim", "DisputeFiled", "JobRecord", "KeyCreated", "KeyRecord", "ExclusionChange", "ExclusionRemoved", "IndexStats",
     "LicenceChange", "NoticeResult", "PriorityChange", "QueueEntry", "Release", "Removal", "Report", "ReviewEvidence",
     "ReviewRecord", "RulesChange", "UploadRow", "UploadStatus", "UploaderRecord", "WorkDetails", "WorkSummary",
     "translated",
@@ -394,6 +394,73 @@ class Report(_Record):
         return {**self.figures, "chart": self.chart}
 
 
+@dataclass(frozen=True)
+class KeyRecord(_Record):
+    """An API key of the HTTP service (never its secret): ``name`` is the actor its writes are audited as."""
+
+    name: str
+    role: str
+    subject: str | None  # a rights holder's owner, an uploader's uploader id
+    prefix: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class KeyCreated(_Record):
+    """A new key and, once only, the key itself (``key``: shown now, stored as its SHA-256)."""
+
+    key: str
+    record: KeyRecord
+
+
+@dataclass(frozen=True)
+class JobRecord(_Record):
+    """A screening job: queued -> running -> done (``result``: the upload's decision) or failed
+    (``error``); ``attempts`` counts the runs (a server killed mid-job runs it again on restart)."""
+
+    job_id: str
+    status: str
+    submitted_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    upload_id: str | None
+    error: str | None
+    context: dict
+    webhook_url: str | None
+    webhook_status: str | None
+    webhook_attempts: int
+    webhook_error: str | None
+    result: dict | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# What a job's result and its webhook carry of the upload's status (not its audit history)
+RESULT_FIELDS = ("upload_id", "uploader_id", "declared_use", "status", "error", "decision", "outcome", "outcome_by",
+                 "duration", "rule", "reasons", "works", "matches", "streams", "sha256", "screened_at")
+
+
+@dataclass(frozen=True)
+class Claim(_Record):
+    """An upload's match on a work, as its rights holder sees it: the outcome, the matched seconds and
+    the segments on both timelines (never the upload's other works)."""
+
+    upload_id: str
+    work_id: str
+    outcome: str | None
+    screened_at: str
+    matched_seconds: float
+    upload_coverage: float
+    reference_coverage: float
+    rule: str | None
+    segments: list[dict]
+
+
 # -- the use cases --------------------------------------------------------------------------
 class App:
     """The use cases over one data folder (catalog, indexes, audit key).
@@ -660,6 +727,226 @@ class App:
             figures = self.engine.workflow.report(self.now())
             chart = write_chart(figures, Path(png) if png else self.home / "report.png")
         return Report(figures, str(chart))
+
+
+    # -- the HTTP service: keys, jobs, claims -----------------------------------------------------
+    def create_key(self, name: str, role: str, subject: str | None = None, actor: str = "operator") -> KeyCreated:
+        """A new API key (audited: who made it, its name and role, never the key). The key is in the
+        result only: the catalog keeps its SHA-256."""
+        from .access import check_key_request, new_key
+
+        why = check_key_request(name, role, subject)
+        if why:
+            raise InvalidInput(why, usage=True)
+        key, prefix, digest = new_key()
+        with self._use():
+            at = self.now().isoformat(timespec="seconds")
+            with self.engine.catalog.transaction():
+                self.engine.catalog.service.add_key(name, role, subject or None, prefix, digest, at, actor)
+                self.engine.workflow.audit(self.now(), actor, "api-key-created",
+                                           {"name": name, "role": role, "subject": subject or None, "prefix": prefix})
+            return KeyCreated(key, KeyRecord.from_row(self.engine.catalog.service.key(name)))
+
+    def keys(self) -> list[KeyRecord]:
+        with self._use():
+            return [KeyRecord.from_row(r) for r in self.engine.catalog.service.keys()]
+
+    def revoke_key(self, name: str, actor: str = "operator") -> KeyRecord:
+        """Revoke a key at once (audited); its name stays taken (it is the actor of its past records)."""
+        with self._use():
+            with self.engine.catalog.transaction():
+                if self.engine.catalog.service.key(name) is None:
+                    raise NotFound(f"no key named {name!r}")
+                if not self.engine.catalog.service.revoke_key(name, self.now().isoformat(timespec="seconds")):
+                    raise Conflict(f"the key {name!r} was revoked already")
+                self.engine.workflow.audit(self.now(), actor, "api-key-revoked", {"name": name})
+            return KeyRecord.from_row(self.engine.catalog.service.key(name))
+
+    def authenticate(self, key: str | None) -> "Principal":
+        """The principal a key acts as; Unauthenticated for no key, a malformed, unknown or revoked one
+        (the same message for each: a caller cannot probe which keys exist)."""
+        from .access import Principal, key_digest, looks_like_key, same_digest
+        from .errors import Unauthenticated
+
+        refused = Unauthenticated("a valid API key is needed (header Authorization: Bearer <key>, or X-API-Key)")
+        if not key or not looks_like_key(key):
+            raise refused
+        digest = key_digest(key)
+        with self._use():
+            row = self.engine.catalog.service.key_by_secret(digest)
+        if row is None or row["revoked_at"] or not same_digest(row["secret_sha256"], digest):
+            raise refused
+        return Principal(row["name"], row["role"], row["subject"])
+
+    def received_path(self, filename: str) -> Path:
+        """A new file in ``<home>/received/<date>/`` for an upload's body (named after ``filename``, made
+        safe): the catalog records it as the upload's path, so a review's evidence can read it later."""
+        import secrets
+
+        folder = self.home / "received" / self.now().strftime("%Y-%m-%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{secrets.token_hex(8)}-{_file_safe(Path(filename or 'upload').name)}"
+
+    def submit_job(self, path: Path, ctx: UploadContext, submitted_by: str, *, stored: bool,
+                   webhook_url: str | None = None, webhook_secret: str | None = None) -> JobRecord:
+        """Queue one upload for screening; the job's id (and, unless the context names one, its upload
+        id) comes back at once. ``webhook_url`` is called with the decision when it is known, signed
+        with ``webhook_secret`` (HMAC-SHA-256, see service.access.webhook_signature)."""
+        import secrets
+
+        if webhook_url is not None:
+            if not webhook_url.startswith(("http://", "https://")) or len(webhook_url) > 2000:
+                raise InvalidInput(f"webhook_url must be an http:// or https:// URL, got {webhook_url[:100]!r}")
+            if not webhook_secret or len(webhook_secret) < 16:
+                raise InvalidInput("a webhook needs webhook_secret (at least 16 characters): its deliveries are "
+                                   "signed with it")
+        job_id = f"job-{secrets.token_hex(8)}"
+        context = {"upload_id": ctx.upload_id or job_id, "uploader_id": ctx.uploader_id,
+                   "declared_use": ctx.declared_use}
+        with self._use():
+            self.engine.catalog.service.add_job(job_id, str(path), stored, context, submitted_by,
+                                                self.now().isoformat(timespec="seconds"), webhook_url,
+                                                webhook_secret if webhook_url else None)
+        return self.job(job_id)
+
+    def job(self, job_id: str) -> JobRecord:
+        with self._use():
+            row = self.engine.catalog.service.job(job_id)
+            if row is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            return self._job_record(row)
+
+    def jobs(self, status: str | None = None, submitted_by: str | None = None, limit: int = 100) -> list[JobRecord]:
+        with self._use():
+            return [self._job_record(r, with_result=False)
+                    for r in self.engine.catalog.service.jobs(status, submitted_by, limit)]
+
+    def _job_record(self, row: dict, with_result: bool = True) -> JobRecord:
+        result = None
+        if with_result and row["status"] == "done" and row["upload_id"]:
+            status = self.engine.upload_status(row["upload_id"])
+            result = {k: status[k] for k in RESULT_FIELDS}
+        return JobRecord.from_row(row, result=result)
+
+    def run_next_job(self) -> JobRecord | None:
+        """Claim the oldest queued job and screen it (None: the queue is empty). The decision is
+        recorded as any screening's; the job then says done with its upload id, or failed with why. A
+        job run again after its server was killed resumes: an upload already recorded is not screened
+        twice, one left unfinished is screened again."""
+        from .processes import ACTIVE_JOBS, this_process
+
+        with self._use():
+            row = self.engine.catalog.service.claim_job({**this_process(), "job_id": "?"},
+                                                        self.now().isoformat(timespec="seconds"))
+        if row is None:
+            return None
+        job_id = row["job_id"]
+        ACTIVE_JOBS.add(job_id)
+        try:
+            ctx = UploadContext(**row["context"])
+            try:
+                [result] = list(self.screen([(row["path"], Path(row["path"]), ctx)],
+                                            retry_unfinished=row["attempts"] > 1))
+            except PrescreenError as exc:
+                result, failure = None, str(exc)
+            with self._use():
+                at = self.now().isoformat(timespec="seconds")
+                if result is None:
+                    self.engine.catalog.service.finish_job(job_id, "failed", at, error=failure)
+                elif result.status == "ok":
+                    self.engine.catalog.service.finish_job(job_id, "done", at, upload_id=result.upload_id)
+                else:
+                    self.engine.catalog.service.finish_job(job_id, "failed", at, upload_id=result.upload_id,
+                                                           error=f"{result.error_code}: {result.error}")
+        finally:
+            ACTIVE_JOBS.discard(job_id)
+        return self.job(job_id)
+
+    def recover_jobs(self) -> list[JobRecord]:
+        """Jobs left running by a server that is gone (kill -9, a crash, a lost machine): each goes back
+        to the queue, or fails saying so once it has been tried ``[server] job_max_attempts`` times. Never
+        a silent loss. Returns the jobs changed."""
+        from .processes import ACTIVE_JOBS, claim_is_dead
+
+        limit = self.engine.config.server.job_max_attempts
+        foreign = self.engine.config.service.foreign_claim_hours * 3600
+        changed = []
+        with self._use():
+            store = self.engine.catalog.service
+            for row in store.jobs(status="running", limit=10_000):
+                holder = {**(row["holder"] or {}), "job_id": row["job_id"]}
+                if row["holder"] and not claim_is_dead(holder, foreign, active=ACTIVE_JOBS, key="job_id"):
+                    continue
+                if row["attempts"] >= limit:
+                    store.finish_job(row["job_id"], "failed", self.now().isoformat(timespec="seconds"),
+                                     error=f"the server stopped while screening it, {row['attempts']} times (at most "
+                                           f"{limit}: [server] job_max_attempts); the file may crash or stall the "
+                                           "filter")
+                elif not store.requeue_job(row["job_id"], row["attempts"]):
+                    continue  # (another process took it over since it was read)
+                changed.append(self._job_record(store.job(row["job_id"]), with_result=False))
+        return changed
+
+    def deliver_webhooks(self, send: Callable[[str, dict, bytes], None]) -> list[JobRecord]:
+        """Call the webhook of every finished job whose delivery is due: ``send(url, headers, body)``
+        (raising on failure, a non-2xx answer included). A failed delivery is tried again after
+        ``[server] webhook_backoff_seconds``, doubled each time, up to ``webhook_max_attempts``.
+        Deliveries are at least once: a receiver tells repeats by ``X-Prescreen-Delivery`` (the job id)."""
+        import json
+        from datetime import timedelta
+
+        from .access import webhook_signature
+
+        params = self.engine.config.server
+        done = []
+        with self._use():
+            due = self.engine.catalog.service.webhooks_due(self.now().isoformat(timespec="seconds"))
+        for row in due:
+            job = self.job(row["job_id"])
+            body = json.dumps({"event": "job." + job.status, "job": job.as_dict()}, allow_nan=False,
+                              sort_keys=True).encode()
+            stamp = str(int(self.now().timestamp()))
+            headers = {"Content-Type": "application/json", "X-Prescreen-Delivery": job.job_id,
+                       "X-Prescreen-Timestamp": stamp,
+                       "X-Prescreen-Signature": webhook_signature(row["webhook_secret"], stamp, body)}
+            attempts = row["webhook_attempts"] + 1
+            try:
+                send(row["webhook_url"], headers, body)
+            except Exception as exc:  # (any failure of the receiver or the network: tried again)
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                if attempts >= params.webhook_max_attempts:
+                    status, next_at = "failed", None
+                else:
+                    wait = params.webhook_backoff_seconds * 2 ** (attempts - 1)
+                    status, next_at = "pending", (self.now() + timedelta(seconds=wait)).isoformat(timespec="seconds")
+            else:
+                status, next_at, error = "delivered", None, None
+            with self._use():
+                self.engine.catalog.service.set_webhook(job.job_id, status, attempts, next_at, error)
+            done.append(self.job(job.job_id))
+        return done
+
+    def claims(self, owner: str | None = None, limit: int = 200) -> list[Claim]:
+        """Uploads that matched works (of ``owner`` only, when given: a rights holder's view), newest
+        first, each with that work's outcome, seconds and segments only."""
+        with self._use():
+            works = [w for w in self.engine.catalog.works() if owner is None or w.owner == owner]
+            out = []
+            for work in works:
+                for upload_id in self.engine.catalog.decisions.uploads_matching(work.work_id):
+                    stored = self.engine.stored_upload(upload_id)
+                    if stored is None:
+                        continue
+                    for m in work_matches(stored):
+                        if m.work_id != work.work_id:
+                            continue
+                        row = next((w for w in stored.works if w.work_id == work.work_id), None)
+                        out.append(Claim(upload_id, work.work_id, row.outcome if row else stored.record.outcome,
+                                         stored.record.screened_at, m.matched_seconds, m.upload_coverage,
+                                         m.reference_coverage, row.rule if row else None,
+                                         [seg.as_dict() for seg in m.segments]))
+            out.sort(key=lambda c: c.screened_at, reverse=True)
+            return out[:limit]
 
 
 def _file_safe(text: str) -> str:
