@@ -1087,11 +1087,12 @@ def review_list(
 @review_app.command("show")
 def review_show(
     review_id: ReviewIdArg,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Where to write thumbnails "
-                                                    "(default <home>/evidence/review-ID).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Where to write the evidence "
+                                                    "files (default <home>/evidence/review-ID).")] = None,
     home: HomeOpt = None, config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
-    """Evidence for a review: matched segments on both timelines and side-by-side key frames (PNG files)."""
+    """Evidence for a review: matched segments on both timelines, side-by-side key frames (PNG files) and,
+    for audio matches, the matched seconds of both files to play (WAV) with their spectrograms (PNG)."""
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         _say_error(f"--out {out_dir}: is a file; give a folder for the thumbnails")
         raise typer.Exit(2)
@@ -1110,13 +1111,15 @@ def review_show(
         for reason in o["reasons"]:
             _say(f"• {reason}")
         table = Table(title="matched segments")
-        for col in ("work", "modality", "upload seconds", "work seconds", "similarity", "thumbnails"):
+        for col in ("work", "modality", "upload seconds", "work seconds", "similarity", "evidence files"):
             table.add_column(col, overflow="fold")
         for e in o["evidence"]:
-            for k, s in enumerate(e["segments"]):
+            for s in e["segments"]:
+                files = [s["thumbnail"]] if s["thumbnail"] else []
+                files += [s["audio"][k] for k in ("spectrogram", "upload", "reference")] if s["audio"] else []
                 _row(table, e["work_id"], s["modality"], f"{s['upload_start']:.1f}–{s['upload_end']:.1f}",
                               f"{s['ref_start']:.1f}–{s['ref_end']:.1f}", f"{s['similarity']:.2f}",
-                              e["thumbnails"][k] if k < len(e["thumbnails"]) else "")
+                              "\n".join(files))
         out.print(table)
     _print(info, as_json, human)
 

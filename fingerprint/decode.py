@@ -842,6 +842,48 @@ def decode_only(path: str | os.PathLike) -> float:
         container.close()
 
 
+def audio_between(path: str | os.PathLike, start: float, end: float, sample_rate: int,
+                  stream: int = 0) -> np.ndarray | None:
+    """(channels, n) float32 samples, at most two channels, of audio stream ``stream`` (its index among
+    the file's audio streams) from ``start`` to ``end`` seconds at ``sample_rate`` Hz, for evidence;
+    None for a file without that audio stream.
+
+    Seeks near ``start`` and decodes only up to ``end``: the work is that of the excerpt. Both
+    channels are kept (a mono mix would cancel a phase-inverted channel a listener still hears).
+    """
+    check_file(path)
+    container = _open(Path(path))
+    try:
+        if len(container.streams.audio) <= stream:
+            return None
+        audio = container.streams.audio[stream]
+        layout = "stereo" if (audio.codec_context.channels or 1) >= 2 else "mono"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        if start > 1.0 and audio.time_base:
+            try:
+                container.seek(int((start - 1.0) / audio.time_base), stream=audio, backward=True)
+            except av.FFmpegError:
+                pass  # not seekable: decode from the beginning
+        pieces, first, got = [], None, 0
+        for packet in container.demux(audio):
+            for frame in _safe_decode(packet):
+                if first is None:
+                    first = float(frame.time or 0.0)
+                for out in resampler.resample(frame):
+                    pieces.append(out.to_ndarray())
+                    got += pieces[-1].shape[1]
+            if first is not None and first + got / sample_rate >= end:
+                break
+        if not pieces:
+            return np.zeros((1, 0), np.float32)
+        samples = np.concatenate(pieces, axis=1).astype(np.float32)
+        lo = max(0, int(round((start - first) * sample_rate)))
+        hi = max(lo, int(round((end - first) * sample_rate)))
+        return samples[:, lo:hi]
+    finally:
+        container.close()
+
+
 def frames_at(path: str | os.PathLike, times: list[float], width: int = 320,
               stream: int = 0) -> list[np.ndarray | None]:
     """RGB frames (h, width, 3) uint8 of video stream ``stream`` (its index among the file's

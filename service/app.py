@@ -319,7 +319,10 @@ class ReviewEvidence(_Record):
     upload: dict
     reasons: list[str]
     dispute: dict | None
-    evidence: list[dict]  # {work_id, ref_id, reference, modality, segments, thumbnails}
+    # per matched reference: {work_id, ref_id, reference, reference_duration, modality, segments (each with
+    # its "thumbnail" and "audio" files, or None), thumbnails (paths), audio ({segment number, upload,
+    # reference, spectrogram})}
+    evidence: list[dict]
 
 
 @dataclass(frozen=True)
@@ -663,10 +666,13 @@ class App:
             return [QueueEntry.from_row(r) for r in self.engine.workflow.reviews("pending" if pending_only else None)]
 
     def review_evidence(self, review_id: int, out_dir: str | os.PathLike | None = None) -> ReviewEvidence:
-        """A review's evidence; key-frame thumbnails of up to three segments per matched reference are
-        written as PNG files to ``out_dir`` (default ``<home>/evidence/review-<id>``)."""
-        from .evidence import write_thumbnails
+        """A review's evidence, per matched reference: its segments (seconds on both timelines), the
+        reference's duration, key-frame thumbnails of its longest segments, and for audio matches WAV
+        excerpts of the matched seconds of both files with their spectrograms (``[evidence]`` says how
+        many and how long). Files are written to ``out_dir`` (default ``<home>/evidence/review-<id>``)."""
+        from .evidence import write_audio_excerpts, write_thumbnails
 
+        params = self.engine.config.evidence
         with self._use():
             review = ReviewRecord.from_row(self.engine.workflow.review(review_id))
             stored = self.engine.stored_upload(review.upload_id)
@@ -676,16 +682,28 @@ class App:
             evidence = []
             for m in work_matches(stored):
                 for ref_id in sorted({s.ref_id for s in m.segments}):
-                    segs = [s for s in m.segments if s.ref_id == ref_id]
+                    segs = [s.as_dict() for s in m.segments if s.ref_id == ref_id]
+                    longest = sorted(range(len(segs)), key=lambda k: segs[k]["upload_start"] - segs[k]["upload_end"])
+                    shown = {k + 1: segs[k] for k in sorted(longest[:params.segments_per_reference])}
                     ref = refs.get(ref_id)
-                    pngs = write_thumbnails(up.path, ref.path, [asdict(s) for s in segs[:3]], folder,
-                                            f"{_file_safe(m.work_id)}-ref{ref_id}") if ref else []
+                    prefix = f"{_file_safe(m.work_id)}-ref{ref_id}"
+                    pngs = write_thumbnails(up.path, ref.path, shown, folder, prefix,
+                                            params.frames_per_segment) if ref else {}
+                    heard = {k: s for k, s in shown.items() if s["modality"] == "audio"}
+                    audio = write_audio_excerpts(up.path, ref.path, heard, folder, prefix, params.excerpt_max_seconds,
+                                                 params.excerpt_sample_rate) if ref else {}
+                    for k, seg in enumerate(segs, 1):  # each segment names its own evidence files
+                        seg["thumbnail"] = str(pngs[k]) if k in pngs else None
+                        seg["audio"] = {n: str(p) for n, p in audio[k].items()} if k in audio else None
                     evidence.append({"work_id": m.work_id, "ref_id": ref_id,
-                                     "reference": ref.path if ref else None, "modality": m.modality,
-                                     "segments": [s.as_dict() for s in segs], "thumbnails": [str(p) for p in pngs]})
+                                     "reference": ref.path if ref else None,
+                                     "reference_duration": ref.duration if ref else None, "modality": m.modality,
+                                     "segments": segs, "thumbnails": [str(p) for p in pngs.values()],
+                                     "audio": [{"segment": k, **{n: str(p) for n, p in a.items()}}
+                                               for k, a in audio.items()]})
             dispute = self.engine.workflow.dispute(review.dispute_id) if review.dispute_id else None
             upload = {k: getattr(up, k) for k in ("upload_id", "path", "uploader_id", "declared_use", "decision",
-                                                  "outcome", "screened_at")}
+                                                  "outcome", "screened_at", "rule", "duration")}
             return ReviewEvidence(review, upload, list(up.reasons), dispute, evidence)
 
     def decide_review(self, review_id: int, reviewer: str, outcome: str, note: str = "") -> ReviewRecord:

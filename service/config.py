@@ -132,7 +132,7 @@ class ServerParams:
     """The HTTP service, ``prescreen serve`` (TOML ``[server]``; service/http).
 
     max_body_bytes: the largest request body, bytes (a bigger one gets 413 before it is read).
-    sync_max_bytes: the largest upload screened while the request waits (``POST /v1/uploads``),
+    sync_max_bytes: the largest upload screened while the request waits (``POST /v1/screening/uploads``),
         bytes; bigger ones go through a job (``POST /v1/screening/jobs``).
     sync_wait_seconds: how long such a request waits for its decision, seconds; then it is answered
         202 with the job to poll.
@@ -160,6 +160,24 @@ class ServerParams:
 
 
 @dataclass(frozen=True)
+class EvidenceParams:
+    """What a reviewer is shown of a review (TOML ``[evidence]``; service/evidence.py).
+
+    segments_per_reference: matched segments per reference given thumbnails and excerpts (the
+        longest first).
+    frames_per_segment: side-by-side key-frame pairs per segment (at its start, middle and end...).
+    excerpt_max_seconds: longest audio excerpt of a segment, on each timeline, seconds (a longer
+        segment is cut to its first seconds).
+    excerpt_sample_rate: sample rate of the excerpts written for playing, Hz.
+    """
+
+    segments_per_reference: int = 3
+    frames_per_segment: int = 3
+    excerpt_max_seconds: float = 15.0
+    excerpt_sample_rate: int = 22050
+
+
+@dataclass(frozen=True)
 class Config:
     fingerprint: FingerprintParams
     index: IndexParams
@@ -171,11 +189,12 @@ class Config:
     audit: AuditParams = AuditParams()
     catalog: CatalogParams = CatalogParams()
     server: ServerParams = ServerParams()
+    evidence: EvidenceParams = EvidenceParams()
 
     @property
     def version(self) -> str:
         """Digest of the settings that shape decisions (where the catalog is and how it is served do not)."""
-        blob = json.dumps({k: v for k, v in self.raw.items() if k not in ("catalog", "server")},
+        blob = json.dumps({k: v for k, v in self.raw.items() if k not in ("catalog", "server", "evidence")},
                           sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -377,6 +396,10 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "server.webhook_max_attempts": _between(1, 100, "attempts"),
     "server.webhook_backoff_seconds": _between(0, 86400, "seconds"),
     "server.webhook_timeout_seconds": _between(0.1, 600, "seconds"),
+    "evidence.segments_per_reference": _between(1, 50, "segments"),
+    "evidence.frames_per_segment": _between(1, 12, "frames"),
+    "evidence.excerpt_max_seconds": _between(1, 120, "seconds"),
+    "evidence.excerpt_sample_rate": _between(8000, 48000, "Hz"),
 }
 
 
@@ -587,4 +610,5 @@ def load_config(path: str | Path | None = None) -> Config:
         audit=_build(AuditParams, raw["audit"]),
         catalog=_build(CatalogParams, raw["catalog"]),
         server=_build(ServerParams, raw["server"]),
+        evidence=_build(EvidenceParams, raw["evidence"]),
     )

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import config_file, copy_home, database_errors, freeze_template, is_postgres, raw_rows
 from typer.testing import CliRunner
@@ -166,6 +167,38 @@ def test_review_queue_shows_evidence_and_records_the_decision(home, corpus, tmp_
         "--note", "commentary on the scene")
     assert [json.loads(x) for x in cli(home, "review", "list", "--json").output.splitlines()] == []
     cli(home, "review", "decide", line["review_id"], "--outcome", "block", "--reviewer", "rita", code=1)
+
+
+def test_an_audio_review_has_the_matched_seconds_of_both_files_to_play(home, corpus, tmp_path):
+    """Audio evidence: for a song under a voice, the WAV excerpts hold the matched seconds of the upload
+    and of the work (the same music: their envelopes correlate), with a spectrogram of both."""
+    import wave
+
+    speech = mg.synth_speech(seed=11, duration=30.0, sample_rate=corpus.song.sample_rate, use_espeak=False)
+    talk = mg.Media(None, 25.0, speech, corpus.song.sample_rate)
+    upload = corpus.write("voice_over_song_3db.m4a", tf.mix_audio(talk, tf.excerpt(corpus.song, 5.0, 35.0).audio,
+                                                                  snr_db=3.0))
+    line = screen(home, upload)
+    assert line["decision"] == "review"
+    ev = json.loads(cli(home, "review", "show", line["review_id"], "--out", tmp_path / "ev", "--json").output)
+    [item] = ev["evidence"]
+    [seg] = [s for s in item["segments"] if s["audio"]]
+    assert item["thumbnails"] == [] and seg["thumbnail"] is None  # no picture to show
+    assert Path(seg["audio"]["spectrogram"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    clips = []
+    for side in ("upload", "reference"):
+        with wave.open(seg["audio"][side]) as w:
+            assert w.getframerate() == 22050 and w.getsampwidth() == 2
+            clips.append(np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(float))
+    seconds = min(seg["upload_end"] - seg["upload_start"], 15.0)  # [evidence] excerpt_max_seconds
+    assert all(abs(len(c) / 22050 - seconds) < 0.1 for c in clips)
+    # the same music at the same moments: the loudness envelopes (25 ms steps) line up best unshifted,
+    # the voice over the upload notwithstanding
+    env = [np.sqrt(np.convolve(c ** 2, np.ones(551) / 551, "valid")[::551]) for c in clips]
+    n = min(map(len, env)) - 40
+    lags = range(-20, 21)
+    fit = [np.corrcoef(env[0][20:20 + n - 20], env[1][20 + lag:20 + lag + n - 20])[0, 1] for lag in lags]
+    assert abs(list(lags)[int(np.argmax(fit))]) <= 2, fit
 
 
 def test_dispute_overturns_a_block_and_the_audit_shows_every_step(home, corpus):
