@@ -148,6 +148,9 @@ def create_app(home: str | os.PathLike | None = None, config: Config | str | os.
     api.state.service = service
     _errors(api, service)
     _routes(api, service)
+    from .pages import add_pages  # (after the API: the pages import its checks)
+
+    add_pages(api, service)
     sync, body = config.server.sync_max_bytes, config.server.max_body_bytes
     api.add_middleware(BodyLimit, limit_for=lambda path, method: sync if path == SYNC_PATH else body)
     return api
@@ -194,27 +197,38 @@ async def current_principal(request: Request) -> Principal:
 Who = Annotated[Principal, Depends(current_principal)]
 
 
+def need(who: Principal, capability: str) -> None:
+    """Forbidden unless the key's role has ``capability`` (service.access.CAPABILITIES)."""
+    if not who.can(capability):
+        raise Forbidden(f"a {who.role} key may not do this ({capability})")
+
+
+async def owned_work(service: Service, who: Principal, work_id: str) -> None:
+    """A rights holder acts on their own works only (another owner's work does not exist for them)."""
+    need(who, "works")
+    if who.role == RIGHTS_HOLDER:
+        work = await service.run(lambda app: app.work(work_id))
+        if work.owner != who.subject:
+            raise NotFound(f"no work with id {work_id!r}")
+
+
+async def owned_upload(service: Service, who: Principal, upload_id: str):
+    """An upload's status; an uploader sees its own uploads only (another's does not exist for it)."""
+    need(who, "uploads.read")
+    status = await service.run(lambda app: app.upload(upload_id))
+    if who.role == UPLOADER and status.uploader_id != who.subject:
+        raise NotFound(f"no upload with id {upload_id!r}")
+    return status
+
+
 def _routes(api: FastAPI, service: Service) -> None:
     run = service.run
 
-    def need(who: Principal, capability: str) -> None:
-        if not who.can(capability):
-            raise Forbidden(f"a {who.role} key may not do this ({capability})")
+    def own_work(who: Principal, work_id: str):
+        return owned_work(service, who, work_id)
 
-    async def own_work(who: Principal, work_id: str) -> None:
-        """A rights holder acts on their own works only (another owner's work does not exist for them)."""
-        need(who, "works")
-        if who.role == RIGHTS_HOLDER:
-            work = await run(lambda app: app.work(work_id))
-            if work.owner != who.subject:
-                raise NotFound(f"no work with id {work_id!r}")
-
-    async def own_upload(who: Principal, upload_id: str):
-        need(who, "uploads.read")
-        status = await run(lambda app: app.upload(upload_id))
-        if who.role == UPLOADER and status.uploader_id != who.subject:
-            raise NotFound(f"no upload with id {upload_id!r}")
-        return status
+    def own_upload(who: Principal, upload_id: str):
+        return owned_upload(service, who, upload_id)
 
     def confined(who: Principal, path: str) -> Path:
         """A server-side path an operator named: only inside ``[server] path_roots``."""
@@ -363,7 +377,7 @@ def _routes(api: FastAPI, service: Service) -> None:
 
     @api.get(f"{API_PREFIX}/review/{{review_id}}/files/{{name}}", tags=["review"])
     async def review_file(who: Who, review_id: int, name: str):
-        """A file of a review's evidence (a thumbnail PNG)."""
+        """A file of a review's evidence (a thumbnail or spectrogram PNG, an audio excerpt WAV)."""
         need(who, "reviews")
         folder = service.home / "evidence" / f"review-{review_id}"
         target = folder / name
@@ -512,8 +526,14 @@ def _plain(record) -> dict:
 
 def _evidence_view(evidence, review_id: int) -> dict:
     out = evidence.as_dict()
+    url = f"{API_PREFIX}/review/{review_id}/files/"
     for item in out["evidence"]:
-        item["thumbnails"] = [f"{API_PREFIX}/review/{review_id}/files/{Path(p).name}" for p in item["thumbnails"]]
+        item["thumbnails"] = [url + Path(p).name for p in item["thumbnails"]]
+        for excerpt in item["audio"]:
+            excerpt.update({k: url + Path(excerpt[k]).name for k in ("upload", "reference", "spectrogram")})
+        for seg in item["segments"]:
+            seg["thumbnail"] = url + Path(seg["thumbnail"]).name if seg["thumbnail"] else None
+            seg["audio"] = {k: url + Path(p).name for k, p in seg["audio"].items()} if seg["audio"] else None
     return out
 
 
