@@ -1369,13 +1369,13 @@ def serve(
     home: HomeOpt = None, config: ConfigOpt = None,
 ) -> None:
     """Serve the HTTP API and the web pages (FastAPI on uvicorn) over the data folder or catalog: API docs at
-    /docs, pages at /ui. Keys: `prescreen keys create`."""
+    /docs, pages at /. Keys: `prescreen keys create`."""
     import uvicorn
 
     from service.http import create_app
 
     api = create_app(home, config, catalog=_CATALOG_URL[0], clock=clock_from_environment(), create=create)
-    _say(f"prescreen serving {resolve_home(home)} on http://{host}:{port} (API docs /docs, pages /ui)", console=err)
+    _say(f"prescreen serving {resolve_home(home)} on http://{host}:{port} (API docs /docs, pages /)", console=err)
     uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
 
 

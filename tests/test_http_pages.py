@@ -128,7 +128,16 @@ def sign_in(browser, server: LiveServer, key: str):
 
 
 def loaded_images(page, selector: str) -> int:
-    return page.evaluate(f"[...document.querySelectorAll('{selector}')].filter(i => i.complete && i.naturalWidth > 0).length")
+    """How many of the images ``selector`` finds are loaded, once each is scrolled into view (the page
+    loads them lazily) and at least one has loaded (or 20 s have passed)."""
+    for k in range(page.locator(selector).count()):
+        page.locator(selector).nth(k).scroll_into_view_if_needed()
+    count = f"[...document.querySelectorAll('{selector}')].filter(i => i.complete && i.naturalWidth > 0).length"
+    try:
+        page.wait_for_function(f"{count} > 0", timeout=20_000)
+    except Exception:  # playwright's TimeoutError: none loaded, which the caller's assertion reports
+        pass
+    return page.evaluate(count)
 
 
 def test_a_reviewer_decides_the_most_urgent_review_by_keyboard(browser, site):
