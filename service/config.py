@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -138,6 +139,10 @@ class ServerParams:
         202 with the job to poll.
     path_roots: folders whose files an operator may name by server-side path (registration or
         screening by path); empty: none (files arrive only as request bodies).
+    object_url_prefixes: where an upload may be given by reference (``object_url``: an object store's
+        or CDN's http(s) URL starting with one of these), fetched by the server; empty: none. Only
+        listed prefixes, so a key cannot make the server fetch from anywhere else (its own network).
+    object_fetch_seconds: longest fetch of such an object, seconds.
     workers: use cases run at once (each worker holds its own catalog connection and indexes).
     job_workers: screening jobs run at once, beside the request workers.
     job_max_attempts: a job whose server was killed while screening it is tried again on
@@ -151,6 +156,8 @@ class ServerParams:
     sync_max_bytes: int = 50_000_000
     sync_wait_seconds: float = 300.0
     path_roots: tuple[str, ...] = ()
+    object_url_prefixes: tuple[str, ...] = ()
+    object_fetch_seconds: float = 300.0
     workers: int = 2
     job_workers: int = 1
     job_max_attempts: int = 3
@@ -390,6 +397,9 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "server.sync_max_bytes": _between(1_000, 1e12, "bytes"),
     "server.sync_wait_seconds": _between(0, 86400, "seconds"),
     "server.path_roots": ((lambda v: all(isinstance(p, str) and p.strip() and "\0" not in p for p in v)), "must list folder names"),
+    "server.object_url_prefixes": ((lambda v: all(isinstance(p, str) and re.match(r"^https?://[^/?#]+/", p)
+                                                  for p in v)), "must list http(s) URLs, each with a host and a path"),
+    "server.object_fetch_seconds": _between(1, 86400, "seconds"),
     "server.workers": _between(1, 64, "workers"),
     "server.job_workers": _between(1, 64, "workers"),
     "server.job_max_attempts": _between(1, 100, "attempts"),

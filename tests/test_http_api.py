@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -286,6 +287,62 @@ def test_bodies_over_the_limits_get_413_and_paths_only_inside_the_configured_fol
                            ).status_code == 403
         reg = client.post("/v1/rights/works", headers=op, data={"work_id": "w-path", "paths": [str(tmp_path / "secret.mp4")]})
         assert reg.status_code == 403
+
+
+@pytest.fixture()
+def object_store(tmp_path):
+    """A plain HTTP server on loopback serving ``tmp_path/store`` (an object store's stand-in)."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "store"
+    (root / "objects").mkdir(parents=True)
+    (root / "private").mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_upload_given_by_reference_is_fetched_only_from_the_configured_prefixes(home, corpus, object_store):
+    root, url = object_store
+    (root / "objects" / "copy.mp4").write_bytes(corpus.film_path.read_bytes())
+    (root / "private" / "copy.mp4").write_bytes(corpus.film_path.read_bytes())
+    size = corpus.film_path.stat().st_size
+    configure(home, f"[server]\nsync_max_bytes = {size - 1}\nobject_url_prefixes = [\"{url}/objects/\"]\n")
+    keys = make_keys(home)
+    with TestClient(create_app(home)) as client:
+        up = auth(keys["uploader"])
+        job = client.post("/v1/screening/jobs", headers=up, data={"object_url": f"{url}/objects/copy.mp4",
+                                                                   "upload_id": "by-ref"})
+        assert job.status_code == 202, job.text
+        for _ in range(600):
+            done = client.get(f"/v1/screening/jobs/{job.json()['job_id']}", headers=up).json()
+            if done["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert done["status"] == "done" and done["result"]["outcome"] == "block", done
+        refused = [
+            (f"{url}/private/copy.mp4", 403, "forbidden"),  # outside the prefix
+            (f"{url}/objects/../private/copy.mp4", 403, "forbidden"),  # climbing out of it
+            (f"{url}/objects/%2e%2e/private/copy.mp4", 403, "forbidden"),
+            (f"http://user@127.0.0.1:1/objects/copy.mp4", 403, "forbidden"),  # another host
+            (f"{url}/objects/missing.mp4", 422, "invalid_input"),  # the store says 404
+        ]
+        for where, status, code in refused:
+            answer = client.post("/v1/screening/jobs", headers=up, data={"object_url": where})
+            assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), (where, answer.text)
+        # screened while waiting: the object counts against sync_max_bytes, and nothing is kept of it
+        answer = client.post("/v1/screening/uploads", headers=up, data={"object_url": f"{url}/objects/copy.mp4"})
+        assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"
+        both = client.post("/v1/screening/jobs", headers=up, data={"object_url": f"{url}/objects/copy.mp4"},
+                           files={"file": ("x.mp4", b"x", "video/mp4")})
+        assert both.status_code == 422
+    received = [p for p in (home / "received").rglob("*") if p.is_file()]
+    assert len(received) == 1  # the fetched job's file only: refused fetches leave nothing behind
 
 
 def test_errors_are_json_with_a_stable_code(served):

@@ -34,7 +34,7 @@ from ..access import RIGHTS_HOLDER, UPLOADER, Principal
 from ..app import App
 from ..config import Config, load_config
 from ..engine import Clock, resolve_home, system_clock
-from ..errors import Forbidden, InvalidInput, NotFound, PrescreenError
+from ..errors import Forbidden, InvalidInput, NotFound, PrescreenError, TooLarge, Unavailable
 from ..oplog import log_failure
 from .runtime import AppPool, BodyLimit, JobRunner
 
@@ -240,6 +240,16 @@ def _routes(api: FastAPI, service: Service) -> None:
                             + ("" if roots else " (none is configured: files arrive as request bodies)"))
         return real
 
+    async def fetched(url: str, limit: int) -> Path:
+        """An upload given by reference: fetched from under ``[server] object_url_prefixes`` only."""
+        params = service.config.server
+        if not object_url_allowed(url, params.object_url_prefixes):
+            raise Forbidden(f"{url!r} is not under a prefix of [server] object_url_prefixes"
+                            + ("" if params.object_url_prefixes else " (none is configured)"))
+        target = await run(lambda app: app.received_path(url.rsplit("/", 1)[-1].split("?")[0] or "object"))
+        await asyncio.to_thread(fetch_object, url, target, limit, params.object_fetch_seconds)
+        return target
+
     async def receive(files: list[UploadFile]) -> list[Path]:
         paths = []
         for f in files:
@@ -267,18 +277,21 @@ def _routes(api: FastAPI, service: Service) -> None:
         return rep.figures
 
     # -- screening -----------------------------------------------------------------------
-    async def submit(who: Who, file: UploadFile | None, path: str | None, upload_id: str | None,
-                     uploader_id: str | None, declared_use: str | None, webhook_url: str | None,
-                     webhook_secret: str | None):
+    async def submit(who: Who, file: UploadFile | None, path: str | None, object_url: str | None,
+                     upload_id: str | None, uploader_id: str | None, declared_use: str | None,
+                     webhook_url: str | None, webhook_secret: str | None, limit: int):
         need(who, "screen")
-        if (file is None) == (path is None):
-            raise InvalidInput("give the upload as `file` (a multipart body) or, operators, as a server-side `path`")
+        if sum(x is not None for x in (file, path, object_url)) != 1:
+            raise InvalidInput("give the upload as `file` (a multipart body), as `object_url` (a URL under "
+                               "[server] object_url_prefixes) or, operators, as a server-side `path`")
         if who.role == UPLOADER:
             if uploader_id not in (None, who.subject):
                 raise Forbidden("an uploader key screens its own uploads only (leave uploader_id out)")
             uploader_id = who.subject
         if path is not None:
             target, stored = confined(who, path), False
+        elif object_url is not None:
+            target, stored = await fetched(object_url, limit), True
         else:
             [target], stored = await receive([file]), True
         ctx = UploadContext(upload_id or None, uploader_id or None, declared_use or None)
@@ -289,12 +302,14 @@ def _routes(api: FastAPI, service: Service) -> None:
 
     @api.post(SYNC_PATH, tags=["screening"], responses={202: {"description": "still running: poll the job"}})
     async def screen_upload(who: Who, file: UploadFile | None = File(None), path: str | None = Form(None),
-                            upload_id: str | None = Form(None), uploader_id: str | None = Form(None),
-                            declared_use: str | None = Form(None)):
-        """Screen one upload while the request waits (bodies up to ``[server] sync_max_bytes``): the job,
+                            object_url: str | None = Form(None), upload_id: str | None = Form(None),
+                            uploader_id: str | None = Form(None), declared_use: str | None = Form(None)):
+        """Screen one upload while the request waits (bodies or objects up to ``[server] sync_max_bytes``;
+        give ``file``, ``object_url`` or, operators, a server-side ``path``): the job,
         done, with the decision as ``result``; 202 with the job if it takes longer than
         ``[server] sync_wait_seconds``."""
-        job = await submit(who, file, path, upload_id, uploader_id, declared_use, None, None)
+        job = await submit(who, file, path, object_url, upload_id, uploader_id, declared_use, None, None,
+                           service.config.server.sync_max_bytes)
         deadline = asyncio.get_running_loop().time() + service.config.server.sync_wait_seconds
         while job.status in ("queued", "running"):
             if asyncio.get_running_loop().time() >= deadline:
@@ -305,13 +320,15 @@ def _routes(api: FastAPI, service: Service) -> None:
 
     @api.post(f"{API_PREFIX}/screening/jobs", tags=["screening"], status_code=202)
     async def screen_job(who: Who, file: UploadFile | None = File(None), path: str | None = Form(None),
-                         upload_id: str | None = Form(None), uploader_id: str | None = Form(None),
+                         object_url: str | None = Form(None), upload_id: str | None = Form(None),
+                         uploader_id: str | None = Form(None),
                          declared_use: str | None = Form(None), webhook_url: str | None = Form(None),
                          webhook_secret: str | None = Form(None)):
         """Queue one upload of any size (up to ``[server] max_body_bytes``); poll ``GET
         /v1/screening/jobs/{job_id}`` or give a webhook, called with the decision (signed: header
         ``X-Prescreen-Signature: sha256=HMAC(secret, timestamp + "." + body)``)."""
-        job = await submit(who, file, path, upload_id, uploader_id, declared_use, webhook_url, webhook_secret)
+        job = await submit(who, file, path, object_url, upload_id, uploader_id, declared_use, webhook_url,
+                           webhook_secret, service.config.server.max_body_bytes)
         return job.as_dict()
 
     async def visible_job(who: Principal, job_id: str):
@@ -511,6 +528,54 @@ def _routes(api: FastAPI, service: Service) -> None:
     async def index(who: Who):
         need(who, "index")
         return (await run(lambda app: app.index_stats())).as_dict()
+
+
+def object_url_allowed(url: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``url`` is under one of ``prefixes`` (each ``scheme://host/path/``): the same scheme and
+    host, and no ``..`` segment (plain or percent-encoded) that could climb out of the prefix's path."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.username or parts.password:
+        return False
+    if ".." in unquote(parts.path).split("/") or "\\" in url:
+        return False
+    return any(url.startswith(p) for p in prefixes)
+
+
+def fetch_object(url: str, target: Path, limit: int, seconds: float) -> None:
+    """Stream the object at ``url`` into the new file ``target``: at most ``limit`` bytes (TooLarge)
+    and ``seconds`` in all (Unavailable); no redirects (they could leave the allowed prefixes). A
+    failed fetch leaves no file."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    try:
+        with httpx.stream("GET", url, timeout=min(seconds, 60.0), follow_redirects=False) as answer:
+            if answer.status_code != 200:
+                raise InvalidInput(f"the object at {url!r} could not be fetched: its server answered "
+                                   f"{answer.status_code}")
+            declared = answer.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise TooLarge(f"the object is {int(declared)} bytes, more than the {limit} allowed")
+            got = 0
+            with open(target, "xb") as out:
+                for chunk in answer.iter_bytes(1 << 20):
+                    got += len(chunk)
+                    if got > limit:
+                        raise TooLarge(f"the object is more than the {limit} bytes allowed")
+                    if time.monotonic() > deadline:
+                        raise Unavailable(f"fetching the object took longer than {seconds:g} s "
+                                          "([server] object_fetch_seconds)")
+                    out.write(chunk)
+    except httpx.HTTPError as exc:
+        target.unlink(missing_ok=True)
+        raise Unavailable(f"the object at {url!r} could not be fetched ({type(exc).__name__})") from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _copy(upload: UploadFile, target: Path) -> None:
