@@ -821,10 +821,13 @@ class App:
         job_id = f"job-{secrets.token_hex(8)}"
         context = {"upload_id": ctx.upload_id or job_id, "uploader_id": ctx.uploader_id,
                    "declared_use": ctx.declared_use}
-        with self._use():
+        with self._use(), self.engine.catalog.transaction():
             self.engine.catalog.service.add_job(job_id, str(path), stored, context, submitted_by,
                                                 self.now().isoformat(timespec="seconds"), webhook_url,
                                                 webhook_secret if webhook_url else None)
+            self.engine.workflow.audit(self.now(), submitted_by, "job-submitted",
+                                       {"job_id": job_id, **context, "webhook": bool(webhook_url)},
+                                       upload_id=context["upload_id"])
         return self.job(job_id)
 
     def job(self, job_id: str) -> JobRecord:

@@ -143,6 +143,9 @@ class ServerParams:
         or CDN's http(s) URL starting with one of these), fetched by the server; empty: none. Only
         listed prefixes, so a key cannot make the server fetch from anywhere else (its own network).
     object_fetch_seconds: longest fetch of such an object, seconds.
+    webhook_url_prefixes: where a job's webhook may point unless an operator's key sets it (http(s)
+        URLs); empty: only operator keys give webhooks. (The server POSTs to it: a key must not point
+        it into the server's own network.)
     workers: use cases run at once (each worker holds its own catalog connection and indexes).
     job_workers: screening jobs run at once, beside the request workers.
     job_max_attempts: a job whose server was killed while screening it is tried again on
@@ -158,6 +161,7 @@ class ServerParams:
     path_roots: tuple[str, ...] = ()
     object_url_prefixes: tuple[str, ...] = ()
     object_fetch_seconds: float = 300.0
+    webhook_url_prefixes: tuple[str, ...] = ()
     workers: int = 2
     job_workers: int = 1
     job_max_attempts: int = 3
@@ -400,6 +404,8 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "server.object_url_prefixes": ((lambda v: all(isinstance(p, str) and re.match(r"^https?://[^/?#]+/", p)
                                                   for p in v)), "must list http(s) URLs, each with a host and a path"),
     "server.object_fetch_seconds": _between(1, 86400, "seconds"),
+    "server.webhook_url_prefixes": ((lambda v: all(isinstance(p, str) and re.match(r"^https?://[^/?#]+/", p)
+                                                   for p in v)), "must list http(s) URLs, each with a host and a path"),
     "server.workers": _between(1, 64, "workers"),
     "server.job_workers": _between(1, 64, "workers"),
     "server.job_max_attempts": _between(1, 100, "attempts"),

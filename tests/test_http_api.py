@@ -201,12 +201,12 @@ def test_an_uploader_screens_sees_and_disputes_only_its_own_uploads(served, corp
     assert item["review_id"] not in {r["review_id"] for r in client.get("/v1/review/queue", headers=rv).json()}
     actors = {(r["action"], r["actor"]) for r in client.get("/v1/admin/audit?upload_id=u-1",
                                                              headers=auth(keys["operator"])).json()}
-    assert ("dispute-filed", "uma") in actors and ("review-decision", "rev") in actors, actors
+    assert {("job-submitted", "uma"), ("dispute-filed", "uma"), ("review-decision", "rev")} <= set(actors), actors
     assert client.get("/v1/admin/audit/verify", headers=auth(keys["operator"])).json()["problems"] == []
 
 
 def test_a_job_screens_a_transformed_copy_and_calls_its_webhook_signed_retrying_after_a_failure(home, corpus):
-    configure(home, "[server]\nwebhook_backoff_seconds = 0.0\n")
+    configure(home, '[server]\nwebhook_backoff_seconds = 0.0\nwebhook_url_prefixes = ["https://hooks.example/"]\n')
     keys = make_keys(home)
     deliveries = []
 
@@ -222,6 +222,11 @@ def test_a_job_screens_a_transformed_copy_and_calls_its_webhook_signed_retrying_
                              files={"file": (copy.name, copy.read_bytes(), "video/mp4")})
         assert answer.status_code == 202 and answer.json()["status"] in ("queued", "running", "done")
         job_id = answer.json()["job_id"]
+        for elsewhere in ("http://127.0.0.1:5432/", "https://hooks.example.evil/", "https://hooks.example/../x"):
+            inside = client.post("/v1/screening/jobs", headers=auth(keys["uploader"]),  # not into the server's network
+                                 data={"webhook_url": elsewhere, "webhook_secret": "s" * 24},
+                                 files={"file": (copy.name, copy.read_bytes(), "video/mp4")})
+            assert inside.status_code == 403 and "webhook_url_prefixes" in inside.json()["error"]["message"], elsewhere
         job = _wait(client, keys["uploader"], job_id, lambda j: j["webhook_status"] == "delivered")
         assert job["status"] == "done" and job["attempts"] == 1 and job["webhook_attempts"] == 2
         result = job["result"]

@@ -243,7 +243,7 @@ def _routes(api: FastAPI, service: Service) -> None:
     async def fetched(url: str, limit: int) -> Path:
         """An upload given by reference: fetched from under ``[server] object_url_prefixes`` only."""
         params = service.config.server
-        if not object_url_allowed(url, params.object_url_prefixes):
+        if not url_under(url, params.object_url_prefixes):
             raise Forbidden(f"{url!r} is not under a prefix of [server] object_url_prefixes"
                             + ("" if params.object_url_prefixes else " (none is configured)"))
         target = await run(lambda app: app.received_path(url.rsplit("/", 1)[-1].split("?")[0] or "object"))
@@ -288,6 +288,10 @@ def _routes(api: FastAPI, service: Service) -> None:
             if uploader_id not in (None, who.subject):
                 raise Forbidden("an uploader key screens its own uploads only (leave uploader_id out)")
             uploader_id = who.subject
+        prefixes = service.config.server.webhook_url_prefixes
+        if webhook_url is not None and not who.is_operator and not url_under(webhook_url, prefixes):
+            raise Forbidden(f"webhook_url {webhook_url[:200]!r} is not under a prefix of [server] webhook_url_prefixes"
+                            + ("" if prefixes else " (none is configured: only operator keys give webhooks)"))
         if path is not None:
             target, stored = confined(who, path), False
         elif object_url is not None:
@@ -530,7 +534,7 @@ def _routes(api: FastAPI, service: Service) -> None:
         return (await run(lambda app: app.index_stats())).as_dict()
 
 
-def object_url_allowed(url: str, prefixes: tuple[str, ...]) -> bool:
+def url_under(url: str, prefixes: tuple[str, ...]) -> bool:
     """Whether ``url`` is under one of ``prefixes`` (each ``scheme://host/path/``): the same scheme and
     host, and no ``..`` segment (plain or percent-encoded) that could climb out of the prefix's path."""
     from urllib.parse import unquote, urlsplit
