@@ -134,6 +134,47 @@ def test_every_endpoint_refuses_no_key_a_revoked_key_and_every_role_that_may_not
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
+# every page: (method, path, form or None, roles that may open it)
+PAGES = [
+    ("GET", "/review", None, {"operator", "reviewer"}),
+    ("GET", "/review/1", None, {"operator", "reviewer"}),
+    ("POST", "/review/1", {"outcome": "allow"}, {"operator", "reviewer"}),
+    ("GET", "/claims", None, {"operator", "rights_holder"}),
+    ("GET", "/uploads", None, {"operator", "reviewer", "uploader"}),
+    ("GET", "/uploads/x-1", None, {"operator", "reviewer", "uploader"}),
+    ("POST", "/uploads/x-1/dispute", {"reason": "mine"}, {"uploader"}),
+]
+
+
+def test_every_page_sends_a_visitor_without_a_key_to_sign_in_and_refuses_the_roles_that_may_not(served):
+    client, keys, home = served
+    routes = {(r.path, m) for r in client.app.routes for m in getattr(r, "methods", ())}
+    for method, path, form, allowed in PAGES:
+        client.cookies.clear()
+        answer = client.request(method, path, data=form, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/signin?next="), (path, answer)
+        for role in ALL:
+            client.cookies.clear()
+            assert client.post("/signin", data={"key": keys[role]}, follow_redirects=False).status_code == 303
+            answer = client.request(method, path, data=form, follow_redirects=False)
+            assert "text/html" in answer.headers["content-type"], (path, role)
+            if role in allowed:
+                assert answer.status_code not in (401, 403), (method, path, role, answer.text)
+            else:
+                assert answer.status_code == 403 and "may not" in answer.text, (method, path, role, answer.text)
+    # every page route is in the table
+    listed = {(m, p) for m, p, _, _ in PAGES}
+    for path, method in routes:
+        if not path.startswith(("/v1/", "/docs", "/openapi", "/redoc", "/static", "/healthz", "/signin", "/signout")) \
+                and path != "/":
+            assert any(m == method and _matches(path, p) for m, p in listed), f"{method} {path} is not in PAGES"
+    # signing in refuses a bad key and never redirects off the site
+    client.cookies.clear()
+    assert client.post("/signin", data={"key": "psk_junk"}).status_code == 401
+    away = client.post("/signin", data={"key": keys["reviewer"], "next": "//evil.example/"}, follow_redirects=False)
+    assert away.headers["location"] == "/review"
+
+
 def _matches(template: str, path: str) -> bool:
     a, b = template.strip("/").split("/"), path.strip("/").split("/")
     return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b))

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ..access import OPERATOR, REVIEWER, RIGHTS_HOLDER, UPLOADER, Principal
-from ..errors import InvalidInput, PrescreenError, Unauthenticated
+from ..errors import Forbidden, PrescreenError, Unauthenticated
 from .api import KEY_COOKIE, Service, _evidence_view, current_principal, need, owned_upload
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -87,7 +87,8 @@ def add_pages(api: FastAPI, service: Service) -> None:
             who = await run(lambda app: app.authenticate(key.strip()))
         except Unauthenticated as exc:
             return render(request, "signin.html", None, 401, next=_local(next), error=str(exc))
-        answer = RedirectResponse(_local(next) if next != "/" else HOME_OF_ROLE[who.role], status_code=303)
+        target = _local(next)
+        answer = RedirectResponse(HOME_OF_ROLE[who.role] if target == "/" else target, status_code=303)
         answer.set_cookie(KEY_COOKIE, key.strip(), max_age=KEY_COOKIE_SECONDS, httponly=True, samesite="strict",
                           secure=request.url.scheme == "https", path="/")
         return answer
@@ -158,7 +159,8 @@ def add_pages(api: FastAPI, service: Service) -> None:
         who = request.state.who = await signed_in(request)
         need(who, "dispute")
         if who.role != UPLOADER:
-            raise InvalidInput("disputes are filed by the uploader of record (operators: the API's uploader_id)")
+            raise Forbidden(f"a {who.role} key may not file a dispute on this page: the uploader of record does "
+                            "(operators: the API, naming uploader_id)")
         await owned_upload(service, who, upload_id)
         filed = await run(lambda app: app.dispute(upload_id, reason.strip(), who.subject))
         return RedirectResponse(f"/uploads/{quote(upload_id)}?filed={filed.dispute_id}", status_code=303)
