@@ -1370,13 +1370,30 @@ def serve(
 ) -> None:
     """Serve the HTTP API and the web pages (FastAPI on uvicorn) over the data folder or catalog: API docs at
     /docs, pages at /. Keys: `prescreen keys create`."""
+    import socket
+
     import uvicorn
 
     from service.http import create_app
 
-    api = create_app(home, config, catalog=_CATALOG_URL[0], clock=clock_from_environment(), create=create)
-    _say(f"prescreen serving {resolve_home(home)} on http://{host}:{port} (API docs /docs, pages /)", console=err)
-    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    try:  # the address first: a bad one is the command's error, not the server's exit 3
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listening = socket.socket(family, kind, proto)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except (OSError, UnicodeError, ValueError) as exc:
+        _say_error(f"cannot listen on {shown(host)} port {port}: {shown(str(exc))}")
+        raise typer.Exit(1)
+    with listening:
+        api = create_app(home, config, catalog=_CATALOG_URL[0], clock=clock_from_environment(), create=create)
+        _say(f"prescreen serving {shown(str(resolve_home(home)))} on http://{shown(host)}:{listening.getsockname()[1]} "
+             "(API docs /docs, pages /)", console=err)
+        server = uvicorn.Server(uvicorn.Config(api, log_level="warning", timeout_graceful_shutdown=10))
+        try:
+            server.run(sockets=[listening])
+        except KeyboardInterrupt:  # SIGTERM or Ctrl-C once the server has shut down gracefully
+            pass
+    _say("prescreen serve stopped", console=err)
 
 
 def _outcome(r: ScreenResult) -> str:

@@ -774,6 +774,9 @@ def test_every_command_with_hostile_values_exits_cleanly(path, command, base_hom
     home = copy_home(base_home, tmp_path / "home")
     places = {**hostile_inputs, "home": str(home)}
     monkeypatch.chdir(tmp_path)  # relative names land here, never in the repository
+    # `serve` checks its address, binds it and opens the catalog for real, then would serve for ever: it
+    # returns at once here instead (tests/test_http_serve.py runs real servers)
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: None)
 
     # 20 examples on SQLite; on PostgreSQL 5, enough for the catalog's side of each command (parsing is
     # the same on both and takes most examples), at a quarter of the time
