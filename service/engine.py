@@ -31,7 +31,9 @@ from fingerprint import (
 from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
+from match.candidates import code_runs
 from match.verify import reframed_segments, unexplained_code_rows
+from match.windows import WHOLE, UploadWindow, upload_windows, windowed_segments
 from storage import DATABASE_ERRORS, StoredUpload, is_url
 from policy import SEVERITY, Decision, Rule, UploadContext, decide, ownership_claims
 from workflow import Workflow, WorkflowError
@@ -521,13 +523,18 @@ class Prescreen:
         signal = REGISTRY.get(fp.signal)
         if len(fp) == 0 or signal is None or not signal.searched or not signal.matchable_alone:
             return False  # (cut timing and window codes only verify what cuts propose)
-        params = self.config.match.for_signal(fp.signal)
+        params, m = self.config.match.for_signal(fp.signal), self.config.match
         plain = fp.subset(fp.variants == 0)
-        rows = np.arange(len(plain))
         period = float(np.median(plain.ends - plain.starts))
-        self_hits = build_candidates(plain, rows, np.zeros(len(rows), np.int64), plain.starts, plain.ends,
-                                     np.zeros(len(rows)), max(params.instant_seconds, period))
-        return bool(align(self_hits, signal.modality, plain.code_bits, params))
+        # a long reference a window at a time (``[match] window_seconds``), until one holds a segment
+        for window in upload_windows(plain.starts, m.window_seconds, m.window_overlap_seconds):
+            part = plain if window is WHOLE else plain.subset(window.rows(plain.starts))
+            rows = np.arange(len(part))
+            self_hits = build_candidates(part, rows, np.zeros(len(rows), np.int64), part.starts, part.ends,
+                                         np.zeros(len(rows)), max(params.instant_seconds, period))
+            if len(self_hits) and align(self_hits, signal.modality, part.code_bits, params):
+                return True
+        return False
 
     def _record_overlap(self, now: datetime, actor: str, work_id: str, owner: str, ref_id: int, path: str,
                         m: WorkMatch, why: str) -> None:
@@ -1041,36 +1048,25 @@ class Prescreen:
                       upload_seconds: float, consume: bool = False) -> list[Segment]:
         """Segments of every searched signal (``fingerprint.REGISTRY``) of one stream of an upload of
         ``upload_seconds`` seconds, then of the reframing step (``consume``: each signal's codes leave
-        ``query`` once aligned)."""
-        fp = self.config.fingerprint
+        ``query`` once aligned).
+
+        A long upload is searched and aligned a window of upload time at a time (``[match]
+        window_seconds``, ``match.windows``): only one window's hits are held at once."""
+        m = self.config.match
         segments: list[Segment] = []
         for signal in REGISTRY.searched():
             codes = query.get(signal.name)
             index = self.indexes.signals.get(signal.name)
             if codes is None or index is None or len(codes) == 0 or index.ntotal == 0:
                 continue
-            params = self.config.match.for_signal(signal.name)
-            ts = time.perf_counter()
-            plan = signal.search_plan(codes, fp)
-            if plan is not None:  # altered variants: a sparse probe first, in full where it hits
-                hits = staged_search(lambda q: index.search(q, params.radius), codes.codes, plan[0], codes.variants,
-                                     plan[1], codes.starts)
-            else:
-                hits = index.search(codes.codes, params.radius)
-            timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
-            if len(hits.ids) == 0:
-                continue
-            ref_id, r_start, r_end = index.times.lookup(hits.ids)
-            hint, altered = signal.candidate_hints(codes, fp)
-            cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
-                                     max(params.instant_seconds, signal.query_period(fp)), hint, altered)
-            del hits, ref_id, r_start, r_end  # (the candidates hold what is needed of them)
-            span = (float(codes.starts.min()), float(codes.ends.max()))
-            found = align(cands, signal.modality, codes.code_bits, params, query_span=span, signal=signal.name,
-                          rendition_names=signal.rendition_namer(fp))
-            if signal.verifies_quotes and self.config.match.verify.enabled:
-                found += self._verified_quotes(signal, codes, cands, found, params, upload_seconds)
-            del cands  # (before the next signal's search)
+            windows = upload_windows(codes.starts, m.window_seconds, m.window_overlap_seconds)
+            runs = None  # (windowed: the runs of the whole upload's codes, where a window's edge is no gap)
+            if len(windows) > 1:
+                instant = max(m.for_signal(signal.name).instant_seconds, signal.query_period(self.config.fingerprint))
+                runs = code_runs(codes.starts, 2 * instant)
+            hints = signal.candidate_hints(codes, self.config.fingerprint)
+            found = windowed_segments(windows, lambda w: self._window_segments(
+                signal, index, codes, hints, w, runs, timings, upload_seconds), m.offset_tolerance)
             if consume:
                 del query[signal.name], codes
             segments += found
@@ -1078,6 +1074,45 @@ class Prescreen:
         segments += self._reframed_segments(query, segments)
         timings["reframe_match"] = timings.get("reframe_match", 0.0) + time.perf_counter() - ts
         return segments
+
+    def _window_segments(self, signal: Signal, index, codes: Fingerprint, hints, window: UploadWindow,
+                         runs: tuple[np.ndarray, np.ndarray] | None, timings: dict[str, float],
+                         upload_seconds: float) -> list[Segment]:
+        """Segments of one signal of one stream found in one window of upload time. ``runs``: the
+        window is one of several (only its codes are searched), and
+        these are the runs of the upload's codes (``build_candidates``); ``hints``: the signal's
+        ``candidate_hints`` of ``codes``."""
+        fp = self.config.fingerprint
+        windowed = runs is not None
+        params = self.config.match.for_signal(signal.name)
+        instant = max(params.instant_seconds, signal.query_period(fp))
+        if windowed:
+            rows = window.rows(codes.starts)
+            if len(rows) == 0:
+                return []
+            part = codes.subset(rows)
+        else:
+            rows, part = None, codes
+        ts = time.perf_counter()
+        plan = signal.search_plan(part, fp)
+        if plan is not None:  # altered variants: a sparse probe first, in full where it hits
+            hits = staged_search(lambda q: index.search(q, params.radius), part.codes, plan[0], part.variants,
+                                 plan[1], part.starts)
+        else:
+            hits = index.search(part.codes, params.radius)
+        timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
+        if len(hits.ids) == 0:
+            return []
+        ref_id, r_start, r_end = index.times.lookup(hits.ids)
+        query_rows = hits.query if rows is None else rows[hits.query]
+        cands = build_candidates(codes, query_rows, ref_id, r_start, r_end, hits.distance, instant, *hints, runs=runs)
+        del hits, ref_id, r_start, r_end, query_rows  # (the candidates hold what is needed of them)
+        span = (float(codes.starts.min()), float(codes.ends.max()))
+        found = align(cands, signal.modality, codes.code_bits, params, query_span=span, signal=signal.name,
+                      rendition_names=signal.rendition_namer(fp))
+        if signal.verifies_quotes and self.config.match.verify.enabled:
+            found += self._verified_quotes(signal, part, cands, found, params, upload_seconds)
+        return found
 
     def _verified_quotes(self, signal: Signal, codes: Fingerprint, cands, strict: list[Segment],
                          params: AlignParams, upload_seconds: float) -> list[Segment]:
