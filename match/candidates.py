@@ -11,8 +11,7 @@ from .types import Candidates, GatheredRows
 
 def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndarray, r_start: np.ndarray,
                      r_end: np.ndarray, distance: np.ndarray, instant_seconds: float,
-                     row_speed_hint: np.ndarray | None = None, row_altered: np.ndarray | None = None,
-                     runs: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
+                     row_speed_hint: np.ndarray | None = None, row_altered: np.ndarray | None = None) -> Candidates:
     """Join hits (one per query row / stored code pair) with the query's times.
 
     instant_seconds: query codes whose start times round to the same multiple of
@@ -22,12 +21,10 @@ def build_candidates(query: Fingerprint, query_rows: np.ndarray, ref_id: np.ndar
     row_altered: per query row, whether its variant undoes a pitch shift.
     The upload's runs of codes (``code_runs``, split at gaps of two instants)
     tell the aligner where the upload could not be observed.
-    runs: those runs, per row of ``query``, when already computed (a long upload searched a
-    window at a time computes them once, over the whole upload).
     """
     rows = np.asarray(query_rows, np.int64)
     starts = query.starts[rows]
-    run_start, run_end = runs if runs is not None else code_runs(query.starts, 2 * instant_seconds)
+    run_start, run_end = code_runs(query.starts, 2 * instant_seconds)
     return Candidates(
         q_start=starts,
         q_end=query.ends[rows],

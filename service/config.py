@@ -66,8 +66,8 @@ class MatchParams:
     window: AlignParams
     verify: ConstellationParams = ConstellationParams()  # [match.<signal>.verify] of the signal that verifies_quotes
     extra: tuple[tuple[str, Any], ...] = ()
-    window_seconds: float = 600.0
-    window_overlap_seconds: float = 60.0
+    window_seconds: float = 300.0
+    window_overlap_seconds: float = 30.0
 
     def for_signal(self, signal: str) -> AlignParams:
         """The ``[match.<signal>]`` settings of one registered signal (``fingerprint.REGISTRY``)."""

@@ -31,9 +31,8 @@ from fingerprint import (
 from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
-from match.candidates import code_runs
 from match.verify import reframed_segments, unexplained_code_rows
-from match.windows import WHOLE, UploadWindow, upload_windows, windowed_segments
+from match.windows import WHOLE, upload_windows, windowed_segments
 from storage import DATABASE_ERRORS, StoredUpload, is_url
 from policy import SEVERITY, Decision, Rule, UploadContext, decide, ownership_claims
 from workflow import Workflow, WorkflowError
@@ -463,9 +462,11 @@ class Prescreen:
             clash = self.catalog.references_by_sha256(fps.digest.sha256)
             if any(r.work_id == work_id for r in clash) or fps.digest.sha256 in seen:
                 already.append(given)
+                query.clear()
                 continue
             if clash:
                 failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
+                query.clear()
                 continue
             kept = self._kept_codes(fps, span, modalities)
             try:
@@ -477,6 +478,8 @@ class Prescreen:
             except Exception as exc:  # noqa: BLE001 - the checks of one file failed inside prescreen
                 failures[given] = self._failure_words("checking", given, exc)
                 continue
+            finally:
+                query.clear()  # (the query-role codes were for the check: a long film's are most of what it holds)
             if not usable:
                 failures[given] = ("no usable fingerprints: the content is degenerate (black, flat or static "
                                    "picture, silence or a constant tone"
@@ -561,7 +564,7 @@ class Prescreen:
         stretch) come back as overlaps for the caller to record and exclude.
         """
         timings: dict[str, float] = {}
-        segments = self._stream_segments(query, timings, duration)
+        segments = self._stream_segments(query, timings, duration, consume=True)  # (each stream freed once screened)
         if not segments:
             return None, []
         # (seconds a work excludes, public-domain material say, are nobody's to claim)
@@ -1060,13 +1063,10 @@ class Prescreen:
             if codes is None or index is None or len(codes) == 0 or index.ntotal == 0:
                 continue
             windows = upload_windows(codes.starts, m.window_seconds, m.window_overlap_seconds)
-            runs = None  # (windowed: the runs of the whole upload's codes, where a window's edge is no gap)
-            if len(windows) > 1:
-                instant = max(m.for_signal(signal.name).instant_seconds, signal.query_period(self.config.fingerprint))
-                runs = code_runs(codes.starts, 2 * instant)
-            hints = signal.candidate_hints(codes, self.config.fingerprint)
+            span = (float(codes.starts.min()), float(codes.ends.max()))
             found = windowed_segments(windows, lambda w: self._window_segments(
-                signal, index, codes, hints, w, runs, timings, upload_seconds), m.offset_tolerance)
+                signal, index, codes if w is WHOLE else codes.subset(w.rows(codes.starts)), span, timings,
+                upload_seconds), m.offset_tolerance)
             if consume:
                 del query[signal.name], codes
             segments += found
@@ -1075,43 +1075,35 @@ class Prescreen:
         timings["reframe_match"] = timings.get("reframe_match", 0.0) + time.perf_counter() - ts
         return segments
 
-    def _window_segments(self, signal: Signal, index, codes: Fingerprint, hints, window: UploadWindow,
-                         runs: tuple[np.ndarray, np.ndarray] | None, timings: dict[str, float],
-                         upload_seconds: float) -> list[Segment]:
-        """Segments of one signal of one stream found in one window of upload time. ``runs``: the
-        window is one of several (only its codes are searched), and
-        these are the runs of the upload's codes (``build_candidates``); ``hints``: the signal's
-        ``candidate_hints`` of ``codes``."""
+    def _window_segments(self, signal: Signal, index, codes: Fingerprint, span: tuple[float, float],
+                         timings: dict[str, float], upload_seconds: float) -> list[Segment]:
+        """Segments of one signal of one stream among ``codes``: the upload's, or those of one window
+        of it (``match.windows``: where a window's stretch ends the runs of codes seem to end too,
+        but what the aligner widens there lies outside the window's core, which is what is kept).
+        ``span``: (first code start, last code end) of the whole upload."""
         fp = self.config.fingerprint
-        windowed = runs is not None
         params = self.config.match.for_signal(signal.name)
-        instant = max(params.instant_seconds, signal.query_period(fp))
-        if windowed:
-            rows = window.rows(codes.starts)
-            if len(rows) == 0:
-                return []
-            part = codes.subset(rows)
-        else:
-            rows, part = None, codes
+        if len(codes) == 0:
+            return []
         ts = time.perf_counter()
-        plan = signal.search_plan(part, fp)
+        plan = signal.search_plan(codes, fp)
         if plan is not None:  # altered variants: a sparse probe first, in full where it hits
-            hits = staged_search(lambda q: index.search(q, params.radius), part.codes, plan[0], part.variants,
-                                 plan[1], part.starts)
+            hits = staged_search(lambda q: index.search(q, params.radius), codes.codes, plan[0], codes.variants,
+                                 plan[1], codes.starts)
         else:
-            hits = index.search(part.codes, params.radius)
+            hits = index.search(codes.codes, params.radius)
         timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
         if len(hits.ids) == 0:
             return []
         ref_id, r_start, r_end = index.times.lookup(hits.ids)
-        query_rows = hits.query if rows is None else rows[hits.query]
-        cands = build_candidates(codes, query_rows, ref_id, r_start, r_end, hits.distance, instant, *hints, runs=runs)
-        del hits, ref_id, r_start, r_end, query_rows  # (the candidates hold what is needed of them)
-        span = (float(codes.starts.min()), float(codes.ends.max()))
+        hint, altered = signal.candidate_hints(codes, fp)
+        cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
+                                 max(params.instant_seconds, signal.query_period(fp)), hint, altered)
+        del hits, ref_id, r_start, r_end, hint, altered  # (the candidates hold what is needed of them)
         found = align(cands, signal.modality, codes.code_bits, params, query_span=span, signal=signal.name,
                       rendition_names=signal.rendition_namer(fp))
         if signal.verifies_quotes and self.config.match.verify.enabled:
-            found += self._verified_quotes(signal, part, cands, found, params, upload_seconds)
+            found += self._verified_quotes(signal, codes, cands, found, params, upload_seconds)
         return found
 
     def _verified_quotes(self, signal: Signal, codes: Fingerprint, cands, strict: list[Segment],
