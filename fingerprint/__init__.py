@@ -35,6 +35,7 @@ from .decode import (
     VideoChunk, check_file, decode_media,
 )
 from .digest import FileDigest, file_digest
+from .heap import release_free_memory
 from .landmarks import LandmarkParams
 from .signals import REGISTRY, Signal
 from .stereo import LEFT, RIGHT, SIDE, StereoParams, hidden_runs, mid_side
@@ -304,6 +305,7 @@ def _merge_by_variant(parts: list[Fingerprint]) -> Fingerprint:
                                                                                  part.ends, part.variants)
         at, i = at + len(part), i + 1
         del part, rows
+        release_free_memory()  # (the part's pages, or they stay resident next to the result: ``heap``)
     return out
 
 

@@ -50,6 +50,10 @@ class ConfigError(Exception):
 class MatchParams:
     """Per-signal search radius and alignment, and how segments merge.
 
+    window_seconds, window_overlap_seconds: a long upload is searched and aligned a window
+        of this many upload seconds at a time, each widened by the overlap on both sides
+        (``match.windows``): memory follows the window, not the upload. 0: the whole upload
+        at once. An upload no longer than a window and its overlap is one window.
     cut: candidates from scene-cut timing and their geometric verification;
     window: the alignment of the verified window codes (``match.verify``).
     extra: (name, settings) of registered signals' ``[match.<name>]`` that have no field here.
@@ -63,13 +67,16 @@ class MatchParams:
     window: AlignParams
     verify: ConstellationParams = ConstellationParams()  # [match.<signal>.verify] of the signal that verifies_quotes
     extra: tuple[tuple[str, Any], ...] = ()
+    window_seconds: float = 300.0
+    window_overlap_seconds: float = 30.0
 
     def for_signal(self, signal: str) -> AlignParams:
         """The ``[match.<signal>]`` settings of one registered signal (``fingerprint.REGISTRY``)."""
         return getattr(self, signal) if signal in _MATCH_FIELDS else dict(self.extra)[signal]
 
 
-_MATCH_FIELDS = frozenset(f.name for f in dataclasses.fields(MatchParams)) - {"extra", "offset_tolerance", "verify"}
+_MATCH_FIELDS = frozenset(f.name for f in dataclasses.fields(MatchParams)) - {
+    "extra", "offset_tolerance", "verify", "window_seconds", "window_overlap_seconds"}
 # What a signal's ``match_kind`` makes its [match.<signal>] section, and the checks of its keys
 # (the signal declares checks for keys of its own beyond these).
 _MATCH_KINDS = {"align": AlignParams, "cut": CutMatchParams}
@@ -370,6 +377,9 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "index.nprobe": _between(1, 2 ** 20),
     "index.ivf_min_train_per_list": _between(1, 10000),
     "match.offset_tolerance": _between(0, 3600, "seconds"),
+    "match.window_seconds": ((lambda v: v == 0 or 60 <= v <= 86400),
+                             "must be 0 (the whole upload at once) or between 60 and 86 400 (upload seconds)"),
+    "match.window_overlap_seconds": _between(0, 3600, "upload seconds"),
     "index.parallel_min_work": _between(0, 1e9, "code pairs compared"),
     "index.search_block_rows": _between(256, 1 << 24, "query codes per search call"),
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
@@ -473,6 +483,9 @@ _GENERAL_CROSS_CHECKS = (
     ("index.nprobe", lambda r: r["index"]["nprobe"] <= r["index"]["nlist"], "must be at most nlist"),
     ("server.sync_max_bytes", lambda r: r["server"]["sync_max_bytes"] <= r["server"]["max_body_bytes"],
      "must be at most max_body_bytes"),
+    ("match.window_overlap_seconds", lambda r: r["match"]["window_seconds"] == 0
+     or r["match"]["window_overlap_seconds"] <= r["match"]["window_seconds"] / 2,
+     "must be at most half of window_seconds (a window's hits are its own seconds and the overlap on both sides)"),
 )
 
 

@@ -32,6 +32,7 @@ from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
                    build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
+from match.windows import WHOLE, upload_windows, windowed_segments
 from storage import DATABASE_ERRORS, StoredUpload, is_url
 from policy import SEVERITY, Decision, Rule, UploadContext, decide, ownership_claims
 from workflow import Workflow, WorkflowError
@@ -461,9 +462,11 @@ class Prescreen:
             clash = self.catalog.references_by_sha256(fps.digest.sha256)
             if any(r.work_id == work_id for r in clash) or fps.digest.sha256 in seen:
                 already.append(given)
+                query.clear()
                 continue
             if clash:
                 failures[given] = f"this exact file is already registered for work {clash[0].work_id!r}"
+                query.clear()
                 continue
             kept = self._kept_codes(fps, span, modalities)
             try:
@@ -475,6 +478,8 @@ class Prescreen:
             except Exception as exc:  # noqa: BLE001 - the checks of one file failed inside prescreen
                 failures[given] = self._failure_words("checking", given, exc)
                 continue
+            finally:
+                query.clear()  # (the query-role codes were for the check: a long film's are most of what it holds)
             if not usable:
                 failures[given] = ("no usable fingerprints: the content is degenerate (black, flat or static "
                                    "picture, silence or a constant tone"
@@ -521,13 +526,18 @@ class Prescreen:
         signal = REGISTRY.get(fp.signal)
         if len(fp) == 0 or signal is None or not signal.searched or not signal.matchable_alone:
             return False  # (cut timing and window codes only verify what cuts propose)
-        params = self.config.match.for_signal(fp.signal)
+        params, m = self.config.match.for_signal(fp.signal), self.config.match
         plain = fp.subset(fp.variants == 0)
-        rows = np.arange(len(plain))
         period = float(np.median(plain.ends - plain.starts))
-        self_hits = build_candidates(plain, rows, np.zeros(len(rows), np.int64), plain.starts, plain.ends,
-                                     np.zeros(len(rows)), max(params.instant_seconds, period))
-        return bool(align(self_hits, signal.modality, plain.code_bits, params))
+        # a long reference a window at a time (``[match] window_seconds``), until one holds a segment
+        for window in upload_windows(plain.starts, m.window_seconds, m.window_overlap_seconds):
+            part = plain if window is WHOLE else plain.subset(window.rows(plain.starts))
+            rows = np.arange(len(part))
+            self_hits = build_candidates(part, rows, np.zeros(len(rows), np.int64), part.starts, part.ends,
+                                         np.zeros(len(rows)), max(params.instant_seconds, period))
+            if len(self_hits) and align(self_hits, signal.modality, part.code_bits, params):
+                return True
+        return False
 
     def _record_overlap(self, now: datetime, actor: str, work_id: str, owner: str, ref_id: int, path: str,
                         m: WorkMatch, why: str) -> None:
@@ -554,7 +564,7 @@ class Prescreen:
         stretch) come back as overlaps for the caller to record and exclude.
         """
         timings: dict[str, float] = {}
-        segments = self._stream_segments(query, timings, duration)
+        segments = self._stream_segments(query, timings, duration, consume=True)  # (each stream freed once screened)
         if not segments:
             return None, []
         # (seconds a work excludes, public-domain material say, are nobody's to claim)
@@ -1041,36 +1051,22 @@ class Prescreen:
                       upload_seconds: float, consume: bool = False) -> list[Segment]:
         """Segments of every searched signal (``fingerprint.REGISTRY``) of one stream of an upload of
         ``upload_seconds`` seconds, then of the reframing step (``consume``: each signal's codes leave
-        ``query`` once aligned)."""
-        fp = self.config.fingerprint
+        ``query`` once aligned).
+
+        A long upload is searched and aligned a window of upload time at a time (``[match]
+        window_seconds``, ``match.windows``): only one window's hits are held at once."""
+        m = self.config.match
         segments: list[Segment] = []
         for signal in REGISTRY.searched():
             codes = query.get(signal.name)
             index = self.indexes.signals.get(signal.name)
             if codes is None or index is None or len(codes) == 0 or index.ntotal == 0:
                 continue
-            params = self.config.match.for_signal(signal.name)
-            ts = time.perf_counter()
-            plan = signal.search_plan(codes, fp)
-            if plan is not None:  # altered variants: a sparse probe first, in full where it hits
-                hits = staged_search(lambda q: index.search(q, params.radius), codes.codes, plan[0], codes.variants,
-                                     plan[1], codes.starts)
-            else:
-                hits = index.search(codes.codes, params.radius)
-            timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
-            if len(hits.ids) == 0:
-                continue
-            ref_id, r_start, r_end = index.times.lookup(hits.ids)
-            hint, altered = signal.candidate_hints(codes, fp)
-            cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
-                                     max(params.instant_seconds, signal.query_period(fp)), hint, altered)
-            del hits, ref_id, r_start, r_end  # (the candidates hold what is needed of them)
+            windows = upload_windows(codes.starts, m.window_seconds, m.window_overlap_seconds)
             span = (float(codes.starts.min()), float(codes.ends.max()))
-            found = align(cands, signal.modality, codes.code_bits, params, query_span=span, signal=signal.name,
-                          rendition_names=signal.rendition_namer(fp))
-            if signal.verifies_quotes and self.config.match.verify.enabled:
-                found += self._verified_quotes(signal, codes, cands, found, params, upload_seconds)
-            del cands  # (before the next signal's search)
+            found = windowed_segments(windows, lambda w: self._window_segments(
+                signal, index, codes if w is WHOLE else codes.subset(w.rows(codes.starts)), span, timings,
+                upload_seconds), m.offset_tolerance)
             if consume:
                 del query[signal.name], codes
             segments += found
@@ -1078,6 +1074,37 @@ class Prescreen:
         segments += self._reframed_segments(query, segments)
         timings["reframe_match"] = timings.get("reframe_match", 0.0) + time.perf_counter() - ts
         return segments
+
+    def _window_segments(self, signal: Signal, index, codes: Fingerprint, span: tuple[float, float],
+                         timings: dict[str, float], upload_seconds: float) -> list[Segment]:
+        """Segments of one signal of one stream among ``codes``: the upload's, or those of one window
+        of it (``match.windows``: where a window's stretch ends the runs of codes seem to end too,
+        but what the aligner widens there lies outside the window's core, which is what is kept).
+        ``span``: (first code start, last code end) of the whole upload."""
+        fp = self.config.fingerprint
+        params = self.config.match.for_signal(signal.name)
+        if len(codes) == 0:
+            return []
+        ts = time.perf_counter()
+        plan = signal.search_plan(codes, fp)
+        if plan is not None:  # altered variants: a sparse probe first, in full where it hits
+            hits = staged_search(lambda q: index.search(q, params.radius), codes.codes, plan[0], codes.variants,
+                                 plan[1], codes.starts)
+        else:
+            hits = index.search(codes.codes, params.radius)
+        timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
+        if len(hits.ids) == 0:
+            return []
+        ref_id, r_start, r_end = index.times.lookup(hits.ids)
+        hint, altered = signal.candidate_hints(codes, fp)
+        cands = build_candidates(codes, hits.query, ref_id, r_start, r_end, hits.distance,
+                                 max(params.instant_seconds, signal.query_period(fp)), hint, altered)
+        del hits, ref_id, r_start, r_end, hint, altered  # (the candidates hold what is needed of them)
+        found = align(cands, signal.modality, codes.code_bits, params, query_span=span, signal=signal.name,
+                      rendition_names=signal.rendition_namer(fp))
+        if signal.verifies_quotes and self.config.match.verify.enabled:
+            found += self._verified_quotes(signal, codes, cands, found, params, upload_seconds)
+        return found
 
     def _verified_quotes(self, signal: Signal, codes: Fingerprint, cands, strict: list[Segment],
                          params: AlignParams, upload_seconds: float) -> list[Segment]:

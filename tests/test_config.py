@@ -35,6 +35,11 @@ BAD = [
     ("[fingerprint.audio]\nquery_speed_range = [0.5, 2.0]\nquery_speed_step = 0.05\n", "fingerprint.audio",
      "more than 160 variants"),
     ("[match.audio]\ngap_edge_seconds = -1\n", "match.audio.gap_edge_seconds", "between 0 and 60"),
+    ("[match]\nwindow_seconds = 10\n", "match.window_seconds", "between 60 and 86 400"),
+    ("[match]\nwindow_seconds = inf\n", "match.window_seconds", "finite"),
+    ("[match]\nwindow_overlap_seconds = -5\n", "match.window_overlap_seconds", "between 0 and 3,600"),
+    ("[match]\nwindow_seconds = 120\nwindow_overlap_seconds = 90\n", "match.window_overlap_seconds",
+     "at most half of window_seconds"),
 ]
 
 
@@ -210,3 +215,16 @@ def test_rules_from_any_source_are_checked_the_same_way():
             Rule.from_dict(bad)
     rule = Rule.from_dict({"action": "block", "min_seconds": 5})
     assert rule.min_seconds == 5.0 and isinstance(rule.min_seconds, float)
+
+
+def test_upload_windows_default_and_can_be_turned_off(tmp_path):
+    """[match] window_seconds / window_overlap_seconds: the TOML's defaults are the dataclass's,
+    and 0 (the whole upload at once) is accepted whatever the overlap."""
+    from service.config import MatchParams
+
+    m = load_config().match
+    assert (m.window_seconds, m.window_overlap_seconds) == (MatchParams.window_seconds,
+                                                            MatchParams.window_overlap_seconds) == (300.0, 30.0)
+    path = tmp_path / "config.toml"
+    path.write_text("[match]\nwindow_seconds = 0\nwindow_overlap_seconds = 600\n")
+    assert load_config(path).match.window_seconds == 0
