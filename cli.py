@@ -1393,6 +1393,8 @@ def serve(
             server.run(sockets=[listening])
         except KeyboardInterrupt:  # SIGTERM or Ctrl-C once the server has shut down gracefully
             pass
+        finally:  # (the lifespan's shutdown closes it; also when the server never started)
+            api.state.service.close()
     _say("prescreen serve stopped", console=err)
 
 

@@ -188,13 +188,24 @@ def _database_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
 
 
+TEMPLATE_FOLDER_FILE = ".test-template-folder"  # in a data folder whose copies copy that pristine folder
+
+
 def freeze_template(home: Path) -> Path:
-    """Keep a pristine clone of ``home``'s PostgreSQL catalog for ``copy_home`` to clone (a template
-    database must have no sessions, and ``home``'s own may be in use); nothing to do on SQLite."""
+    """Keep a pristine copy of ``home`` for ``copy_home`` to copy: of its PostgreSQL catalog (a template
+    database must have no sessions, and ``home``'s own may be in use), or on SQLite of the whole folder
+    (tests that screen into ``home`` itself, the ``engine`` fixture's, must not reach the copies: the
+    copies on both backends start from the registered works alone)."""
+    import shutil
+
     catalog = home_catalog(home)
     if isinstance(catalog, str):
         server = os.environ[POSTGRES_URL_VARIABLE]
         (home / TEMPLATE_DATABASE_FILE).write_text(_new_database(server, "prescreen_tmpl", _database_of(catalog)))
+    else:
+        pristine = home.with_name(home.name + "-pristine")
+        shutil.copytree(home, pristine)
+        (home / TEMPLATE_FOLDER_FILE).write_text(str(pristine))
     return home
 
 
@@ -205,7 +216,8 @@ def copy_home(src: Path, dst: Path) -> Path:
     that changes its copy never changes anyone else's catalog."""
     import shutil
 
-    shutil.copytree(src, dst)
+    folder = src / TEMPLATE_FOLDER_FILE
+    shutil.copytree(Path(folder.read_text()) if folder.exists() else src, dst)
     catalog = home_catalog(dst)
     if isinstance(catalog, str):
         marker = dst / TEMPLATE_DATABASE_FILE

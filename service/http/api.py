@@ -78,6 +78,10 @@ class Service:
         return await self.pool.run(fn)
 
     def close(self) -> None:
+        """Stop the job runner and the request workers (once; a second call does nothing)."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         self.runner.close()
         self.pool.close()
 
