@@ -153,6 +153,7 @@ class ServerParams:
     webhook_url_prefixes: where a job's webhook may point unless an operator's key sets it (http(s)
         URLs); empty: only operator keys give webhooks. (The server POSTs to it: a key must not point
         it into the server's own network.)
+    session_hours: how long a sign-in to the web pages lasts (the key's cookie), hours.
     workers: use cases run at once (each worker holds its own catalog connection and indexes).
     job_workers: screening jobs run at once, beside the request workers.
     job_max_attempts: a job whose server was killed while screening it is tried again on
@@ -169,6 +170,7 @@ class ServerParams:
     object_url_prefixes: tuple[str, ...] = ()
     object_fetch_seconds: float = 300.0
     webhook_url_prefixes: tuple[str, ...] = ()
+    session_hours: float = 12.0
     workers: int = 2
     job_workers: int = 1
     job_max_attempts: int = 3
@@ -416,6 +418,7 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "server.object_fetch_seconds": _between(1, 86400, "seconds"),
     "server.webhook_url_prefixes": ((lambda v: all(isinstance(p, str) and re.match(r"^https?://[^/?#]+/", p)
                                                    for p in v)), "must list http(s) URLs, each with a host and a path"),
+    "server.session_hours": _between(0.01, 24 * 30, "hours"),
     "server.workers": _between(1, 64, "workers"),
     "server.job_workers": _between(1, 64, "workers"),
     "server.job_max_attempts": _between(1, 100, "attempts"),

@@ -27,7 +27,6 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 HOME_OF_ROLE = {OPERATOR: "/review", REVIEWER: "/review", RIGHTS_HOLDER: "/claims", UPLOADER: "/uploads"}
 SCREENING_OUTCOMES = ("allow", "block", "mute-audio", "track")
 DISPUTE_OUTCOMES = ("upheld", "released")
-KEY_COOKIE_SECONDS = 12 * 3600  # a page session lasts a working day
 
 
 def timeline(duration: float | None, spans: list[tuple[float, float]], width: float = 1000.0) -> dict:
@@ -89,8 +88,8 @@ def add_pages(api: FastAPI, service: Service) -> None:
             return render(request, "signin.html", None, 401, next=_local(next), error=str(exc))
         target = _local(next)
         answer = RedirectResponse(HOME_OF_ROLE[who.role] if target == "/" else target, status_code=303)
-        answer.set_cookie(KEY_COOKIE, key.strip(), max_age=KEY_COOKIE_SECONDS, httponly=True, samesite="strict",
-                          secure=request.url.scheme == "https", path="/")
+        answer.set_cookie(KEY_COOKIE, key.strip(), max_age=int(service.config.server.session_hours * 3600),
+                          httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
         return answer
 
     @api.post("/signout", include_in_schema=False)
