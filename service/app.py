@@ -805,6 +805,18 @@ class App:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{secrets.token_hex(8)}-{_file_safe(Path(filename or 'upload').name)}"
 
+    @staticmethod
+    def upload_context(upload_id: str | None = None, uploader_id: str | None = None,
+                       declared_use: str | None = None) -> UploadContext:
+        """An upload's context as a front end received it, checked as a manifest row's is
+        (service.manifest.upload_context); InvalidInput says what is wrong."""
+        from .manifest import upload_context
+
+        try:
+            return upload_context({"upload_id": upload_id, "uploader_id": uploader_id, "declared_use": declared_use})
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+
     def submit_job(self, path: Path, ctx: UploadContext, submitted_by: str, *, stored: bool,
                    webhook_url: str | None = None, webhook_secret: str | None = None) -> JobRecord:
         """Queue one upload for screening; the job's id (and, unless the context names one, its upload
@@ -818,6 +830,7 @@ class App:
             if not webhook_secret or len(webhook_secret) < 16:
                 raise InvalidInput("a webhook needs webhook_secret (at least 16 characters): its deliveries are "
                                    "signed with it")
+        ctx = self.upload_context(ctx.upload_id, ctx.uploader_id, ctx.declared_use)
         job_id = f"job-{secrets.token_hex(8)}"
         context = {"upload_id": ctx.upload_id or job_id, "uploader_id": ctx.uploader_id,
                    "declared_use": ctx.declared_use}

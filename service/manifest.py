@@ -145,13 +145,21 @@ def _row(manifest: Path, row: object) -> tuple[str, UploadContext]:
     media_text = _text(row, "path", strip=False)  # a file name is taken as written
     if not media_text:
         raise ValueError("no path")
-    use = (_text(row, "declared_use") or "").lower() or None
-    if use and use not in DECLARED_USES:
-        raise ValueError(f"declared_use {use!r} is not one of {', '.join(DECLARED_USES)}")
-    upload_id = _text(row, "upload_id", whole_number=True)
-    if upload_id and "#" in upload_id:
-        raise ValueError(f"upload_id {upload_id!r} contains '#', which marks re-screens (id#2, id#3...)")
     media = Path(media_text)
     if not media.is_absolute():
         media = manifest.parent / media
-    return str(media), UploadContext(upload_id, _text(row, "uploader_id"), use)
+    return str(media), upload_context(row)
+
+
+def upload_context(fields: dict) -> UploadContext:
+    """The upload context in ``fields`` (``upload_id``, ``uploader_id``, ``declared_use``; absent or
+    blank: None), checked as every front end must check it — a manifest row's or an HTTP request's:
+    text of at most MAX_FIELD_CHARS without NUL, a declared use of DECLARED_USES, no '#' in an
+    upload id. ValueError says what is wrong."""
+    use = (_text(fields, "declared_use") or "").lower() or None
+    if use and use not in DECLARED_USES:
+        raise ValueError(f"declared_use {use!r} is not one of {', '.join(DECLARED_USES)}")
+    upload_id = _text(fields, "upload_id", whole_number=True)
+    if upload_id and "#" in upload_id:
+        raise ValueError(f"upload_id {upload_id!r} contains '#', which marks re-screens (id#2, id#3...)")
+    return UploadContext(upload_id, _text(fields, "uploader_id"), use)

@@ -408,6 +408,14 @@ def test_errors_are_json_with_a_stable_code(served):
         assert answer.status_code == status, answer.text
         body = answer.json()["error"]
         assert body["code"] == code and body["message"]
+    # an upload's context is checked as a manifest row's, before its body is kept
+    body = {"file": ("x.mp4", b"\0" * 1000, "video/mp4")}
+    for form, why in (({"upload_id": "a#2"}, "'#'"), ({"declared_use": "because"}, "declared_use"),
+                      ({"uploader_id": "u\0"}, "NUL"), ({"upload_id": "x" * 5000}, "longer than"),
+                      ({"webhook_url": "https://h.example/", "webhook_secret": "short"}, "webhook_secret")):
+        answer = client.post("/v1/screening/jobs", headers=op, data=form, files=body)
+        assert answer.status_code == 422 and why in answer.json()["error"]["message"], (form, answer.text)
+    assert not [p for p in (home / "received").rglob("*") if p.is_file()]  # nothing kept of refused jobs
     made = client.post("/v1/admin/keys", headers=op, json={"name": "rita", "role": "reviewer"}).json()
     assert made["key"].startswith("psk_") and client.get("/v1/me", headers=auth(made["key"])).json()["name"] == "rita"
     assert "key" not in client.get("/v1/admin/keys", headers=op).json()[0]

@@ -28,8 +28,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from policy import UploadContext
-
 from ..access import RIGHTS_HOLDER, UPLOADER, Principal
 from ..app import App
 from ..config import Config, load_config
@@ -163,7 +161,7 @@ def create_app(home: str | os.PathLike | None = None, config: Config | str | os.
 def _errors(api: FastAPI, service: Service) -> None:
     @api.exception_handler(PrescreenError)
     async def prescreen_error(_request: Request, exc: PrescreenError):
-        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+        return json_error(exc)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError):
@@ -182,6 +180,11 @@ def _errors(api: FastAPI, service: Service) -> None:
         log_failure(service.home, f"the HTTP service failed on {request.method} {request.url.path}", exc)
         return JSONResponse({"error": {"code": "internal", "message": "prescreen failed on this request; the "
                                        "operators' log (<home>/logs/prescreen.log) has the details"}}, status_code=500)
+
+
+def json_error(exc: PrescreenError) -> JSONResponse:
+    """An application-layer error as the API answers it: ``{"error": {"code", "message"}}``, its status."""
+    return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
 
 def request_key(request: Request) -> str | None:
@@ -285,13 +288,14 @@ def _routes(api: FastAPI, service: Service) -> None:
                      upload_id: str | None, uploader_id: str | None, declared_use: str | None,
                      webhook_url: str | None, webhook_secret: str | None, limit: int):
         need(who, "screen")
+        ctx = App.upload_context(upload_id, uploader_id, declared_use)  # (checked before a body is kept)
         if sum(x is not None for x in (file, path, object_url)) != 1:
             raise InvalidInput("give the upload as `file` (a multipart body), as `object_url` (a URL under "
                                "[server] object_url_prefixes) or, operators, as a server-side `path`")
         if who.role == UPLOADER:
-            if uploader_id not in (None, who.subject):
+            if ctx.uploader_id not in (None, who.subject):
                 raise Forbidden("an uploader key screens its own uploads only (leave uploader_id out)")
-            uploader_id = who.subject
+            ctx = App.upload_context(ctx.upload_id, who.subject, ctx.declared_use)
         prefixes = service.config.server.webhook_url_prefixes
         if webhook_url is not None and not who.is_operator and not url_under(webhook_url, prefixes):
             raise Forbidden(f"webhook_url {webhook_url[:200]!r} is not under a prefix of [server] webhook_url_prefixes"
@@ -302,9 +306,13 @@ def _routes(api: FastAPI, service: Service) -> None:
             target, stored = await fetched(object_url, limit), True
         else:
             [target], stored = await receive([file]), True
-        ctx = UploadContext(upload_id or None, uploader_id or None, declared_use or None)
-        job = await run(lambda app: app.submit_job(target, ctx, who.name, stored=stored, webhook_url=webhook_url,
-                                                   webhook_secret=webhook_secret))
+        try:
+            job = await run(lambda app: app.submit_job(target, ctx, who.name, stored=stored, webhook_url=webhook_url,
+                                                       webhook_secret=webhook_secret))
+        except BaseException:
+            if stored:  # (a refused job keeps nothing of its body)
+                target.unlink(missing_ok=True)
+            raise
         service.runner.wake()
         return job
 
@@ -398,7 +406,7 @@ def _routes(api: FastAPI, service: Service) -> None:
         """A review's evidence: the upload, reasons, dispute, and per matched reference its segments with
         key-frame thumbnails (``thumbnails``: URLs)."""
         need(who, "reviews")
-        return _evidence_view(await run(lambda app: app.review_evidence(review_id)), review_id)
+        return evidence_view(await run(lambda app: app.review_evidence(review_id)), review_id)
 
     @api.get(f"{API_PREFIX}/review/{{review_id}}/files/{{name}}", tags=["review"])
     async def review_file(who: Who, review_id: int, name: str):
@@ -597,7 +605,7 @@ def _plain(record) -> dict:
     return record.as_dict() if hasattr(record, "as_dict") else dict(record)
 
 
-def _evidence_view(evidence, review_id: int) -> dict:
+def evidence_view(evidence, review_id: int) -> dict:
     out = evidence.as_dict()
     url = f"{API_PREFIX}/review/{review_id}/files/"
     for item in out["evidence"]:
