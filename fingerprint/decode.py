@@ -864,21 +864,24 @@ def audio_between(path: str | os.PathLike, start: float, end: float, sample_rate
                 container.seek(int((start - 1.0) / audio.time_base), stream=audio, backward=True)
             except av.FFmpegError:
                 pass  # not seekable: decode from the beginning
-        pieces, first, got = [], None, 0
+        pieces, kept_from, at = [], None, None  # at: the time of the next resampled sample, seconds
         for packet in container.demux(audio):
             for frame in _safe_decode(packet):
-                if first is None:
-                    first = float(frame.time or 0.0)
+                if at is None:
+                    at = float(frame.time or 0.0)
                 for out in resampler.resample(frame):
-                    pieces.append(out.to_ndarray())
-                    got += pieces[-1].shape[1]
-            if first is not None and first + got / sample_rate >= end:
+                    chunk = out.to_ndarray()
+                    if at + chunk.shape[1] / sample_rate > start:  # (what lies before start is not kept:
+                        kept_from = at if kept_from is None else kept_from  # memory is the excerpt's)
+                        pieces.append(chunk)
+                    at += chunk.shape[1] / sample_rate
+            if at is not None and at >= end:
                 break
         if not pieces:
             return np.zeros((1, 0), np.float32)
         samples = np.concatenate(pieces, axis=1).astype(np.float32)
-        lo = max(0, int(round((start - first) * sample_rate)))
-        hi = max(lo, int(round((end - first) * sample_rate)))
+        lo = max(0, int(round((start - kept_from) * sample_rate)))
+        hi = max(lo, int(round((end - kept_from) * sample_rate)))
         return samples[:, lo:hi]
     finally:
         container.close()

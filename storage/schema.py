@@ -255,7 +255,8 @@ CREATE TABLE IF NOT EXISTS jobs (  -- screening jobs of the HTTP service: queued
     status TEXT NOT NULL,
     path TEXT NOT NULL,                 -- the upload's file: its body as stored in the data folder, or an
                                         -- operator's server-side path
-    stored INTEGER NOT NULL DEFAULT 0,  -- 1: the file is the job's own copy of the body (deleted when done)
+    stored INTEGER NOT NULL DEFAULT 0,  -- 1: the body the server received (kept under <home>/received: the
+                                        -- upload's file for its evidence); 0: an operator's server-side path
     context TEXT NOT NULL,              -- JSON: upload_id, uploader_id, declared_use
     submitted_by TEXT NOT NULL,         -- the key's name
     created_at TEXT NOT NULL,

@@ -15,13 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ..access import OPERATOR, REVIEWER, RIGHTS_HOLDER, UPLOADER, Principal
 from ..errors import Forbidden, PrescreenError, Unauthenticated
-from .api import KEY_COOKIE, Service, _evidence_view, current_principal, need, owned_upload
+from .api import KEY_COOKIE, Service, evidence_view, current_principal, json_error, need, owned_upload
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 HOME_OF_ROLE = {OPERATOR: "/review", REVIEWER: "/review", RIGHTS_HOLDER: "/claims", UPLOADER: "/uploads"}
@@ -62,14 +62,14 @@ def add_pages(api: FastAPI, service: Service) -> None:
     async def not_signed_in(request: Request, exc: Unauthenticated):
         if _is_page(request):
             return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
-        return _json_error(exc)
+        return json_error(exc)
 
     @api.exception_handler(PrescreenError)
     async def page_error(request: Request, exc: PrescreenError):
         if _is_page(request):
             who = getattr(request.state, "who", None)
             return render(request, "error.html", who, exc.http_status, error=exc.as_dict()["error"])
-        return _json_error(exc)
+        return json_error(exc)
 
     @api.get("/", include_in_schema=False)
     async def start(request: Request):
@@ -110,7 +110,7 @@ def add_pages(api: FastAPI, service: Service) -> None:
     async def review_page(request: Request, review_id: int):
         who = request.state.who = await signed_in(request)
         need(who, "reviews")
-        evidence = _evidence_view(await run(lambda app: app.review_evidence(review_id)), review_id)
+        evidence = evidence_view(await run(lambda app: app.review_evidence(review_id)), review_id)
         duration = evidence["upload"].get("duration")
         for item in evidence["evidence"]:
             item["timelines"] = _segment_pairs(item, duration)
@@ -181,12 +181,6 @@ def _is_page(request: Request) -> bool:
 def _local(target: str) -> str:
     """A redirect target on this site only (never another host: no open redirect)."""
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
-
-
-def _json_error(exc: PrescreenError) -> Response:
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
 
 __all__ = ["add_pages", "timeline"]
