@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import _atomic_write
+from .store import _atomic_write, sha256_file as _sha256_file
 
 FORMAT = 1
 MANIFEST_RE = re.compile(r"^manifest-(\d{8})\.json$")
@@ -162,14 +162,6 @@ class Manifest:
 
 def _canonical(body: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _map(path: Path, dtype) -> np.ndarray:

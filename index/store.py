@@ -11,9 +11,11 @@ is stale and is rebuilt from the catalog.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,9 @@ class IndexParams:
     search_block_rows: query codes searched per FAISS call: a long upload's hits
         are collected block by block into compact arrays, so FAISS's own result
         buffers (and their copies into numpy) follow the block, not the upload.
+    stale_temp_seconds: a temporary file of an index write (``<file>.<random>.tmp``)
+        older than this is what a crashed writer left, and is removed on load;
+        younger ones may be another process's write in progress.
     """
 
     kind: str = "flat"
@@ -51,6 +56,7 @@ class IndexParams:
     ivf_min_train_per_list: int = 39
     parallel_min_work: int = 1_000_000_000
     search_block_rows: int = 16384
+    stale_temp_seconds: float = 3600.0
 
 
 def make_ids(ref_id: int, n: int) -> np.ndarray:
@@ -345,6 +351,15 @@ def _save_times(path: str, table: TimeTable) -> None:
                  ends=table.ends)
 
 
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then fsync and rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -363,6 +378,11 @@ def _atomic_write(path: Path, write) -> None:
 class IndexStore:
     """The index folder: ``<signal>.faissb``, ``<signal>.times.npz``, ``manifest.json``.
 
+    The manifest names the catalog generation the files were built from and each file's size
+    and SHA-256: a file that was changed, truncated or swapped since (a flipped byte of a work's
+    codes would otherwise let its copies through unseen) fails the check on load, and the index
+    is rebuilt from the catalog, the source of truth (``rebuilt_because`` says why).
+
     code_bytes: the signals indexed and the width of their codes; a signal whose codes match only
     when equal (``index_kind`` exact in ``fingerprint.REGISTRY``) gets a hash table, the others the
     ``[index] kind``.
@@ -374,6 +394,8 @@ class IndexStore:
         self.code_bytes = code_bytes
         self.signals: dict[str, SignalIndex] = {}
         self.generation = -1
+        self.rebuilt_because: str | None = None  # why the last ``load`` rebuilt (None: it did not)
+        self.found_damaged = False  # the last ``load`` rebuilt because a file failed its checksum or could not be read
 
     @property
     def manifest_path(self) -> Path:
@@ -386,19 +408,15 @@ class IndexStore:
             return None
 
     def load(self, catalog: Catalog) -> bool:
-        """Load the files if they match the catalog's generation, else rebuild.
+        """Load the files if they match the catalog's generation and the manifest's checksums, else
+        rebuild (``rebuilt_because`` says why). Temporary files a crashed write left are removed
+        first (``remove_stale_temps``).
 
         Returns True when a rebuild was needed.
         """
-        manifest = self.read_manifest()
-        gen = catalog.generation()
-        fresh = (
-            manifest is not None
-            and manifest.get("generation") == gen
-            and manifest.get("code_bytes") == self.code_bytes
-            and {k: manifest.get(k) for k in self._build_settings()} == self._build_settings()
-        )
-        if fresh:
+        self.remove_stale_temps()
+        why, damaged = self._stale_because(self.read_manifest(), catalog.generation())
+        if why is None:
             try:
                 for signal in self.code_bytes:
                     index = faiss.read_index_binary(str(self.folder / f"{signal}.faissb"))
@@ -411,12 +429,62 @@ class IndexStore:
                         raise ValueError("index and time table disagree")
                     self.signals[signal] = SignalIndex(signal, index, times, self.params.parallel_min_work,
                                                           self.params.search_block_rows)
-                self.generation = gen
+                self.generation = catalog.generation()
+                self.rebuilt_because, self.found_damaged = None, False
                 return False
-            except (RuntimeError, OSError, ValueError, KeyError):
-                pass  # unreadable or inconsistent files: rebuild below
+            except (RuntimeError, OSError, ValueError, KeyError) as exc:
+                why, damaged = f"unreadable index files ({exc})", True
         self.rebuild(catalog)
+        self.rebuilt_because, self.found_damaged = why, damaged
         return True
+
+    def _stale_because(self, manifest: dict | None, generation: int) -> tuple[str | None, bool]:
+        """(why the saved files cannot be used for the catalog at ``generation``, None when they
+        can; whether a file is damaged): no manifest, another generation or build settings, or a
+        file whose size or SHA-256 is not the manifest's (damaged)."""
+        if manifest is None:
+            return "no index manifest", False
+        if manifest.get("generation") != generation:
+            return "the catalog changed since the index was saved", False
+        if manifest.get("code_bytes") != self.code_bytes or \
+                {k: manifest.get(k) for k in self._build_settings()} != self._build_settings():
+            return "the index settings changed", False
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            return "the index manifest has no checksums (written by an older prescreen)", False
+        for name in self._file_names():
+            entry = files.get(name)
+            path = self.folder / name
+            try:
+                if not isinstance(entry, list) or len(entry) != 2 or path.stat().st_size != entry[0]:
+                    return f"{name}: its size differs from the manifest's (the file was changed or damaged)", True
+                if sha256_file(path) != entry[1]:
+                    return f"{name}: its SHA-256 differs from the manifest's (the file was changed or damaged)", True
+            except OSError as exc:
+                return f"{name}: cannot be read ({exc.strerror or exc})", True
+        return None, False
+
+    def _file_names(self) -> list[str]:
+        return [name for signal in self.code_bytes for name in (f"{signal}.faissb", f"{signal}.times.npz")]
+
+    def remove_stale_temps(self) -> list[str]:
+        """Remove the temporary files of index writes (``_atomic_write``: ``<file>.<random>.tmp``)
+        older than ``stale_temp_seconds``: a writer killed before its rename left them. Returns
+        their names."""
+        removed = []
+        try:
+            entries = list(self.folder.glob("*.tmp"))
+        except OSError:
+            return removed
+        cutoff = time.time() - self.params.stale_temp_seconds
+        for path in entries:
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path.name)
+            except OSError:
+                continue  # (gone already, or not ours to remove: the next load tries again)
+        return removed
 
     def rebuild(self, catalog: Catalog) -> None:
         """Build every signal's index from the catalog and save it."""
@@ -475,6 +543,8 @@ class IndexStore:
             **self._build_settings(),
             "code_bytes": self.code_bytes,
             "counts": {s: sig.ntotal for s, sig in self.signals.items()},
+            "files": {name: [(self.folder / name).stat().st_size, sha256_file(self.folder / name)]
+                      for name in self._file_names() if (self.folder / name).exists()},
         }
         _atomic_write(self.manifest_path, lambda p: Path(p).write_text(json.dumps(manifest, indent=2)))
         self.generation = generation

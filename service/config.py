@@ -384,6 +384,7 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "match.window_overlap_seconds": _between(0, 3600, "upload seconds"),
     "index.parallel_min_work": _between(0, 1e9, "code pairs compared"),
     "index.search_block_rows": _between(256, 1 << 24, "query codes per search call"),
+    "index.stale_temp_seconds": _between(60, 366 * 86400, "seconds"),
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,

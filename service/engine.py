@@ -345,7 +345,8 @@ class Prescreen:
     def _ensure_index(self) -> None:
         self.check_format()
         if not self._loaded or self.indexes.generation != self.catalog.generation():
-            self.indexes.load(self.catalog)
+            if self.indexes.load(self.catalog) and self.indexes.found_damaged:
+                log_failure(self.home, f"index rebuilt from the catalog: {self.indexes.rebuilt_because}")
             self._loaded = True
 
     # -- registration ----------------------------------------------------
