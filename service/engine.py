@@ -30,7 +30,7 @@ from fingerprint import (
 )
 from index import Catalog, CatalogError, IndexStore, NewReference, staged_search
 from match import (AlignParams, PeakMap, Segment, VerifiedQuote, WorkMatch, align, apply_exclusions,
-                   build_candidates, candidate_lines, combine, distinct_quotes, verify_line)
+                   build_candidates, candidate_lines, combine, corroborated, distinct_quotes, verify_line)
 from match.verify import reframed_segments, unexplained_code_rows
 from match.windows import WHOLE, upload_windows, windowed_segments
 from storage import DATABASE_ERRORS, StoredUpload, is_url
@@ -1063,6 +1063,8 @@ class Prescreen:
             index = self.indexes.signals.get(signal.name)
             if codes is None or index is None or len(codes) == 0 or index.ntotal == 0:
                 continue
+            if signal.verifies_quotes and m.verify.enabled:
+                segments = self._corroborated(signal, codes, segments, upload_seconds)
             windows = upload_windows(codes.starts, m.window_seconds, m.window_overlap_seconds)
             span = (float(codes.starts.min()), float(codes.ends.max()))
             found = windowed_segments(windows, lambda w: self._window_segments(
@@ -1106,6 +1108,30 @@ class Prescreen:
         if signal.verifies_quotes and self.config.match.verify.enabled:
             found += self._verified_quotes(signal, codes, cands, found, params, upload_seconds)
         return found
+
+    def _corroborated(self, signal: Signal, codes: Fingerprint, segments: list[Segment],
+                      upload_seconds: float) -> list[Segment]:
+        """``segments`` without those of the other signals of ``signal``'s modality (chroma) heard
+        under other sound (similarity below ``corroborate_below``) along whose line the work's
+        spectral peaks (``signal``: landmarks, ``codes``: the stream's) do not show its recording
+        (``match.constellation.corroborated``): the harmony of same-style music in the same key,
+        not the work. Only the codes around those segments are read, so a long upload's peak
+        map is never built whole."""
+        verify, fp = self.config.match.verify, self.config.fingerprint
+        weak = [s for s in segments if s.modality == signal.modality and not REGISTRY.is_exact(s.signal)
+                and s.similarity < verify.corroborate_below]
+        if not weak or len(codes) == 0:
+            return segments
+        dropped = set()
+        for seg in weak:
+            near = ((codes.starts >= seg.upload_start - verify.context_seconds - verify.null_max_seconds)
+                    & (codes.starts < seg.upload_end + verify.context_seconds + verify.null_max_seconds))
+            upload = PeakMap.build(*signal.peaks(codes.subset(np.flatnonzero(near)), fp),
+                                   signal.peak_frame_seconds(fp), verify)
+            bins, frames = self._reference_peaks(signal, seg.ref_id)
+            if corroborated(seg, upload, bins, frames, upload_seconds, verify) is None:
+                dropped.add(id(seg))
+        return [s for s in segments if id(s) not in dropped]
 
     def _verified_quotes(self, signal: Signal, codes: Fingerprint, cands, strict: list[Segment],
                          params: AlignParams, upload_seconds: float) -> list[Segment]:

@@ -108,3 +108,37 @@ def test_constellation_verification_finds_a_planted_line_and_not_chance():
     assert abs(q.ref_start - 15.0) <= TOLERANCE and q.log_likelihood >= params.min_log_likelihood
     other = np.sort(rng.integers(0, n_frames, 800))
     assert verify_line(upload, rng.integers(2, 256, 800), other, 1.0, 5.0, (11.0, 16.0), 40.0, params) is None
+
+
+def test_a_chroma_segment_is_corroborated_only_by_the_works_own_peaks_along_its_line():
+    # pure check of match.constellation.corroborated: a chroma segment (timed to 1/8 s, here 0.06 s
+    # off the peaks' line) over a stretch where 30 % of the work's peaks survive in the upload is
+    # corroborated; the same segment against peaks the upload does not carry (same harmony,
+    # another recording) is not, and neither is a segment put where the upload has none of them
+    from match import ConstellationParams, PeakMap, Segment, corroborated
+
+    rng = np.random.default_rng(5)
+    fs, params = 256 / 11025, ConstellationParams()
+    n_frames = int(60 / fs)
+    ref_frames = np.sort(rng.integers(0, n_frames, 1200))
+    ref_bins = rng.integers(2, 256, 1200)
+    up_frames = list(rng.integers(0, n_frames, 2000))
+    up_bins = list(rng.integers(2, 256, 2000))
+    offset_frames = int(round(8.0 / fs))  # upload second t is reference second t + 8
+    quote = (ref_frames * fs >= 20.0) & (ref_frames * fs < 40.0)
+    keep = quote & (rng.random(1200) < 0.3)
+    up_frames += list(ref_frames[keep] - offset_frames)
+    up_bins += list(ref_bins[keep])
+    upload = PeakMap.build(np.array(up_bins), np.array(up_frames), fs, params)
+
+    def chroma(upload_start: float, ref_start: float) -> Segment:
+        return Segment(ref_id=1, modality="audio", upload_start=upload_start, upload_end=upload_start + 20.0,
+                       ref_start=ref_start, ref_end=ref_start + 20.0, speed=1.0, similarity=0.6,
+                       mean_distance=20.0, hits=160, density=1.0, changes=0, signal="audio")
+
+    q = corroborated(chroma(12.0, 20.06), upload, ref_bins, ref_frames, 60.0, params)
+    assert q is not None and q.log_likelihood >= params.min_log_likelihood
+    assert abs(q.ref_start - q.upload_start - 8.0) < 0.05
+    other_frames = np.sort(rng.integers(0, n_frames, 1200))
+    assert corroborated(chroma(12.0, 20.06), upload, rng.integers(2, 256, 1200), other_frames, 60.0, params) is None
+    assert corroborated(chroma(12.0, 31.0), upload, ref_bins, ref_frames, 60.0, params) is None  # another place

@@ -64,6 +64,8 @@ class LandmarkSignal(Signal):
         "match.landmark.verify.min_matched": between(1, 1e6),
         "match.landmark.verify.min_seconds": SECONDS,
         "match.landmark.verify.ambiguous_overlap_seconds": SECONDS,
+        "match.landmark.verify.corroborate_below": ((lambda v: 0 <= v <= 1), "must be between 0 and 1"),
+        "match.landmark.verify.corroborate_offsets": between(0, 20, "steps"),
     }
     cross_checks = (
         ("fingerprint.landmark.hop_length",
