@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # schema 2 -> 3: the outcome's provenance (uploads.outcome_by, outcome_at); 3 -> 4: upload_works; 4 -> 5: the
 # decision as typed rows (uploads' typed columns, upload_works' full row, upload_segments), filled from the
 # JSON document ``uploads.result`` that schema 4 stored, which is kept (the audit chain's digests cover it);
-# 5 -> 6: the HTTP service's tables (api_keys, jobs), new and empty
-MIGRATABLE_FROM = (2, 3, 4, 5)
-POSTGRES_MIGRATABLE_FROM = (4, 5)  # (PostgreSQL catalogs started at schema 4)
+# 5 -> 6: the HTTP service's tables (api_keys, jobs), new and empty; 6 -> 7: fingerprints.encoding (rows
+# written since are compact, ``storage.blobs``; earlier rows stay as they are, 'raw', and are read as such:
+# rewriting them would change the digests the audit chain holds)
+MIGRATABLE_FROM = (2, 3, 4, 5, 6)
+POSTGRES_MIGRATABLE_FROM = (4, 5, 6)  # (PostgreSQL catalogs started at schema 4)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     starts BLOB NOT NULL,
     ends BLOB NOT NULL,
     variants BLOB NOT NULL,
+    encoding TEXT NOT NULL DEFAULT 'raw',
     PRIMARY KEY (ref_id, signal)
 );
 CREATE TABLE IF NOT EXISTS uploads (
@@ -296,6 +299,8 @@ ADDED_COLUMNS = (
     ("upload_works", "band", "TEXT"), ("upload_works", "score", "REAL NOT NULL DEFAULT 0"),
     ("upload_works", "signals", "TEXT NOT NULL DEFAULT '[]'"), ("upload_works", "background", "TEXT NOT NULL DEFAULT ''"),
     ("upload_works", "modality_seconds", "TEXT NOT NULL DEFAULT '{}'"),
+    # schema 7: how a fingerprint row's blobs are encoded (storage.blobs); rows from before are raw
+    ("fingerprints", "encoding", "TEXT NOT NULL DEFAULT 'raw'"),
 )
 
 # The typed record of a decision (schema 5), in the order rows are read, written and hashed. JSON columns:

@@ -20,6 +20,7 @@ import numpy as np
 
 from fingerprint import Fingerprint
 
+from . import blobs
 from .backend import Backend
 from .records import (CatalogError, NewReference, Reference, StoredUpload, UploadRecord, UploadSegment, UploadWork,
                       Work)
@@ -61,12 +62,9 @@ class SQLReferences:
     # -- fingerprints -----------------------------------------------------
     def _insert_fingerprint(self, ref_id: int, fp: Fingerprint) -> None:
         self.b.execute(
-            "INSERT INTO fingerprints VALUES (?,?,?,?,?,?,?,?)",
-            (ref_id, fp.signal, fp.codes.shape[1], len(fp),
-             np.ascontiguousarray(fp.codes, np.uint8).tobytes(),
-             np.asarray(fp.starts, np.float64).tobytes(),
-             np.asarray(fp.ends, np.float64).tobytes(),
-             np.asarray(fp.variants, np.uint8).tobytes()),
+            "INSERT INTO fingerprints (ref_id, signal, code_bytes, n, codes, starts, ends, variants, encoding) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (ref_id, fp.signal, fp.codes.shape[1], len(fp), *blobs.encode(fp, blobs.ZLIB_DELTA), blobs.ZLIB_DELTA),
         )
 
     def replace_fingerprints(self, fingerprints: dict[int, tuple[Fingerprint, ...]], meta: dict[str, str]) -> int:
@@ -90,14 +88,13 @@ class SQLReferences:
             sql += f" AND ref_id IN ({','.join('?' * len(ref_ids))})"
             args += [int(r) for r in ref_ids]
         for row in self.b.execute(sql + " ORDER BY ref_id", args).fetchall():
-            n, width = row["n"], row["code_bytes"]
-            yield row["ref_id"], Fingerprint(
-                signal,
-                np.frombuffer(bytes(row["codes"]), np.uint8).reshape(n, width),
-                np.frombuffer(bytes(row["starts"]), np.float64),
-                np.frombuffer(bytes(row["ends"]), np.float64),
-                np.frombuffer(bytes(row["variants"]), np.uint8),
-            )
+            try:
+                fp = blobs.decode(signal, row["n"], row["code_bytes"], row["encoding"], row["codes"],
+                                  row["starts"], row["ends"], row["variants"])
+            except blobs.BlobError as exc:
+                raise CatalogError(f"reference {row['ref_id']}: {exc}; `prescreen index rebuild --refingerprint` "
+                                   "recomputes it from the reference file") from exc
+            yield row["ref_id"], fp
 
     # -- works ------------------------------------------------------------
     def get_work(self, work_id: str) -> Work | None:
