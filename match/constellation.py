@@ -83,6 +83,10 @@ class ConstellationParams:
         similarity below this (music under other sound) are kept only where the
         work's peaks along their line pass the test above (``corroborated``);
         0: none is checked.
+    corroborate_max_altered: only segments at most this share of whose instants
+        came from altered readings (pitch, tempo) are checked: the work's own peaks
+        move with a pitch shift, so a shifted copy under other sound has none along
+        the line to show, and is kept as found.
     corroborate_offsets: offsets tried either side of such a segment's line, in
         steps of the scanned width (2 ``scan_frames`` + 1 frames): a chroma
         line is timed to its 8-a-second frames, not to a peak's 23 ms.
@@ -105,6 +109,7 @@ class ConstellationParams:
     min_seconds: float = 3.0
     ambiguous_overlap_seconds: float = 1.0
     corroborate_below: float = 0.68
+    corroborate_max_altered: float = 0.5
     corroborate_offsets: int = 2
 
 

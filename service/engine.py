@@ -1119,7 +1119,7 @@ class Prescreen:
         map is never built whole."""
         verify, fp = self.config.match.verify, self.config.fingerprint
         weak = [s for s in segments if s.modality == signal.modality and not REGISTRY.is_exact(s.signal)
-                and s.similarity < verify.corroborate_below]
+                and s.similarity < verify.corroborate_below and s.altered_share <= verify.corroborate_max_altered]
         if not weak or len(codes) == 0:
             return segments
         dropped = set()

@@ -65,6 +65,7 @@ class LandmarkSignal(Signal):
         "match.landmark.verify.min_seconds": SECONDS,
         "match.landmark.verify.ambiguous_overlap_seconds": SECONDS,
         "match.landmark.verify.corroborate_below": ((lambda v: 0 <= v <= 1), "must be between 0 and 1"),
+        "match.landmark.verify.corroborate_max_altered": ((lambda v: 0 <= v <= 1), "must be between 0 and 1"),
         "match.landmark.verify.corroborate_offsets": between(0, 20, "steps"),
     }
     cross_checks = (
