@@ -96,8 +96,9 @@ class VideoParams:
         a zoomed tilt (frames are squashed to squares, so a rotation there is
         a rotation of a picture of this aspect); a tilt with black corners has
         its angle and aspect measured from the corners instead.
-    query_probe_seconds: the renditions that undo an uncommon edit (small
-        rotations, zoomed tilts, a tilt with black corners) are searched in two
+    query_probe_seconds: the renditions made 2-4 times a second that undo one
+        edit (the mirror, small rotations, zoomed tilts, a tilt with black
+        corners) are searched in two
         stages (``probe_rows``): one code of each every this many seconds
         first, the rest only where that probe hit one reference at
         ``query_probe_min_hits`` codes closer than the plain rendition there;
@@ -894,14 +895,15 @@ def _sparse(times: np.ndarray, seconds: float) -> np.ndarray:
 
 def probe_rows(fp: Fingerprint, params: VideoParams) -> np.ndarray:
     """(n,) bool: the query codes searched first (``index.staged_search``): every code of the
-    plain, mirrored, upside-down, quarter-turned, negative and region renditions, and the first
-    code in each ``query_probe_seconds`` of every other rendition (small rotations, zoomed tilts,
-    the measured corner tilt: made at 2-4 a second, each undoing one edit only a few uploads
+    plain, upside-down, quarter-turned, negative and region renditions (the flips are made once
+    a second already; a region's frames are the work alone), and the first code in each
+    ``query_probe_seconds`` of every other rendition (the mirror, small rotations, zoomed tilts,
+    the measured corner tilt: made 2-4 times a second, each undoing one edit only some uploads
     have). A copy under such an edit stays within ~12 bits of the work at nearly every frame,
     so its probe hits wherever the full rendition would; an upload without it costs a
     fraction of the search (and of the aligning of chance hits)."""
     v = np.asarray(fp.variants, np.int64)
-    staged = (v >= QUERY_ROTATION) & (v < QUERY_REGION)
+    staged = ((v >= QUERY_ROTATION) & (v < QUERY_REGION)) | (v == QUERY_MIRRORED)
     if params.query_probe_seconds <= 0 or not staged.any():
         return np.ones(len(v), bool)
     slot = np.floor(np.asarray(fp.starts, np.float64) / params.query_probe_seconds + 1e-9).astype(np.int64)
