@@ -583,6 +583,17 @@ class ClipStatistics:
     col_motion: np.ndarray
 
 
+def _median_u8(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` of a 2-D uint8 array, the same float64s: a stable sort of
+    uint8 is a radix sort, ~40 % cheaper than the partition ``np.median`` runs on short rows."""
+    m = values.shape[1]
+    ordered = np.sort(values, axis=1, kind="stable")
+    k = m // 2
+    if m % 2:
+        return ordered[:, k].astype(np.float64)
+    return (ordered[:, k - 1].astype(np.float64) + ordered[:, k]) / 2
+
+
 def clip_statistics(frames: np.ndarray) -> ClipStatistics | None:
     """``ClipStatistics`` of (n, h, w) uint8 frames, or None for fewer than 8 frames."""
     n, h, w = frames.shape
@@ -596,8 +607,8 @@ def clip_statistics(frames: np.ndarray) -> ClipStatistics | None:
     dy = cv2.absdiff(f[1:].reshape(-1, m), f[:-1].reshape(-1, m))
     dt = cv2.absdiff(f[:, :, 1:].reshape(-1, m - 1), f[:, :, :-1].reshape(-1, m - 1)).reshape(h, w, m - 1)
     return ClipStatistics(
-        vertical_edges=np.median(dx, axis=1).astype(np.float32).reshape(h, w - 1).mean(axis=0),
-        horizontal_edges=np.median(dy, axis=1).astype(np.float32).reshape(h - 1, w).mean(axis=1),
+        vertical_edges=_median_u8(dx).astype(np.float32).reshape(h, w - 1).mean(axis=0),
+        horizontal_edges=_median_u8(dy).astype(np.float32).reshape(h - 1, w).mean(axis=1),
         row_detail=np.median(dx.reshape(h, w - 1, m).mean(axis=1, dtype=np.float32), axis=1),
         row_motion=np.median(dt.mean(axis=1, dtype=np.float32), axis=1),
         col_motion=np.median(dt.mean(axis=0, dtype=np.float32), axis=1),

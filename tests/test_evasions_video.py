@@ -300,3 +300,13 @@ def test_probe_rows_stage_only_the_frequent_uncommon_renditions():
     for variant in (QUERY_MIRRORED, QUERY_ROTATION, QUERY_ROTATION + 1, QUERY_TILT, QUERY_CORNER_TILT + 50):
         assert np.array_equal(starts[first & (v == variant)], [0.0, 1.0, 2.0, 3.0])
     assert probe_rows(fp, VideoParams(query_probe_seconds=0.0)).all()
+
+
+def test_median_u8_is_numpys_median():
+    """``clip_statistics``'s medians over time (a radix sort) give ``np.median``'s float64s."""
+    from fingerprint.video import _median_u8
+    rng = np.random.default_rng(3)
+    for m in (8, 9, 48, 49):
+        a = rng.integers(0, 256, (500, m), dtype=np.uint8)
+        got = _median_u8(a)
+        assert got.dtype == np.float64 and np.array_equal(got, np.median(a, axis=1))
