@@ -119,7 +119,7 @@ class AudioParams:
     query_speed_step: float = 0.3
     query_pitch_tempos: tuple[float, ...] = (0.9, 0.95, 1.05, 1.1)
     query_altered_stride: int = 2
-    query_probe_stride: int = 4
+    query_probe_stride: int = 8
     query_probe_min_hits: int = 2
 
     @property
@@ -382,7 +382,7 @@ def probe_rows(fp: Fingerprint, params: AudioParams) -> np.ndarray:
     quarter of their bits apart or less), which hits at nearly every code, so a
     sparse probe finds any copy it could find and the rest of the variant is
     searched only when it does (``index.staged_search``); an upload that is no
-    altered copy costs a quarter of the search. A match through the plain
+    altered copy costs an eighth of the search (the default stride). A match through the plain
     reading (music under a voice) may hit at few codes: those are all searched.
     """
     v = np.asarray(fp.variants, np.int64)

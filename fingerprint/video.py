@@ -96,6 +96,14 @@ class VideoParams:
         a zoomed tilt (frames are squashed to squares, so a rotation there is
         a rotation of a picture of this aspect); a tilt with black corners has
         its angle and aspect measured from the corners instead.
+    query_probe_seconds: the renditions made 2-4 times a second that undo one
+        edit (the mirror, small rotations, zoomed tilts, a tilt with black
+        corners) are searched in two
+        stages (``probe_rows``): one code of each every this many seconds
+        first, the rest only where that probe hit one reference at
+        ``query_probe_min_hits`` codes closer than the plain rendition there;
+        0 searches every rendition in full.
+    query_probe_min_hits: see ``query_probe_seconds``.
     query_insets: look for a picture-in-picture inset (``inset_box``) in
         uploads and hash it (plain and mirrored) as well.
     query_regions: look for the other regions that may hold the work alone:
@@ -135,6 +143,8 @@ class VideoParams:
     query_tilt_seconds: float = 0.5
     query_tilt_crop: float = 0.5
     query_aspect: float = 16 / 9
+    query_probe_seconds: float = 1.0
+    query_probe_min_hits: int = 2
     query_insets: bool = True
     query_regions: bool = True
     inset_edge_ratio: float = 4.0
@@ -573,6 +583,17 @@ class ClipStatistics:
     col_motion: np.ndarray
 
 
+def _median_u8(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` of a 2-D uint8 array, the same float64s: a stable sort of
+    uint8 is a radix sort, ~40 % cheaper than the partition ``np.median`` runs on short rows."""
+    m = values.shape[1]
+    ordered = np.sort(values, axis=1, kind="stable")
+    k = m // 2
+    if m % 2:
+        return ordered[:, k].astype(np.float64)
+    return (ordered[:, k - 1].astype(np.float64) + ordered[:, k]) / 2
+
+
 def clip_statistics(frames: np.ndarray) -> ClipStatistics | None:
     """``ClipStatistics`` of (n, h, w) uint8 frames, or None for fewer than 8 frames."""
     n, h, w = frames.shape
@@ -586,8 +607,8 @@ def clip_statistics(frames: np.ndarray) -> ClipStatistics | None:
     dy = cv2.absdiff(f[1:].reshape(-1, m), f[:-1].reshape(-1, m))
     dt = cv2.absdiff(f[:, :, 1:].reshape(-1, m - 1), f[:, :, :-1].reshape(-1, m - 1)).reshape(h, w, m - 1)
     return ClipStatistics(
-        vertical_edges=np.median(dx, axis=1).astype(np.float32).reshape(h, w - 1).mean(axis=0),
-        horizontal_edges=np.median(dy, axis=1).astype(np.float32).reshape(h - 1, w).mean(axis=1),
+        vertical_edges=_median_u8(dx).astype(np.float32).reshape(h, w - 1).mean(axis=0),
+        horizontal_edges=_median_u8(dy).astype(np.float32).reshape(h - 1, w).mean(axis=1),
         row_detail=np.median(dx.reshape(h, w - 1, m).mean(axis=1, dtype=np.float32), axis=1),
         row_motion=np.median(dt.mean(axis=1, dtype=np.float32), axis=1),
         col_motion=np.median(dt.mean(axis=0, dtype=np.float32), axis=1),
@@ -881,6 +902,28 @@ def _sparse(times: np.ndarray, seconds: float) -> np.ndarray:
     """Indices of the first frame in each ``seconds``-long stretch of ``times``."""
     slot = np.floor(times / seconds + 1e-9)
     return np.flatnonzero(np.concatenate([[True], slot[1:] != slot[:-1]])) if len(times) else np.zeros(0, np.int64)
+
+
+def probe_rows(fp: Fingerprint, params: VideoParams) -> np.ndarray:
+    """(n,) bool: the query codes searched first (``index.staged_search``): every code of the
+    plain, upside-down, quarter-turned, negative and region renditions (the flips are made once
+    a second already; a region's frames are the work alone), and the first code in each
+    ``query_probe_seconds`` of every other rendition (the mirror, small rotations, zoomed tilts,
+    the measured corner tilt: made 2-4 times a second, each undoing one edit only some uploads
+    have). A copy under such an edit stays within ~12 bits of the work at nearly every frame,
+    so its probe hits wherever the full rendition would; an upload without it costs a
+    fraction of the search (and of the aligning of chance hits)."""
+    v = np.asarray(fp.variants, np.int64)
+    staged = ((v >= QUERY_ROTATION) & (v < QUERY_REGION)) | (v == QUERY_MIRRORED)
+    if params.query_probe_seconds <= 0 or not staged.any():
+        return np.ones(len(v), bool)
+    slot = np.floor(np.asarray(fp.starts, np.float64) / params.query_probe_seconds + 1e-9).astype(np.int64)
+    rows = np.flatnonzero(staged)
+    key = v[rows] * (int(slot[rows].max()) - int(slot[rows].min()) + 1) + (slot[rows] - int(slot[rows].min()))
+    _, first = np.unique(key, return_index=True)  # (the first row of each (rendition, slot))
+    out = ~staged
+    out[rows[first]] = True
+    return out
 
 
 def query_video_fingerprint(frames: np.ndarray, times: np.ndarray, period: float, params: VideoParams,

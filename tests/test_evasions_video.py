@@ -280,3 +280,33 @@ def test_a_plain_copy_says_plain_and_audio_segments_name_no_rendition(corpus, en
     segs = [s for m in r.matches for s in m.segments]
     assert segs and all("plain" in s.rendition.split("+") for s in segs if "video" in s.signal)
     assert all("rendition" not in s.as_dict() or s.as_dict()["rendition"] for s in segs)
+
+
+def test_probe_rows_stage_only_the_frequent_uncommon_renditions():
+    """Plain, flips and regions are searched in full; the mirror, small rotations and tilts
+    one code a second first (``probe_rows``); 0 s turns the probe off."""
+    from fingerprint.types import Fingerprint
+    from fingerprint.video import (QUERY_CORNER_TILT, QUERY_FLIPPED, QUERY_MIRRORED, QUERY_PLAIN, QUERY_REGION,
+                                   QUERY_ROTATION, QUERY_TILT, probe_rows)
+    t = np.arange(0, 4, 0.25)
+    variants = [QUERY_PLAIN, QUERY_MIRRORED, QUERY_FLIPPED, QUERY_ROTATION, QUERY_ROTATION + 1, QUERY_TILT,
+                QUERY_CORNER_TILT + 50, QUERY_REGION]
+    v = np.repeat(np.array(variants, np.uint8), len(t))
+    starts = np.tile(t, len(variants))
+    fp = Fingerprint("video", np.zeros((len(v), 32), np.uint8), starts, starts + 0.25, v)
+    first = probe_rows(fp, VideoParams(query_probe_seconds=1.0))
+    for variant in (QUERY_PLAIN, QUERY_FLIPPED, QUERY_REGION):
+        assert first[v == variant].all()
+    for variant in (QUERY_MIRRORED, QUERY_ROTATION, QUERY_ROTATION + 1, QUERY_TILT, QUERY_CORNER_TILT + 50):
+        assert np.array_equal(starts[first & (v == variant)], [0.0, 1.0, 2.0, 3.0])
+    assert probe_rows(fp, VideoParams(query_probe_seconds=0.0)).all()
+
+
+def test_median_u8_is_numpys_median():
+    """``clip_statistics``'s medians over time (a radix sort) give ``np.median``'s float64s."""
+    from fingerprint.video import _median_u8
+    rng = np.random.default_rng(3)
+    for m in (8, 9, 48, 49):
+        a = rng.integers(0, 256, (500, m), dtype=np.uint8)
+        got = _median_u8(a)
+        assert got.dtype == np.float64 and np.array_equal(got, np.median(a, axis=1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..checks import between, each
 from ..types import VIDEO
-from ..video import VideoParams, query_video_fingerprint, reference_video_fingerprint, rendition_name
+from ..video import VideoParams, probe_rows, query_video_fingerprint, reference_video_fingerprint, rendition_name
 from .base import REFERENCE, VIDEO_MODALITY, Signal
 
 
@@ -34,6 +34,8 @@ class VideoSignal(Signal):
         "fingerprint.video.query_tilt_seconds": between(0, 3600, "seconds", lo_open=True),
         "fingerprint.video.query_tilt_crop": between(0, 1, lo_open=True),
         "fingerprint.video.query_aspect": between(0.25, 4, "width / height"),
+        "fingerprint.video.query_probe_seconds": between(0, 3600, "seconds (0: every rendition in full)"),
+        "fingerprint.video.query_probe_min_hits": between(1, 1e6, "hits"),
         "fingerprint.video.split_dominance": between(1, 1000),
         "fingerprint.video.band_min_share": between(0, 1, lo_open=True),
         "fingerprint.video.band_max_share": between(0, 1, lo_open=True),
@@ -75,6 +77,11 @@ class VideoSignal(Signal):
 
     def fingerprint(self, media, role, period, params, shared):
         return self.frames_fingerprint(media.frames, media.frame_times, period, role, params, shared)
+
+    def search_plan(self, codes, params):
+        video = self.settings(params)
+        first = probe_rows(codes, video)
+        return None if first.all() else (first, video.query_probe_min_hits)
 
     def rendition_namer(self, params):
         video = self.settings(params)
