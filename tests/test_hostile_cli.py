@@ -207,9 +207,11 @@ def test_a_failure_inside_registration_is_that_files_failure_and_nothing_is_writ
 
 # -- crash-safe manifest batches ---------------------------------------------------------------------
 
-def _start_batch(home: Path, manifest: Path, out: Path) -> subprocess.Popen:
+def _start_batch(home: Path, manifest: Path, out: Path, jobs: int = 1) -> subprocess.Popen:
+    """A batch in a process of its own; ``jobs`` 1 (screened in that process: what it is killed on is the
+    file it was screening; tests/test_jobs.py kills batches screened in workers)."""
     return subprocess.Popen([sys.executable, "-m", "cli", "screen", "--manifest", str(manifest), "--json", str(out),
-                             "-q", "--home", str(home)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "-q", "--jobs", str(jobs), "--home", str(home)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
