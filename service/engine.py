@@ -842,7 +842,7 @@ class Prescreen:
         items = list(items)
         n = self.jobs_for(jobs, len(items))
         pool = Inline(self) if n == 1 else Workers(self, n, self.home, self.config, self._catalog_arg)
-        ahead = 2 * n if n > 1 else 0
+        ahead = 2 * n if n > 1 else 1  # files claimed and not yet recorded, at most
         pending: deque[_Started] = deque()
         try:
             deferred = []
@@ -853,7 +853,7 @@ class Prescreen:
                     continue
                 pending.append(started)
                 pool.poll()
-                while pending and (len(pending) > ahead or pending[0].ready):
+                while pending and (len(pending) >= ahead or pending[0].ready):
                     yield self._finish_claimed(pending.popleft(), pool)
             while pending:
                 yield self._finish_claimed(pending.popleft(), pool)
@@ -915,6 +915,7 @@ class Prescreen:
         ctx = ctx or UploadContext()
         where = stored_path(path)
         busy_since = None
+        dead_before = None  # the claim of an earlier screening of this file that died
         while True:
             holder = pool.holder()
             claim_id, held = self.catalog.claim(ctx.upload_id, where, holder)
@@ -927,10 +928,13 @@ class Prescreen:
                         claim_id = held["claim_id"]
                         break
                     continue
-                result = self._record_unfinished(given, path, ctx, [held])
-                if result is not None:
-                    return _Started.finished(result)
-                continue  # another process recorded it first: look again
+                # an earlier screening of this file died: recorded as its error (when its turn comes to be
+                # recorded, so the batch's records keep its order) under the claim taken over here
+                if self.catalog.take_over_claim(held["claim_id"], held["token"], holder):
+                    claim_id = held["claim_id"]
+                    dead_before = held
+                    break
+                continue  # another process took it first: look again
             if seen_pk is None:
                 seen_pk = self.catalog.last_upload_pk()
             if not wait:
@@ -948,6 +952,9 @@ class Prescreen:
         ACTIVE_CLAIMS.add(claim_id)
         started = _Started(given, path, ctx, claim)
         try:
+            if dead_before is not None:
+                started.unfinished = dead_before
+                return started
             if seen_pk is not None:  # the other process finished it meanwhile: its result, not a second screening
                 before = self.catalog.latest_upload(ctx.upload_id)
                 if before and before.record.upload_pk > seen_pk:
@@ -957,13 +964,10 @@ class Prescreen:
                 dead = [c for c in self.catalog.claims_on_path(where)
                         if c["claim_id"] != claim_id and self._claim_is_dead(c)]
                 unfinished = [c for c in dead if not delegated(c)]
-                if unfinished and not (rescreen or retry_unfinished):
-                    result = self._record_unfinished(given, path, ctx, unfinished, own=claim)
-                    if result is not None:
-                        ACTIVE_CLAIMS.discard(claim_id)
-                        return _Started.finished(result)
-                for c in dead:
-                    self.catalog.drop_claim(c["claim_id"], c["token"])
+                dropped = [c for c in dead if self.catalog.drop_claim(c["claim_id"], c["token"])]
+                if unfinished and not (rescreen or retry_unfinished) and any(c in dropped for c in unfinished):
+                    started.unfinished = unfinished[0]  # (else another process took them first: it records that)
+                    return started
             self._begin_file(started, rescreen, retry_unfinished, pool)
             return started
         except BaseException:
@@ -974,26 +978,15 @@ class Prescreen:
         """Whether a screening claim's process is gone (see ``screen_one``)."""
         return claim_is_dead(claim, self.config.service.foreign_claim_hours * 3600)
 
-    def _record_unfinished(self, given: str, path: Path, ctx: UploadContext, dead: list[dict],
-                           own: tuple[int, str] | None = None) -> ScreenResult | None:
-        """Record that an earlier screening of this file died (its claims ``dead``) as the file's error,
-        and release those claims (and ``own``) in the same transaction. None if another process
-        released them first (it recorded the error)."""
-        c = dead[0]
-        result = ScreenResult(
+    @staticmethod
+    def _unfinished_result(given: str, ctx: UploadContext, c: dict) -> ScreenResult:
+        """The error of a file an earlier screening of which died (its claim ``c``)."""
+        return ScreenResult(
             upload=given, status="error", error_code="unfinished", sha256=c["sha256"], upload_id=ctx.upload_id,
             uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
             error=("the previous attempt to screen this file did not finish: the process was killed or crashed "
                    f"(out of memory?) — {describe_holder(c)}; it is not screened again unless asked "
                    "(`prescreen screen --retry-unfinished`)"))
-        with self.catalog.transaction():
-            if not any([self.catalog.drop_claim(d["claim_id"], d["token"]) for d in dead]):
-                return None
-            if own:
-                self.catalog.drop_claim(*own)
-            self._write_record(result, path, ctx)
-        self.log_failure(f"unfinished screening of {given} found: {describe_holder(c)}")
-        return result
 
     def _begin_file(self, s: "_Started", rescreen: bool, retry_unfinished: bool, pool) -> None:
         """The first part of screening a claimed file, here: its checks, its digest, a stored result
@@ -1055,6 +1048,14 @@ class Prescreen:
 
     def _finish_file(self, s: "_Started") -> ScreenResult:
         given, path, ctx, claim, result = s.given, s.path, s.ctx, s.claim, s.result
+        if s.unfinished is not None:
+            result = self._unfinished_result(given, ctx, s.unfinished)
+            with self.catalog.transaction():  # the error and the claim's end, as any screening's
+                self._write_record(result, path, ctx)
+                self.catalog.drop_claim(*claim)
+            s.recorded = True
+            self.log_failure(f"unfinished screening of {given} found: {describe_holder(s.unfinished)}")
+            return result
         try:
             if s.failure is None and s.task is not None:
                 kind, value = s.task.outcome
@@ -1312,6 +1313,7 @@ class _Started:
         self.result: ScreenResult | None = None
         self.final: ScreenResult | None = None
         self.failure: tuple[str, str] | None = None
+        self.unfinished: dict | None = None  # the claim of an earlier screening of it that died
         self.task = None
         self.t0 = time.perf_counter()
         self.recorded = False

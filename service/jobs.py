@@ -109,6 +109,9 @@ class Workers:
 
     def submit(self, given: str, path: Path, digest) -> Task:
         task = Task((given, path, digest))
+        if not self._started:  # all at once, at the first file to search (a batch that only resumes starts
+            # none): each imports prescreen and loads the index, seconds, while the next digests are read here
+            self._idle = [self._spawn() for _ in range(self.jobs)]
         self._queue.append(task)
         self._dispatch()
         return task
@@ -124,7 +127,7 @@ class Workers:
 
     def _dispatch(self) -> None:
         while self._queue and (self._idle or len(self._busy) < self.jobs):
-            proc, conn = self._idle.pop() if self._idle else self._spawn()
+            proc, conn = self._idle.pop(0) if self._idle else self._spawn()
             task = self._queue.popleft()
             try:
                 conn.send((self.engine.indexes.generation, *task.args))
@@ -215,6 +218,7 @@ def worker_main(conn, home: str, config, catalog: str | None, threads: int) -> N
     engine, failure = None, None
     try:
         engine = Prescreen(home, config, catalog=catalog)
+        engine._ensure_index()
     except Exception as exc:  # noqa: BLE001 - reported with each task: the batch stops as it would in one process
         failure = exc
     try:

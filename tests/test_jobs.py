@@ -209,3 +209,18 @@ def test_jobs_come_from_the_config_with_a_range_check(tmp_path):
             load_config(path)
     result = runner.invoke(app, ["screen", "x.mp4", "--jobs", "-1", "--home", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_a_batch_stopped_early_releases_its_claims_and_its_workers(base, batch, tmp_path):
+    """The caller stops after the first result (as Ctrl-C does): what was recorded stays, the files
+    claimed ahead of it are released (the next run screens them normally), no worker is left."""
+    home = copy_home(base, tmp_path / "home")
+    with App.open(home) as app_:
+        results = app_.screen(app_.upload_items([str(batch)]), jobs=2)
+        first = next(results)
+        assert raw_rows(home, "SELECT COUNT(*) FROM screen_claims")[0][0] >= 1  # (claimed ahead)
+        results.close()
+    assert first.status == "ok"
+    assert raw_rows(home, "SELECT COUNT(*) FROM uploads") == [(1,)]
+    assert raw_rows(home, "SELECT COUNT(*) FROM screen_claims") == [(0,)]
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("prescreen-worker")]
