@@ -625,6 +625,11 @@ def screen(
         "--retry-unfinished", help="Screen again only the files whose earlier screening did not finish (the "
         "process was killed or crashed, say out of memory): otherwise they are reported as that error, not "
         "tried again, so one such file cannot stop a batch for ever.")] = False,
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", "-j", metavar="N", min=0, max=256,
+        help="Worker processes that decode, fingerprint and search the files (default: [service] jobs in the "
+        "config, 0 = one per core). This process records every decision in the batch's order: the records are "
+        "the same for any N; 1 screens in this process alone.")] = None,
     verbose: VerboseFlag = False,
 ) -> None:
     """Screen uploads against the registered works and print each decision.
@@ -639,7 +644,7 @@ def screen(
         results: list[ScreenResult] = []
         try:
             with _progress([given for given, _, _ in items], "screening", quiet=quiet or to_stdout) as advance:
-                for r in app_.screen(items, rescreen=rescreen, retry_unfinished=retry_unfinished):
+                for r in app_.screen(items, rescreen=rescreen, retry_unfinished=retry_unfinished, jobs=jobs):
                     given = r.upload
                     results.append(r)
                     if sink:

@@ -627,20 +627,25 @@ class App:
         return items
 
     def screen(self, items: Iterable[tuple[str, Path | None, UploadContext | None]], *, rescreen: bool = False,
-               retry_unfinished: bool = False) -> Iterator[ScreenResult]:
+               retry_unfinished: bool = False, jobs: int | None = None) -> Iterator[ScreenResult]:
         """Screen uploads: (name given, file or None for the name, upload context or None) per item; one
         result per item, in order (an upload id another process is screening comes last). A file that cannot be screened is that
         file's result (status error), recorded, and the batch goes on; a failure of the catalog
-        itself ends the batch (Unavailable) with what was done recorded."""
+        itself ends the batch (Unavailable) with what was done recorded. jobs: worker processes that
+        decode, fingerprint and search (None: ``[service] jobs``, 0 there: one per core; 1: this
+        process alone); the records are the same for any number."""
         items = ((given, Path(given) if path is None else path, ctx) for given, path, ctx in items)
-        results = self.engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished)
-        while True:
-            with self._use():
-                try:
-                    result = next(results)
-                except StopIteration:
-                    return
-            yield result
+        results = self.engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished, jobs=jobs)
+        try:
+            while True:
+                with self._use():
+                    try:
+                        result = next(results)
+                    except StopIteration:
+                        return
+                yield result
+        finally:
+            results.close()  # (a caller that stops early: the files claimed and not recorded are released)
 
     # -- uploads ----------------------------------------------------------------------------
     def uploads(self, outcome: str | None = None, uploader_id: str | None = None, limit: int = 50) -> list[UploadRow]:

@@ -92,6 +92,9 @@ class ServiceParams:
     foreign_claim_hours: a screening claim of a process on another host older
         than this is abandoned (its liveness cannot be checked from here).
     log_max_bytes, log_backups: rotation of ``<home>/logs/prescreen.log``.
+    jobs: worker processes a batch screening fingerprints and searches in (``prescreen screen --jobs N``
+        overrides it); 0: one per core this process may run on. The decisions are recorded by the
+        screening process alone, in the batch's order: the records are the same for any number.
     """
 
     lock_timeout_seconds: float = 30.0
@@ -99,6 +102,7 @@ class ServiceParams:
     foreign_claim_hours: float = 24.0
     log_max_bytes: int = 1_000_000
     log_backups: int = 3
+    jobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -403,6 +407,7 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "service.foreign_claim_hours": _between(0, 8760, "hours", lo_open=True),
     "service.log_max_bytes": _between(10_000, 1e9, "bytes"),
     "service.log_backups": _between(0, 100),
+    "service.jobs": _between(0, 256, "worker processes (0: one per core)"),
     "audit.key_env": ((lambda v: v == "" or (v.replace("_", "").isalnum() and v.isascii() and not v[0].isdigit())),
                       "must be an environment variable's name (letters, digits, _) or empty for none"),
     "audit.key_file": ((lambda v: v != "" and "\0" not in v), "must be a file name"),

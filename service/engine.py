@@ -13,6 +13,7 @@ detects and rebuilds from the catalog.
 
 from __future__ import annotations
 
+from collections import deque
 from contextlib import contextmanager
 import os
 import tempfile
@@ -40,6 +41,7 @@ from workflow import Workflow, WorkflowError
 from .audit_key import audit_key_source
 
 from .config import Config, ConfigError, load_config
+from .jobs import Inline, Workers, default_jobs, delegated
 from .oplog import log_failure
 from .view import decision_of, result_view, segment_of, stored_from, work_matches
 from .processes import (
@@ -276,6 +278,7 @@ class Prescreen:
         _prepare_folder(self.home)
         self.config = config
         self._clock = clock
+        self._catalog_arg = catalog  # (worker processes open the same catalog)
         self.catalog = Catalog(target, timeout=config.service.lock_timeout_seconds, create=create,
                                connect_timeout=config.catalog.connect_timeout_seconds,
                                dead_peer=config.catalog.dead_peer_seconds)
@@ -820,25 +823,58 @@ class Prescreen:
         yield from self.screen_items(items)
 
     def screen_items(self, items: Iterable[tuple[str, Path, UploadContext | None]],
-                     rescreen: bool = False, retry_unfinished: bool = False) -> Iterator[ScreenResult]:
+                     rescreen: bool = False, retry_unfinished: bool = False,
+                     jobs: int | None = None) -> Iterator[ScreenResult]:
         """Screen (path as given, path, context) items in order, e.g. the rows of a manifest.
 
         Reviews past their deadline are resolved first. rescreen, retry_unfinished: see ``screen_one``.
         An upload id another live process is screening (two runs of one manifest) is
         left to it: it comes last, with that process's stored result once it is recorded
         (so results may come out of order; each says which upload it is).
+
+        jobs: worker processes that decode, fingerprint and search the files (``service.jobs``):
+        None for ``[service] jobs`` (0: one per core), 1 for this process alone. This process
+        claims each file, records every decision, audit record and review item itself, in the
+        batch's order, exactly as with one job; at most 2 x jobs files are claimed and not yet
+        recorded at a time. A file that kills its worker is that file's error (``unfinished``).
         """
         self._ensure_index()
         self.expire_due()
-        deferred = []
-        for given, path, ctx in items:
-            result = self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=False)
-            if isinstance(result, _Busy):
-                deferred.append((given, path, ctx, result.last_upload_pk))
-            else:
-                yield result
-        for given, path, ctx, seen_pk in deferred:
-            yield self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=True, seen_pk=seen_pk)
+        items = list(items)
+        n = self.jobs_for(jobs, len(items))
+        pool = Inline(self) if n == 1 else Workers(self, n, self.home, self.config, self._catalog_arg)
+        ahead = 2 * n if n > 1 else 1  # files claimed and not yet recorded, at most
+        pending: deque[_Started] = deque()
+        try:
+            deferred = []
+            for given, path, ctx in items:
+                started = self._start_claimed(given, path, ctx, rescreen, retry_unfinished, False, None, pool)
+                if isinstance(started, _Busy):
+                    deferred.append((given, path, ctx, started.last_upload_pk))
+                    continue
+                pending.append(started)
+                pool.poll()
+                while pending and (len(pending) >= ahead or pending[0].ready):
+                    yield self._finish_claimed(pending.popleft(), pool)
+            while pending:
+                yield self._finish_claimed(pending.popleft(), pool)
+            for given, path, ctx, seen_pk in deferred:
+                started = self._start_claimed(given, path, ctx, rescreen, retry_unfinished, True, seen_pk, pool)
+                yield self._finish_claimed(started, pool)
+        finally:
+            # interrupted (Ctrl-C, SIGTERM, the caller stopped) or the catalog failed: the files claimed
+            # and not recorded did not kill anything, so their claims must not say so
+            pool.close()
+            for started in pending:
+                started.release(self.catalog)
+
+    def jobs_for(self, jobs: int | None, files: int) -> int:
+        """How many worker processes a batch of ``files`` files uses: ``jobs`` (None: ``[service] jobs``;
+        0: one per core), never more than the files; 1 means none (this process alone)."""
+        jobs = self.config.service.jobs if jobs is None else jobs
+        if jobs < 0:
+            raise ConfigError(f"--jobs: {jobs} must be 0 (one per core) or more")
+        return max(1, min(jobs or default_jobs(), files))
 
     def screen_one(self, given: str, path: Path | None = None, ctx: UploadContext | None = None,
                    rescreen: bool = False, retry_unfinished: bool = False) -> ScreenResult:
@@ -857,110 +893,109 @@ class Prescreen:
         process is gone (kill -9, the OOM killer, a crash inside FFmpeg) is recorded
         as that file's error (``error_code`` unfinished) and, like a stored result, not
         screened again unless ``rescreen`` (everything again) or ``retry_unfinished`` (only
-        such files): a file that kills the process cannot stop a batch for ever. An upload id another live process is screening is never screened
+        such files): a file that kills the process cannot stop a batch for ever. (A claim of
+        a batch screened in worker processes whose screening process died is not the file's
+        doing: a file that kills a worker is recorded at once. Such a claim is taken over and
+        the file screened again.) An upload id another live process is screening is never screened
         twice at once: this waits for its result (``[service] busy_wait_seconds``), else
         reports it busy (not recorded here: the other process records it).
         KeyboardInterrupt and SystemExit still stop the caller; the claim is released.
         """
         path = Path(given) if path is None else path
         self._ensure_index()
-        return self._screen_claimed(given, path, ctx, rescreen, retry_unfinished, wait=True)
+        pool = Inline(self)
+        return self._finish_claimed(self._start_claimed(given, path, ctx, rescreen, retry_unfinished, True, None,
+                                                        pool), pool)
 
-    def _screen_claimed(self, given: str, path: Path, ctx: UploadContext | None, rescreen: bool,
-                        retry_unfinished: bool, wait: bool, seen_pk: int | None = None) -> ScreenResult | _Busy:
-        """Claim the file, screen and record it (see ``screen_one``); _Busy if another live process
-        holds its upload id and ``wait`` is False. seen_pk: the catalog's last upload row when the
-        other process was first seen holding it (a later row of that id is its result)."""
+    def _start_claimed(self, given: str, path: Path, ctx: UploadContext | None, rescreen: bool,
+                       retry_unfinished: bool, wait: bool, seen_pk: int | None, pool) -> "_Started | _Busy":
+        """Claim the file and start screening it (see ``screen_one``): its search step is handed to
+        ``pool``; ``_finish_claimed`` records the result. _Busy if another live process holds its
+        upload id and ``wait`` is False. seen_pk: the catalog's last upload row when the other
+        process was first seen holding it (a later row of that id is its result)."""
         ctx = ctx or UploadContext()
         where = stored_path(path)
         busy_since = None
+        dead_before = None  # the claim of an earlier screening of this file that died
         while True:
-            holder = this_process()
+            holder = pool.holder()
             claim_id, held = self.catalog.claim(ctx.upload_id, where, holder)
             if claim_id is not None:
                 break
             if self._claim_is_dead(held):
-                if rescreen or retry_unfinished or held["path"] != where:  # asked to, or another file now
+                if rescreen or retry_unfinished or held["path"] != where or delegated(held):
+                    # asked to, another file now, or a batch whose screening process died (not the file)
                     if self.catalog.take_over_claim(held["claim_id"], held["token"], holder):
                         claim_id = held["claim_id"]
                         break
                     continue
-                result = self._record_unfinished(given, path, ctx, [held])
-                if result is not None:
-                    return result
-                continue  # another process recorded it first: look again
+                # an earlier screening of this file died: recorded as its error (when its turn comes to be
+                # recorded, so the batch's records keep its order) under the claim taken over here
+                if self.catalog.take_over_claim(held["claim_id"], held["token"], holder):
+                    claim_id = held["claim_id"]
+                    dead_before = held
+                    break
+                continue  # another process took it first: look again
             if seen_pk is None:
                 seen_pk = self.catalog.last_upload_pk()
             if not wait:
                 return _Busy(seen_pk)
             busy_since = busy_since or time.monotonic()
             if time.monotonic() - busy_since > self.config.service.busy_wait_seconds:
-                return ScreenResult(
+                return _Started.finished(ScreenResult(
                     upload=given, status="error", error_code="busy", upload_id=ctx.upload_id,
                     uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
                     error=f"not screened here: another prescreen process ({describe_holder(held)}) is screening "
                           f"upload {ctx.upload_id}, and had not finished after "
-                          f"{self.config.service.busy_wait_seconds:g} s; it records the result")
+                          f"{self.config.service.busy_wait_seconds:g} s; it records the result"))
             time.sleep(0.25)
         claim = (claim_id, holder["token"])
         ACTIVE_CLAIMS.add(claim_id)
+        started = _Started(given, path, ctx, claim)
         try:
+            if dead_before is not None:
+                started.unfinished = dead_before
+                return started
             if seen_pk is not None:  # the other process finished it meanwhile: its result, not a second screening
                 before = self.catalog.latest_upload(ctx.upload_id)
                 if before and before.record.upload_pk > seen_pk:
-                    self.catalog.drop_claim(*claim)
-                    return _stored_result(given, before)
+                    started.release(self.catalog)
+                    return _Started.finished(_stored_result(given, before))
             if ctx.upload_id is None:
                 dead = [c for c in self.catalog.claims_on_path(where)
                         if c["claim_id"] != claim_id and self._claim_is_dead(c)]
-                if dead and not (rescreen or retry_unfinished):
-                    result = self._record_unfinished(given, path, ctx, dead, own=claim)
-                    if result is not None:
-                        return result
-                for c in dead:
-                    self.catalog.drop_claim(c["claim_id"], c["token"])
-            return self._screen_file(given, path, ctx, rescreen, retry_unfinished, claim)
+                unfinished = [c for c in dead if not delegated(c)]
+                dropped = [c for c in dead if self.catalog.drop_claim(c["claim_id"], c["token"])]
+                if unfinished and not (rescreen or retry_unfinished) and any(c in dropped for c in unfinished):
+                    started.unfinished = unfinished[0]  # (else another process took them first: it records that)
+                    return started
+            self._begin_file(started, rescreen, retry_unfinished, pool)
+            return started
         except BaseException:
-            # interrupted (Ctrl-C, SIGTERM) or the catalog failed: the file did not kill the process, so
-            # its claim must not say so (if the catalog cannot even release it, the next run will)
-            try:
-                self.catalog.drop_claim(*claim)
-            except Exception:  # noqa: BLE001 - already failing; the original error is the one to report
-                pass
+            started.release(self.catalog)
             raise
-        finally:
-            ACTIVE_CLAIMS.discard(claim_id)
 
     def _claim_is_dead(self, claim: dict) -> bool:
         """Whether a screening claim's process is gone (see ``screen_one``)."""
         return claim_is_dead(claim, self.config.service.foreign_claim_hours * 3600)
 
-    def _record_unfinished(self, given: str, path: Path, ctx: UploadContext, dead: list[dict],
-                           own: tuple[int, str] | None = None) -> ScreenResult | None:
-        """Record that an earlier screening of this file died (its claims ``dead``) as the file's error,
-        and release those claims (and ``own``) in the same transaction. None if another process
-        released them first (it recorded the error)."""
-        c = dead[0]
-        result = ScreenResult(
+    @staticmethod
+    def _unfinished_result(given: str, ctx: UploadContext, c: dict) -> ScreenResult:
+        """The error of a file an earlier screening of which died (its claim ``c``)."""
+        return ScreenResult(
             upload=given, status="error", error_code="unfinished", sha256=c["sha256"], upload_id=ctx.upload_id,
             uploader_id=ctx.uploader_id, declared_use=ctx.declared_use,
             error=("the previous attempt to screen this file did not finish: the process was killed or crashed "
                    f"(out of memory?) — {describe_holder(c)}; it is not screened again unless asked "
                    "(`prescreen screen --retry-unfinished`)"))
-        with self.catalog.transaction():
-            if not any([self.catalog.drop_claim(d["claim_id"], d["token"]) for d in dead]):
-                return None
-            if own:
-                self.catalog.drop_claim(*own)
-            self._write_record(result, path, ctx)
-        self.log_failure(f"unfinished screening of {given} found: {describe_holder(c)}")
-        return result
 
-    def _screen_file(self, given: str, path: Path, ctx: UploadContext, rescreen: bool, retry_unfinished: bool,
-                     claim: tuple[int, str]) -> ScreenResult:
-        """Screen one claimed file and record the result (releasing the claim in that transaction)."""
-        t0 = time.perf_counter()
-        result = ScreenResult(upload=given, status="ok", uploader_id=ctx.uploader_id, declared_use=ctx.declared_use)
+    def _begin_file(self, s: "_Started", rescreen: bool, retry_unfinished: bool, pool) -> None:
+        """The first part of screening a claimed file, here: its checks, its digest, a stored result
+        to resume from, a byte-identical reference; else its search step goes to ``pool``."""
+        given, path, ctx, claim = s.given, s.path, s.ctx, s.claim
+        s.t0 = time.perf_counter()
+        result = s.result = ScreenResult(upload=given, status="ok", uploader_id=ctx.uploader_id,
+                                         declared_use=ctx.declared_use)
         try:
             if not given or "\0" in str(path):
                 raise MediaError("an empty file name" if not given else "a file name with a NUL character (no file "
@@ -977,39 +1012,86 @@ class Prescreen:
                 before = (self.catalog.latest_upload(ctx.upload_id) if ctx.upload_id
                           else self.catalog.latest_upload_at_path(stored_path(path)))
                 if before and _resumable(before, digest.sha256, bool(ctx.upload_id), retry_unfinished):
-                    self.catalog.drop_claim(*claim)
-                    return _stored_result(given, before)
+                    s.release(self.catalog)
+                    s.final = _stored_result(given, before)
+                    return
             result.sha256 = digest.sha256
             exact = self.catalog.references_by_sha256(digest.sha256)
             if exact:
                 result.duration = exact[0].duration
                 result.matches = _exact_matches(exact, self.catalog.references(), self.workflow.excluded_by_ref(),
                                                 self.config.match.offset_tolerance)
-                result.timings = {"digest": time.perf_counter() - t0}
+                result.timings = {"digest": time.perf_counter() - s.t0}
             else:
-                fps = fingerprint_file(path, QUERY, self.config.fingerprint, digest=digest)
-                result.duration = fps.duration
-                result.timings = dict(fps.timings)
-                result.warnings = list(fps.warnings)
-                result.streams = [s.as_dict() for s in fps.stream_info]
-                t1 = time.perf_counter()
-                streams = fps.streams
-                del fps  # (its ``signals`` hold the same codes: each stream's are freed once it is screened)
-                segments = self._stream_segments(streams, result.timings, result.duration, consume=True)
-                if segments:
-                    result.matches = _work_matches(segments, self.catalog.references(),
-                                                   self.workflow.excluded_by_ref(), result.duration,
-                                                   self.config.match.offset_tolerance)
-                result.timings["match"] = time.perf_counter() - t1 - result.timings.get("search", 0.0)
-            policies = self.workflow.work_policies() if result.matches else {}
-            result.decision = decide(result.matches, self.config.policy, policies, ctx, upload_seconds=result.duration)
+                s.task = pool.submit(given, path, digest)
+        except MediaError as exc:
+            s.failure = ("media", str(exc))
+        except DATABASE_ERRORS:
+            raise  # the catalog, not the file: the batch cannot go on (the caller says why)
+        except Exception as exc:  # noqa: BLE001 - whatever fails while screening one file is that file's error
+            s.failure = ("internal", self._failure_words("screening", given, exc))
+
+    def _finish_claimed(self, s: "_Started", pool) -> ScreenResult:
+        """Wait for a started file's search step, decide and record it (releasing its claim in that
+        transaction): the same records whichever process searched it."""
+        if s.final is not None:
+            return s.final
+        claim_id = s.claim[0]
+        try:
+            if s.task is not None:
+                pool.wait(s.task)
+            return self._finish_file(s)
+        except BaseException:
+            s.release(self.catalog)
+            raise
+        finally:
+            ACTIVE_CLAIMS.discard(claim_id)
+
+    def _finish_file(self, s: "_Started") -> ScreenResult:
+        given, path, ctx, claim, result = s.given, s.path, s.ctx, s.claim, s.result
+        if s.unfinished is not None:
+            result = self._unfinished_result(given, ctx, s.unfinished)
+            with self.catalog.transaction():  # the error and the claim's end, as any screening's
+                self._write_record(result, path, ctx)
+                self.catalog.drop_claim(*claim)
+            s.recorded = True
+            self.log_failure(f"unfinished screening of {given} found: {describe_holder(s.unfinished)}")
+            return result
+        try:
+            if s.failure is None and s.task is not None:
+                kind, value = s.task.outcome
+                if kind == "raise":
+                    raise value
+                if kind == "crashed":
+                    self.log_failure(f"screening {given}: {value}")
+                    s.failure = ("unfinished", value)
+                elif kind != "ok":
+                    s.failure = (kind, value)
+                else:
+                    searched: Searched = value
+                    result.duration = searched.duration
+                    result.timings = dict(searched.timings)
+                    result.warnings = list(searched.warnings)
+                    result.streams = list(searched.streams)
+                    t1 = time.perf_counter()
+                    if searched.segments:
+                        result.matches = _work_matches(searched.segments, self.catalog.references(),
+                                                       self.workflow.excluded_by_ref(), result.duration,
+                                                       self.config.match.offset_tolerance)
+                    result.timings["match"] = result.timings.get("match", 0.0) + time.perf_counter() - t1
+            if s.failure is not None:
+                result = _failed(result, *s.failure)
+            else:
+                policies = self.workflow.work_policies() if result.matches else {}
+                result.decision = decide(result.matches, self.config.policy, policies, ctx,
+                                         upload_seconds=result.duration)
         except MediaError as exc:
             result = _failed(result, "media", str(exc))
         except DATABASE_ERRORS:
             raise  # the catalog, not the file: the batch cannot go on (the caller says why)
         except Exception as exc:  # noqa: BLE001 - whatever fails while screening one file is that file's error
             result = _failed(result, "internal", self._failure_words("screening", given, exc))
-        result.timings["total"] = time.perf_counter() - t0
+        result.timings["total"] = time.perf_counter() - s.t0
         try:
             with self.catalog.transaction():  # the upload, its audit record, its review item and the claim's end
                 self._write_record(result, path, ctx)
@@ -1021,6 +1103,7 @@ class Prescreen:
             with self.catalog.transaction():
                 self._write_record(result, path, ctx)
                 self.catalog.drop_claim(*claim)
+        s.recorded = True
         return result
 
     def _stream_segments(self, streams: dict[str, dict[str, Fingerprint]], timings: dict[str, float],
@@ -1209,6 +1292,79 @@ class _ReferenceCache:
 
 def _works_dicts(decision: Decision) -> list[dict]:
     return [{"work_id": w.work_id, "outcome": w.outcome, "rule": w.rule, "band": w.band} for w in decision.works]
+
+
+@dataclass
+class Searched:
+    """What the search step of one upload found (``search_outcome``): the decoded duration, stage
+    timings, decoding warnings, the streams screened and the segments of every stream."""
+
+    duration: float
+    timings: dict[str, float]
+    warnings: list[str]
+    streams: list[dict]
+    segments: list[Segment]
+
+
+def search_outcome(engine: Prescreen, given: str, path: Path, digest) -> tuple[str, object]:
+    """The expensive part of screening one upload — decode, fingerprint, search the index, align —
+    in whichever process runs it (a worker of ``service.jobs``, or the screening process itself).
+    It reads the catalog and the index and writes nothing. Returns ("ok", Searched), ("media",
+    message) for a file that cannot be screened, ("internal", message) for a failure inside
+    prescreen (its traceback logged), or ("raise", exception) for a failure of the catalog."""
+    try:
+        fps = fingerprint_file(path, QUERY, engine.config.fingerprint, digest=digest)
+        timings = dict(fps.timings)
+        found = Searched(fps.duration, timings, list(fps.warnings), [s.as_dict() for s in fps.stream_info], [])
+        t1 = time.perf_counter()
+        streams = fps.streams
+        del fps  # (its ``signals`` hold the same codes: each stream's are freed once it is screened)
+        found.segments = engine._stream_segments(streams, timings, found.duration, consume=True)
+        timings["match"] = time.perf_counter() - t1 - timings.get("search", 0.0)
+        return "ok", found
+    except MediaError as exc:
+        return "media", str(exc)
+    except DATABASE_ERRORS as exc:
+        return "raise", exc
+    except Exception as exc:  # noqa: BLE001 - whatever fails while screening one file is that file's error
+        return "internal", engine._failure_words("screening", given, exc)
+
+
+class _Started:
+    """A claimed file of a batch between ``_start_claimed`` and ``_finish_claimed``: ``final`` a result
+    already known (nothing to record here), ``failure`` (code, message) found before the search,
+    ``task`` its search step."""
+
+    def __init__(self, given: str, path: Path | None, ctx: UploadContext | None, claim: tuple[int, str] | None):
+        self.given, self.path, self.ctx, self.claim = given, path, ctx, claim
+        self.result: ScreenResult | None = None
+        self.final: ScreenResult | None = None
+        self.failure: tuple[str, str] | None = None
+        self.unfinished: dict | None = None  # the claim of an earlier screening of it that died
+        self.task = None
+        self.t0 = time.perf_counter()
+        self.recorded = False
+
+    @classmethod
+    def finished(cls, result: ScreenResult) -> "_Started":
+        s = cls(result.upload, None, None, None)
+        s.final = result
+        return s
+
+    @property
+    def ready(self) -> bool:
+        return self.final is not None or self.failure is not None or self.task is None or self.task.done
+
+    def release(self, catalog) -> None:
+        """Drop the claim of a file not recorded (interrupted, or nothing to record)."""
+        if self.claim is None or self.recorded:
+            return
+        claim, self.claim = self.claim, None
+        ACTIVE_CLAIMS.discard(claim[0])
+        try:
+            catalog.drop_claim(*claim)
+        except Exception:  # noqa: BLE001 - already failing; the next run releases it
+            pass
 
 
 @dataclass(frozen=True)

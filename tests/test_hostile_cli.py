@@ -137,7 +137,9 @@ def test_any_failure_while_screening_a_file_is_that_files_recorded_error(home, c
 
     monkeypatch.setattr(engine_module, "fingerprint_file", failing)
     bug = bad.copy_file(clips[0], home.parent / "bug.mp4")
-    result = _invoke(["screen", *map(str, clips), str(bug), "--json", "-", "--home", str(home)], internal_errors=True)
+    # (--jobs 1: the failures are patched into this process; the workers' are tests/test_jobs.py's)
+    result = _invoke(["screen", *map(str, clips), str(bug), "--json", "-", "--jobs", "1", "--home", str(home)],
+                     internal_errors=True)
     assert result.exit_code == 1
     lines = {Path(r["upload"]).name: r for r in _json_lines(result.stdout)}
     assert lines["clip3.mp4"]["status"] == "ok" and lines["clip3.mp4"]["decision"] == "allow"
@@ -170,7 +172,7 @@ def test_interrupt_stops_the_batch_keeps_what_was_finished_and_releases_the_file
 
     monkeypatch.setattr(engine_module, "fingerprint_file", interrupted)
     manifest = _manifest(home.parent, clips)
-    result = _invoke(["screen", "--manifest", str(manifest), "--home", str(home)])
+    result = _invoke(["screen", "--manifest", str(manifest), "--jobs", "1", "--home", str(home)])
     assert result.exit_code == 1
     assert "stopped: interrupted: what was finished is recorded" in _words(result.output)
     assert "stopped after 1 of 4 files" in result.output and "clip0.mp4" in result.output  # the partial table
@@ -207,9 +209,11 @@ def test_a_failure_inside_registration_is_that_files_failure_and_nothing_is_writ
 
 # -- crash-safe manifest batches ---------------------------------------------------------------------
 
-def _start_batch(home: Path, manifest: Path, out: Path) -> subprocess.Popen:
+def _start_batch(home: Path, manifest: Path, out: Path, jobs: int = 1) -> subprocess.Popen:
+    """A batch in a process of its own; ``jobs`` 1 (screened in that process: what it is killed on is the
+    file it was screening; tests/test_jobs.py kills batches screened in workers)."""
     return subprocess.Popen([sys.executable, "-m", "cli", "screen", "--manifest", str(manifest), "--json", str(out),
-                             "-q", "--home", str(home)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "-q", "--jobs", str(jobs), "--home", str(home)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

@@ -298,7 +298,7 @@ def test_killed_batch_keeps_every_finished_decision_and_a_rerun_resumes(home, co
     manifest.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "cli", "screen", "--manifest", str(manifest), "--json", str(out),
-                             "--quiet", "--home", str(home)], cwd=REPO, stdout=subprocess.DEVNULL,
+                             "--quiet", "--jobs", "1", "--home", str(home)], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
     while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
