@@ -627,13 +627,15 @@ class App:
         return items
 
     def screen(self, items: Iterable[tuple[str, Path | None, UploadContext | None]], *, rescreen: bool = False,
-               retry_unfinished: bool = False, jobs: int | None = None) -> Iterator[ScreenResult]:
+               retry_unfinished: bool = False, jobs: int | None = 1) -> Iterator[ScreenResult]:
         """Screen uploads: (name given, file or None for the name, upload context or None) per item; one
         result per item, in order (an upload id another process is screening comes last). A file that cannot be screened is that
         file's result (status error), recorded, and the batch goes on; a failure of the catalog
         itself ends the batch (Unavailable) with what was done recorded. jobs: worker processes that
-        decode, fingerprint and search (None: ``[service] jobs``, 0 there: one per core; 1: this
-        process alone); the records are the same for any number."""
+        decode, fingerprint and search (1, the library's default: this process alone; None: ``[service]
+        jobs``, 0 there: one per core, what the CLI uses); the records are the same for any number.
+        Workers are spawned processes, which import the caller's main module again: a script that asks
+        for more than one needs the ``if __name__ == "__main__":`` guard."""
         items = ((given, Path(given) if path is None else path, ctx) for given, path, ctx in items)
         results = self.engine.screen_items(items, rescreen=rescreen, retry_unfinished=retry_unfinished, jobs=jobs)
         try:

@@ -92,5 +92,5 @@ def run_demo(home: Path, media: Path, say: Callable[[str], None] = print,
                 f"({f['duration']:.0f} s, {f.get('video_codes', 0)} video + {f.get('audio_codes', 0)} audio codes, "
                 f"{f.get('landmark_codes', 0)} landmarks)")
         say("screening the upload batch ...")
-        results = list(app.screen(app.upload_items([str(media / "uploads")])))
+        results = list(app.screen(app.upload_items([str(media / "uploads")]), jobs=None))
     return results, expected

@@ -824,7 +824,7 @@ class Prescreen:
 
     def screen_items(self, items: Iterable[tuple[str, Path, UploadContext | None]],
                      rescreen: bool = False, retry_unfinished: bool = False,
-                     jobs: int | None = None) -> Iterator[ScreenResult]:
+                     jobs: int | None = 1) -> Iterator[ScreenResult]:
         """Screen (path as given, path, context) items in order, e.g. the rows of a manifest.
 
         Reviews past their deadline are resolved first. rescreen, retry_unfinished: see ``screen_one``.
@@ -833,7 +833,7 @@ class Prescreen:
         (so results may come out of order; each says which upload it is).
 
         jobs: worker processes that decode, fingerprint and search the files (``service.jobs``):
-        None for ``[service] jobs`` (0: one per core), 1 for this process alone. This process
+        None for ``[service] jobs`` (0: one per core), 1 (the default) for this process alone. This process
         claims each file, records every decision, audit record and review item itself, in the
         batch's order, exactly as with one job; at most 2 x jobs files are claimed and not yet
         recorded at a time. A file that kills its worker is that file's error (``unfinished``).
