@@ -203,9 +203,10 @@ def _weights(distance: np.ndarray, radius: int) -> np.ndarray:
 
 
 #: vote cells (hit x speed x offset bin) one block of ``_best_line`` holds at a time: its
-#: temporaries are about 60 bytes a cell, so a block stays near 60 MB however long the copy (2M cells
-#: were the peak of screening a 10-minute film; 1M: 60 MB less, the same lines)
-VOTE_BLOCK_CELLS = 1_000_000
+#: temporaries are about 60 bytes a cell, so a block stays near 15 MB however long the copy (2M cells
+#: were the peak of screening a 10-minute film; 1M: 60 MB less, the same lines; 250 000: the peak of
+#: a window of the 2-hour copy, ~45 MB less again, the same lines: a vote never straddles blocks)
+VOTE_BLOCK_CELLS = 250_000
 
 
 def _vote_blocks(c: Candidates, n_speeds: int, bin_s: float) -> list[np.ndarray]:
@@ -348,7 +349,23 @@ def _search_line(c: Candidates, fine: np.ndarray, coarse: np.ndarray | None,
     return _best_line(c, near, *args)
 
 
-def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> tuple[float, float]:
+@dataclass(frozen=True)
+class _LineTiming:
+    """The four fields of some hits that ``_refine`` and ``_on_line`` read (32 bytes a hit, where a
+    ``Candidates.subset`` copies every field: ~100): refitting a line over the hits inside its
+    segments, most of a window's hits when it is a whole copy, copies no more than it needs."""
+
+    q_start: np.ndarray
+    r_start: np.ndarray
+    r_end: np.ndarray
+    speed_hint: np.ndarray
+
+    @classmethod
+    def of(cls, c: Candidates, keep: np.ndarray) -> "_LineTiming":
+        return cls(c.q_start[keep], c.r_start[keep], c.r_end[keep], c.speed_hint[keep])
+
+
+def _refine(c: "Candidates | _LineTiming", speed: float, offset: float, params: AlignParams) -> tuple[float, float]:
     """Least-squares speed and median offset over the hits near a voted line.
 
     The vote grid is coarse (a speed step of 0.01 drifts 0.2 s over 20 s), so
@@ -369,7 +386,7 @@ def _refine(c: Candidates, speed: float, offset: float, params: AlignParams) -> 
     return speed, float(np.median(pos - speed * q))
 
 
-def _on_line(c: Candidates, speed: float, offset: float, tol: float,
+def _on_line(c: "Candidates | _LineTiming", speed: float, offset: float, tol: float,
              hint_tol: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Mask of hits within ``tol`` seconds of the line (and compatible with its
     speed) and their reference time on it."""
@@ -486,8 +503,9 @@ def specificity_windows(hits: Candidates, speed: float, offset: float, start: fl
     return line_sum, rival, np.bincount(window, minlength=len(line_sum)).astype(np.float64)
 
 
-#: rival-line cells (hit x offset cell) ``specificity_windows`` holds at a time (about 80 bytes each)
-SPECIFIC_BLOCK_CELLS = 1_000_000
+#: rival-line cells (hit x offset cell) ``specificity_windows`` holds at a time (about 80 bytes each:
+#: ~20 MB; a window's rivals are compared within one block, so the blocks give the same floats)
+SPECIFIC_BLOCK_CELLS = 250_000
 
 
 def _window_blocks(windows: np.ndarray, cells: np.ndarray, max_cells: int) -> list[np.ndarray]:
@@ -786,7 +804,8 @@ def align(c: Candidates, modality: str, code_bits: int, params: AlignParams,
                 within = np.zeros(len(pool), bool)
                 for seg, _ in new:
                     within |= (pool.q_start >= seg.upload_start) & (pool.q_start <= seg.upload_end)
-                speed, offset = _refine(pool.subset(within), speed, offset, params)
+                new = None  # (its hits, a copy of the line's, are rebuilt below: not held while refitting)
+                speed, offset = _refine(_LineTiming.of(pool, within), speed, offset, params)
                 inl, _ = _on_line(pool, speed, offset, params.inlier_seconds, params.hint_tolerance)
                 new = _segments_from_inliers(pool.subset(inl), int(ref_id), speed, offset, modality, code_bits,
                                              params, signal)

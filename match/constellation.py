@@ -115,31 +115,40 @@ class ConstellationParams:
 
 @dataclass(frozen=True)
 class PeakMap:
-    """The upload's peaks as a dilated occupancy grid: ``grid[frame, bin]`` is true
-    where an upload peak lies within the match tolerance. frame_seconds: one frame."""
+    """The upload's peaks as a dilated occupancy grid: ``grid[frame - first_frame, bin]`` is
+    true where an upload peak lies within the match tolerance. frame_seconds: one frame.
+
+    The grid spans the frames of the peaks it is built from (and the tolerance either side),
+    not the media from its start: a window of a long upload (``match.windows``) holds its own
+    stretch only (the last 5 minutes of a 2-hour film: 13 000 frames, not 310 000; at ~260
+    bins a frame that was 80 MB a copy). Frames outside the grid have no peak near them."""
 
     grid: np.ndarray  # (frames, bins) bool
     frame_seconds: float
     n_peaks: int
+    first_frame: int = 0  # the media frame of the grid's row 0
 
     @classmethod
     def build(cls, bins: np.ndarray, frames: np.ndarray, frame_seconds: float,
               params: ConstellationParams) -> "PeakMap":
-        n_frames = int(frames.max()) + 1 if len(frames) else 0
+        first = max(0, int(frames.min()) - params.tolerance_frames) if len(frames) else 0
+        n_frames = int(frames.max()) + 1 - first if len(frames) else 0
         n_bins = int(bins.max()) + 1 if len(bins) else 0
         grid = np.zeros((n_frames + 2 * params.tolerance_frames + 1, n_bins + 2 * params.tolerance_bins + 1),
                         np.uint8)
-        grid[frames, bins] = 1
+        grid[frames - first, bins] = 1
         kernel = np.ones((2 * params.tolerance_frames + 1, 2 * params.tolerance_bins + 1), np.uint8)
-        return cls(cv2.dilate(grid, kernel).astype(bool), frame_seconds, len(bins))
+        cv2.dilate(grid, kernel, dst=grid)  # (in place, and 0/1 bytes read as bool: no copies)
+        return cls(grid.view(bool), frame_seconds, len(bins), first)
 
     def matched(self, bins: np.ndarray, frames: np.ndarray) -> np.ndarray:
         """bool, shaped as ``bins`` and ``frames`` broadcast: the upload has a peak near
         each (bin, frame); outside the grid: no."""
         bins, frames = np.broadcast_arrays(bins, frames)
-        inside = (frames >= 0) & (frames < self.grid.shape[0]) & (bins >= 0) & (bins < self.grid.shape[1])
+        rows = frames - self.first_frame
+        inside = (rows >= 0) & (rows < self.grid.shape[0]) & (bins >= 0) & (bins < self.grid.shape[1])
         out = np.zeros(frames.shape, bool)
-        out[inside] = self.grid[frames[inside], bins[inside]]
+        out[inside] = self.grid[rows[inside], bins[inside]]
         return out
 
 

@@ -84,6 +84,31 @@ def test_same_style_music_at_another_pitch_or_speed_is_allowed(corpus, engine, n
     assert result.matches == []
 
 
+def test_peak_map_spans_its_peaks_only_and_matches_as_a_grid_from_the_start():
+    # a window late in a long upload: the grid holds the window's frames (not every frame from
+    # the media's start), and says the same as a dilated grid from frame 0 everywhere
+    import cv2
+
+    from match import ConstellationParams, PeakMap
+
+    rng = np.random.default_rng(5)
+    params = ConstellationParams()
+    frames, bins = rng.integers(300_000, 313_000, 4000), rng.integers(2, 256, 4000)
+    upload = PeakMap.build(bins, frames, 256 / 11025, params)
+    assert upload.grid.shape[0] <= 13_000 + 2 * params.tolerance_frames + 1
+    tf, tb = params.tolerance_frames, params.tolerance_bins
+    full = np.zeros((int(frames.max()) + 2 * tf + 2, int(bins.max()) + 2 * tb + 2), np.uint8)
+    full[frames, bins] = 1
+    full = cv2.dilate(full, np.ones((2 * tf + 1, 2 * tb + 1), np.uint8)).astype(bool)
+    q_frames, q_bins = rng.integers(299_990, 313_020, (3, 20_000)), rng.integers(-2, 262, (1, 20_000))
+    qb, qf = np.broadcast_arrays(q_bins, q_frames)
+    inside = (qf < full.shape[0]) & (qb >= 0) & (qb < full.shape[1])
+    expected = np.zeros(qf.shape, bool)
+    expected[inside] = full[qf[inside], qb[inside]]
+    assert (upload.matched(q_bins, q_frames) == expected).all()
+    assert expected.any() and not expected.all()
+
+
 def test_constellation_verification_finds_a_planted_line_and_not_chance():
     # pure check of the verifier: reference peaks planted in random upload peaks at a known
     # offset are located with their seconds; the same upload against other peaks is rejected
