@@ -222,9 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         "audio": sum(r.duration for r in corpus.references if r.has_audio),
     }
     sizes = {"reference_seconds": {k: round(v, 1) for k, v in ref_seconds.items()}}
-    ib = prescreen.index_bytes()
+    ib = prescreen.registered_bytes or prescreen.index_bytes()  # the references alone
+    after = prescreen.index_bytes()  # and with every upload's decision and audit record
     sizes["prescreen"] = {
         "faiss_bytes": ib["faiss"], "time_table_bytes": ib["time_tables"], "catalog_bytes": ib["catalog"],
+        "catalog_bytes_after_uploads": after["catalog"],
         "codes": {s: v.get("codes") for s, v in ib["codes"].items()},
         "index_bytes_per_reference_second": round((ib["faiss"] + ib["time_tables"]) / ref_seconds["all"], 1),
         "faiss_bytes_per_reference_second": round(ib["faiss"] / ref_seconds["all"], 1),

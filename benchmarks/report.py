@@ -301,8 +301,11 @@ def _speed(data: dict, plots: dict) -> str:
     sz = data["sizes"]
     rows = [["prescreen", f"{sz['prescreen']['index_bytes_per_reference_second']:.0f}",
              f"FAISS files {sz['prescreen']['faiss_bytes_per_reference_second']:.0f} B/s + time tables; "
-             f"the SQLite catalog (source of truth, codes and metadata) adds "
-             f"{sz['prescreen']['catalog_bytes_per_reference_second']:.0f} B/s"]]
+             f"the SQLite catalog (source of truth, codes and metadata; its WAL file counted) adds "
+             f"{sz['prescreen']['catalog_bytes_per_reference_second']:.0f} B/s once the references are registered"
+             + (f", {sz['prescreen']['catalog_bytes_after_uploads'] / 1e6:.1f} MB in all with the decisions and "
+                f"audit records of the {len(data['ground_truth']['uploads'])} uploads"
+                if "catalog_bytes_after_uploads" in sz["prescreen"] else "")]]
     for s in ("vpdq", "vpdq_dense", "chromaprint"):
         if s in sz:
             rows.append([_label(data, s), f"{sz[s]['bytes_per_reference_second']:.0f}", sz[s]["note"]])

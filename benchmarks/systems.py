@@ -88,6 +88,7 @@ class PrescreenSystem:
             home = self._tmp.name
         self.home = Path(home)
         self.engine = None
+        self.registered_bytes: dict | None = None  # ``index_bytes`` once the references are registered
 
     @staticmethod
     def available() -> tuple[bool, str]:
@@ -102,6 +103,8 @@ class PrescreenSystem:
         for ref in corpus.references:
             self.engine.register([corpus.path(ref.path)], work_id=ref.work_id, title=ref.title,
                                  owner="benchmark")
+        # the references' bytes, before the uploads' decisions and audit records join the catalog
+        self.registered_bytes = self.index_bytes()
 
     def query(self, path: Path, upload: Upload) -> QueryResult:
         result = self.engine.screen_one(str(path))
