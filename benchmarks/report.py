@@ -285,13 +285,13 @@ def _speed(data: dict, plots: dict) -> str:
              peer_cell("chromaprint", n)] for n in sizes]
     head = ["codes in the catalog", f"prescreen video, exact ({q.get('video', 0)} query codes)",
             "video, IVF", f"audio, exact ({q.get('audio', 0)} query codes)", "audio, IVF",
-            f"landmarks, hash table ({q.get('landmark', 0)} query codes)", "vPDQ brute force",
+            f"landmarks, posting table ({q.get('landmark', 0)} query codes)", "vPDQ brute force",
             "Chromaprint alignment"]
     parts.append("#### Search time per upload (milliseconds, best of 5)\n\n" + _table(head, rows) +
                  f"\n\nQuery: the codes of `{search['probe_upload']}`. prescreen: `index.build_index` + "
                  "`index.range_search` at the configured radius over the real codes of the matching reference "
                  "plus uniformly random codes of the signal's width up to the size (landmarks: 32-bit, searched "
-                 "for equal codes in an `IndexBinaryHash`); IVF recall = share of the exact search's "
+                 "for equal codes in a sorted posting table, `index.PostingIndex`); IVF recall = share of the exact search's "
                  "hits on the real codes that IVF also returns. Peers: their matching as run in this benchmark "
                  "(vPDQ's brute-force comparison of every query hash with every reference hash; Chromaprint: "
                  "our alignment against every ~300-item reference), on random hashes / sub-fingerprints of the "
@@ -300,7 +300,8 @@ def _speed(data: dict, plots: dict) -> str:
                  f"(after imports {search['prescreen']['baseline_rss_mib']:.0f} MiB).")
     sz = data["sizes"]
     rows = [["prescreen", f"{sz['prescreen']['index_bytes_per_reference_second']:.0f}",
-             f"FAISS files {sz['prescreen']['faiss_bytes_per_reference_second']:.0f} B/s + time tables; "
+             f"FAISS files and posting tables {sz['prescreen']['faiss_bytes_per_reference_second']:.0f} B/s "
+             f"+ time tables; "
              f"the SQLite catalog (source of truth, codes and metadata; its WAL file counted) adds "
              f"{sz['prescreen']['catalog_bytes_per_reference_second']:.0f} B/s once the references are registered"
              + (f", {sz['prescreen']['catalog_bytes_after_uploads'] / 1e6:.1f} MB in all with the decisions and "
@@ -503,7 +504,7 @@ def _plots(data: dict, out: Path, name: str) -> dict:
                        and (kind != "ivf" or r["index_type"] == "IndexBinaryIVF")]
                 if pts:
                     x, y = zip(*pts)
-                    how = {"flat": "exact", "ivf": "IVF", "hash": "hash table"}[kind]
+                    how = {"flat": "exact", "ivf": "IVF", "hash": "posting table"}[kind]
                     ax.plot(x, y, style, label=f"prescreen {signal}, {how}")
         for system, style, label in (("vpdq", ":^", "vPDQ brute force"), ("chromaprint", ":v", "Chromaprint alignment")):
             pts = [(r["codes"], r["search_seconds"] * 1000) for r in sp["search"].get("peers", {}).get("rows", [])

@@ -231,7 +231,7 @@ def _child_prescreen_search(data_path: str, sizes: list[int], kinds: list[str], 
         width = real.shape[1]
         biggest = max(sizes)
         filler = rng.integers(0, 256, (biggest, width), dtype=np.uint8)
-        exact = REGISTRY.is_exact(signal)  # landmarks: one hash table, whatever the kind
+        exact = REGISTRY.is_exact(signal)  # landmarks: one posting table, whatever the kind
         for n in sizes:
             k = min(len(real), n)
             codes = np.concatenate([real[:k], filler[: n - k]])

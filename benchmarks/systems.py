@@ -125,9 +125,10 @@ class PrescreenSystem:
                                    "timings": {k: round(v, 4) for k, v in result.timings.items()}})
 
     def index_bytes(self) -> dict:
-        """Bytes on disk of the FAISS files (+ time tables) and of the catalog."""
+        """Bytes on disk of the index (FAISS files and the exact-match signals' posting tables; time
+        tables apart) and of the catalog."""
         folder = self.home / "index"
-        faiss_bytes = sum(p.stat().st_size for p in folder.glob("*.faissb"))
+        faiss_bytes = sum(p.stat().st_size for pattern in ("*.faissb", "*.npy") for p in folder.glob(pattern))
         times_bytes = sum(p.stat().st_size for p in folder.glob("*.times.npz"))
         catalog = sum(p.stat().st_size for p in self.home.glob("catalog.sqlite*"))
         return {"faiss": faiss_bytes, "time_tables": times_bytes, "catalog": catalog,

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import _atomic_write, sha256_file as _sha256_file
+from .store import _atomic_write, expand_ranges, sha256_file as _sha256_file
 
 FORMAT = 1
 MANIFEST_RE = re.compile(r"^manifest-(\d{8})\.json$")
@@ -177,19 +177,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, index) of every integer in the half-open ranges [lo[i], hi[i]): ``owner`` is i.
-    Vectorised: no loop over ranges."""
-    counts = np.maximum(np.asarray(hi, np.int64) - np.asarray(lo, np.int64), 0)
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    if total == 0:
-        return owner, np.zeros(0, np.int64)
-    first = np.cumsum(counts) - counts
-    index = np.arange(total, dtype=np.int64) - np.repeat(first, counts) + np.repeat(np.asarray(lo, np.int64), counts)
-    return owner, index
 
 
 class _Segment:

@@ -1,4 +1,5 @@
-"""FAISS binary indexes, one per signal, derived from the catalog.
+"""The index, one per signal, derived from the catalog: FAISS binary indexes for the codes
+matched within a Hamming radius, sorted posting tables (``PostingIndex``) for exact-match hashes.
 
 Index construction (``build_index``) is separate from search
 (``SignalIndex.range_search``). Ids pack the reference and the code's row:
@@ -29,6 +30,7 @@ from .catalog import Catalog
 
 ROW_BITS = 32
 ROW_MASK = (1 << ROW_BITS) - 1
+EXACT_FORMAT = "sorted-postings-1"  # the saved form of exact-match signals (``PostingIndex``)
 
 
 @dataclass(frozen=True)
@@ -89,18 +91,115 @@ class Hits:
         return Hits(self.query[order], self.ids[order], self.distance[order])
 
 
+def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, index) of every integer in the half-open ranges [lo[i], hi[i]): ``owner`` is i.
+    Vectorised: no loop over ranges."""
+    counts = np.maximum(np.asarray(hi, np.int64) - np.asarray(lo, np.int64), 0)
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    if total == 0:
+        return owner, np.zeros(0, np.int64)
+    first = np.cumsum(counts) - counts
+    index = np.arange(total, dtype=np.int64) - np.repeat(first, counts) + np.repeat(np.asarray(lo, np.int64), counts)
+    return owner, index
+
+
+class PostingIndex:
+    """Exact-match codes (landmark and cut hashes, 32 bits) as a sorted posting table: the codes as
+    uint32 ``keys`` in ascending order and the packed id of each (``ids``, int64), 12 bytes a code on
+    disk and in memory (a FAISS ``IndexBinaryHash`` took ~25 on disk and ~160 in memory). A query
+    key's postings are one ``np.searchsorted`` range; codes of equal key keep the order they were
+    added in (a reference's rows ascending).
+
+    It answers ``range_search`` as FAISS does (lims, distances, ids), so ``range_search`` and its
+    blocks work unchanged; only radius 0 is meaningful (radius here is FAISS's exclusive bound:
+    every posting found has distance 0). Saved as two ``.npy`` files, memory-mapped on load
+    (read-only pages shared by every process; an addition or removal makes new arrays).
+    """
+
+    CODE_BYTES = 4
+
+    def __init__(self, keys: np.ndarray | None = None, ids: np.ndarray | None = None):
+        self.keys = np.zeros(0, np.uint32) if keys is None else keys
+        self.ids = np.zeros(0, np.int64) if ids is None else ids
+        if self.keys.dtype != np.uint32 or self.ids.dtype != np.int64 or self.keys.shape != self.ids.shape \
+                or self.keys.ndim != 1:
+            raise ValueError("posting table: keys must be uint32 and ids int64 of one length")
+
+    @classmethod
+    def key_of(cls, codes: np.ndarray) -> np.ndarray:
+        """(n,) uint32 keys of (n, 4) uint8 codes (their bytes read as one little-endian word)."""
+        codes = np.ascontiguousarray(codes, np.uint8)
+        if codes.ndim != 2 or codes.shape[1] != cls.CODE_BYTES:
+            raise ValueError(f"posting table: codes must be (n, {cls.CODE_BYTES}) bytes, got {codes.shape}")
+        return codes.view("<u4").reshape(-1).astype(np.uint32)
+
+    @property
+    def ntotal(self) -> int:
+        return len(self.keys)
+
+    def add_with_ids(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        """Add codes with their packed ids: merged into the sorted order (equal keys: after those held)."""
+        keys = self.key_of(codes)
+        ids = np.asarray(ids, np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys, ids = keys[order], ids[order]
+        if self.ntotal == 0:
+            self.keys, self.ids = keys, ids
+            return
+        at = np.searchsorted(self.keys, keys, side="right")  # after every equal key already held
+        self.keys, self.ids = np.insert(self.keys, at, keys), np.insert(self.ids, at, ids)
+
+    def remove_refs(self, ref_ids) -> None:
+        """Drop every posting of these references (the cost of one pass over the table)."""
+        drop = np.isin(np.asarray(self.ids, np.int64) >> ROW_BITS, np.asarray(list(ref_ids), np.int64))
+        if drop.any():
+            self.keys, self.ids = self.keys[~drop], self.ids[~drop]
+
+    def range_search(self, codes: np.ndarray, radius: int):
+        """FAISS's answer for these query codes: ``lims`` (n + 1,), distances (all 0) and ids; ``radius``
+        must be at least 1 (FAISS's bound is exclusive: 1 means equal codes)."""
+        if radius < 1:
+            raise ValueError("posting table: radius must be at least 1 (equal codes)")
+        keys = self.key_of(codes)
+        lo = np.searchsorted(self.keys, keys, side="left")
+        hi = np.searchsorted(self.keys, keys, side="right")
+        _, where = expand_ranges(lo, hi)
+        lims = np.concatenate([[0], np.cumsum(hi - lo)]).astype(np.int64)
+        return lims, np.zeros(len(where), np.int32), np.asarray(self.ids[where], np.int64)
+
+    def save(self, folder: Path, signal: str) -> None:
+        _atomic_write(folder / f"{signal}.keys.npy", lambda p: _save_npy(p, self.keys))
+        _atomic_write(folder / f"{signal}.ids.npy", lambda p: _save_npy(p, self.ids))
+
+    @classmethod
+    def load(cls, folder: Path, signal: str) -> "PostingIndex":
+        return cls(np.load(folder / f"{signal}.keys.npy", mmap_mode="r", allow_pickle=False),
+                   np.load(folder / f"{signal}.ids.npy", mmap_mode="r", allow_pickle=False))
+
+    @staticmethod
+    def file_names(signal: str) -> list[str]:
+        return [f"{signal}.keys.npy", f"{signal}.ids.npy"]
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+
 def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: IndexParams, exact: bool = False):
     """A FAISS binary index over ``codes`` (n, code_bytes) with the given int64 ids.
 
-    exact: the codes are exact-match hashes (landmarks), searched at radius 0:
-    an IndexBinaryHash keyed on every bit finds them by table lookup, whatever
-    the catalog's size ("flat" and "ivf" do not apply). It cannot remove ids:
-    see ``SignalIndex.remove``.
+    exact: the codes are exact-match hashes (landmarks, cuts: 32 bits), searched at
+    radius 0: a sorted posting table (``PostingIndex``) finds them by binary search,
+    whatever the catalog's size ("flat" and "ivf" do not apply).
     """
     d = code_bytes * 8
     n = len(codes)
     if exact:
-        index = faiss.IndexBinaryHash(d, min(d, 64))  # keeps the ids itself: no IDMap
+        if code_bytes != PostingIndex.CODE_BYTES:
+            raise ValueError(f"exact-match codes must be {PostingIndex.CODE_BYTES} bytes, not {code_bytes}")
+        index = PostingIndex()
     elif params.kind == "ivf" and n >= params.nlist * params.ivf_min_train_per_list:
         quantizer = faiss.IndexBinaryFlat(d)
         index = faiss.IndexBinaryIVF(quantizer, d, params.nlist)
@@ -119,7 +218,7 @@ def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: Ind
 
 def _pairs_compared(index, n_query: int) -> int:
     """About how many (query, stored) code pairs a range search of ``n_query`` codes compares."""
-    if isinstance(index, faiss.IndexBinaryHash):
+    if isinstance(index, PostingIndex):
         return n_query  # table lookups
     inner = faiss.downcast_IndexBinary(getattr(index, "index", index))
     share = inner.nprobe / inner.nlist if isinstance(inner, faiss.IndexBinaryIVF) else 1.0
@@ -317,27 +416,33 @@ class SignalIndex:
         self.times = self.times.with_reference(ref_id, fp.starts, fp.ends)
 
     @property
-    def removable(self) -> bool:
-        """Whether codes can be removed in place (a hash index cannot: it is rebuilt instead)."""
-        return not isinstance(self.index, faiss.IndexBinaryHash)
-
-    @property
     def search_kind(self) -> str:
         """How this index searches: "hash" (exact codes, table lookup), "ivf" or "exact" (flat)."""
-        if not self.removable:
+        if isinstance(self.index, PostingIndex):
             return "hash"
         return "ivf" if isinstance(self.index, faiss.IndexBinaryIVF) else "exact"
 
     def remove(self, ref_ids: list[int]) -> None:
-        """Drop every code of these references (see ``removable``)."""
-        for ref_id in ref_ids:
-            lo = int(ref_id) << ROW_BITS
-            self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
+        """Drop every code of these references, in place."""
+        if isinstance(self.index, PostingIndex):
+            self.index.remove_refs(ref_ids)
+        else:
+            for ref_id in ref_ids:
+                lo = int(ref_id) << ROW_BITS
+                self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
         self.times = self.times.without(ref_ids)
+
+    def file_names(self) -> list[str]:
+        """The files this signal's index is saved in, the time table last."""
+        if isinstance(self.index, PostingIndex):
+            return [*PostingIndex.file_names(self.signal), f"{self.signal}.times.npz"]
+        return [f"{self.signal}.faissb", f"{self.signal}.times.npz"]
 
 
 def _type_name(index) -> str:
     """FAISS type of an index, with the index an IDMap wraps: 'IndexBinaryIDMap(IndexBinaryFlat)'."""
+    if isinstance(index, PostingIndex):
+        return "sorted postings (uint32 keys, int64 ids)"
     name = type(index).__name__
     inner = getattr(index, "index", None)
     if inner is not None and name.endswith("IDMap"):
@@ -376,7 +481,8 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class IndexStore:
-    """The index folder: ``<signal>.faissb``, ``<signal>.times.npz``, ``manifest.json``.
+    """The index folder: ``<signal>.faissb`` (``<signal>.keys.npy`` and ``.ids.npy`` for an exact-match
+    signal), ``<signal>.times.npz``, ``manifest.json``.
 
     The manifest names the catalog generation the files were built from and each file's size
     and SHA-256: a file that was changed, truncated or swapped since (a flipped byte of a work's
@@ -384,7 +490,7 @@ class IndexStore:
     is rebuilt from the catalog, the source of truth (``rebuilt_because`` says why).
 
     code_bytes: the signals indexed and the width of their codes; a signal whose codes match only
-    when equal (``index_kind`` exact in ``fingerprint.REGISTRY``) gets a hash table, the others the
+    when equal (``index_kind`` exact in ``fingerprint.REGISTRY``) gets a sorted posting table, the others the
     ``[index] kind``.
     """
 
@@ -419,7 +525,10 @@ class IndexStore:
         if why is None:
             try:
                 for signal in self.code_bytes:
-                    index = faiss.read_index_binary(str(self.folder / f"{signal}.faissb"))
+                    if REGISTRY.is_exact(signal):
+                        index = PostingIndex.load(self.folder, signal)
+                    else:
+                        index = faiss.read_index_binary(str(self.folder / f"{signal}.faissb"))
                     if hasattr(index, "nprobe"):
                         index.nprobe = self.params.nprobe
                     with np.load(self.folder / f"{signal}.times.npz") as data:
@@ -464,8 +573,15 @@ class IndexStore:
                 return f"{name}: cannot be read ({exc.strerror or exc})", True
         return None, False
 
+    def _signal_files(self, signal: str) -> list[str]:
+        """The files of one signal's index: an exact-match signal's posting table, or a FAISS file; the
+        time table."""
+        if REGISTRY.is_exact(signal):
+            return [*PostingIndex.file_names(signal), f"{signal}.times.npz"]
+        return [f"{signal}.faissb", f"{signal}.times.npz"]
+
     def _file_names(self) -> list[str]:
-        return [name for signal in self.code_bytes for name in (f"{signal}.faissb", f"{signal}.times.npz")]
+        return [name for signal in self.code_bytes for name in self._signal_files(signal)]
 
     def remove_stale_temps(self) -> list[str]:
         """Remove the temporary files of index writes (``_atomic_write``: ``<file>.<random>.tmp``)
@@ -494,13 +610,10 @@ class IndexStore:
         self.save(gen)
 
     def remove_references(self, ref_ids: list[int], catalog: Catalog) -> None:
-        """Take references out of every signal's index (the catalog has already dropped them);
-        a signal whose index cannot remove codes is rebuilt from the catalog."""
-        for signal, sig in self.signals.items():
-            if sig.removable:
-                sig.remove(ref_ids)
-            else:
-                self.signals[signal] = self._build_signal(catalog, signal)
+        """Take references out of every signal's index, in place (the catalog has already dropped
+        them)."""
+        for sig in self.signals.values():
+            sig.remove(ref_ids)
 
     def _build_signal(self, catalog: Catalog, signal: str) -> SignalIndex:
         ids, codes, parts = [], [], []
@@ -523,17 +636,22 @@ class IndexStore:
         IVF files depend on the number of lists and on the training threshold
         (below it the exact index is built instead); nprobe is set at load time.
         """
+        exact = {"exact_match": EXACT_FORMAT}  # how exact-match signals are stored (FAISS hash tables before)
         if self.params.kind == "ivf":
             return {"kind": "ivf", "nlist": self.params.nlist,
-                    "ivf_min_train_per_list": self.params.ivf_min_train_per_list}
-        return {"kind": self.params.kind}
+                    "ivf_min_train_per_list": self.params.ivf_min_train_per_list, **exact}
+        return {"kind": self.params.kind, **exact}
 
     def save(self, generation: int) -> None:
         """Write every signal's files atomically, then the manifest naming ``generation``."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.manifest_path.unlink(missing_ok=True)  # a crash mid-save leaves no stale claim
         for signal, sig in self.signals.items():
-            _atomic_write(self.folder / f"{signal}.faissb", lambda p, i=sig.index: faiss.write_index_binary(i, p))
+            if isinstance(sig.index, PostingIndex):
+                sig.index.save(self.folder, signal)
+            else:
+                _atomic_write(self.folder / f"{signal}.faissb",
+                              lambda p, i=sig.index: faiss.write_index_binary(i, p))
             _atomic_write(
                 self.folder / f"{signal}.times.npz",
                 lambda p, t=sig.times: _save_times(p, t),
@@ -557,13 +675,13 @@ class IndexStore:
         if self.params.kind == "ivf":
             out["ivf_min_codes"] = self.params.nlist * self.params.ivf_min_train_per_list
         for signal, sig in self.signals.items():
-            path = self.folder / f"{signal}.faissb"
+            paths = [self.folder / name for name in sig.file_names()[:-1]]  # (the time table apart)
             out["signals"][signal] = {
                 "codes": sig.ntotal,
                 "code_bits": self.code_bytes[signal] * 8,
                 "search": sig.search_kind,
                 "index_type": _type_name(sig.index),
                 "exact_match": REGISTRY.is_exact(signal),
-                "bytes": path.stat().st_size if path.exists() else 0,
+                "bytes": sum(path.stat().st_size for path in paths if path.exists()),
             }
         return out

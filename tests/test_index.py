@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fingerprint import Fingerprint
-from index import Catalog, IndexParams, IndexStore, NewReference, build_index, make_ids, naive_range_search, range_search
+from index import Catalog, IndexParams, IndexStore, NewReference, PostingIndex, build_index, make_ids, naive_range_search, range_search
 
 
 def _codes(n, seed, width=32):
@@ -56,7 +56,37 @@ def test_exact_hash_index_finds_exactly_the_equal_codes():
     assert not fast.distance.any()
 
 
-def test_removing_a_work_from_a_hash_index_rebuilds_that_signal(tmp_path):
+def test_posting_table_equals_the_naive_search_through_adds_removals_and_a_save(tmp_path):
+    rng = np.random.default_rng(11)
+    alphabet = rng.integers(0, 256, (300, 4), dtype=np.uint8)  # few distinct codes: long posting lists
+    parts = {r: alphabet[rng.integers(0, 300, n)] for r, n in ((2, 1500), (5, 0), (7, 900), (9, 1200))}
+    index = PostingIndex()
+    assert index.range_search(alphabet[:3], 1)[0].tolist() == [0, 0, 0, 0]  # empty table
+    for r, codes in parts.items():
+        index.add_with_ids(codes, make_ids(r, len(codes)))
+    index.remove_refs([7])
+    index.add_with_ids(parts[7][:400], make_ids(7, 400))  # re-added, shorter, after the others
+    live = {2: parts[2], 7: parts[7][:400], 9: parts[9]}
+    ids = np.concatenate([make_ids(r, len(c)) for r, c in live.items()])
+    stored = np.concatenate(list(live.values()))
+    queries = np.concatenate([alphabet[rng.integers(0, 300, 200)], rng.integers(0, 256, (40, 4), dtype=np.uint8)])
+    index.save(tmp_path, "landmark")
+    loaded = PostingIndex.load(tmp_path, "landmark")
+    assert isinstance(loaded.keys, np.memmap)  # mapped, not read
+    slow = naive_range_search(ids, stored, queries, 0).sorted()
+    for table in (index, loaded):
+        fast = range_search(table, queries, 0, block_rows=64)
+        np.testing.assert_array_equal(fast.query, np.sort(fast.query))  # by query row
+        fast = fast.sorted()
+        np.testing.assert_array_equal(fast.query, slow.query)
+        np.testing.assert_array_equal(fast.ids, slow.ids)
+        assert not fast.distance.any() and len(fast.ids) > 1000
+    assert len(range_search(loaded, np.zeros((0, 4), np.uint8), 0).ids) == 0
+    with pytest.raises(ValueError):
+        PostingIndex.key_of(np.zeros((3, 8), np.uint8))  # only 32-bit codes
+
+
+def test_removing_a_work_from_an_exact_match_index_drops_its_postings_in_place(tmp_path):
     catalog = Catalog(tmp_path / "catalog.sqlite")
     widths = {"video": 32, "landmark": 4}
     store = IndexStore(tmp_path / "index", IndexParams(), widths)
@@ -69,6 +99,7 @@ def test_removing_a_work_from_a_hash_index_rebuilds_that_signal(tmp_path):
     store.rebuild(catalog)
     assert store.signals["landmark"].ntotal == 400
     removed, gen = catalog.remove_work("w1")
+    catalog.fingerprints = None  # in place: no signal is read again from the catalog
     store.remove_references(removed, catalog)
     store.save(gen)
     assert store.signals["landmark"].ntotal == 200 and store.signals["video"].ntotal == 40

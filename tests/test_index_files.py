@@ -43,8 +43,8 @@ def test_the_manifest_names_every_index_file_with_its_size_and_sha256(home):
     with Prescreen(home) as engine:
         engine.screen_one(str(home / "nothing.mp4"))  # (loads the index; the file's error does not matter)
     files = _manifest(home)["files"]
-    names = {p.name for p in (home / "index").iterdir() if p.suffix in (".faissb", ".npz")}
-    assert set(files) == names and names
+    names = {p.name for p in (home / "index").iterdir() if p.suffix in (".faissb", ".npz", ".npy")}
+    assert set(files) == names and {"landmark.keys.npy", "landmark.ids.npy", "video.faissb"} <= names
     for name, (size, sha) in files.items():
         assert (home / "index" / name).stat().st_size == size and sha256_file(home / "index" / name) == sha
 
@@ -55,8 +55,8 @@ def test_flipped_code_bytes_are_found_on_load_and_the_copy_is_still_blocked(home
         before = engine.screen_one(str(copy), rescreen=True)
     assert before.decision.outcome == "block"
     want = {name: sha for name, (_, sha) in _manifest(home)["files"].items()}
-    for path in (home / "index").glob("*.faissb"):
-        _flip(path)  # every signal's codes inverted: without the check the copy would match nothing
+    for path in [*(home / "index").glob("*.faissb"), *(home / "index").glob("*.keys.npy")]:
+        _flip(path)  # every signal's codes changed: without the check the copy would match nothing
     with Prescreen(home) as engine:
         after = engine.screen_one(str(copy), rescreen=True)
         assert engine.indexes.found_damaged and "SHA-256 differs" in engine.indexes.rebuilt_because
