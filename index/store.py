@@ -2,12 +2,13 @@
 matched within a Hamming radius, sorted posting tables (``PostingIndex``) for exact-match hashes.
 
 Index construction (``build_index``) is separate from search
-(``SignalIndex.range_search``). Ids pack the reference and the code's row:
-``id = ref_id << 32 | row``, so removing a reference is one id range and every
-hit maps back to (reference, seconds) through the ``times`` table saved next
-to the index. Files are written to a temporary name, fsynced and renamed, the
-manifest last; an index whose manifest generation differs from the catalog's
-is stale and is rebuilt from the catalog.
+(``SignalIndex.search``). Hits carry ids that pack the reference and the code's row:
+``id = ref_id << 32 | row``; the index itself labels each code with its position in
+the ``times`` table saved next to it (an IVF, the packed id), so removing a reference
+is one position range and every hit maps back to (reference, seconds) through that table.
+Files are written to a temporary name, fsynced and renamed, the manifest last; an
+index whose manifest generation differs from the catalog's is stale and is rebuilt
+from the catalog.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .catalog import Catalog
 
 ROW_BITS = 32
 ROW_MASK = (1 << ROW_BITS) - 1
-EXACT_FORMAT = "sorted-postings-1"  # the saved form of exact-match signals (``PostingIndex``)
+INDEX_FORMAT = "positions-1"  # the saved form: flat and posting tables labelled by time-table positions, spans
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,13 @@ def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 class PostingIndex:
     """Exact-match codes (landmark and cut hashes, 32 bits) as a sorted posting table: the codes as
-    uint32 ``keys`` in ascending order and the packed id of each (``ids``, int64), 12 bytes a code on
-    disk and in memory (a FAISS ``IndexBinaryHash`` took ~25 on disk and ~160 in memory). A query
-    key's postings are one ``np.searchsorted`` range; codes of equal key keep the order they were
-    added in (a reference's rows ascending).
+    uint32 ``keys`` in ascending order and the label of each (``labels``). Inside an ``IndexStore``
+    a label is the code's position in its signal's ``TimeTable`` (uint32 while a signal holds fewer
+    than 2^32 codes: 8 bytes a code on disk and in memory; a FAISS ``IndexBinaryHash`` took ~25 on
+    disk and ~160 in memory); any int64 labels (packed ids) work too, stored as int64. A query key's
+    postings are one ``np.searchsorted`` range; codes of equal key keep the order they were added in.
 
-    It answers ``range_search`` as FAISS does (lims, distances, ids), so ``range_search`` and its
+    It answers ``range_search`` as FAISS does (lims, distances, labels), so ``range_search`` and its
     blocks work unchanged; only radius 0 is meaningful (radius here is FAISS's exclusive bound:
     every posting found has distance 0). Saved as two ``.npy`` files, memory-mapped on load
     (read-only pages shared by every process; an addition or removal makes new arrays).
@@ -119,12 +121,12 @@ class PostingIndex:
 
     CODE_BYTES = 4
 
-    def __init__(self, keys: np.ndarray | None = None, ids: np.ndarray | None = None):
+    def __init__(self, keys: np.ndarray | None = None, labels: np.ndarray | None = None):
         self.keys = np.zeros(0, np.uint32) if keys is None else keys
-        self.ids = np.zeros(0, np.int64) if ids is None else ids
-        if self.keys.dtype != np.uint32 or self.ids.dtype != np.int64 or self.keys.shape != self.ids.shape \
-                or self.keys.ndim != 1:
-            raise ValueError("posting table: keys must be uint32 and ids int64 of one length")
+        self.labels = np.zeros(0, np.uint32) if labels is None else labels
+        if self.keys.dtype != np.uint32 or self.labels.dtype not in (np.uint32, np.int64) \
+                or self.keys.shape != self.labels.shape or self.keys.ndim != 1:
+            raise ValueError("posting table: keys must be uint32 and labels uint32 or int64, of one length")
 
     @classmethod
     def key_of(cls, codes: np.ndarray) -> np.ndarray:
@@ -138,48 +140,78 @@ class PostingIndex:
     def ntotal(self) -> int:
         return len(self.keys)
 
-    def add_with_ids(self, codes: np.ndarray, ids: np.ndarray) -> None:
-        """Add codes with their packed ids: merged into the sorted order (equal keys: after those held)."""
+    @staticmethod
+    def _label_array(labels: np.ndarray) -> np.ndarray:
+        """Labels as uint32 when every one fits (positions), else int64."""
+        labels = np.asarray(labels, np.int64)
+        if len(labels) == 0 or (labels.min() >= 0 and labels.max() <= np.iinfo(np.uint32).max):
+            return labels.astype(np.uint32)
+        return labels
+
+    def add_with_ids(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        """Add codes with their labels: merged into the sorted order (equal keys: after those held)."""
         keys = self.key_of(codes)
-        ids = np.asarray(ids, np.int64)
+        labels = np.asarray(labels, np.int64)
         order = np.argsort(keys, kind="stable")
-        keys, ids = keys[order], ids[order]
+        keys, labels = keys[order], labels[order]
         if self.ntotal == 0:
-            self.keys, self.ids = keys, ids
+            self.keys, self.labels = keys, self._label_array(labels)
             return
         at = np.searchsorted(self.keys, keys, side="right")  # after every equal key already held
-        self.keys, self.ids = np.insert(self.keys, at, keys), np.insert(self.ids, at, ids)
+        merged = np.insert(np.asarray(self.labels, np.int64), at, labels)
+        self.keys, self.labels = np.insert(self.keys, at, keys), self._label_array(merged)
 
-    def remove_refs(self, ref_ids) -> None:
-        """Drop every posting of these references (the cost of one pass over the table)."""
-        drop = np.isin(np.asarray(self.ids, np.int64) >> ROW_BITS, np.asarray(list(ref_ids), np.int64))
-        if drop.any():
-            self.keys, self.ids = self.keys[~drop], self.ids[~drop]
+    def remove_ranges(self, lo: np.ndarray, hi: np.ndarray, renumber: bool) -> None:
+        """Drop every posting whose label is in one of the half-open ranges [lo[i], hi[i]) (disjoint),
+        in one pass over the table. renumber: labels are positions, and those above a removed range
+        move down by its length (as the time table's positions do when a reference leaves it)."""
+        lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+        if len(lo) == 0 or self.ntotal == 0:
+            return
+        order = np.argsort(lo)
+        lo, hi = lo[order], hi[order]
+        labels = np.asarray(self.labels, np.int64)
+        k = np.searchsorted(lo, labels, side="right") - 1  # the last range starting at or below
+        inside = (k >= 0) & (labels < hi[np.maximum(k, 0)])
+        if renumber:
+            removed_below = np.concatenate([[0], np.cumsum(hi - lo)])  # positions removed below range k+1
+            labels = labels - removed_below[k + 1]
+        self.keys, self.labels = self.keys[~inside], self._label_array(labels[~inside])
 
-    def range_search(self, codes: np.ndarray, radius: int):
-        """FAISS's answer for these query codes: ``lims`` (n + 1,), distances (all 0) and ids; ``radius``
-        must be at least 1 (FAISS's bound is exclusive: 1 means equal codes)."""
-        if radius < 1:
-            raise ValueError("posting table: radius must be at least 1 (equal codes)")
-        keys = self.key_of(codes)
+    def lookup(self, keys: np.ndarray, max_postings: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, label) of every posting of each uint32 key (in key order, then as stored).
+
+        max_postings: above 0, a key held by more codes than this is left out (a sub-key that common
+        tells no work from another, and its postings would be most of the work)."""
+        keys = np.asarray(keys, np.uint32)
         lo = np.searchsorted(self.keys, keys, side="left")
         hi = np.searchsorted(self.keys, keys, side="right")
-        _, where = expand_ranges(lo, hi)
-        lims = np.concatenate([[0], np.cumsum(hi - lo)]).astype(np.int64)
-        return lims, np.zeros(len(where), np.int32), np.asarray(self.ids[where], np.int64)
+        if max_postings > 0:
+            hi = np.where(hi - lo > max_postings, lo, hi)
+        owner, where = expand_ranges(lo, hi)
+        return owner, np.asarray(self.labels[where], np.int64)
+
+    def range_search(self, codes: np.ndarray, radius: int):
+        """FAISS's answer for these query codes: ``lims`` (n + 1,), distances (all 0) and labels
+        (int64); ``radius`` must be at least 1 (FAISS's bound is exclusive: 1 means equal codes)."""
+        if radius < 1:
+            raise ValueError("posting table: radius must be at least 1 (equal codes)")
+        owner, labels = self.lookup(self.key_of(codes))
+        lims = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(codes)))]).astype(np.int64)
+        return lims, np.zeros(len(labels), np.int32), labels
 
     def save(self, folder: Path, signal: str) -> None:
         _atomic_write(folder / f"{signal}.keys.npy", lambda p: _save_npy(p, self.keys))
-        _atomic_write(folder / f"{signal}.ids.npy", lambda p: _save_npy(p, self.ids))
+        _atomic_write(folder / f"{signal}.labels.npy", lambda p: _save_npy(p, self.labels))
 
     @classmethod
     def load(cls, folder: Path, signal: str) -> "PostingIndex":
         return cls(np.load(folder / f"{signal}.keys.npy", mmap_mode="r", allow_pickle=False),
-                   np.load(folder / f"{signal}.ids.npy", mmap_mode="r", allow_pickle=False))
+                   np.load(folder / f"{signal}.labels.npy", mmap_mode="r", allow_pickle=False))
 
     @staticmethod
     def file_names(signal: str) -> list[str]:
-        return [f"{signal}.keys.npy", f"{signal}.ids.npy"]
+        return [f"{signal}.keys.npy", f"{signal}.labels.npy"]
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:
@@ -187,15 +219,21 @@ def _save_npy(path: str, array: np.ndarray) -> None:
         np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: IndexParams, exact: bool = False):
-    """A FAISS binary index over ``codes`` (n, code_bytes) with the given int64 ids.
+def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: IndexParams, exact: bool = False,
+                positional: bool = False):
+    """An index over ``codes`` (n, code_bytes) labelled with the given int64 ids: a FAISS binary
+    index, or for exact-match codes a posting table.
 
     exact: the codes are exact-match hashes (landmarks, cuts: 32 bits), searched at
     radius 0: a sorted posting table (``PostingIndex``) finds them by binary search,
     whatever the catalog's size ("flat" and "ivf" do not apply).
+    positional: label the codes with their positions 0..n-1 instead of ``ids`` where the index
+    allows it (a flat index without an id map, a posting table: 8 and 4 bytes a code less); an IVF
+    keeps ``ids`` (``SignalIndex.positional`` says which).
     """
     d = code_bytes * 8
     n = len(codes)
+    labels = np.arange(n, dtype=np.int64) if positional else np.asarray(ids, np.int64)
     if exact:
         if code_bytes != PostingIndex.CODE_BYTES:
             raise ValueError(f"exact-match codes must be {PostingIndex.CODE_BYTES} bytes, not {code_bytes}")
@@ -207,13 +245,24 @@ def build_index(code_bytes: int, ids: np.ndarray, codes: np.ndarray, params: Ind
         quantizer.this.disown()
         index.train(np.ascontiguousarray(codes))
         index.nprobe = params.nprobe
+        labels = np.asarray(ids, np.int64)
     elif params.kind in ("flat", "ivf"):
+        if positional:
+            index = faiss.IndexBinaryFlat(d)
+            if n:
+                index.add(np.ascontiguousarray(codes))
+            return index
         index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(d))
     else:
         raise ValueError(f"unknown index kind {params.kind!r} (use 'flat' or 'ivf')")
     if n:
-        index.add_with_ids(np.ascontiguousarray(codes), np.ascontiguousarray(ids, np.int64))
+        index.add_with_ids(np.ascontiguousarray(codes), np.ascontiguousarray(labels, np.int64))
     return index
+
+
+def is_positional(index) -> bool:
+    """Whether an index an ``IndexStore`` built labels its codes with time-table positions (all but IVF)."""
+    return not isinstance(index, faiss.IndexBinaryIVF)
 
 
 def _pairs_compared(index, n_query: int) -> int:
@@ -331,88 +380,175 @@ def naive_range_search(stored_ids: np.ndarray, stored_codes: np.ndarray, codes: 
 
 @dataclass
 class TimeTable:
-    """Seconds each stored code stands for, looked up by packed id.
+    """Seconds each stored code stands for, by position: the directory of a signal's codes.
 
-    A reference's codes have consecutive rows, so ids are not stored: per
-    reference (``refs``, sorted) the position of its row 0 (``bases``) and its
-    code count, per code its start and end as float32 seconds (1 ms resolution
-    up to 4.6 hours into a reference, 4 ms up to 18 hours; code times are
-    quantised to 23 ms or coarser). 8 bytes a code instead of 24.
+    A reference's codes have consecutive positions, in row order, and references follow one another
+    in the order they were added (``refs``), so neither ids nor positions are stored: per reference
+    the position of its row 0 (``bases``, ascending) and its code count, per code its start as float32
+    seconds (1 ms resolution up to 4.6 hours into a reference, 4 ms up to 18 hours; code times are
+    quantised to 23 ms or coarser), and its end: per code (``ends``), or, where every code of every
+    reference lasts one span (landmarks, chroma codes), one span per reference (``spans``; the end
+    is ``start + span``, equal to the stored end within float32's resolution). 4 to 8 bytes a code.
+
+    A flat FAISS index and a posting table inside an ``IndexStore`` label their codes with these
+    positions (``ids_of``: packed ids; ``positions_of``: the reverse).
     """
 
-    refs: np.ndarray    # (r,) int64, sorted
-    bases: np.ndarray   # (r,) int64
+    refs: np.ndarray    # (r,) int64, in the order added
+    bases: np.ndarray   # (r,) int64, ascending
     counts: np.ndarray  # (r,) int64
     starts: np.ndarray  # (n,) float32
-    ends: np.ndarray    # (n,) float32
+    ends: np.ndarray | None = None   # (n,) float32, or None with ``spans``
+    spans: np.ndarray | None = None  # (r,) float32, or None with ``ends``
+
+    def __post_init__(self):
+        self._order = np.argsort(self.refs, kind="stable")  # refs sorted, for lookups by id
+        self._sorted_refs = np.asarray(self.refs, np.int64)[self._order]
 
     @classmethod
     def from_parts(cls, parts: list[tuple[int, np.ndarray, np.ndarray]]) -> "TimeTable":
-        """A table of (ref_id, starts, ends) per reference."""
-        parts = sorted(parts, key=lambda p: p[0])
+        """A table of (ref_id, starts, ends) per reference, in this order."""
         counts = np.array([len(p[1]) for p in parts], np.int64)
+        starts = [np.asarray(p[1]).astype(np.float32) for p in parts]
+        ends = [np.asarray(p[2]).astype(np.float32) for p in parts]
+        spans = np.array([e[0] - s[0] if len(s) else 0.0 for s, e in zip(starts, ends)], np.float32)
+        constant = all(np.all(np.abs((s + d) - e) <= np.spacing(np.abs(e))) for s, e, d in zip(starts, ends, spans))
         return cls(
             np.array([p[0] for p in parts], np.int64),
-            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(parts) else np.zeros(0, np.int64),
+            (np.cumsum(counts) - counts).astype(np.int64),
             counts,
-            np.concatenate([p[1] for p in parts]).astype(np.float32) if parts else np.zeros(0, np.float32),
-            np.concatenate([p[2] for p in parts]).astype(np.float32) if parts else np.zeros(0, np.float32),
+            np.concatenate(starts) if parts else np.zeros(0, np.float32),
+            None if constant else (np.concatenate(ends) if parts else np.zeros(0, np.float32)),
+            spans if constant else None,
         )
 
     def parts(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        return [(int(r), self.starts[b:b + c], self.ends[b:b + c]) for r, b, c in zip(self.refs, self.bases, self.counts)]
+        return [(int(r), *self._span_of(i)) for i, r in enumerate(self.refs)]
+
+    def _span_of(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, ends) float32 of the i-th reference's codes."""
+        b, c = int(self.bases[i]), int(self.counts[i])
+        starts = self.starts[b:b + c]
+        return starts, (starts + self.spans[i] if self.ends is None else self.ends[b:b + c])
 
     def __len__(self) -> int:
         return len(self.starts)
 
+    def _index_of(self, ref_ids: np.ndarray) -> np.ndarray:
+        """Each reference's index in ``refs`` (-1 where it is not in the table)."""
+        ref_ids = np.asarray(ref_ids, np.int64)
+        if len(self.refs) == 0:
+            return np.full(ref_ids.shape, -1, np.int64)
+        k = np.clip(np.searchsorted(self._sorted_refs, ref_ids), 0, len(self.refs) - 1)
+        return np.where(self._sorted_refs[k] == ref_ids, self._order[k], -1)
+
+    def holds(self, ref_id: int) -> bool:
+        return bool(self._index_of(np.array([ref_id]))[0] >= 0)
+
+    def positions_of(self, ids: np.ndarray) -> np.ndarray:
+        """The position of each packed id; ids must exist in the table."""
+        ref_ids, rows = split_ids(ids)
+        return self.bases[self._index_of(ref_ids)] + rows
+
+    def ids_of(self, positions: np.ndarray) -> np.ndarray:
+        """The packed id (``ref_id << 32 | row``) of each position."""
+        positions = np.asarray(positions, np.int64)
+        # (a reference without codes shares its base with the next one: side="right" lands on the
+        # last of equal bases, the one holding the position)
+        i = np.searchsorted(self.bases, positions, side="right") - 1
+        return (self.refs[i] << ROW_BITS) + (positions - self.bases[i])
+
     def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ref_id, start, end) seconds (float64) for each id; ids must exist in the table."""
         ref_ids, rows = split_ids(ids)
-        pos = self.bases[np.searchsorted(self.refs, ref_ids)] + rows
-        return ref_ids, self.starts[pos].astype(np.float64), self.ends[pos].astype(np.float64)
+        i = self._index_of(ref_ids)
+        pos = self.bases[i] + rows
+        starts = self.starts[pos]
+        ends = starts + self.spans[i] if self.ends is None else self.ends[pos]
+        return ref_ids, starts.astype(np.float64), ends.astype(np.float64)
 
     def of_reference(self, ref_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(starts, ends) seconds (float64) of every code of one reference, in row order; empty if unknown.
 
         For a second stage that checks a candidate against all of a
         reference's codes (the scene cuts of ``match.cuts``), not only the hits."""
-        i = int(np.searchsorted(self.refs, ref_id))
-        if i >= len(self.refs) or self.refs[i] != ref_id:
+        i = int(self._index_of(np.array([ref_id]))[0])
+        if i < 0:
             return np.zeros(0), np.zeros(0)
-        b, c = int(self.bases[i]), int(self.counts[i])
-        return self.starts[b:b + c].astype(np.float64), self.ends[b:b + c].astype(np.float64)
+        starts, ends = self._span_of(i)
+        return starts.astype(np.float64), ends.astype(np.float64)
+
+    def position_ranges(self, ref_ids) -> tuple[np.ndarray, np.ndarray]:
+        """Half-open position ranges [lo, hi) of these references' codes (those in the table)."""
+        i = self._index_of(np.asarray(list(ref_ids), np.int64))
+        i = np.unique(i[i >= 0])
+        return self.bases[i], self.bases[i] + self.counts[i]
 
     def with_reference(self, ref_id: int, starts: np.ndarray, ends: np.ndarray) -> "TimeTable":
+        """This table with one more reference, after the others (its codes take the next positions)."""
         return TimeTable.from_parts([p for p in self.parts() if p[0] != ref_id] + [(ref_id, starts, ends)])
 
     def without(self, ref_ids: list[int]) -> "TimeTable":
+        """This table without these references: the positions after each move down by its count."""
         drop = set(int(r) for r in ref_ids)
         return TimeTable.from_parts([p for p in self.parts() if p[0] not in drop])
 
+    def save(self, path: str) -> None:
+        fields = {"refs": self.refs, "bases": self.bases, "counts": self.counts, "starts": self.starts}
+        fields.update({"ends": self.ends} if self.ends is not None else {"spans": self.spans})
+        with open(path, "wb") as handle:
+            np.savez(handle, **fields)
+
+    @classmethod
+    def load(cls, path: Path) -> "TimeTable":
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["refs"], data["bases"], data["counts"], data["starts"],
+                       data["ends"] if "ends" in data else None, data["spans"] if "spans" in data else None)
+
 
 class SignalIndex:
-    """One signal's FAISS index plus its time table."""
+    """One signal's index plus its time table.
+
+    positional: the index labels its codes with their time-table positions (a flat FAISS index
+    without an id map, a posting table), which ``search`` turns into packed ids; otherwise (IVF)
+    the index holds the packed ids itself (8 bytes a code more).
+    """
 
     def __init__(self, signal: str, index, times: TimeTable, parallel_min_work: int = 1_000_000_000,
-                 block_rows: int = 0):
+                 block_rows: int = 0, positional: bool = False):
         self.signal = signal
         self.index = index
         self.times = times
         self.parallel_min_work = parallel_min_work
         self.block_rows = block_rows
+        self.positional = positional
 
     @property
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
     def search(self, codes: np.ndarray, radius: int) -> Hits:
-        return range_search(self.index, codes, radius, self.parallel_min_work, self.block_rows)
+        hits = range_search(self.index, codes, radius, self.parallel_min_work, self.block_rows)
+        if self.positional and len(hits.ids):
+            hits = Hits(hits.query, self.times.ids_of(hits.ids), hits.distance)
+        return hits
 
     def add(self, ref_id: int, fp: Fingerprint) -> None:
+        """Add one reference's codes after the others (a reference held already is replaced)."""
         if len(fp) == 0:
             return
-        ids = make_ids(ref_id, len(fp))
-        self.index.add_with_ids(np.ascontiguousarray(fp.codes), ids)
+        if self.times.holds(ref_id):
+            self.remove([ref_id])
+        if self.positional:
+            labels = len(self.times) + np.arange(len(fp), dtype=np.int64)
+        else:
+            labels = make_ids(ref_id, len(fp))
+        if isinstance(self.index, PostingIndex):
+            self.index.add_with_ids(np.ascontiguousarray(fp.codes), labels)
+        elif self.positional:
+            self.index.add(np.ascontiguousarray(fp.codes))
+        else:
+            self.index.add_with_ids(np.ascontiguousarray(fp.codes), labels)
         self.times = self.times.with_reference(ref_id, fp.starts, fp.ends)
 
     @property
@@ -423,13 +559,17 @@ class SignalIndex:
         return "ivf" if isinstance(self.index, faiss.IndexBinaryIVF) else "exact"
 
     def remove(self, ref_ids: list[int]) -> None:
-        """Drop every code of these references, in place."""
-        if isinstance(self.index, PostingIndex):
-            self.index.remove_refs(ref_ids)
+        """Drop every code of these references, in place (one pass over the index per reference at most)."""
+        if self.positional:
+            lo, hi = self.times.position_ranges(ref_ids)
         else:
-            for ref_id in ref_ids:
-                lo = int(ref_id) << ROW_BITS
-                self.index.remove_ids(faiss.IDSelectorRange(lo, lo + ROW_MASK + 1))
+            ref_ids = np.asarray(list(ref_ids), np.int64)
+            lo, hi = ref_ids << ROW_BITS, (ref_ids + 1) << ROW_BITS
+        if isinstance(self.index, PostingIndex):
+            self.index.remove_ranges(lo, hi, renumber=self.positional)
+        else:
+            for a, b in sorted(zip(lo.tolist(), hi.tolist()), reverse=True):  # the highest first: lower ranges stay put
+                self.index.remove_ids(faiss.IDSelectorRange(a, b))
         self.times = self.times.without(ref_ids)
 
     def file_names(self) -> list[str]:
@@ -442,18 +582,12 @@ class SignalIndex:
 def _type_name(index) -> str:
     """FAISS type of an index, with the index an IDMap wraps: 'IndexBinaryIDMap(IndexBinaryFlat)'."""
     if isinstance(index, PostingIndex):
-        return "sorted postings (uint32 keys, int64 ids)"
+        return f"sorted postings (uint32 keys, {index.labels.dtype} labels)"
     name = type(index).__name__
     inner = getattr(index, "index", None)
     if inner is not None and name.endswith("IDMap"):
         return f"{name}({type(faiss.downcast_IndexBinary(inner)).__name__})"
     return name
-
-
-def _save_times(path: str, table: TimeTable) -> None:
-    with open(path, "wb") as handle:
-        np.savez(handle, refs=table.refs, bases=table.bases, counts=table.counts, starts=table.starts,
-                 ends=table.ends)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -481,8 +615,9 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class IndexStore:
-    """The index folder: ``<signal>.faissb`` (``<signal>.keys.npy`` and ``.ids.npy`` for an exact-match
-    signal), ``<signal>.times.npz``, ``manifest.json``.
+    """The index folder: ``<signal>.faissb`` (``<signal>.keys.npy`` and ``.labels.npy`` for an
+    exact-match signal), ``<signal>.times.npz``, ``manifest.json``. A flat index and a posting table
+    label each code with its position in the signal's time table (``SignalIndex.positional``).
 
     The manifest names the catalog generation the files were built from and each file's size
     and SHA-256: a file that was changed, truncated or swapped since (a flipped byte of a work's
@@ -531,13 +666,11 @@ class IndexStore:
                         index = faiss.read_index_binary(str(self.folder / f"{signal}.faissb"))
                     if hasattr(index, "nprobe"):
                         index.nprobe = self.params.nprobe
-                    with np.load(self.folder / f"{signal}.times.npz") as data:
-                        times = TimeTable(data["refs"], data["bases"], data["counts"], data["starts"],
-                                          data["ends"])
+                    times = TimeTable.load(self.folder / f"{signal}.times.npz")
                     if index.ntotal != len(times):
                         raise ValueError("index and time table disagree")
                     self.signals[signal] = SignalIndex(signal, index, times, self.params.parallel_min_work,
-                                                          self.params.search_block_rows)
+                                                       self.params.search_block_rows, is_positional(index))
                 self.generation = catalog.generation()
                 self.rebuilt_because, self.found_damaged = None, False
                 return False
@@ -626,9 +759,10 @@ class IndexStore:
         width = self.code_bytes[signal]
         all_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
-        index = build_index(width, all_ids, all_codes, self.params, exact=REGISTRY.is_exact(signal))
+        index = build_index(width, all_ids, all_codes, self.params, exact=REGISTRY.is_exact(signal),
+                            positional=True)
         return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params.parallel_min_work,
-                           self.params.search_block_rows)
+                           self.params.search_block_rows, is_positional(index))
 
     def _build_settings(self) -> dict:
         """The settings the saved files were built with; a change means a rebuild.
@@ -636,7 +770,7 @@ class IndexStore:
         IVF files depend on the number of lists and on the training threshold
         (below it the exact index is built instead); nprobe is set at load time.
         """
-        exact = {"exact_match": EXACT_FORMAT}  # how exact-match signals are stored (FAISS hash tables before)
+        exact = {"format": INDEX_FORMAT}  # how codes are labelled and times kept (packed ids and ends before)
         if self.params.kind == "ivf":
             return {"kind": "ivf", "nlist": self.params.nlist,
                     "ivf_min_train_per_list": self.params.ivf_min_train_per_list, **exact}
@@ -654,7 +788,7 @@ class IndexStore:
                               lambda p, i=sig.index: faiss.write_index_binary(i, p))
             _atomic_write(
                 self.folder / f"{signal}.times.npz",
-                lambda p, t=sig.times: _save_times(p, t),
+                lambda p, t=sig.times: t.save(p),
             )
         manifest = {
             "generation": generation,

@@ -1,10 +1,13 @@
 """Index layer: FAISS range search equals the naive oracle; remove, persist, rebuild."""
 
+import faiss
 import numpy as np
 import pytest
 
 from fingerprint import Fingerprint
-from index import Catalog, IndexParams, IndexStore, NewReference, PostingIndex, build_index, make_ids, naive_range_search, range_search
+from index import (Catalog, IndexParams, IndexStore, NewReference, PostingIndex, SignalIndex, TimeTable, build_index,
+                   make_ids, naive_range_search, range_search)
+from index.store import is_positional
 
 
 def _codes(n, seed, width=32):
@@ -64,7 +67,7 @@ def test_posting_table_equals_the_naive_search_through_adds_removals_and_a_save(
     assert index.range_search(alphabet[:3], 1)[0].tolist() == [0, 0, 0, 0]  # empty table
     for r, codes in parts.items():
         index.add_with_ids(codes, make_ids(r, len(codes)))
-    index.remove_refs([7])
+    index.remove_ranges(np.array([7 << 32]), np.array([8 << 32]), renumber=False)
     index.add_with_ids(parts[7][:400], make_ids(7, 400))  # re-added, shorter, after the others
     live = {2: parts[2], 7: parts[7][:400], 9: parts[9]}
     ids = np.concatenate([make_ids(r, len(c)) for r, c in live.items()])
@@ -241,3 +244,56 @@ def test_staged_search_does_not_complete_a_group_where_the_base_group_matches_be
     assert searched == [int(first.sum())]  # the variant is not completed
     staged_search(search, queries, first, groups, 2)  # without times it is
     assert searched[-1] == 30
+
+
+@pytest.mark.parametrize("signal,width", [("video", 32), ("landmark", 4)])
+def test_position_labelled_index_equals_the_naive_search_through_adds_removals_and_a_reload(tmp_path, signal, width):
+    """A flat index and a posting table label codes by their time-table position; hits still come back
+    as packed ids with each code's own seconds, whatever order references arrive and leave in."""
+
+    rng = np.random.default_rng(5)
+    alphabet = rng.integers(0, 256, (200, width), dtype=np.uint8)
+    step = 0.0232  # a landmark's span: ends are start + one step (kept as one span per reference)
+    fps = {}
+    for r, n in ((3, 700), (9, 500), (5, 600), (12, 300)):
+        t = np.sort(rng.uniform(0, 3600, n))
+        ends = t + step if signal == "landmark" else t + rng.uniform(0.1, 2.0, n)
+        fps[r] = Fingerprint(signal, alphabet[rng.integers(0, 200, n)], t, ends)
+    index = build_index(width, np.zeros(0, np.int64), np.zeros((0, width), np.uint8), IndexParams(),
+                        exact=signal == "landmark", positional=True)
+    sig = SignalIndex(signal, index, TimeTable.from_parts([]), positional=is_positional(index))
+    for r in (3, 9, 5, 12):  # 5 after 9: positions follow the order of arrival, not the ids
+        sig.add(r, fps[r])
+    sig.remove([9])
+    sig.add(3, fps[3].subset(np.arange(250)))  # replaced by a shorter reading, now after the others
+    live = {5: fps[5], 12: fps[12], 3: fps[3].subset(np.arange(250))}
+    assert (sig.times.ends is None) == (signal == "landmark")  # constant spans: no end per code
+    stored_ids = np.concatenate([make_ids(r, len(fp)) for r, fp in live.items()])
+    stored = np.concatenate([fp.codes for fp in live.values()])
+    queries = np.concatenate([alphabet[rng.integers(0, 200, 150)], rng.integers(0, 256, (30, width), dtype=np.uint8)])
+    radius = 0 if signal == "landmark" else 100
+    slow = naive_range_search(stored_ids, stored, queries, radius).sorted()
+    folder = tmp_path / "i"
+    folder.mkdir()
+    if signal == "landmark":
+        index.save(folder, signal)
+    else:
+        faiss.write_index_binary(index, str(folder / "x.faissb"))
+    sig.times.save(str(folder / "t.npz"))
+    loaded_index = (PostingIndex.load(folder, signal) if signal == "landmark"
+                    else faiss.read_index_binary(str(folder / "x.faissb")))
+    loaded = SignalIndex(signal, loaded_index, TimeTable.load(folder / "t.npz"), positional=True)
+    for s in (sig, loaded):
+        fast = s.search(queries, radius).sorted()
+        assert len(fast.ids) > 200
+        np.testing.assert_array_equal(fast.query, slow.query)
+        np.testing.assert_array_equal(fast.ids, slow.ids)
+        np.testing.assert_array_equal(fast.distance, slow.distance)
+        ref_ids, starts, ends = s.times.lookup(fast.ids)
+        rows = fast.ids & 0xFFFFFFFF
+        want_start = np.array([live[int(r)].starts[k] for r, k in zip(ref_ids, rows)], np.float32)
+        want_end = np.array([live[int(r)].ends[k] for r, k in zip(ref_ids, rows)], np.float32)
+        np.testing.assert_array_equal(starts, want_start)
+        assert np.all(np.abs(ends - want_end) <= np.spacing(want_end.astype(np.float32)))  # float32's resolution
+        np.testing.assert_array_equal(s.times.of_reference(3)[0], fps[3].starts[:250].astype(np.float32))
+        assert len(s.times.of_reference(9)[0]) == 0

@@ -44,7 +44,7 @@ def test_the_manifest_names_every_index_file_with_its_size_and_sha256(home):
         engine.screen_one(str(home / "nothing.mp4"))  # (loads the index; the file's error does not matter)
     files = _manifest(home)["files"]
     names = {p.name for p in (home / "index").iterdir() if p.suffix in (".faissb", ".npz", ".npy")}
-    assert set(files) == names and {"landmark.keys.npy", "landmark.ids.npy", "video.faissb"} <= names
+    assert set(files) == names and {"landmark.keys.npy", "landmark.labels.npy", "video.faissb"} <= names
     for name, (size, sha) in files.items():
         assert (home / "index" / name).stat().st_size == size and sha256_file(home / "index" / name) == sha
 
