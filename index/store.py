@@ -51,6 +51,14 @@ class IndexParams:
     stale_temp_seconds: a temporary file of an index write (``<file>.<random>.tmp``)
         older than this is what a crashed writer left, and is removed on load;
         younger ones may be another process's write in progress.
+    two_stage_min_codes: a flat signal holding at least this many codes is searched in two
+        stages (``SubKeyTables``): its sub-key tables find the candidate references, and only their
+        codes are searched within the radius; 0: always one stage (every stored code compared).
+    candidate_min_rows: a reference is a candidate when at least this many distinct upload codes
+        hit it in the sub-key tables.
+    candidate_max_postings: a sub-key held by more reference codes than this is left out of the
+        candidate stage (too common to tell works apart; bounds the work a lookup can cost).
+    candidate_max_refs: at most this many candidates per search, the most hit first.
     """
 
     kind: str = "flat"
@@ -60,6 +68,10 @@ class IndexParams:
     parallel_min_work: int = 1_000_000_000
     search_block_rows: int = 16384
     stale_temp_seconds: float = 3600.0
+    two_stage_min_codes: int = 2_000_000
+    candidate_min_rows: int = 2
+    candidate_max_postings: int = 4096
+    candidate_max_refs: int = 256
 
 
 def make_ids(ref_id: int, n: int) -> np.ndarray:
@@ -506,32 +518,160 @@ class TimeTable:
                        data["ends"] if "ends" in data else None, data["spans"] if "spans" in data else None)
 
 
+class SubKeyTables:
+    """The candidate stage of a two-stage search: 32-bit words of a signal's reference codes in
+    posting tables (``PostingIndex``, labelled by time-table position), one per table word of
+    ``pairs`` (``Signal.subkey_pairs``: (query word, table word)); 8 bytes a code per table.
+
+    ``candidates`` looks each upload code's query words up in their tables and scores every
+    reference by the distinct upload codes that hit it: work-level recall is what counts (a copy
+    hits a work at hundreds of codes, so most single codes may be missed and the work still found),
+    and the radius search that follows (``SignalIndex.search``) compares the upload with the
+    candidates' codes only. Tables split into shards by reference merge by adding their scores.
+    """
+
+    def __init__(self, pairs: tuple[tuple[int, int], ...], tables: dict[int, PostingIndex]):
+        self.pairs = tuple(pairs)
+        self.tables = tables
+
+    @staticmethod
+    def words(codes: np.ndarray, word: int) -> np.ndarray:
+        """(n,) uint32: 32-bit word ``word`` of each (n, bytes) code."""
+        return PostingIndex.key_of(np.ascontiguousarray(np.asarray(codes, np.uint8)[:, 4 * word:4 * word + 4]))
+
+    @classmethod
+    def build(cls, pairs, codes: np.ndarray) -> "SubKeyTables":
+        """Tables over ``codes`` (n, bytes), labelled 0..n-1 (their positions)."""
+        tables = {}
+        for word in sorted({t for _, t in pairs}):
+            table = PostingIndex()
+            if len(codes):
+                table.add_with_ids(np.ascontiguousarray(np.asarray(codes, np.uint8)[:, 4 * word:4 * word + 4]),
+                                   np.arange(len(codes), dtype=np.int64))
+            tables[word] = table
+        return cls(pairs, tables)
+
+    def add(self, codes: np.ndarray, first: int) -> None:
+        """Codes that take positions ``first``, ``first + 1``, ..."""
+        labels = first + np.arange(len(codes), dtype=np.int64)
+        for word, table in self.tables.items():
+            table.add_with_ids(np.ascontiguousarray(np.asarray(codes, np.uint8)[:, 4 * word:4 * word + 4]), labels)
+
+    def remove_ranges(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        for table in self.tables.values():
+            table.remove_ranges(lo, hi, renumber=True)
+
+    def candidates(self, codes: np.ndarray, times: "TimeTable", params: IndexParams) -> tuple[np.ndarray, int]:
+        """The candidate references of upload ``codes``: indices into ``times.refs``, at most
+        ``candidate_max_refs``, each hit by ``candidate_min_rows`` distinct codes or more (the most
+        hit first), and the postings read."""
+        rows, positions = [], []
+        for query_word, table_word in self.pairs:
+            owner, labels = self.tables[table_word].lookup(self.words(codes, query_word), params.candidate_max_postings)
+            rows.append(owner)
+            positions.append(labels)
+        rows, positions = np.concatenate(rows), np.concatenate(positions)
+        if len(rows) == 0:
+            return np.zeros(0, np.int64), 0
+        ref_index = np.searchsorted(times.bases, positions, side="right") - 1
+        pair = np.unique(ref_index * len(codes) + rows)  # (reference, upload code) once each
+        score = np.bincount(pair // len(codes), minlength=len(times.refs))
+        found = np.flatnonzero(score >= params.candidate_min_rows)
+        if len(found) > params.candidate_max_refs:
+            found = found[np.argsort(-score[found], kind="stable")[:params.candidate_max_refs]]
+        return np.sort(found), len(positions)
+
+    def save(self, folder: Path, signal: str) -> None:
+        for word, table in self.tables.items():
+            table.save(folder, f"{signal}.sub{word}")
+
+    @classmethod
+    def load(cls, folder: Path, signal: str, pairs) -> "SubKeyTables":
+        return cls(pairs, {word: PostingIndex.load(folder, f"{signal}.sub{word}") for word in sorted({t for _, t in pairs})})
+
+    @staticmethod
+    def file_names(signal: str, pairs) -> list[str]:
+        return [name for word in sorted({t for _, t in pairs}) for name in PostingIndex.file_names(f"{signal}.sub{word}")]
+
+
 class SignalIndex:
     """One signal's index plus its time table.
 
     positional: the index labels its codes with their time-table positions (a flat FAISS index
     without an id map, a posting table), which ``search`` turns into packed ids; otherwise (IVF)
     the index holds the packed ids itself (8 bytes a code more).
+    pairs: the signal's sub-key words (``Signal.subkey_pairs``); a flat signal with them is
+    searched in two stages once it holds ``params.two_stage_min_codes`` codes (``subkeys`` then
+    holds its tables). ``counts``: what its searches did (codes searched, candidate references,
+    postings read, stored codes compared), for the benchmarks.
     """
 
-    def __init__(self, signal: str, index, times: TimeTable, parallel_min_work: int = 1_000_000_000,
-                 block_rows: int = 0, positional: bool = False):
+    def __init__(self, signal: str, index, times: TimeTable, params: IndexParams | None = None,
+                 positional: bool = False, pairs: tuple = (), subkeys: SubKeyTables | None = None):
         self.signal = signal
         self.index = index
         self.times = times
-        self.parallel_min_work = parallel_min_work
-        self.block_rows = block_rows
+        self.params = params or IndexParams()
         self.positional = positional
+        self.pairs = tuple(pairs) if positional and not isinstance(index, PostingIndex) else ()
+        self.subkeys = subkeys
+        self.counts = {"searches": 0, "two_stage": 0, "query_codes": 0, "candidate_refs": 0, "postings": 0,
+                       "codes_compared": 0}
+        self.sync_subkeys()
 
     @property
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def two_stage(self) -> bool:
+        """Whether searches run in two stages (a sub-key candidate stage, then the candidates' codes)."""
+        return self.subkeys is not None and 0 < self.params.two_stage_min_codes <= self.ntotal
+
+    def sync_subkeys(self) -> bool:
+        """Build the sub-key tables from the stored codes when the signal has grown to need them
+        (``two_stage_min_codes``). Returns True when they were built."""
+        if self.subkeys is not None or not self.pairs or not (0 < self.params.two_stage_min_codes <= self.ntotal):
+            return False
+        self.subkeys = SubKeyTables.build(self.pairs, self._stored_codes())
+        return True
+
+    def _stored_codes(self) -> np.ndarray:
+        """(ntotal, bytes) view of a flat index's codes, in position order (no copy)."""
+        flat = faiss.downcast_IndexBinary(self.index)
+        n, width = flat.ntotal, flat.code_size
+        if n == 0:
+            return np.zeros((0, width), np.uint8)
+        return faiss.rev_swig_ptr(flat.xb.data(), n * width).reshape(n, width)
+
     def search(self, codes: np.ndarray, radius: int) -> Hits:
-        hits = range_search(self.index, codes, radius, self.parallel_min_work, self.block_rows)
+        """Every stored code within ``radius`` bits of each row of ``codes``, ids packed."""
+        self.counts["searches"] += 1
+        self.counts["query_codes"] += len(codes)
+        if self.two_stage and len(codes):
+            return self._two_stage_search(codes, radius)
+        hits = range_search(self.index, codes, radius, self.params.parallel_min_work, self.params.search_block_rows)
+        self.counts["codes_compared"] += len(codes) * self.ntotal
         if self.positional and len(hits.ids):
             hits = Hits(hits.query, self.times.ids_of(hits.ids), hits.distance)
         return hits
+
+    def _two_stage_search(self, codes: np.ndarray, radius: int) -> Hits:
+        """The candidate stage (``SubKeyTables.candidates``), then the radius search over the
+        candidates' codes only: the hits a whole search finds on those references."""
+        found, postings = self.subkeys.candidates(codes, self.times, self.params)
+        self.counts["two_stage"] += 1
+        self.counts["candidate_refs"] += len(found)
+        self.counts["postings"] += postings
+        if len(found) == 0:
+            return Hits.empty()
+        lo = self.times.bases[found]
+        _, positions = expand_ranges(lo, lo + self.times.counts[found])
+        chosen = faiss.IndexBinaryFlat(self.index.d)
+        chosen.add(np.ascontiguousarray(self._stored_codes()[positions]))
+        self.counts["codes_compared"] += len(codes) * len(positions)
+        hits = range_search(chosen, codes, radius, self.params.parallel_min_work, self.params.search_block_rows)
+        return Hits(hits.query, self.times.ids_of(positions[hits.ids]), hits.distance)
 
     def add(self, ref_id: int, fp: Fingerprint) -> None:
         """Add one reference's codes after the others (a reference held already is replaced)."""
@@ -539,8 +679,9 @@ class SignalIndex:
             return
         if self.times.holds(ref_id):
             self.remove([ref_id])
+        first = len(self.times)
         if self.positional:
-            labels = len(self.times) + np.arange(len(fp), dtype=np.int64)
+            labels = first + np.arange(len(fp), dtype=np.int64)
         else:
             labels = make_ids(ref_id, len(fp))
         if isinstance(self.index, PostingIndex):
@@ -550,13 +691,19 @@ class SignalIndex:
         else:
             self.index.add_with_ids(np.ascontiguousarray(fp.codes), labels)
         self.times = self.times.with_reference(ref_id, fp.starts, fp.ends)
+        if self.subkeys is not None:
+            self.subkeys.add(fp.codes, first)
+        self.sync_subkeys()
 
     @property
     def search_kind(self) -> str:
-        """How this index searches: "hash" (exact codes, table lookup), "ivf" or "exact" (flat)."""
+        """How this index searches: "hash" (exact codes, table lookup), "ivf", "two-stage" (sub-key
+        candidates, then their codes) or "exact" (flat)."""
         if isinstance(self.index, PostingIndex):
             return "hash"
-        return "ivf" if isinstance(self.index, faiss.IndexBinaryIVF) else "exact"
+        if isinstance(self.index, faiss.IndexBinaryIVF):
+            return "ivf"
+        return "two-stage" if self.two_stage else "exact"
 
     def remove(self, ref_ids: list[int]) -> None:
         """Drop every code of these references, in place (one pass over the index per reference at most)."""
@@ -570,13 +717,26 @@ class SignalIndex:
         else:
             for a, b in sorted(zip(lo.tolist(), hi.tolist()), reverse=True):  # the highest first: lower ranges stay put
                 self.index.remove_ids(faiss.IDSelectorRange(a, b))
+        if self.subkeys is not None:
+            self.subkeys.remove_ranges(lo, hi)
         self.times = self.times.without(ref_ids)
 
     def file_names(self) -> list[str]:
         """The files this signal's index is saved in, the time table last."""
         if isinstance(self.index, PostingIndex):
             return [*PostingIndex.file_names(self.signal), f"{self.signal}.times.npz"]
-        return [f"{self.signal}.faissb", f"{self.signal}.times.npz"]
+        tables = SubKeyTables.file_names(self.signal, self.pairs) if self.subkeys is not None else []
+        return [f"{self.signal}.faissb", *tables, f"{self.signal}.times.npz"]
+
+    def save(self, folder: Path) -> None:
+        """Write this signal's files atomically (the time table last)."""
+        if isinstance(self.index, PostingIndex):
+            self.index.save(folder, self.signal)
+        else:
+            _atomic_write(folder / f"{self.signal}.faissb", lambda p: faiss.write_index_binary(self.index, p))
+            if self.subkeys is not None:
+                self.subkeys.save(folder, self.signal)
+        _atomic_write(folder / f"{self.signal}.times.npz", lambda p: self.times.save(p))
 
 
 def _type_name(index) -> str:
@@ -656,7 +816,8 @@ class IndexStore:
         Returns True when a rebuild was needed.
         """
         self.remove_stale_temps()
-        why, damaged = self._stale_because(self.read_manifest(), catalog.generation())
+        manifest = self.read_manifest()
+        why, damaged = self._stale_because(manifest, catalog.generation())
         if why is None:
             try:
                 for signal in self.code_bytes:
@@ -669,8 +830,13 @@ class IndexStore:
                     times = TimeTable.load(self.folder / f"{signal}.times.npz")
                     if index.ntotal != len(times):
                         raise ValueError("index and time table disagree")
-                    self.signals[signal] = SignalIndex(signal, index, times, self.params.parallel_min_work,
-                                                       self.params.search_block_rows, is_positional(index))
+                    pairs = self._pairs(signal)
+                    subkeys = SubKeyTables.load(self.folder, signal, pairs) if signal in manifest.get("subkeys", {}) \
+                        else None
+                    self.signals[signal] = SignalIndex(signal, index, times, self.params, is_positional(index), pairs,
+                                                       subkeys)
+                    if subkeys is not None and any(t.ntotal != len(times) for t in subkeys.tables.values()):
+                        raise ValueError("sub-key tables and time table disagree")
                 self.generation = catalog.generation()
                 self.rebuilt_because, self.found_damaged = None, False
                 return False
@@ -691,10 +857,13 @@ class IndexStore:
         if manifest.get("code_bytes") != self.code_bytes or \
                 {k: manifest.get(k) for k in self._build_settings()} != self._build_settings():
             return "the index settings changed", False
-        files = manifest.get("files")
+        files, subkeys = manifest.get("files"), manifest.get("subkeys", {})
         if not isinstance(files, dict):
             return "the index manifest has no checksums (written by an older prescreen)", False
-        for name in self._file_names():
+        if not isinstance(subkeys, dict) or any(
+                signal not in self.code_bytes or words != self._table_words(signal) for signal, words in subkeys.items()):
+            return "the sub-key tables were built for other settings", False
+        for name in self._file_names(subkeys):
             entry = files.get(name)
             path = self.folder / name
             try:
@@ -706,15 +875,25 @@ class IndexStore:
                 return f"{name}: cannot be read ({exc.strerror or exc})", True
         return None, False
 
-    def _signal_files(self, signal: str) -> list[str]:
-        """The files of one signal's index: an exact-match signal's posting table, or a FAISS file; the
-        time table."""
+    def _signal_files(self, signal: str, with_subkeys: bool = False) -> list[str]:
+        """The files of one signal's index: an exact-match signal's posting table, or a FAISS file (and
+        its sub-key tables); the time table."""
         if REGISTRY.is_exact(signal):
             return [*PostingIndex.file_names(signal), f"{signal}.times.npz"]
-        return [f"{signal}.faissb", f"{signal}.times.npz"]
+        tables = SubKeyTables.file_names(signal, self._pairs(signal)) if with_subkeys else []
+        return [f"{signal}.faissb", *tables, f"{signal}.times.npz"]
 
-    def _file_names(self) -> list[str]:
-        return [name for signal in self.code_bytes for name in self._signal_files(signal)]
+    def _file_names(self, subkeys: dict) -> list[str]:
+        """Every index file, ``subkeys`` naming the signals saved with sub-key tables."""
+        return [name for signal in self.code_bytes for name in self._signal_files(signal, signal in subkeys)]
+
+    def _pairs(self, signal: str) -> tuple[tuple[int, int], ...]:
+        """The signal's sub-key pairs (``Signal.subkey_pairs``); none for an exact-match signal."""
+        sig = REGISTRY.get(signal)
+        return () if sig is None or REGISTRY.is_exact(signal) else sig.subkey_pairs(self.code_bytes[signal])
+
+    def _table_words(self, signal: str) -> list[int]:
+        return sorted({t for _, t in self._pairs(signal)})
 
     def remove_stale_temps(self) -> list[str]:
         """Remove the temporary files of index writes (``_atomic_write``: ``<file>.<random>.tmp``)
@@ -761,8 +940,8 @@ class IndexStore:
         all_codes = np.concatenate(codes) if codes else np.zeros((0, width), np.uint8)
         index = build_index(width, all_ids, all_codes, self.params, exact=REGISTRY.is_exact(signal),
                             positional=True)
-        return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params.parallel_min_work,
-                           self.params.search_block_rows, is_positional(index))
+        return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params, is_positional(index),
+                           self._pairs(signal))
 
     def _build_settings(self) -> dict:
         """The settings the saved files were built with; a change means a rebuild.
@@ -780,23 +959,17 @@ class IndexStore:
         """Write every signal's files atomically, then the manifest naming ``generation``."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.manifest_path.unlink(missing_ok=True)  # a crash mid-save leaves no stale claim
-        for signal, sig in self.signals.items():
-            if isinstance(sig.index, PostingIndex):
-                sig.index.save(self.folder, signal)
-            else:
-                _atomic_write(self.folder / f"{signal}.faissb",
-                              lambda p, i=sig.index: faiss.write_index_binary(i, p))
-            _atomic_write(
-                self.folder / f"{signal}.times.npz",
-                lambda p, t=sig.times: t.save(p),
-            )
+        for sig in self.signals.values():
+            sig.save(self.folder)
+        subkeys = {s: self._table_words(s) for s, sig in self.signals.items() if sig.subkeys is not None}
         manifest = {
             "generation": generation,
             **self._build_settings(),
             "code_bytes": self.code_bytes,
             "counts": {s: sig.ntotal for s, sig in self.signals.items()},
+            "subkeys": subkeys,
             "files": {name: [(self.folder / name).stat().st_size, sha256_file(self.folder / name)]
-                      for name in self._file_names() if (self.folder / name).exists()},
+                      for name in self._file_names(subkeys) if (self.folder / name).exists()},
         }
         _atomic_write(self.manifest_path, lambda p: Path(p).write_text(json.dumps(manifest, indent=2)))
         self.generation = generation

@@ -297,3 +297,120 @@ def test_position_labelled_index_equals_the_naive_search_through_adds_removals_a
         assert np.all(np.abs(ends - want_end) <= np.spacing(want_end.astype(np.float32)))  # float32's resolution
         np.testing.assert_array_equal(s.times.of_reference(3)[0], fps[3].starts[:250].astype(np.float32))
         assert len(s.times.of_reference(9)[0]) == 0
+
+
+def _film_codes(n, seed, width=32):
+    """Video-like codes: runs of near-identical codes (a shot), each shot a new random code."""
+    rng = np.random.default_rng(seed)
+    shots = _codes(n // 8 + 1, seed, width)
+    codes = np.repeat(shots, 8, axis=0)[:n]
+    return _near_profile(codes, low=0.0, high=0.03, seed=seed + 1)
+
+
+def _near_profile(codes, low, high, seed):
+    """Codes with each bit of words 0 and 1 flipped at rate ``low`` and every other bit at ``high``
+    (a pHash's low frequencies flip least under re-encoding)."""
+    rng = np.random.default_rng(seed)
+    bits = np.unpackbits(codes, axis=1)
+    rate = np.full(bits.shape[1], high)
+    rate[:64] = low
+    flips = rng.random(bits.shape) < rate
+    return np.packbits(bits ^ flips, axis=1)
+
+
+def _two_stage_params(min_codes):
+    return IndexParams(two_stage_min_codes=min_codes, candidate_min_rows=2, candidate_max_refs=64)
+
+
+def test_two_stage_search_finds_the_works_the_exact_search_finds_among_filler(tmp_path):
+    """Copies planted among 300 unrelated references: the candidate stage names the copied works, and
+    on them the hits are the exact search's, while most stored codes are never compared."""
+    from fingerprint import REGISTRY
+
+    refs = {r: _film_codes(400, 1000 + r) for r in range(1, 301)}
+    pairs = REGISTRY["video"].subkey_pairs(32)
+    assert pairs == ((0, 0), (1, 1))
+    copied = {17: (40, 200), 150: (0, 120), 299: (100, 400)}  # ref -> rows copied
+    upload = np.concatenate([_near_profile(refs[r][a:b], low=0.02, high=0.25, seed=r) for r, (a, b) in copied.items()]
+                            + [_film_codes(300, 99)])  # and unrelated footage
+    indexes = {}
+    for name, min_codes in (("exact", 0), ("two-stage", 1)):
+        index = build_index(32, np.zeros(0, np.int64), np.zeros((0, 32), np.uint8), IndexParams(), positional=True)
+        sig = SignalIndex("video", index, TimeTable.from_parts([]), _two_stage_params(min_codes), True, pairs)
+        for r, codes in refs.items():
+            t = np.arange(len(codes)) * 0.125
+            sig.add(r, Fingerprint("video", codes, t, t + 0.125))
+        indexes[name] = sig
+    exact, two = indexes["exact"], indexes["two-stage"]
+    assert exact.search_kind == "exact" and two.search_kind == "two-stage"
+    whole = exact.search(upload, 64)
+    fast = two.search(upload, 64)
+    ref_of = lambda hits: hits.ids >> 32  # noqa: E731
+    rows_per_ref = {int(r): len(np.unique(whole.query[ref_of(whole) == r])) for r in np.unique(ref_of(whole))}
+    found_by_exact = {r for r, n in rows_per_ref.items() if n >= 5}
+    assert found_by_exact == set(copied)  # (the filler is unrelated: the exact search finds only the copies)
+    assert set(np.unique(ref_of(fast)).tolist()) >= found_by_exact  # work-level recall: every copied work
+    for r in found_by_exact:  # on a candidate, the hits are exactly the whole search's
+        a, b = whole.sorted(), fast.sorted()
+        ka, kb = ref_of(a) == r, ref_of(b) == r
+        for field in ("query", "ids", "distance"):
+            np.testing.assert_array_equal(getattr(b, field)[kb], getattr(a, field)[ka])
+    assert two.counts["codes_compared"] < 0.1 * exact.counts["codes_compared"]  # sub-linear: few codes compared
+    # removing a copied work takes it out of the candidate stage too; positions shift under it
+    for sig in (exact, two):
+        sig.remove([17, 150])
+    fast, whole = two.search(upload, 64), exact.search(upload, 64)
+    assert set(np.unique(ref_of(fast)).tolist()) >= {299} and not {17, 150} & set(ref_of(fast).tolist())
+    k_fast, k_whole = ref_of(fast.sorted()) == 299, ref_of(whole.sorted()) == 299
+    np.testing.assert_array_equal(fast.sorted().ids[k_fast], whole.sorted().ids[k_whole])
+
+
+def test_two_stage_tables_are_saved_checked_and_rebuilt_with_the_index(tmp_path):
+    """The sub-key tables exist once a signal reaches ``two_stage_min_codes``; they are saved with their
+    checksums in the manifest, a damaged one is found on load and the index rebuilt, and a removal keeps
+    them in step with the codes."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    widths = {"video": 32}
+    params = _two_stage_params(500)
+    store = IndexStore(tmp_path / "index", params, widths)
+    store.load(catalog)
+
+    def reference(k, n):
+        t = np.arange(n) * 0.125
+        return NewReference(f"p{k}", f"sha{k}", f"md5{k}", 10, 5.0, True, False,
+                            (Fingerprint("video", _film_codes(n, 50 + k), t, t + 0.125),))
+
+    catalog.add_references("w1", "one", "o", [reference(1, 300)])
+    store.rebuild(catalog)
+    assert store.signals["video"].subkeys is None and store.stats()["signals"]["video"]["search"] == "exact"
+    (r2,), gen = catalog.add_references("w2", "two", "o", [reference(2, 300)])
+    fp2 = catalog.fingerprints("video")
+    fp2 = dict(fp2)[r2]
+    store.signals["video"].add(r2, fp2)  # 600 codes now: the tables are built
+    store.save(gen)
+    assert store.stats()["signals"]["video"]["search"] == "two-stage"
+    manifest = store.read_manifest()
+    assert manifest["subkeys"] == {"video": [0, 1]} and "video.sub0.keys.npy" in manifest["files"]
+    copy = _near_profile(fp2.codes[50:250], low=0.02, high=0.25, seed=3)
+    before = store.signals["video"].search(copy, 64).sorted()
+    assert set((before.ids >> 32).tolist()) == {r2}
+
+    again = IndexStore(tmp_path / "index", params, widths)
+    assert again.load(catalog) is False and again.signals["video"].two_stage
+    assert isinstance(again.signals["video"].subkeys.tables[0].keys, np.memmap)
+    np.testing.assert_array_equal(again.signals["video"].search(copy, 64).sorted().ids, before.ids)
+
+    path = tmp_path / "index" / "video.sub1.labels.npy"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    damaged = IndexStore(tmp_path / "index", params, widths)
+    assert damaged.load(catalog) is True and damaged.found_damaged and "video.sub1.labels.npy" in damaged.rebuilt_because
+    np.testing.assert_array_equal(damaged.signals["video"].search(copy, 64).sorted().ids, before.ids)
+
+    removed, gen = catalog.remove_work("w1")
+    damaged.remove_references(removed, catalog)
+    damaged.save(gen)
+    after = damaged.signals["video"].search(copy, 64).sorted()
+    np.testing.assert_array_equal(after.ids, before.ids)  # w2's codes moved down 300 positions, found the same
+    assert all(t.ntotal == 300 for t in damaged.signals["video"].subkeys.tables.values())

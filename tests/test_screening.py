@@ -239,3 +239,42 @@ def test_result_json_has_the_documented_fields(corpus, engine):
             "reference_coverage", "score"} <= m.keys()
     assert {"upload_start", "upload_end", "ref_start", "ref_end"} <= m["segments"][0].keys()
     assert d["reasons"] and "film" in d["reasons"][0]
+
+
+def test_two_stage_search_gives_the_same_matches_as_the_whole_search(corpus, registered_home, tmp_path):
+    """With the picture searched in two stages at any size (``[index] two_stage_min_codes = 1``: sub-key
+    candidates, then the radius search over their codes only), edited copies, a song under a voice and unrelated
+    uploads get the same works, seconds and decisions as with every stored code compared."""
+    from conftest import config_file, copy_home
+    from service import load_config
+
+    home = copy_home(registered_home, tmp_path / "home")
+    cfg = load_config(config_file(home, tmp_path / "two.toml", "[index]\ntwo_stage_min_codes = 1\n"))
+    speech = mg.synth_speech(seed=9, duration=40.0, sample_rate=corpus.song.sample_rate, use_espeak=False)
+    talk = tf.replace_audio(tf.excerpt(corpus.other, 0.0, 40.0), speech)
+    uploads = [corpus.write(f"two-{name}.mp4", VIDEO_EDITS[name][0](corpus))
+               for name in ("cropped_10pct", "mirrored", "captioned", "sped_up_10pct", "excerpt_20s_in_60s")]
+    uploads += [corpus.write("two-talk.mp4", tf.mix_audio(talk, corpus.song.audio, snr_db=0.0)),
+                corpus.write("two-other.mp4", tf.excerpt(corpus.other, 0.0, 30.0))]
+
+    def summary(engine):
+        out = []
+        for path in uploads:
+            r = engine.screen_one(str(path))
+            out.append((r.decision.outcome, sorted((m.work_id, round(m.matched_seconds, 2),
+                                                    [(round(s.upload_start, 2), round(s.upload_end, 2),
+                                                      round(s.ref_start, 2), round(s.ref_end, 2)) for s in m.segments])
+                                                   for m in r.matches)))
+        return out
+
+    with Prescreen(home) as whole:
+        assert {s["search"] for s in whole.index_stats()["signals"].values()} <= {"exact", "hash"}
+        expected = summary(whole)
+    with Prescreen(home, config=cfg) as staged:
+        kinds = {name: s["search"] for name, s in staged.index_stats()["signals"].items()}
+        assert kinds["video"] == "two-stage" and kinds["audio"] == "exact"  # (chroma: one stage, see ChromaSignal)
+        got = summary(staged)
+        counts = staged.indexes.signals["video"].counts
+        assert counts["two_stage"] > 0 and counts["candidate_refs"] > 0
+    assert [o for o, _ in expected] == ["block", "block", "block", "block", "review", "review", "allow"]
+    assert got == expected

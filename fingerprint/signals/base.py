@@ -19,7 +19,7 @@ and the CLI loop over the registry and ask the signal. It declares
   (``video_stream`` / ``audio_fingerprint``), with the context it needs either side;
 - its search: ``index_kind`` (``HAMMING``: FAISS flat or IVF by ``[index] kind``, searched within
   a radius; ``EXACT``: a hash table, radius 0; None: codes kept in the catalog only, read per
-  candidate), ``searched`` (searched code by code and aligned into segments, or not: see
+  candidate), ``subkey_pairs`` (the words of a code a large catalog's candidate stage looks up), ``searched`` (searched code by code and aligned into segments, or not: see
   below), ``search_plan`` (query variants searched in stages), ``candidate_hints`` (the speed a
   query variant implies), ``rendition_namer`` (what a variant id means, for the JSON);
 - its traits: ``matchable_alone`` (its codes alone can make a reference usable),
@@ -128,6 +128,14 @@ class Signal:
     def query_period(self, params) -> float:
         """Seconds between an upload's codes (the aligner's instants are at least this)."""
         raise NotImplementedError
+
+    def subkey_pairs(self, code_bytes: int) -> tuple[tuple[int, int], ...]:
+        """The candidate stage of a two-stage search (``index.store``, ``[index] two_stage_min_codes``):
+        (query word, table word) pairs of the 32-bit words of a ``code_bytes`` code. Word ``table`` of
+        every reference code is kept in a posting table, and word ``query`` of each upload code is
+        looked up in it: the references its codes hit there are the only ones searched within the
+        radius. Empty (the default): searched in one stage whatever the catalog's size."""
+        return ()
 
     def empty(self, params, role: str) -> Fingerprint:
         return Fingerprint.empty(self.name, self.code_bytes(params, role))
