@@ -442,12 +442,13 @@ def markdown(d: dict) -> str:
         lines += ["Searches per signal over the screened uploads (the exact oracle's compared codes beside):", "",
                   "| signal | search | searches | query codes | candidate references | sub-key postings read | "
                   "stored codes compared | the same in the exact search |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for name, c in searched.items():
-            if c.get("search") == "hash":
+        for name, counts in searched.items():
+            if counts.get("search") == "hash":
                 continue
             other = exact_counts.get(name, {}).get("codes_compared")
-            lines.append(f"| {name} | {c['search']} | {c['searches']:,} | {c['query_codes']:,} | {c['candidate_refs']:,} | "
-                         f"{c['postings']:,} | {c['codes_compared']:,} | {'' if other is None else f'{other:,}'} |")
+            lines.append(f"| {name} | {counts['search']} | {counts['searches']:,} | {counts['query_codes']:,} | "
+                         f"{counts['candidate_refs']:,} | {counts['postings']:,} | {counts['codes_compared']:,} | "
+                         f"{'' if other is None else f'{other:,}'} |")
         lines.append("")
     base = d.get("baseline_without_filler")
     if base:
