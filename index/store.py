@@ -59,6 +59,8 @@ class IndexParams:
     candidate_max_postings: a sub-key held by more reference codes than this is left out of the
         candidate stage (too common to tell works apart; bounds the work a lookup can cost).
     candidate_max_refs: at most this many candidates per search, the most hit first.
+    candidate_bin_seconds: the candidate stage counts an upload's codes per reference on one
+        diagonal: offsets (reference minus upload seconds) within two adjacent bins of this width.
     """
 
     kind: str = "flat"
@@ -72,6 +74,7 @@ class IndexParams:
     candidate_min_rows: int = 2
     candidate_max_postings: int = 4096
     candidate_max_refs: int = 256
+    candidate_bin_seconds: float = 2.0
 
 
 def make_ids(ref_id: int, n: int) -> np.ndarray:
@@ -332,7 +335,8 @@ def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarr
     row of each group (``groups``: one id per row, e.g. a query variant) whose
     first rows hit one reference at ``min_hits`` distinct rows or more.
 
-    search: ``codes -> Hits`` (e.g. ``SignalIndex.search`` at a radius).
+    search: ``(codes, rows) -> Hits``: the codes of those rows of ``codes`` (e.g.
+    ``SignalIndex.search`` at a radius, given the rows' times).
     times: each row's time (seconds): then a first-stage hit only counts where it
     is closer to its reference than every hit of group ``base_group`` (searched
     in full) within the same ``bin_seconds`` (a variant that undoes an alteration
@@ -342,7 +346,7 @@ def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarr
     """
     first = np.asarray(first, bool)
     rows1 = np.flatnonzero(first)
-    h1 = search(codes[rows1]) if len(rows1) else Hits.empty()
+    h1 = search(codes[rows1], rows1) if len(rows1) else Hits.empty()
     h1 = Hits(rows1[h1.query], h1.ids, h1.distance)
     groups = np.asarray(groups, np.int64)
     if len(h1.ids) == 0 or first.all():
@@ -366,7 +370,7 @@ def staged_search(search, codes: np.ndarray, first: np.ndarray, groups: np.ndarr
     rows2 = np.flatnonzero(~first & np.isin(groups, hit_groups))
     if len(rows2) == 0:
         return h1
-    h2 = search(codes[rows2])
+    h2 = search(codes[rows2], rows2)
     return Hits(np.concatenate([h1.query, rows2[h2.query]]), np.concatenate([h1.ids, h2.ids]),
                 np.concatenate([h1.distance, h2.distance]))
 
@@ -519,79 +523,86 @@ class TimeTable:
 
 
 class SubKeyTables:
-    """The candidate stage of a two-stage search: 32-bit words of a signal's reference codes in
-    posting tables (``PostingIndex``, labelled by time-table position), one per table word of
-    ``pairs`` (``Signal.subkey_pairs``: (query word, table word)); 8 bytes a code per table.
+    """The candidate stage of a two-stage search: ``T`` 32-bit sub-keys of every reference code
+    (``Signal.subkeys``: (n, T) uint32) in ``T`` posting tables (``PostingIndex``, labelled by
+    time-table position), 8 bytes a code a table.
 
-    ``candidates`` looks each upload code's query words up in their tables and scores every
-    reference by the distinct upload codes that hit it: work-level recall is what counts (a copy
-    hits a work at hundreds of codes, so most single codes may be missed and the work still found),
-    and the radius search that follows (``SignalIndex.search``) compares the upload with the
-    candidates' codes only. Tables split into shards by reference merge by adding their scores.
+    ``candidates`` looks each upload code's sub-keys up in their tables and scores every reference
+    by the distinct upload codes that hit it on one diagonal (within ``candidate_bin_seconds`` of one
+    offset between reference and upload time, given the upload's times): work-level recall is what
+    counts (a copy hits a work at hundreds of codes, so most single codes may be missed and the work
+    still found), and the radius search that follows (``SignalIndex.search``) compares the upload
+    with the candidates' codes only. Tables split into shards by reference merge by their scores.
     """
 
-    def __init__(self, pairs: tuple[tuple[int, int], ...], tables: dict[int, PostingIndex]):
-        self.pairs = tuple(pairs)
+    def __init__(self, tables: list[PostingIndex]):
         self.tables = tables
 
-    @staticmethod
-    def words(codes: np.ndarray, word: int) -> np.ndarray:
-        """(n,) uint32: 32-bit word ``word`` of each (n, bytes) code."""
-        return PostingIndex.key_of(np.ascontiguousarray(np.asarray(codes, np.uint8)[:, 4 * word:4 * word + 4]))
-
     @classmethod
-    def build(cls, pairs, codes: np.ndarray) -> "SubKeyTables":
-        """Tables over ``codes`` (n, bytes), labelled 0..n-1 (their positions)."""
-        tables = {}
-        for word in sorted({t for _, t in pairs}):
-            table = PostingIndex()
-            if len(codes):
-                table.add_with_ids(np.ascontiguousarray(np.asarray(codes, np.uint8)[:, 4 * word:4 * word + 4]),
-                                   np.arange(len(codes), dtype=np.int64))
-            tables[word] = table
-        return cls(pairs, tables)
+    def build(cls, keys: np.ndarray) -> "SubKeyTables":
+        """Tables over the (n, T) uint32 sub-keys of codes labelled 0..n-1 (their positions)."""
+        out = cls([PostingIndex() for _ in range(keys.shape[1])])
+        out.add(keys, 0)
+        return out
 
-    def add(self, codes: np.ndarray, first: int) -> None:
-        """Codes that take positions ``first``, ``first + 1``, ..."""
-        labels = first + np.arange(len(codes), dtype=np.int64)
-        for word, table in self.tables.items():
-            table.add_with_ids(np.ascontiguousarray(np.asarray(codes, np.uint8)[:, 4 * word:4 * word + 4]), labels)
+    def add(self, keys: np.ndarray, first: int) -> None:
+        """The (n, T) sub-keys of codes that take positions ``first``, ``first + 1``, ..."""
+        labels = first + np.arange(len(keys), dtype=np.int64)
+        for t, table in enumerate(self.tables):
+            if len(keys):
+                table.add_with_ids(np.ascontiguousarray(keys[:, t], np.uint32).view(np.uint8).reshape(-1, 4), labels)
 
     def remove_ranges(self, lo: np.ndarray, hi: np.ndarray) -> None:
-        for table in self.tables.values():
+        for table in self.tables:
             table.remove_ranges(lo, hi, renumber=True)
 
-    def candidates(self, codes: np.ndarray, times: "TimeTable", params: IndexParams) -> tuple[np.ndarray, int]:
-        """The candidate references of upload ``codes``: indices into ``times.refs``, at most
-        ``candidate_max_refs``, each hit by ``candidate_min_rows`` distinct codes or more (the most
-        hit first), and the postings read."""
+    def candidates(self, keys: np.ndarray, times: "TimeTable", params: IndexParams,
+                   query_times: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """The candidate references of upload codes with sub-keys ``keys`` (n, T): indices into
+        ``times.refs``, at most ``candidate_max_refs``, each hit by ``candidate_min_rows`` distinct
+        codes or more (on one diagonal when ``query_times``, the codes' upload seconds, are given;
+        the most hit first), and the postings read."""
         rows, positions = [], []
-        for query_word, table_word in self.pairs:
-            owner, labels = self.tables[table_word].lookup(self.words(codes, query_word), params.candidate_max_postings)
+        for t, table in enumerate(self.tables):
+            owner, labels = table.lookup(keys[:, t], params.candidate_max_postings)
             rows.append(owner)
             positions.append(labels)
         rows, positions = np.concatenate(rows), np.concatenate(positions)
         if len(rows) == 0:
             return np.zeros(0, np.int64), 0
         ref_index = np.searchsorted(times.bases, positions, side="right") - 1
-        pair = np.unique(ref_index * len(codes) + rows)  # (reference, upload code) once each
-        score = np.bincount(pair // len(codes), minlength=len(times.refs))
+        n = len(keys)
+        if query_times is None:
+            pair = np.unique(ref_index * n + rows)  # (reference, upload code) once each
+            score = np.bincount(pair // n, minlength=len(times.refs))
+        else:
+            offset = times.starts[positions].astype(np.float64) - np.asarray(query_times, np.float64)[rows]
+            bins = np.floor(offset / params.candidate_bin_seconds).astype(np.int64)
+            bins -= bins.min()
+            width = int(bins.max()) + 2
+            cell = np.unique((ref_index * width + bins) * n + rows) // n  # (reference, offset bin), a code once
+            cells, count = np.unique(cell, return_counts=True)
+            after = np.searchsorted(cells, cells + 1)  # the next bin's count (a line across a bin edge)
+            nxt = np.where((after < len(cells)) & (cells[np.minimum(after, len(cells) - 1)] == cells + 1),
+                           count[np.minimum(after, len(cells) - 1)], 0)
+            score = np.zeros(len(times.refs), np.int64)
+            np.maximum.at(score, cells // width, count + nxt)
         found = np.flatnonzero(score >= params.candidate_min_rows)
         if len(found) > params.candidate_max_refs:
             found = found[np.argsort(-score[found], kind="stable")[:params.candidate_max_refs]]
         return np.sort(found), len(positions)
 
     def save(self, folder: Path, signal: str) -> None:
-        for word, table in self.tables.items():
-            table.save(folder, f"{signal}.sub{word}")
+        for t, table in enumerate(self.tables):
+            table.save(folder, f"{signal}.sub{t}")
 
     @classmethod
-    def load(cls, folder: Path, signal: str, pairs) -> "SubKeyTables":
-        return cls(pairs, {word: PostingIndex.load(folder, f"{signal}.sub{word}") for word in sorted({t for _, t in pairs})})
+    def load(cls, folder: Path, signal: str, count: int) -> "SubKeyTables":
+        return cls([PostingIndex.load(folder, f"{signal}.sub{t}") for t in range(count)])
 
     @staticmethod
-    def file_names(signal: str, pairs) -> list[str]:
-        return [name for word in sorted({t for _, t in pairs}) for name in PostingIndex.file_names(f"{signal}.sub{word}")]
+    def file_names(signal: str, count: int) -> list[str]:
+        return [name for t in range(count) for name in PostingIndex.file_names(f"{signal}.sub{t}")]
 
 
 class SignalIndex:
@@ -600,20 +611,20 @@ class SignalIndex:
     positional: the index labels its codes with their time-table positions (a flat FAISS index
     without an id map, a posting table), which ``search`` turns into packed ids; otherwise (IVF)
     the index holds the packed ids itself (8 bytes a code more).
-    pairs: the signal's sub-key words (``Signal.subkey_pairs``); a flat signal with them is
-    searched in two stages once it holds ``params.two_stage_min_codes`` codes (``subkeys`` then
-    holds its tables). ``counts``: what its searches did (codes searched, candidate references,
+    keyer: the signal's sub-keys (``Signal.subkeys``: codes -> (n, T) uint32, or None); a flat
+    signal with them is searched in two stages once it holds ``params.two_stage_min_codes`` codes
+    (``subkeys`` then holds its tables). ``counts``: what its searches did (codes searched, candidate references,
     postings read, stored codes compared), for the benchmarks.
     """
 
     def __init__(self, signal: str, index, times: TimeTable, params: IndexParams | None = None,
-                 positional: bool = False, pairs: tuple = (), subkeys: SubKeyTables | None = None):
+                 positional: bool = False, keyer=None, subkeys: SubKeyTables | None = None):
         self.signal = signal
         self.index = index
         self.times = times
         self.params = params or IndexParams()
         self.positional = positional
-        self.pairs = tuple(pairs) if positional and not isinstance(index, PostingIndex) else ()
+        self.keyer = keyer if positional and not isinstance(index, PostingIndex) else None
         self.subkeys = subkeys
         self.counts = {"searches": 0, "two_stage": 0, "query_codes": 0, "candidate_refs": 0, "postings": 0,
                        "codes_compared": 0}
@@ -631,9 +642,11 @@ class SignalIndex:
     def sync_subkeys(self) -> bool:
         """Build the sub-key tables from the stored codes when the signal has grown to need them
         (``two_stage_min_codes``). Returns True when they were built."""
-        if self.subkeys is not None or not self.pairs or not (0 < self.params.two_stage_min_codes <= self.ntotal):
+        if self.subkeys is not None or self.keyer is None or not (0 < self.params.two_stage_min_codes <= self.ntotal):
             return False
-        self.subkeys = SubKeyTables.build(self.pairs, self._stored_codes())
+        codes = self._stored_codes()
+        self.subkeys = SubKeyTables.build(np.concatenate(
+            [self.keyer(codes[lo:lo + 1_000_000]) for lo in range(0, len(codes), 1_000_000)]))
         return True
 
     def _stored_codes(self) -> np.ndarray:
@@ -644,22 +657,23 @@ class SignalIndex:
             return np.zeros((0, width), np.uint8)
         return faiss.rev_swig_ptr(flat.xb.data(), n * width).reshape(n, width)
 
-    def search(self, codes: np.ndarray, radius: int) -> Hits:
-        """Every stored code within ``radius`` bits of each row of ``codes``, ids packed."""
+    def search(self, codes: np.ndarray, radius: int, times: np.ndarray | None = None) -> Hits:
+        """Every stored code within ``radius`` bits of each row of ``codes``, ids packed. times: the
+        codes' upload seconds, which a two-stage search scores its candidates on (one diagonal)."""
         self.counts["searches"] += 1
         self.counts["query_codes"] += len(codes)
         if self.two_stage and len(codes):
-            return self._two_stage_search(codes, radius)
+            return self._two_stage_search(codes, radius, times)
         hits = range_search(self.index, codes, radius, self.params.parallel_min_work, self.params.search_block_rows)
         self.counts["codes_compared"] += len(codes) * self.ntotal
         if self.positional and len(hits.ids):
             hits = Hits(hits.query, self.times.ids_of(hits.ids), hits.distance)
         return hits
 
-    def _two_stage_search(self, codes: np.ndarray, radius: int) -> Hits:
+    def _two_stage_search(self, codes: np.ndarray, radius: int, times: np.ndarray | None) -> Hits:
         """The candidate stage (``SubKeyTables.candidates``), then the radius search over the
         candidates' codes only: the hits a whole search finds on those references."""
-        found, postings = self.subkeys.candidates(codes, self.times, self.params)
+        found, postings = self.subkeys.candidates(self.keyer(codes), self.times, self.params, times)
         self.counts["two_stage"] += 1
         self.counts["candidate_refs"] += len(found)
         self.counts["postings"] += postings
@@ -692,7 +706,7 @@ class SignalIndex:
             self.index.add_with_ids(np.ascontiguousarray(fp.codes), labels)
         self.times = self.times.with_reference(ref_id, fp.starts, fp.ends)
         if self.subkeys is not None:
-            self.subkeys.add(fp.codes, first)
+            self.subkeys.add(self.keyer(fp.codes), first)
         self.sync_subkeys()
 
     @property
@@ -725,7 +739,7 @@ class SignalIndex:
         """The files this signal's index is saved in, the time table last."""
         if isinstance(self.index, PostingIndex):
             return [*PostingIndex.file_names(self.signal), f"{self.signal}.times.npz"]
-        tables = SubKeyTables.file_names(self.signal, self.pairs) if self.subkeys is not None else []
+        tables = SubKeyTables.file_names(self.signal, len(self.subkeys.tables)) if self.subkeys is not None else []
         return [f"{self.signal}.faissb", *tables, f"{self.signal}.times.npz"]
 
     def save(self, folder: Path) -> None:
@@ -830,12 +844,11 @@ class IndexStore:
                     times = TimeTable.load(self.folder / f"{signal}.times.npz")
                     if index.ntotal != len(times):
                         raise ValueError("index and time table disagree")
-                    pairs = self._pairs(signal)
-                    subkeys = SubKeyTables.load(self.folder, signal, pairs) if signal in manifest.get("subkeys", {}) \
-                        else None
-                    self.signals[signal] = SignalIndex(signal, index, times, self.params, is_positional(index), pairs,
-                                                       subkeys)
-                    if subkeys is not None and any(t.ntotal != len(times) for t in subkeys.tables.values()):
+                    tables = manifest.get("subkeys", {}).get(signal)
+                    subkeys = SubKeyTables.load(self.folder, signal, tables) if tables else None
+                    self.signals[signal] = SignalIndex(signal, index, times, self.params, is_positional(index),
+                                                       self._keyer(signal), subkeys)
+                    if subkeys is not None and any(t.ntotal != len(times) for t in subkeys.tables):
                         raise ValueError("sub-key tables and time table disagree")
                 self.generation = catalog.generation()
                 self.rebuilt_because, self.found_damaged = None, False
@@ -861,7 +874,7 @@ class IndexStore:
         if not isinstance(files, dict):
             return "the index manifest has no checksums (written by an older prescreen)", False
         if not isinstance(subkeys, dict) or any(
-                signal not in self.code_bytes or words != self._table_words(signal) for signal, words in subkeys.items()):
+                signal not in self.code_bytes or count != self._table_count(signal) for signal, count in subkeys.items()):
             return "the sub-key tables were built for other settings", False
         for name in self._file_names(subkeys):
             entry = files.get(name)
@@ -880,20 +893,23 @@ class IndexStore:
         its sub-key tables); the time table."""
         if REGISTRY.is_exact(signal):
             return [*PostingIndex.file_names(signal), f"{signal}.times.npz"]
-        tables = SubKeyTables.file_names(signal, self._pairs(signal)) if with_subkeys else []
+        tables = SubKeyTables.file_names(signal, self._table_count(signal)) if with_subkeys else []
         return [f"{signal}.faissb", *tables, f"{signal}.times.npz"]
 
     def _file_names(self, subkeys: dict) -> list[str]:
         """Every index file, ``subkeys`` naming the signals saved with sub-key tables."""
         return [name for signal in self.code_bytes for name in self._signal_files(signal, signal in subkeys)]
 
-    def _pairs(self, signal: str) -> tuple[tuple[int, int], ...]:
-        """The signal's sub-key pairs (``Signal.subkey_pairs``); none for an exact-match signal."""
+    def _keyer(self, signal: str):
+        """The signal's sub-keys (``Signal.subkeys``), or None (none, or an exact-match signal)."""
         sig = REGISTRY.get(signal)
-        return () if sig is None or REGISTRY.is_exact(signal) else sig.subkey_pairs(self.code_bytes[signal])
+        if sig is None or REGISTRY.is_exact(signal) or sig.subkeys(np.zeros((0, self.code_bytes[signal]), np.uint8)) is None:
+            return None
+        return sig.subkeys
 
-    def _table_words(self, signal: str) -> list[int]:
-        return sorted({t for _, t in self._pairs(signal)})
+    def _table_count(self, signal: str) -> int:
+        keyer = self._keyer(signal)
+        return 0 if keyer is None else keyer(np.zeros((0, self.code_bytes[signal]), np.uint8)).shape[1]
 
     def remove_stale_temps(self) -> list[str]:
         """Remove the temporary files of index writes (``_atomic_write``: ``<file>.<random>.tmp``)
@@ -941,7 +957,7 @@ class IndexStore:
         index = build_index(width, all_ids, all_codes, self.params, exact=REGISTRY.is_exact(signal),
                             positional=True)
         return SignalIndex(signal, index, TimeTable.from_parts(parts), self.params, is_positional(index),
-                           self._pairs(signal))
+                           self._keyer(signal))
 
     def _build_settings(self) -> dict:
         """The settings the saved files were built with; a change means a rebuild.
@@ -961,7 +977,7 @@ class IndexStore:
         self.manifest_path.unlink(missing_ok=True)  # a crash mid-save leaves no stale claim
         for sig in self.signals.values():
             sig.save(self.folder)
-        subkeys = {s: self._table_words(s) for s, sig in self.signals.items() if sig.subkeys is not None}
+        subkeys = {s: len(sig.subkeys.tables) for s, sig in self.signals.items() if sig.subkeys is not None}
         manifest = {
             "generation": generation,
             **self._build_settings(),

@@ -1184,10 +1184,10 @@ class Prescreen:
         ts = time.perf_counter()
         plan = signal.search_plan(codes, fp)
         if plan is not None:  # altered variants: a sparse probe first, in full where it hits
-            hits = staged_search(lambda q: index.search(q, params.radius), codes.codes, plan[0], codes.variants,
-                                 plan[1], codes.starts)
+            hits = staged_search(lambda q, rows: index.search(q, params.radius, codes.starts[rows]), codes.codes,
+                                 plan[0], codes.variants, plan[1], codes.starts)
         else:
-            hits = index.search(codes.codes, params.radius)
+            hits = index.search(codes.codes, params.radius, codes.starts)
         timings["search"] = timings.get("search", 0.0) + time.perf_counter() - ts
         if len(hits.ids) == 0:
             return []

@@ -209,8 +209,9 @@ def test_staged_search_searches_the_rest_of_a_group_only_where_its_first_rows_hi
     first = (groups == 0) | (np.arange(120) % 4 == 0)
     searched = []
 
-    def search(codes):
+    def search(codes, rows):
         searched.append(len(codes))
+        assert np.array_equal(codes, queries[rows])
         return range_search(index, codes, 60)
 
     staged = staged_search(search, queries, first, groups, min_hits=2).sorted()
@@ -236,8 +237,9 @@ def test_staged_search_does_not_complete_a_group_where_the_base_group_matches_be
     first = (groups == 0) | (np.arange(80) % 4 == 0)
     searched = []
 
-    def search(codes):
+    def search(codes, rows):
         searched.append(len(codes))
+        assert np.array_equal(codes, queries[rows])
         return range_search(index, codes, 60)
 
     staged_search(search, queries, first, groups, 2, times)
@@ -328,23 +330,25 @@ def test_two_stage_search_finds_the_works_the_exact_search_finds_among_filler(tm
     from fingerprint import REGISTRY
 
     refs = {r: _film_codes(400, 1000 + r) for r in range(1, 301)}
-    pairs = REGISTRY["video"].subkey_pairs(32)
-    assert pairs == ((0, 0), (1, 1))
+    keyer = REGISTRY["video"].subkeys
+    assert keyer(refs[1]).shape == (400, 2)
     copied = {17: (40, 200), 150: (0, 120), 299: (100, 400)}  # ref -> rows copied
     upload = np.concatenate([_near_profile(refs[r][a:b], low=0.02, high=0.25, seed=r) for r, (a, b) in copied.items()]
                             + [_film_codes(300, 99)])  # and unrelated footage
     indexes = {}
     for name, min_codes in (("exact", 0), ("two-stage", 1)):
         index = build_index(32, np.zeros(0, np.int64), np.zeros((0, 32), np.uint8), IndexParams(), positional=True)
-        sig = SignalIndex("video", index, TimeTable.from_parts([]), _two_stage_params(min_codes), True, pairs)
+        sig = SignalIndex("video", index, TimeTable.from_parts([]), _two_stage_params(min_codes), True, keyer)
         for r, codes in refs.items():
             t = np.arange(len(codes)) * 0.125
             sig.add(r, Fingerprint("video", codes, t, t + 0.125))
         indexes[name] = sig
     exact, two = indexes["exact"], indexes["two-stage"]
     assert exact.search_kind == "exact" and two.search_kind == "two-stage"
+    upload_times = np.arange(len(upload)) * 0.125
     whole = exact.search(upload, 64)
-    fast = two.search(upload, 64)
+    fast = two.search(upload, 64, upload_times)  # candidates scored on one diagonal
+    assert set(np.unique(two.search(upload, 64).ids >> 32).tolist()) >= set(copied)  # (or by codes alone)
     ref_of = lambda hits: hits.ids >> 32  # noqa: E731
     rows_per_ref = {int(r): len(np.unique(whole.query[ref_of(whole) == r])) for r in np.unique(ref_of(whole))}
     found_by_exact = {r for r, n in rows_per_ref.items() if n >= 5}
@@ -359,7 +363,7 @@ def test_two_stage_search_finds_the_works_the_exact_search_finds_among_filler(tm
     # removing a copied work takes it out of the candidate stage too; positions shift under it
     for sig in (exact, two):
         sig.remove([17, 150])
-    fast, whole = two.search(upload, 64), exact.search(upload, 64)
+    fast, whole = two.search(upload, 64, upload_times), exact.search(upload, 64)
     assert set(np.unique(ref_of(fast)).tolist()) >= {299} and not {17, 150} & set(ref_of(fast).tolist())
     k_fast, k_whole = ref_of(fast.sorted()) == 299, ref_of(whole.sorted()) == 299
     np.testing.assert_array_equal(fast.sorted().ids[k_fast], whole.sorted().ids[k_whole])
@@ -390,7 +394,7 @@ def test_two_stage_tables_are_saved_checked_and_rebuilt_with_the_index(tmp_path)
     store.save(gen)
     assert store.stats()["signals"]["video"]["search"] == "two-stage"
     manifest = store.read_manifest()
-    assert manifest["subkeys"] == {"video": [0, 1]} and "video.sub0.keys.npy" in manifest["files"]
+    assert manifest["subkeys"] == {"video": 2} and "video.sub0.keys.npy" in manifest["files"]
     copy = _near_profile(fp2.codes[50:250], low=0.02, high=0.25, seed=3)
     before = store.signals["video"].search(copy, 64).sorted()
     assert set((before.ids >> 32).tolist()) == {r2}
@@ -413,4 +417,4 @@ def test_two_stage_tables_are_saved_checked_and_rebuilt_with_the_index(tmp_path)
     damaged.save(gen)
     after = damaged.signals["video"].search(copy, 64).sorted()
     np.testing.assert_array_equal(after.ids, before.ids)  # w2's codes moved down 300 positions, found the same
-    assert all(t.ntotal == 300 for t in damaged.signals["video"].subkeys.tables.values())
+    assert all(t.ntotal == 300 for t in damaged.signals["video"].subkeys.tables)

@@ -242,8 +242,8 @@ def test_result_json_has_the_documented_fields(corpus, engine):
 
 
 def test_two_stage_search_gives_the_same_matches_as_the_whole_search(corpus, registered_home, tmp_path):
-    """With the picture searched in two stages at any size (``[index] two_stage_min_codes = 1``: sub-key
-    candidates, then the radius search over their codes only), edited copies, a song under a voice and unrelated
+    """With the picture and chroma searched in two stages at any size (``[index] two_stage_min_codes = 1``:
+    sub-key candidates, then the radius search over their codes only), edited copies, a song under a voice and unrelated
     uploads get the same works, seconds and decisions as with every stored code compared."""
     from conftest import config_file, copy_home
     from service import load_config
@@ -272,9 +272,10 @@ def test_two_stage_search_gives_the_same_matches_as_the_whole_search(corpus, reg
         expected = summary(whole)
     with Prescreen(home, config=cfg) as staged:
         kinds = {name: s["search"] for name, s in staged.index_stats()["signals"].items()}
-        assert kinds["video"] == "two-stage" and kinds["audio"] == "exact"  # (chroma: one stage, see ChromaSignal)
+        assert kinds["video"] == kinds["audio"] == "two-stage"
         got = summary(staged)
-        counts = staged.indexes.signals["video"].counts
-        assert counts["two_stage"] > 0 and counts["candidate_refs"] > 0
+        for signal in ("video", "audio"):
+            counts = staged.indexes.signals[signal].counts
+            assert counts["two_stage"] > 0 and counts["candidate_refs"] > 0
     assert [o for o, _ in expected] == ["block", "block", "block", "block", "review", "review", "allow"]
     assert got == expected

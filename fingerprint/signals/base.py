@@ -19,7 +19,7 @@ and the CLI loop over the registry and ask the signal. It declares
   (``video_stream`` / ``audio_fingerprint``), with the context it needs either side;
 - its search: ``index_kind`` (``HAMMING``: FAISS flat or IVF by ``[index] kind``, searched within
   a radius; ``EXACT``: a hash table, radius 0; None: codes kept in the catalog only, read per
-  candidate), ``subkey_pairs`` (the words of a code a large catalog's candidate stage looks up), ``searched`` (searched code by code and aligned into segments, or not: see
+  candidate), ``subkeys`` (what of a code a large catalog's candidate stage looks up), ``searched`` (searched code by code and aligned into segments, or not: see
   below), ``search_plan`` (query variants searched in stages), ``candidate_hints`` (the speed a
   query variant implies), ``rendition_namer`` (what a variant id means, for the JSON);
 - its traits: ``matchable_alone`` (its codes alone can make a reference usable),
@@ -129,13 +129,13 @@ class Signal:
         """Seconds between an upload's codes (the aligner's instants are at least this)."""
         raise NotImplementedError
 
-    def subkey_pairs(self, code_bytes: int) -> tuple[tuple[int, int], ...]:
+    def subkeys(self, codes: np.ndarray) -> np.ndarray | None:
         """The candidate stage of a two-stage search (``index.store``, ``[index] two_stage_min_codes``):
-        (query word, table word) pairs of the 32-bit words of a ``code_bytes`` code. Word ``table`` of
-        every reference code is kept in a posting table, and word ``query`` of each upload code is
-        looked up in it: the references its codes hit there are the only ones searched within the
-        radius. Empty (the default): searched in one stage whatever the catalog's size."""
-        return ()
+        (n, T) uint32 sub-keys of (n, code bytes) codes, each column a posting table. Every reference
+        code's keys are kept, each upload code's are looked up: the references its codes hit there on
+        one diagonal are the only ones searched within the radius. None (the default): searched in one
+        stage whatever the catalog's size."""
+        return None
 
     def empty(self, params, role: str) -> Fingerprint:
         return Fingerprint.empty(self.name, self.code_bytes(params, role))

@@ -85,11 +85,18 @@ class ChromaSignal(Signal):
     def query_period(self, params) -> float:
         return self.settings(params).frame_seconds
 
-    # No ``subkey_pairs``: chroma is searched in one stage at any catalog size. Its words as sub-keys
-    # (every word of an upload code against a table of the references' first words) found the song
-    # in none of its 1 502 codes under a voice at 0 dB (588 of them within the radius of the song:
-    # tests/test_screening.py's voice-over), so a work heard under other sound would be found by its
-    # landmarks alone. A candidate stage for it needs keys that survive other sound.
+    def subkeys(self, codes: np.ndarray) -> np.ndarray | None:
+        """One table: bits 1-4 of each of the code's 32-bit words (the filters whose bits flip least,
+        8-9 % between an upload code and its reference code on the default corpus, against 16-19 %
+        for the rest) as one 32-bit key. Whole words as keys found no candidate for a song under a
+        voice at 0 dB (none of its 1 502 codes kept a word whole; 588 were within the radius)."""
+        codes = np.asarray(codes, np.uint8)
+        if codes.ndim != 2 or codes.shape[1] % 4 or codes.shape[1] // 4 > 8:
+            return None
+        words = np.ascontiguousarray(codes).view(">u4").astype(np.uint32)  # (n, words)
+        nibbles = (words >> np.uint32(27)) & np.uint32(0xF)
+        shifts = (4 * np.arange(words.shape[1])).astype(np.uint32)
+        return np.bitwise_or.reduce(nibbles << shifts, axis=1).astype(np.uint32).reshape(-1, 1)
 
     def code_seconds(self, raw: dict) -> float:
         a = raw["fingerprint"]["audio"]

@@ -7,6 +7,8 @@ split halves...), each a variant id. Searched within a Hamming radius (FAISS fla
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..checks import between, each
 from ..types import VIDEO
 from ..video import VideoParams, probe_rows, query_video_fingerprint, reference_video_fingerprint, rendition_name
@@ -67,12 +69,15 @@ class VideoSignal(Signal):
     def query_period(self, params) -> float:
         return 1.0 / params.query_fps
 
-    def subkey_pairs(self, code_bytes: int) -> tuple[tuple[int, int], ...]:
-        """Words 0 and 1 (the pHash's lowest vertical frequencies, whose bits flip least under
-        re-encoding and the query renditions), each looked up in its own table: measured on the
-        default corpus, each finds 50 and 46 of the 52 (upload, reference) pairs with 5 codes or
-        more within the radius at 2 codes or more; together 50, all the ground truth's."""
-        return ((0, 0), (1, 1)) if code_bytes >= 8 else ()
+    def subkeys(self, codes: np.ndarray) -> np.ndarray | None:
+        """Words 0 and 1 of the code (the pHash's lowest vertical frequencies, whose bits flip least
+        under re-encoding and the query renditions), a table each: measured on the default corpus,
+        each finds 50 and 46 of the 52 (upload, reference) pairs with 5 codes or more within the
+        radius at 2 codes or more; together 50, every one the ground truth names."""
+        codes = np.asarray(codes, np.uint8)
+        if codes.ndim != 2 or codes.shape[1] < 8:
+            return None
+        return np.ascontiguousarray(codes[:, :8]).view("<u4").reshape(-1, 2).astype(np.uint32)
 
     def code_seconds(self, raw: dict) -> float:
         fp = raw["fingerprint"]
