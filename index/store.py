@@ -561,36 +561,46 @@ class SubKeyTables:
         """The candidate references of upload codes with sub-keys ``keys`` (n, T): indices into
         ``times.refs``, at most ``candidate_max_refs``, each hit by ``candidate_min_rows`` distinct
         codes or more (on one diagonal when ``query_times``, the codes' upload seconds, are given;
-        the most hit first), and the postings read."""
-        rows, positions = [], []
-        for t, table in enumerate(self.tables):
-            owner, labels = table.lookup(keys[:, t], params.candidate_max_postings)
-            rows.append(owner)
-            positions.append(labels)
-        rows, positions = np.concatenate(rows), np.concatenate(positions)
-        if len(rows) == 0:
-            return np.zeros(0, np.int64), 0
-        ref_index = np.searchsorted(times.bases, positions, side="right") - 1
-        n = len(keys)
-        if query_times is None:
-            pair = np.unique(ref_index * n + rows)  # (reference, upload code) once each
-            score = np.bincount(pair // n, minlength=len(times.refs))
-        else:
-            offset = times.starts[positions].astype(np.float64) - np.asarray(query_times, np.float64)[rows]
-            bins = np.floor(offset / params.candidate_bin_seconds).astype(np.int64)
-            bins -= bins.min()
-            width = int(bins.max()) + 2
-            cell = np.unique((ref_index * width + bins) * n + rows) // n  # (reference, offset bin), a code once
-            cells, count = np.unique(cell, return_counts=True)
-            after = np.searchsorted(cells, cells + 1)  # the next bin's count (a line across a bin edge)
-            nxt = np.where((after < len(cells)) & (cells[np.minimum(after, len(cells) - 1)] == cells + 1),
-                           count[np.minimum(after, len(cells) - 1)], 0)
-            score = np.zeros(len(times.refs), np.int64)
-            np.maximum.at(score, cells // width, count + nxt)
+        the most hit first), and the postings read. The codes are looked up ``search_block_rows`` at
+        a time, so what is held follows a block (at most its rows x T x ``candidate_max_postings``
+        postings), not the upload."""
+        block = max(1, params.search_block_rows)
+        cells, counts, postings = [], [], 0
+        for lo in range(0, len(keys), block):
+            rows, positions = [], []
+            for t, table in enumerate(self.tables):
+                owner, labels = table.lookup(keys[lo:lo + block, t], params.candidate_max_postings)
+                rows.append(owner)
+                positions.append(labels)
+            rows, positions = np.concatenate(rows), np.concatenate(positions)
+            postings += len(positions)
+            if len(rows) == 0:
+                continue
+            ref_index = np.searchsorted(times.bases, positions, side="right") - 1
+            cell = ref_index << 32  # (reference, offset bin), the bin in the low 32 bits
+            if query_times is not None:
+                offset = times.starts[positions].astype(np.float64) - np.asarray(query_times, np.float64)[lo + rows]
+                cell += np.floor(offset / params.candidate_bin_seconds).astype(np.int64) + (1 << 31)
+            order = np.lexsort((rows, cell))
+            cell, rows = cell[order], rows[order]
+            first = np.ones(len(cell), bool)  # an upload code once per cell
+            first[1:] = (cell[1:] != cell[:-1]) | (rows[1:] != rows[:-1])
+            block_cells, block_counts = np.unique(cell[first], return_counts=True)
+            cells.append(block_cells)
+            counts.append(block_counts)
+        if not cells:
+            return np.zeros(0, np.int64), postings
+        cells, inverse = np.unique(np.concatenate(cells), return_inverse=True)
+        count = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+        if query_times is not None:  # a line across a bin edge: the next bin's codes count too
+            nxt = np.minimum(np.searchsorted(cells, cells + 1), len(cells) - 1)
+            count = count + np.where(cells[nxt] == cells + 1, count[nxt], 0)
+        score = np.zeros(len(times.refs), np.int64)
+        np.maximum.at(score, cells >> 32, count)
         found = np.flatnonzero(score >= params.candidate_min_rows)
         if len(found) > params.candidate_max_refs:
             found = found[np.argsort(-score[found], kind="stable")[:params.candidate_max_refs]]
-        return np.sort(found), len(positions)
+        return np.sort(found), postings
 
     def save(self, folder: Path, signal: str) -> None:
         for t, table in enumerate(self.tables):

@@ -360,6 +360,13 @@ def test_two_stage_search_finds_the_works_the_exact_search_finds_among_filler(tm
         for field in ("query", "ids", "distance"):
             np.testing.assert_array_equal(getattr(b, field)[kb], getattr(a, field)[ka])
     assert two.counts["codes_compared"] < 0.1 * exact.counts["codes_compared"]  # sub-linear: few codes compared
+    from dataclasses import replace
+    for query_times in (None, upload_times):  # looked up a block of rows at a time: the same candidates
+        whole_blocks = two.subkeys.candidates(keyer(upload), two.times, two.params, query_times)
+        small_blocks = two.subkeys.candidates(keyer(upload), two.times, replace(two.params, search_block_rows=7),
+                                              query_times)
+        np.testing.assert_array_equal(small_blocks[0], whole_blocks[0])
+        assert small_blocks[1] == whole_blocks[1]
     # removing a copied work takes it out of the candidate stage too; positions shift under it
     for sig in (exact, two):
         sig.remove([17, 150])
