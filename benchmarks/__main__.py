@@ -139,9 +139,9 @@ def _codes_searched(signal, fp, engine, cfg, radius: int) -> np.ndarray:
         return fp.codes
     searched: list[np.ndarray] = []
 
-    def search(codes):
+    def search(codes, rows):
         searched.append(codes)
-        return index.search(codes, radius)
+        return index.search(codes, radius, fp.starts[rows])
 
     staged_search(search, fp.codes, plan[0], fp.variants, plan[1], fp.starts)
     return np.concatenate(searched) if searched else fp.codes[:0]
