@@ -61,6 +61,8 @@ class IndexParams:
     candidate_max_refs: at most this many candidates per search, the most hit first.
     candidate_bin_seconds: the candidate stage counts an upload's codes per reference on one
         diagonal: offsets (reference minus upload seconds) within two adjacent bins of this width.
+    verify_block_codes: a two-stage search compares the upload with the candidates' codes in groups
+        of candidates holding about this many codes (a copy of them is held: 32 bytes a code).
     """
 
     kind: str = "flat"
@@ -75,6 +77,7 @@ class IndexParams:
     candidate_max_postings: int = 4096
     candidate_max_refs: int = 256
     candidate_bin_seconds: float = 2.0
+    verify_block_codes: int = 1 << 20
 
 
 def make_ids(ref_id: int, n: int) -> np.ndarray:
@@ -623,8 +626,8 @@ class SignalIndex:
     the index holds the packed ids itself (8 bytes a code more).
     keyer: the signal's sub-keys (``Signal.subkeys``: codes -> (n, T) uint32, or None); a flat
     signal with them is searched in two stages once it holds ``params.two_stage_min_codes`` codes
-    (``subkeys`` then holds its tables). ``counts``: what its searches did (codes searched, candidate references,
-    postings read, stored codes compared), for the benchmarks.
+    (``subkeys`` then holds its tables). ``counts``: what its searches did (codes searched,
+    candidate references, postings read, stored codes compared), for the benchmarks.
     """
 
     def __init__(self, signal: str, index, times: TimeTable, params: IndexParams | None = None,
@@ -637,7 +640,7 @@ class SignalIndex:
         self.keyer = keyer if positional and not isinstance(index, PostingIndex) else None
         self.subkeys = subkeys
         self.counts = {"searches": 0, "two_stage": 0, "query_codes": 0, "candidate_refs": 0, "postings": 0,
-                       "codes_compared": 0}
+                       "verify_groups": 0, "codes_compared": 0}
         self.sync_subkeys()
 
     @property
@@ -689,13 +692,23 @@ class SignalIndex:
         self.counts["postings"] += postings
         if len(found) == 0:
             return Hits.empty()
-        lo = self.times.bases[found]
-        _, positions = expand_ranges(lo, lo + self.times.counts[found])
-        chosen = faiss.IndexBinaryFlat(self.index.d)
-        chosen.add(np.ascontiguousarray(self._stored_codes()[positions]))
-        self.counts["codes_compared"] += len(codes) * len(positions)
-        hits = range_search(chosen, codes, radius, self.params.parallel_min_work, self.params.search_block_rows)
-        return Hits(hits.query, self.times.ids_of(positions[hits.ids]), hits.distance)
+        stored, parts = self._stored_codes(), []
+        sizes = self.times.counts[found]
+        group = (np.cumsum(sizes) - sizes) // self.params.verify_block_codes  # candidates a group at a time
+        for g in np.unique(group):
+            lo = self.times.bases[found[group == g]]
+            _, positions = expand_ranges(lo, lo + self.times.counts[found[group == g]])
+            chosen = faiss.IndexBinaryFlat(self.index.d)
+            chosen.add(np.ascontiguousarray(stored[positions]))
+            self.counts["codes_compared"] += len(codes) * len(positions)
+            self.counts["verify_groups"] += 1
+            hits = range_search(chosen, codes, radius, self.params.parallel_min_work, self.params.search_block_rows)
+            parts.append(Hits(hits.query, self.times.ids_of(positions[hits.ids]), hits.distance))
+        if len(parts) == 1:
+            return parts[0]
+        merged = Hits(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("query", "ids", "distance")))
+        order = np.argsort(merged.query, kind="stable")  # by query row, as one search returns them
+        return Hits(merged.query[order], merged.ids[order], merged.distance[order])
 
     def add(self, ref_id: int, fp: Fingerprint) -> None:
         """Add one reference's codes after the others (a reference held already is replaced)."""

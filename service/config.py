@@ -394,6 +394,7 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "index.candidate_max_postings": _between(1, 1 << 24, "reference codes holding one sub-key"),
     "index.candidate_max_refs": _between(1, 1 << 20, "references"),
     "index.candidate_bin_seconds": _between(0.1, 60, "seconds"),
+    "index.verify_block_codes": _between(1024, 1 << 28, "stored codes"),
     **{f"policy.{k}": check for k, check in _THRESHOLDS.items()},
     **{f"policy.priority.{k}": check for k, check in _THRESHOLDS.items()},
     "policy.fair_use.max_reference_share": _SHARE,

@@ -367,6 +367,13 @@ def test_two_stage_search_finds_the_works_the_exact_search_finds_among_filler(tm
                                               query_times)
         np.testing.assert_array_equal(small_blocks[0], whole_blocks[0])
         assert small_blocks[1] == whole_blocks[1]
+    grouped = SignalIndex("video", two.index, two.times, replace(two.params, verify_block_codes=300), True, keyer,
+                          two.subkeys)  # candidates compared one at a time (400 codes each): the same hits
+    in_groups = grouped.search(upload, 64, upload_times)
+    assert grouped.counts["verify_groups"] >= 3
+    for field in ("query", "ids", "distance"):
+        np.testing.assert_array_equal(np.sort(getattr(in_groups, field)), np.sort(getattr(fast, field)))
+    np.testing.assert_array_equal(in_groups.query, np.sort(in_groups.query))
     # removing a copied work takes it out of the candidate stage too; positions shift under it
     for sig in (exact, two):
         sig.remove([17, 150])
