@@ -440,14 +440,16 @@ def markdown(d: dict) -> str:
     if searched:
         exact_counts = d["searches"].get("exact", {})
         lines += ["Searches per signal over the screened uploads (the exact oracle's compared codes beside):", "",
-                  "| signal | search | searches | query codes | candidate references | sub-key postings read | "
-                  "stored codes compared | the same in the exact search |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| signal | search | searches | query codes | candidate references (searches at the cap) | "
+                  "sub-key postings read | stored codes compared | the same in the exact search |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name, counts in searched.items():
             if counts.get("search") == "hash":
                 continue
             other = exact_counts.get(name, {}).get("codes_compared")
             lines.append(f"| {name} | {counts['search']} | {counts['searches']:,} | {counts['query_codes']:,} | "
-                         f"{counts['candidate_refs']:,} | {counts['postings']:,} | {counts['codes_compared']:,} | "
+                         f"{counts['candidate_refs']:,} ({counts.get('at_cap', 'n/a')}) | {counts['postings']:,} | "
+                         f"{counts['codes_compared']:,} | "
                          f"{'' if other is None else f'{other:,}'} |")
         lines.append("")
     base = d.get("baseline_without_filler")

@@ -627,7 +627,8 @@ class SignalIndex:
     keyer: the signal's sub-keys (``Signal.subkeys``: codes -> (n, T) uint32, or None); a flat
     signal with them is searched in two stages once it holds ``params.two_stage_min_codes`` codes
     (``subkeys`` then holds its tables). ``counts``: what its searches did (codes searched,
-    candidate references, postings read, stored codes compared), for the benchmarks.
+    candidate references, searches whose candidates reached ``candidate_max_refs``, postings read,
+    stored codes compared), for the benchmarks.
     """
 
     def __init__(self, signal: str, index, times: TimeTable, params: IndexParams | None = None,
@@ -640,7 +641,7 @@ class SignalIndex:
         self.keyer = keyer if positional and not isinstance(index, PostingIndex) else None
         self.subkeys = subkeys
         self.counts = {"searches": 0, "two_stage": 0, "query_codes": 0, "candidate_refs": 0, "postings": 0,
-                       "verify_groups": 0, "codes_compared": 0}
+                       "at_cap": 0, "verify_groups": 0, "codes_compared": 0}
         self.sync_subkeys()
 
     @property
@@ -689,6 +690,7 @@ class SignalIndex:
         found, postings = self.subkeys.candidates(self.keyer(codes), self.times, self.params, times)
         self.counts["two_stage"] += 1
         self.counts["candidate_refs"] += len(found)
+        self.counts["at_cap"] += int(len(found) >= self.params.candidate_max_refs)  # (more may have qualified)
         self.counts["postings"] += postings
         if len(found) == 0:
             return Hits.empty()
