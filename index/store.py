@@ -564,9 +564,36 @@ class SubKeyTables:
         """The candidate references of upload codes with sub-keys ``keys`` (n, T): indices into
         ``times.refs``, at most ``candidate_max_refs``, each hit by ``candidate_min_rows`` distinct
         codes or more (on one diagonal when ``query_times``, the codes' upload seconds, are given;
-        the most hit first), and the postings read. The codes are looked up ``search_block_rows`` at
-        a time, so what is held follows a block (at most its rows x T x ``candidate_max_postings``
-        postings), not the upload."""
+        the most hit first), and the postings read: ``select`` over ``scores``."""
+        found, score, postings = self.scores(keys, times, params, query_times)
+        return self.select(found, score, params.candidate_max_refs), postings
+
+    def shard(self, lo: int, hi: int) -> "SubKeyTables":
+        """The tables of the codes at positions [lo, hi) alone (whole references: a shard), searched
+        apart: ``select`` over the shards' ``scores`` put together is ``candidates`` of the whole."""
+        parts = []
+        for table in self.tables:
+            labels = np.asarray(table.labels, np.int64)
+            keep = (labels >= lo) & (labels < hi)
+            parts.append(PostingIndex(np.asarray(table.keys)[keep], np.asarray(table.labels)[keep]))
+        return SubKeyTables(parts)
+
+    @staticmethod
+    def select(found: np.ndarray, score: np.ndarray, max_refs: int) -> np.ndarray:
+        """Of references ``found`` (indices) with their ``score``, the ``max_refs`` best (ties: the
+        lower index), in index order: how the scores of shards merge."""
+        found, score = np.asarray(found, np.int64), np.asarray(score, np.int64)
+        if len(found) > max_refs:
+            found = found[np.lexsort((found, -score))[:max_refs]]
+        return np.sort(found)
+
+    def scores(self, keys: np.ndarray, times: "TimeTable", params: IndexParams,
+               query_times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """(references, scores, postings read): every reference (index into ``times.refs``) hit by
+        ``candidate_min_rows`` distinct upload codes or more, on one diagonal when ``query_times``
+        are given, with that count. The codes are looked up ``search_block_rows`` at a time, so what
+        is held follows a block (at most its rows x T x ``candidate_max_postings`` postings), not
+        the upload."""
         block = max(1, params.search_block_rows)
         cells, counts, postings = [], [], 0
         for lo in range(0, len(keys), block):
@@ -592,7 +619,7 @@ class SubKeyTables:
             cells.append(block_cells)
             counts.append(block_counts)
         if not cells:
-            return np.zeros(0, np.int64), postings
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), postings
         cells, inverse = np.unique(np.concatenate(cells), return_inverse=True)
         count = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
         if query_times is not None:  # a line across a bin edge: the next bin's codes count too
@@ -601,9 +628,7 @@ class SubKeyTables:
         score = np.zeros(len(times.refs), np.int64)
         np.maximum.at(score, cells >> 32, count)
         found = np.flatnonzero(score >= params.candidate_min_rows)
-        if len(found) > params.candidate_max_refs:
-            found = found[np.argsort(-score[found], kind="stable")[:params.candidate_max_refs]]
-        return np.sort(found), postings
+        return found, score[found], postings
 
     def save(self, folder: Path, signal: str) -> None:
         for t, table in enumerate(self.tables):

@@ -7,6 +7,7 @@ import pytest
 from fingerprint import Fingerprint
 from index import (Catalog, IndexParams, IndexStore, NewReference, PostingIndex, SignalIndex, TimeTable, build_index,
                    make_ids, naive_range_search, range_search)
+from index.store import SubKeyTables
 from index.store import is_positional
 
 
@@ -367,6 +368,22 @@ def test_two_stage_search_finds_the_works_the_exact_search_finds_among_filler(tm
                                               query_times)
         np.testing.assert_array_equal(small_blocks[0], whole_blocks[0])
         assert small_blocks[1] == whole_blocks[1]
+    # shards: whole references apart, searched independently, merged by score = the whole (also when the
+    # cap cuts: the best by score across shards)
+    bases, counts = two.times.bases, two.times.counts
+    cuts = [0, int(bases[100]), int(bases[200]), int(bases[-1] + counts[-1])]
+    shards = [two.subkeys.shard(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    assert sum(s.tables[0].ntotal for s in shards) == two.subkeys.tables[0].ntotal
+    for cap in (64, 2, 1):
+        params = replace(two.params, candidate_max_refs=cap, candidate_min_rows=1)
+        parts = [s.scores(keyer(upload), two.times, params, upload_times) for s in shards]
+        merged = SubKeyTables.select(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), cap)
+        whole_found, _ = two.subkeys.candidates(keyer(upload), two.times, params, upload_times)
+        np.testing.assert_array_equal(merged, whole_found)
+        if cap == 2:  # the two most hit: copied works, not the chance hits min_rows=1 lets in
+            assert len(whole_found) == 2 and set(two.times.refs[whole_found].tolist()) <= set(copied)
+        if cap == 1:  # the most hit: the longest copy (300 codes of 299, 160 of 17, 120 of 150)
+            assert two.times.refs[whole_found].tolist() == [299]
     grouped = SignalIndex("video", two.index, two.times, replace(two.params, verify_block_codes=300), True, keyer,
                           two.subkeys)  # candidates compared one at a time (400 codes each): the same hits
     in_groups = grouped.search(upload, 64, upload_times)
