@@ -20,8 +20,9 @@ and the CLI loop over the registry and ask the signal. It declares
 - its search: ``index_kind`` (``HAMMING``: FAISS flat or IVF by ``[index] kind``, searched within
   a radius; ``EXACT``: a hash table, radius 0; None: codes kept in the catalog only, read per
   candidate), ``subkeys`` (what of a code a large catalog's candidate stage looks up),
-  ``searched`` (searched code by code and aligned into segments, or not: see below), ``search_plan`` (query variants searched in stages), ``candidate_hints`` (the speed a
-  query variant implies), ``rendition_namer`` (what a variant id means, for the JSON);
+  ``searched`` (searched code by code and aligned into segments, or not: see below),
+  ``search_plan`` (query variants searched in stages), ``candidate_hints`` (the speed a query
+  variant implies), ``rendition_namer`` (what a variant id means, for the JSON);
 - its traits: ``matchable_alone`` (its codes alone can make a reference usable),
   ``alone_under_other_sound`` (policy: a match found only by it is music under other sound, sent
   to review, in these words), ``verifies_quotes`` (weak lines of it are checked peak by peak),
