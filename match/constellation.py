@@ -186,7 +186,7 @@ def candidate_lines(c: Candidates, params: ConstellationParams, exclude: list[Se
     if len(c) == 0:
         return []
     off = c.r_start - c.q_start
-    found: list[CandidateLine] = []
+    runs = []  # per grid: (ref, median offset source, first and last upload second, instants) of each run
     for shift in (0.0, 0.5):
         b = np.floor(off / params.offset_seconds + shift).astype(np.int64)
         order = np.lexsort((c.q_start, b, c.ref_id))
@@ -194,17 +194,29 @@ def candidate_lines(c: Candidates, params: ConstellationParams, exclude: list[Se
         new = np.concatenate([[True], (ref[1:] != ref[:-1]) | (bb[1:] != bb[:-1])
                               | (np.diff(q) > params.max_gap_seconds)])
         run = np.cumsum(new) - 1
-        pairs = np.unique(np.stack([run, group], axis=1), axis=0)
-        instants = np.bincount(pairs[:, 0], minlength=int(run[-1]) + 1)
+        # each instant once per run: within a run the hits are in upload order, so its instants
+        # (q_group, rounded upload seconds) come sorted and a new one is a change from the hit before
+        first = new.copy()
+        first[1:] |= group[1:] != group[:-1]
+        instants = np.bincount(run[first], minlength=int(run[-1]) + 1)
         starts = np.flatnonzero(new)
         ends = np.append(starts[1:], len(run))
-        for r in np.flatnonzero(instants >= params.candidate_min_instants):
-            lo, hi = starts[r], ends[r]
-            found.append(CandidateLine(int(ref[lo]), float(np.median(o[lo:hi])), float(q[lo]), float(q[hi - 1]),
-                                       int(instants[r])))
+        keep = np.flatnonzero(instants >= params.candidate_min_instants)
+        runs.append((ref, o, q, starts[keep], ends[keep], instants[keep]))
+    # best supported first (ties: grid 0 before grid 1, then the runs' order), built one at a time until
+    # ``max_candidates`` are kept: a catalog of hundreds of hours has thousands of chance runs
+    grid = np.concatenate([np.full(len(r[5]), g, np.int64) for g, r in enumerate(runs)])
+    index = np.concatenate([np.arange(len(r[5]), dtype=np.int64) for r in runs])
+    support = np.concatenate([r[5] for r in runs])
     out: list[CandidateLine] = []
-    for cand in sorted(found, key=lambda x: -x.instants):
-        overlaps = lambda a0, a1, b0, b1: a0 <= b1 and b0 <= a1  # noqa: E731
+    overlaps = lambda a0, a1, b0, b1: a0 <= b1 and b0 <= a1  # noqa: E731
+    for k in np.lexsort((index, grid, -support)):
+        if len(out) >= params.max_candidates:
+            break
+        ref, o, q, starts, ends, instants = runs[grid[k]]
+        lo, hi = starts[index[k]], ends[index[k]]
+        cand = CandidateLine(int(ref[lo]), float(np.median(o[lo:hi])), float(q[lo]), float(q[hi - 1]),
+                             int(instants[index[k]]))
         if any(o.ref_id == cand.ref_id and abs(o.offset - cand.offset) <= params.offset_seconds
                and overlaps(o.upload_start, o.upload_end, cand.upload_start, cand.upload_end) for o in out):
             continue  # the same line on the other grid
@@ -212,7 +224,7 @@ def candidate_lines(c: Candidates, params: ConstellationParams, exclude: list[Se
                for s in exclude):
             continue
         out.append(cand)
-    return out[: params.max_candidates]
+    return out
 
 
 def _best_stretch(scores: np.ndarray) -> tuple[float, int, int]:
