@@ -54,6 +54,8 @@ class IndexParams:
     two_stage_min_codes: a flat signal holding at least this many codes is searched in two
         stages (``SubKeyTables``): its sub-key tables find the candidate references, and only their
         codes are searched within the radius; 0: always one stage (every stored code compared).
+    two_stage_signals: the signals searched in two stages past ``two_stage_min_codes`` (with
+        sub-keys: ``Signal.subkeys``); the others compare every stored code at any size.
     candidate_min_rows: a reference is a candidate when at least this many distinct upload codes
         hit it in the sub-key tables.
     candidate_max_postings: a sub-key held by more reference codes than this is left out of the
@@ -73,6 +75,7 @@ class IndexParams:
     search_block_rows: int = 16384
     stale_temp_seconds: float = 3600.0
     two_stage_min_codes: int = 2_000_000
+    two_stage_signals: tuple[str, ...] = ("video",)
     candidate_min_rows: int = 2
     candidate_max_postings: int = 4096
     candidate_max_refs: int = 256
@@ -951,9 +954,11 @@ class IndexStore:
         return [name for signal in self.code_bytes for name in self._signal_files(signal, signal in subkeys)]
 
     def _keyer(self, signal: str):
-        """The signal's sub-keys (``Signal.subkeys``), or None (none, or an exact-match signal)."""
+        """The signal's sub-keys (``Signal.subkeys``), or None (none, an exact-match signal, or not
+        among ``two_stage_signals``)."""
         sig = REGISTRY.get(signal)
-        if sig is None or REGISTRY.is_exact(signal) or sig.subkeys(np.zeros((0, self.code_bytes[signal]), np.uint8)) is None:
+        if sig is None or REGISTRY.is_exact(signal) or signal not in self.params.two_stage_signals \
+                or sig.subkeys(np.zeros((0, self.code_bytes[signal]), np.uint8)) is None:
             return None
         return sig.subkeys
 

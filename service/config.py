@@ -325,6 +325,7 @@ MAX_VOTES_PER_HIT = 1024        # aligner: speeds x offset bins one hit votes in
 
 
 _num, _between = number_words, between
+_TWO_STAGE_SIGNALS = tuple(sig.name for sig in REGISTRY if sig.index_kind == "hamming" and sig.searched)
 _SHARE, _SECONDS, _COUNT = SHARE, SECONDS, COUNT
 _POLICY_SECONDS = _between(0, 1e6, "seconds")        # matched seconds (a 1e6 s upload is 11 days long)
 _ALIGN = {  # every key of a [match.<signal>] section of the "align" kind
@@ -390,6 +391,9 @@ _GENERAL_CHECKS: dict[str, tuple] = {  # the keys of no signal
     "index.search_block_rows": _between(256, 1 << 24, "query codes per search call"),
     "index.stale_temp_seconds": _between(60, 366 * 86400, "seconds"),
     "index.two_stage_min_codes": _between(0, 1 << 40, "stored codes of a signal (0: never)"),
+    "index.two_stage_signals": ((lambda v: isinstance(v, (list, tuple)) and all(
+        isinstance(x, str) and x in _TWO_STAGE_SIGNALS for x in v)),
+        "must list signals searched within a radius: " + ", ".join(f'"{n}"' for n in _TWO_STAGE_SIGNALS)),
     "index.candidate_min_rows": _between(1, 1000, "distinct upload codes"),
     "index.candidate_max_postings": _between(1, 1 << 24, "reference codes holding one sub-key"),
     "index.candidate_max_refs": _between(1, 1 << 20, "references"),

@@ -242,14 +242,17 @@ def test_result_json_has_the_documented_fields(corpus, engine):
 
 
 def test_two_stage_search_gives_the_same_matches_as_the_whole_search(corpus, registered_home, tmp_path):
-    """With the picture and chroma searched in two stages at any size (``[index] two_stage_min_codes = 1``:
-    sub-key candidates, then the radius search over their codes only), edited copies, a song under a voice and unrelated
+    """With the picture and chroma searched in two stages at any size (``[index] two_stage_min_codes = 1``
+    and both in ``two_stage_signals``: sub-key candidates, then the radius search over their codes
+    only), edited copies, a song under a voice and unrelated
     uploads get the same works, seconds and decisions as with every stored code compared."""
     from conftest import config_file, copy_home
     from service import load_config
 
     home = copy_home(registered_home, tmp_path / "home")
-    cfg = load_config(config_file(home, tmp_path / "two.toml", "[index]\ntwo_stage_min_codes = 1\n"))
+    cfg = load_config(config_file(home, tmp_path / "two.toml",
+                                  '[index]\ntwo_stage_min_codes = 1\ntwo_stage_signals = ["video", "audio"]\n'))
+    picture_only = load_config(config_file(home, tmp_path / "one.toml", "[index]\ntwo_stage_min_codes = 1\n"))
     speech = mg.synth_speech(seed=9, duration=40.0, sample_rate=corpus.song.sample_rate, use_espeak=False)
     talk = tf.replace_audio(tf.excerpt(corpus.other, 0.0, 40.0), speech)
     uploads = [corpus.write(f"two-{name}.mp4", VIDEO_EDITS[name][0](corpus))
@@ -270,6 +273,9 @@ def test_two_stage_search_gives_the_same_matches_as_the_whole_search(corpus, reg
     with Prescreen(home) as whole:
         assert {s["search"] for s in whole.index_stats()["signals"].values()} <= {"exact", "hash"}
         expected = summary(whole)
+    with Prescreen(home, config=picture_only) as default_signals:  # by default chroma stays one stage
+        kinds = {name: s["search"] for name, s in default_signals.index_stats()["signals"].items()}
+        assert kinds["video"] == "two-stage" and kinds["audio"] == "exact"
     with Prescreen(home, config=cfg) as staged:
         kinds = {name: s["search"] for name, s in staged.index_stats()["signals"].items()}
         assert kinds["video"] == kinds["audio"] == "two-stage"
