@@ -413,7 +413,7 @@ class TimeTable:
     is ``start + span``, equal to the stored end within float32's resolution). 4 to 8 bytes a code.
 
     A flat FAISS index and a posting table inside an ``IndexStore`` label their codes with these
-    positions (``ids_of``: packed ids; ``positions_of``: the reverse).
+    positions (``ids_of`` turns them into packed ids).
     """
 
     refs: np.ndarray    # (r,) int64, in the order added
@@ -466,11 +466,6 @@ class TimeTable:
 
     def holds(self, ref_id: int) -> bool:
         return bool(self._index_of(np.array([ref_id]))[0] >= 0)
-
-    def positions_of(self, ids: np.ndarray) -> np.ndarray:
-        """The position of each packed id; ids must exist in the table."""
-        ref_ids, rows = split_ids(ids)
-        return self.bases[self._index_of(ref_ids)] + rows
 
     def ids_of(self, positions: np.ndarray) -> np.ndarray:
         """The packed id (``ref_id << 32 | row``) of each position."""

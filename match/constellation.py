@@ -186,7 +186,7 @@ def candidate_lines(c: Candidates, params: ConstellationParams, exclude: list[Se
     if len(c) == 0:
         return []
     off = c.r_start - c.q_start
-    runs = []  # per grid: (ref, median offset source, first and last upload second, instants) of each run
+    runs = []  # per grid: its hits' ref, offset and upload arrays, and each kept run's first, end and instants
     for shift in (0.0, 0.5):
         b = np.floor(off / params.offset_seconds + shift).astype(np.int64)
         order = np.lexsort((c.q_start, b, c.ref_id))
